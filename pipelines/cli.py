@@ -1,0 +1,90 @@
+"""Command line: `python -m pipelines COMMAND ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pipelines.errors import ConfigError, PipelinesError
+
+EXIT_INVALID = 2
+
+
+def _validate_config(args: argparse.Namespace) -> int:
+    from pipelines.config import load_config
+
+    config = load_config(args.config)
+    print(json.dumps(config.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def _definition(args: argparse.Namespace) -> int:
+    from pipelines.config import load_config
+    from pipelines.definition import definition_json
+
+    text = definition_json(load_config(args.config))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out} ({len(text):,} characters)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _generate_data(args: argparse.Namespace) -> int:
+    from pipelines.datagen import StreamSpec, generate
+
+    spec = StreamSpec(rows=args.rows, start=args.start, days=args.days, seed=args.seed,
+                      fraud_rate=args.fraud_rate, scenario=args.scenario, drift_start=args.drift_start)
+    frame = generate(spec)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    print(f"wrote {len(frame):,} rows to {out} (fraud rate {frame['is_fraud'].mean():.4f})", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from pipelines.datagen import SCENARIOS
+
+    root = argparse.ArgumentParser(prog="python -m pipelines", description="Drift-triggered retraining on SageMaker.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate-config", help="parse a model config and print it, or its errors")
+    validate.add_argument("config")
+    validate.set_defaults(handler=_validate_config)
+
+    definition = commands.add_parser("definition", help="write the SageMaker pipeline definition JSON")
+    definition.add_argument("config")
+    definition.add_argument("--out", help="file to write (default: stdout)")
+    definition.set_defaults(handler=_definition)
+
+    generate = commands.add_parser("generate-data", help="write synthetic fraud-like transactions")
+    generate.add_argument("--out", required=True, help=".parquet or .csv file")
+    generate.add_argument("--rows", type=int, default=100_000)
+    generate.add_argument("--start", default="2026-01-01")
+    generate.add_argument("--days", type=float, default=120.0)
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--fraud-rate", type=float, default=0.02)
+    generate.add_argument("--scenario", choices=SCENARIOS, default="none")
+    generate.add_argument("--drift-start", default=None, help="timestamp where the scenario begins")
+    generate.set_defaults(handler=_generate_data)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except PipelinesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

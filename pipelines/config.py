@@ -1,0 +1,507 @@
+"""The model config: one YAML file, validated once into typed objects.
+
+Every other part of the project (definition builder, job code, monitor, trigger gate, CDK app,
+local runtime, backtest) reads these objects; no threshold is written twice. A bad value fails
+at load time with the field's dotted path and what is allowed there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pipelines.errors import ConfigError
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{1,46}[a-z0-9]$"
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently become a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- model
+
+
+class FeatureType(str, Enum):
+    numeric = "numeric"
+    categorical = "categorical"
+
+
+class Feature(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    type: FeatureType
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    max_null_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds_match_type(self) -> Feature:
+        if self.type is FeatureType.categorical and (self.min is not None or self.max is not None):
+            raise ValueError("min/max apply to numeric features only; use categories instead")
+        if self.type is FeatureType.numeric and self.categories is not None:
+            raise ValueError("categories apply to categorical features only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class ModelSection(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    problem_type: Literal["binary_classification"]
+    label: str
+    positive_class: int | str = 1
+    id_column: str
+    time_column: str
+    features: Annotated[list[Feature], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _columns_distinct(self) -> ModelSection:
+        names = [f.name for f in self.features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"feature names must be unique; repeated: {duplicates}")
+        reserved = {self.label, self.id_column, self.time_column} & set(names)
+        if reserved:
+            raise ValueError(
+                f"label, id_column and time_column cannot also be features: {sorted(reserved)}"
+            )
+        return self
+
+    def feature(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+# --------------------------------------------------------------------------- data
+
+
+class AthenaSource(_Strict):
+    catalog: str = "AwsDataCatalog"
+    database: str
+    work_group: str = "primary"
+    output_s3_uri: Annotated[str, Field(pattern=r"^s3://")]
+
+
+class RedshiftSource(_Strict):
+    cluster_id: str
+    database: str
+    db_user: str
+    cluster_role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::")]
+    output_s3_uri: Annotated[str, Field(pattern=r"^s3://")]
+
+
+class FilesSource(_Strict):
+    """A prefix of Parquet or CSV objects (an S3 URI, or a local path for local runs)."""
+
+    kind: Literal["files"]
+    uri: Annotated[str, Field(min_length=1)]
+    format: Literal["parquet", "csv"] = "parquet"
+
+
+class SqlSource(_Strict):
+    """A query. On SageMaker it runs through a processing input's dataset definition
+    (Athena or Redshift); locally the same SQL runs on DuckDB over `local_tables`."""
+
+    kind: Literal["sql"]
+    query: Annotated[str, Field(min_length=1)]
+    engine: Literal["athena", "redshift"]
+    athena: AthenaSource | None = None
+    redshift: RedshiftSource | None = None
+    local_tables: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _engine_settings_present(self) -> SqlSource:
+        if getattr(self, self.engine) is None:
+            raise ValueError(f"engine is '{self.engine}' but the '{self.engine}' section is missing")
+        return self
+
+
+Source = Annotated[FilesSource | SqlSource, Field(discriminator="kind")]
+
+
+class Window(_Strict):
+    """How much history trains the candidate.
+
+    rolling: the last `history_days` only; expanding: all history; weighted: all history with
+    sample weights halving every `half_life_days` of age.
+    """
+
+    strategy: Literal["rolling", "expanding", "weighted"]
+    fresh_days: Annotated[int, Field(gt=0)]
+    history_days: Annotated[int, Field(gt=0)] | None = None
+    half_life_days: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _sizes_match_strategy(self) -> Window:
+        if self.strategy == "rolling" and self.history_days is None:
+            raise ValueError("strategy 'rolling' needs history_days")
+        if self.strategy == "weighted" and self.half_life_days is None:
+            raise ValueError("strategy 'weighted' needs half_life_days")
+        if self.history_days is not None and self.history_days < self.fresh_days:
+            raise ValueError(
+                f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})"
+            )
+        return self
+
+
+class DataChecks(_Strict):
+    min_rows: Annotated[int, Field(ge=1)] = 1000
+    label_rate: tuple[float, float] = (0.0, 1.0)
+    max_null_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
+    max_duplicate_ids: Annotated[int, Field(ge=0)] = 0
+    max_out_of_range_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    max_outside_window_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @field_validator("label_rate")
+    @classmethod
+    def _rate_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"label_rate must be [low, high] with 0 <= low <= high <= 1, got {list(value)}")
+        return value
+
+
+class Split(_Strict):
+    validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.3
+
+
+class DataSection(_Strict):
+    fresh: Source
+    historical: Source | None = None
+    window: Window
+    checks: DataChecks = DataChecks()
+    split: Split = Split()
+
+
+# --------------------------------------------------------------------------- training
+
+
+ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
+    "gradient_boosting": frozenset(
+        {"learning_rate", "max_iter", "max_leaf_nodes", "max_depth", "min_samples_leaf",
+         "l2_regularization", "max_bins", "class_weight", "early_stopping"}
+    ),
+    "logistic_regression": frozenset({"C", "max_iter", "class_weight", "tol"}),
+}
+
+
+class TrainingSection(_Strict):
+    estimator: Literal["gradient_boosting", "logistic_regression"]
+    hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.xlarge"
+    instance_count: Annotated[int, Field(ge=1)] = 1
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=2_419_200)] = 3600
+    use_spot: bool = False
+    max_wait_seconds: Annotated[int, Field(ge=60)] | None = None
+    random_seed: int = 42
+
+    @model_validator(mode="after")
+    def _known_hyperparameters(self) -> TrainingSection:
+        unknown = sorted(set(self.hyperparameters) - ESTIMATOR_PARAMETERS[self.estimator])
+        if unknown:
+            allowed = ", ".join(sorted(ESTIMATOR_PARAMETERS[self.estimator]))
+            raise ValueError(f"unknown hyperparameters {unknown} for {self.estimator}; allowed: {allowed}")
+        return self
+
+    @model_validator(mode="after")
+    def _spot_needs_wait(self) -> TrainingSection:
+        if self.use_spot:
+            if self.max_wait_seconds is None:
+                raise ValueError("use_spot needs max_wait_seconds (>= max_runtime_seconds)")
+            if self.max_wait_seconds < self.max_runtime_seconds:
+                raise ValueError(
+                    f"max_wait_seconds ({self.max_wait_seconds}) must be >= "
+                    f"max_runtime_seconds ({self.max_runtime_seconds})"
+                )
+        elif self.max_wait_seconds is not None:
+            raise ValueError("max_wait_seconds applies only when use_spot is true")
+        return self
+
+
+# --------------------------------------------------------------------------- gates
+
+_WHERE = re.compile(r"^\s*(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>.+?)\s*$")
+
+
+class SegmentFilter(_Strict):
+    column: str
+    op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
+    value: str | float | int
+
+
+class MetricGate(_Strict):
+    metric: Metric
+    min: Annotated[float, Field(ge=0, le=1)]
+
+
+class ChampionGate(_Strict):
+    """The candidate may not be worse than the champion by more than `max_regression`, and must
+    beat it by at least `min_improvement` (0 accepts a tie)."""
+
+    metric: Metric
+    max_regression: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_improvement: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ChampionGate:
+        if self.max_regression > 0 and self.min_improvement > 0:
+            raise ValueError("set max_regression or min_improvement, not both: they contradict")
+        return self
+
+
+class SegmentAssertion(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    where: SegmentFilter
+    metric: Metric
+    min: Annotated[float, Field(ge=0, le=1)]
+    min_samples: Annotated[int, Field(ge=1)] = 30
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _parse_where(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _WHERE.match(value)
+        if match is None:
+            raise ValueError(f"where must look like 'column == \"value\"', got {value!r}")
+        raw = match["value"]
+        parsed: Any
+        if raw[:1] in "\"'" and raw[-1:] == raw[:1]:
+            parsed = raw[1:-1]
+        else:
+            try:
+                parsed = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"cannot read value {raw!r} in where (quote strings)") from exc
+        return {"column": match["column"], "op": match["op"], "value": parsed}
+
+
+class EdgeCases(_Strict):
+    """A CSV of hand-picked rows (features plus `expected_label`) the candidate must get right."""
+
+    uri: str
+    min_pass_rate: Annotated[float, Field(ge=0, le=1)]
+
+
+class GatesSection(_Strict):
+    metrics: list[MetricGate] = Field(default_factory=list)
+    champion: ChampionGate | None = None
+    segments: list[SegmentAssertion] = Field(default_factory=list)
+    edge_cases: EdgeCases | None = None
+    decision_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> GatesSection:
+        names = [s.name for s in self.segments]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"segment assertion names must be unique; repeated: {repeated}")
+        return self
+
+
+# --------------------------------------------------------------------------- registry, alerts
+
+
+class RegistrySection(_Strict):
+    model_package_group: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+    approval: Literal["manual", "auto"] = "manual"
+    inference_instance_types: list[str] = Field(default_factory=lambda: ["ml.m5.large"])
+
+    @property
+    def approval_status(self) -> str:
+        return "Approved" if self.approval == "auto" else "PendingManualApproval"
+
+
+class SlackRoute(_Strict):
+    workspace_id: str
+    channel_id: str
+
+
+class AlertsSection(_Strict):
+    email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
+    pagerduty_events_url: Annotated[str, Field(pattern=r"^https://")] | None = None
+    slack: SlackRoute | None = None
+
+
+# --------------------------------------------------------------------------- drift, trigger
+
+
+class PerformanceSlo(_Strict):
+    metric: Metric
+    min: Annotated[float, Field(ge=0, le=1)]
+
+
+class DriftSection(_Strict):
+    numeric_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    wasserstein_threshold: Annotated[float, Field(gt=0)] = 0.1
+    js_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    min_drifted_features: Annotated[int, Field(ge=1)] = 2
+    min_labels_for_performance: Annotated[int, Field(ge=1)] = 500
+    performance_slo: PerformanceSlo | None = None
+    schedule: str = "rate(1 hour)"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_expression(cls, value: str) -> str:
+        if not re.match(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$", value):
+            raise ValueError(f"schedule must be rate(N unit) or cron(...), got {value!r}")
+        return value
+
+
+class TriggerSection(_Strict):
+    cooldown_hours: Annotated[float, Field(ge=0)] = 24
+    evaluation_periods: Annotated[int, Field(ge=1)] = 3
+    datapoints_to_alarm: Annotated[int, Field(ge=1)] = 2
+    max_staleness_days: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _m_of_n(self) -> TriggerSection:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(
+                f"datapoints_to_alarm ({self.datapoints_to_alarm}) cannot exceed "
+                f"evaluation_periods ({self.evaluation_periods})"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- deployment
+
+
+class Vpc(_Strict):
+    subnet_ids: Annotated[list[str], Field(min_length=1)]
+    security_group_ids: Annotated[list[str], Field(min_length=1)]
+
+
+class PipelineSection(_Strict):
+    """Where the pipeline runs. The defaults describe an account that does not exist, so a
+    definition can be built anywhere; CDK substitutes the real resources at deploy time."""
+
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
+    account: Annotated[str, Field(pattern=r"^\d{12}$")] = "111122223333"
+    artifact_bucket: str | None = None
+    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")] | None = None
+    image_uri: str | None = None
+    processing_instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.xlarge"
+    processing_max_runtime_seconds: Annotated[int, Field(ge=60, le=777_600)] = 3600
+    kms_key_id: str | None = None
+    network_isolation: bool = False
+    vpc: Vpc | None = None
+
+    def bucket(self, model_name: str) -> str:
+        return self.artifact_bucket or f"{model_name}-{self.account}-{self.region}"
+
+    def role(self, model_name: str) -> str:
+        return self.role_arn or f"arn:aws:iam::{self.account}:role/{model_name}-pipeline"
+
+
+class ModelConfig(_Strict):
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    model: ModelSection
+    data: DataSection
+    training: TrainingSection
+    gates: GatesSection
+    registry: RegistrySection
+    alerts: AlertsSection = AlertsSection()
+    drift: DriftSection = DriftSection()
+    trigger: TriggerSection = TriggerSection()
+    pipeline: PipelineSection = PipelineSection()
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> ModelConfig:
+        columns = set(self.model.feature_names) | {self.model.id_column, self.model.time_column}
+        for segment in self.gates.segments:
+            if segment.where.column not in columns:
+                raise ValueError(
+                    f"gates.segments '{segment.name}' filters on unknown column "
+                    f"'{segment.where.column}'; known: {sorted(columns)}"
+                )
+        return self
+
+    def local_path(self, uri: str) -> Path:
+        """A local (non-S3) URI from this config, resolved against the config file's folder."""
+        if "://" in uri:
+            raise ValueError(f"{uri} is not a local path")
+        return self._base_dir / uri
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("files", "sql", "function-after", "function-before"):
+            continue  # discriminator and validator tags are not part of the user's path
+        else:
+            parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling; see the config reference in README.md)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    return f"{_location(tuple(error['loc']))}: {message}"
+
+
+def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [f"(top level): expected a mapping, got {type(raw).__name__}"])
+    try:
+        return ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(dict(e)) for e in exc.errors()]) from None
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Read and validate a YAML config. Relative local paths in it mean: next to the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    config = parse_config(raw, source=str(path))
+    config._base_dir = path.parent.resolve()
+    return config
+
+
+def config_to_json(config: ModelConfig) -> str:
+    """Canonical JSON form: what the jobs receive, byte-identical for the same config."""
+    return json.dumps(config.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"

@@ -1,0 +1,149 @@
+"""DataPull+Validate processing job.
+
+Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (optional).
+Outputs: train/, validation/, test/ (Parquet splits), report/ (validation_report.json,
+         manifest.json), baseline/ (baseline_profile.json).
+Argument: --window-end ISO-8601 or "" (the DataWindowEnd pipeline parameter).
+
+A failed check is data, not a crash: the report says `passed: false` with a message naming
+every failed check, no split is written, and the pipeline's ConditionStep routes to a FailStep
+carrying that message. The job exits non-zero only when it cannot run at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import ModelConfig, parse_config
+from training_containers import contract
+from training_containers.files import read_json, read_tables, write_json
+from training_containers.manifest import describe_inputs, input_origins, s3_version_lookup
+from training_containers.profile import baseline_profile
+from training_containers.validation import (
+    CheckResult,
+    Window,
+    check_contents,
+    check_fresh_window,
+    check_schema,
+    failure_message,
+    normalise_time,
+)
+from training_containers.windowing import resolve_window, select_history, split
+
+REPORT = "validation_report.json"
+MANIFEST = "manifest.json"
+PROFILE = "baseline_profile.json"
+
+
+def load_job_config() -> ModelConfig:
+    return parse_config(read_json(contract.processing_input("config") / "model-config.json"))
+
+
+def _read(name: str, folder: Path) -> tuple[pd.DataFrame | None, CheckResult | None]:
+    try:
+        return read_tables(folder), None
+    except Exception as exc:  # any unreadable file: report it as a failed check
+        return None, CheckResult(
+            name="readable",
+            passed=False,
+            observed=f"{type(exc).__name__}: {exc}"[:300],
+            threshold="Parquet or CSV files",
+            message=f"{name}: cannot read input files ({type(exc).__name__}: {exc})"[:400],
+        )
+
+
+def validate(
+    fresh: pd.DataFrame, history: pd.DataFrame | None, config: ModelConfig, window_end: str
+) -> tuple[list[CheckResult], Window | None, pd.DataFrame, pd.DataFrame]:
+    """Run every check. Returns the results, the window and the (fresh, history) frames ready
+    to split; the frames are meaningful only when every check passed."""
+    results = check_schema(fresh, config, "fresh")
+    if history is not None and len(history.columns):
+        results += check_schema(history, config, "historical")
+    if not all(r.passed for r in results):
+        return results, None, fresh, pd.DataFrame()
+
+    time_column = config.model.time_column
+    fresh = normalise_time(fresh, time_column)
+    window = resolve_window(fresh, config, window_end)
+    results += check_fresh_window(fresh, config, window)
+    selected = pd.DataFrame(columns=[*fresh.columns, "sample_weight"])
+    if window is not None and history is not None and len(history):
+        selected = select_history(normalise_time(history, time_column), config, window)
+    if window is not None:
+        in_window = fresh[(fresh[time_column] > window.start) & (fresh[time_column] <= window.end)]
+        combined = pd.concat([selected.drop(columns="sample_weight"), in_window], ignore_index=True)
+        results += check_contents(combined, config)
+        fresh = in_window
+    return results, window, fresh, selected
+
+
+def report_document(results: list[CheckResult], window: Window | None, rows: dict[str, int]) -> dict[str, Any]:
+    passed = bool(results) and all(r.passed for r in results)
+    return {
+        "passed": passed,
+        "failed_checks": [r.name for r in results if not r.passed],
+        "failure_message": failure_message(results),
+        "window": None if window is None else {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "rows": rows,
+        "checks": [r.to_json() for r in results],
+    }
+
+
+def run(window_end: str) -> dict[str, Any]:
+    config = load_job_config()
+    inputs = {"fresh": contract.processing_input("fresh")}
+    historical_dir = contract.processing_input("historical")
+    if historical_dir.exists():
+        inputs["historical"] = historical_dir
+
+    fresh, unreadable = _read("fresh", inputs["fresh"])
+    history: pd.DataFrame | None = None
+    if unreadable is None and "historical" in inputs:
+        history, unreadable = _read("historical", inputs["historical"])
+    if unreadable is not None or fresh is None:
+        results: list[CheckResult] = [unreadable] if unreadable else []
+        window = None
+        fresh_rows = selected = pd.DataFrame()
+    else:
+        results, window, fresh_rows, selected = validate(fresh, history, config, window_end)
+
+    report_dir = contract.processing_output("report")
+    for name in ("train", "validation", "test", "baseline"):
+        contract.processing_output(name)
+    document = report_document(results, window, {"fresh": len(fresh_rows), "historical": len(selected)})
+    if document["passed"]:
+        train, validation, test = split(fresh_rows, selected, config)
+        for name, frame in (("train", train), ("validation", validation), ("test", test)):
+            frame.to_parquet(contract.processing_output(name) / f"{name}.parquet", index=False)
+        write_json(contract.processing_output("baseline") / PROFILE, baseline_profile(train, config))
+        document["rows"] |= {"train": len(train), "validation": len(validation), "test": len(test)}
+
+    versions = None
+    if os.environ.get("SM_LOCAL_RUNTIME") != "1" and input_origins():
+        import boto3  # only inside SageMaker, where the job role may read object versions
+
+        versions = s3_version_lookup(boto3.client("s3"))
+    write_json(report_dir / MANIFEST, {"inputs": describe_inputs(inputs, input_origins(), versions)})
+    write_json(report_dir / REPORT, document)
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="data_pull", description=__doc__)
+    parser.add_argument("--window-end", default="", help="ISO-8601 end of the fresh window, or empty")
+    args = parser.parse_args(argv)
+    document = run(args.window_end)
+    status = "passed" if document["passed"] else document["failure_message"]
+    print(f"data validation: {status}; rows {document['rows']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

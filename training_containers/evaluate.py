@@ -1,0 +1,166 @@
+"""Evaluate processing job: candidate and champion on the same held-out data.
+
+Inputs:  model/model.tar.gz (the candidate), test/ (Parquet), champion/ (champion.json and, when
+         a champion exists, its model.tar.gz), edge_cases/ (CSV, optional), config/.
+Outputs: evaluation/evaluation.json (read by the gate ConditionStep through a PropertyFile) and
+         evaluation/model_quality.json (SageMaker model-quality statistics, shown in Studio).
+
+champion.json is `{"model_package_arn": ARN | null, "model_data": "model.tar.gz"}`; the promotion
+stage keeps it current. A missing file means there is no champion yet.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from pipelines.config import ModelConfig, SegmentFilter, parse_config
+from pipelines.gates import Measurements, evaluate_gates, failure_message
+from training_containers import contract
+from training_containers.estimators import features_frame
+from training_containers.files import read_json, read_tables, table_files, write_json
+from training_containers.metrics import classification_metrics, model_quality_statistics
+from training_containers.train import METADATA_FILE, MODEL_FILE
+
+EVALUATION = "evaluation.json"
+MODEL_QUALITY = "model_quality.json"
+_OPS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
+def load_model(archive: Path, workdir: Path) -> tuple[Any, dict[str, Any]]:
+    """Unpack a SageMaker model.tar.gz and load the pipeline and its metadata."""
+    target = workdir / archive.stem.replace(".tar", "")
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    metadata_path = target / METADATA_FILE
+    metadata = read_json(metadata_path) if metadata_path.exists() else {}
+    return joblib.load(target / MODEL_FILE), metadata
+
+
+def segment_mask(frame: pd.DataFrame, where: SegmentFilter) -> pd.Series:
+    column = frame[where.column]
+    value: Any = where.value
+    if isinstance(value, str) and not pd.api.types.is_numeric_dtype(column):
+        column = column.astype(str)
+    return _OPS[where.op](column, value).fillna(False).astype(bool)
+
+
+def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None) -> dict[str, Any]:
+    """Overall metrics, per-segment metrics (with support) and edge-case results of one model."""
+    threshold = config.gates.decision_threshold
+    y_true = (frame[config.model.label] == config.model.positive_class).astype(int).to_numpy()
+    scores = model.predict_proba(features_frame(frame, config))[:, 1]
+    segments = {}
+    for segment in config.gates.segments:
+        mask = segment_mask(frame, segment.where).to_numpy()
+        result = classification_metrics(y_true[mask], scores[mask], threshold)
+        support = result["positives"] if segment.metric == "recall" else result["samples"]
+        segments[segment.name] = result | {"support": int(support)}
+    edge: dict[str, Any] | None = None
+    if edge_cases is not None and len(edge_cases):
+        expected = edge_cases["expected_label"].astype(int).to_numpy()
+        edge_scores = model.predict_proba(features_frame(edge_cases, config))[:, 1]
+        predicted = (edge_scores >= threshold).astype(int)
+        misses = np.flatnonzero(predicted != expected)
+        edge = {
+            "pass_rate": float((predicted == expected).mean()),
+            "cases": int(len(expected)),
+            "failures": [
+                {"row": int(i), "expected": int(expected[i]), "score": round(float(edge_scores[i]), 4)} for i in misses
+            ],
+        }
+    return {
+        "metrics": classification_metrics(y_true, scores, threshold),
+        "segments": segments,
+        "edge_cases": edge,
+        "_scores": scores,
+        "_y_true": y_true,
+    }
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    config = parse_config(read_json(contract.processing_input("config") / "model-config.json"))
+    test = read_tables(contract.processing_input("test"))
+    if len(test) == 0:
+        raise ValueError("the test input holds no rows: nothing to evaluate on")
+    edge_files = table_files(contract.processing_input("edge_cases"))
+    edge_cases = read_tables(edge_files[0]) if edge_files else None
+    if config.gates.edge_cases is not None and edge_cases is None:
+        raise ValueError("gates.edge_cases is configured but the edge_cases input holds no CSV")
+
+    candidate_model, candidate_metadata = load_model(contract.processing_input("model") / "model.tar.gz", workdir / "candidate")
+    candidate = measure(candidate_model, test, config, edge_cases)
+
+    champion_info = _champion_info()
+    champion: dict[str, Any] | None = None
+    if champion_info.get("model_package_arn"):
+        archive = contract.processing_input("champion") / champion_info.get("model_data", "model.tar.gz")
+        champion_model, _ = load_model(archive, workdir / "champion")
+        champion = measure(champion_model, test, config, edge_cases)
+
+    measured = Measurements(
+        candidate=candidate["metrics"],
+        champion=champion["metrics"] if champion else None,
+        segments=candidate["segments"],
+        champion_segments=champion["segments"] if champion else None,
+        edge_case_pass_rate=(candidate["edge_cases"] or {}).get("pass_rate"),
+        champion_edge_case_pass_rate=((champion or {}).get("edge_cases") or {}).get("pass_rate"),
+    )
+    results = evaluate_gates(config, measured)
+    document = {
+        "metrics": candidate["metrics"],
+        "segments": candidate["segments"],
+        "edge_cases": candidate["edge_cases"],
+        "champion": {
+            "present": champion is not None,
+            "model_package_arn": champion_info.get("model_package_arn"),
+            "metrics": champion["metrics"] if champion else None,
+            "segments": champion["segments"] if champion else None,
+        },
+        "gates": {r.name: r.to_json() for r in results},
+        "summary": {
+            "passed": all(r.passed for r in results),
+            "failed_gates": [r.name for r in results if not r.passed],
+            "failure_message": failure_message(results),
+        },
+        "lineage": {
+            "environment_hash": candidate_metadata.get("environment_hash", "unknown"),
+            "environment": candidate_metadata.get("environment", {}),
+            "estimator": candidate_metadata.get("estimator"),
+            "test_rows": int(len(test)),
+        },
+    }
+    out = contract.processing_output("evaluation")
+    write_json(out / EVALUATION, document)
+    write_json(
+        out / MODEL_QUALITY,
+        model_quality_statistics(candidate["_y_true"], candidate["_scores"], config.gates.decision_threshold,
+                                 seed=config.training.random_seed),
+    )
+    return document
+
+
+def _champion_info() -> dict[str, Any]:
+    path = contract.processing_input("champion") / "champion.json"
+    return read_json(path) if path.exists() else {}
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as workdir:
+        document = run(Path(workdir))
+    summary = document["summary"]
+    print("gates passed" if summary["passed"] else summary["failure_message"], file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Train job.
+
+Channels: train/, validation/ (Parquet from DataPull), config/model-config.json.
+Hyperparameters: `estimator`, `random_seed` and the estimator's own, JSON-encoded strings.
+Model dir: model.joblib (an sklearn pipeline with its preprocessing) and model_metadata.json
+(parameters, validation metrics, environment and its hash). Errors go to /opt/ml/output/failure,
+which SageMaker reports as the job's FailureReason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any
+
+import joblib
+import numpy as np
+
+from pipelines.config import ModelConfig, parse_config
+from training_containers import contract
+from training_containers.environment import environment, environment_hash
+from training_containers.estimators import build_estimator, features_frame
+from training_containers.files import read_json, read_tables, write_json
+from training_containers.metrics import classification_metrics
+from training_containers.windowing import WEIGHT_COLUMN
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "model_metadata.json"
+RESERVED = {"estimator", "random_seed"}
+
+
+def decode(hyperparameters: dict[str, str]) -> dict[str, Any]:
+    """SageMaker passes every hyperparameter as a string; values were JSON-encoded on the way in."""
+    decoded: dict[str, Any] = {}
+    for name, text in hyperparameters.items():
+        try:
+            decoded[name] = json.loads(text)
+        except json.JSONDecodeError:
+            decoded[name] = text
+    return decoded
+
+
+def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    if hyperparameters.get("estimator", config.training.estimator) != config.training.estimator:
+        raise ValueError(
+            f"hyperparameter estimator={hyperparameters['estimator']!r} disagrees with the config "
+            f"({config.training.estimator!r})"
+        )
+    seed = int(hyperparameters.get("random_seed", config.training.random_seed))
+    params = {k: v for k, v in hyperparameters.items() if k not in RESERVED}
+    train_rows = read_tables(contract.training_channel("train"))
+    validation_rows = read_tables(contract.training_channel("validation"))
+    if len(train_rows) == 0:
+        raise ValueError("the train channel holds no rows")
+    label = config.model.label
+    y_train = (train_rows[label] == config.model.positive_class).astype(int).to_numpy()
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("the train channel holds a single class; a classifier needs both")
+
+    estimator = build_estimator(config, params, seed)
+    weights = train_rows[WEIGHT_COLUMN].to_numpy() if WEIGHT_COLUMN in train_rows else None
+    estimator.fit(features_frame(train_rows, config), y_train, classifier__sample_weight=weights)
+
+    validation_metrics = None
+    if len(validation_rows):
+        scores = estimator.predict_proba(features_frame(validation_rows, config))[:, 1]
+        y_val = (validation_rows[label] == config.model.positive_class).astype(int).to_numpy()
+        validation_metrics = classification_metrics(y_val, scores, config.gates.decision_threshold)
+
+    env = environment()
+    metadata = {
+        "model_name": config.model.name,
+        "estimator": config.training.estimator,
+        "hyperparameters": params,
+        "random_seed": seed,
+        "features": config.model.feature_names,
+        "positive_class": config.model.positive_class,
+        "decision_threshold": config.gates.decision_threshold,
+        "rows": {"train": len(train_rows), "validation": len(validation_rows)},
+        "validation_metrics": validation_metrics,
+        "environment": env,
+        "environment_hash": environment_hash(env),
+    }
+    out = contract.model_dir()
+    joblib.dump(estimator, out / MODEL_FILE)
+    write_json(out / METADATA_FILE, metadata)
+    return metadata
+
+
+def main() -> int:
+    try:
+        config = parse_config(read_json(contract.training_channel("config") / "model-config.json"))
+        metadata = train(config, decode(contract.hyperparameters()))
+    except Exception as exc:
+        failure = contract.failure_file()
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        failure.write_text(f"{type(exc).__name__}: {exc}"[:1024])
+        traceback.print_exc()
+        return 1
+    print(f"trained {metadata['estimator']}; validation {metadata['validation_metrics']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Data checks on the pulled window, as pure functions over data frames.
+
+Each check gives a `CheckResult` with what was observed and the threshold, so the pipeline's
+FailStep message can name the check. Checks that need columns the schema check found missing
+are reported as skipped rather than crashing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import FeatureType, ModelConfig
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    message: str
+    observed: Any = None
+    threshold: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def required_columns(config: ModelConfig) -> list[str]:
+    m = config.model
+    return [m.id_column, m.time_column, *m.feature_names, m.label]
+
+
+def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[CheckResult]:
+    """Columns present, numeric features numeric, time parseable, label binary."""
+    results = []
+    missing = [c for c in required_columns(config) if c not in frame.columns]
+    results.append(
+        CheckResult(
+            name="schema_columns",
+            passed=not missing,
+            observed=missing,
+            threshold=[],
+            message=f"{source}: missing columns {missing}" if missing else f"{source}: all columns present",
+        )
+    )
+    if missing:
+        return results
+
+    wrong = {}
+    for feature in config.model.features:
+        dtype = frame[feature.name].dtype
+        if feature.type is FeatureType.numeric and not (
+            pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        ):
+            wrong[feature.name] = f"{dtype} (expected numeric)"
+    time = frame[config.model.time_column]
+    if not pd.api.types.is_datetime64_any_dtype(time.dtype):
+        parsed = pd.to_datetime(time, errors="coerce", utc=True)
+        if (parsed.isna() & time.notna()).any():
+            wrong[config.model.time_column] = f"{time.dtype} (expected timestamps)"
+    labels = set(frame[config.model.label].dropna().unique().tolist())
+    allowed = {0, 1, config.model.positive_class}
+    if not labels <= allowed:
+        wrong[config.model.label] = f"values {sorted(map(str, labels - allowed))[:5]} (expected 0/1)"
+    results.append(
+        CheckResult(
+            name="schema_dtypes",
+            passed=not wrong,
+            observed=wrong,
+            threshold={},
+            message=(
+                f"{source}: wrong types: " + ", ".join(f"{k} is {v}" for k, v in wrong.items())
+                if wrong
+                else f"{source}: column types as configured"
+            ),
+        )
+    )
+    return results
+
+
+def normalise_time(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Timestamps as timezone-naive UTC, whatever the source wrote."""
+    times = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
+    return frame.assign(**{column: times})
+
+
+def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window | None) -> list[CheckResult]:
+    checks = config.data.checks
+    results = []
+    rows = 0 if window is None else int(
+        ((fresh[config.model.time_column] > window.start) & (fresh[config.model.time_column] <= window.end)).sum()
+    )
+    results.append(
+        CheckResult(
+            name="row_count",
+            passed=rows >= checks.min_rows,
+            observed=rows,
+            threshold=checks.min_rows,
+            message=f"fresh window holds {rows} rows; at least {checks.min_rows} required",
+        )
+    )
+    if window is None or len(fresh) == 0:
+        return results
+
+    time = fresh[config.model.time_column]
+    outside = float(((time <= window.start) | (time > window.end)).mean())
+    results.append(
+        CheckResult(
+            name="time_window",
+            passed=outside <= checks.max_outside_window_rate,
+            observed=round(outside, 6),
+            threshold=checks.max_outside_window_rate,
+            message=(
+                f"{outside:.2%} of fresh rows fall outside the window "
+                f"({window.start.isoformat()}, {window.end.isoformat()}]; "
+                f"at most {checks.max_outside_window_rate:.2%} allowed"
+            ),
+        )
+    )
+    labels = fresh[config.model.label].dropna()
+    rate = float((labels == config.model.positive_class).mean()) if len(labels) else 0.0
+    low, high = checks.label_rate
+    results.append(
+        CheckResult(
+            name="label_rate",
+            passed=low <= rate <= high,
+            observed=round(rate, 6),
+            threshold=[low, high],
+            message=f"label rate {rate:.4f} must lie in [{low}, {high}]",
+        )
+    )
+    return results
+
+
+def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult]:
+    """Null rates, value ranges and duplicate ids over everything that will train the model."""
+    checks = config.data.checks
+    results = []
+    if len(frame) == 0:
+        return results
+
+    over_null = {}
+    for column in [*config.model.feature_names, config.model.label]:
+        limit = checks.max_null_rate
+        if column in config.model.feature_names:
+            own = config.model.feature(column).max_null_rate
+            limit = own if own is not None else limit
+        rate = float(frame[column].isna().mean())
+        if rate > limit:
+            over_null[column] = {"observed": round(rate, 6), "threshold": limit}
+    results.append(
+        CheckResult(
+            name="null_rate",
+            passed=not over_null,
+            observed=over_null,
+            threshold=checks.max_null_rate,
+            message=(
+                "null rate too high: "
+                + ", ".join(f"{c} {v['observed']:.2%} > {v['threshold']:.2%}" for c, v in over_null.items())
+                if over_null
+                else "null rates within limits"
+            ),
+        )
+    )
+
+    out_of_range = {}
+    for feature in config.model.features:
+        values = frame[feature.name].dropna()
+        if len(values) == 0:
+            continue
+        if feature.type is FeatureType.numeric:
+            bad = pd.Series(False, index=values.index)
+            if feature.min is not None:
+                bad |= values < feature.min
+            if feature.max is not None:
+                bad |= values > feature.max
+        elif feature.categories is not None:
+            bad = ~values.astype(str).isin(feature.categories)
+        else:
+            continue
+        rate = float(bad.mean())
+        if rate > checks.max_out_of_range_rate:
+            example = values[bad].iloc[0]
+            out_of_range[feature.name] = {
+                "observed": round(rate, 6),
+                "example": example.item() if hasattr(example, "item") else str(example),
+            }
+    results.append(
+        CheckResult(
+            name="value_range",
+            passed=not out_of_range,
+            observed=out_of_range,
+            threshold=checks.max_out_of_range_rate,
+            message=(
+                "values out of range: "
+                + ", ".join(f"{c} {v['observed']:.2%} (e.g. {v['example']})" for c, v in out_of_range.items())
+                if out_of_range
+                else "values inside configured ranges"
+            ),
+        )
+    )
+
+    duplicates = int(frame[config.model.id_column].duplicated().sum())
+    results.append(
+        CheckResult(
+            name="duplicate_ids",
+            passed=duplicates <= checks.max_duplicate_ids,
+            observed=duplicates,
+            threshold=checks.max_duplicate_ids,
+            message=f"{duplicates} duplicate {config.model.id_column} values; at most {checks.max_duplicate_ids} allowed",
+        )
+    )
+    return results
+
+
+def failure_message(results: list[CheckResult]) -> str:
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return ""
+    return "DataValidation failed: " + "; ".join(f"{r.name}: {r.message}" for r in failed)
