@@ -37,8 +37,15 @@ def _definition(args: argparse.Namespace) -> int:
 def _generate_data(args: argparse.Namespace) -> int:
     from pipelines.datagen import StreamSpec, generate
 
-    spec = StreamSpec(rows=args.rows, start=args.start, days=args.days, seed=args.seed,
-                      fraud_rate=args.fraud_rate, scenario=args.scenario, drift_start=args.drift_start)
+    spec = StreamSpec(
+        rows=args.rows,
+        start=args.start,
+        days=args.days,
+        seed=args.seed,
+        fraud_rate=args.fraud_rate,
+        scenario=args.scenario,
+        drift_start=args.drift_start,
+    )
     frame = generate(spec)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

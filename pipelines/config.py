@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,8 +17,8 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
-    PrivateAttr,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -40,7 +40,7 @@ class _Strict(BaseModel):
 # --------------------------------------------------------------------------- model
 
 
-class FeatureType(str, Enum):
+class FeatureType(StrEnum):
     numeric = "numeric"
     categorical = "categorical"
 
@@ -81,9 +81,7 @@ class ModelSection(_Strict):
             raise ValueError(f"feature names must be unique; repeated: {duplicates}")
         reserved = {self.label, self.id_column, self.time_column} & set(names)
         if reserved:
-            raise ValueError(
-                f"label, id_column and time_column cannot also be features: {sorted(reserved)}"
-            )
+            raise ValueError(f"label, id_column and time_column cannot also be features: {sorted(reserved)}")
         return self
 
     def feature(self, name: str) -> Feature:
@@ -163,9 +161,7 @@ class Window(_Strict):
         if self.strategy == "weighted" and self.half_life_days is None:
             raise ValueError("strategy 'weighted' needs half_life_days")
         if self.history_days is not None and self.history_days < self.fresh_days:
-            raise ValueError(
-                f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})"
-            )
+            raise ValueError(f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})")
         return self
 
 
@@ -204,8 +200,17 @@ class DataSection(_Strict):
 
 ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
     "gradient_boosting": frozenset(
-        {"learning_rate", "max_iter", "max_leaf_nodes", "max_depth", "min_samples_leaf",
-         "l2_regularization", "max_bins", "class_weight", "early_stopping"}
+        {
+            "learning_rate",
+            "max_iter",
+            "max_leaf_nodes",
+            "max_depth",
+            "min_samples_leaf",
+            "l2_regularization",
+            "max_bins",
+            "class_weight",
+            "early_stopping",
+        }
     ),
     "logistic_regression": frozenset({"C", "max_iter", "class_weight", "tol"}),
 }

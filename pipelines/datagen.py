@@ -132,7 +132,8 @@ def _hour_profile(night_weight: float) -> np.ndarray:
     hours = np.arange(24)
     weights = 1.0 + np.exp(-((hours - 14) ** 2) / 30.0) * 4.0
     weights[:5] *= night_weight
-    return weights / weights.sum()
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
 
 
 def _apply_covariate_shift(frame: pd.DataFrame, drifted: np.ndarray, rng: np.random.Generator) -> None:
@@ -161,7 +162,15 @@ def edge_cases() -> pd.DataFrame:
         (850.0, "electronics", 15, 2200.0, 3.0, 1, 1, 0.90, "low", 0),
     ]
     columns = [
-        "amount", "merchant_category", "hour_of_day", "account_age_days", "distance_from_home_km",
-        "txn_count_24h", "card_present", "device_trust", "risk_band", "expected_label",
+        "amount",
+        "merchant_category",
+        "hour_of_day",
+        "account_age_days",
+        "distance_from_home_km",
+        "txn_count_24h",
+        "card_present",
+        "device_trust",
+        "risk_band",
+        "expected_label",
     ]
     return pd.DataFrame(rows, columns=columns)

@@ -25,7 +25,7 @@ from pipelines.errors import DefinitionError
 from pipelines.gates import gate_names
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-JOB_CODE = ("training_containers", "pipelines")
+IMAGE_DOMAIN_MODULES = ("__init__.py", "config.py", "errors.py", "gates.py")
 PROCESSING = "/opt/ml/processing"
 
 # Pipeline parameter names: the trigger gate passes its context through these.
@@ -56,14 +56,21 @@ class Artifact:
     content: bytes
 
 
+def job_code_files() -> list[Path]:
+    """What the job image is built from (keep in step with training_containers/Dockerfile)."""
+    files = [
+        p for p in (PROJECT_ROOT / "training_containers").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ]
+    files += [PROJECT_ROOT / "pipelines" / name for name in IMAGE_DOMAIN_MODULES]
+    return sorted(files)
+
+
 def code_version() -> str:
-    """sha256 over the job code and its image recipe: what the job image is built from."""
+    """sha256 over the job code and its image recipe; the image tag and lineage use it."""
     digest = hashlib.sha256()
-    for package in JOB_CODE:
-        for path in sorted((PROJECT_ROOT / package).rglob("*")):
-            if path.is_file() and path.suffix in {".py", ".lock", ".txt", ""} and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
-                digest.update(path.read_bytes())
+    for path in job_code_files():
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -103,7 +110,14 @@ def champion_prefix(config: ModelConfig) -> str:
 
 def _quiet_sdk() -> None:
     """The SDK logs and warns about things that are on purpose here (no job is started)."""
-    for name in ("sagemaker", "sagemaker.config", "sagemaker.core", "sagemaker.mlops", "sagemaker.serve", "sagemaker.train"):
+    for name in (
+        "sagemaker",
+        "sagemaker.config",
+        "sagemaker.core",
+        "sagemaker.mlops",
+        "sagemaker.serve",
+        "sagemaker.train",
+    ):
         logging.getLogger(name).setLevel(logging.ERROR)
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("sagemaker"):
@@ -273,8 +287,7 @@ def build_pipeline(config: ModelConfig) -> Any:
 
     # ---- Train
     training = config.training
-    hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed,
-                       **training.hyperparameters}
+    hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
     trainer = ModelTrainer(
         sagemaker_session=session,
         role=role,
@@ -378,8 +391,9 @@ def build_pipeline(config: ModelConfig) -> Any:
             "DatasetManifest": Join(on="/", values=[report_uri, "manifest.json"]),
             "EvaluationReport": Join(on="/", values=[evaluation_uri, "evaluation.json"]),
             "BaselineProfile": Join(on="/", values=[baseline_uri, "baseline_profile.json"]),
-            "EnvironmentHash": JsonGet(step_name=EVALUATE, property_file=evaluation_report,
-                                       json_path="lineage.environment_hash"),
+            "EnvironmentHash": JsonGet(
+                step_name=EVALUATE, property_file=evaluation_report, json_path="lineage.environment_hash"
+            ),
             "CodeVersion": version,
             "ImageUri": image,
             "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
@@ -390,8 +404,7 @@ def build_pipeline(config: ModelConfig) -> Any:
     # ---- Gates and failures
     gates_failed = FailStep(
         name=GATES_FAILED,
-        error_message=JsonGet(step_name=EVALUATE, property_file=evaluation_report,
-                              json_path="summary.failure_message"),
+        error_message=JsonGet(step_name=EVALUATE, property_file=evaluation_report, json_path="summary.failure_message"),
     )
     quality_gates = ConditionStep(
         name=QUALITY_GATES,

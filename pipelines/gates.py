@@ -71,8 +71,14 @@ def evaluate_gates(config: ModelConfig, measured: Measurements) -> list[GateResu
     results = []
     for gate in gates.metrics:
         results.append(
-            _at_least(f"min_{gate.metric}", "metric", gate.metric, measured.candidate.get(gate.metric),
-                      gate.min, champion.get(gate.metric))
+            _at_least(
+                f"min_{gate.metric}",
+                "metric",
+                gate.metric,
+                measured.candidate.get(gate.metric),
+                gate.min,
+                champion.get(gate.metric),
+            )
         )
     if gates.champion is not None:
         results.append(_champion_gate(config, measured))
@@ -83,20 +89,40 @@ def evaluate_gates(config: ModelConfig, measured: Measurements) -> list[GateResu
         if support < segment.min_samples:
             what = "positives" if segment.metric == "recall" else "rows"
             results.append(
-                GateResult(segment.name, "segment", segment.metric, observed.get(segment.metric), segment.min,
-                           reference.get(segment.metric), False,
-                           f"only {support} {what} in segment {_where(segment)}; at least "
-                           f"{segment.min_samples} needed to judge it")
+                GateResult(
+                    segment.name,
+                    "segment",
+                    segment.metric,
+                    observed.get(segment.metric),
+                    segment.min,
+                    reference.get(segment.metric),
+                    False,
+                    f"only {support} {what} in segment {_where(segment)}; at least "
+                    f"{segment.min_samples} needed to judge it",
+                )
             )
             continue
         results.append(
-            _at_least(segment.name, "segment", segment.metric, observed.get(segment.metric), segment.min,
-                      reference.get(segment.metric), f"on {_where(segment)}")
+            _at_least(
+                segment.name,
+                "segment",
+                segment.metric,
+                observed.get(segment.metric),
+                segment.min,
+                reference.get(segment.metric),
+                f"on {_where(segment)}",
+            )
         )
     if gates.edge_cases is not None:
         results.append(
-            _at_least(EDGE_CASES, "edge_cases", "pass_rate", measured.edge_case_pass_rate,
-                      gates.edge_cases.min_pass_rate, measured.champion_edge_case_pass_rate)
+            _at_least(
+                EDGE_CASES,
+                "edge_cases",
+                "pass_rate",
+                measured.edge_case_pass_rate,
+                gates.edge_cases.min_pass_rate,
+                measured.champion_edge_case_pass_rate,
+            )
         )
     return results
 
@@ -108,24 +134,56 @@ def _champion_gate(config: ModelConfig, measured: Measurements) -> GateResult:
     observed = measured.candidate.get(rule.metric)
     reference = (measured.champion or {}).get(rule.metric)
     if measured.champion is None:
-        return GateResult(name, "champion", rule.metric, observed, None, None, True,
-                          "no champion yet: nothing to compare against")
+        return GateResult(
+            name, "champion", rule.metric, observed, None, None, True, "no champion yet: nothing to compare against"
+        )
     if reference is None:
-        return GateResult(name, "champion", rule.metric, observed, None, None, False,
-                          f"champion's {rule.metric} is undefined on this test set")
+        return GateResult(
+            name,
+            "champion",
+            rule.metric,
+            observed,
+            None,
+            None,
+            False,
+            f"champion's {rule.metric} is undefined on this test set",
+        )
     threshold = reference + rule.min_improvement if rule.min_improvement else reference - rule.max_regression
-    return _at_least(name, "champion", rule.metric, observed, round(threshold, 6), reference,
-                     "vs champion on the same test set")
+    return _at_least(
+        name, "champion", rule.metric, observed, round(threshold, 6), reference, "vs champion on the same test set"
+    )
 
 
-def _at_least(name: str, kind: GateKind, metric: str, observed: float | None, threshold: float,
-              champion: float | None, detail: str = "") -> GateResult:
+def _at_least(
+    name: str,
+    kind: GateKind,
+    metric: str,
+    observed: float | None,
+    threshold: float,
+    champion: float | None,
+    detail: str = "",
+) -> GateResult:
     if observed is None:
-        return GateResult(name, kind, metric, None, threshold, champion, False,
-                          f"{metric} is undefined on this data (a single class?)")
-    return GateResult(name, kind, metric, round(float(observed), 6), threshold,
-                      None if champion is None else round(float(champion), 6),
-                      float(observed) >= threshold, detail)
+        return GateResult(
+            name,
+            kind,
+            metric,
+            None,
+            threshold,
+            champion,
+            False,
+            f"{metric} is undefined on this data (a single class?)",
+        )
+    return GateResult(
+        name,
+        kind,
+        metric,
+        round(float(observed), 6),
+        threshold,
+        None if champion is None else round(float(champion), 6),
+        float(observed) >= threshold,
+        detail,
+    )
 
 
 def _where(segment: Any) -> str:
@@ -137,8 +195,10 @@ def _where(segment: Any) -> str:
 def describe(result: GateResult) -> str:
     if result.observed is None or result.threshold is None:
         return f"{result.name}: {result.detail}"
-    text = (f"{result.name}: {result.metric} observed {result.observed:.4f} < threshold "
-            f"{result.threshold:.4f} (delta {result.delta:+.4f}")
+    text = (
+        f"{result.name}: {result.metric} observed {result.observed:.4f} < threshold "
+        f"{result.threshold:.4f} (delta {result.delta:+.4f}"
+    )
     if result.champion is not None:
         text += f", champion {result.champion:.4f}"
     text += ")"

@@ -30,6 +30,7 @@ from training_containers.validation import (
     Window,
     check_contents,
     check_fresh_window,
+    check_null_rates,
     check_schema,
     failure_message,
     normalise_time,
@@ -79,6 +80,7 @@ def validate(
     if window is not None:
         in_window = fresh[(fresh[time_column] > window.start) & (fresh[time_column] <= window.end)]
         combined = pd.concat([selected.drop(columns="sample_weight"), in_window], ignore_index=True)
+        results.append(check_null_rates({"fresh": in_window, "historical": selected}, config))
         results += check_contents(combined, config)
         fresh = in_window
     return results, window, fresh, selected

@@ -73,7 +73,7 @@ def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd
         misses = np.flatnonzero(predicted != expected)
         edge = {
             "pass_rate": float((predicted == expected).mean()),
-            "cases": int(len(expected)),
+            "cases": len(expected),
             "failures": [
                 {"row": int(i), "expected": int(expected[i]), "score": round(float(edge_scores[i]), 4)} for i in misses
             ],
@@ -97,7 +97,9 @@ def run(workdir: Path) -> dict[str, Any]:
     if config.gates.edge_cases is not None and edge_cases is None:
         raise ValueError("gates.edge_cases is configured but the edge_cases input holds no CSV")
 
-    candidate_model, candidate_metadata = load_model(contract.processing_input("model") / "model.tar.gz", workdir / "candidate")
+    candidate_model, candidate_metadata = load_model(
+        contract.processing_input("model") / "model.tar.gz", workdir / "candidate"
+    )
     candidate = measure(candidate_model, test, config, edge_cases)
 
     champion_info = _champion_info()
@@ -136,15 +138,19 @@ def run(workdir: Path) -> dict[str, Any]:
             "environment_hash": candidate_metadata.get("environment_hash", "unknown"),
             "environment": candidate_metadata.get("environment", {}),
             "estimator": candidate_metadata.get("estimator"),
-            "test_rows": int(len(test)),
+            "test_rows": len(test),
         },
     }
     out = contract.processing_output("evaluation")
     write_json(out / EVALUATION, document)
     write_json(
         out / MODEL_QUALITY,
-        model_quality_statistics(candidate["_y_true"], candidate["_scores"], config.gates.decision_threshold,
-                                 seed=config.training.random_seed),
+        model_quality_statistics(
+            candidate["_y_true"],
+            candidate["_scores"],
+            config.gates.decision_threshold,
+            seed=config.training.random_seed,
+        ),
     )
     return document
 

@@ -64,7 +64,10 @@ def model_quality_statistics(
             "accuracy": stat(sk.accuracy_score),
             "recall_best_constant_classifier": {"value": 1.0, "standard_deviation": 0.0},
             "precision_best_constant_classifier": {"value": positive_rate, "standard_deviation": 0.0},
-            "accuracy_best_constant_classifier": {"value": max(positive_rate, 1 - positive_rate), "standard_deviation": 0.0},
+            "accuracy_best_constant_classifier": {
+                "value": max(positive_rate, 1 - positive_rate),
+                "standard_deviation": 0.0,
+            },
             "true_positive_rate": {"value": tp / max(tp + fn, 1), "standard_deviation": 0.0},
             "true_negative_rate": {"value": tn / max(tn + fp, 1), "standard_deviation": 0.0},
             "false_positive_rate": {"value": fp / max(fp + tn, 1), "standard_deviation": 0.0},

@@ -66,7 +66,7 @@ def baseline_profile(frame: pd.DataFrame, config: ModelConfig) -> dict[str, Any]
     labels = frame[config.model.label]
     return {
         "version": PROFILE_VERSION,
-        "rows": int(len(frame)),
+        "rows": len(frame),
         "features": features,
         "label": {"positive_rate": float((labels == config.model.positive_class).mean()) if len(labels) else None},
     }

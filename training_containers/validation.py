@@ -96,8 +96,12 @@ def normalise_time(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window | None) -> list[CheckResult]:
     checks = config.data.checks
     results = []
-    rows = 0 if window is None else int(
-        ((fresh[config.model.time_column] > window.start) & (fresh[config.model.time_column] <= window.end)).sum()
+    rows = (
+        0
+        if window is None
+        else int(
+            ((fresh[config.model.time_column] > window.start) & (fresh[config.model.time_column] <= window.end)).sum()
+        )
     )
     results.append(
         CheckResult(
@@ -141,36 +145,41 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
     return results
 
 
-def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult]:
-    """Null rates, value ranges and duplicate ids over everything that will train the model."""
+def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> CheckResult:
+    """Null rates per source, so a burst in the fresh window is not diluted by long history."""
     checks = config.data.checks
-    results = []
+    over_null = {}
+    for source, frame in frames.items():
+        if len(frame) == 0:
+            continue
+        for column in [*config.model.feature_names, config.model.label]:
+            limit = checks.max_null_rate
+            if column in config.model.feature_names:
+                own = config.model.feature(column).max_null_rate
+                limit = own if own is not None else limit
+            rate = float(frame[column].isna().mean())
+            if rate > limit:
+                over_null[f"{source}.{column}"] = {"observed": round(rate, 6), "threshold": limit}
+    return CheckResult(
+        name="null_rate",
+        passed=not over_null,
+        observed=over_null,
+        threshold=checks.max_null_rate,
+        message=(
+            "null rate too high: "
+            + ", ".join(f"{c} {v['observed']:.2%} > {v['threshold']:.2%}" for c, v in over_null.items())
+            if over_null
+            else "null rates within limits"
+        ),
+    )
+
+
+def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult]:
+    """Value ranges and duplicate ids over everything that will train the model."""
+    checks = config.data.checks
+    results: list[CheckResult] = []
     if len(frame) == 0:
         return results
-
-    over_null = {}
-    for column in [*config.model.feature_names, config.model.label]:
-        limit = checks.max_null_rate
-        if column in config.model.feature_names:
-            own = config.model.feature(column).max_null_rate
-            limit = own if own is not None else limit
-        rate = float(frame[column].isna().mean())
-        if rate > limit:
-            over_null[column] = {"observed": round(rate, 6), "threshold": limit}
-    results.append(
-        CheckResult(
-            name="null_rate",
-            passed=not over_null,
-            observed=over_null,
-            threshold=checks.max_null_rate,
-            message=(
-                "null rate too high: "
-                + ", ".join(f"{c} {v['observed']:.2%} > {v['threshold']:.2%}" for c, v in over_null.items())
-                if over_null
-                else "null rates within limits"
-            ),
-        )
-    )
 
     out_of_range = {}
     for feature in config.model.features:
@@ -216,7 +225,9 @@ def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult
             passed=duplicates <= checks.max_duplicate_ids,
             observed=duplicates,
             threshold=checks.max_duplicate_ids,
-            message=f"{duplicates} duplicate {config.model.id_column} values; at most {checks.max_duplicate_ids} allowed",
+            message=(
+                f"{duplicates} duplicate {config.model.id_column} values; at most {checks.max_duplicate_ids} allowed"
+            ),
         )
     )
     return results

@@ -1,0 +1,217 @@
+"""DataPull+Validate job under the container contract: outputs on good data, and each bad-data
+case failing validation with its check named and no split written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import ModelConfig
+from tests.conftest import Container, split_fresh
+from training_containers import data_pull
+from training_containers.files import sha256_of
+
+
+def stage(container: Container, config: ModelConfig, fresh: pd.DataFrame, history: pd.DataFrame | None) -> None:
+    container.put_config(config)
+    container.put_table("fresh", fresh)
+    if history is not None:
+        container.put_table("historical", history)
+
+
+def read_report(container: Container) -> dict:
+    return json.loads((container.output("report") / "validation_report.json").read_text())
+
+
+def test_good_data_writes_splits_report_manifest_and_profile(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+
+    document = data_pull.run(window_end="")
+
+    assert document["passed"], document["failure_message"]
+    assert all(c["passed"] for c in document["checks"])
+    train = pd.read_parquet(container.output("train") / "train.parquet")
+    validation = pd.read_parquet(container.output("validation") / "validation.parquet")
+    test = pd.read_parquet(container.output("test") / "test.parquet")
+    # Test is the newest half of the fresh window; nothing is lost or duplicated across splits.
+    assert len(test) == int(np.ceil(len(fresh) * config.data.split.test_fraction))
+    assert test["event_time"].min() >= train["event_time"].max()
+    ids = pd.concat([train, validation, test])["transaction_id"]
+    assert ids.is_unique and len(ids) == len(fresh) + len(history)
+    # Weighted window: the oldest history weighs least; fresh rows weigh 1.
+    old = train.nsmallest(100, "event_time")["sample_weight"].mean()
+    assert 0 < old < 0.2 and test["sample_weight"].eq(1.0).all()
+
+    manifest = json.loads((container.output("report") / "manifest.json").read_text())
+    entry = next(e for e in manifest["inputs"] if e["input"] == "fresh")
+    staged = container.root / "processing" / "input" / "fresh" / "part-0.parquet"
+    assert entry["sha256"] == sha256_of(staged) and entry["size"] == staged.stat().st_size
+
+    profile = json.loads((container.output("baseline") / "baseline_profile.json").read_text())
+    amount = profile["features"]["amount"]
+    inner = np.quantile(train["amount"], np.linspace(0, 1, 11)[1:-1])
+    assert amount["edges"][1:-1] == pytest.approx(inner.tolist())
+    assert sum(amount["shares"]) == pytest.approx(1.0)
+    assert set(profile["features"]["risk_band"]["frequencies"]) == {"low", "medium", "high"}
+
+
+def test_rolling_window_drops_old_history(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
+    window = config.data.window.model_copy(update={"strategy": "rolling", "history_days": 30})
+    rolling = config.model_copy(update={"data": config.data.model_copy(update={"window": window})})
+    fresh, history = split_fresh(stream)
+    stage(container, rolling, fresh, history)
+    document = data_pull.run(window_end="")
+    assert document["passed"]
+    span = pd.Timestamp(document["window"]["end"]) - pd.read_parquet(container.output("train"))["event_time"].min()
+    assert span <= pd.Timedelta(days=30)
+
+
+def test_explicit_window_end_from_the_trigger(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+    end = fresh["event_time"].max().isoformat()
+    document = data_pull.run(window_end=end + "Z")
+    assert document["passed"] and document["window"]["end"] == pd.Timestamp(end).isoformat()
+
+
+Corruption = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _drop_column(f: pd.DataFrame) -> pd.DataFrame:
+    return f.drop(columns=["device_trust"])
+
+
+def _wrong_dtype(f: pd.DataFrame) -> pd.DataFrame:
+    return f.assign(amount=f["amount"].astype(str) + " EUR")
+
+
+def _empty(f: pd.DataFrame) -> pd.DataFrame:
+    return f.iloc[0:0]
+
+
+def _label_rate(f: pd.DataFrame) -> pd.DataFrame:
+    return f.assign(is_fraud=(np.arange(len(f)) % 4 == 0).astype("int64"))
+
+
+def _nan_burst(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    out.loc[out.index[: len(out) // 10], "distance_from_home_km"] = np.nan
+    return out
+
+
+def _duplicates(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    out.loc[out.index[:5], "transaction_id"] = out["transaction_id"].iloc[10]
+    return out
+
+
+def _out_of_range(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    out.loc[out.index[:3], "hour_of_day"] = 31
+    return out
+
+
+def _unseen_category(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    out.loc[out.index[:3], "merchant_category"] = "crypto"
+    return out
+
+
+def _outside_window(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    out.loc[out.index[:20], "event_time"] = out["event_time"].min() - pd.Timedelta(days=40)
+    return out
+
+
+def _few_rows(f: pd.DataFrame) -> pd.DataFrame:
+    return f.tail(500)
+
+
+def _text_labels(f: pd.DataFrame) -> pd.DataFrame:
+    return f.assign(is_fraud=np.where(f["is_fraud"] == 1, "fraud", "ok"))
+
+
+BAD_DATA = [
+    ("missing column", _drop_column, "schema_columns", "missing columns ['device_trust']"),
+    ("wrong dtype", _wrong_dtype, "schema_dtypes", "amount is str"),
+    ("empty window", _empty, "row_count", "fresh window holds 0 rows"),
+    ("label rate", _label_rate, "label_rate", "label rate 0.2500 must lie in [0.005, 0.08]"),
+    ("NaN burst", _nan_burst, "null_rate", "distance_from_home_km"),
+    ("duplicate ids", _duplicates, "duplicate_ids", "5 duplicate transaction_id values"),
+    ("out of range", _out_of_range, "value_range", "hour_of_day"),
+    ("unseen category", _unseen_category, "value_range", "merchant_category"),
+    ("rows outside window", _outside_window, "time_window", "fall outside the window"),
+    ("too few rows", _few_rows, "row_count", "at least 2000 required"),
+    ("non-binary label", _text_labels, "schema_dtypes", "is_fraud"),
+]
+
+
+@pytest.mark.parametrize(("case", "corrupt", "check", "text"), BAD_DATA, ids=[c[0] for c in BAD_DATA])
+def test_bad_fresh_data_fails_the_named_check(
+    container: Container,
+    config: ModelConfig,
+    stream: pd.DataFrame,
+    case: str,
+    corrupt: Corruption,
+    check: str,
+    text: str,
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, corrupt(fresh), history)
+
+    document = data_pull.run(window_end="")
+
+    assert not document["passed"], case
+    assert check in document["failed_checks"]
+    assert document["failure_message"].startswith("DataValidation failed: ")
+    assert f"{check}: " in document["failure_message"] and text in document["failure_message"]
+    assert read_report(container) == json.loads(json.dumps(document, default=str))
+    for split in ("train", "validation", "test", "baseline"):
+        assert list(container.output(split).iterdir()) == [], f"{split} written despite failed validation"
+
+
+def test_corrupt_file_is_reported_not_crashed(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+    (container.root / "processing" / "input" / "fresh" / "part-1.parquet").write_bytes(b"PAR1 not really")
+    document = data_pull.run(window_end="")
+    assert document["failed_checks"] == ["readable"]
+    assert "fresh: cannot read input files" in document["failure_message"]
+
+
+def test_csv_sources_read_like_parquet(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
+    fresh, history = split_fresh(stream)
+    container.put_config(config)
+    container.put_table("fresh", fresh, filename="fresh.csv")
+    container.put_table("historical", history, filename="history.csv")
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+    assert document["rows"]["fresh"] == len(fresh)
+
+
+def test_job_runs_as_a_module(container: Container, config: ModelConfig, stream: pd.DataFrame, tmp_path: Path) -> None:
+    """The container entrypoint: `python -m training_containers.data_pull --window-end ""`."""
+    import os
+    import subprocess
+    import sys
+
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+    result = subprocess.run(
+        [sys.executable, "-m", "training_containers.data_pull", "--window-end", ""],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "data validation: passed" in result.stderr
+    assert (container.output("train") / "train.parquet").exists()

@@ -1,0 +1,21 @@
+"""Image entrypoint: SageMaker training starts the container with the argument `train`."""
+
+from __future__ import annotations
+
+import sys
+
+from training_containers import train
+
+COMMANDS = {"train": train.main}
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else ""
+    if command not in COMMANDS:
+        print(f"unknown command {command!r}; expected one of {sorted(COMMANDS)}", file=sys.stderr)
+        return 2
+    return COMMANDS[command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
