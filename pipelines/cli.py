@@ -57,6 +57,12 @@ def _generate_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import main as demo
+
+    return demo(Path(args.out), rows=args.rows)
+
+
 def parser() -> argparse.ArgumentParser:
     from pipelines.datagen import SCENARIOS
 
@@ -82,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--scenario", choices=SCENARIOS, default="none")
     generate.add_argument("--drift-start", default=None, help="timestamp where the scenario begins")
     generate.set_defaults(handler=_generate_data)
+    demo = commands.add_parser("demo", help="build the definition and run its jobs locally on generated data")
+    demo.add_argument("--out", default="out/demo")
+    demo.add_argument("--rows", type=int, default=150_000)
+    demo.set_defaults(handler=_demo)
     return root
 
 

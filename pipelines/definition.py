@@ -34,6 +34,7 @@ TRIGGER_ALARM = "TriggerAlarm"
 TRIGGER_METRIC_VALUE = "TriggerMetricValue"
 DATA_WINDOW_END = "DataWindowEnd"
 CHAMPION_URI = "ChampionUri"
+LATEST = "latest"  # DataWindowEnd default: the window ends at the newest fresh row
 
 # Step names, shared with the local runtime, the alert function and the tests.
 DATA_PULL = "DataPull"
@@ -186,9 +187,11 @@ def build_pipeline(config: ModelConfig) -> Any:
     prefix = _prefix(config)
 
     trigger_reason = ParameterString(TRIGGER_REASON, default_value="manual")
-    trigger_alarm = ParameterString(TRIGGER_ALARM, default_value="")
-    trigger_metric_value = ParameterString(TRIGGER_METRIC_VALUE, default_value="")
-    window_end = ParameterString(DATA_WINDOW_END, default_value="")
+    # Defaults are never empty: they end up in CustomerMetadataProperties, whose values
+    # CreateModelPackage requires to be at least one character long.
+    trigger_alarm = ParameterString(TRIGGER_ALARM, default_value="none")
+    trigger_metric_value = ParameterString(TRIGGER_METRIC_VALUE, default_value="none")
+    window_end = ParameterString(DATA_WINDOW_END, default_value=LATEST)
     champion_uri = ParameterString(CHAMPION_URI, default_value=champion_prefix(config))
     parameters = [trigger_reason, trigger_alarm, trigger_metric_value, window_end, champion_uri]
 

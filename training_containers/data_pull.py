@@ -3,7 +3,7 @@
 Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (optional).
 Outputs: train/, validation/, test/ (Parquet splits), report/ (validation_report.json,
          manifest.json), baseline/ (baseline_profile.json).
-Argument: --window-end ISO-8601 or "" (the DataWindowEnd pipeline parameter).
+Argument: --window-end ISO-8601 or "latest" (the DataWindowEnd pipeline parameter).
 
 A failed check is data, not a crash: the report says `passed: false` with a message naming
 every failed check, no split is written, and the pipeline's ConditionStep routes to a FailStep
@@ -139,7 +139,7 @@ def run(window_end: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="data_pull", description=__doc__)
-    parser.add_argument("--window-end", default="", help="ISO-8601 end of the fresh window, or empty")
+    parser.add_argument("--window-end", default="latest", help="ISO-8601 end of the fresh window, or 'latest'")
     args = parser.parse_args(argv)
     document = run(args.window_end)
     status = "passed" if document["passed"] else document["failure_message"]

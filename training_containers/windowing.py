@@ -14,9 +14,9 @@ WEIGHT_COLUMN = "sample_weight"
 
 
 def resolve_window(fresh: pd.DataFrame, config: ModelConfig, window_end: str) -> Window | None:
-    """The window ends at `window_end` (the DataWindowEnd parameter) or, when it is empty, at the
-    newest fresh row, so a re-run over the same data selects the same rows."""
-    if window_end.strip():
+    """The window ends at `window_end` (the DataWindowEnd parameter) or, when it is "latest" or
+    empty, at the newest fresh row, so a re-run over the same data selects the same rows."""
+    if window_end.strip() and window_end.strip().lower() != "latest":
         end = pd.Timestamp(window_end)
         end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
     elif len(fresh):

@@ -215,3 +215,13 @@ def test_job_runs_as_a_module(container: Container, config: ModelConfig, stream:
     assert result.returncode == 0, result.stderr
     assert "data validation: passed" in result.stderr
     assert (container.output("train") / "train.parquet").exists()
+
+
+def test_latest_window_end_is_the_newest_fresh_row(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+    document = data_pull.run(window_end="latest")
+    assert document["passed"]
+    assert pd.Timestamp(document["window"]["end"]) == fresh["event_time"].max()
