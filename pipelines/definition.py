@@ -110,19 +110,8 @@ def champion_prefix(config: ModelConfig) -> str:
 
 
 def _quiet_sdk() -> None:
-    """The SDK logs and warns about things that are on purpose here (no job is started)."""
-    for name in (
-        "sagemaker",
-        "sagemaker.config",
-        "sagemaker.core",
-        "sagemaker.mlops",
-        "sagemaker.serve",
-        "sagemaker.train",
-    ):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("sagemaker"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    """The SDK warns about things that are on purpose here (no job is started); its logging is
+    switched off around the build in `definition_json`."""
     warnings.filterwarnings("ignore", module=r"sagemaker\..*")
     warnings.filterwarnings("ignore", message=r".*PipelineSession.*")
 
@@ -178,7 +167,6 @@ def build_pipeline(config: ModelConfig) -> Any:
     from sagemaker.train import ModelTrainer
     from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
 
-    _quiet_sdk()  # again: the imports above created more loggers
     p = config.pipeline
     role = p.role(config.model.name)
     image = image_uri(config)

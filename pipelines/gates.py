@@ -11,7 +11,7 @@ delta = observed - threshold (negative means short of the bar).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from pipelines.config import ModelConfig
@@ -86,33 +86,24 @@ def evaluate_gates(config: ModelConfig, measured: Measurements) -> list[GateResu
         observed = (measured.segments or {}).get(segment.name, {})
         reference = (measured.champion_segments or {}).get(segment.name, {})
         support = int(observed.get("support", 0))
+        result = _at_least(
+            segment.name,
+            "segment",
+            segment.metric,
+            observed.get(segment.metric),
+            segment.min,
+            reference.get(segment.metric),
+            f"on {_where(segment)}",
+        )
         if support < segment.min_samples:
             what = "positives" if segment.metric == "recall" else "rows"
-            results.append(
-                GateResult(
-                    segment.name,
-                    "segment",
-                    segment.metric,
-                    observed.get(segment.metric),
-                    segment.min,
-                    reference.get(segment.metric),
-                    False,
-                    f"only {support} {what} in segment {_where(segment)}; at least "
-                    f"{segment.min_samples} needed to judge it",
-                )
+            result = replace(
+                result,
+                passed=False,
+                detail=f"only {support} {what} in segment {_where(segment)}; at least "
+                f"{segment.min_samples} needed to judge it",
             )
-            continue
-        results.append(
-            _at_least(
-                segment.name,
-                "segment",
-                segment.metric,
-                observed.get(segment.metric),
-                segment.min,
-                reference.get(segment.metric),
-                f"on {_where(segment)}",
-            )
-        )
+        results.append(result)
     if gates.edge_cases is not None:
         results.append(
             _at_least(

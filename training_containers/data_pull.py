@@ -127,12 +127,13 @@ def run(window_end: str) -> dict[str, Any]:
         write_json(contract.processing_output("baseline") / PROFILE, baseline_profile(train, config))
         document["rows"] |= {"train": len(train), "validation": len(validation), "test": len(test)}
 
+    origins = input_origins()
     versions = None
-    if os.environ.get("SM_LOCAL_RUNTIME") != "1" and input_origins():
+    if os.environ.get("SM_LOCAL_RUNTIME") != "1" and origins:
         import boto3  # only inside SageMaker, where the job role may read object versions
 
         versions = s3_version_lookup(boto3.client("s3"))
-    write_json(report_dir / MANIFEST, {"inputs": describe_inputs(inputs, input_origins(), versions)})
+    write_json(report_dir / MANIFEST, {"inputs": describe_inputs(inputs, origins, versions)})
     write_json(report_dir / REPORT, document)
     return document
 
