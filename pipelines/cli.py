@@ -63,6 +63,43 @@ def _demo(args: argparse.Namespace) -> int:
     return demo(Path(args.out), rows=args.rows)
 
 
+def _run_local(args: argparse.Namespace) -> int:
+    from pipelines.config import load_config
+    from pipelines.local import record
+    from pipelines.local.parameters import parse_overrides
+    from pipelines.local.workspace import Workspace
+
+    config = load_config(args.config)
+    workspace = Workspace(config, Path(args.workdir or f"out/local/{config.model.name}"))
+    definition = json.loads(Path(args.definition).read_text(encoding="utf-8")) if args.definition else None
+    print(f"running {config.model.name} locally in {workspace.root}", file=sys.stderr)
+    execution = workspace.run(parse_overrides(args.param), definition, echo=lambda line: print(line, file=sys.stderr))
+    document = record.summary(execution)
+    print(record.render(document))
+    print(f"execution record: {execution.folder}", file=sys.stderr)
+    if execution.failure_reason and "No S3 objects found" in execution.failure_reason:
+        print(
+            "hint: put the data the config names into the local S3 first: "
+            f"python -m pipelines local-put FILE S3_URI --workdir {workspace.root}",
+            file=sys.stderr,
+        )
+    return 0 if execution.status == "Succeeded" else 1
+
+
+def _local_put(args: argparse.Namespace) -> int:
+    from pipelines.local.storage import LocalS3
+
+    s3 = LocalS3(Path(args.workdir) / "s3")
+    source = Path(args.source)
+    if source.is_dir():
+        count = s3.upload(source, args.uri)
+    else:
+        s3.put_file(source, args.uri.rstrip("/") + "/" + source.name if args.uri.endswith("/") else args.uri)
+        count = 1
+    print(f"stored {count} object(s) under {args.uri} in {s3.root}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from pipelines.datagen import SCENARIOS
 
@@ -92,6 +129,20 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out/demo")
     demo.add_argument("--rows", type=int, default=150_000)
     demo.set_defaults(handler=_demo)
+    run_local = commands.add_parser(
+        "run-local", help="execute the pipeline definition on this machine (no AWS, no Docker)"
+    )
+    run_local.add_argument("config")
+    run_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter")
+    run_local.add_argument("--workdir", help="local S3, registry and execution records (default out/local/MODEL)")
+    run_local.add_argument("--definition", help="definition JSON to run (default: built from the config)")
+    run_local.set_defaults(handler=_run_local)
+
+    put = commands.add_parser("local-put", help="copy a file or folder into the local runtime's S3")
+    put.add_argument("source")
+    put.add_argument("uri", help="s3://bucket/key (a trailing / keeps the file name)")
+    put.add_argument("--workdir", required=True)
+    put.set_defaults(handler=_local_put)
     return root
 
 

@@ -105,6 +105,10 @@ def artifacts(config: ModelConfig) -> dict[str, Artifact]:
     return found
 
 
+def pipeline_name(config: ModelConfig) -> str:
+    return f"{config.model.name}-retraining"
+
+
 def champion_prefix(config: ModelConfig) -> str:
     return f"{_prefix(config)}/champion/"
 
@@ -426,7 +430,7 @@ def build_pipeline(config: ModelConfig) -> Any:
         else_steps=[data_failed],
     )
     return Pipeline(
-        name=f"{config.model.name}-retraining",
+        name=pipeline_name(config),
         parameters=parameters,
         steps=[data_pull, data_valid],
         sagemaker_session=session,

@@ -30,7 +30,7 @@ def run_sql_locally(query: str, tables: dict[str, Path]) -> pd.DataFrame:
             reader = (
                 connection.read_parquet(parquet, union_by_name=True)
                 if parquet
-                else connection.read_csv(csv, union_by_name=True)
+                else connection.read_csv(csv, union_by_name=True)  # type: ignore[arg-type]  # a list works; stubs say one
             )
             connection.register(name, reader)
         return connection.execute(query).df()

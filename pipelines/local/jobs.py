@@ -1,0 +1,227 @@
+"""Processing and training jobs on this machine, under the SageMaker container contract.
+
+Each job gets its own `/opt/ml` tree (the job code finds it through `OPT_ML_ROOT`): inputs are
+copied in from local S3 as SageMaker would download them, the image's Python entrypoint runs in
+a subprocess with the job's environment, and on success the outputs are uploaded back
+(processing outputs folder by folder; training's /opt/ml/model as `model.tar.gz`). A failed job
+reports what SageMaker would: the first 1024 characters of /opt/ml/output/failure, else the
+exit code and the end of its log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.errors import PipelinesError
+from pipelines.local.storage import LocalS3
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+OPT_ML = "/opt/ml"
+# The job image's ENTRYPOINT (training_containers/Dockerfile); training runs it with `train`.
+IMAGE_ENTRYPOINT = ("python3", "-m", "training_containers.entrypoint")
+PYTHON_NAMES = ("python", "python3")
+FAILURE_REASON_LIMIT = 1024
+
+QueryRunner = Callable[[str], pd.DataFrame]
+
+
+class JobFailed(PipelinesError):
+    """A job ended Failed. `retryable_as` names the SageMaker exception type a retry policy
+    would match (None for an algorithm error, which SageMaker never retries)."""
+
+    def __init__(self, reason: str, retryable_as: str | None = None) -> None:
+        self.reason = reason[:FAILURE_REASON_LIMIT]
+        self.retryable_as = retryable_as
+        super().__init__(self.reason)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    name: str
+    arn: str
+    folder: Path  # the job's own directory: opt_ml/ and job.log
+    s3: LocalS3
+    run_query: QueryRunner | None = None
+
+    @property
+    def opt_ml(self) -> Path:
+        return self.folder / "opt_ml"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "job.log"
+
+    def local(self, container_path: str) -> Path:
+        """A container path under /opt/ml, in this job's tree."""
+        if not (container_path == OPT_ML or container_path.startswith(OPT_ML + "/")):
+            raise JobFailed(
+                f"ClientError: LocalPath {container_path!r} is outside {OPT_ML}; the local runtime maps only {OPT_ML}"
+            )
+        return self.opt_ml / container_path.removeprefix(OPT_ML).lstrip("/")
+
+
+def run_processing(request: dict[str, Any], job: JobContext, timeout: float | None = None) -> dict[str, Any]:
+    for item in request.get("ProcessingInputs", []):
+        _stage_processing_input(item, job)
+    (job.opt_ml / "config").mkdir(parents=True, exist_ok=True)
+    (job.opt_ml / "config" / "processingjobconfig.json").write_text(json.dumps(request, indent=2, default=str))
+    app = request["AppSpecification"]
+    command = [*_python_command(app.get("ContainerEntrypoint") or []), *app.get("ContainerArguments", [])]
+    _run(command, request.get("Environment", {}), job, _runtime_limit(request, timeout))
+    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for output in outputs:
+        if "S3Output" in output:
+            folder = job.local(output["S3Output"]["LocalPath"])
+            folder.mkdir(parents=True, exist_ok=True)
+            job.s3.upload(folder, output["S3Output"]["S3Uri"])
+    return request | {"ProcessingJobName": job.name, "ProcessingJobArn": job.arn, "ProcessingJobStatus": "Completed"}
+
+
+def run_training(request: dict[str, Any], job: JobContext, timeout: float | None = None) -> dict[str, Any]:
+    config_dir = job.opt_ml / "input" / "config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    channels: dict[str, Any] = {}
+    for channel in request.get("InputDataConfig", []):
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None:
+            raise JobFailed(f"ClientError: channel {channel['ChannelName']}: only S3DataSource channels run locally")
+        _require(source.get("S3DataType", "S3Prefix") == "S3Prefix", f"channel {channel['ChannelName']}: S3DataType")
+        _download(job, source["S3Uri"], job.opt_ml / "input" / "data" / channel["ChannelName"])
+        channels[channel["ChannelName"]] = {"TrainingInputMode": channel.get("InputMode", "File")}
+    (config_dir / "hyperparameters.json").write_text(json.dumps(request.get("HyperParameters", {})))
+    (config_dir / "inputdataconfig.json").write_text(json.dumps(channels))
+    (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    algorithm = request["AlgorithmSpecification"]
+    entrypoint = algorithm.get("ContainerEntrypoint") or list(IMAGE_ENTRYPOINT)
+    command = [*_python_command(entrypoint), *(algorithm.get("ContainerArguments") or ["train"])]
+    environment = {**request.get("Environment", {}), "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn}
+    _run(command, environment, job, _runtime_limit(request, timeout))
+    output_path = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job.name}/output"
+    model_uri = f"{output_path}/model.tar.gz"
+    job.s3.put_bytes(model_uri, _tar_gz(job.opt_ml / "model"))
+    output_data = job.opt_ml / "output" / "data"
+    if output_data.is_dir() and any(output_data.iterdir()):
+        job.s3.put_bytes(f"{output_path}/output.tar.gz", _tar_gz(output_data))
+    return request | {
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job.arn,
+        "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+    }
+
+
+def _stage_processing_input(item: dict[str, Any], job: JobContext) -> None:
+    name = item["InputName"]
+    if "S3Input" in item:
+        source = item["S3Input"]
+        _require(source.get("S3DataType", "S3Prefix") == "S3Prefix", f"input {name}: S3DataType")
+        _require(source.get("S3CompressionType", "None") == "None", f"input {name}: S3CompressionType")
+        _download(job, source["S3Uri"], job.local(source["LocalPath"]))
+    elif "DatasetDefinition" in item:
+        _materialise_dataset(name, item["DatasetDefinition"], job)
+    else:
+        raise JobFailed(f"ClientError: input {name} has neither S3Input nor DatasetDefinition")
+
+
+def _materialise_dataset(name: str, dataset: dict[str, Any], job: JobContext) -> None:
+    """Athena / Redshift run the query and deliver its result as files; here DuckDB runs it over
+    the tables the config maps to local data."""
+    query_spec = dataset.get("AthenaDatasetDefinition") or dataset.get("RedshiftDatasetDefinition")
+    if query_spec is None or job.run_query is None:
+        raise JobFailed(
+            f"ClientError: input {name}: only Athena or Redshift dataset definitions with local tables run locally"
+        )
+    try:
+        frame = job.run_query(query_spec["QueryString"])
+    except Exception as exc:  # the query engine's own message says what is wrong
+        raise JobFailed(f"ClientError: input {name}: query failed: {exc}") from exc
+    folder = job.local(dataset["LocalPath"])
+    folder.mkdir(parents=True, exist_ok=True)
+    if query_spec.get("OutputFormat", "PARQUET") == "PARQUET":
+        frame.to_parquet(folder / "part-0.parquet", index=False)
+    else:
+        frame.to_csv(folder / "part-0.csv", index=False)
+
+
+def _download(job: JobContext, uri: str, destination: Path) -> None:
+    try:
+        job.s3.download(uri, destination)
+    except PipelinesError as exc:
+        raise JobFailed(str(exc)) from exc
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise JobFailed(f"ClientError: {what}: the local runtime supports S3Prefix, uncompressed inputs only")
+
+
+def _python_command(entrypoint: list[str]) -> list[str]:
+    if not entrypoint or Path(entrypoint[0]).name not in PYTHON_NAMES:
+        raise JobFailed(
+            f"ClientError: entrypoint {entrypoint!r}: the local runtime runs Python entrypoints of the job image"
+        )
+    return [sys.executable, *entrypoint[1:]]
+
+
+def _runtime_limit(request: dict[str, Any], timeout: float | None) -> float | None:
+    limit = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    return timeout if timeout is not None else (float(limit) if limit else None)
+
+
+def _run(command: list[str], environment: dict[str, str], job: JobContext, limit: float | None) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
+        **environment,
+        "OPT_ML_ROOT": str(job.opt_ml),
+        "SM_LOCAL_RUNTIME": "1",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    job.folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with job.log.open("w", encoding="utf-8") as log:
+        try:
+            result = subprocess.run(
+                command, env=env, cwd=job.folder, stdout=log, stderr=subprocess.STDOUT, timeout=limit, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise JobFailed(f"MaxRuntimeExceeded: the job ran longer than {limit:.0f} s") from exc
+    if result.returncode != 0:
+        raise JobFailed(_failure_reason(job, result.returncode, time.monotonic() - started))
+
+
+def _failure_reason(job: JobContext, code: int, seconds: float) -> str:
+    failure = job.opt_ml / "output" / "failure"
+    if failure.is_file() and failure.read_text(encoding="utf-8").strip():
+        return failure.read_text(encoding="utf-8").strip()
+    tail = job.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+    last = re.sub(r"\s+", " ", " | ".join(tail))
+    return f"AlgorithmError: exit code {code} after {seconds:.1f} s. Log ends: {last}"
+
+
+def _tar_gz(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                info = archive.gettarinfo(str(path), arcname=path.relative_to(folder).as_posix())
+                info.mtime = 0
+                if path.is_file():
+                    with path.open("rb") as handle:
+                        archive.addfile(info, handle)
+                else:
+                    archive.addfile(info)
+    return buffer.getvalue()

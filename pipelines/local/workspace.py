@@ -1,0 +1,85 @@
+"""A work dir that stands in for one deployed model: local S3, registry and executions.
+
+`deploy` does locally what `cdk deploy` does on AWS before the first execution: it stores the
+content-addressed artifacts the definition references, creates the model package group, and
+writes the "no champion yet" pointer under the champion prefix unless a champion is already
+recorded there (SageMaker fails a job whose S3 input prefix is empty, so the prefix is never
+left empty).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import ModelConfig, SqlSource
+from pipelines.local import record
+from pipelines.local.runtime import Execution, LocalRuntime, RuntimeOptions
+from pipelines.local.storage import LocalS3
+
+CHAMPION_POINTER = "champion.json"
+NO_CHAMPION = {"model_package_arn": None, "model_data": "model.tar.gz"}
+
+
+@dataclass
+class Workspace:
+    config: ModelConfig
+    root: Path
+
+    @property
+    def s3(self) -> LocalS3:
+        return LocalS3(self.root / "s3")
+
+    def deploy(self) -> None:
+        from pipelines.definition import artifacts, champion_prefix
+
+        s3 = self.s3
+        for artifact in artifacts(self.config).values():
+            if artifact.content and not s3.path(artifact.uri).exists():
+                s3.put_bytes(artifact.uri, artifact.content)
+        pointer = champion_prefix(self.config) + CHAMPION_POINTER
+        if not s3.path(pointer).exists():
+            s3.put_bytes(pointer, json.dumps(NO_CHAMPION).encode())
+        self.runtime().registry.create_model_package_group(
+            self.config.registry.model_package_group, f"{self.config.model.name} candidates"
+        )
+
+    def tables(self) -> dict[str, str]:
+        historical = self.config.data.historical
+        return dict(historical.local_tables) if isinstance(historical, SqlSource) else {}
+
+    def runtime(self, echo: Callable[[str], None] = print, **options: Any) -> LocalRuntime:
+        from pipelines.definition import pipeline_name
+
+        pipeline = self.config.pipeline
+        return LocalRuntime(
+            RuntimeOptions(
+                workdir=self.root,
+                pipeline_name=pipeline_name(self.config),
+                region=pipeline.region,
+                account=pipeline.account,
+                tables=self.tables(),
+                echo=echo,
+                **options,
+            )
+        )
+
+    def run(
+        self,
+        overrides: dict[str, str] | None = None,
+        definition: dict[str, Any] | None = None,
+        echo: Callable[[str], None] = print,
+        **options: Any,
+    ) -> Execution:
+        """Deploy (idempotent), execute the definition (built from the config unless given) and
+        write the execution record."""
+        from pipelines.definition import definition_json
+
+        self.deploy()
+        document = definition if definition is not None else json.loads(definition_json(self.config))
+        execution = self.runtime(echo, **options).execute(document, overrides)
+        record.write(execution)
+        return execution
