@@ -1,0 +1,286 @@
+"""Trigger gate decisions, on the in-memory and SQLite stores with a fake runner (no AWS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines.trigger import (
+    DATA_WINDOW_END,
+    TRIGGER_ALARM,
+    TRIGGER_METRIC_VALUE,
+    TRIGGER_REASON,
+    GateState,
+    MalformedEvent,
+    Outcome,
+    StartRequest,
+    TriggerGate,
+    TriggerPolicy,
+    TriggerStore,
+    client_request_token,
+)
+from pipelines.trigger_events import alarm_trigger, parse_gate_event
+from pipelines.trigger_store import MemoryTriggerStore, SqliteTriggerStore
+from tests.infra.sample_events import (
+    alarm_state_change,
+    documented,
+    execution_status_change,
+    scheduled_event,
+)
+
+PIPELINE = "fraud-detector-retraining"
+ALARM = "fraud-detector-drift"
+T0 = datetime(2026, 11, 20, 17, 5, tzinfo=UTC)
+
+
+@dataclass
+class FakeRunner:
+    """Starts 'executions' and remembers every request; `fail` makes the next start raise."""
+
+    requests: list[StartRequest] = field(default_factory=list)
+    running: str | None = None
+    fail: bool = False
+
+    def start(self, request: StartRequest) -> str:
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        self.requests.append(request)
+        return f"arn:aws:sagemaker:us-east-1:111122223333:pipeline/{PIPELINE}/execution/run{len(self.requests)}"
+
+    def running_execution(self) -> str | None:
+        return self.running
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> TriggerStore:
+    return MemoryTriggerStore() if request.param == "memory" else SqliteTriggerStore(tmp_path / "gate.sqlite")
+
+
+GateFactory = Callable[..., tuple[TriggerGate, FakeRunner, Clock]]
+
+
+@pytest.fixture
+def make_gate(store: TriggerStore) -> GateFactory:
+    def make(
+        cooldown_hours: float = 24, max_staleness_days: float | None = None
+    ) -> tuple[TriggerGate, FakeRunner, Clock]:
+        runner, clock = FakeRunner(), Clock()
+        policy = TriggerPolicy.from_settings(cooldown_hours=cooldown_hours, max_staleness_days=max_staleness_days)
+        return TriggerGate(PIPELINE, store, runner, policy, clock=clock), runner, clock
+
+    return make
+
+
+def alarm(event_id: str, state: str = "ALARM", value: float = 0.31) -> dict[str, object]:
+    return alarm_state_change(ALARM, state=state, event_id=event_id, value=value)
+
+
+def ended(execution: str, event_id: str, status: str = "Succeeded") -> dict[str, object]:
+    return execution_status_change(PIPELINE, execution, status=status, event_id=event_id)
+
+
+def outcomes(store: TriggerStore) -> list[str]:
+    return [d.outcome.value for d in store.decisions(PIPELINE)]
+
+
+def test_an_alarm_starts_the_pipeline_with_its_context_as_parameters(make_gate: GateFactory) -> None:
+    gate, runner, _ = make_gate()
+
+    decisions = gate.handle(parse_gate_event(alarm("evt-1", value=0.31)), delivery_id="req-1")
+
+    assert [d.outcome for d in decisions] == [Outcome.started]
+    (request,) = runner.requests
+    assert request.parameters == {
+        TRIGGER_REASON: "alarm",
+        TRIGGER_ALARM: ALARM,
+        TRIGGER_METRIC_VALUE: "0.31",
+        DATA_WINDOW_END: "2026-11-20T17:04:40Z",
+    }
+    assert request.token == client_request_token(PIPELINE, "evt-1")
+    assert 32 <= len(request.token) <= 128
+    assert decisions[0].execution_arn is not None and decisions[0].execution_arn.endswith("/execution/run1")
+
+
+def test_fifty_duplicate_deliveries_start_exactly_one_execution(make_gate: GateFactory, store: TriggerStore) -> None:
+    gate, runner, _ = make_gate()
+    event = alarm("evt-dup")
+
+    results = [gate.handle(parse_gate_event(event), delivery_id=f"req-{i}") for i in range(50)]
+
+    assert len(runner.requests) == 1
+    assert results[0][0].outcome is Outcome.started
+    assert all(r[0].outcome is Outcome.duplicate for r in results[1:])
+    assert outcomes(store).count("duplicate") == 49
+    assert outcomes(store).count("started") == 1
+
+
+def test_alarm_during_a_running_execution_is_deferred_then_started_when_it_ends(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=1)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    clock.advance(hours=2)  # still running, and past the cooldown
+
+    second = gate.handle(parse_gate_event(alarm("evt-2", value=0.5)))
+    assert [d.outcome for d in second] == [Outcome.deferred]
+    assert len(runner.requests) == 1
+    assert [t.event_id for t in store.load(PIPELINE).pending] == ["evt-2"]
+
+    clock.advance(minutes=30)
+    after_end = gate.handle(parse_gate_event(ended("run1", "end-1")))
+
+    assert [d.outcome for d in after_end] == [Outcome.released, Outcome.started]
+    assert len(runner.requests) == 2
+    assert runner.requests[1].parameters[TRIGGER_METRIC_VALUE] == "0.5"
+    assert runner.requests[1].token == client_request_token(PIPELINE, "evt-2")
+    assert store.load(PIPELINE).pending == ()
+
+
+def test_flapping_twenty_times_inside_the_cooldown_starts_one_execution(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=24)
+    for i in range(20):
+        # The rule passes ALARM only; OK transitions never reach the gate.
+        gate.handle(parse_gate_event(alarm(f"flap-{i}")))
+        clock.advance(minutes=10)
+        if i == 0:
+            gate.handle(parse_gate_event(ended("run1", "end-1")))
+
+    assert len(runner.requests) == 1
+    assert outcomes(store).count("cooldown") == 19
+    # Never dropped: they wait for the end of the cooldown, then start once, together.
+    assert len(store.load(PIPELINE).pending) == 19
+    clock.now = T0 + timedelta(hours=24, minutes=1)
+    swept = gate.handle(parse_gate_event(scheduled_event("sweep", event_id="sweep-1", time="2026-11-21T17:06:00Z")))
+    assert [d.outcome for d in swept] == [Outcome.started]
+    assert len(swept[0].covers) == 19
+    assert len(runner.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: e.pop("id"), "id"),
+        (lambda e: e["detail"].pop("alarmName"), "detail.alarmName"),
+        (lambda e: e["detail"]["state"].update(value="OK"), "detail.state.value"),
+        (lambda e: e["detail"]["state"].update(timestamp="yesterday"), "detail.state.timestamp"),
+        (lambda e: e.update({"detail-type": "EC2 Instance State-change Notification"}), "detail-type"),
+    ],
+)
+def test_malformed_events_raise_a_clear_error_and_make_no_call(
+    make_gate: GateFactory, store: TriggerStore, mutate: Callable[[dict[str, object]], object], field: str
+) -> None:
+    gate, runner, _ = make_gate()
+    event = alarm("evt-bad")
+    mutate(event)
+
+    with pytest.raises(MalformedEvent) as raised:
+        gate.handle(parse_gate_event(event))
+
+    assert raised.value.field == field
+    assert runner.requests == []
+    assert store.decisions(PIPELINE) == []
+
+
+def test_composite_alarm_event_is_a_trigger_without_metric_value() -> None:
+    trigger = alarm_trigger(documented("alarm-state-change-composite"))
+    assert trigger.event_id == "d3dfc86d-384d-24c8-0345-9f7986db0b80"
+    assert trigger.alarm == "ServiceAggregatedAlarm"
+    assert trigger.metric_value == "none"
+    assert trigger.data_window_end == "2022-07-22T15:57:45Z"
+
+
+def test_a_failed_start_keeps_the_trigger_and_the_sweep_retries_it_with_the_same_token(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    gate, runner, clock = make_gate()
+    runner.fail = True
+
+    first = gate.handle(parse_gate_event(alarm("evt-1")))
+
+    assert [d.outcome for d in first] == [Outcome.error]
+    assert "ThrottlingException" in first[0].reason
+    state = store.load(PIPELINE)
+    assert state.running is None and state.last_started_at is None
+    assert [t.event_id for t in state.pending] == ["evt-1"]
+
+    clock.advance(minutes=60)
+    gate.handle(parse_gate_event(scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T18:05:00Z")))
+    assert [r.token for r in runner.requests] == [client_request_token(PIPELINE, "evt-1")]
+
+
+def test_an_execution_started_by_hand_holds_the_gate(make_gate: GateFactory, store: TriggerStore) -> None:
+    gate, runner, _ = make_gate()
+    runner.running = f"arn:aws:sagemaker:us-east-1:111122223333:pipeline/{PIPELINE}/execution/manual1"
+
+    decisions = gate.handle(parse_gate_event(alarm("evt-1")))
+
+    assert [d.outcome for d in decisions] == [Outcome.deferred]
+    assert runner.requests == []
+    runner.running = None
+    after = gate.handle(parse_gate_event(ended("manual1", "end-manual")))
+    assert [d.outcome for d in after] == [Outcome.released, Outcome.started]
+
+
+def test_the_sweep_starts_a_run_when_the_model_is_stale(make_gate: GateFactory) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=24, max_staleness_days=60)
+    sweep = scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T17:05:00Z")
+
+    first = gate.handle(parse_gate_event(sweep))
+    assert [d.outcome for d in first] == [Outcome.started]
+    assert runner.requests[0].parameters[TRIGGER_REASON] == "max_staleness"
+
+    gate.handle(parse_gate_event(ended("run1", "end-1")))
+    clock.advance(days=30)
+    fresh = gate.handle(parse_gate_event(scheduled_event("sweep", event_id="sweep-2", time="2026-12-20T17:05:00Z")))
+    assert [d.outcome for d in fresh] == [Outcome.fresh]
+    assert len(runner.requests) == 1
+
+
+def test_the_sweep_releases_an_execution_whose_end_event_was_lost(make_gate: GateFactory, store: TriggerStore) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=1)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    clock.advance(hours=3)
+    gate.handle(parse_gate_event(alarm("evt-2")))  # deferred behind run1
+
+    swept = gate.handle(parse_gate_event(scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T20:05:00Z")))
+
+    assert [d.outcome for d in swept] == [Outcome.released, Outcome.started]
+    assert len(runner.requests) == 2
+
+
+def test_end_of_an_unrelated_execution_changes_nothing(make_gate: GateFactory, store: TriggerStore) -> None:
+    gate, _, _ = make_gate()
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    before = store.load(PIPELINE)
+
+    decisions = gate.handle(parse_gate_event(ended("someone-else", "end-x")))
+
+    assert [d.outcome for d in decisions] == [Outcome.idle]
+    assert store.load(PIPELINE).running == before.running
+
+
+def test_state_round_trips_through_json(make_gate: GateFactory, store: TriggerStore) -> None:
+    gate, _, clock = make_gate(cooldown_hours=1)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    clock.advance(hours=2)
+    gate.handle(parse_gate_event(alarm("evt-2")))
+    state = store.load(PIPELINE)
+    assert GateState.from_json(state.to_json()) == state
