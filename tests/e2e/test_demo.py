@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipelines.registry import LocalRegistry
 from tests.conftest import ROOT
 
 
@@ -21,15 +22,18 @@ def test_demo_registers_clean_data_and_stops_bad_data(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "outcome: Register" in result.stdout
-    assert "outcome: DataValidationFailed" in result.stdout
-    assert "null_rate: null rate too high: fresh.distance_from_home_km" in result.stdout
+    first, second = json.loads((out / "summary.json").read_text())["rounds"]
+    assert first["status"] == "Succeeded"
+    assert [s["name"] for s in first["steps"]][-1] == "Register"
+    gates = {g["name"]: g for g in first["gates"]}
+    assert gates["high_risk_recall"]["observed"] >= 0.9 and all(g["passed"] for g in gates.values())
 
+    assert second["status"] == "Failed"
+    assert [s["name"] for s in second["steps"]] == ["DataPull", "DataValid", "DataValidationFailed"]
+    assert "null_rate: null rate too high: fresh.distance_from_home_km" in second["failure_reason"]
+    assert "registry: 1 version(s): v1 PendingManualApproval" in result.stdout
+
+    (package,) = LocalRegistry(out / "local" / "registry.db").list_model_packages("fraud-detector")
+    assert package["CustomerMetadataProperties"]["PipelineExecutionArn"] == first["execution_arn"]
     definition = json.loads((out / "pipeline.json").read_text())
     assert [s["Name"] for s in definition["Steps"]] == ["DataPull", "DataValid"]
-    evaluation = json.loads(
-        (out / "round-1" / "evaluate" / "processing" / "output" / "evaluation" / "evaluation.json").read_text()
-    )
-    assert evaluation["summary"]["passed"] is True
-    assert evaluation["gates"]["high_risk_recall"]["observed"] >= 0.9
-    assert not (out / "round-2" / "train").exists()
