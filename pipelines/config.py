@@ -8,6 +8,7 @@ at load time with the field's dotted path and what is allowed there.
 from __future__ import annotations
 
 import json
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -363,15 +364,29 @@ class PerformanceSlo(_Strict):
 
 
 class DriftSection(_Strict):
+    """Drift statistics and their verdict thresholds (effect sizes, not p-values).
+
+    A feature is drifted when any of its statistics reaches its threshold; the statistics are
+    defined in `pipelines/drift/statistics.py` and listed in the README's "Drift metrics".
+    """
+
     numeric_bins: Annotated[int, Field(ge=2, le=100)] = 10
     psi_threshold: Annotated[float, Field(gt=0)] = 0.2
     ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
     wasserstein_threshold: Annotated[float, Field(gt=0)] = 0.1
     js_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    cramers_v_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    ood_share_threshold: Annotated[float, Field(gt=0, le=1)] = 0.05
+    null_rate_increase_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    label_shift_threshold: Annotated[float, Field(gt=0, le=math.pi)] = 0.1
+    min_window_rows: Annotated[int, Field(ge=1)] = 100
     min_drifted_features: Annotated[int, Field(ge=1)] = 2
     min_labels_for_performance: Annotated[int, Field(ge=1)] = 500
     performance_slo: PerformanceSlo | None = None
     schedule: str = "rate(1 hour)"
+    period_seconds: Annotated[int, Field(ge=60, le=604_800)] | None = None
+    metric_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#: ]{1,255}$")] = "DriftRetraining"
+    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
 
     @field_validator("schedule")
     @classmethod
@@ -379,6 +394,38 @@ class DriftSection(_Strict):
         if not re.match(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$", value):
             raise ValueError(f"schedule must be rate(N unit) or cron(...), got {value!r}")
         return value
+
+    @field_validator("metric_namespace")
+    @classmethod
+    def _not_aws_namespace(cls, value: str) -> str:
+        if value.startswith("AWS/"):
+            raise ValueError(f"metric_namespace cannot start with 'AWS/' (reserved for AWS services), got {value!r}")
+        return value
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _whole_minutes(cls, value: int | None) -> int | None:
+        if value is not None and value % 60:
+            raise ValueError(f"period_seconds must be a multiple of 60 (a CloudWatch alarm period), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _period_known(self) -> DriftSection:
+        if self.period_seconds is None and self.schedule.startswith("cron("):
+            raise ValueError(
+                "period_seconds is required when schedule is cron(...): the alarm period cannot be derived"
+            )
+        return self
+
+    @property
+    def alarm_period_seconds(self) -> int:
+        """One alarm period per monitor run: `period_seconds`, or the interval of a rate() schedule."""
+        if self.period_seconds is not None:
+            return self.period_seconds
+        match = re.match(r"^rate\((\d+) (minute|hour|day)s?\)$", self.schedule)
+        if match is None:  # cron without period_seconds is rejected at load
+            raise ValueError(f"cannot derive an alarm period from schedule {self.schedule!r}")
+        return int(match[1]) * {"minute": 60, "hour": 3600, "day": 86_400}[match[2]]
 
 
 class TriggerSection(_Strict):
@@ -449,6 +496,19 @@ class ModelConfig(_Strict):
                     f"gates.segments '{segment.name}' filters on unknown column "
                     f"'{segment.where.column}'; known: {sorted(columns)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _alarm_range_fits_cloudwatch(self) -> ModelConfig:
+        # PutMetricAlarm: Period x EvaluationPeriods <= 7 days, and <= 1 day when Period < 1 hour.
+        period = self.drift.alarm_period_seconds
+        span = period * self.trigger.evaluation_periods
+        limit = 86_400 if period < 3600 else 604_800
+        if span > limit:
+            raise ValueError(
+                f"drift alarm period ({period} s) x trigger.evaluation_periods ({self.trigger.evaluation_periods}) "
+                f"= {span} s exceeds CloudWatch's limit of {limit} s for this period"
+            )
         return self
 
     def local_path(self, uri: str) -> Path:

@@ -1,9 +1,13 @@
 """The baseline profile: what the training data looked like, for the drift monitor.
 
 Numeric features get quantile bin edges fixed now (PSI later bins the current window on the
-same edges), bin shares, range, moments, quantiles and a seeded sample of raw values (for KS and
-Wasserstein). Categorical features get category frequencies. Shares exclude nulls; null rates
-are kept separately.
+same edges), bin shares, range, moments, quantiles and an ECDF (exact up to 2048 distinct values,
+otherwise compressed to within 1/2048 of the exact one, for KS and Wasserstein). Categorical
+features get category frequencies and counts. Shares exclude nulls; null rates are kept
+separately. The drift engine (`pipelines/drift/reference.py`) writes and reads this format, so
+the monitor compares against exactly what was stored.
+
+Version 2 replaced version 1's 2000-value random sample with the ECDF; the engine reads both.
 """
 
 from __future__ import annotations
@@ -14,63 +18,43 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import FeatureType, ModelConfig
+from pipelines.drift.reference import CategoricalReference, NumericReference
 
-PROFILE_VERSION = 1
-SAMPLE_SIZE = 2000
+PROFILE_VERSION = 2
 
 
-def numeric_profile(values: pd.Series, bins: int, seed: int) -> dict[str, Any]:
-    clean = values.dropna().to_numpy(dtype="float64")
-    profile: dict[str, Any] = {"type": "numeric", "count": int(values.size), "null_rate": _null_rate(values)}
-    if clean.size == 0:
-        return profile | {"edges": [], "shares": []}
-    # Inner edges at quantiles; duplicates (heavy ties) collapse so no bin is empty by design.
-    inner = np.unique(np.quantile(clean, np.linspace(0, 1, bins + 1)[1:-1]))
-    edges = [-np.inf, *inner.tolist(), np.inf]
-    counts = np.histogram(clean, bins=edges)[0]
-    rng = np.random.default_rng(seed)
-    sample = clean if clean.size <= SAMPLE_SIZE else rng.choice(clean, SAMPLE_SIZE, replace=False)
-    return profile | {
-        "edges": [None if not np.isfinite(e) else float(e) for e in edges],
-        "shares": (counts / clean.size).tolist(),
-        "min": float(clean.min()),
-        "max": float(clean.max()),
-        "mean": float(clean.mean()),
-        "std": float(clean.std()),
-        "quantiles": {str(q): float(np.quantile(clean, q)) for q in (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)},
-        "sample": np.sort(sample).tolist(),
-    }
+def numeric_profile(values: pd.Series | np.ndarray, bins: int) -> dict[str, Any]:
+    return NumericReference.from_values(values, bins).to_profile()
 
 
 def categorical_profile(values: pd.Series) -> dict[str, Any]:
-    clean = values.dropna().astype(str)
-    shares = clean.value_counts(normalize=True).sort_index()
-    return {
-        "type": "categorical",
-        "count": int(values.size),
-        "null_rate": _null_rate(values),
-        "frequencies": {str(k): float(v) for k, v in shares.items()},
-    }
+    return CategoricalReference.from_values(values).to_profile()
 
 
-def baseline_profile(frame: pd.DataFrame, config: ModelConfig) -> dict[str, Any]:
+def prediction_profile(scores: np.ndarray, bins: int) -> dict[str, Any]:
+    """Profile of the champion's positive-class scores on held-out data: the baseline for
+    prediction drift. `baseline_profile(..., predictions=...)` stores it under "prediction"."""
+    return numeric_profile(np.asarray(scores, dtype=np.float64), bins)
+
+
+def baseline_profile(frame: pd.DataFrame, config: ModelConfig, predictions: np.ndarray | None = None) -> dict[str, Any]:
     features = {}
-    for index, feature in enumerate(config.model.features):
+    for feature in config.model.features:
         column = frame[feature.name]
         if feature.type is FeatureType.numeric:
-            features[feature.name] = numeric_profile(
-                column, config.drift.numeric_bins, config.training.random_seed + index
-            )
+            features[feature.name] = numeric_profile(column, config.drift.numeric_bins)
         else:
             features[feature.name] = categorical_profile(column)
     labels = frame[config.model.label]
-    return {
+    profile: dict[str, Any] = {
         "version": PROFILE_VERSION,
         "rows": len(frame),
         "features": features,
-        "label": {"positive_rate": float((labels == config.model.positive_class).mean()) if len(labels) else None},
+        "label": {
+            "positive_rate": float((labels == config.model.positive_class).mean()) if len(labels) else None,
+            "count": int(labels.notna().sum()),
+        },
     }
-
-
-def _null_rate(values: pd.Series) -> float:
-    return float(values.isna().mean()) if values.size else 0.0
+    if predictions is not None:
+        profile["prediction"] = prediction_profile(predictions, config.drift.numeric_bins)
+    return profile

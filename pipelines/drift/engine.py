@@ -1,0 +1,289 @@
+"""Per-feature drift of a window against a baseline reference.
+
+Every statistic is computed column-wise with numpy (one sort of the window's column, then O(n)
+passes); features run in a thread pool because the sort and the passes release the GIL. A result
+is a plain JSON-ready dict; a feature that cannot be compared (missing from the window, no
+baseline, no values) gets a status saying why, never an exception.
+
+Statuses: `ok`; `insufficient_data` (fewer than `drift.min_window_rows` values: statistics shown,
+distribution verdict withheld); `no_values` (every value null: only the null rate is judged);
+`empty` (the window has no rows); `missing` (the column is absent: a schema problem);
+`no_baseline` (the reference has no values for it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import DriftSection, Feature, FeatureType
+from pipelines.drift import statistics as st
+from pipelines.drift.reference import (
+    BaselineReference,
+    CategoricalReference,
+    FeatureReference,
+    NumericReference,
+    category_counts,
+    finite_values,
+    sorted_finite,
+)
+from pipelines.drift.verdict import breaches, statistics_for
+
+_SUMMARY_QUANTILES = np.asarray([0.01, 0.25, 0.5, 0.75, 0.99])
+HISTOGRAM_CATEGORIES = 20
+UNSEEN_LISTED = 10
+
+
+def _status(reference_values: int, rows: int, values: int, drift: DriftSection) -> str:
+    if reference_values == 0:
+        return "no_baseline"
+    if rows == 0:
+        return "empty"
+    if values == 0:
+        return "no_values"
+    if values < drift.min_window_rows:
+        return "insufficient_data"
+    return "ok"
+
+
+def _finish(result: dict[str, Any], kind: str, drift: DriftSection) -> dict[str, Any]:
+    found = breaches(
+        result,
+        kind,
+        drift,
+        distribution_votes=result["status"] == "ok",
+        null_rate_votes=result["rows"] >= drift.min_window_rows,
+    )
+    result["breaches"] = found
+    result["drifted"] = bool(found)
+    return result
+
+
+def _null_rates(rows: int, values: int, baseline_null_rate: float) -> dict[str, Any]:
+    null_rate = 1.0 - values / rows if rows else None
+    return {
+        "rows": rows,
+        "values": values,
+        "null_rate": null_rate,
+        "baseline_null_rate": baseline_null_rate,
+        "null_rate_increase": None if null_rate is None else null_rate - baseline_null_rate,
+    }
+
+
+def compare_numeric(reference: NumericReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
+    invalid = 0
+    if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+        coerced = pd.to_numeric(column, errors="coerce")
+        invalid = int((coerced.isna() & column.notna()).sum())
+        column = coerced
+    array, rows = finite_values(column)
+    current = sorted_finite(array)
+    del array
+    m = current.size
+    result: dict[str, Any] = {
+        "type": "numeric",
+        "status": _status(reference.values, rows, m, drift),
+        **_null_rates(rows, m, reference.null_rate),
+        "invalid_values": invalid,
+        "exact_reference": reference.exact,
+        "baseline": {"mean": reference.mean, "std": reference.std, "min": reference.minimum, "max": reference.maximum},
+    }
+    for name in ("psi", "ks", "ks_p_value", "wasserstein", "wasserstein_raw", "js", "ood_share"):
+        result[name] = None
+    result["current"] = None
+    result["histogram"] = None
+    if reference.values and m and reference.minimum is not None and reference.maximum is not None:
+        current_shares = st.bin_counts(current, reference.edges) / m
+        ks, raw = st.ecdf_distances(reference.support, reference.cdf, current)
+        scale = reference.std if reference.std else 1.0
+        below = np.searchsorted(current, reference.minimum, "left")
+        above = m - np.searchsorted(current, reference.maximum, "right")
+        result |= {
+            "psi": st.psi(reference.shares, current_shares),
+            "ks": ks,
+            "ks_p_value": st.ks_p_value(ks, reference.values, m),
+            "wasserstein": raw / scale,
+            "wasserstein_raw": raw,
+            "js": st.js_distance(reference.shares, current_shares),
+            "ood_share": float((below + above) / m),
+            "current": {
+                "mean": float(current.mean()),
+                "std": float(current.std()),
+                "min": float(current[0]),
+                "max": float(current[-1]),
+                "quantiles": dict(
+                    zip(
+                        [str(q) for q in _SUMMARY_QUANTILES],
+                        st.sorted_quantiles(current, _SUMMARY_QUANTILES).tolist(),
+                        strict=True,
+                    )
+                ),
+            },
+            "histogram": {
+                "edges": [float(e) if np.isfinite(e) else None for e in reference.edges],
+                "baseline": reference.shares.tolist(),
+                "current": current_shares.tolist(),
+            },
+        }
+    return _finish(result, "numeric", drift)
+
+
+def compare_categorical(reference: CategoricalReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
+    categories, counts = category_counts(column)
+    m = int(counts.sum())
+    rows = int(column.size)
+    result: dict[str, Any] = {
+        "type": "categorical",
+        "status": _status(reference.values, rows, m, drift),
+        **_null_rates(rows, m, reference.null_rate),
+    }
+    for name in ("psi", "js", "chi2", "chi2_dof", "chi2_p_value", "cramers_v", "ood_share"):
+        result[name] = None
+    result["unseen_categories"] = []
+    result["histogram"] = None
+    if reference.values and m:
+        position = pd.Index(reference.categories).get_indexer(pd.Index(categories))
+        seen = position >= 0
+        known = len(reference.categories)
+        unseen_names = [c for c, s in zip(categories, seen, strict=True) if not s]
+        names = [*reference.categories, *unseen_names]
+        reference_counts = np.concatenate((reference.counts, np.zeros(len(unseen_names), dtype=np.int64)))
+        current_counts = np.zeros(len(names), dtype=np.int64)
+        current_counts[position[seen]] = counts[seen]
+        current_counts[known:] = counts[~seen]
+        reference_shares = reference_counts / reference_counts.sum()
+        current_shares = current_counts / m
+        chi2, dof, p_value = st.chi2_two_sample(reference_counts, current_counts)
+        unseen_order = np.argsort(-current_counts[known:], kind="stable")[:UNSEEN_LISTED]
+        result |= {
+            "psi": st.psi(reference_shares, current_shares),
+            "js": st.js_distance(reference_shares, current_shares),
+            "chi2": chi2,
+            "chi2_dof": dof,
+            "chi2_p_value": p_value,
+            "cramers_v": st.cramers_v_equal_size(reference_shares, current_shares),
+            "ood_share": float(current_counts[known:].sum() / m),
+            "unseen_categories": [
+                {"category": unseen_names[i], "share": float(current_shares[known + i])} for i in unseen_order
+            ],
+            "histogram": _category_histogram(names, reference_shares, current_shares),
+        }
+    return _finish(result, "categorical", drift)
+
+
+def _category_histogram(names: Sequence[str], reference: st.Floats, current: st.Floats) -> dict[str, Any]:
+    order = np.argsort(-np.maximum(reference, current), kind="stable")
+    shown = np.sort(order[:HISTOGRAM_CATEGORIES])
+    rest = order[HISTOGRAM_CATEGORIES:]
+    histogram = {
+        "categories": [names[i] for i in shown],
+        "baseline": reference[shown].tolist(),
+        "current": current[shown].tolist(),
+    }
+    if rest.size:
+        histogram["categories"].append("(other)")
+        histogram["baseline"].append(float(reference[rest].sum()))
+        histogram["current"].append(float(current[rest].sum()))
+    return histogram
+
+
+def compare_feature(reference: FeatureReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
+    if isinstance(reference, NumericReference):
+        return compare_numeric(reference, column, drift)
+    return compare_categorical(reference, column, drift)
+
+
+def _unavailable(feature: Feature, status: str, reference: FeatureReference | None) -> dict[str, Any]:
+    kind = feature.type.value if reference is None else _kind(reference)
+    statistics = dict.fromkeys((*statistics_for(kind), "ks_p_value" if kind == "numeric" else "chi2_p_value"))
+    return {
+        "type": kind,
+        "status": status,
+        "rows": 0,
+        "values": 0,
+        "null_rate": None,
+        "baseline_null_rate": None if reference is None else reference.null_rate,
+        **statistics,
+        "histogram": None,
+        "breaches": [],
+        "drifted": False,
+    }
+
+
+def _kind(reference: FeatureReference) -> str:
+    return "numeric" if isinstance(reference, NumericReference) else "categorical"
+
+
+def compare_features(
+    reference: BaselineReference,
+    frame: pd.DataFrame,
+    features: Sequence[Feature],
+    drift: DriftSection,
+    *,
+    workers: int | None = None,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
+    """Per-feature results (in feature order) and the schema problems found on the way."""
+    problems: list[dict[str, str]] = []
+    results: dict[str, dict[str, Any]] = {}
+    jobs: list[tuple[str, FeatureReference]] = []
+    for feature in features:
+        baseline = reference.features.get(feature.name)
+        if baseline is None:
+            problems.append({"feature": feature.name, "problem": "no baseline for this feature in the reference"})
+            results[feature.name] = _unavailable(feature, "no_baseline", None)
+        elif feature.name not in frame.columns:
+            problems.append({"feature": feature.name, "problem": "missing from the current window"})
+            results[feature.name] = _unavailable(feature, "missing", baseline)
+        else:
+            if _kind(baseline) != feature.type.value:
+                problems.append(
+                    {
+                        "feature": feature.name,
+                        "problem": f"declared {feature.type.value} but the baseline is {_kind(baseline)}; "
+                        "compared as the baseline",
+                    }
+                )
+            results[feature.name] = {}
+            jobs.append((feature.name, baseline))
+
+    threads = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        computed = pool.map(lambda job: compare_feature(job[1], frame[job[0]], drift), jobs)
+        for (name, _), result in zip(jobs, computed, strict=True):
+            results[name] = result
+            if result.get("invalid_values"):
+                problems.append(
+                    {"feature": name, "problem": f"{result['invalid_values']} values are not numbers (read as null)"}
+                )
+    _adjust_p_values(results)
+    return results, problems
+
+
+def _adjust_p_values(results: Mapping[str, dict[str, Any]]) -> None:
+    """Holm-adjust the KS (numeric) and chi-square (categorical) p-values across features."""
+    keyed = [
+        (name, key)
+        for name, result in results.items()
+        for key in ("ks_p_value", "chi2_p_value")
+        if result.get(key) is not None
+    ]
+    adjusted = st.holm([results[name][key] for name, key in keyed])
+    for (name, key), value in zip(keyed, adjusted, strict=True):
+        results[name][key.replace("_p_value", "_p_value_adjusted")] = value
+
+
+def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list[Feature]:
+    """Features inferred from a frame's dtypes (numbers and booleans numeric, the rest
+    categorical); datetime columns are skipped."""
+    inferred = []
+    for name in frame.columns:
+        if name in exclude or pd.api.types.is_datetime64_any_dtype(frame[name]):
+            continue
+        numeric = pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
+        inferred.append(Feature(name=str(name), type=FeatureType.numeric if numeric else FeatureType.categorical))
+    return inferred

@@ -1,0 +1,189 @@
+"""A drift report for one window: features, prediction, label and performance in one document.
+
+Two entry points share everything after the reference is built:
+- `run_monitor`: the monitoring job's path, the window against the champion's stored baseline
+  profile (compressed ECDFs, see `reference.py`), with delayed labels joined by inference id;
+- `compare_frames`: the CLI's path, one frame against another; the reference is built exactly
+  from the first frame with the same code that writes baseline profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import DriftSection, Feature, ModelConfig
+from pipelines.drift.engine import compare_features, compare_numeric, feature_types_from
+from pipelines.drift.performance import label_drift, performance
+from pipelines.drift.reference import BaselineReference
+
+REPORT_VERSION = 1
+PREDICTION_COLUMN = "prediction"
+INFERENCE_ID_COLUMN = "inference_id"
+INFERENCE_TIME_COLUMN = "inference_time"
+GROUND_TRUTH_COLUMN = "label"
+
+
+def run_monitor(
+    config: ModelConfig,
+    profile: Mapping[str, Any],
+    window: pd.DataFrame,
+    labels: pd.DataFrame | None = None,
+    *,
+    window_start: str | None = None,
+    window_end: str | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Drift of a captured window against the baseline profile. `window` holds the feature
+    columns, `prediction` (positive-class score) and `inference_id`; `labels` holds
+    `inference_id` and `label` (ground truth, possibly for older windows too)."""
+    reference = BaselineReference.from_profile(profile)
+    if labels is not None:
+        window = join_labels(window, labels, config.model.label)
+    return drift_report(
+        reference,
+        window,
+        config.model.features,
+        config.drift,
+        model=config.model.name,
+        label=config.model.label,
+        positive_class=config.model.positive_class,
+        decision_threshold=config.gates.decision_threshold,
+        window_start=window_start,
+        window_end=window_end,
+        workers=workers,
+    )
+
+
+def compare_frames(
+    reference_frame: pd.DataFrame,
+    current_frame: pd.DataFrame,
+    config: ModelConfig | None = None,
+    *,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Drift of one frame against another. Without a config every column except `prediction`
+    and datetimes is a feature (numbers numeric, the rest categorical) and thresholds are the
+    config defaults."""
+    drift = config.drift if config else DriftSection()
+    features: Sequence[Feature] = (
+        config.model.features if config else feature_types_from(reference_frame, exclude=[PREDICTION_COLUMN])
+    )
+    label = config.model.label if config else None
+    positive_class = config.model.positive_class if config else 1
+    reference = BaselineReference.from_frame(
+        reference_frame,
+        features,
+        bins=drift.numeric_bins,
+        label=label,
+        positive_class=positive_class,
+        prediction=PREDICTION_COLUMN,
+    )
+    return drift_report(
+        reference,
+        current_frame,
+        features,
+        drift,
+        model=config.model.name if config else None,
+        label=label,
+        positive_class=positive_class,
+        decision_threshold=config.gates.decision_threshold if config else 0.5,
+        workers=workers,
+    )
+
+
+def join_labels(window: pd.DataFrame, labels: pd.DataFrame, label_column: str) -> pd.DataFrame:
+    """The window with `label_column` filled from ground truth by inference id (the last label
+    wins when one id was labelled twice). Rows without a label get null."""
+    if INFERENCE_ID_COLUMN not in window.columns or labels.empty:
+        return window.assign(**{label_column: pd.Series(np.nan, index=window.index, dtype="object")})
+    truth = labels.drop_duplicates(INFERENCE_ID_COLUMN, keep="last").set_index(INFERENCE_ID_COLUMN)[GROUND_TRUTH_COLUMN]
+    return window.assign(**{label_column: window[INFERENCE_ID_COLUMN].map(truth)})
+
+
+def _is_positive(values: pd.Series, positive_class: int | str) -> pd.Series:
+    if isinstance(positive_class, str):
+        return values.astype(str) == positive_class
+    return pd.to_numeric(values, errors="coerce") == positive_class
+
+
+def drift_report(
+    reference: BaselineReference,
+    window: pd.DataFrame,
+    features: Sequence[Feature],
+    drift: DriftSection,
+    *,
+    model: str | None,
+    label: str | None,
+    positive_class: int | str,
+    decision_threshold: float,
+    window_start: str | None = None,
+    window_end: str | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    results, problems = compare_features(reference, window, features, drift, workers=workers)
+
+    prediction: dict[str, Any] = {"status": "no_predictions", "drifted": False}
+    if PREDICTION_COLUMN in window.columns:
+        prediction = (
+            compare_numeric(reference.prediction, window[PREDICTION_COLUMN], drift)
+            if reference.prediction is not None
+            else {"status": "no_baseline", "drifted": False}
+        )
+
+    labelled = pd.Series(False, index=window.index)
+    positive = pd.Series(False, index=window.index)
+    if label is not None and label in window.columns:
+        labelled = window[label].notna()
+        positive = _is_positive(window[label], positive_class) & labelled
+    label_result = label_drift(int(positive.sum()), int(labelled.sum()), reference.positive_rate, drift)
+
+    scored = labelled & window[PREDICTION_COLUMN].notna() if PREDICTION_COLUMN in window.columns else labelled & False
+    performance_result = performance(
+        positive[scored].to_numpy().astype(np.int64),
+        window.loc[scored, PREDICTION_COLUMN].to_numpy(dtype=np.float64) if scored.any() else np.zeros(0),
+        decision_threshold=decision_threshold,
+        min_labels=drift.min_labels_for_performance,
+        slo=drift.performance_slo,
+    )
+
+    drifted = [name for name, result in results.items() if result["drifted"]]
+    times = window[INFERENCE_TIME_COLUMN] if INFERENCE_TIME_COLUMN in window.columns else None
+    slo = performance_result["slo"]
+    return {
+        "report_version": REPORT_VERSION,
+        "model": model,
+        "window": {
+            "start": window_start or (_iso(times.min()) if times is not None and len(times) else None),
+            "end": window_end or (_iso(times.max()) if times is not None and len(times) else None),
+            "rows": len(window),
+            "labelled_rows": int(labelled.sum()),
+        },
+        "reference": {"rows": reference.rows, "profile_version": reference.version},
+        "thresholds": drift.model_dump(mode="json"),
+        "features": results,
+        "schema_problems": problems,
+        "prediction": prediction,
+        "label": label_result,
+        "performance": performance_result,
+        "summary": {
+            "features": len(results),
+            "drifted_features": drifted,
+            "drifted_feature_count": len(drifted),
+            "min_drifted_features": drift.min_drifted_features,
+            "drift_detected": len(drifted) >= drift.min_drifted_features,
+            "schema_problem_count": len(problems),
+            "prediction_drifted": bool(prediction.get("drifted")),
+            "label_drifted": bool(label_result["drifted"]),
+            "slo_met": None if slo is None else slo["met"],
+        },
+    }
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    return str(pd.Timestamp(value).isoformat())

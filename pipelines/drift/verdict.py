@@ -1,0 +1,50 @@
+"""Which statistics vote on a feature's drift verdict, and against which config threshold.
+
+A feature is drifted when any voting statistic reaches its threshold (>=). Distribution
+statistics vote only when the window holds at least `drift.min_window_rows` non-null values;
+the null-rate increase votes when it holds that many rows. p-values never vote: at production
+sample sizes they flag negligible differences, and an uncorrected p < 0.05 flags about 5% of
+unchanged features at any size. They are reported, Holm-adjusted across the window's features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipelines.config import DriftSection
+
+NUMERIC_STATISTICS = ("psi", "ks", "wasserstein", "js", "ood_share", "null_rate_increase")
+CATEGORICAL_STATISTICS = ("psi", "js", "cramers_v", "ood_share", "null_rate_increase")
+NULL_RATE_STATISTICS = frozenset({"null_rate_increase"})
+
+THRESHOLD_FIELDS = {
+    "psi": "psi_threshold",
+    "ks": "ks_threshold",
+    "wasserstein": "wasserstein_threshold",
+    "js": "js_threshold",
+    "cramers_v": "cramers_v_threshold",
+    "ood_share": "ood_share_threshold",
+    "null_rate_increase": "null_rate_increase_threshold",
+}
+
+
+def statistics_for(kind: str) -> tuple[str, ...]:
+    return NUMERIC_STATISTICS if kind == "numeric" else CATEGORICAL_STATISTICS
+
+
+def threshold(drift: DriftSection, statistic: str) -> float:
+    return float(getattr(drift, THRESHOLD_FIELDS[statistic]))
+
+
+def breaches(
+    result: Mapping[str, Any], kind: str, drift: DriftSection, *, distribution_votes: bool, null_rate_votes: bool
+) -> list[str]:
+    """The statistics of one feature result that reach their thresholds and may vote."""
+    found = []
+    for statistic in statistics_for(kind):
+        value = result.get(statistic)
+        votes = null_rate_votes if statistic in NULL_RATE_STATISTICS else distribution_votes
+        if votes and value is not None and value >= threshold(drift, statistic):
+            found.append(statistic)
+    return found

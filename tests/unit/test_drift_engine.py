@@ -1,0 +1,167 @@
+"""The per-feature engine: verdicts on known shifts, and defined results on every edge case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import DriftSection, Feature, FeatureType, ModelConfig
+from pipelines.datagen import StreamSpec, generate
+from pipelines.drift import BaselineReference, compare_frames
+from pipelines.drift.engine import compare_features
+from pipelines.drift.reference import CategoricalReference, NumericReference
+
+DRIFT = DriftSection()
+NUMERIC = Feature(name="x", type=FeatureType.numeric)
+CATEGORICAL = Feature(name="c", type=FeatureType.categorical)
+
+
+def compare(reference: pd.DataFrame, current: pd.DataFrame, drift: DriftSection = DRIFT) -> dict:
+    features = [f for f in (NUMERIC, CATEGORICAL) if f.name in reference.columns]
+    baseline = BaselineReference.from_frame(reference, features, bins=drift.numeric_bins)
+    results, problems = compare_features(baseline, current, features, drift, workers=2)
+    return {"features": results, "problems": problems}
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"x": rng.normal(10, 2, 5000), "c": rng.choice(["a", "b", "c"], 5000, p=[0.5, 0.3, 0.2])})
+
+
+def test_unchanged_window_is_not_drifted(reference: pd.DataFrame) -> None:
+    rng = np.random.default_rng(1)
+    current = pd.DataFrame({"x": rng.normal(10, 2, 3000), "c": rng.choice(["a", "b", "c"], 3000, p=[0.5, 0.3, 0.2])})
+    result = compare(reference, current)["features"]
+    assert result["x"]["status"] == "ok" and not result["x"]["drifted"]
+    assert result["c"]["status"] == "ok" and not result["c"]["drifted"]
+    assert result["x"]["ks"] < 0.05 and result["c"]["cramers_v"] < 0.05
+
+
+def test_location_shift_and_spread_change_are_drifted(reference: pd.DataFrame) -> None:
+    rng = np.random.default_rng(2)
+    shifted = compare(reference, pd.DataFrame({"x": rng.normal(10.4, 2, 3000)}))["features"]["x"]
+    spread = compare(reference, pd.DataFrame({"x": rng.normal(10, 2.8, 3000)}))["features"]["x"]
+    assert "wasserstein" in shifted["breaches"] and shifted["wasserstein"] == pytest.approx(0.2, abs=0.05)
+    assert spread["drifted"] and spread["wasserstein"] > 0.1
+
+
+def test_constant_column_against_itself_and_a_moved_constant() -> None:
+    reference = pd.DataFrame({"x": np.full(500, 3.0)})
+    same = compare(reference, pd.DataFrame({"x": np.full(200, 3.0)}))["features"]["x"]
+    moved = compare(reference, pd.DataFrame({"x": np.full(200, 4.0)}))["features"]["x"]
+    assert same["status"] == "ok" and not same["drifted"]
+    assert (same["psi"], same["ks"], same["wasserstein"], same["js"], same["ood_share"]) == (0.0, 0.0, 0.0, 0.0, 0.0)
+    # A constant reference has no spread: Wasserstein falls back to raw units (documented).
+    assert moved["ks"] == 1.0 and moved["wasserstein"] == 1.0 and moved["ood_share"] == 1.0 and moved["drifted"]
+
+
+def test_all_null_current_column_is_drifted_on_its_null_rate(reference: pd.DataFrame) -> None:
+    current = pd.DataFrame({"x": np.full(300, np.nan), "c": pd.Series([None] * 300, dtype="object")})
+    result = compare(reference, current)["features"]
+    for name in ("x", "c"):
+        assert result[name]["status"] == "no_values"
+        assert result[name]["null_rate"] == 1.0 and result[name]["psi"] is None
+        assert result[name]["breaches"] == ["null_rate_increase"] and result[name]["drifted"]
+
+
+def test_all_null_reference_column_has_no_baseline() -> None:
+    reference = pd.DataFrame({"x": np.full(100, np.nan)})
+    result = compare(reference, pd.DataFrame({"x": np.arange(200.0)}))["features"]["x"]
+    assert result["status"] == "no_baseline" and not result["drifted"] and result["ks"] is None
+
+
+def test_empty_window_gives_empty_status_not_a_crash(reference: pd.DataFrame) -> None:
+    current = pd.DataFrame({"x": pd.Series([], dtype="float64"), "c": pd.Series([], dtype="object")})
+    result = compare(reference, current)["features"]
+    for name in ("x", "c"):
+        assert result[name]["status"] == "empty" and result[name]["rows"] == 0
+        assert result[name]["null_rate"] is None and not result[name]["drifted"]
+
+
+def test_single_row_computes_statistics_but_withholds_the_verdict(reference: pd.DataFrame) -> None:
+    result = compare(reference, pd.DataFrame({"x": [100.0], "c": ["zzz"]}))["features"]
+    assert result["x"]["status"] == "insufficient_data" and result["x"]["ks"] is not None
+    assert result["x"]["ood_share"] == 1.0 and not result["x"]["drifted"]
+    assert result["c"]["status"] == "insufficient_data" and not result["c"]["drifted"]
+
+
+def test_unseen_category_counts_as_out_of_distribution(reference: pd.DataFrame) -> None:
+    rng = np.random.default_rng(3)
+    values = rng.choice(["a", "b", "c", "new"], 2000, p=[0.45, 0.27, 0.18, 0.10])
+    result = compare(reference, pd.DataFrame({"c": values}))["features"]["c"]
+    assert result["ood_share"] == pytest.approx((values == "new").mean())
+    assert result["unseen_categories"][0]["category"] == "new"
+    assert np.isfinite(result["psi"]) and "ood_share" in result["breaches"]
+    assert result["histogram"]["categories"] == ["a", "b", "c", "new"]
+    assert result["histogram"]["baseline"][-1] == 0.0
+
+
+def test_missing_feature_is_a_schema_problem(reference: pd.DataFrame) -> None:
+    outcome = compare(reference, pd.DataFrame({"x": np.arange(500.0)}))
+    assert outcome["features"]["c"]["status"] == "missing" and not outcome["features"]["c"]["drifted"]
+    assert outcome["features"]["c"]["psi"] is None
+    assert outcome["problems"] == [{"feature": "c", "problem": "missing from the current window"}]
+
+
+def test_text_in_a_numeric_column_is_reported_and_read_as_null(reference: pd.DataFrame) -> None:
+    current = pd.DataFrame({"x": pd.Series(["10.5", "oops", "9.1"] * 100, dtype="object")})
+    outcome = compare(reference, current)
+    assert outcome["features"]["x"]["invalid_values"] == 100
+    assert outcome["features"]["x"]["null_rate"] == pytest.approx(1 / 3)
+    assert {"feature": "x", "problem": "100 values are not numbers (read as null)"} in outcome["problems"]
+
+
+def test_p_values_are_holm_adjusted_across_features(reference: pd.DataFrame) -> None:
+    rng = np.random.default_rng(4)
+    current = pd.DataFrame({"x": rng.normal(10, 2, 1000), "c": rng.choice(["a", "b", "c"], 1000, p=[0.5, 0.3, 0.2])})
+    result = compare(reference, current)["features"]
+    raw = sorted([result["x"]["ks_p_value"], result["c"]["chi2_p_value"]])
+    adjusted = sorted([result["x"]["ks_p_value_adjusted"], result["c"]["chi2_p_value_adjusted"]])
+    assert adjusted[0] == pytest.approx(min(1.0, 2 * raw[0]))
+
+
+def test_profile_round_trip_keeps_results(reference: pd.DataFrame) -> None:
+    numeric = NumericReference.from_values(reference["x"], 10)
+    categorical = CategoricalReference.from_values(reference["c"])
+    restored = NumericReference.from_profile(numeric.to_profile())
+    assert restored.edges.tolist() == numeric.edges.tolist() and restored.shares.tolist() == numeric.shares.tolist()
+    assert (restored.mean, restored.std, restored.values) == (numeric.mean, numeric.std, numeric.values)
+    again = CategoricalReference.from_profile(categorical.to_profile())
+    assert again.categories == ("a", "b", "c") and again.counts.tolist() == categorical.counts.tolist()
+
+
+def test_version_one_profile_is_still_read() -> None:
+    entry = {
+        "type": "numeric",
+        "count": 4,
+        "null_rate": 0.0,
+        "edges": [None, 2.0, None],
+        "shares": [0.25, 0.75],
+        "min": 1.0,
+        "max": 3.0,
+        "mean": 2.25,
+        "std": 0.83,
+        "sample": [3.0, 1.0, 2.0, 3.0],
+    }
+    restored = NumericReference.from_profile(entry)
+    assert restored.support.tolist() == [1.0, 2.0, 3.0] and restored.cdf.tolist() == [0.25, 0.5, 1.0]
+    assert restored.exact and restored.values == 4
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("none", set()),
+        ("covariate", {"amount", "distance_from_home_km", "merchant_category", "device_trust"}),
+        ("subtle", {"device_trust"}),
+    ],
+)
+def test_fraud_scenarios_flag_exactly_the_shifted_features(config: ModelConfig, scenario: str, expected: set) -> None:
+    reference = generate(StreamSpec(rows=30_000, seed=1))
+    current = generate(StreamSpec(rows=10_000, seed=2, scenario=scenario))
+    report = compare_frames(reference, current, config, workers=2)
+    assert set(report["summary"]["drifted_features"]) == expected
+    assert report["summary"]["drift_detected"] == (len(expected) >= config.drift.min_drifted_features)
+    assert not report["schema_problems"]
