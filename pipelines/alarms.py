@@ -1,0 +1,312 @@
+"""CloudWatch alarm specs from the model config, and a local evaluator with CloudWatch's rules.
+
+One source: `alarm_specs(config)` lists every alarm; the CDK monitoring construct turns each
+spec into a `cloudwatch.Alarm` (`put_metric_alarm_request()` is the same alarm as a PutMetricAlarm
+request), and `evaluate_alarms` runs the same specs over the local metrics store.
+
+Kinds:
+- `feature_drift`, one per feature and voting statistic (`<model>-drift-<feature>-<statistic>`):
+  the statistic reaches the threshold the verdict uses. They show which feature moved and how;
+  they do not start retraining.
+- `drifted_feature_count` (`<model>-retrain-drifted-features`): at least
+  `drift.min_drifted_features` features drifted.
+- `performance_slo` (`<model>-retrain-performance-slo`, when `drift.performance_slo` is set):
+  the SLO metric fell below its minimum on a window with enough labels.
+The two `retrain` alarms carry `triggers_retraining`; an EventBridge rule can match them by the
+name prefix `retraining_alarm_prefix(config)`. All use `trigger.datapoints_to_alarm` of
+`trigger.evaluation_periods`, the period `drift.alarm_period_seconds` and
+`drift.treat_missing_data`.
+
+Evaluation follows the CloudWatch user guide ("Configuring how CloudWatch alarms treat missing
+data"), for N = evaluation periods and M = datapoints to alarm, over the datapoints of the
+evaluation range (one aggregated value per period, None when missing):
+1. at least N real datapoints: the most recent N real ones decide (ALARM when >= M breach);
+   the missing-data setting plays no part;
+2. no real datapoint: `missing` -> INSUFFICIENT_DATA, `ignore` -> the current state,
+   `breaching` -> ALARM, `notBreaching` -> OK;
+3. some but fewer than N: missing slots are filled with the setting and all real datapoints
+   count: `breaching` fills with breaching ones and `notBreaching` with good ones; `missing`
+   judges the real datapoints alone (ALARM when at least min(M, real) breach: the guide's example
+   with one breaching datapoint and the rest missing goes to ALARM); `ignore` goes to ALARM when
+   the real ones already reach M, to OK when they cannot reach M whatever the missing ones were,
+   and keeps the current state otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pipelines.config import FeatureType, ModelConfig
+from pipelines.drift.metrics import (
+    DRIFTED_FEATURE_COUNT,
+    FEATURE_METRICS,
+    PERFORMANCE_METRICS,
+    feature_dimensions,
+    model_dimensions,
+)
+from pipelines.drift.verdict import statistics_for, threshold
+from pipelines.metrics_store import MetricsStore
+
+AlarmKind = Literal["feature_drift", "drifted_feature_count", "performance_slo"]
+AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+MAX_ALARM_NAME = 255
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "GreaterThanThreshold": operator.gt,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+_STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "Maximum": max,
+    "Minimum": min,
+    "Sum": sum,
+    "Average": lambda values: sum(values) / len(values),
+    "SampleCount": lambda values: float(len(values)),
+}
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    description: str
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period_seconds: int
+    comparison: str
+    threshold: float
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: str
+    kind: AlarmKind
+    triggers_retraining: bool
+    feature: str | None = None
+    drift_statistic: str | None = None
+
+    @property
+    def dimensions_map(self) -> dict[str, str]:
+        return dict(self.dimensions)
+
+    def is_breaching(self, value: float) -> bool:
+        return COMPARISONS[self.comparison](value, self.threshold)
+
+    def put_metric_alarm_request(self) -> dict[str, Any]:
+        """The PutMetricAlarm request for this alarm (no actions: EventBridge routes state changes)."""
+        return {
+            "AlarmName": self.name,
+            "AlarmDescription": self.description,
+            "Namespace": self.namespace,
+            "MetricName": self.metric_name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
+            "Statistic": self.statistic,
+            "Period": self.period_seconds,
+            "EvaluationPeriods": self.evaluation_periods,
+            "DatapointsToAlarm": self.datapoints_to_alarm,
+            "Threshold": self.threshold,
+            "ComparisonOperator": self.comparison,
+            "TreatMissingData": self.treat_missing_data,
+        }
+
+
+def retraining_alarm_prefix(config: ModelConfig) -> str:
+    return f"{config.model.name}-retrain-"
+
+
+def _alarm_name(name: str) -> str:
+    if len(name) <= MAX_ALARM_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_ALARM_NAME - 11]}-{digest}"
+
+
+def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
+    model = config.model.name
+    drift = config.drift
+    common: dict[str, Any] = {
+        "namespace": drift.metric_namespace,
+        "period_seconds": drift.alarm_period_seconds,
+        "evaluation_periods": config.trigger.evaluation_periods,
+        "datapoints_to_alarm": config.trigger.datapoints_to_alarm,
+        "treat_missing_data": drift.treat_missing_data,
+    }
+    m_of_n = f"in {config.trigger.datapoints_to_alarm} of {config.trigger.evaluation_periods} periods"
+    specs = []
+    for feature in config.model.features:
+        kind = "numeric" if feature.type is FeatureType.numeric else "categorical"
+        for statistic in statistics_for(kind):
+            limit = threshold(drift, statistic)
+            specs.append(
+                AlarmSpec(
+                    name=_alarm_name(f"{model}-drift-{feature.name}-{statistic.replace('_', '-')}"),
+                    description=f"{model}: {statistic} of feature '{feature.name}' >= {limit:g} {m_of_n}",
+                    metric_name=FEATURE_METRICS[statistic],
+                    dimensions=tuple(feature_dimensions(model, feature.name).items()),
+                    statistic="Maximum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    threshold=limit,
+                    kind="feature_drift",
+                    triggers_retraining=False,
+                    feature=feature.name,
+                    drift_statistic=statistic,
+                    **common,
+                )
+            )
+    specs.append(
+        AlarmSpec(
+            name=f"{retraining_alarm_prefix(config)}drifted-features",
+            description=f"{model}: at least {drift.min_drifted_features} features drifted {m_of_n}",
+            metric_name=DRIFTED_FEATURE_COUNT,
+            dimensions=tuple(model_dimensions(model).items()),
+            statistic="Maximum",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=float(drift.min_drifted_features),
+            kind="drifted_feature_count",
+            triggers_retraining=True,
+            **common,
+        )
+    )
+    if drift.performance_slo is not None:
+        slo = drift.performance_slo
+        specs.append(
+            AlarmSpec(
+                name=f"{retraining_alarm_prefix(config)}performance-slo",
+                description=f"{model}: {slo.metric} below {slo.min:g} on labelled windows {m_of_n}",
+                metric_name=PERFORMANCE_METRICS[slo.metric],
+                dimensions=tuple(model_dimensions(model).items()),
+                statistic="Minimum",
+                comparison="LessThanThreshold",
+                threshold=slo.min,
+                kind="performance_slo",
+                triggers_retraining=True,
+                **common,
+            )
+        )
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):  # only reachable through features whose names collide when cut
+        raise ValueError(f"alarm names are not unique: {sorted({n for n in names if names.count(n) > 1})}")
+    return specs
+
+
+@dataclass(frozen=True)
+class AlarmEvaluation:
+    state: AlarmState
+    reason: str
+    breaching: int
+    real_datapoints: int
+
+
+def evaluate_alarm(
+    spec: AlarmSpec, datapoints: Sequence[float | None], previous_state: AlarmState = "INSUFFICIENT_DATA"
+) -> AlarmEvaluation:
+    """The alarm's state after evaluating `datapoints` (the evaluation range, oldest first, one
+    aggregated value per period, None for a missing period). Rules in the module docstring."""
+    n, m = spec.evaluation_periods, spec.datapoints_to_alarm
+    real = [v for v in datapoints if v is not None]
+    if len(real) >= n:
+        recent = real[-n:]
+        count = sum(spec.is_breaching(v) for v in recent)
+        return _decided(spec, count >= m, count, n, f"{count} of the last {n} datapoints breach")
+
+    if not real:
+        treat = spec.treat_missing_data
+        if treat == "breaching":
+            return AlarmEvaluation("ALARM", "no data: treated as breaching", n, 0)
+        if treat == "notBreaching":
+            return AlarmEvaluation("OK", "no data: treated as not breaching", 0, 0)
+        if treat == "ignore":
+            return AlarmEvaluation(previous_state, "no data: state kept (ignore)", 0, 0)
+        return AlarmEvaluation("INSUFFICIENT_DATA", "no data in the evaluation range", 0, 0)
+
+    count = sum(spec.is_breaching(v) for v in real)
+    fill = n - len(real)
+    detail = f"{count} of {len(real)} real datapoints breach, {fill} missing"
+    treat = spec.treat_missing_data
+    if treat == "breaching":
+        return _decided(spec, count + fill >= m, count + fill, len(real), detail + " (treated as breaching)")
+    if treat == "notBreaching":
+        return _decided(spec, count >= m, count, len(real), detail + " (treated as not breaching)")
+    if treat == "missing":
+        return _decided(spec, count >= min(m, len(real)), count, len(real), detail + " (judged on real data)")
+    if count >= m:
+        return _decided(spec, True, count, len(real), detail)
+    if count + fill < m:
+        return _decided(spec, False, count, len(real), detail)
+    return AlarmEvaluation(previous_state, detail + ": undecided, state kept (ignore)", count, len(real))
+
+
+def _decided(spec: AlarmSpec, alarm: bool, count: int, real: int, detail: str) -> AlarmEvaluation:
+    needed = f"{spec.datapoints_to_alarm} needed, threshold {spec.comparison} {spec.threshold:g}"
+    return AlarmEvaluation("ALARM" if alarm else "OK", f"{detail}; {needed}", count, real)
+
+
+def period_values(
+    spec: AlarmSpec, points: Sequence[tuple[datetime, float]], end: datetime, periods: int
+) -> list[float | None]:
+    """Aggregate raw datapoints into the `periods` whole periods that end at or before `end`
+    (aligned to multiples of the period since the epoch, as CloudWatch aligns them), oldest first."""
+    length = spec.period_seconds
+    last_end = int(end.timestamp()) // length * length
+    first_start = last_end - periods * length
+    buckets: list[list[float]] = [[] for _ in range(periods)]
+    for moment, value in points:
+        offset = int(moment.timestamp()) - first_start
+        if 0 <= offset < periods * length:
+            buckets[offset // length].append(value)
+    aggregate = _STATISTICS[spec.statistic]
+    return [aggregate(bucket) if bucket else None for bucket in buckets]
+
+
+def evaluate_alarms(
+    specs: Sequence[AlarmSpec],
+    store: MetricsStore,
+    at: datetime,
+    previous: Mapping[str, AlarmState] | None = None,
+    *,
+    range_periods: int | None = None,
+) -> dict[str, AlarmEvaluation]:
+    """Every alarm's state at time `at` from the local metrics store. The evaluation range is
+    `range_periods` periods (default: the alarm's evaluation periods)."""
+    previous = previous or {}
+    results = {}
+    for spec in specs:
+        periods = max(range_periods or spec.evaluation_periods, spec.evaluation_periods)
+        start = at - timedelta(seconds=spec.period_seconds * (periods + 1))
+        points = store.datapoints(spec.namespace, spec.metric_name, spec.dimensions_map, start, at)
+        values = period_values(spec, points, at, periods)
+        results[spec.name] = evaluate_alarm(spec, values, previous.get(spec.name, "INSUFFICIENT_DATA"))
+    return results
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A local "CloudWatch Alarm State Change": what EventBridge would deliver to the trigger gate."""
+
+    alarm: str
+    time: datetime
+    previous: AlarmState
+    state: AlarmState
+    reason: str
+
+
+def replay_alarms(specs: Sequence[AlarmSpec], store: MetricsStore, start: datetime, end: datetime) -> list[StateChange]:
+    """Evaluate every alarm at the end of each period from `start` to `end` and return the state
+    changes in time order, as CloudWatch would have emitted them."""
+    changes: list[StateChange] = []
+    for spec in specs:
+        state: AlarmState = "INSUFFICIENT_DATA"
+        step = timedelta(seconds=spec.period_seconds)
+        moment = datetime.fromtimestamp((int(start.timestamp()) // spec.period_seconds + 1) * spec.period_seconds, UTC)
+        while moment <= end:
+            result = evaluate_alarms([spec], store, moment, {spec.name: state})[spec.name]
+            if result.state != state:
+                changes.append(StateChange(spec.name, moment, state, result.state, result.reason))
+                state = result.state
+            moment += step
+    return sorted(changes, key=lambda change: (change.time, change.alarm))

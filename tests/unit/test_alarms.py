@@ -1,0 +1,142 @@
+"""Alarm specs from config, and the evaluator's M-of-N and missing-data rules against hand-computed
+expectations (the M = N = 3 rows are the CloudWatch user guide's own example table)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarm, period_values, retraining_alarm_prefix
+from pipelines.config import ModelConfig
+
+X, G, _ = 2.0, 0.0, None  # breaching, good (not breaching), missing; the threshold is >= 1
+
+
+def spec(n: int, m: int, treat: str, comparison: str = "GreaterThanOrEqualToThreshold") -> AlarmSpec:
+    return AlarmSpec(
+        name="m-retrain-test",
+        description="test",
+        namespace="DriftRetraining",
+        metric_name="DriftedFeatureCount",
+        dimensions=(("Model", "m"),),
+        statistic="Maximum",
+        period_seconds=3600,
+        comparison=comparison,
+        threshold=1.0,
+        evaluation_periods=n,
+        datapoints_to_alarm=m,
+        treat_missing_data=treat,
+        kind="drifted_feature_count",
+        triggers_retraining=True,
+    )
+
+
+KEEP = "keep"  # the previous state is kept
+TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
+CASES = [
+    # (N, M, datapoints oldest first, expected state per treatment in TREATMENTS order)
+    (3, 3, [G, _, X, _, X], ("OK", "OK", "OK", "OK")),
+    (3, 3, [G, _, _, _, _], ("OK", "OK", "OK", "OK")),
+    (3, 3, [_, _, _, _, _], ("INSUFFICIENT_DATA", KEEP, "ALARM", "OK")),
+    (3, 3, [G, X, X, _, X], ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (3, 3, [_, _, X, _, _], ("ALARM", KEEP, "ALARM", "OK")),
+    (3, 2, [X, _, _], ("ALARM", KEEP, "ALARM", "OK")),
+    (3, 2, [X, G, _], ("OK", KEEP, "ALARM", "OK")),
+    (3, 2, [X, X, G], ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (3, 2, [G, X, G], ("OK", "OK", "OK", "OK")),
+    (3, 2, [X, G, X], ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (1, 1, [G], ("OK", "OK", "OK", "OK")),
+    (1, 1, [X], ("ALARM", "ALARM", "ALARM", "ALARM")),
+]
+
+
+@pytest.mark.parametrize(("n", "m", "points", "expected"), CASES)
+@pytest.mark.parametrize("previous", ["OK", "ALARM"])
+def test_m_of_n_with_each_missing_data_treatment(
+    n: int, m: int, points: list[float | None], expected: tuple[str, ...], previous: str
+) -> None:
+    for treat, want in zip(TREATMENTS, expected, strict=True):
+        result = evaluate_alarm(spec(n, m, treat), points, previous_state=previous)  # type: ignore[arg-type]
+        assert result.state == (previous if want == KEEP else want), (treat, points)
+
+
+def test_the_most_recent_real_datapoints_decide_when_there_are_enough() -> None:
+    # Five real datapoints with gaps: the last three real ones (X, X, G) decide, 2 of 3 -> ALARM.
+    result = evaluate_alarm(spec(3, 2, "notBreaching"), [G, G, _, X, X, _, G])
+    assert result.state == "ALARM" and result.breaching == 2 and result.real_datapoints == 3
+
+
+def test_less_than_comparison_for_performance_slo() -> None:
+    slo = spec(2, 2, "missing", comparison="LessThanThreshold")
+    assert evaluate_alarm(slo, [0.5, 0.9]).state == "ALARM"
+    assert evaluate_alarm(slo, [0.5, 1.0]).state == "OK"  # 1.0 is not below 1.0
+
+
+def test_period_values_aggregate_by_statistic_in_aligned_periods() -> None:
+    alarm = spec(3, 2, "missing")
+    t = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    points = [
+        (t.replace(hour=7, minute=5), 1.0),
+        (t.replace(hour=7, minute=50), 4.0),
+        (t.replace(hour=9, minute=0), 2.0),
+        (t.replace(hour=10, minute=0), 9.0),  # the period that starts at `end` is not complete
+    ]
+    assert period_values(alarm, points, t.replace(minute=30), 3) == [4.0, None, 2.0]
+
+
+def test_alarm_specs_follow_the_config(config: ModelConfig) -> None:
+    specs = alarm_specs(config)
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names))
+    assert all(name.startswith(f"{config.model.name}-") for name in names)
+
+    features = [s for s in specs if s.kind == "feature_drift"]
+    numeric = sum(f.type.value == "numeric" for f in config.model.features)
+    categorical = len(config.model.features) - numeric
+    assert len(features) == numeric * 6 + categorical * 5
+    psi = next(s for s in features if s.feature == "amount" and s.drift_statistic == "psi")
+    assert psi.name == "fraud-detector-drift-amount-psi"
+    assert (psi.metric_name, psi.dimensions_map) == ("PSI", {"Model": "fraud-detector", "Feature": "amount"})
+    assert (psi.threshold, psi.comparison, psi.statistic) == (0.2, "GreaterThanOrEqualToThreshold", "Maximum")
+    assert (psi.evaluation_periods, psi.datapoints_to_alarm, psi.period_seconds) == (3, 2, 3600)
+    assert psi.treat_missing_data == "missing" and not psi.triggers_retraining
+    cramers = next(s for s in features if s.feature == "risk_band" and s.drift_statistic == "cramers_v")
+    assert cramers.metric_name == "CramersV" and cramers.threshold == config.drift.cramers_v_threshold
+
+    retrain = [s for s in specs if s.triggers_retraining]
+    assert {s.kind for s in retrain} == {"drifted_feature_count", "performance_slo"}
+    assert all(s.name.startswith(retraining_alarm_prefix(config)) for s in retrain)
+    count = next(s for s in retrain if s.kind == "drifted_feature_count")
+    assert (count.metric_name, count.threshold, count.dimensions_map) == (
+        "DriftedFeatureCount",
+        2.0,
+        {"Model": "fraud-detector"},
+    )
+    slo = next(s for s in retrain if s.kind == "performance_slo")
+    assert (slo.metric_name, slo.comparison, slo.threshold, slo.statistic) == (
+        "PRAUC",
+        "LessThanThreshold",
+        0.45,
+        "Minimum",
+    )
+
+
+def test_no_performance_alarm_without_an_slo(config: ModelConfig) -> None:
+    drift = config.drift.model_copy(update={"performance_slo": None})
+    without = config.model_copy(update={"drift": drift})
+    assert all(s.kind != "performance_slo" for s in alarm_specs(without))
+
+
+def test_put_metric_alarm_request_carries_every_setting(config: ModelConfig) -> None:
+    request = alarm_specs(config)[0].put_metric_alarm_request()
+    assert request["AlarmName"] == "fraud-detector-drift-amount-psi"
+    assert request["Dimensions"] == [
+        {"Name": "Model", "Value": "fraud-detector"},
+        {"Name": "Feature", "Value": "amount"},
+    ]
+    assert (request["EvaluationPeriods"], request["DatapointsToAlarm"], request["TreatMissingData"]) == (
+        3,
+        2,
+        "missing",
+    )
