@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
-"""CDK app entry point (`cdk synth` / `cdk deploy`).
+"""CDK app entry point (`npx cdk synth`, `npx cdk deploy`, or `python app.py`).
 
-The constructs (pipeline, monitoring, trigger, alerts, promotion) are not built yet; until they
-are, this entry point refuses to synthesize rather than deploy something partial.
+One stack per model config listed in cdk.json (`model_configs`); see stacks/ and the README's
+"Deploying to AWS". Synthesis is offline: no AWS call, no Docker engine.
 """
 
-import sys
+import os
+import tempfile
+from pathlib import Path
 
-sys.exit("the CDK stacks are not built yet: `python -m pipelines definition CONFIG` builds the pipeline definition")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from stacks.app import build_app
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory(prefix="retraining-staging-") as staging:
+        build_app(staging=Path(staging)).synth()

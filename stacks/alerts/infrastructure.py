@@ -1,0 +1,183 @@
+"""Alerts: one KMS-encrypted SNS topic per model with the routes from config (email, PagerDuty
+Events over HTTPS, Slack through AWS Chatbot), a function that explains failed executions, and a
+notice when a new model version waits for approval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_chatbot as chatbot
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from pipelines.config import AlertsSection
+from stacks.nag import acknowledge, logical_id
+from stacks.naming import ResourceNames
+from stacks.packaging import stage_function
+from stacks.trigger.infrastructure import RUNTIME
+
+
+def execution_failed_pattern(pipeline_arn: str) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
+        detail={"pipelineArn": [pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
+    )
+
+
+def awaiting_approval_pattern(model_package_group: str) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Model Package State Change"],
+        detail={"ModelPackageGroupName": [model_package_group], "ModelApprovalStatus": ["PendingManualApproval"]},
+    )
+
+
+class Alerts(Construct):
+    """Attributes: `topic`, `function`, `failure_rule`, `approval_rule`, `slack` (or None)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        routes: AlertsSection,
+        key: kms.IKey,
+        artifact_bucket: s3.IBucket,
+        staging: Path,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=f"{names.model}-retraining-alerts",
+            display_name=f"{names.model} retraining",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        for address in routes.email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        if routes.pagerduty_events_url:
+            self.topic.add_subscription(
+                subscriptions.UrlSubscription(routes.pagerduty_events_url, protocol=sns.SubscriptionProtocol.HTTPS)
+            )
+        self.slack: chatbot.SlackChannelConfiguration | None = None
+        if routes.slack is not None:
+            self.slack = chatbot.SlackChannelConfiguration(
+                self,
+                "Slack",
+                slack_channel_configuration_name=f"{names.model}-retraining",
+                slack_workspace_id=routes.slack.workspace_id,
+                slack_channel_id=routes.slack.channel_id,
+                notification_topics=[self.topic],
+                logging_level=chatbot.LoggingLevel.ERROR,
+            )
+        # EventBridge publishes the approval notice to the encrypted topic itself.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"EventBridgeToAlertTopic{names.model.replace('-', '')}",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"aws:SourceAccount": names.account}},
+            )
+        )
+
+        role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{names.pipeline} failure alerts",
+        )
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"Explains failed {names.pipeline} executions: failed gate or data check, observed, threshold",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(stage_function("alerts", staging))),
+            role=role,
+            log_group=log_group,
+            timeout=cdk.Duration.seconds(60),
+            memory_size=256,
+            environment={
+                "MODEL_NAME": names.model,
+                "ARTIFACT_PREFIX": names.artifact_prefix,
+                "TOPIC_ARN": self.topic.topic_arn,
+            },
+        )
+        policy = iam.Policy(
+            self,
+            "FunctionPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ExecutionSteps",
+                    actions=["sagemaker:ListPipelineExecutionSteps"],
+                    resources=[f"{names.pipeline_arn}/execution/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="RunReports",
+                    actions=["s3:GetObject"],
+                    resources=[f"{artifact_bucket.bucket_arn}/{names.model}/executions/*"],
+                ),
+                iam.PolicyStatement(sid="Publish", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+                iam.PolicyStatement(
+                    sid="ReportAndTopicKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+            ],
+        )
+        self.function.node.add_dependency(policy)
+        self.policy = policy
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{names.pipeline_arn}/execution/*]",
+            "Steps of any execution of this one pipeline: execution ids are assigned when a run starts.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(artifact_bucket)}.Arn>/{names.model}/executions/*]",
+            "The reports of this model's runs (evaluation.json, validation_report.json), under per-run prefixes.",
+        )
+
+        self.failure_rule = events.Rule(
+            self,
+            "ExecutionFailedRule",
+            description=f"{names.pipeline}: failed executions are explained to the alert routes",
+            event_pattern=execution_failed_pattern(names.pipeline_arn),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=8)],
+        )
+        self.approval_rule = events.Rule(
+            self,
+            "AwaitingApprovalRule",
+            description=f"{names.model_package_group}: a new version waits for approval",
+            event_pattern=awaiting_approval_pattern(names.model_package_group),
+            targets=[
+                targets.SnsTopic(
+                    self.topic,
+                    message=events.RuleTargetInput.from_text(
+                        f"[{names.model}] model version {events.EventField.from_path('$.detail.ModelPackageArn')} "
+                        "passed every gate and waits for approval in SageMaker Studio (Model Registry)."
+                    ),
+                )
+            ],
+        )

@@ -1,0 +1,51 @@
+"""One stack per model config: pipeline, monitoring, trigger gate and alerts, wired together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from pipelines.config import ModelConfig
+from stacks.alerts.infrastructure import Alerts
+from stacks.naming import ResourceNames
+from stacks.pipeline.infrastructure import RetrainingPipeline
+from stacks.trigger.infrastructure import TriggerGate
+
+
+class RetrainingStack(cdk.Stack):
+    """Attributes: `names`, `pipeline`, `monitoring`, `trigger`, `alerts`."""
+
+    def __init__(self, scope: Construct, *, config: ModelConfig, staging: Path) -> None:
+        self.names = ResourceNames.of(config)
+        super().__init__(
+            scope,
+            self.names.stack,
+            env=cdk.Environment(account=self.names.account, region=self.names.region),
+            description=f"Drift-triggered retraining of {self.names.model} (SageMaker pipeline, trigger gate, alerts)",
+        )
+        cdk.Tags.of(self).add("model", self.names.model)
+        self.pipeline = RetrainingPipeline(self, "Pipeline", config=config, names=self.names, staging=staging)
+        self.alerts = Alerts(
+            self,
+            "Alerts",
+            names=self.names,
+            routes=config.alerts,
+            key=self.pipeline.key,
+            artifact_bucket=self.pipeline.bucket,
+            staging=staging,
+        )
+        self.trigger = TriggerGate(
+            self,
+            "Trigger",
+            names=self.names,
+            alarm_names=self._retraining_alarms(config),
+            key=self.pipeline.key,
+            cooldown_hours=config.trigger.cooldown_hours,
+            max_staleness_days=config.trigger.max_staleness_days,
+            staging=staging,
+        )
+
+    def _retraining_alarms(self, config: ModelConfig) -> list[str]:
+        return [f"{config.model.name}-drift"]

@@ -1,0 +1,197 @@
+"""The trigger gate: alarm events in, at most one pipeline execution at a time out.
+
+EventBridge rules send (1) this model's retraining alarms going to ALARM, (2) this pipeline's
+executions reaching a terminal status and (3) a sweep schedule to one function, which runs
+pipelines.trigger against a DynamoDB table (state, seen event ids, audit trail; KMS, PITR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from pipelines.trigger_events import TERMINAL_STATUSES
+from stacks.nag import acknowledge
+from stacks.naming import ResourceNames
+from stacks.packaging import stage_function
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # the handlers use the standard library and boto3 only
+SWEEP = "rate(1 hour)"
+
+
+def alarm_pattern(alarm_arns: Sequence[str]) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.cloudwatch"],
+        detail_type=["CloudWatch Alarm State Change"],
+        resources=list(alarm_arns),
+        detail={"state": {"value": ["ALARM"]}},
+    )
+
+
+def execution_ended_pattern(pipeline_arn: str) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
+        detail={"pipelineArn": [pipeline_arn], "currentPipelineExecutionStatus": list(TERMINAL_STATUSES)},
+    )
+
+
+class TriggerGate(Construct):
+    """Attributes: `table`, `function`, `dead_letters`, `alarm_rule`, `execution_rule`, `sweep_rule`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        alarm_names: Sequence[str],
+        key: kms.IKey,
+        cooldown_hours: float,
+        max_staleness_days: int | None,
+        staging: Path,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.TableV2(
+            self,
+            "AuditTable",
+            table_name=f"{names.model}-trigger-gate",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            deletion_protection=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.dead_letters = sqs.Queue(
+            self,
+            "FailedEvents",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is the failure destination of the trigger gate function; it has no consumer to fail.",
+        )
+        role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{names.pipeline} trigger gate",
+        )
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+        environment = {
+            "PIPELINE_NAME": names.pipeline,
+            "AUDIT_TABLE": self.table.table_name,
+            "COOLDOWN_HOURS": f"{cooldown_hours:g}",
+        }
+        if max_staleness_days is not None:
+            environment["MAX_STALENESS_DAYS"] = str(max_staleness_days)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"Trigger gate of {names.pipeline}: dedupe, cooldown, single flight, audit",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(stage_function("trigger", staging))),
+            role=role,
+            log_group=log_group,
+            timeout=cdk.Duration.seconds(60),
+            memory_size=256,
+            # Decisions are serialised by conditional writes; one at a time keeps retries rare.
+            reserved_concurrent_executions=1,
+            environment=environment,
+        )
+        # L1 on purpose: the L2 failure destination grants kms:GenerateDataKey* and kms:ReEncrypt*;
+        # the policy below grants the two actions sending to a KMS-encrypted queue needs.
+        lambda_.CfnEventInvokeConfig(
+            self,
+            "AsyncFailures",
+            function_name=self.function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=2,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dead_letters.queue_arn)
+            ),
+        )
+        self._grant(role, log_group, names, key)
+
+        target = targets.LambdaFunction(self.function, retry_attempts=8, max_event_age=cdk.Duration.hours(24))
+        self.alarm_rule = events.Rule(
+            self,
+            "AlarmRule",
+            description=f"{names.model}: retraining alarms going to ALARM",
+            event_pattern=alarm_pattern([names.alarm_arn(a) for a in alarm_names]),
+            targets=[target],
+        )
+        self.execution_rule = events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description=f"{names.pipeline}: executions reaching a terminal status release the gate",
+            event_pattern=execution_ended_pattern(names.pipeline_arn),
+            targets=[target],
+        )
+        self.sweep_rule = events.Rule(
+            self,
+            "SweepRule",
+            description=f"{names.pipeline}: start triggers whose cooldown ended; max-staleness check",
+            schedule=events.Schedule.expression(SWEEP),
+            targets=[target],
+        )
+
+    def _grant(self, role: iam.Role, log_group: logs.LogGroup, names: ResourceNames, key: kms.IKey) -> None:
+        """Exactly what pipelines.trigger_adapters calls (tests/infra/test_iam_coverage.py)."""
+        pipeline_arn = names.pipeline_arn
+        policy = iam.Policy(
+            self,
+            "FunctionPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Pipeline",
+                    actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
+                    resources=[pipeline_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="AuditTable",
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                    resources=[self.table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="TableAndQueueKey",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                    resources=[key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="FailedEvents",
+                    actions=["sqs:SendMessage"],
+                    resources=[self.dead_letters.queue_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+            ],
+        )
+        self.function.node.add_dependency(policy)
+        self.policy = policy
