@@ -9,6 +9,7 @@ from constructs import Construct
 
 from pipelines.config import ModelConfig
 from stacks.alerts.infrastructure import Alerts
+from stacks.monitoring.infrastructure import DriftMonitoring
 from stacks.naming import ResourceNames
 from stacks.pipeline.infrastructure import RetrainingPipeline
 from stacks.trigger.infrastructure import TriggerGate
@@ -23,7 +24,7 @@ class RetrainingStack(cdk.Stack):
             scope,
             self.names.stack,
             env=cdk.Environment(account=self.names.account, region=self.names.region),
-            description=f"Drift-triggered retraining of {self.names.model} (SageMaker pipeline, trigger gate, alerts)",
+            description=f"Drift-triggered retraining of {self.names.model}: pipeline, monitoring, trigger gate, alerts",
         )
         cdk.Tags.of(self).add("model", self.names.model)
         self.pipeline = RetrainingPipeline(self, "Pipeline", config=config, names=self.names, staging=staging)
@@ -36,16 +37,22 @@ class RetrainingStack(cdk.Stack):
             artifact_bucket=self.pipeline.bucket,
             staging=staging,
         )
+        self.monitoring = DriftMonitoring(
+            self,
+            "Monitoring",
+            config=config,
+            names=self.names,
+            image_uri=self.pipeline.image_uri,
+            job_role=self.pipeline.role,
+            key=self.pipeline.key,
+        )
         self.trigger = TriggerGate(
             self,
             "Trigger",
             names=self.names,
-            alarm_names=self._retraining_alarms(config),
+            alarm_names=self.monitoring.retraining_alarms,
             key=self.pipeline.key,
             cooldown_hours=config.trigger.cooldown_hours,
             max_staleness_days=config.trigger.max_staleness_days,
             staging=staging,
         )
-
-    def _retraining_alarms(self, config: ModelConfig) -> list[str]:
-        return [f"{config.model.name}-drift"]
