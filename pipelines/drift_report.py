@@ -1,0 +1,182 @@
+"""The drift report as one self-contained HTML page: a summary, a table of every feature's
+statistics (values at or over their thresholds marked), and a baseline-versus-current chart per
+feature (matplotlib PNGs embedded as data URIs, so the page can be stored and opened anywhere)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from pipelines.drift.verdict import THRESHOLD_FIELDS
+
+COLUMNS = (
+    ("psi", "PSI"),
+    ("ks", "KS"),
+    ("wasserstein", "Wasserstein (σ)"),
+    ("js", "JS distance"),
+    ("cramers_v", "Cramér's V"),
+    ("ood_share", "Out of range / unseen"),
+    ("null_rate_increase", "Null rate Δ"),
+)
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child, td.text { text-align: left; }
+td.breach { background: #fde2e1; font-weight: 600; }
+.drifted { color: #b00020; font-weight: 600; }
+.ok { color: #1b5e20; }
+.features { display: flex; flex-wrap: wrap; gap: 1rem; }
+.features figure { margin: 0; }
+figcaption { font-size: 0.85rem; }
+"""
+
+
+def _escape(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:.4g}"
+    return _escape(value)
+
+
+def _png(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure)
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _bin_labels(edges: Sequence[float | None]) -> list[str]:
+    labels = []
+    for low, high in itertools.pairwise(edges):
+        left = "−∞" if low is None else f"{low:.3g}"
+        right = "∞" if high is None else f"{high:.3g}"
+        labels.append(f"[{left}, {right})")
+    return labels
+
+
+def chart(name: str, result: Mapping[str, Any]) -> str | None:
+    """Baseline and current shares side by side, as a PNG data URI (None without a histogram)."""
+    histogram = result.get("histogram")
+    if not histogram:
+        return None
+    labels = histogram.get("categories") or _bin_labels(histogram["edges"])
+    positions = np.arange(len(labels))
+    figure = Figure(figsize=(max(4.0, 0.45 * len(labels) + 1.5), 2.8))
+    axes = figure.add_subplot()
+    axes.bar(positions - 0.2, histogram["baseline"], width=0.4, label="baseline", color="#90a4ae")
+    axes.bar(positions + 0.2, histogram["current"], width=0.4, label="current", color="#e57373")
+    axes.set_xticks(positions, labels, rotation=45, ha="right", fontsize=7)
+    axes.set_ylabel("share")
+    axes.set_title(name, fontsize=10)
+    axes.legend(fontsize=7)
+    return _png(figure)
+
+
+def _feature_row(name: str, result: Mapping[str, Any], thresholds: Mapping[str, Any]) -> str:
+    cells = [f"<td>{_escape(name)}</td>", f"<td class=text>{_escape(result.get('type'))}</td>"]
+    cells.append(f"<td class=text>{_escape(result.get('status'))}</td>")
+    cells.append(f"<td>{_number(result.get('rows'))}</td>")
+    breached = set(result.get("breaches", []))
+    for key, _ in COLUMNS:
+        marked = " class=breach" if key in breached else ""
+        title = f" title='threshold {thresholds.get(THRESHOLD_FIELDS[key])}'"
+        cells.append(f"<td{marked}{title}>{_number(result.get(key))}</td>")
+    verdict = "<span class=drifted>drifted</span>" if result.get("drifted") else "<span class=ok>no</span>"
+    cells.append(f"<td class=text>{verdict}</td>")
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _summary(report: Mapping[str, Any]) -> str:
+    summary = report["summary"]
+    window = report["window"]
+    verdict = (
+        f"<span class=drifted>drift detected: {summary['drifted_feature_count']} features drifted "
+        f"(alarm at {summary['min_drifted_features']})</span>"
+        if summary["drift_detected"]
+        else f"<span class=ok>no drift alarm: {summary['drifted_feature_count']} of {summary['features']} "
+        f"features drifted (alarm at {summary['min_drifted_features']})</span>"
+    )
+    items = [
+        f"<li>{verdict}</li>",
+        f"<li>window: {_escape(window.get('start'))} – {_escape(window.get('end'))}, {window['rows']:,} rows, "
+        f"{window['labelled_rows']:,} labelled</li>",
+    ]
+    if summary["drifted_features"]:
+        items.append(f"<li>drifted: {_escape(', '.join(summary['drifted_features']))}</li>")
+    for problem in report.get("schema_problems", []):
+        items.append(f"<li class=drifted>schema: {_escape(problem['feature'])}: {_escape(problem['problem'])}</li>")
+    prediction = report.get("prediction") or {}
+    items.append(
+        f"<li>prediction drift: {_escape(prediction.get('status'))}, drifted {_number(prediction.get('drifted'))}</li>"
+    )
+    label = report.get("label") or {}
+    items.append(
+        f"<li>label: positive rate {_number(label.get('positive_rate'))} vs baseline "
+        f"{_number(label.get('baseline_positive_rate'))} (Cohen's h {_number(label.get('cohens_h'))}), "
+        f"drifted {_number(label.get('drifted'))}</li>"
+    )
+    performance = report.get("performance") or {}
+    if performance.get("status") == "ok":
+        metrics = ", ".join(f"{k} {_number(v)}" for k, v in performance["metrics"].items())
+        slo = performance.get("slo")
+        slo_text = "" if not slo else f"; SLO {slo['metric']} ≥ {slo['min']}: {'met' if slo['met'] else 'MISSED'}"
+        items.append(f"<li>performance on {performance['labels']:,} labels: {_escape(metrics)}{_escape(slo_text)}</li>")
+    else:
+        items.append(
+            f"<li>performance: {_escape(performance.get('status'))} ({performance.get('labels', 0):,} of "
+            f"{performance.get('min_labels', 0):,} labels needed)</li>"
+        )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    thresholds = report.get("thresholds", {})
+    header = "".join(
+        f"<th>{_escape(label)}</th>" for label in ("feature", "type", "status", "rows", *dict(COLUMNS).values())
+    )
+    rows = "".join(_feature_row(name, result, thresholds) for name, result in report["features"].items())
+    figures = []
+    charted = dict(report["features"])
+    if (report.get("prediction") or {}).get("histogram"):
+        charted["prediction (score)"] = report["prediction"]
+    for name, result in charted.items():
+        uri = chart(name, result)
+        if uri is not None:
+            state = "drifted" if result.get("drifted") else "not drifted"
+            figures.append(
+                f"<figure><img alt='{_escape(name)}: baseline and current shares' src='{uri}'>"
+                f"<figcaption>{_escape(name)}: {state}</figcaption></figure>"
+            )
+    title = f"Drift report: {_escape(report.get('model') or 'reference vs current')}"
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{title}</h1>{_summary(report)}"
+        f"<h2>Features</h2><table><tr>{header}<th>drifted</th></tr>{rows}</table>"
+        f"<h2>Baseline vs current</h2><div class=features>{''.join(figures)}</div>"
+        "</body></html>\n"
+    )
+
+
+def write_html(report: Mapping[str, Any], path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_html(report), encoding="utf-8")
+    return target

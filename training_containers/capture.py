@@ -1,0 +1,388 @@
+"""Reading SageMaker data capture and ground truth into frames the drift engine takes.
+
+Data capture (what an endpoint with DataCaptureConfig writes, one JSON object per line):
+    {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                                       "data": "12.5,online,...", "encoding": "CSV"},
+                     "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT",
+                                        "data": "0.031", "encoding": "CSV"}},
+     "eventMetadata": {"eventId": "...", "inferenceId": "...", "inferenceTime": "2026-03-01T10:00:00Z"},
+     "eventVersion": "0"}
+The input holds the model's features in config order without a header; a request with several
+records holds one line each. `encoding` is CSV, JSON or BASE64 (then `observedContentType` says
+which of the two the bytes are). The output is the positive-class score (the last value of a line
+when there are several). JSON inputs may be an object of feature values, a list of them, a list
+in feature order, or any of those under "instances"; JSON outputs a number, a list, or
+{"predictions": [...]} whose items are numbers or objects with "score" or "probability".
+
+Ground truth (SageMaker Model Monitor's format, one object per line, usually under
+`<prefix>/yyyy/mm/dd/hh/`):
+    {"groundTruthData": {"data": "1", "encoding": "CSV"}, "eventMetadata": {"eventId": "..."},
+     "eventVersion": "0"}
+Its eventId is the capture's inferenceId, or its eventId when the request carried none. A record
+of a multi-record request is joined as `<id>#<index>` (0-based).
+
+Parquet and CSV files are read as flat tables: feature columns plus optional `prediction`,
+`inference_id` (or the config's id column) and `inference_time` (or its time column); ground truth
+tables hold `inference_id` and `label` (or the config's id and label columns).
+
+Lines that cannot be read are counted and described in the returned `CaptureStats`, never fatal.
+CSV capture is parsed in bulk (one CSV parse for all records); JSON bodies are parsed one by one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.json as pa_json  # type: ignore[import-untyped]
+
+from pipelines.config import FeatureType, ModelConfig
+from pipelines.drift import GROUND_TRUTH_COLUMN, INFERENCE_ID_COLUMN, INFERENCE_TIME_COLUMN, PREDICTION_COLUMN
+from training_containers.files import read_tables, table_files
+
+_BODY = pa.struct(
+    [("observedContentType", pa.string()), ("mode", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
+)
+CAPTURE_SCHEMA = pa.schema(
+    [
+        ("captureData", pa.struct([("endpointInput", _BODY), ("endpointOutput", _BODY)])),
+        (
+            "eventMetadata",
+            pa.struct([("eventId", pa.string()), ("inferenceId", pa.string()), ("inferenceTime", pa.string())]),
+        ),
+        ("eventVersion", pa.string()),
+    ]
+)
+GROUND_TRUTH_SCHEMA = pa.schema(
+    [
+        ("groundTruthData", pa.struct([("data", pa.string()), ("encoding", pa.string())])),
+        ("eventMetadata", pa.struct([("eventId", pa.string())])),
+        ("eventVersion", pa.string()),
+    ]
+)
+MAX_PROBLEMS = 20
+
+
+@dataclass
+class CaptureStats:
+    files: int = 0
+    lines: int = 0
+    records: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def skip(self, count: int, problem: str) -> None:
+        if count <= 0:
+            return
+        self.skipped += count
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "lines": self.lines,
+            "records": self.records,
+            "skipped": self.skipped,
+            "problems": list(self.problems),
+        }
+
+
+def _jsonl_files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return [folder] if folder.suffix in (".jsonl", ".json") else []
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".json"))
+
+
+def _read_jsonl(path: Path, schema: pa.Schema, stats: CaptureStats) -> pd.DataFrame:
+    """One JSONL file as a flat frame; bulk-parsed by Arrow, line by line if any line is broken."""
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        table = pa_json.read_json(path, parse_options=options)
+        stats.lines += table.num_rows
+    except pa.ArrowInvalid:
+        good = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            stats.lines += 1
+            try:
+                good.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                stats.skip(1, f"{path.name}:{number}: not JSON ({exc.msg})")
+        table = pa.Table.from_pylist(good, schema=schema) if good else schema.empty_table()
+    while any(pa.types.is_struct(column.type) for column in table.columns):
+        table = table.flatten()
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
+def _decode(data: pd.Series, encoding: pd.Series, content_type: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(text, format) per body: format is "csv" or "json"; BASE64 bodies are decoded first."""
+    text = data.fillna("").astype(str)
+    kind = encoding.fillna("CSV").str.upper()
+    wrapped = kind == "BASE64"
+    if wrapped.any():
+        text = text.copy()
+        text[wrapped] = pd.Series([_b64(v) for v in text[wrapped]], index=text.index[wrapped])
+        kind = kind.copy()
+        kind[wrapped] = np.where(content_type[wrapped].fillna("").str.contains("json"), "JSON", "CSV")
+    return text, kind.map({"JSON": "json"}).fillna("csv")
+
+
+def _b64(value: str) -> str:
+    try:
+        return base64.b64decode(value).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+def _lines(text: pd.Series) -> pd.Series:
+    """One row per non-empty line, indexed by the capture row it came from, with its position."""
+    exploded = text.str.strip().str.split("\n").explode()
+    exploded = exploded[exploded.notna() & (exploded.str.strip() != "")].str.rstrip("\r")
+    return exploded
+
+
+def _csv_inputs(lines: pd.Series, config: ModelConfig, stats: CaptureStats) -> pd.DataFrame:
+    features = config.model.features
+    fields = lines.str.count(",") + 1
+    fits = fields == len(features)
+    stats.skip(
+        int((~fits).sum()),
+        f"{int((~fits).sum())} CSV input records do not have {len(features)} fields (the model's features in order)",
+    )
+    lines = lines[fits]
+    if lines.empty:
+        return pd.DataFrame({f.name: pd.Series(dtype="float64") for f in features}, index=lines.index)
+    dtypes = {f.name: ("float64" if f.type is FeatureType.numeric else "str") for f in features}
+    frame = pd.read_csv(
+        io.StringIO("\n".join(lines)),
+        header=None,
+        names=[f.name for f in features],
+        dtype={k: v for k, v in dtypes.items() if v == "str"},
+        keep_default_na=True,
+        skip_blank_lines=False,
+    )
+    for feature in features:
+        if dtypes[feature.name] == "float64":
+            frame[feature.name] = pd.to_numeric(frame[feature.name], errors="coerce")
+    frame.index = lines.index
+    return frame
+
+
+def _json_records(body: str, names: Sequence[str]) -> list[dict[str, Any]]:
+    document = json.loads(body)
+    if isinstance(document, dict) and "instances" in document:
+        document = document["instances"]
+    if isinstance(document, dict):
+        document = [document]
+    if isinstance(document, list) and document and not isinstance(document[0], dict | list):
+        document = [document]  # a single record given as a list of values
+    records = []
+    for item in document:
+        if isinstance(item, dict):
+            records.append({n: item.get(n) for n in names})
+        elif isinstance(item, list) and len(item) == len(names):
+            records.append(dict(zip(names, item, strict=True)))
+        else:
+            raise ValueError("a JSON record is neither an object of features nor a list in feature order")
+    return records
+
+
+def _json_scores(body: str) -> list[float]:
+    document = json.loads(body)
+    if isinstance(document, dict):
+        document = document.get("predictions", document.get("scores", [document]))
+    if not isinstance(document, list):
+        document = [document]
+    scores = []
+    for item in document:
+        if isinstance(item, dict):
+            item = item.get("score", item.get("probability", item.get("scores")))
+        if isinstance(item, list):
+            item = item[-1]
+        scores.append(float(item))
+    return scores
+
+
+def _per_body(texts: pd.Series, parse: Any, stats: CaptureStats, what: str) -> tuple[list[Any], list[Any]]:
+    """Parse JSON bodies one by one: (capture row index repeated per record, records)."""
+    index: list[Any] = []
+    records: list[Any] = []
+    for row, body in texts.items():
+        try:
+            parsed = parse(body)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            stats.skip(1, f"{what} of capture row {row}: {type(exc).__name__}: {exc}"[:200])
+            continue
+        index += [row] * len(parsed)
+        records += parsed
+    return index, records
+
+
+def _record_numbers(index: pd.Index) -> np.ndarray:
+    """0-based position of each record within its capture row (index sorted by row)."""
+    rows = np.asarray(index)
+    starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
+    numbers: np.ndarray = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+    return numbers
+
+
+def parse_capture(raw: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -> pd.DataFrame:
+    """Capture lines (flattened) to one row per record: features, prediction, id, time."""
+    names = config.model.feature_names
+    text, kind = _decode(
+        raw["captureData.endpointInput.data"],
+        raw["captureData.endpointInput.encoding"],
+        raw["captureData.endpointInput.observedContentType"],
+    )
+    parts = [_csv_inputs(_lines(text[kind == "csv"]), config, stats)]
+    json_rows, json_records = _per_body(
+        text[kind == "json"], lambda body: _json_records(body, names), stats, "JSON input"
+    )
+    if json_records:
+        parts.append(pd.DataFrame(json_records, index=json_rows, columns=names))
+    inputs = pd.concat(parts).sort_index(kind="stable") if len(parts) > 1 else parts[0]
+    for feature in config.model.features:
+        if feature.type is FeatureType.numeric:
+            inputs[feature.name] = pd.to_numeric(inputs[feature.name], errors="coerce")
+
+    out_text, out_kind = _decode(
+        raw["captureData.endpointOutput.data"],
+        raw["captureData.endpointOutput.encoding"],
+        raw["captureData.endpointOutput.observedContentType"],
+    )
+    csv_scores = _lines(out_text[out_kind == "csv"]).str.rsplit(",", n=1).str[-1]
+    score_parts = [pd.to_numeric(csv_scores, errors="coerce")]
+    score_rows, scores = _per_body(out_text[out_kind == "json"], _json_scores, stats, "JSON output")
+    if scores:
+        score_parts.append(pd.Series(scores, index=score_rows, dtype="float64"))
+    predictions = pd.concat(score_parts).sort_index(kind="stable") if len(score_parts) > 1 else score_parts[0]
+
+    # Inputs and outputs pair up record by record; a capture whose counts differ gets no scores.
+    input_counts = inputs.index.value_counts()
+    output_counts = predictions.index.value_counts().reindex(input_counts.index, fill_value=0)
+    matched = input_counts.index[input_counts == output_counts]
+    mismatched = len(input_counts) - len(matched)
+    if mismatched and len(stats.problems) < MAX_PROBLEMS:
+        stats.problems.append(f"{mismatched} captures have a different number of input and output records")
+    inputs = inputs.copy()
+    inputs[PREDICTION_COLUMN] = np.nan
+    paired = inputs.index.isin(matched)
+    inputs.loc[paired, PREDICTION_COLUMN] = predictions[predictions.index.isin(matched)].to_numpy(dtype="float64")
+
+    ids = raw["eventMetadata.inferenceId"].fillna(raw["eventMetadata.eventId"]).astype(str)
+    per_capture = inputs.index.value_counts()
+    numbers = _record_numbers(inputs.index)
+    base = ids.reindex(inputs.index).to_numpy(dtype=object)
+    several = per_capture.reindex(inputs.index).to_numpy() > 1
+    inputs[INFERENCE_ID_COLUMN] = np.where(several, base + "#" + numbers.astype(str), base)
+    inputs[INFERENCE_TIME_COLUMN] = pd.to_datetime(
+        raw["eventMetadata.inferenceTime"].reindex(inputs.index), utc=True, errors="coerce"
+    ).to_numpy()
+    stats.records += len(inputs)
+    return inputs.reset_index(drop=True)
+
+
+def _flat_window(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    renames = {}
+    if INFERENCE_ID_COLUMN not in frame.columns and config.model.id_column in frame.columns:
+        renames[config.model.id_column] = INFERENCE_ID_COLUMN
+    if INFERENCE_TIME_COLUMN not in frame.columns and config.model.time_column in frame.columns:
+        renames[config.model.time_column] = INFERENCE_TIME_COLUMN
+    frame = frame.rename(columns=renames)
+    if INFERENCE_TIME_COLUMN in frame.columns:
+        frame[INFERENCE_TIME_COLUMN] = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True, errors="coerce")
+    if INFERENCE_ID_COLUMN in frame.columns:
+        frame[INFERENCE_ID_COLUMN] = frame[INFERENCE_ID_COLUMN].astype(str)
+    return frame
+
+
+def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:
+    """Every capture JSONL and flat table below `folder`, as one frame."""
+    stats = CaptureStats()
+    frames = []
+    for path in _jsonl_files(folder):
+        stats.files += 1
+        raw = _read_jsonl(path, CAPTURE_SCHEMA, stats)
+        if len(raw):
+            frames.append(parse_capture(raw, config, stats))
+    tables = table_files(folder)
+    if tables:
+        stats.files += len(tables)
+        flat = _flat_window(read_tables(folder), config)
+        stats.records += len(flat)
+        frames.append(flat)
+    if not frames:
+        empty = {
+            f.name: pd.Series(dtype="float64" if f.type is FeatureType.numeric else "object")
+            for f in config.model.features
+        }
+        return pd.DataFrame(empty | {PREDICTION_COLUMN: pd.Series(dtype="float64")}), stats
+    return pd.concat(frames, ignore_index=True), stats
+
+
+def read_ground_truth(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:
+    """Every ground-truth JSONL and flat table below `folder`: `inference_id` and `label`."""
+    stats = CaptureStats()
+    frames = []
+    for path in _jsonl_files(folder):
+        stats.files += 1
+        raw = _read_jsonl(path, GROUND_TRUTH_SCHEMA, stats)
+        if raw.empty:
+            continue
+        text, kind = _decode(
+            raw["groundTruthData.data"], raw["groundTruthData.encoding"], pd.Series("", index=raw.index)
+        )
+        labels = text.str.strip().str.split(",").str[0].str.strip('"')
+        json_rows = kind == "json"
+        if json_rows.any():
+            labels[json_rows] = pd.Series([_json_label(v) for v in text[json_rows]], index=text.index[json_rows])
+        frame = pd.DataFrame(
+            {INFERENCE_ID_COLUMN: raw["eventMetadata.eventId"].astype(str), GROUND_TRUTH_COLUMN: labels}
+        )
+        unusable = (
+            frame[GROUND_TRUTH_COLUMN].isna() | (frame[GROUND_TRUTH_COLUMN] == "") | raw["eventMetadata.eventId"].isna()
+        )
+        stats.skip(
+            int(unusable.sum()), f"{path.name}: {int(unusable.sum())} ground-truth records without an id or label"
+        )
+        frames.append(frame[~unusable])
+    tables = table_files(folder)
+    if tables:
+        stats.files += len(tables)
+        flat = read_tables(folder).rename(
+            columns={config.model.id_column: INFERENCE_ID_COLUMN, config.model.label: GROUND_TRUTH_COLUMN}
+        )
+        frames.append(flat[[INFERENCE_ID_COLUMN, GROUND_TRUTH_COLUMN]].astype({INFERENCE_ID_COLUMN: str}))
+    if not frames:
+        return pd.DataFrame(
+            {INFERENCE_ID_COLUMN: pd.Series(dtype="object"), GROUND_TRUTH_COLUMN: pd.Series(dtype="object")}
+        ), stats
+    truth = pd.concat(frames, ignore_index=True)
+    stats.records = len(truth)
+    return truth, stats
+
+
+def _json_label(body: str) -> Any:
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(value, dict):
+        value = value.get("label", value.get("groundTruth"))
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value)

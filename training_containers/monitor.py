@@ -1,0 +1,158 @@
+"""Drift monitor processing job: one window of captured traffic against the champion's baseline.
+
+Inputs:  config/model-config.json; baseline/baseline_profile.json (the champion's, written by
+         DataPull); capture/ (SageMaker data-capture JSONL, or Parquet/CSV tables);
+         ground_truth/ (optional: Model Monitor ground-truth JSONL, or tables).
+Outputs: report/drift_report.json and report/drift_report.html.
+Metrics: CloudWatch (namespace and dimensions in `pipelines/drift/metrics.py` and the README)
+         through an injected client; locally (`--metrics-store PATH`, or under the local runtime
+         `report/metrics.sqlite`) the same datapoints go to the SQLite metrics store.
+Arguments: --window-start / --window-end (ISO-8601): keep records whose inference time is in
+         [start, end); the metrics are stamped one second before the end (default: the newest
+         inference), inside the alarm period the window describes.
+
+Unreadable capture lines, a missing feature or an empty window are findings in the report, not
+crashes; the job fails only without a config or a baseline profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import ModelConfig, parse_config
+from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
+from pipelines.drift.metrics import MetricsClient, metric_data, publish_metrics
+from pipelines.drift_report import write_html
+from pipelines.metrics_store import MetricsStore
+from training_containers import contract
+from training_containers.capture import read_capture, read_ground_truth
+from training_containers.files import read_json, write_json
+
+REPORT_JSON = "drift_report.json"
+REPORT_HTML = "drift_report.html"
+LOCAL_STORE = "metrics.sqlite"
+
+
+class MonitorInputMissing(Exception):
+    """The job cannot run: a required input is absent."""
+
+
+def _window(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    if INFERENCE_TIME_COLUMN not in frame.columns or not (start or end):
+        return frame
+    times = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True)
+    keep = pd.Series(True, index=frame.index)
+    if start:
+        keep &= times >= pd.Timestamp(_utc(start))
+    if end:
+        keep &= times < pd.Timestamp(_utc(end))
+    return frame[keep]
+
+
+def _utc(value: str) -> datetime:
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return moment.to_pydatetime()
+
+
+def metrics_timestamp(report: dict[str, Any], window_end: str | None) -> datetime:
+    """A moment inside the window, so each datapoint lands in the alarm period it describes: one
+    second before an explicit end, else the newest inference, else now."""
+    if window_end:
+        return _utc(window_end) - timedelta(seconds=1)
+    if report["window"].get("end"):
+        return _utc(report["window"]["end"])
+    return datetime.now(UTC)
+
+
+def load_inputs() -> tuple[ModelConfig, dict[str, Any]]:
+    config_path = contract.processing_input("config") / "model-config.json"
+    profile_path = contract.processing_input("baseline") / "baseline_profile.json"
+    for path, what in ((config_path, "model config"), (profile_path, "baseline profile")):
+        if not path.exists():
+            raise MonitorInputMissing(f"no {what} at {path}")
+    return parse_config(read_json(config_path)), read_json(profile_path)
+
+
+def run(
+    *,
+    window_start: str | None = None,
+    window_end: str | None = None,
+    metrics_client: MetricsClient | None = None,
+) -> dict[str, Any]:
+    """Read the inputs, write the reports, publish the metrics (when a client is given)."""
+    config, profile = load_inputs()
+    window, capture_stats = read_capture(contract.processing_input("capture"), config)
+    labels, truth_stats = read_ground_truth(contract.processing_input("ground_truth"), config)
+    window = _window(window, window_start, window_end)
+
+    report = run_monitor(config, profile, window, labels, window_start=window_start, window_end=window_end)
+    report["capture"] = capture_stats.as_dict()
+    report["ground_truth"] = truth_stats.as_dict()
+
+    published = {"namespace": config.drift.metric_namespace, "datapoints": 0, "requests": 0, "destination": None}
+    if metrics_client is not None:
+        data = metric_data(report, config.model.name, metrics_timestamp(report, window_end))
+        published |= {
+            "datapoints": len(data),
+            "requests": publish_metrics(metrics_client, config.drift.metric_namespace, data),
+            "destination": type(metrics_client).__name__,
+        }
+    report["metrics"] = published
+
+    out = contract.processing_output("report")
+    write_json(out / REPORT_JSON, report)
+    write_html(report, out / REPORT_HTML)
+    return report
+
+
+def _client(args: argparse.Namespace, config_region: str) -> MetricsClient | None:
+    if args.no_metrics:
+        return None
+    if args.metrics_store:
+        return MetricsStore(args.metrics_store)
+    if os.environ.get("SM_LOCAL_RUNTIME"):
+        return MetricsStore(contract.processing_output("report") / LOCAL_STORE)
+    import boto3  # only on SageMaker: the one place this job creates an AWS client
+
+    return boto3.client("cloudwatch", region_name=os.environ.get("AWS_REGION", config_region))  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window-start", default=None)
+    parser.add_argument("--window-end", default=None)
+    parser.add_argument("--metrics-store", default=None, help="local SQLite metrics store instead of CloudWatch")
+    parser.add_argument("--no-metrics", action="store_true", help="write the reports only")
+    args = parser.parse_args(argv)
+    try:
+        config, _ = load_inputs()
+        report = run(
+            window_start=args.window_start or None,
+            window_end=args.window_end or None,
+            metrics_client=_client(args, config.pipeline.region),
+        )
+    except MonitorInputMissing as exc:
+        failure = contract.failure_file()
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        failure.write_text(f"DriftMonitor: {exc}"[:1024])
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = report["summary"]
+    print(
+        f"drift monitor: {report['window']['rows']:,} rows, {summary['drifted_feature_count']} of "
+        f"{summary['features']} features drifted (alarm at {summary['min_drifted_features']}), "
+        f"{report['metrics']['datapoints']} datapoints published",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
