@@ -100,6 +100,27 @@ def _local_put(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift(args: argparse.Namespace) -> int:
+    from pipelines.config import load_config
+    from pipelines.drift import compare_frames
+    from pipelines.drift.files import read_frame, write_report
+    from pipelines.drift_report import write_html
+
+    config = load_config(args.config) if args.config else None
+    report = compare_frames(read_frame(args.reference), read_frame(args.current), config)
+    write_report(report, args.json)
+    if args.html:
+        write_html(report, args.html)
+    summary = report["summary"]
+    drifted = ", ".join(summary["drifted_features"]) or "none"
+    print(
+        f"{summary['drifted_feature_count']} of {summary['features']} features drifted ({drifted}); wrote {args.json}"
+    )
+    for problem in report["schema_problems"]:
+        print(f"schema problem: {problem['feature']}: {problem['problem']}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from pipelines.datagen import SCENARIOS
 
@@ -143,6 +164,13 @@ def parser() -> argparse.ArgumentParser:
     put.add_argument("uri", help="s3://bucket/key (a trailing / keeps the file name)")
     put.add_argument("--workdir", required=True)
     put.set_defaults(handler=_local_put)
+    drift = commands.add_parser("drift", help="per-feature drift of a current table against a reference table")
+    drift.add_argument("--reference", required=True, help="reference .parquet or .csv")
+    drift.add_argument("--current", required=True, help="current .parquet or .csv")
+    drift.add_argument("--config", help="model config: features, types and thresholds (default: inferred, defaults)")
+    drift.add_argument("--json", required=True, help="report JSON to write (features.<name>.<statistic>, .drifted)")
+    drift.add_argument("--html", help="HTML report to write")
+    drift.set_defaults(handler=_drift)
     return root
 
 

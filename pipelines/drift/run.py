@@ -9,6 +9,7 @@ Two entry points share everything after the reference is built:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -153,7 +154,7 @@ def drift_report(
     drifted = [name for name, result in results.items() if result["drifted"]]
     times = window[INFERENCE_TIME_COLUMN] if INFERENCE_TIME_COLUMN in window.columns else None
     slo = performance_result["slo"]
-    return {
+    report = {
         "report_version": REPORT_VERSION,
         "model": model,
         "window": {
@@ -181,6 +182,19 @@ def drift_report(
             "slo_met": None if slo is None else slo["met"],
         },
     }
+    finite: dict[str, Any] = _finite(report)
+    return finite
+
+
+def _finite(value: Any) -> Any:
+    """The report with NaN and infinities replaced by None, so it is valid JSON everywhere."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _iso(value: Any) -> str | None:
