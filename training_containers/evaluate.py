@@ -51,7 +51,8 @@ def segment_mask(frame: pd.DataFrame, where: SegmentFilter) -> pd.Series:
     value: Any = where.value
     if isinstance(value, str) and not pd.api.types.is_numeric_dtype(column):
         column = column.astype(str)
-    return _OPS[where.op](column, value).fillna(False).astype(bool)
+    mask: pd.Series = _OPS[where.op](column, value).fillna(False).astype(bool)
+    return mask
 
 
 def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd
         mask = segment_mask(frame, segment.where).to_numpy()
         result = classification_metrics(y_true[mask], scores[mask], threshold)
         support = result["positives"] if segment.metric == "recall" else result["samples"]
-        segments[segment.name] = result | {"support": int(support)}
+        segments[segment.name] = result | {"support": int(support or 0)}
     edge: dict[str, Any] | None = None
     if edge_cases is not None and len(edge_cases):
         expected = edge_cases["expected_label"].astype(int).to_numpy()

@@ -46,7 +46,8 @@ def weights(times: pd.Series, config: ModelConfig, window: Window) -> np.ndarray
         return np.ones(len(times))
     assert spec.half_life_days is not None  # enforced by the config
     age_days = (window.end - times).dt.total_seconds().to_numpy() / 86_400.0
-    return np.power(0.5, age_days / spec.half_life_days)
+    weights: np.ndarray = np.power(0.5, age_days / spec.half_life_days)
+    return weights
 
 
 def split(
