@@ -12,8 +12,13 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 
+PLUGIN = "AwsSolutions"
+
+
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+    """`finding` as cdk-nag prints it, e.g. `AwsSolutions-IAM5[Resource::*]`; the plugin prefix that
+    tells CDK which validation plugin the rule belongs to is added here."""
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=f"{PLUGIN}::{finding}", reason=reason))
 
 
 def check(app: cdk.App) -> None:

@@ -1,0 +1,223 @@
+"""Template assertions, construct by construct, on the synthesized stacks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infra.conftest import VARIANT, Synth, resources
+
+STACK = "fraud-detector-retraining"
+
+
+def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    (resource,) = resources(template, kind).values()
+    return resource["Properties"]
+
+
+def _definition(template: dict[str, Any]) -> str:
+    """The inline definition with the key ARN token shown as KMS_KEY_ARN."""
+    body = _only(template, "AWS::SageMaker::Pipeline")["PipelineDefinition"]["PipelineDefinitionBody"]
+    if isinstance(body, str):
+        return body
+    separator, parts = body["Fn::Join"]
+    return separator.join(p if isinstance(p, str) else "KMS_KEY_ARN" for p in parts)
+
+
+def test_pipeline_uses_this_stacks_bucket_role_image_and_key(template: dict[str, Any], synth: Synth) -> None:
+    stack = synth.stacks[STACK]
+    names = stack.names
+    pipeline = _only(template, "AWS::SageMaker::Pipeline")
+    assert pipeline["PipelineName"] == "fraud-detector-retraining"
+    definition = json.loads(_definition(template))
+    text = json.dumps(definition)
+    assert f"s3://{names.bucket}/fraud-detector/" in text
+    assert names.role_arn in text
+    assert stack.pipeline.image_uri in text
+    assert stack.pipeline.image_uri.startswith("111122223333.dkr.ecr.us-east-1.amazonaws.com/cdk-")
+    assert "retraining-key-set-at-deploy" not in text
+    jobs = [s for s in definition["Steps"] if s["Type"] == "Processing"]
+    for step in jobs:
+        cluster = step["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["VolumeKmsKeyId"] == "KMS_KEY_ARN"
+        assert step["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == "KMS_KEY_ARN"
+        assert step["Arguments"]["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
+
+
+def test_definition_in_the_stack_is_the_sdk_definition_for_the_deployed_config(
+    synth: Synth, template: dict[str, Any]
+) -> None:
+    stack = synth.stacks[STACK]
+    expected = stack.pipeline.definition.replace(
+        "arn:aws:kms:us-east-1:111122223333:key/retraining-key-set-at-deploy", "KMS_KEY_ARN"
+    )
+    assert _definition(template) == expected
+
+
+def test_artifact_bucket_is_versioned_encrypted_private_logged_and_tls_only(template: dict[str, Any]) -> None:
+    buckets = resources(template, "AWS::S3::Bucket")
+    (artifacts,) = [b["Properties"] for b in buckets.values() if b["Properties"].get("BucketName")]
+    assert artifacts["BucketName"] == "fraud-detector-111122223333-us-east-1"
+    assert artifacts["VersioningConfiguration"] == {"Status": "Enabled"}
+    encryption = artifacts["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert encryption["BucketKeyEnabled"] is True
+    assert artifacts["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert "DestinationBucketName" in artifacts["LoggingConfiguration"]
+    rules = {r["Id"]: r for r in artifacts["LifecycleConfiguration"]["Rules"]}
+    assert rules["Scratch"]["Prefix"] == "fraud-detector/scratch/" and rules["Scratch"]["ExpirationInDays"] == 14
+    assert "ExpirationInDays" not in rules["Executions"]
+    policies = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::S3::BucketPolicy").values()]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for p in policies
+        for s in p["Statement"]
+    )
+
+
+def test_key_rotates_and_group_exists(template: dict[str, Any]) -> None:
+    assert _only(template, "AWS::KMS::Key")["EnableKeyRotation"] is True
+    assert _only(template, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"] == "fraud-detector"
+
+
+def test_pipeline_role_is_scoped_to_its_prefix_group_jobs_and_image(template: dict[str, Any]) -> None:
+    roles = {r["Properties"].get("RoleName"): r for r in resources(template, "AWS::IAM::Role").values()}
+    assert "fraud-detector-pipeline" in roles
+    (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("PipelineRolePolicy")]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["ArtifactObjects"]["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                {
+                    "Fn::GetAtt": [
+                        next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("PipelineArtifacts")),
+                        "Arn",
+                    ]
+                },
+                "/fraud-detector/*",
+            ],
+        ]
+    }
+    assert statements["PipelineJobs"]["Resource"] == [
+        "arn:aws:sagemaker:us-east-1:111122223333:processing-job/pipelines-*",
+        "arn:aws:sagemaker:us-east-1:111122223333:training-job/pipelines-*",
+    ]
+    assert statements["PassRoleToJobs"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    assert "JobNetworkInterfaces" not in statements  # no VPC in this config
+
+
+def test_vpc_config_adds_network_interface_permissions_and_isolation(full_template: dict[str, Any]) -> None:
+    (policy,) = [
+        p for k, p in resources(full_template, "AWS::IAM::Policy").items() if k.startswith("PipelineRolePolicy")
+    ]
+    sids = {s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert "JobNetworkInterfaces" in sids
+    definition = json.loads(_definition(full_template))
+    data_pull = next(s for s in definition["Steps"] if s["Name"] == "DataPull")
+    network = data_pull["Arguments"]["NetworkConfig"]
+    assert network["EnableNetworkIsolation"] is True
+    assert network["VpcConfig"] == {"SecurityGroupIds": ["sg-0abc"], "Subnets": ["subnet-0abc"]}
+
+
+def test_audit_table_has_kms_pitr_ttl_and_keys(template: dict[str, Any]) -> None:
+    table = _only(template, "AWS::DynamoDB::GlobalTable")
+    assert table["TableName"] == "fraud-detector-trigger-gate"
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    assert table["SSESpecification"]["SSEType"] == "KMS"
+    replica = table["Replicas"][0]
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert "KMSMasterKeyId" in replica["SSESpecification"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_trigger_function_settings(template: dict[str, Any]) -> None:
+    functions = {k: f["Properties"] for k, f in resources(template, "AWS::Lambda::Function").items()}
+    trigger = next(f for k, f in functions.items() if k.startswith("TriggerFunction"))
+    env = trigger["Environment"]["Variables"]
+    assert env["PIPELINE_NAME"] == "fraud-detector-retraining"
+    assert env["COOLDOWN_HOURS"] == "24"
+    assert env["MAX_STALENESS_DAYS"] == "60"
+    assert trigger["Handler"] == "handler.handler"
+    assert trigger["ReservedConcurrentExecutions"] == 1
+    invoke = _only(template, "AWS::Lambda::EventInvokeConfig")
+    assert invoke["MaximumRetryAttempts"] == 2
+    assert "OnFailure" in invoke["DestinationConfig"]
+
+
+def test_alerts_topic_is_encrypted_with_routes_from_config(
+    template: dict[str, Any], full_template: dict[str, Any]
+) -> None:
+    assert "KmsMasterKeyId" in _only(template, "AWS::SNS::Topic")
+    protocols = sorted(s["Properties"]["Protocol"] for s in resources(template, "AWS::SNS::Subscription").values())
+    assert protocols == ["email"]
+    full = sorted(
+        (s["Properties"]["Protocol"], s["Properties"]["Endpoint"])
+        for s in resources(full_template, "AWS::SNS::Subscription").values()
+    )
+    assert full == [
+        ("email", "ml-oncall@example.com"),
+        ("https", "https://events.pagerduty.com/integration/abc123/enqueue"),
+    ]
+    slack = _only(full_template, "AWS::Chatbot::SlackChannelConfiguration")
+    assert (slack["SlackWorkspaceId"], slack["SlackChannelId"]) == ("T0123ABCD", "C0456EFGH")
+    assert resources(template, "AWS::Chatbot::SlackChannelConfiguration") == {}
+
+
+def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Synth) -> None:
+    from pipelines.alarms import alarm_specs
+    from pipelines.config import load_config
+    from tests.infra.conftest import ROOT
+
+    specs = {s.name: s for s in alarm_specs(load_config(ROOT / "configs" / "fraud-detector.yaml"))}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == set(specs)
+    for name, spec in specs.items():
+        alarm = alarms[name]
+        assert alarm["MetricName"] == spec.metric_name
+        assert alarm["Namespace"] == spec.namespace
+        assert alarm["Threshold"] == spec.threshold
+        assert alarm["ComparisonOperator"] == spec.comparison
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+            spec.evaluation_periods,
+            spec.datapoints_to_alarm,
+        )
+        assert alarm["TreatMissingData"] == spec.treat_missing_data
+        assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == sorted(spec.dimensions)
+    assert resources(template, "AWS::CloudWatch::Dashboard")
+
+
+def test_monitor_schedule_sends_a_valid_create_processing_job_request(template: dict[str, Any]) -> None:
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    schedule = _only(template, "AWS::Scheduler::Schedule")
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    target = schedule["Target"]
+    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+    text = target["Input"]
+    if not isinstance(text, str):  # Fn::Join with the role and key ARNs
+        separator, parts = text["Fn::Join"]
+        text = separator.join(p if isinstance(p, str) else "arn:aws:iam::111122223333:role/x" for p in parts)
+    request = json.loads(
+        text.replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3").replace(
+            "<aws.scheduler.scheduled-time>", "2026-11-20T17:00:00Z"
+        )
+    )
+    model = get_session().get_service_model("sagemaker").operation_model("CreateProcessingJob").input_shape
+    report = ParamValidator().validate(request, model)
+    assert not report.has_errors(), report.generate_report()
+    assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "training_containers.monitor"]
+
+
+def test_variant_stack_exists(synth: Synth) -> None:
+    assert f"{VARIANT}-retraining" in synth.stacks
