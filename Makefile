@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test lint types unit integration infra e2e definition clean
+.PHONY: demo test lint types unit integration infra e2e definition synth clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: lint types
 
 unit integration infra e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/$@
+
+# The CDK app offline: `cdk synth` through the CLI pinned in package.json (Node 20).
+synth: $(STAMP)
+	npm ci --no-audit --no-fund
+	PATH=$(CURDIR)/$(BIN):$$PATH npx cdk synth --quiet
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out

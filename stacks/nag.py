@@ -11,7 +11,6 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-
 PLUGIN = "AwsSolutions"
 
 

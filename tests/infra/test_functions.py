@@ -1,0 +1,297 @@
+"""The Lambda handlers on moto (DynamoDB, S3, SNS) and botocore's Stubber (SageMaker calls moto
+does not implement faithfully: it ignores ClientRequestToken and has no ListPipelineExecutionSteps),
+and the IAM coverage check: the operations they make are exactly what their policies allow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from pipelines.trigger import MalformedEvent, client_request_token
+from stacks.alerts.runtime import handler as alert_handler
+from stacks.trigger.runtime import handler as trigger_handler
+from tests.infra.conftest import resources
+from tests.infra.sample_events import alarm_state_change, execution_status_change
+
+REGION = "us-east-1"
+PIPELINE = "fraud-detector-retraining"
+PIPELINE_ARN = f"arn:aws:sagemaker:{REGION}:111122223333:pipeline/{PIPELINE}"
+TABLE = "fraud-detector-trigger-gate"
+BUCKET = "fraud-detector-111122223333-us-east-1"
+
+# Operations whose IAM action differs from "<service>:<Operation>".
+IAM_ACTIONS = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem"}}  # the gate's transactions are Puts only
+# Allowed but never called by handler code: calls AWS makes with the function's role on its behalf.
+DOCUMENTED_EXCEPTIONS = {
+    "kms:Decrypt": "DynamoDB, S3, SNS and SQS use the key of the encrypted table, object, topic or queue",
+    "kms:Encrypt": "DynamoDB encrypts items with the table's key",
+    "kms:GenerateDataKey": "SNS, SQS and DynamoDB generate data keys for encrypted messages and items",
+    "logs:CreateLogStream": "the Lambda runtime writes the function's logs",
+    "logs:PutLogEvents": "the Lambda runtime writes the function's logs",
+    "sqs:SendMessage": "Lambda sends failed asynchronous invocations to the failure destination",
+}
+
+
+class CallRecorder:
+    """Records `<service>:<Operation>` of every call made through the clients it watches (on
+    before-parameter-build: Stubber answers on before-call and stops other handlers there)."""
+
+    def __init__(self) -> None:
+        self.calls: set[str] = set()
+
+    def watch(self, client: Any) -> Any:
+        prefix = client.meta.service_model.signing_name
+        client.meta.events.register(
+            "before-parameter-build", lambda model, **_: self.calls.add(f"{prefix}:{model.name}")
+        )
+        return client
+
+    def actions(self) -> set[str]:
+        return set().union(*(IAM_ACTIONS.get(c, {c}) for c in self.calls))
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+def _table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _listing(*running: str) -> dict[str, Any]:
+    return {
+        "PipelineExecutionSummaries": [
+            {"PipelineExecutionArn": arn, "PipelineExecutionStatus": "Executing", "StartTime": datetime(2026, 11, 20)}
+            for arn in running
+        ]
+    }
+
+
+class Context:
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+
+
+def run_trigger_gate(recorder: CallRecorder) -> Stubber:
+    """Alarm -> one start (request checked against the service model and the expected values);
+    49 more deliveries of it -> no call; the run ends -> the gate releases."""
+    dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
+    _table(dynamodb)
+    recorder.calls.clear()  # the table is the fixture's, not the function's
+    sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
+    stubber = Stubber(sagemaker)
+    listing = {"PipelineName": PIPELINE, "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 20}
+    event = alarm_state_change("fraud-detector-retrain-drifted-features", event_id="evt-1", value=3.0)
+    stubber.add_response("list_pipeline_executions", _listing(), listing)
+    stubber.add_response(
+        "start_pipeline_execution",
+        {"PipelineExecutionArn": f"{PIPELINE_ARN}/execution/run1"},
+        {
+            "PipelineName": PIPELINE,
+            "PipelineExecutionDisplayName": ANY,
+            "PipelineExecutionDescription": ANY,
+            "PipelineParameters": [
+                {"Name": "DataWindowEnd", "Value": "2026-11-20T17:04:40Z"},
+                {"Name": "TriggerAlarm", "Value": "fraud-detector-retrain-drifted-features"},
+                {"Name": "TriggerMetricValue", "Value": "3.0"},
+                {"Name": "TriggerReason", "Value": "alarm"},
+            ],
+            "ClientRequestToken": client_request_token(PIPELINE, "evt-1"),
+        },
+    )
+    stubber.add_response("list_pipeline_executions", _listing(), listing)
+    stubber.activate()
+    environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": TABLE, "COOLDOWN_HOURS": "24", "MAX_STALENESS_DAYS": "60"}
+    trigger_handler._gate = trigger_handler.build_gate(environ, dynamodb=dynamodb, sagemaker=sagemaker)
+    try:
+        results = [trigger_handler.handler(event, Context(f"req-{i}")) for i in range(50)]
+        ended = trigger_handler.handler(execution_status_change(PIPELINE, "run1", event_id="end-1"), Context("req-e"))
+    finally:
+        trigger_handler._gate = None
+    outcomes = [r["decisions"][0]["outcome"] for r in results]
+    assert outcomes == ["started"] + ["duplicate"] * 49
+    assert results[0]["decisions"][0]["execution_arn"] == f"{PIPELINE_ARN}/execution/run1"
+    assert [d["outcome"] for d in ended["decisions"]] == ["released"]
+    audit = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :d)",
+        ExpressionAttributeValues={":pk": {"S": f"PIPELINE#{PIPELINE}"}, ":d": {"S": "DECISION#"}},
+    )["Items"]
+    recorder.calls.discard("dynamodb:Query")  # the test's own read of the audit trail
+    assert sorted(i["outcome"]["S"] for i in audit).count("duplicate") == 49
+    return stubber
+
+
+def run_alerts(recorder: CallRecorder) -> dict[str, Any]:
+    """A run stopped by the quality gates -> one message naming the gate, observed, threshold, delta."""
+    s3 = recorder.watch(boto3.client("s3", region_name=REGION))
+    sns = recorder.watch(boto3.client("sns", region_name=REGION))
+    s3.create_bucket(Bucket=BUCKET)
+    evaluation = {
+        "gates": {
+            "min_recall": {
+                "name": "min_recall",
+                "metric": "recall",
+                "observed": 0.62,
+                "threshold": 0.7,
+                "champion": 0.74,
+                "passed": False,
+                "detail": "",
+            },
+            "min_roc_auc": {
+                "name": "min_roc_auc",
+                "metric": "roc_auc",
+                "observed": 0.95,
+                "threshold": 0.9,
+                "passed": True,
+            },
+        }
+    }
+    key = "fraud-detector/executions/run7/Evaluate/evaluation/evaluation.json"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(evaluation).encode())
+    topic = sns.create_topic(Name="fraud-detector-retraining-alerts")["TopicArn"]
+    recorder.calls.clear()
+    sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
+    stubber = Stubber(sagemaker)
+    message = "QualityGates failed (1 of 2): min_recall: recall observed 0.6200 < threshold 0.7000 (delta -0.0800)"
+    stubber.add_response(
+        "list_pipeline_execution_steps",
+        {
+            "PipelineExecutionSteps": [
+                {"StepName": "Evaluate", "StepStatus": "Succeeded", "Metadata": {"ProcessingJob": {"Arn": "arn:x"}}},
+                {
+                    "StepName": "QualityGatesFailed",
+                    "StepStatus": "Failed",
+                    "Metadata": {"Fail": {"ErrorMessage": message}},
+                },
+            ]
+        },
+        {"PipelineExecutionArn": f"{PIPELINE_ARN}/execution/run7", "SortOrder": "Ascending"},
+    )
+    stubber.activate()
+    alert_handler._clients.update(sagemaker=sagemaker, s3=s3, sns=sns)
+    environ = {"MODEL_NAME": "fraud-detector", "ARTIFACT_PREFIX": f"s3://{BUCKET}/fraud-detector", "TOPIC_ARN": topic}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environ.items():
+            patch.setenv(name, value)
+        try:
+            event = execution_status_change(PIPELINE, "run7", status="Failed")
+            result = alert_handler.handler(event, Context("req-a"))
+        finally:
+            alert_handler._clients.clear()
+    stubber.assert_no_pending_responses()
+    return result
+
+
+def test_trigger_gate_function_starts_once_for_fifty_deliveries(aws: None) -> None:
+    stubber = run_trigger_gate(CallRecorder())
+    stubber.assert_no_pending_responses()
+
+
+def test_trigger_gate_function_rejects_a_malformed_event_before_any_call(aws: None) -> None:
+    recorder = CallRecorder()
+    sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
+    dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
+    environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": TABLE, "COOLDOWN_HOURS": "24"}
+    trigger_handler._gate = trigger_handler.build_gate(environ, dynamodb=dynamodb, sagemaker=sagemaker)
+    event = alarm_state_change("fraud-detector-retrain-drifted-features")
+    del event["detail"]["alarmName"]
+    try:
+        with pytest.raises(MalformedEvent, match=r"detail\.alarmName: missing"):
+            trigger_handler.handler(event, Context("req"))
+    finally:
+        trigger_handler._gate = None
+    assert recorder.calls == set()
+
+
+def test_alert_function_names_the_failed_gate_with_observed_threshold_and_delta(aws: None) -> None:
+    result = run_alerts(CallRecorder())
+    assert result["subject"] == "[fraud-detector] retraining failed: candidate failed the quality gates"
+
+
+def test_alert_text_from_the_report() -> None:
+    from pipelines.alert_message import StepFailure, build_alert
+
+    alert = build_alert(
+        model="fraud-detector",
+        pipeline=PIPELINE,
+        execution_arn=f"{PIPELINE_ARN}/execution/run7",
+        failures=[StepFailure("DataValidationFailed", "Fail", "DataValidation failed: min_rows: 120 rows < 2000")],
+        validation={
+            "checks": [
+                {
+                    "name": "min_rows",
+                    "passed": False,
+                    "observed": 120,
+                    "threshold": 2000,
+                    "message": "fresh: 120 rows < 2000",
+                }
+            ]
+        },
+    )
+    assert (
+        "- data check min_rows: observed 120, threshold 2000, delta -1880.0000 (fresh: 120 rows < 2000)" in alert.text
+    )
+    assert json.loads(alert.sns_message())["email"] == alert.text
+
+
+def _allowed(template: dict[str, Any], policy_prefix: str) -> set[str]:
+    (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith(policy_prefix)]
+    actions: set[str] = set()
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow"
+        listed = statement["Action"]
+        actions |= {listed} if isinstance(listed, str) else set(listed)
+    return actions
+
+
+@pytest.mark.parametrize(
+    ("policy_prefix", "scenario"),
+    [("TriggerFunctionPolicy", run_trigger_gate), ("AlertsFunctionPolicy", run_alerts)],
+    ids=["trigger-gate", "alerts"],
+)
+def test_function_policy_allows_exactly_what_the_handler_calls(
+    aws: None, template: dict[str, Any], policy_prefix: str, scenario: Any
+) -> None:
+    recorder = CallRecorder()
+    scenario(recorder)
+    called = recorder.actions()
+    allowed = _allowed(template, policy_prefix)
+
+    assert not [a for a in allowed if "*" in a], "wildcard actions"
+    assert called - allowed == set(), "called but not allowed"
+    assert allowed - called <= set(DOCUMENTED_EXCEPTIONS), "allowed but never called"
+    assert called, "the scenario made no call"
+
+
+def test_stubbed_start_request_is_valid_for_the_service_model() -> None:
+    """Stubber validated the request shape; this states the token bounds of the model too."""
+    from botocore.session import get_session
+
+    shape = get_session().get_service_model("sagemaker").operation_model("StartPipelineExecution").input_shape
+    token = shape.members["ClientRequestToken"].metadata
+    assert token["min"] <= len(client_request_token(PIPELINE, "x" * 500)) <= token["max"]
