@@ -107,7 +107,7 @@ def _drift(args: argparse.Namespace) -> int:
     from pipelines.drift_report import write_html
 
     config = load_config(args.config) if args.config else None
-    report = compare_frames(read_frame(args.reference), read_frame(args.current), config)
+    report = compare_frames(read_frame(args.reference), read_frame(args.current), config, exact=args.exact)
     write_report(report, args.json)
     if args.html:
         write_html(report, args.html)
@@ -164,12 +164,17 @@ def parser() -> argparse.ArgumentParser:
     put.add_argument("uri", help="s3://bucket/key (a trailing / keeps the file name)")
     put.add_argument("--workdir", required=True)
     put.set_defaults(handler=_local_put)
+
+    from pipelines.promotion.cli import add_commands as add_promotion_commands
+
+    add_promotion_commands(commands)
     drift = commands.add_parser("drift", help="per-feature drift of a current table against a reference table")
     drift.add_argument("--reference", required=True, help="reference .parquet or .csv")
     drift.add_argument("--current", required=True, help="current .parquet or .csv")
     drift.add_argument("--config", help="model config: features, types and thresholds (default: inferred, defaults)")
     drift.add_argument("--json", required=True, help="report JSON to write (features.<name>.<statistic>, .drifted)")
     drift.add_argument("--html", help="HTML report to write")
+    drift.add_argument("--exact", action="store_true", help="keep every reference value (default: as a profile)")
     drift.set_defaults(handler=_drift)
     return root
 

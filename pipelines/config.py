@@ -444,6 +444,58 @@ class TriggerSection(_Strict):
         return self
 
 
+# --------------------------------------------------------------------------- promotion
+
+
+class ShadowCriteria(_Strict):
+    """When a candidate in shadow has earned production (all must hold), and how long it waits.
+
+    The shadow decides once it has `min_labels` labelled predictions and ran `min_duration_hours`:
+    its live `metric` must be within `offline_tolerance` of its offline value from the Evaluate
+    step and no more than `champion_margin` below the champion's live value on the same requests;
+    its p99 latency and error rate must stay within the limits. Otherwise it is rejected."""
+
+    metric: Metric = "roc_auc"
+    min_labels: Annotated[int, Field(ge=1)] = 500
+    min_duration_hours: Annotated[float, Field(ge=0)] = 24
+    offline_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
+    champion_margin: Annotated[float, Field(ge=0, le=1)] = 0.01
+    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 200
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    evaluation_schedule: str = "rate(1 hour)"
+
+    @field_validator("evaluation_schedule")
+    @classmethod
+    def _schedule_expression(cls, value: str) -> str:
+        if not re.match(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$", value):
+            raise ValueError(f"evaluation_schedule must be rate(N unit) or cron(...), got {value!r}")
+        return value
+
+
+class DeploymentGuardrails(_Strict):
+    """Blue/green traffic shifting for promotion and rollback, with auto-rollback alarms."""
+
+    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
+    canary_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+    max_execution_seconds: Annotated[int, Field(ge=600, le=28_800)] = 3600
+    max_5xx_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 500
+
+
+class PromotionSection(_Strict):
+    endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")] | None = None
+    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.large"
+    instance_count: Annotated[int, Field(ge=1)] = 1
+    capture_sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    shadow: ShadowCriteria = ShadowCriteria()
+    deployment: DeploymentGuardrails = DeploymentGuardrails()
+
+    def endpoint(self, model_name: str) -> str:
+        return self.endpoint_name or f"{model_name}-endpoint"
+
+
 # --------------------------------------------------------------------------- deployment
 
 
@@ -485,6 +537,7 @@ class ModelConfig(_Strict):
     alerts: AlertsSection = AlertsSection()
     drift: DriftSection = DriftSection()
     trigger: TriggerSection = TriggerSection()
+    promotion: PromotionSection = PromotionSection()
     pipeline: PipelineSection = PipelineSection()
 
     @model_validator(mode="after")

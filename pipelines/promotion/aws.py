@@ -1,0 +1,77 @@
+"""The controller's adapters on AWS, each around an injected boto3 client: the SageMaker Model
+Registry, the endpoint, the S3 champion pointer and the DynamoDB audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.config import ModelConfig
+from pipelines.promotion.audit import DynamoDbAudit
+from pipelines.promotion.champion import S3Champion
+from pipelines.promotion.controller import Promotion
+from pipelines.promotion.endpoint import SageMakerEndpoint
+
+
+class SageMakerRegistry:
+    """The Model Registry as the controller reads and changes it. UpdateModelPackage merges the
+    customer metadata keys it is given, so stage changes never drop the lineage keys."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def describe_model_package(self, arn: str) -> dict[str, Any]:
+        described = dict(self.client.describe_model_package(ModelPackageName=arn))
+        described.pop("ResponseMetadata", None)
+        return described
+
+    def list_model_packages(self, group: str, approval_status: str | None = None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "ModelPackageType": "Versioned",
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+        }
+        if approval_status:
+            kwargs["ModelApprovalStatus"] = approval_status
+        summaries: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("list_model_packages").paginate(**kwargs):
+            summaries += page["ModelPackageSummaryList"]
+        return [self.describe_model_package(s["ModelPackageArn"]) for s in summaries]
+
+    def update_model_package(
+        self,
+        arn: str,
+        *,
+        approval_status: str | None = None,
+        approval_description: str | None = None,
+        metadata: dict[str, str] | None = None,
+        actor: str = "user",
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {"ModelPackageArn": arn}
+        if approval_status:
+            request["ModelApprovalStatus"] = approval_status
+            if approval_description:
+                request["ApprovalDescription"] = f"{approval_description} ({actor})"[:1024]
+        if metadata:
+            request["CustomerMetadataProperties"] = metadata
+        self.client.update_model_package(**request)
+        return self.describe_model_package(arn)
+
+
+def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = None) -> Promotion:
+    """The controller against the deployed stack (names as the CDK app derives them)."""
+    from pipelines.definition import champion_prefix
+
+    sagemaker = session.client("sagemaker")
+    return Promotion(
+        config=config,
+        registry=SageMakerRegistry(sagemaker),
+        endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config)),
+        audit=DynamoDbAudit(session.client("dynamodb"), audit_table or f"{config.model.name}-trigger-gate"),
+        champion=S3Champion(session.client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
+    )
+
+
+def endpoint_role_arn(config: ModelConfig) -> str:
+    """The execution role of the SageMaker models behind the endpoint (created by the CDK app)."""
+    return f"arn:aws:iam::{config.pipeline.account}:role/{config.model.name}-endpoint"

@@ -1,0 +1,352 @@
+"""The promotion controller: applies lifecycle moves to the registry, the endpoint, the champion
+pointer and the audit trail. The Lambda functions, the CLI and the local demo all call this.
+
+Every method is idempotent and re-runnable: the wanted endpoint is derived from the stages in
+the registry, and `apply` converges on it, so a run interrupted between two calls finishes the
+job when repeated; a repeated event finds the work done and records a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pipelines.config import ModelConfig
+from pipelines.promotion.audit import Audit, AuditRecord
+from pipelines.promotion.endpoint import Endpoint, Version
+from pipelines.promotion.lifecycle import (
+    STAGE_KEY,
+    Action,
+    IllegalTransition,
+    Stage,
+    approval_status,
+    next_stage,
+    stage_of,
+)
+from pipelines.promotion.shadow import ShadowDecision, ShadowEvidence, decide
+
+SHADOW_STARTED = "ShadowStartedAt"
+RETIRED_BY = "RetiredBy"
+CHANGED_AT = "StageChangedAt"
+
+
+class Registry(Protocol):
+    def describe_model_package(self, arn: str) -> dict[str, Any]: ...
+
+    def list_model_packages(self, group: str, approval_status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def update_model_package(
+        self,
+        arn: str,
+        *,
+        approval_status: str | None = None,
+        approval_description: str | None = None,
+        metadata: dict[str, str] | None = None,
+        actor: str = "user",
+    ) -> dict[str, Any]: ...
+
+
+class Champion(Protocol):
+    def publish(self, version: Version | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    version: Version
+    stage: Stage
+    metadata: dict[str, str]
+    created: str
+
+    @property
+    def arn(self) -> str:
+        return self.version.package_arn
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version.number}"
+
+
+def model_version(described: dict[str, Any]) -> ModelVersion:
+    container = described.get("InferenceSpecification", {}).get("Containers", [{}])[0]
+    metadata = dict(described.get("CustomerMetadataProperties", {}))
+    return ModelVersion(
+        version=Version(
+            package_arn=described["ModelPackageArn"],
+            number=int(described["ModelPackageVersion"]),
+            model_data=str(container.get("ModelDataUrl", "")),
+            image=str(container.get("Image", "")),
+        ),
+        stage=stage_of(str(described.get("ModelApprovalStatus")), metadata),
+        metadata=metadata,
+        created=str(described.get("CreationTime", "")),
+    )
+
+
+EvidenceSource = Callable[[ModelVersion, ModelVersion, datetime], ShadowEvidence]
+
+
+@dataclass
+class Promotion:
+    config: ModelConfig
+    registry: Registry
+    endpoint: Endpoint
+    audit: Audit
+    champion: Champion
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    # ---- reading
+
+    def versions(self) -> list[ModelVersion]:
+        """Newest first."""
+        group = self.config.registry.model_package_group
+        return [model_version(p) for p in self.registry.list_model_packages(group)]
+
+    def find(self, ref: str | int) -> ModelVersion:
+        text = str(ref).removeprefix("v")
+        for version in self.versions():
+            if text in (version.arn, str(version.version.number)):
+                return version
+        raise IllegalTransition(f"no model version {ref!r} in group {self.config.registry.model_package_group}")
+
+    def in_stage(self, stage: Stage) -> list[ModelVersion]:
+        return [v for v in self.versions() if v.stage is stage]
+
+    def production(self) -> ModelVersion | None:
+        found = self.in_stage(Stage.PRODUCTION)
+        return found[0] if found else None
+
+    def shadow(self) -> ModelVersion | None:
+        found = self.in_stage(Stage.SHADOW)
+        return found[0] if found else None
+
+    def previous_champion(self) -> ModelVersion | None:
+        """The most recently superseded production version (a rolled-back one never counts)."""
+        superseded = [v for v in self.in_stage(Stage.RETIRED) if v.metadata.get(RETIRED_BY) == "promotion"]
+        return max(superseded, key=lambda v: v.metadata.get(CHANGED_AT, ""), default=None)
+
+    # ---- writing
+
+    def _now(self) -> str:
+        return self.clock().isoformat(timespec="seconds")
+
+    def _record(
+        self, action: str, outcome: str, version: ModelVersion | None, actor: str, reason: str, **details: Any
+    ) -> None:
+        self.audit.append(
+            AuditRecord(
+                at=self._now(),
+                model=self.config.model.name,
+                action=action,
+                outcome=outcome,
+                version=version.label if version else None,
+                actor=actor,
+                reason=reason,
+                details=details,
+            )
+        )
+
+    def _move(self, version: ModelVersion, action: Action, actor: str, reason: str, **metadata: str) -> ModelVersion:
+        target = next_stage(version.stage, action, version.label)
+        approval = approval_status(target)
+        described = self.registry.update_model_package(
+            version.arn,
+            approval_status=approval if approval != "PendingManualApproval" else None,
+            approval_description=reason or None,
+            metadata={STAGE_KEY: target.value, CHANGED_AT: self._now(), **metadata},
+            actor=actor,
+        )
+        return model_version(described)
+
+    # ---- approval (what Studio does) and its event
+
+    def approve(self, ref: str | int, actor: str = "user", reason: str = "") -> ModelVersion:
+        version = self.find(ref)
+        approved = self._move(version, Action.APPROVE, actor, reason or "approved")
+        self._record("approve", "approved", approved, actor, reason)
+        return self.on_approved(approved.arn, actor=actor)
+
+    def reject(self, ref: str | int, actor: str = "user", reason: str = "") -> ModelVersion:
+        version = self.find(ref)
+        rejected = self._move(version, Action.REJECT, actor, reason or "rejected")
+        if version.stage is Stage.SHADOW:
+            self._converge()
+        self._record("reject", "rejected", rejected, actor, reason)
+        return rejected
+
+    def on_approved(self, arn: str, actor: str = "approval-event", event_id: str | None = None) -> ModelVersion:
+        """A package was approved (in Studio, by `approve`, or automatically): deploy it when
+        nothing serves yet, else start its shadow. A repeated event changes nothing."""
+        version = self.find(arn)
+        if version.stage is not Stage.APPROVED:
+            self.reconcile(actor)  # a redelivered event still finishes an interrupted run
+            self._record(
+                "approval_event",
+                "duplicate",
+                version,
+                actor,
+                f"{version.label} is already {version.stage.value}",
+                event=event_id,
+            )
+            return version
+        production = self.production()
+        if production is None:
+            deployed = self._move(version, Action.DEPLOY, actor, "first approved version: deployed as production")
+            self._converge()
+            self.champion.publish(deployed.version)
+            self._record("deploy", "production", deployed, actor, "no production version yet", event=event_id)
+            return deployed
+        current = self.shadow()
+        if current is not None:
+            self._move(current, Action.REJECT, actor, f"superseded in shadow by {version.label}")
+            self._record("reject", "superseded", current, actor, f"superseded in shadow by {version.label}")
+        started = self._move(version, Action.START_SHADOW, actor, "shadow started", **{SHADOW_STARTED: self._now()})
+        applied = self._converge()
+        self._record("start_shadow", applied, started, actor, f"shadow of {production.label}", event=event_id)
+        return started
+
+    # ---- shadow verdict, promotion, rollback
+
+    def evaluate_shadow(self, evidence: EvidenceSource, actor: str = "shadow-evaluation") -> ShadowDecision | None:
+        shadow, production = self.shadow(), self.production()
+        if shadow is None or production is None:
+            return None
+        started = datetime.fromisoformat(shadow.metadata.get(SHADOW_STARTED, self._now()))
+        decision = decide(evidence(shadow, production, started), self.config.promotion.shadow)
+        details = decision.to_json()
+        if decision.verdict == "promote":
+            self._promote(shadow, Action.PROMOTE, actor, decision.reason, details)
+        elif decision.verdict == "reject":
+            rejected = self._move(shadow, Action.REJECT, actor, f"shadow rejected: {decision.reason}")
+            self._converge()
+            self._record("shadow_verdict", "rejected", rejected, actor, decision.reason, checks=details["checks"])
+        else:
+            self._record("shadow_verdict", "wait", shadow, actor, decision.reason, checks=details["checks"])
+        return decision
+
+    def promote(
+        self,
+        ref: str | int | None = None,
+        *,
+        force: bool = False,
+        evidence: EvidenceSource | None = None,
+        actor: str = "user",
+    ) -> ModelVersion:
+        version = self.find(ref) if ref is not None else self.shadow()
+        if version is None:
+            raise IllegalTransition("nothing to promote: no version is in shadow; name one with --force")
+        if force:
+            return self._promote(version, Action.FORCE_PROMOTE, actor, "forced by operator", {})
+        if version.stage is not Stage.SHADOW:
+            raise IllegalTransition(
+                f"cannot promote {version.label}: it is {version.stage.value}, not in shadow; "
+                "promotion needs shadow evidence (or --force)"
+            )
+        if evidence is None:
+            raise IllegalTransition(f"cannot promote {version.label} without shadow evidence (or --force)")
+        decision = self.evaluate_shadow(evidence, actor)
+        if decision is None or decision.verdict != "promote":
+            reason = decision.reason if decision else "no shadow"
+            verdict = decision.verdict if decision else "none"
+            raise IllegalTransition(f"cannot promote {version.label}: the shadow verdict is {verdict}: {reason}")
+        return self.find(version.arn)
+
+    def _promote(
+        self, version: ModelVersion, action: Action, actor: str, reason: str, details: dict[str, Any]
+    ) -> ModelVersion:
+        next_stage(version.stage, action, version.label)  # refuse before touching anything
+        previous = self.production()
+        promoted = self._move(version, action, actor, reason)
+        if previous is not None and previous.arn != version.arn:
+            self._move(previous, Action.RETIRE, actor, f"superseded by {version.label}", **{RETIRED_BY: "promotion"})
+        applied = self._converge()
+        self.champion.publish(promoted.version)
+        self._record(
+            "promote",
+            applied,
+            promoted,
+            actor,
+            reason,
+            previous=previous.label if previous else None,
+            checks=details.get("checks", []),
+        )
+        return promoted
+
+    def rollback(self, actor: str = "user", reason: str = "") -> ModelVersion:
+        current = self.production()
+        previous = self.previous_champion()
+        if current is None:
+            raise IllegalTransition("cannot roll back: nothing is in production")
+        if previous is None:
+            raise IllegalTransition(f"cannot roll back {current.label}: there is no previous champion to restore")
+        self._move(current, Action.RETIRE, actor, reason or "rolled back", **{RETIRED_BY: "rollback"})
+        restored = self._move(previous, Action.RESTORE, actor, f"restored by rollback of {current.label}")
+        applied = self._converge(guarded=False)
+        self.champion.publish(restored.version)
+        self._record("rollback", applied, restored, actor, reason or "rolled back", replaced=current.label)
+        return restored
+
+    def _converge(self, guarded: bool = True) -> str:
+        """Point the endpoint at what the registry says serves (production and shadow)."""
+        production, shadow = self.production(), self.shadow()
+        if production is None:
+            return "no production version"
+        return self.endpoint.apply(production.version, shadow.version if shadow else None, guarded=guarded)
+
+    def reconcile(self, actor: str = "reconcile") -> str:
+        """Bring the endpoint and the champion pointer in line with the registry (after an
+        interruption, or when the endpoint was busy the last time)."""
+        applied = self._converge()
+        production = self.production()
+        if production is not None:
+            self.champion.publish(production.version)
+        if applied not in ("unchanged", "no production version"):
+            self._record("reconcile", applied, production, actor, "endpoint brought in line with the registry")
+        return applied
+
+    def tick(self, evidence: EvidenceSource) -> ShadowDecision | None:
+        """What the scheduled shadow-evaluation function does each run."""
+        self.reconcile("shadow-evaluation")
+        return self.evaluate_shadow(evidence)
+
+    # ---- reporting
+
+    def status(self) -> dict[str, Any]:
+        state = self.endpoint.state()
+        versions = self.versions()
+
+        def brief(v: ModelVersion | None) -> dict[str, Any] | None:
+            return (
+                None
+                if v is None
+                else {
+                    "version": v.label,
+                    "arn": v.arn,
+                    "stage": v.stage.value,
+                    **{
+                        k: v.metadata[k]
+                        for k in (CHANGED_AT, SHADOW_STARTED, "TriggerReason", "TriggerAlarm")
+                        if k in v.metadata
+                    },
+                }
+            )
+
+        return {
+            "model": self.config.model.name,
+            "endpoint": {
+                "name": state.name,
+                "exists": state.exists,
+                "status": state.status,
+                "config": state.config_name,
+            },
+            "production": brief(self.production()),
+            "shadow": brief(self.shadow()),
+            "previous_champion": brief(self.previous_champion()),
+            "pending_approval": [v.label for v in versions if v.stage is Stage.REGISTERED],
+            "versions": [{"version": v.label, "stage": v.stage.value} for v in versions],
+            "recent_decisions": [r.to_json() for r in self.audit.records(self.config.model.name)[-10:]],
+        }
+
+    def history(self) -> list[dict[str, Any]]:
+        return [r.to_json() for r in self.audit.records(self.config.model.name)]

@@ -1,0 +1,200 @@
+"""The serving endpoint, as the promotion controller sees it: which registered versions serve
+production and shadow, and one idempotent `apply` that converges the endpoint on a wanted pair.
+
+Names are derived, never random, so a re-run after an interruption finds what the first run
+created: the SageMaker model of version N is `<model>-v<N>`; an endpoint config is named after
+its production and shadow versions plus a hash of its settings. The production variant is
+always called `production` (blue/green deployments require the same variant name), the shadow
+`shadow`; every config has a production variant, so the endpoint never stops serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pipelines.config import ModelConfig
+
+PRODUCTION, SHADOW = "production", "shadow"
+Applied = Literal["created", "updating", "unchanged", "busy"]
+
+
+@dataclass(frozen=True)
+class Version:
+    """A registered model version that can be deployed."""
+
+    package_arn: str
+    number: int
+    model_data: str
+    image: str
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    name: str
+    exists: bool
+    status: str | None = None
+    config_name: str | None = None
+    production: str | None = None  # model package ARN
+    shadow: str | None = None
+
+
+class Endpoint(Protocol):
+    def state(self) -> EndpointState: ...
+
+    def apply(self, production: Version, shadow: Version | None, *, guarded: bool) -> Applied: ...
+
+
+def model_name(config: ModelConfig, version: Version) -> str:
+    return f"{config.model.name}-v{version.number}"[:63]
+
+
+def guardrail_alarm_names(config: ModelConfig) -> list[str]:
+    """CloudWatch alarms that roll a blue/green deployment back (created by the CDK app)."""
+    endpoint = config.promotion.endpoint(config.model.name)
+    return [f"{endpoint}-5xx-rate", f"{endpoint}-latency-p99"]
+
+
+def capture_prefix(config: ModelConfig) -> str:
+    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}/capture"
+
+
+def endpoint_config_request(config: ModelConfig, production: Version, shadow: Version | None) -> dict[str, Any]:
+    promotion = config.promotion
+
+    def variant(name: str, version: Version, weight: float) -> dict[str, Any]:
+        return {
+            "VariantName": name,
+            "ModelName": model_name(config, version),
+            "InstanceType": promotion.instance_type,
+            "InitialInstanceCount": promotion.instance_count,
+            "InitialVariantWeight": weight,
+        }
+
+    request: dict[str, Any] = {
+        "ProductionVariants": [variant(PRODUCTION, production, 1.0)],
+        "DataCaptureConfig": {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": promotion.capture_sampling_percent,
+            "DestinationS3Uri": capture_prefix(config),
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+        },
+    }
+    if shadow is not None:
+        # The shadow's weight relative to production is the share of requests copied to it.
+        request["ShadowProductionVariants"] = [variant(SHADOW, shadow, promotion.shadow.sampling_percent / 100)]
+    kms = config.pipeline.kms_key_id
+    if kms:
+        request["KmsKeyId"] = kms
+        request["DataCaptureConfig"]["KmsKeyId"] = kms
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:8]
+    endpoint = promotion.endpoint(config.model.name)
+    suffix = f"-p{production.number}-s{shadow.number if shadow else 0}-{digest}"
+    return {"EndpointConfigName": endpoint[: 63 - len(suffix)] + suffix, **request}
+
+
+def deployment_config(config: ModelConfig) -> dict[str, Any]:
+    """Blue/green with a canary step, and automatic rollback when a guardrail alarm fires."""
+    guard = config.promotion.deployment
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": guard.canary_percent},
+                "WaitIntervalInSeconds": guard.canary_wait_seconds,
+            },
+            "TerminationWaitInSeconds": guard.termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": guard.max_execution_seconds,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in guardrail_alarm_names(config)]},
+    }
+
+
+class SageMakerEndpoint:
+    """The endpoint on AWS, through an injected boto3 SageMaker client."""
+
+    def __init__(self, config: ModelConfig, client: Any, role_arn: str) -> None:
+        self.config = config
+        self.client = client
+        self.role_arn = role_arn
+        self.name = config.promotion.endpoint(config.model.name)
+
+    def _missing(self, error: Exception) -> bool:
+        code = getattr(error, "response", {}).get("Error", {})
+        return code.get("Code") == "ValidationException" and "Could not find" in code.get("Message", "")
+
+    def state(self) -> EndpointState:
+        try:
+            endpoint = self.client.describe_endpoint(EndpointName=self.name)
+        except Exception as error:
+            if self._missing(error):
+                return EndpointState(self.name, exists=False)
+            raise
+        config_name = endpoint["EndpointConfigName"]
+        described = self.client.describe_endpoint_config(EndpointConfigName=config_name)
+        return EndpointState(
+            self.name,
+            exists=True,
+            status=endpoint["EndpointStatus"],
+            config_name=config_name,
+            production=self._package_of(described.get("ProductionVariants", [])),
+            shadow=self._package_of(described.get("ShadowProductionVariants", [])),
+        )
+
+    def _package_of(self, variants: list[dict[str, Any]]) -> str | None:
+        if not variants:
+            return None
+        model = self.client.describe_model(ModelName=variants[0]["ModelName"])
+        containers = model.get("Containers") or [model.get("PrimaryContainer", {})]
+        return str(containers[0].get("ModelPackageName")) if containers[0].get("ModelPackageName") else None
+
+    def _ensure_model(self, version: Version) -> None:
+        name = model_name(self.config, version)
+        try:
+            self.client.describe_model(ModelName=name)
+            return
+        except Exception as error:
+            if not self._missing(error):
+                raise
+        request: dict[str, Any] = {
+            "ModelName": name,
+            "ExecutionRoleArn": self.role_arn,
+            "Containers": [{"ModelPackageName": version.package_arn}],
+            "EnableNetworkIsolation": self.config.pipeline.network_isolation,
+        }
+        vpc = self.config.pipeline.vpc
+        if vpc is not None:
+            request["VpcConfig"] = {"SecurityGroupIds": vpc.security_group_ids, "Subnets": vpc.subnet_ids}
+        self.client.create_model(**request)
+
+    def _ensure_config(self, production: Version, shadow: Version | None) -> str:
+        request = endpoint_config_request(self.config, production, shadow)
+        try:
+            self.client.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
+        except Exception as error:
+            if not self._missing(error):
+                raise
+            self.client.create_endpoint_config(**request)
+        return str(request["EndpointConfigName"])
+
+    def apply(self, production: Version, shadow: Version | None, *, guarded: bool) -> Applied:
+        current = self.state()
+        if current.exists and current.status not in ("InService", "Failed"):
+            return "busy"  # an update is running; the next evaluation converges
+        for version in (production, shadow):
+            if version is not None:
+                self._ensure_model(version)
+        config_name = self._ensure_config(production, shadow)
+        if not current.exists:
+            self.client.create_endpoint(EndpointName=self.name, EndpointConfigName=config_name)
+            return "created"
+        if current.config_name == config_name:
+            return "unchanged"
+        request: dict[str, Any] = {"EndpointName": self.name, "EndpointConfigName": config_name}
+        if guarded:
+            request["DeploymentConfig"] = deployment_config(self.config)
+        self.client.update_endpoint(**request)
+        return "updating"

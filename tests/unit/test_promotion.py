@@ -1,0 +1,383 @@
+"""Promotion: the lifecycle state machine, the shadow verdict, and the controller driving a
+SageMaker endpoint (a botocore-validated fake) through approval, shadow, promotion, rollback
+and interruptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pandas as pd
+import pytest
+from botocore.exceptions import ParamValidationError
+from botocore.stub import Stubber
+from sklearn.metrics import roc_auc_score
+
+from pipelines.config import ModelConfig, ShadowCriteria
+from pipelines.promotion.audit import SqliteAudit
+from pipelines.promotion.aws import SageMakerRegistry
+from pipelines.promotion.controller import ModelVersion, Promotion
+from pipelines.promotion.endpoint import SageMakerEndpoint, Version, deployment_config, guardrail_alarm_names
+from pipelines.promotion.evidence import variant_evidence
+from pipelines.promotion.lifecycle import TRANSITIONS, Action, IllegalTransition, Stage, next_stage, stage_of
+from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence, decide
+from pipelines.registry import LocalRegistry
+from tests.fake_sagemaker import Crash, FakeSageMaker
+
+ROLE = "arn:aws:iam::111122223333:role/fraud-detector-endpoint"
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+
+# ---- lifecycle
+
+
+@pytest.mark.parametrize(("move", "target"), list(TRANSITIONS.items()), ids=lambda v: str(v))
+def test_every_legal_transition(move: tuple[Stage, Action], target: Stage) -> None:
+    assert next_stage(*move) is target
+
+
+@pytest.mark.parametrize(
+    ("stage", "action", "message"),
+    [
+        (Stage.REJECTED, Action.APPROVE, "cannot approve v3: it is rejected; from rejected it can: nothing"),
+        (
+            Stage.REGISTERED,
+            Action.PROMOTE,
+            "cannot promote v3: it is registered; from registered it can: approve, reject",
+        ),
+        (Stage.APPROVED, Action.PROMOTE, "from approved it can: reject, start_shadow, deploy, force_promote"),
+        (Stage.PRODUCTION, Action.RESTORE, "cannot restore v3: it is production"),
+        (Stage.RETIRED, Action.START_SHADOW, "from retired it can: restore"),
+    ],
+)
+def test_illegal_transitions_are_refused_with_what_is_allowed(stage: Stage, action: Action, message: str) -> None:
+    with pytest.raises(IllegalTransition, match=message):
+        next_stage(stage, action, "v3")
+
+
+def test_stage_follows_studio_approval_status() -> None:
+    assert stage_of("PendingManualApproval", {}) is Stage.REGISTERED
+    assert stage_of("Approved", {}) is Stage.APPROVED
+    assert stage_of("Approved", {"PromotionStage": "registered"}) is Stage.APPROVED
+    assert stage_of("Rejected", {"PromotionStage": "shadow"}) is Stage.REJECTED
+    assert stage_of("Approved", {"PromotionStage": "production"}) is Stage.PRODUCTION
+
+
+# ---- shadow verdict
+
+CRITERIA = ShadowCriteria(
+    metric="roc_auc",
+    min_labels=500,
+    min_duration_hours=24,
+    offline_tolerance=0.05,
+    champion_margin=0.01,
+    max_latency_p99_ms=200,
+    max_error_rate=0.01,
+)
+
+
+def evidence(
+    live: float = 0.95, champion: float = 0.94, offline: float = 0.96, labelled: int = 800, hours: float = 30,
+    latency: float = 40.0, errors: float = 0.0,
+) -> ShadowEvidence:  # fmt: skip
+    return ShadowEvidence(
+        started_at=T0,
+        now=T0 + timedelta(hours=hours),
+        shadow=VariantEvidence(1000, labelled, {"roc_auc": live}, latency, errors),
+        production=VariantEvidence(1000, labelled, {"roc_auc": champion}, 30.0, 0.0),
+        offline={"roc_auc": offline},
+    )
+
+
+def test_shadow_promotes_when_every_check_holds() -> None:
+    decision = decide(evidence(), CRITERIA)
+    assert decision.verdict == "promote"
+    checks = {c.name: c for c in decision.checks}
+    assert checks["live_roc_auc_vs_champion"].threshold == pytest.approx(0.93)
+    assert checks["live_roc_auc_vs_offline"].delta == pytest.approx(0.95 - 0.91)
+
+
+def test_shadow_rejected_on_accuracy_against_champion_and_offline() -> None:
+    worse = decide(evidence(live=0.90, champion=0.94, offline=0.92), CRITERIA)
+    assert worse.verdict == "reject"
+    assert "live_roc_auc_vs_champion: observed 0.9000 < champion minus margin 0.9300 (delta -0.0300)" in worse.reason
+    drifted = decide(evidence(live=0.90, champion=0.88, offline=0.97), CRITERIA)
+    assert drifted.verdict == "reject" and "live_roc_auc_vs_offline" in drifted.reason
+    assert "vs_champion" not in drifted.reason
+
+
+def test_shadow_rejected_on_latency_or_errors_before_labels_arrive() -> None:
+    slow = decide(evidence(latency=250.0, labelled=10), CRITERIA)
+    assert slow.verdict == "reject" and "latency_p99_ms: observed 250 ms, limit 200 ms" in slow.reason
+    failing = decide(evidence(errors=0.05), CRITERIA)
+    assert failing.verdict == "reject" and "error_rate" in failing.reason
+
+
+def test_shadow_waits_for_labels_and_duration() -> None:
+    few = decide(evidence(labelled=120), CRITERIA)
+    assert few.verdict == "wait" and few.reason == "120 labelled predictions of the 500 needed"
+    early = decide(evidence(hours=5, latency=999.0), CRITERIA)
+    assert early.verdict == "wait" and early.reason.startswith("shadow ran 5.0 h of the 24 h minimum")
+
+
+def test_variant_evidence_joins_labels_by_inference_id() -> None:
+    rng = np.random.default_rng(5)
+    ids = [f"r{i}" for i in range(2000)]
+    labels = rng.integers(0, 2, 2000)
+    scores = np.clip(labels * 0.3 + rng.random(2000) * 0.7, 0, 1)
+    captured = pd.DataFrame({"inference_id": ids, "prediction": scores})
+    truth = pd.DataFrame({"inference_id": ids[:1500][::-1], "label": labels[:1500][::-1]})
+    result = variant_evidence(captured, truth, 0.5, 12.0, 0.0)
+    assert result.requests == 2000 and result.labelled == 1500
+    assert result.metrics["roc_auc"] == pytest.approx(roc_auc_score(labels[:1500], scores[:1500]), abs=1e-12)
+
+
+# ---- controller against a SageMaker endpoint
+
+
+class RecordingChampion:
+    def __init__(self) -> None:
+        self.published: list[int | None] = []
+
+    def publish(self, version: Version | None) -> None:
+        self.published.append(None if version is None else version.number)
+
+
+def register(registry: LocalRegistry, number: int) -> str:
+    return registry.create_model_package(
+        {
+            "ModelPackageGroupName": "fraud-detector",
+            "ModelApprovalStatus": "PendingManualApproval",
+            "CustomerMetadataProperties": {"TriggerReason": "drift", "CodeVersion": f"c{number}"},
+            "InferenceSpecification": {
+                "Containers": [{"Image": "img", "ModelDataUrl": f"s3://b/v{number}/model.tar.gz"}]
+            },
+        }
+    )
+
+
+@pytest.fixture
+def world(config: ModelConfig, tmp_path: Path) -> tuple[Promotion, FakeSageMaker, RecordingChampion]:
+    registry = LocalRegistry(tmp_path / "registry.db")
+    registry.create_model_package_group("fraud-detector")
+    for number in (1, 2, 3):
+        register(registry, number)
+    fake = FakeSageMaker()
+    champion = RecordingChampion()
+    clock = iter(T0 + timedelta(minutes=m) for m in range(10_000))
+    promotion = Promotion(
+        config=config,
+        registry=registry,
+        endpoint=SageMakerEndpoint(config, fake, ROLE),
+        audit=SqliteAudit(tmp_path / "audit.db"),
+        champion=champion,
+        clock=lambda: next(clock),
+    )
+    return promotion, fake, champion
+
+
+def promote_evidence(shadow: ModelVersion, production: ModelVersion, started: datetime) -> ShadowEvidence:
+    return evidence(hours=48)
+
+
+def stages(promotion: Promotion) -> dict[str, str]:
+    return {v.label: v.stage.value for v in promotion.versions()}
+
+
+ENDPOINT = "fraud-detector-endpoint"
+ARN = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-detector/{}"
+
+
+def test_first_approval_deploys_then_the_next_runs_in_shadow(world: Any) -> None:
+    promotion, fake, champion = world
+    promotion.approve(1, actor="alice")
+    assert stages(promotion)["v1"] == "production"
+    assert fake.serving(ENDPOINT) == (ARN.format(1), None)
+    assert champion.published == [1]
+    assert fake.models["fraud-detector-v1"]["Containers"] == [{"ModelPackageName": ARN.format(1)}]
+
+    promotion.approve(2, actor="bob")
+    assert stages(promotion) == {"v3": "registered", "v2": "shadow", "v1": "production"}
+    assert fake.serving(ENDPOINT) == (ARN.format(1), ARN.format(2))
+    name, update = fake.calls[-1]
+    assert name == "update_endpoint"
+    assert update["DeploymentConfig"] == deployment_config(promotion.config)
+    alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert alarms == guardrail_alarm_names(promotion.config)
+    shadow_config = fake.configs[fake.endpoints[ENDPOINT]["EndpointConfigName"]]
+    assert shadow_config["ShadowProductionVariants"][0]["VariantName"] == "shadow"
+    assert shadow_config["DataCaptureConfig"]["EnableCapture"] is True
+
+
+def test_duplicate_approval_event_changes_nothing(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    calls = len(fake.calls)
+    promotion.on_approved(ARN.format(2), event_id="evt-1")
+    promotion.on_approved(ARN.format(2), event_id="evt-1")
+    assert not [c for c, _ in fake.calls[calls:] if c.startswith(("create", "update"))]
+    assert [r.outcome for r in promotion.audit.records("fraud-detector")][-2:] == ["duplicate", "duplicate"]
+
+
+def test_shadow_verdict_promotes_and_rollback_restores_in_one_command(world: Any) -> None:
+    promotion, fake, champion = world
+    promotion.approve(1)
+    promotion.approve(2)
+    decision = promotion.evaluate_shadow(promote_evidence)
+    assert decision is not None and decision.verdict == "promote"
+    assert stages(promotion) == {"v3": "registered", "v2": "production", "v1": "retired"}
+    assert fake.serving(ENDPOINT) == (ARN.format(2), None)
+    assert promotion.previous_champion() is not None and promotion.previous_champion().label == "v1"  # type: ignore[union-attr]
+
+    restored = promotion.rollback(actor="oncall", reason="conversion dropped")
+    assert restored.label == "v1" and stages(promotion)["v2"] == "retired"
+    assert fake.serving(ENDPOINT) == (ARN.format(1), None)
+    assert "DeploymentConfig" not in fake.calls[-1][1]  # rollback switches at once
+    assert champion.published == [1, 2, 1]
+    with pytest.raises(IllegalTransition, match="cannot roll back v1: there is no previous champion to restore"):
+        promotion.rollback()
+    actions = [(r.action, r.version) for r in promotion.audit.records("fraud-detector")]
+    assert actions[-2:] == [("promote", "v2"), ("rollback", "v1")]
+
+
+def test_promotion_without_shadow_evidence_is_refused(world: Any) -> None:
+    promotion, _, _ = world
+    promotion.approve(1)
+    with pytest.raises(IllegalTransition, match="cannot promote v3: it is registered, not in shadow"):
+        promotion.promote(3, evidence=promote_evidence)
+    promotion.approve(2)
+    with pytest.raises(IllegalTransition, match="cannot promote v2 without shadow evidence"):
+        promotion.promote(2)
+    with pytest.raises(IllegalTransition, match="the shadow verdict is wait: 10 labelled"):
+        promotion.promote(2, evidence=lambda *_: evidence(labelled=10))
+    forced = promotion.promote(2, force=True, actor="oncall")
+    assert forced.stage is Stage.PRODUCTION
+    assert promotion.audit.records("fraud-detector")[-1].reason == "forced by operator"
+
+
+def test_shadow_rejected_on_latency_leaves_the_champion_serving(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    decision = promotion.evaluate_shadow(lambda *_: evidence(latency=900.0))
+    assert decision is not None and decision.verdict == "reject"
+    described = promotion.registry.describe_model_package(ARN.format(2))
+    assert described["ModelApprovalStatus"] == "Rejected"
+    assert "latency_p99_ms" in described["ApprovalDescription"]
+    assert fake.serving(ENDPOINT) == (ARN.format(1), None)
+    with pytest.raises(IllegalTransition, match="cannot approve v2: it is rejected"):
+        promotion.approve(2)
+
+
+def test_busy_endpoint_is_left_alone_and_converged_later(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    fake.finish_updates = False
+    promotion.approve(2)
+    assert fake.endpoints[ENDPOINT]["EndpointStatus"] == "Updating"
+    promotion.approve(3)  # supersedes v2 in shadow, endpoint still updating
+    assert promotion.reconcile() == "busy"
+    fake.finish()
+    fake.finish_updates = True
+    promotion.reconcile()
+    assert fake.serving(ENDPOINT) == (ARN.format(1), ARN.format(3))
+    assert stages(promotion)["v2"] == "rejected"
+
+
+def run_scenario(promotion: Promotion) -> None:
+    steps = [
+        lambda: promotion.approve(1),
+        lambda: promotion.approve(2),
+        lambda: promotion.evaluate_shadow(promote_evidence),
+        lambda: promotion.rollback(),
+    ]
+    for step in steps:
+        try:
+            step()
+        except Crash:
+            endpoint = promotion.endpoint.state()  # type: ignore[attr-defined]
+            assert not endpoint.exists or endpoint.production is not None
+            promotion.reconcile()  # the re-run: redelivered event, next schedule, repeated command
+
+
+def test_interruption_after_any_call_converges_and_never_leaves_the_endpoint_without_production(
+    config: ModelConfig, tmp_path: Path
+) -> None:
+    reference: tuple[Any, ...] | None = None
+    total = None
+    crash_at = 1
+    while total is None or crash_at <= total:
+        folder = tmp_path / (f"crash-{crash_at}" if total is not None else "reference")
+        registry = LocalRegistry(folder / "registry.db")
+        registry.create_model_package_group("fraud-detector")
+        for number in (1, 2):
+            register(registry, number)
+        fake = FakeSageMaker()
+        fake.crash_after = crash_at if total is not None else None
+        promotion = Promotion(
+            config, registry, SageMakerEndpoint(config, fake, ROLE), SqliteAudit(folder / "a.db"), RecordingChampion()
+        )
+        run_scenario(promotion)
+        outcome = (stages(promotion), fake.serving(ENDPOINT))
+        if total is None:
+            total, reference = len(fake.calls), outcome
+            assert outcome == ({"v2": "retired", "v1": "production"}, (ARN.format(1), None))
+        else:
+            assert outcome == reference, f"crash after call {crash_at} ({fake.calls[crash_at - 1][0]})"
+            crash_at += 1
+    assert total > 10
+
+
+def test_registry_adapter_requests_match_the_sagemaker_api() -> None:
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    registry = SageMakerRegistry(client)
+    arn = ARN.format(4)
+    described = {
+        "ModelPackageName": "fraud-detector",
+        "ModelPackageArn": arn,
+        "ModelPackageVersion": 4,
+        "CreationTime": T0,
+        "ModelPackageStatus": "Completed",
+        "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelApprovalStatus": "Approved",
+        "CustomerMetadataProperties": {"PromotionStage": "shadow", "TriggerReason": "drift"},
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_model_package",
+            {"ModelPackageArn": arn},
+            {
+                "ModelPackageArn": arn,
+                "ModelApprovalStatus": "Approved",
+                "ApprovalDescription": "shadow started (promotion)",
+                "CustomerMetadataProperties": {"PromotionStage": "shadow"},
+            },
+        )
+        stub.add_response("describe_model_package", described, {"ModelPackageName": arn})
+        result = registry.update_model_package(
+            arn,
+            approval_status="Approved",
+            approval_description="shadow started",
+            metadata={"PromotionStage": "shadow"},
+            actor="promotion",
+        )
+        stub.assert_no_pending_responses()
+    assert result["CustomerMetadataProperties"]["TriggerReason"] == "drift"
+
+
+def test_update_endpoint_request_is_valid_for_botocore(config: ModelConfig) -> None:
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        request = {"EndpointName": ENDPOINT, "EndpointConfigName": "cfg", "DeploymentConfig": deployment_config(config)}
+        stub.add_response(
+            "update_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:111122223333:endpoint/x"}, request
+        )
+        client.update_endpoint(**request)
+        stub.add_response("update_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:111122223333:endpoint/x"})
+        broken = {**request, "DeploymentConfig": {"BlueGreenUpdatePolicy": {"MaximumExecutionTimeoutInSeconds": "1h"}}}
+        with pytest.raises(ParamValidationError, match="TrafficRoutingConfiguration") as caught:
+            client.update_endpoint(**broken)
+        assert "MaximumExecutionTimeoutInSeconds" in str(caught.value)
