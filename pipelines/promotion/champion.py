@@ -1,5 +1,6 @@
-"""The champion pointer the Evaluate step reads: `<champion prefix>/champion.json` and the
-champion's `model.tar.gz` beside it, rewritten whenever production changes."""
+"""The champion prefix: `champion.json` (the pointer the Evaluate step reads), the champion's
+`model.tar.gz` beside it, and its `baseline_profile.json` (what the drift monitor compares
+production traffic with), rewritten whenever production changes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from pipelines.local.storage import LocalS3, split_uri
 from pipelines.promotion.endpoint import Version
 
-POINTER, MODEL = "champion.json", "model.tar.gz"
+POINTER, MODEL, BASELINE = "champion.json", "model.tar.gz", "baseline_profile.json"
 
 
 def pointer_document(version: Version | None) -> dict[str, Any]:
@@ -30,6 +31,8 @@ class LocalChampion:
     def publish(self, version: Version | None) -> None:
         if version is not None:
             self.s3.put_file(self.s3.path(version.model_data), self.prefix + MODEL)
+            if version.baseline:
+                self.s3.put_file(self.s3.path(version.baseline), self.prefix + BASELINE)
         self.s3.put_bytes(self.prefix + POINTER, json.dumps(pointer_document(version)).encode())
 
 
@@ -43,13 +46,15 @@ class S3Champion:
     def publish(self, version: Version | None) -> None:
         bucket, key = split_uri(self.prefix)
         if version is not None:
-            source_bucket, source_key = split_uri(version.model_data)
-            self.client.copy_object(
-                Bucket=bucket,
-                Key=key + MODEL,
-                CopySource={"Bucket": source_bucket, "Key": source_key},
-                **self._encryption(),
-            )
+            for source, name in ((version.model_data, MODEL), (version.baseline, BASELINE)):
+                if source:
+                    source_bucket, source_key = split_uri(source)
+                    self.client.copy_object(
+                        Bucket=bucket,
+                        Key=key + name,
+                        CopySource={"Bucket": source_bucket, "Key": source_key},
+                        **self._encryption(),
+                    )
         self.client.put_object(
             Bucket=bucket, Key=key + POINTER, Body=json.dumps(pointer_document(version)).encode(), **self._encryption()
         )

@@ -77,6 +77,7 @@ def model_version(described: dict[str, Any]) -> ModelVersion:
             number=int(described["ModelPackageVersion"]),
             model_data=str(container.get("ModelDataUrl", "")),
             image=str(container.get("Image", "")),
+            baseline=metadata.get("BaselineProfile", ""),
         ),
         stage=stage_of(str(described.get("ModelApprovalStatus")), metadata),
         metadata=metadata,

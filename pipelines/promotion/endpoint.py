@@ -29,6 +29,7 @@ class Version:
     number: int
     model_data: str
     image: str
+    baseline: str = ""  # the baseline profile the drift monitor compares production traffic with
 
 
 @dataclass(frozen=True)

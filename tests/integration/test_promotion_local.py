@@ -44,6 +44,9 @@ def test_local_approval_shadow_promotion_and_cli_rollback(
     promotion.approve(1, actor="alice")
     pointer = workspace.s3.read_json("s3://fraud-detector-111122223333-us-east-1/fraud-detector/champion/champion.json")
     assert pointer["model_package_arn"].endswith("/1")
+    champion = "s3://fraud-detector-111122223333-us-east-1/fraud-detector/champion/"
+    assert workspace.s3.read_json(champion + "baseline_profile.json")["features"]["amount"]["type"] == "numeric"
+    assert workspace.s3.path(champion + "model.tar.gz").stat().st_size > 1000
     promotion.approve(2, actor="bob")
     assert endpoint.state().shadow is not None and endpoint.state().shadow.endswith("/2")  # type: ignore[union-attr]
 
