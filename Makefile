@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 types: $(STAMP)
-	$(BIN)/mypy pipelines
+	$(BIN)/mypy pipelines stacks app.py
 
 test: lint types
 	$(BIN)/python -m pytest
