@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,34 @@ def _null_rates(rows: int, values: int, baseline_null_rate: float) -> dict[str, 
     }
 
 
+def _sorted_window(array: st.Floats, reference: NumericReference) -> tuple[st.Floats, NumericReference]:
+    """The window's finite values sorted, and the reference at the same precision.
+
+    Against an exact reference the sort is float64. Against a compressed one (already within
+    1/GRID_POINTS of exact in KS) the values are sorted as float32, about twice as fast; the
+    reference's support, edges and range are rounded the same way so ties stay ties, and every
+    statistic is then exact for data rounded to 7 significant digits.
+    """
+    if reference.exact or reference.values == 0:
+        return sorted_finite(array), reference
+    finite = np.isfinite(array)
+    narrow = (array if finite.all() else array[finite]).astype(np.float32)
+    narrow.sort()
+    rounded = replace(
+        reference,
+        support=_float32(reference.support),
+        edges=_float32(reference.edges),
+        minimum=float(np.float32(reference.minimum)),
+        maximum=float(np.float32(reference.maximum)),
+    )
+    return narrow.astype(np.float64), rounded
+
+
+def _float32(values: st.Floats) -> st.Floats:
+    rounded: st.Floats = values.astype(np.float32).astype(np.float64)
+    return rounded
+
+
 def compare_numeric(reference: NumericReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
     invalid = 0
     if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
@@ -82,7 +111,7 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
         invalid = int((coerced.isna() & column.notna()).sum())
         column = coerced
     array, rows = finite_values(column)
-    current = sorted_finite(array)
+    current, reference = _sorted_window(array, reference)
     del array
     m = current.size
     result: dict[str, Any] = {

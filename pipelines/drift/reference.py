@@ -1,8 +1,8 @@
 """The reference side of a drift comparison: what the champion's training data looked like.
 
-A reference is built either from a frame (exact: the full ECDF of every numeric feature is kept
-in memory) or from a stored baseline profile (`training_containers/profile.py` writes it with
-`to_profile`). A profile keeps a compressed ECDF: at most about `GRID_POINTS` support points,
+A reference is built either from a frame (as a profile would store it, or with `exact=True` the
+full ECDF of every numeric feature) or from a stored baseline profile (`training_containers/
+profile.py` writes it with `to_profile`). A profile keeps a compressed ECDF: at most about `GRID_POINTS` support points,
 chosen at evenly spaced cumulative shares plus a few far-tail shares. The compressed ECDF never
 differs from the exact one by more than 1 / GRID_POINTS, so a KS statistic computed against it is
 within that of the exact value; a column with no more distinct values than the grid is stored
@@ -251,17 +251,19 @@ class BaselineReference:
         label: str | None = None,
         positive_class: int | str = 1,
         prediction: str | None = None,
+        exact: bool = False,
     ) -> BaselineReference:
+        """The reference a baseline profile of `frame` would hold, or with `exact` the full ECDFs."""
         built: dict[str, FeatureReference] = {}
         for feature in features:
             if feature.name not in frame.columns:
                 continue
             column = frame[feature.name]
-            built[feature.name] = (
-                NumericReference.from_values(column, bins)
-                if feature.type is FeatureType.numeric
-                else CategoricalReference.from_values(column)
-            )
+            if feature.type is FeatureType.numeric:
+                numeric = NumericReference.from_values(column, bins)
+                built[feature.name] = numeric if exact else numeric.compressed()
+            else:
+                built[feature.name] = CategoricalReference.from_values(column)
         positive_rate, labels = None, 0
         if label is not None and label in frame.columns:
             labelled = frame[label].dropna()
@@ -270,6 +272,7 @@ class BaselineReference:
         predicted = None
         if prediction is not None and prediction in frame.columns:
             predicted = NumericReference.from_values(frame[prediction], bins)
+            predicted = predicted if exact else predicted.compressed()
         return cls(len(frame), built, predicted, positive_rate, labels)
 
     @classmethod

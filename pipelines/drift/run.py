@@ -3,8 +3,9 @@
 Two entry points share everything after the reference is built:
 - `run_monitor`: the monitoring job's path, the window against the champion's stored baseline
   profile (compressed ECDFs, see `reference.py`), with delayed labels joined by inference id;
-- `compare_frames`: the CLI's path, one frame against another; the reference is built exactly
-  from the first frame with the same code that writes baseline profiles.
+- `compare_frames`: the CLI's path, one frame against another. By default the reference is what a
+  baseline profile of the first frame would hold, so the CLI reports what the monitor would;
+  `exact=True` keeps every reference value (KS and Wasserstein then equal scipy's).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def compare_frames(
     current_frame: pd.DataFrame,
     config: ModelConfig | None = None,
     *,
+    exact: bool = False,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Drift of one frame against another. Without a config every column except `prediction`
@@ -82,6 +84,7 @@ def compare_frames(
         label=label,
         positive_class=positive_class,
         prediction=PREDICTION_COLUMN,
+        exact=exact,
     )
     return drift_report(
         reference,

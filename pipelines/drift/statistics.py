@@ -77,10 +77,18 @@ def ecdf_distances(support: Floats, cdf: Floats, current_sorted: Floats) -> tupl
     """(KS statistic, 1-Wasserstein distance) between a reference ECDF and a sorted sample.
 
     `support` holds the reference's distinct values in increasing order and `cdf` the share of
-    the reference at or below each. Both statistics are exact for the ECDF given: the reference
-    points are merged into the sorted sample (O(n + k), no second sort), both step functions are
-    evaluated after every merged point, and |F_ref - F_cur| is integrated over the gaps.
+    the reference at or below each. Both statistics are exact for the ECDF given, by one of two
+    equivalent O(n + k) computations: a few passes over the sample when the reference is small
+    (a stored profile), a merge of both when it is as large as the sample (an exact reference).
     """
+    if support.size * 8 <= current_sorted.size:
+        return _gap_distances(support, cdf, current_sorted)
+    return _merged_distances(support, cdf, current_sorted)
+
+
+def _merged_distances(support: Floats, cdf: Floats, current_sorted: Floats) -> tuple[float, float]:
+    """Merge the reference points into the sorted sample, evaluate both step functions after
+    every merged point and integrate |F_ref - F_cur| over the gaps."""
     k = support.size
     m = current_sorted.size
     n = m + k
@@ -108,10 +116,63 @@ def ecdf_distances(support: Floats, cdf: Floats, current_sorted: Floats) -> tupl
     return ks, wasserstein
 
 
+def _gap_distances(support: Floats, cdf: Floats, y: Floats) -> tuple[float, float]:
+    """The same statistics from the sample's own gaps, for a reference much smaller than it.
+
+    F_ref is constant between reference points, so KS needs F_cur only on both sides of each
+    (two binary searches per reference point). For Wasserstein, the gap [y_t, y_t+1) has
+    F_cur = (t+1)/m and, unless a reference point falls strictly inside it, F_ref = the share of
+    the reference at or below y_t; the few gaps a reference point splits are corrected piece by
+    piece, and so are the stretches before the first and after the last sample value.
+    """
+    k = support.size
+    m = y.size
+    below = np.searchsorted(y, support, side="left")  # sample values < s_j
+    at_or_below = np.searchsorted(y, support, side="right")  # sample values <= s_j
+    ks = max(
+        below[0] / m,
+        float(np.abs(cdf - at_or_below / m).max()),
+        float(np.abs(cdf[:-1] - below[1:] / m).max()) if k > 1 else 0.0,
+    )
+
+    # |F_ref - F_cur| on each gap, F_ref taken at the gap's left end.
+    difference = np.repeat(np.concatenate(([0.0], cdf)), np.diff(np.concatenate(([0], below, [m]))))
+    level = np.arange(1, m + 1, dtype=np.float64)
+    level /= m
+    difference -= level
+    del level
+    np.abs(difference, out=difference)
+    wasserstein = float(np.dot(difference[:-1], np.diff(y)))
+    following = int(np.searchsorted(support, y[-1], side="right"))
+    if following < k:  # after the last sample value F_cur = 1, up to the next reference point
+        wasserstein += float(difference[-1] * (support[following] - y[-1]))
+
+    # Reference points equal to no sample value start a piece [s_j, next point) of their own.
+    inside = np.flatnonzero(below == at_or_below)
+    first_above = at_or_below[inside]
+    f_cur = first_above / m
+    next_sample = np.where(first_above < m, y[np.minimum(first_above, m - 1)], np.inf)
+    next_reference = np.concatenate((support[1:], [np.inf]))[inside]
+    length = np.minimum(next_sample, next_reference) - support[inside]
+    length[~np.isfinite(length)] = 0.0  # [s_last, inf) with F_ref = F_cur = 1
+    counted = np.zeros(inside.size)  # what the gap computation already counted there
+    within = (first_above >= 1) & (first_above <= m - 1)
+    counted[within] = difference[first_above[within] - 1]
+    wasserstein += float(np.dot(np.abs(cdf[inside] - f_cur) - counted, length))
+    return ks, wasserstein
+
+
+KS_LIMIT_FROM = 10_000
+
+
 def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
-    """Asymptotic two-sided p-value of a two-sample KS statistic (as scipy's 'asymp' mode)."""
+    """Two-sided p-value of a two-sample KS statistic: scipy's 'asymp' mode (the one-sample
+    distribution at the effective size) below an effective size of KS_LIMIT_FROM, Kolmogorov's
+    limiting distribution above it, where the two agree and the first costs up to 0.2 s a call."""
     effective = n_reference * n_current / (n_reference + n_current)
-    return float(stats.kstwo.sf(statistic, np.round(effective)))
+    if effective < KS_LIMIT_FROM:
+        return float(stats.kstwo.sf(statistic, np.round(effective)))
+    return float(stats.kstwobign.sf(statistic * np.sqrt(effective)))
 
 
 def chi2_two_sample(reference_counts: Counts, current_counts: Counts) -> tuple[float, int, float]:

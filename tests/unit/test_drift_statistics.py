@@ -59,6 +59,20 @@ def test_ks_and_wasserstein_match_scipy(seed: int, n: int, m: int, decimals: int
     assert wasserstein == pytest.approx(stats.wasserstein_distance(reference, current), abs=1e-9)
 
 
+@pytest.mark.parametrize("path", [st._gap_distances, st._merged_distances])
+def test_both_computations_match_scipy_on_small_tied_samples(path: object) -> None:
+    # Many tiny samples with heavy ties: reference points equal to, between, before and after
+    # the sample's values, and samples of one value.
+    rng = np.random.default_rng(21)
+    for _ in range(400):
+        reference = np.round(rng.normal(0, 2, int(rng.integers(1, 30))))
+        current = np.round(rng.normal(rng.normal(), 2, int(rng.integers(1, 30))))
+        built = NumericReference.from_values(reference, bins=10)
+        ks, wasserstein = path(built.support, built.cdf, np.sort(current))  # type: ignore[operator]
+        assert ks == pytest.approx(stats.ks_2samp(reference, current).statistic, abs=1e-9)
+        assert wasserstein == pytest.approx(stats.wasserstein_distance(reference, current), abs=1e-9)
+
+
 def test_ks_and_wasserstein_match_scipy_through_a_stored_profile() -> None:
     # GIVEN a reference with fewer distinct values than the grid: the profile keeps it exactly
     rng = np.random.default_rng(11)
@@ -167,6 +181,11 @@ def test_ks_p_value_matches_scipy_asymptotic_mode() -> None:
     a, b = rng.normal(size=3000), rng.normal(0.05, 1, 2000)
     expected = stats.ks_2samp(a, b, method="asymp")
     assert st.ks_p_value(expected.statistic, a.size, b.size) == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_ks_p_value_for_large_samples_uses_the_limiting_distribution() -> None:
+    expected = stats.kstwo.sf(0.003, 500_000)
+    assert st.ks_p_value(0.003, 1_000_000, 1_000_000) == pytest.approx(expected, abs=1e-3)
 
 
 def test_sorted_quantiles_match_numpy() -> None:
