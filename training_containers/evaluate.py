@@ -88,6 +88,19 @@ def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd
     }
 
 
+def measurements(candidate: dict[str, Any], champion: dict[str, Any] | None) -> Measurements:
+    """What the gates judge, from `measure` of the candidate and (when there is one) the champion
+    on the same held-out data."""
+    return Measurements(
+        candidate=candidate["metrics"],
+        champion=champion["metrics"] if champion else None,
+        segments=candidate["segments"],
+        champion_segments=champion["segments"] if champion else None,
+        edge_case_pass_rate=(candidate["edge_cases"] or {}).get("pass_rate"),
+        champion_edge_case_pass_rate=((champion or {}).get("edge_cases") or {}).get("pass_rate"),
+    )
+
+
 def run(workdir: Path) -> dict[str, Any]:
     config = parse_config(read_json(contract.processing_input("config") / "model-config.json"))
     test = read_tables(contract.processing_input("test"))
@@ -110,15 +123,7 @@ def run(workdir: Path) -> dict[str, Any]:
         champion_model, _ = load_model(archive, workdir / "champion")
         champion = measure(champion_model, test, config, edge_cases)
 
-    measured = Measurements(
-        candidate=candidate["metrics"],
-        champion=champion["metrics"] if champion else None,
-        segments=candidate["segments"],
-        champion_segments=champion["segments"] if champion else None,
-        edge_case_pass_rate=(candidate["edge_cases"] or {}).get("pass_rate"),
-        champion_edge_case_pass_rate=((champion or {}).get("edge_cases") or {}).get("pass_rate"),
-    )
-    results = evaluate_gates(config, measured)
+    results = evaluate_gates(config, measurements(candidate, champion))
     document = {
         "metrics": candidate["metrics"],
         "segments": candidate["segments"],

@@ -16,6 +16,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 
 from pipelines.config import ModelConfig, parse_config
 from training_containers import contract
@@ -42,6 +43,20 @@ def decode(hyperparameters: dict[str, str]) -> dict[str, Any]:
 
 
 def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    train_rows = read_tables(contract.training_channel("train"))
+    validation_rows = read_tables(contract.training_channel("validation"))
+    estimator, metadata = fit(config, hyperparameters, train_rows, validation_rows)
+    out = contract.model_dir()
+    joblib.dump(estimator, out / MODEL_FILE)
+    write_json(out / METADATA_FILE, metadata)
+    return metadata
+
+
+def fit(
+    config: ModelConfig, hyperparameters: dict[str, Any], train_rows: pd.DataFrame, validation_rows: pd.DataFrame
+) -> tuple[Any, dict[str, Any]]:
+    """The Train job without its files: fit the configured estimator on the train split and
+    measure it on the validation split. Returns the fitted pipeline and its metadata."""
     if hyperparameters.get("estimator", config.training.estimator) != config.training.estimator:
         raise ValueError(
             f"hyperparameter estimator={hyperparameters['estimator']!r} disagrees with the config "
@@ -49,8 +64,6 @@ def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any
         )
     seed = int(hyperparameters.get("random_seed", config.training.random_seed))
     params = {k: v for k, v in hyperparameters.items() if k not in RESERVED}
-    train_rows = read_tables(contract.training_channel("train"))
-    validation_rows = read_tables(contract.training_channel("validation"))
     if len(train_rows) == 0:
         raise ValueError("the train channel holds no rows")
     label = config.model.label
@@ -82,10 +95,7 @@ def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any
         "environment": env,
         "environment_hash": environment_hash(env),
     }
-    out = contract.model_dir()
-    joblib.dump(estimator, out / MODEL_FILE)
-    write_json(out / METADATA_FILE, metadata)
-    return metadata
+    return estimator, metadata
 
 
 def main() -> int:
