@@ -1,6 +1,7 @@
 """Drift statistics at production window sizes: this engine against scipy and evidently.
 
     .venv/bin/python bench/drift.py [--rows 100000 1000000] [--evidently-python PATH]
+                                    [--engines monitor frame scipy evidently]
 
 Data: 20 numeric and 5 categorical features, the same number of rows on each side. Six columns
 are shifted on the current side (the truth): n03 a subtle location shift (+0.12 sd), n07 a

@@ -382,6 +382,7 @@ class DriftSection(_Strict):
     min_window_rows: Annotated[int, Field(ge=1)] = 100
     min_drifted_features: Annotated[int, Field(ge=1)] = 2
     min_labels_for_performance: Annotated[int, Field(ge=1)] = 500
+    performance_window_hours: Annotated[float, Field(gt=0, le=9600)] = 24.0
     performance_slo: PerformanceSlo | None = None
     schedule: str = "rate(1 hour)"
     period_seconds: Annotated[int, Field(ge=60, le=604_800)] | None = None

@@ -7,9 +7,14 @@ Outputs: report/drift_report.json and report/drift_report.html.
 Metrics: CloudWatch (namespace and dimensions in `pipelines/drift/metrics.py` and the README)
          through an injected client; locally (`--metrics-store PATH`, or under the local runtime
          `report/metrics.sqlite`) the same datapoints go to the SQLite metrics store.
-Arguments: --window-start / --window-end (ISO-8601): keep records whose inference time is in
-         [start, end); the metrics are stamped one second before the end (default: the newest
-         inference), inside the alarm period the window describes.
+Arguments: --window-start / --window-end (ISO-8601): drift is judged on records whose inference
+         time is in [start, end); with an end alone (the scheduled run) the start is one alarm
+         period (`drift.alarm_period_seconds`) earlier; with neither, every captured record.
+         Labels come late, so performance and label drift use the captured predictions of the
+         last `drift.performance_window_hours` before the end. The metrics are stamped one second
+         before the end (default: the newest inference), inside the period the window describes.
+Inputs are found by name: `model-config.json` and `baseline_profile.json` directly in their
+input folders or, when exactly one file of that name is below, there.
 
 Unreadable capture lines, a missing feature or an empty window are findings in the report, not
 crashes; the job fails only without a config or a baseline profile.
@@ -21,6 +26,7 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -71,12 +77,20 @@ def metrics_timestamp(report: dict[str, Any], window_end: str | None) -> datetim
     return datetime.now(UTC)
 
 
+def _find(folder: Path, name: str, what: str) -> Path:
+    """`name` directly in `folder`, else the one file of that name below it."""
+    if (folder / name).is_file():
+        return folder / name
+    found = sorted(folder.rglob(name)) if folder.exists() else []
+    if len(found) != 1:
+        where = f"{len(found)} files named {name}" if found else f"no {name}"
+        raise MonitorInputMissing(f"no {what}: {where} under {folder}")
+    return found[0]
+
+
 def load_inputs() -> tuple[ModelConfig, dict[str, Any]]:
-    config_path = contract.processing_input("config") / "model-config.json"
-    profile_path = contract.processing_input("baseline") / "baseline_profile.json"
-    for path, what in ((config_path, "model config"), (profile_path, "baseline profile")):
-        if not path.exists():
-            raise MonitorInputMissing(f"no {what} at {path}")
+    config_path = _find(contract.processing_input("config"), "model-config.json", "model config")
+    profile_path = _find(contract.processing_input("baseline"), "baseline_profile.json", "baseline profile")
     return parse_config(read_json(config_path)), read_json(profile_path)
 
 
@@ -88,11 +102,25 @@ def run(
 ) -> dict[str, Any]:
     """Read the inputs, write the reports, publish the metrics (when a client is given)."""
     config, profile = load_inputs()
-    window, capture_stats = read_capture(contract.processing_input("capture"), config)
+    captured, capture_stats = read_capture(contract.processing_input("capture"), config)
     labels, truth_stats = read_ground_truth(contract.processing_input("ground_truth"), config)
-    window = _window(window, window_start, window_end)
+    if window_end and not window_start:  # a scheduled run: the period that just ended
+        window_start = (_utc(window_end) - timedelta(seconds=config.drift.alarm_period_seconds)).isoformat()
+    window = _window(captured, window_start, window_end)
+    labelled_window = None
+    if window_end:
+        lookback = timedelta(hours=config.drift.performance_window_hours)
+        labelled_window = _window(captured, (_utc(window_end) - lookback).isoformat(), window_end)
 
-    report = run_monitor(config, profile, window, labels, window_start=window_start, window_end=window_end)
+    report = run_monitor(
+        config,
+        profile,
+        window,
+        labels,
+        labelled_window=labelled_window,
+        window_start=window_start,
+        window_end=window_end,
+    )
     report["capture"] = capture_stats.as_dict()
     report["ground_truth"] = truth_stats.as_dict()
 

@@ -35,16 +35,22 @@ def run_monitor(
     window: pd.DataFrame,
     labels: pd.DataFrame | None = None,
     *,
+    labelled_window: pd.DataFrame | None = None,
     window_start: str | None = None,
     window_end: str | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Drift of a captured window against the baseline profile. `window` holds the feature
     columns, `prediction` (positive-class score) and `inference_id`; `labels` holds
-    `inference_id` and `label` (ground truth, possibly for older windows too)."""
+    `inference_id` and `label` (ground truth, possibly for older windows too). Labels arrive
+    late, so performance and label drift may be judged on a longer `labelled_window` of captured
+    predictions (by default the drift window itself)."""
     reference = BaselineReference.from_profile(profile)
     if labels is not None:
-        window = join_labels(window, labels, config.model.label)
+        if labelled_window is None:
+            window = join_labels(window, labels, config.model.label)
+        else:
+            labelled_window = join_labels(labelled_window, labels, config.model.label)
     return drift_report(
         reference,
         window,
@@ -54,6 +60,7 @@ def run_monitor(
         label=config.model.label,
         positive_class=config.model.positive_class,
         decision_threshold=config.gates.decision_threshold,
+        labelled_window=labelled_window,
         window_start=window_start,
         window_end=window_end,
         workers=workers,
@@ -124,11 +131,13 @@ def drift_report(
     label: str | None,
     positive_class: int | str,
     decision_threshold: float,
+    labelled_window: pd.DataFrame | None = None,
     window_start: str | None = None,
     window_end: str | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
     results, problems = compare_features(reference, window, features, drift, workers=workers)
+    judged = window if labelled_window is None else labelled_window
 
     prediction: dict[str, Any] = {"status": "no_predictions", "drifted": False}
     if PREDICTION_COLUMN in window.columns:
@@ -138,17 +147,17 @@ def drift_report(
             else {"status": "no_baseline", "drifted": False}
         )
 
-    labelled = pd.Series(False, index=window.index)
-    positive = pd.Series(False, index=window.index)
-    if label is not None and label in window.columns:
-        labelled = window[label].notna()
-        positive = _is_positive(window[label], positive_class) & labelled
+    labelled = pd.Series(False, index=judged.index)
+    positive = pd.Series(False, index=judged.index)
+    if label is not None and label in judged.columns:
+        labelled = judged[label].notna()
+        positive = _is_positive(judged[label], positive_class) & labelled
     label_result = label_drift(int(positive.sum()), int(labelled.sum()), reference.positive_rate, drift)
 
-    scored = labelled & window[PREDICTION_COLUMN].notna() if PREDICTION_COLUMN in window.columns else labelled & False
+    scored = labelled & judged[PREDICTION_COLUMN].notna() if PREDICTION_COLUMN in judged.columns else labelled & False
     performance_result = performance(
         positive[scored].to_numpy().astype(np.int64),
-        window.loc[scored, PREDICTION_COLUMN].to_numpy(dtype=np.float64) if scored.any() else np.zeros(0),
+        judged.loc[scored, PREDICTION_COLUMN].to_numpy(dtype=np.float64) if scored.any() else np.zeros(0),
         decision_threshold=decision_threshold,
         min_labels=drift.min_labels_for_performance,
         slo=drift.performance_slo,
@@ -165,6 +174,7 @@ def drift_report(
             "end": window_end or (_iso(times.max()) if times is not None and len(times) else None),
             "rows": len(window),
             "labelled_rows": int(labelled.sum()),
+            "labelled_window_rows": len(judged),
         },
         "reference": {"rows": reference.rows, "profile_version": reference.version},
         "thresholds": drift.model_dump(mode="json"),

@@ -255,3 +255,27 @@ def test_store_refuses_what_cloudwatch_refuses(tmp_path: Path) -> None:
         store.put_metric_data(Namespace="N", MetricData=[datum | {"Value": float("nan")}])
     with pytest.raises(MetricDataRejected, match="reserved"):
         store.put_metric_data(Namespace="AWS/SageMaker", MetricData=[datum])
+
+
+def test_scheduled_run_judges_the_last_period_and_late_labels_from_earlier_windows(
+    container: Container, config: ModelConfig, profile: dict
+) -> None:
+    # GIVEN three hours of traffic, and labels that so far arrived for the first hour only
+    inputs = stage(container, config, profile)
+    frames = [generate(StreamSpec(rows=1500, seed=50 + hour)) for hour in range(3)]
+    ids = [
+        write_capture(inputs / "capture", f, config, HOUR0 + timedelta(hours=h), 50 + h) for h, f in enumerate(frames)
+    ]
+    write_ground_truth(inputs / "ground_truth", ids[0], frames[0]["is_fraud"].to_numpy())
+    # and the profile sits one folder down, where a champion pointer may keep it
+    baseline = inputs / "baseline"
+    (baseline / "v7").mkdir()
+    (baseline / "baseline_profile.json").rename(baseline / "v7" / "baseline_profile.json")
+
+    # WHEN the schedule starts the job with the end of the third hour only
+    report = monitor.run(window_end=(HOUR0 + timedelta(hours=3)).isoformat())
+
+    # THEN drift covers the third hour, performance the labelled predictions of the last 24 hours
+    assert report["window"]["start"] == (HOUR0 + timedelta(hours=2)).isoformat()
+    assert report["window"]["rows"] == 1500 and report["window"]["labelled_window_rows"] == 4500
+    assert report["performance"]["status"] == "ok" and report["performance"]["labels"] == 1500
