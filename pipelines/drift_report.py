@@ -50,7 +50,9 @@ def _number(value: Any) -> str:
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
         return f"{value:.4g}"
     return _escape(value)
 
@@ -113,10 +115,10 @@ def _summary(report: Mapping[str, Any]) -> str:
         else f"<span class=ok>no drift alarm: {summary['drifted_feature_count']} of {summary['features']} "
         f"features drifted (alarm at {summary['min_drifted_features']})</span>"
     )
+    span = f"{window['start']} – {window['end']}, " if window.get("start") and window.get("end") else ""
     items = [
         f"<li>{verdict}</li>",
-        f"<li>window: {_escape(window.get('start'))} – {_escape(window.get('end'))}, {window['rows']:,} rows, "
-        f"{window['labelled_rows']:,} labelled</li>",
+        f"<li>window: {_escape(span)}{window['rows']:,} rows, {window['labelled_rows']:,} labelled</li>",
     ]
     if summary["drifted_features"]:
         items.append(f"<li>drifted: {_escape(', '.join(summary['drifted_features']))}</li>")
@@ -138,11 +140,13 @@ def _summary(report: Mapping[str, Any]) -> str:
         slo = performance.get("slo")
         slo_text = "" if not slo else f"; SLO {slo['metric']} ≥ {slo['min']}: {'met' if slo['met'] else 'MISSED'}"
         items.append(f"<li>performance on {performance['labels']:,} labels: {_escape(metrics)}{_escape(slo_text)}</li>")
-    else:
+    elif performance.get("status") == "insufficient_labels":
         items.append(
-            f"<li>performance: {_escape(performance.get('status'))} ({performance.get('labels', 0):,} of "
-            f"{performance.get('min_labels', 0):,} labels needed)</li>"
+            f"<li>performance: not yet ({performance.get('labels', 0):,} labelled predictions of "
+            f"{performance.get('min_labels', 0):,} needed)</li>"
         )
+    else:
+        items.append(f"<li>performance: {_escape(performance.get('status'))}</li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 

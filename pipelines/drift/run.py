@@ -162,6 +162,8 @@ def drift_report(
         min_labels=drift.min_labels_for_performance,
         slo=drift.performance_slo,
     )
+    if PREDICTION_COLUMN not in judged.columns or not judged[PREDICTION_COLUMN].notna().any():
+        performance_result["status"] = "no_predictions"
 
     drifted = [name for name, result in results.items() if result["drifted"]]
     times = window[INFERENCE_TIME_COLUMN] if INFERENCE_TIME_COLUMN in window.columns else None

@@ -87,3 +87,16 @@ def test_compare_frames_without_config_infers_feature_types() -> None:
     assert set(report["features"]) == {"n", "c"}
     assert report["features"]["n"]["type"] == "numeric" and report["features"]["n"]["drifted"]
     assert report["features"]["c"]["type"] == "categorical" and not report["features"]["c"]["drifted"]
+
+
+def test_html_report_marks_breaches_escapes_names_and_embeds_charts() -> None:
+    from pipelines.drift_report import render_html
+
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"<b>x</b>": rng.normal(0, 1, 2000), "c": rng.choice(["a", "b"], 2000)})
+    current = pd.DataFrame({"<b>x</b>": rng.normal(1, 1, 2000), "c": rng.choice(["a", "b"], 2000)})
+    page = render_html(compare_frames(reference, current))
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert page.count("class=breach") >= 3  # PSI, KS, Wasserstein and JS of the shifted feature
+    assert page.count("data:image/png;base64,") == 2
+    assert "performance: no_predictions" in page
