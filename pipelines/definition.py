@@ -25,7 +25,15 @@ from pipelines.errors import DefinitionError
 from pipelines.gates import gate_names
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-IMAGE_DOMAIN_MODULES = ("__init__.py", "config.py", "errors.py", "gates.py")
+IMAGE_DOMAIN_MODULES = (
+    "__init__.py",
+    "config.py",
+    "errors.py",
+    "gates.py",
+    "drift_report.py",
+    "metrics_store.py",
+    *(f"drift/{p.name}" for p in sorted((Path(__file__).parent / "drift").glob("*.py"))),
+)
 PROCESSING = "/opt/ml/processing"
 
 # Pipeline parameter names: the trigger gate passes its context through these.

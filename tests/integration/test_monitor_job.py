@@ -279,3 +279,31 @@ def test_scheduled_run_judges_the_last_period_and_late_labels_from_earlier_windo
     assert report["window"]["start"] == (HOUR0 + timedelta(hours=2)).isoformat()
     assert report["window"]["rows"] == 1500 and report["window"]["labelled_window_rows"] == 4500
     assert report["performance"]["status"] == "ok" and report["performance"]["labels"] == 1500
+
+
+def test_the_job_image_holds_every_module_the_jobs_import(tmp_path: Path) -> None:
+    # The image copies only `job_code_files()`: importing every job from a copy of exactly those
+    # files fails if a job imports a domain module the image leaves out.
+    import shutil
+    import subprocess
+    import sys
+
+    from pipelines.definition import PROJECT_ROOT, job_code_files
+
+    for path in job_code_files():
+        target = tmp_path / path.relative_to(PROJECT_ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    jobs = ["data_pull", "train", "evaluate", "monitor"]
+    code = "import matplotlib, " + ", ".join(f"training_containers.{job}" for job in jobs)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pins = (PROJECT_ROOT / "training_containers" / "requirements.lock").read_text()
+    assert "matplotlib==" in pins  # the HTML report draws with it
