@@ -1,4 +1,4 @@
-"""One stack per model config: pipeline, monitoring, trigger gate and alerts, wired together."""
+"""One stack per model config: pipeline, monitoring, trigger gate, alerts and promotion, wired together."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from stacks.alerts.infrastructure import Alerts
 from stacks.monitoring.infrastructure import DriftMonitoring
 from stacks.naming import ResourceNames
 from stacks.pipeline.infrastructure import RetrainingPipeline
+from stacks.promotion.infrastructure import ModelPromotion
 from stacks.trigger.infrastructure import TriggerGate
 
 
 class RetrainingStack(cdk.Stack):
-    """Attributes: `names`, `pipeline`, `monitoring`, `trigger`, `alerts`."""
+    """Attributes: `names`, `pipeline`, `monitoring`, `trigger`, `alerts`, `promotion`."""
 
     def __init__(self, scope: Construct, *, config: ModelConfig, staging: Path) -> None:
         self.names = ResourceNames.of(config)
@@ -24,7 +25,10 @@ class RetrainingStack(cdk.Stack):
             scope,
             self.names.stack,
             env=cdk.Environment(account=self.names.account, region=self.names.region),
-            description=f"Drift-triggered retraining of {self.names.model}: pipeline, monitoring, trigger gate, alerts",
+            description=(
+                f"Drift-triggered retraining of {self.names.model}: pipeline, monitoring, trigger gate, alerts, "
+                "promotion"
+            ),
         )
         cdk.Tags.of(self).add("model", self.names.model)
         self.pipeline = RetrainingPipeline(self, "Pipeline", config=config, names=self.names, staging=staging)
@@ -55,4 +59,16 @@ class RetrainingStack(cdk.Stack):
             cooldown_hours=config.trigger.cooldown_hours,
             max_staleness_days=config.trigger.max_staleness_days,
             staging=staging,
+        )
+        self.promotion = ModelPromotion(
+            self,
+            "Promotion",
+            config=self.pipeline.deployed_config,
+            names=self.names,
+            key=self.pipeline.key,
+            bucket=self.pipeline.bucket,
+            image_repository=self.pipeline.image.repository,
+            audit_table=self.trigger.table,
+            staging=staging,
+            dashboard=self.monitoring.dashboard,
         )

@@ -147,7 +147,11 @@ def test_trigger_function_settings(template: dict[str, Any]) -> None:
     assert env["MAX_STALENESS_DAYS"] == "60"
     assert trigger["Handler"] == "handler.handler"
     assert trigger["ReservedConcurrentExecutions"] == 1
-    invoke = _only(template, "AWS::Lambda::EventInvokeConfig")
+    (invoke,) = [
+        r["Properties"]
+        for k, r in resources(template, "AWS::Lambda::EventInvokeConfig").items()
+        if k.startswith("TriggerAsyncFailures")
+    ]
     assert invoke["MaximumRetryAttempts"] == 2
     assert "OnFailure" in invoke["DestinationConfig"]
 
@@ -174,13 +178,16 @@ def test_alerts_topic_is_encrypted_with_routes_from_config(
 def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Synth) -> None:
     from pipelines.alarms import alarm_specs
     from pipelines.config import load_config
+    from pipelines.promotion.endpoint import guardrail_alarm_names
     from tests.infra.conftest import ROOT
 
-    specs = {s.name: s for s in alarm_specs(load_config(ROOT / "configs" / "fraud-detector.yaml"))}
+    config = load_config(ROOT / "configs" / "fraud-detector.yaml")
+    specs = {s.name: s for s in alarm_specs(config)}
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
     }
-    assert set(alarms) == set(specs)
+    # Besides the specs, only the promotion's deployment guardrails (test_promotion_templates.py).
+    assert set(alarms) == set(specs) | set(guardrail_alarm_names(config))
     for name, spec in specs.items():
         alarm = alarms[name]
         assert alarm["MetricName"] == spec.metric_name

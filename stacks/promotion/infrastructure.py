@@ -1,0 +1,637 @@
+"""Promotion: an approved version goes to shadow on the production endpoint, is judged on live
+traffic against ground truth, and is promoted or rejected (pipelines.promotion does the deciding).
+
+What this construct creates:
+- the endpoint execution role `<model>-endpoint` (pipelines.promotion.aws.endpoint_role_arn) that
+  the SageMaker models behind the endpoint run with;
+- the two guardrail alarms named by `guardrail_alarm_names` on the production variant, which
+  UpdateEndpoint's blue/green deployment watches to roll back on its own;
+- the champion pointer `champion/champion.json`, written only if absent (SageMaker fails a job
+  whose S3 input prefix is empty, and the monitor job and Evaluate read `champion/`);
+- the promotion function (approval events of this group) and the shadow-evaluation function
+  (`promotion.shadow.evaluation_schedule`), with a failure queue for approval events;
+- widgets on the monitoring dashboard.
+
+Packaging: both functions run one container image built from stacks/promotion/runtime/Dockerfile
+(a DockerImageAsset: staged at synth as plain file copies, built and pushed by `cdk deploy`, so
+synthesis needs no Docker engine). The shadow evidence is read with training_containers.capture,
+which needs pandas and pyarrow, and scored with scikit-learn: too large for a zip package and not
+in any managed layer whose versions could be checked offline. The image pins the job image's
+versions, so the functions parse capture files exactly as the drift monitor does. A SageMaker
+Processing job for the evidence was the alternative; it would add a job, its polling and a second
+place the verdict is computed, for data a function reads in seconds. The approval path imports
+neither pandas nor scikit-learn (the evidence modules import them when evidence is built).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from pipelines.config import ModelConfig
+from pipelines.definition import PROJECT_ROOT, artifacts, champion_prefix
+from pipelines.promotion.aws import endpoint_role_arn
+from pipelines.promotion.champion import POINTER, pointer_document
+from pipelines.promotion.endpoint import PRODUCTION, SHADOW, guardrail_alarm_names
+from stacks.nag import acknowledge, logical_id
+from stacks.naming import ResourceNames
+
+RUNTIME_FOLDER = Path(__file__).resolve().parent / "runtime"
+# The modules the handlers import (tests/infra/test_promotion_functions.py imports them from the
+# staged folder alone); pipelines/drift is taken whole, as the capture reader imports the package.
+IMAGE_MODULES = (
+    "pipelines/__init__.py",
+    "pipelines/config.py",
+    "pipelines/definition.py",
+    "pipelines/errors.py",
+    "pipelines/gates.py",
+    "pipelines/local/__init__.py",
+    "pipelines/local/storage.py",
+    "pipelines/promotion/__init__.py",
+    "pipelines/promotion/audit.py",
+    "pipelines/promotion/aws.py",
+    "pipelines/promotion/aws_evidence.py",
+    "pipelines/promotion/champion.py",
+    "pipelines/promotion/controller.py",
+    "pipelines/promotion/endpoint.py",
+    "pipelines/promotion/evidence.py",
+    "pipelines/promotion/lifecycle.py",
+    "pipelines/promotion/shadow.py",
+    "training_containers/__init__.py",
+    "training_containers/capture.py",
+    "training_containers/files.py",
+)
+APPROVAL_HANDLER, EVALUATION_HANDLER = "handler.on_approved", "handler.evaluate"
+# Guardrail alarms: one-minute datapoints, 2 of 3 breaching, so an alarm can fire within the
+# canary's wait; no traffic is no evidence of failure.
+GUARDRAIL_PERIOD = cdk.Duration.minutes(1)
+GUARDRAIL_EVALUATION_PERIODS, GUARDRAIL_DATAPOINTS = 3, 2
+
+
+def image_files() -> list[Path]:
+    drift = sorted((PROJECT_ROOT / "pipelines" / "drift").glob("*.py"))
+    return sorted([PROJECT_ROOT / name for name in IMAGE_MODULES] + drift)
+
+
+def stage_image(staging: Path) -> Path:
+    """The image's build context: Dockerfile, lock, handler at the root, and `image_files()`."""
+    target = staging / "promotion-image"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("Dockerfile", "requirements.lock", "handler.py"):
+        shutil.copyfile(RUNTIME_FOLDER / name, target / name)
+    for source in image_files():
+        destination = target / source.relative_to(PROJECT_ROOT)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    return target
+
+
+def approved_pattern(model_package_group: str) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Model Package State Change"],
+        detail={"ModelPackageGroupName": [model_package_group], "ModelApprovalStatus": ["Approved"]},
+    )
+
+
+class ModelPromotion(Construct):
+    """Attributes: `endpoint_role`, `alarms` (name -> Alarm), `champion_seed`, `approval_function`,
+    `evaluation_function`, `approval_policy`, `evaluation_policy`, `failed_approvals`,
+    `approval_rule`, `evaluation_rule`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ModelConfig,
+        names: ResourceNames,
+        key: kms.IKey,
+        bucket: s3.IBucket,
+        image_repository: ecr.IRepository,
+        audit_table: dynamodb.ITableV2,
+        staging: Path,
+        dashboard: cloudwatch.Dashboard | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.names, self.key, self.bucket = names, key, bucket
+        self.endpoint = config.promotion.endpoint(names.model)
+        arn = f"arn:aws:sagemaker:{names.region}:{names.account}"
+        self.endpoint_arn = f"{arn}:endpoint/{self.endpoint.lower()}"
+        # Endpoint configs are `<endpoint>-p<N>-s<M>-<hash>`, the endpoint part cut to fit 63 characters.
+        config_prefix = f"{self.endpoint}-p" if len(self.endpoint) <= 48 else self.endpoint[:48]
+        self.endpoint_config_arns = f"{arn}:endpoint-config/{config_prefix.lower()}*"
+        self.model_arns = f"{arn}:model/{names.model.lower()}-v*"
+        self.package_arns = f"{arn}:model-package/{names.model_package_group.lower()}/*"
+        self.alarm_names = guardrail_alarm_names(config)
+
+        self.endpoint_role = self._endpoint_role(config, image_repository)
+        self.alarms = self._guardrail_alarms(config)
+        self.champion_seed = self._seed_champion(config)
+
+        self.failed_approvals = sqs.Queue(
+            self,
+            "FailedApprovals",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.failed_approvals,
+            "AwsSolutions-SQS3",
+            "This queue is the failure destination of the promotion function; it has no consumer to fail.",
+        )
+        code = str(stage_image(staging))
+        environment = {
+            "MODEL_CONFIG_URI": artifacts(config)["config"].uri,
+            "KMS_KEY_ARN": key.key_arn,
+            "AUDIT_TABLE": audit_table.table_name,
+        }
+        self.approval_function, self.approval_policy = self._function(
+            "Approval",
+            code,
+            APPROVAL_HANDLER,
+            f"{names.model}: approved versions go to shadow (or to production when nothing serves)",
+            environment,
+            config,
+            audit_table,
+            memory=1024,
+            timeout=cdk.Duration.minutes(5),
+        )
+        self.evaluation_function, self.evaluation_policy = self._function(
+            "Evaluation",
+            code,
+            EVALUATION_HANDLER,
+            f"{names.model}: reconcile the endpoint, judge the shadow on live evidence, promote or reject",
+            environment,
+            config,
+            audit_table,
+            memory=3008,
+            timeout=cdk.Duration.minutes(15),
+            ephemeral=cdk.Size.gibibytes(4),
+        )
+        # L1 on purpose, as in the trigger gate: the L2 destination grants more KMS actions than needed.
+        lambda_.CfnEventInvokeConfig(
+            self,
+            "ApprovalFailures",
+            function_name=self.approval_function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=2,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.failed_approvals.queue_arn)
+            ),
+        )
+        self.approval_rule = events.Rule(
+            self,
+            "ApprovedRule",
+            description=f"{names.model_package_group}: approved versions start their shadow",
+            event_pattern=approved_pattern(names.model_package_group),
+            targets=[
+                targets.LambdaFunction(self.approval_function, retry_attempts=8, max_event_age=cdk.Duration.hours(24))
+            ],
+        )
+        self.evaluation_rule = events.Rule(
+            self,
+            "EvaluationRule",
+            description=f"{names.model}: shadow evaluation ({config.promotion.shadow.evaluation_schedule})",
+            schedule=events.Schedule.expression(config.promotion.shadow.evaluation_schedule),
+            targets=[targets.LambdaFunction(self.evaluation_function, retry_attempts=2)],
+        )
+        if dashboard is not None:
+            self._widgets(dashboard)
+
+    # ---- the endpoint's execution role
+
+    def _endpoint_role(self, config: ModelConfig, repository: ecr.IRepository) -> iam.Role:
+        n, bucket = self.names, self.bucket
+        role_name = endpoint_role_arn(config).rsplit("/", 1)[-1]
+        role = iam.Role(
+            self,
+            "EndpointRole",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"{self.endpoint}: the SageMaker models behind the endpoint",
+        )
+        log_groups = f"arn:aws:logs:{n.region}:{n.account}:log-group:/aws/sagemaker/Endpoints/{self.endpoint}:*"
+        statements = [
+            iam.PolicyStatement(
+                sid="ModelArtifacts",
+                actions=["s3:GetObject"],
+                resources=[f"{bucket.bucket_arn}/{n.model}/executions/*"],
+            ),
+            iam.PolicyStatement(
+                sid="DataCapture",
+                actions=["s3:PutObject"],
+                resources=[f"{bucket.bucket_arn}/{n.model}/capture/*"],
+            ),
+            iam.PolicyStatement(
+                sid="Key",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="Image",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[repository.repository_arn],
+            ),
+            iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_groups],
+            ),
+            iam.PolicyStatement(
+                sid="Metrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            ),
+            iam.PolicyStatement(
+                sid="RollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[n.alarm_arn(name) for name in self.alarm_names],
+            ),
+        ]
+        if config.pipeline.vpc is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="NetworkInterfaces",
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeVpcs",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeSecurityGroups",
+                    ],
+                    resources=["*"],
+                )
+            )
+        policy = iam.Policy(self, "EndpointRolePolicy", roles=[role], statements=statements)
+        reasons = {
+            f"Resource::<{logical_id(bucket)}.Arn>/{n.model}/executions/*": (
+                "Model artifacts of this model's registered versions, under per-run prefixes of its pipeline."
+            ),
+            f"Resource::<{logical_id(bucket)}.Arn>/{n.model}/capture/*": (
+                "SageMaker data capture writes one object per batch under <endpoint>/<variant>/yyyy/mm/dd/hh/."
+            ),
+            "Resource::*": (
+                "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none either and is "
+                "limited by its namespace condition to /aws/sagemaker/*"
+                + (
+                    "; EC2 network interface actions for VPC endpoints have no resource scoping"
+                    if config.pipeline.vpc
+                    else ""
+                )
+                + "."
+            ),
+            f"Resource::{log_groups}": (
+                "The endpoint's own log group /aws/sagemaker/Endpoints/<endpoint>, one stream per instance and variant."
+            ),
+        }
+        for finding, reason in reasons.items():
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        return role
+
+    # ---- guardrail alarms
+
+    def _guardrail_alarms(self, config: ModelConfig) -> dict[str, cloudwatch.Alarm]:
+        guard = config.promotion.deployment
+        five_xx, latency = self.alarm_names
+
+        def metric(name: str, statistic: str, variant: str = PRODUCTION) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=name,
+                dimensions_map={"EndpointName": self.endpoint, "VariantName": variant},
+                statistic=statistic,
+                period=GUARDRAIL_PERIOD,
+            )
+
+        rate = cloudwatch.MathExpression(
+            expression="IF(invocations > 0, errors / invocations, 0)",
+            using_metrics={"errors": metric("Invocation5XXErrors", "Sum"), "invocations": metric("Invocations", "Sum")},
+            period=GUARDRAIL_PERIOD,
+            label="5xx rate",
+        )
+
+        def alarm(
+            construct_id: str, name: str, description: str, watched: cloudwatch.IMetric, threshold: float
+        ) -> cloudwatch.Alarm:
+            return cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_name=name,
+                alarm_description=description,
+                metric=watched,
+                threshold=threshold,
+                evaluation_periods=GUARDRAIL_EVALUATION_PERIODS,
+                datapoints_to_alarm=GUARDRAIL_DATAPOINTS,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+        return {
+            five_xx: alarm(
+                "FiveXxRateAlarm",
+                five_xx,
+                f"{self.endpoint} production variant: share of requests answered 5xx above "
+                f"{guard.max_5xx_rate:g}; rolls back a blue/green update",
+                rate,
+                guard.max_5xx_rate,
+            ),
+            latency: alarm(
+                "LatencyP99Alarm",
+                latency,
+                f"{self.endpoint} production variant: ModelLatency p99 above {guard.max_latency_p99_ms:g} ms "
+                "(the metric is in microseconds); rolls back a blue/green update",
+                metric("ModelLatency", "p99"),
+                guard.max_latency_p99_ms * 1000,
+            ),
+        }
+
+    # ---- the champion pointer, seeded once
+
+    def _seed_champion(self, config: ModelConfig) -> cr.AwsCustomResource:
+        _, prefix = champion_prefix(config).removeprefix("s3://").split("/", 1)
+        object_key = prefix + POINTER
+        seed = cr.AwsCustomResource(
+            self,
+            "ChampionSeed",
+            on_create=cr.AwsSdkCall(
+                service="S3",
+                action="putObject",
+                parameters={
+                    "Bucket": self.bucket.bucket_name,
+                    "Key": object_key,
+                    "Body": json.dumps(pointer_document(None)),
+                    "IfNoneMatch": "*",  # never replaces a pointer the promotion function wrote
+                },
+                physical_resource_id=cr.PhysicalResourceId.of(f"s3://{self.names.bucket}/{object_key}"),
+                ignore_error_codes_matching="PreconditionFailed|ConditionalRequestConflict",
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.bucket.arn_for_objects(object_key)]),
+                    iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[self.key.key_arn]),
+                ]
+            ),
+            install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(self, "ChampionSeedLogs", retention=logs.RetentionDays.ONE_YEAR),
+        )
+        self._acknowledge_custom_resource_function()
+        return seed
+
+    def _acknowledge_custom_resource_function(self) -> None:
+        """AwsCustomResource runs a CDK-managed singleton function whose role and runtime the
+        construct decides; each finding is acknowledged on it with what it is for."""
+        stack = cdk.Stack.of(self)
+        (provider,) = [c for c in stack.node.children if c.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287")]
+        basic = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        acknowledge(
+            provider,
+            f"AwsSolutions-IAM4[Policy::{basic}]",
+            "CDK's AwsCustomResource function logs with the basic execution role; its calls have their own policy.",
+        )
+
+    # ---- functions
+
+    def _function(
+        self,
+        name: str,
+        code: str,
+        handler: str,
+        description: str,
+        environment: dict[str, str],
+        config: ModelConfig,
+        audit_table: dynamodb.ITableV2,
+        *,
+        memory: int,
+        timeout: cdk.Duration,
+        ephemeral: cdk.Size | None = None,
+    ) -> tuple[lambda_.DockerImageFunction, iam.Policy]:
+        role = iam.Role(
+            self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_YEAR)
+        function = lambda_.DockerImageFunction(
+            self,
+            f"{name}Function",
+            description=description,
+            code=lambda_.DockerImageCode.from_image_asset(
+                code, cmd=[handler], platform=ecr_assets.Platform.LINUX_AMD64
+            ),
+            architecture=lambda_.Architecture.X86_64,
+            role=role,
+            log_group=log_group,
+            memory_size=memory,
+            timeout=timeout,
+            ephemeral_storage_size=ephemeral,
+            # One run at a time per function; the controller converges if the two overlap.
+            reserved_concurrent_executions=1,
+            environment=environment,
+        )
+        evaluation = handler == EVALUATION_HANDLER
+        policy = iam.Policy(
+            self,
+            f"{name}Policy",
+            roles=[role],
+            statements=self._statements(config, audit_table, log_group, evaluation=evaluation),
+        )
+        function.node.add_dependency(policy)
+        self._acknowledge_function_policy(policy, config, evaluation=evaluation)
+        return function, policy
+
+    def _statements(
+        self, config: ModelConfig, audit_table: dynamodb.ITableV2, log_group: logs.ILogGroup, *, evaluation: bool
+    ) -> list[iam.PolicyStatement]:
+        """Exactly what pipelines.promotion calls through the handlers (tests/infra/test_promotion_functions.py)."""
+        n, bucket, key = self.names, self.bucket, self.key
+        config_bucket_key = artifacts(config)["config"].uri.removeprefix(f"s3://{n.bucket}/")
+        statements = [
+            iam.PolicyStatement(
+                sid="Registry",
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                resources=[self.package_arns],
+            ),
+            iam.PolicyStatement(sid="RegistryListing", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="Serving",
+                actions=[
+                    "sagemaker:DescribeModel",
+                    "sagemaker:CreateModel",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                ],
+                resources=[self.model_arns, self.endpoint_config_arns, self.endpoint_arn],
+            ),
+            iam.PolicyStatement(
+                sid="PassEndpointRole",
+                actions=["iam:PassRole"],
+                resources=[self.endpoint_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="RollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[n.alarm_arn(name) for name in self.alarm_names],
+            ),
+            iam.PolicyStatement(
+                sid="Config", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(config_bucket_key)]
+            ),
+            iam.PolicyStatement(
+                sid="RunArtifacts",
+                actions=["s3:GetObject"],
+                resources=[f"{bucket.bucket_arn}/{n.model}/executions/*"],
+            ),
+            iam.PolicyStatement(
+                sid="Champion", actions=["s3:PutObject"], resources=[f"{bucket.bucket_arn}/{n.model}/champion/*"]
+            ),
+            iam.PolicyStatement(sid="AuditTrail", actions=["dynamodb:PutItem"], resources=[audit_table.table_arn]),
+            iam.PolicyStatement(
+                sid="Key",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="KeyGrantsForEndpoint",
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+        ]
+        if evaluation:
+            statements += [
+                iam.PolicyStatement(
+                    sid="Evidence",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        f"{bucket.bucket_arn}/{n.model}/capture/*",
+                        f"{bucket.bucket_arn}/{n.model}/ground-truth/*",
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="EvidenceListing",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{n.model}/capture/*", f"{n.model}/ground-truth/*"]}},
+                ),
+                iam.PolicyStatement(sid="VariantMetrics", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]),
+            ]
+        else:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="FailedApprovals", actions=["sqs:SendMessage"], resources=[self.failed_approvals.queue_arn]
+                )
+            )
+        return statements
+
+    def _acknowledge_function_policy(self, policy: iam.Policy, config: ModelConfig, *, evaluation: bool) -> None:
+        n, bucket = self.names, logical_id(self.bucket)
+        reasons = {
+            f"Resource::{self.package_arns}": (
+                "Versions of this model's package group only; version numbers are assigned at registration."
+            ),
+            f"Resource::{self.model_arns}": "SageMaker models of this model's versions are named <model>-v<version>.",
+            f"Resource::{self.endpoint_config_arns}": (
+                "Endpoint configs of this endpoint are named <endpoint>-p<production>-s<shadow>-<settings hash>."
+            ),
+            "Resource::*": (
+                "sagemaker:ListModelPackages has no resource type (the group is a request parameter)"
+                + ("; cloudwatch:GetMetricStatistics has no resource type either" if evaluation else "")
+                + "."
+            ),
+            f"Resource::<{bucket}.Arn>/{n.model}/executions/*": (
+                "Reads the model artifact and baseline of a version (copied to champion/) and its evaluation report."
+            ),
+            f"Resource::<{bucket}.Arn>/{n.model}/champion/*": (
+                "Writes the champion prefix: champion.json, model.tar.gz and baseline_profile.json."
+            ),
+        }
+        if evaluation:
+            reasons[f"Resource::<{bucket}.Arn>/{n.model}/capture/*"] = (
+                "Reads data capture of both variants since the shadow started, one object per batch and hour."
+            )
+            reasons[f"Resource::<{bucket}.Arn>/{n.model}/ground-truth/*"] = (
+                "Reads ground-truth labels, delivered as objects under hourly prefixes of their arrival."
+            )
+        for finding, reason in reasons.items():
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    # ---- dashboard
+
+    def _widgets(self, dashboard: cloudwatch.Dashboard) -> None:
+        def metric(name: str, statistic: str, variant: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=name,
+                dimensions_map={"EndpointName": self.endpoint, "VariantName": variant},
+                statistic=statistic,
+                period=cdk.Duration.minutes(5),
+                label=f"{variant} {name}",
+            )
+
+        variants = (PRODUCTION, SHADOW)
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Deployment guardrails (roll back blue/green updates)",
+                alarms=list(self.alarms.values()),
+                width=24,
+            ),
+            cloudwatch.GraphWidget(
+                title="Model latency p99 (microseconds): production vs shadow",
+                left=[metric("ModelLatency", "p99", v) for v in variants],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Invocations and 5xx: production vs shadow",
+                left=[metric("Invocations", "Sum", v) for v in variants],
+                right=[metric("Invocation5XXErrors", "Sum", v) for v in variants],
+                width=12,
+            ),
+            cloudwatch.LogQueryWidget(
+                title="Promotion decisions (approval events and shadow verdicts)",
+                log_group_names=[
+                    self.approval_function.log_group.log_group_name,
+                    self.evaluation_function.log_group.log_group_name,
+                ],
+                query_lines=[
+                    "fields @timestamp, @message",
+                    'filter @message like /"stage"|"decision"/',
+                    "sort @timestamp desc",
+                    "limit 50",
+                ],
+                width=24,
+            ),
+        )
