@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarm, period_values, retraining_alarm_prefix
 from pipelines.config import ModelConfig
+from tests.conftest import ROOT
 
 X, G, _ = 2.0, 0.0, None  # breaching, good (not breaching), missing; the threshold is >= 1
 
@@ -140,3 +141,13 @@ def test_put_metric_alarm_request_carries_every_setting(config: ModelConfig) -> 
         2,
         "missing",
     )
+
+
+def test_alarm_specs_load_without_the_numeric_stack() -> None:
+    # The CDK app imports this module at synth: it must not pull pandas, scipy or scikit-learn.
+    import subprocess
+    import sys
+
+    code = "import sys, pipelines.alarms; print(sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
