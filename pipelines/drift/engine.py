@@ -111,7 +111,8 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
         invalid = int((coerced.isna() & column.notna()).sum())
         column = coerced
     array, rows = finite_values(column)
-    current, reference = _sorted_window(array, reference)
+    stored = reference
+    current, reference = _sorted_window(array, stored)
     del array
     m = current.size
     result: dict[str, Any] = {
@@ -120,7 +121,7 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
         **_null_rates(rows, m, reference.null_rate),
         "invalid_values": invalid,
         "exact_reference": reference.exact,
-        "baseline": {"mean": reference.mean, "std": reference.std, "min": reference.minimum, "max": reference.maximum},
+        "baseline": {"mean": stored.mean, "std": stored.std, "min": stored.minimum, "max": stored.maximum},
     }
     for name in ("psi", "ks", "ks_p_value", "wasserstein", "wasserstein_raw", "js", "ood_share"):
         result[name] = None
