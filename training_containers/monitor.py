@@ -5,8 +5,10 @@ Inputs:  config/model-config.json; baseline/baseline_profile.json (the champion'
          ground_truth/ (optional: Model Monitor ground-truth JSONL, or tables).
 Outputs: report/drift_report.json and report/drift_report.html.
 Metrics: CloudWatch (namespace and dimensions in `pipelines/drift/metrics.py` and the README)
-         through an injected client; locally (`--metrics-store PATH`, or under the local runtime
-         `report/metrics.sqlite`) the same datapoints go to the SQLite metrics store.
+         through an injected client; locally the same datapoints go to the SQLite metrics store
+         at `--metrics-store PATH`, else `$DRIFT_METRICS_STORE` (a store that outlives one run,
+         so alarms can be evaluated over many), else, under the local runtime,
+         `report/metrics.sqlite`.
 Arguments: --window-start / --window-end (ISO-8601): drift is judged on records whose inference
          time is in [start, end); with an end alone (the scheduled run) the start is one alarm
          period (`drift.alarm_period_seconds`) earlier; with neither, every captured record.
@@ -43,6 +45,7 @@ from training_containers.files import read_json, write_json
 REPORT_JSON = "drift_report.json"
 REPORT_HTML = "drift_report.html"
 LOCAL_STORE = "metrics.sqlite"
+METRICS_STORE_ENV = "DRIFT_METRICS_STORE"
 
 
 class MonitorInputMissing(Exception):
@@ -143,8 +146,8 @@ def run(
 def _client(args: argparse.Namespace, config_region: str) -> MetricsClient | None:
     if args.no_metrics:
         return None
-    if args.metrics_store:
-        return MetricsStore(args.metrics_store)
+    if args.metrics_store or os.environ.get(METRICS_STORE_ENV):
+        return MetricsStore(args.metrics_store or os.environ[METRICS_STORE_ENV])
     if os.environ.get("SM_LOCAL_RUNTIME"):
         return MetricsStore(contract.processing_output("report") / LOCAL_STORE)
     import boto3  # only on SageMaker: the one place this job creates an AWS client

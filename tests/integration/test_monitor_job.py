@@ -307,3 +307,18 @@ def test_the_job_image_holds_every_module_the_jobs_import(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-2000:]
     pins = (PROJECT_ROOT / "training_containers" / "requirements.lock").read_text()
     assert "matplotlib==" in pins  # the HTML report draws with it
+
+
+def test_main_publishes_to_the_store_named_by_the_environment(
+    container: Container, config: ModelConfig, profile: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = stage(container, config, profile)
+    write_capture(inputs / "capture", generate(StreamSpec(rows=500, seed=60)), config, HOUR0, seed=60)
+    monkeypatch.setenv("DRIFT_METRICS_STORE", str(tmp_path / "shared.sqlite"))
+
+    assert monitor.main(["--window-end", (HOUR0 + timedelta(hours=1)).isoformat()]) == 0
+
+    rows = MetricsStore(tmp_path / "shared.sqlite").datapoints(
+        "DriftRetraining", "WindowRows", {"Model": "fraud-detector"}
+    )
+    assert rows == [(HOUR0 + timedelta(hours=1) - timedelta(seconds=1), 500.0)]
