@@ -1,0 +1,120 @@
+"""`python -m pipelines backtest`: read, replay, write, print. Exit 0 when the backtest ran,
+2 when the config or the history cannot be used (the message says which field or row)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import pandas as pd
+
+from pipelines.backtest.history import BacktestInputError, load_history
+from pipelines.backtest.report import policy_rows, write_html, write_json
+from pipelines.backtest.run import BacktestSettings, run_backtest
+from pipelines.config import load_config
+
+EXIT_INVALID = 2
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    config: str
+    data: str
+    window: int = 1000
+    warmup: int = 1
+    calendar_every: int | None = None
+    drift_points: Sequence[str] = ()
+    row_interval: str | None = None
+    start: str = "2000-01-01"
+    json: str | None = None
+    html: str | None = None
+    sweep: bool = False
+
+
+def parse_times(values: Sequence[str]) -> tuple[datetime, ...]:
+    times = []
+    for value in values:
+        try:
+            moment = pd.Timestamp(value)
+        except ValueError:
+            raise BacktestInputError(f"--drift-point {value!r} is not a timestamp") from None
+        moment = moment.tz_convert("UTC") if moment.tzinfo else moment.tz_localize("UTC")
+        times.append(moment.to_pydatetime().astimezone(UTC))
+    return tuple(times)
+
+
+def throttled(stream: TextIO, every_seconds: float = 2.0) -> Callable[[str], None]:
+    """A progress line at most every `every_seconds` (a long run shows it is alive)."""
+    last = [0.0]
+
+    def show(message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_seconds:
+            last[0] = now
+            print(f"backtest: {message}", file=stream, flush=True)
+
+    return show
+
+
+def text_table(document: dict[str, Any]) -> str:
+    metric = document["metric"]
+    header = ("policy", "runs", "promoted", f"mean {metric}", "worst", "< SLO", "drifts caught", "delay")
+    rows = [header, *[tuple(_cell(v) for v in row) for row in policy_rows(document)]]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
+        for row in rows
+    ]
+    comparison = document.get("comparison") or {}
+    if comparison:
+        lines.append(
+            f"trigger vs every window: {_cell(comparison['metric_ratio_vs_every_window'])} of its mean "
+            f"with {_cell(comparison['retrain_ratio_vs_every_window'])} of its runs"
+        )
+    if "beats_calendar" in comparison:
+        lines.append(
+            f"trigger vs calendar ({comparison['calendar_retrains']} runs): "
+            f"{comparison['metric_delta_vs_calendar']:+.4f}"
+        )
+    if document.get("sweep"):
+        lines.append(
+            f"sweep: recommended within {document['sweep']['retrain_budget']} runs: {document['sweep']['recommended']}"
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def backtest_command(request: BacktestRequest, stderr: TextIO = sys.stderr) -> int:
+    try:
+        config = load_config(request.config)
+        history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)
+        settings = BacktestSettings(
+            window_rows=request.window,
+            warmup=request.warmup,
+            calendar_every=request.calendar_every,
+            drift_times=parse_times(request.drift_points),
+            sweep=request.sweep,
+        )
+        document = run_backtest(history, settings, progress=throttled(stderr))
+    except BacktestInputError as exc:
+        print(f"error: {exc}", file=stderr)
+        return EXIT_INVALID
+    if request.json:
+        write_json(document, request.json)
+        print(f"wrote {request.json}", file=stderr)
+    if request.html:
+        write_html(document, request.html)
+        print(f"wrote {request.html}", file=stderr)
+    print(text_table(document))
+    return 0

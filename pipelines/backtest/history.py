@@ -1,0 +1,177 @@
+"""The labelled history a backtest replays, checked once and cut into windows.
+
+Any CSV or Parquet table works when the config describes it: the features, the label and a time
+order. Rows must already be in time order (a backtest on shuffled rows would leak the future into
+training, so an out-of-order row is an error, not something to fix silently). A table without a
+time column (Elec2) gets one from its row order with `row_interval`; a table without the id column
+gets row-number ids (ids only serve the duplicate check). The label is encoded 0/1 with the
+config's `positive_class` as 1, and the backtest uses a config copy whose `positive_class` is 1,
+so string labels ("UP"/"DOWN") pass the same data checks as 0/1 ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import ModelConfig
+from pipelines.drift.files import DriftInputError, read_frame
+from pipelines.errors import PipelinesError
+
+
+class BacktestInputError(PipelinesError):
+    """The history or the backtest settings cannot be replayed; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows [start_row, stop_row) of the history. `end` is the time of its last row: the monitor
+    runs, the trigger gate decides and a retraining run starts at that moment."""
+
+    index: int
+    start_row: int
+    stop_row: int
+    start: datetime
+    end: datetime
+
+    @property
+    def rows(self) -> int:
+        return self.stop_row - self.start_row
+
+
+@dataclass(frozen=True)
+class History:
+    frame: pd.DataFrame  # time-ordered; label 0/1; time column naive UTC; id column present
+    config: ModelConfig  # the user's config with positive_class 1 (the label is encoded)
+    source: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def times(self) -> pd.Series:
+        return self.frame[self.config.model.time_column]
+
+
+def load_history(
+    path: str | Path, config: ModelConfig, *, row_interval: str | None = None, start: str = "2000-01-01"
+) -> History:
+    try:
+        frame = read_frame(path)
+    except DriftInputError as exc:
+        raise BacktestInputError(str(exc)) from None
+    return prepare_history(frame, config, source=str(path), row_interval=row_interval, start=start)
+
+
+def prepare_history(
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    *,
+    source: str = "<history>",
+    row_interval: str | None = None,
+    start: str = "2000-01-01",
+) -> History:
+    model = config.model
+    notes: list[str] = []
+    if model.label not in frame.columns:
+        raise BacktestInputError(
+            f"{source}: label column '{model.label}' (model.label) is missing; "
+            f"columns: {sorted(map(str, frame.columns))}"
+        )
+    missing = [name for name in model.feature_names if name not in frame.columns]
+    if missing:
+        raise BacktestInputError(f"{source}: feature columns {missing} (model.features) are missing")
+    if len(frame) == 0:
+        raise BacktestInputError(f"{source}: the table holds no rows")
+    frame = frame.reset_index(drop=True)
+    frame = frame.assign(**{model.time_column: _times(frame, model.time_column, source, row_interval, start)})
+    if row_interval is not None:
+        notes.append(f"time column '{model.time_column}' derived from row order: {start} + row x {row_interval}")
+    _check_order(frame[model.time_column], source, model.time_column)
+    if model.id_column not in frame.columns:
+        frame[model.id_column] = [f"row-{i}" for i in range(len(frame))]
+        notes.append(f"id column '{model.id_column}' absent: row numbers used")
+    frame[model.label] = encode_label(frame[model.label], model.positive_class, source, model.label)
+    binary = config.model_copy(update={"model": model.model_copy(update={"positive_class": 1})})
+    return History(frame=frame, config=binary, source=source, notes=tuple(notes))
+
+
+def _times(frame: pd.DataFrame, column: str, source: str, row_interval: str | None, start: str) -> pd.Series:
+    if row_interval is not None:
+        try:
+            step = pd.Timedelta(row_interval)
+        except ValueError:
+            raise BacktestInputError(f"--row-interval {row_interval!r} is not a duration (e.g. 30min, 1h)") from None
+        if step <= pd.Timedelta(0):
+            raise BacktestInputError(f"--row-interval must be positive, got {row_interval!r}")
+        return pd.Series(pd.Timestamp(start) + step * np.arange(len(frame)), index=frame.index)
+    if column not in frame.columns:
+        raise BacktestInputError(
+            f"{source}: time column '{column}' (model.time_column) is missing; if the rows are in time "
+            "order at a fixed interval, give --row-interval (e.g. 30min) to derive it"
+        )
+    try:
+        times = pd.to_datetime(frame[column], utc=True)
+    except (ValueError, TypeError) as exc:
+        raise BacktestInputError(f"{source}: time column '{column}' is not timestamps ({exc})") from None
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise BacktestInputError(f"{source}: time column '{column}' is empty at row {row}")
+    return times.dt.tz_localize(None)
+
+
+def _check_order(times: pd.Series, source: str, column: str) -> None:
+    values = times.to_numpy()
+    backwards = np.flatnonzero(values[1:] < values[:-1])
+    if backwards.size:
+        row = int(backwards[0]) + 1
+        raise BacktestInputError(
+            f"{source}: rows are not in time order: row {row} ({times.iloc[row]}) is earlier than row {row - 1} "
+            f"({times.iloc[row - 1]}); sort the table by '{column}' first"
+        )
+
+
+def encode_label(values: pd.Series, positive_class: int | str, source: str, column: str) -> pd.Series:
+    """1 for the positive class, 0 for the other, null stays null. Exactly two classes."""
+    present = values.dropna()
+    classes = sorted({str(v) for v in present.unique()})
+    if len(classes) > 2:
+        raise BacktestInputError(
+            f"{source}: label '{column}' must be binary; found {len(classes)} values {classes[:6]}"
+        )
+    if str(positive_class) not in classes:
+        raise BacktestInputError(
+            f"{source}: positive_class {positive_class!r} (model.positive_class) never occurs in label '{column}'; "
+            f"values: {classes}"
+        )
+    positive = values.astype(str) == str(positive_class)
+    encoded = positive.astype("int64")
+    if values.isna().any():
+        return encoded.astype("float64").where(values.notna())
+    return encoded
+
+
+def cut_windows(times: pd.Series, size: int, *, warmup: int = 1) -> list[Window]:
+    """Consecutive windows of `size` rows; a partial last window is left out. At least `warmup`
+    windows to train the first model and one to replay are needed."""
+    if size < 2:
+        raise BacktestInputError(f"--window must be at least 2 rows, got {size}")
+    count = len(times) // size
+    if count < warmup + 1:
+        raise BacktestInputError(
+            f"the history holds {len(times)} rows: too few for {warmup} warm-up window(s) and one window to replay "
+            f"of {size} rows each (need at least {(warmup + 1) * size}); use a smaller --window"
+        )
+    moments = times.to_numpy()
+    return [
+        Window(
+            index, index * size, (index + 1) * size, _utc(moments[index * size]), _utc(moments[(index + 1) * size - 1])
+        )
+        for index in range(count)
+    ]
+
+
+def _utc(value: np.datetime64) -> datetime:
+    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC)

@@ -1,0 +1,167 @@
+"""The shared, cached work of a backtest: retraining runs, predictions and monitor reports.
+
+Every policy (and every point of a threshold sweep) replays the same history, and a retraining
+run depends only on the data cut and the training config, a model's predictions on a window only
+on the model, a monitor report on the model, the window and the drift thresholds. So each is
+computed once and shared; a model's id is the window whose end was its data cut ("w12").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.backtest.history import BacktestInputError, History, Window
+from pipelines.backtest.retrain import Candidate, GateVerdict, judge, pull_and_train
+from pipelines.config import DriftSection, ModelConfig
+from pipelines.drift import PREDICTION_COLUMN, run_monitor
+from pipelines.promotion.evidence import variant_evidence
+from pipelines.promotion.shadow import VariantEvidence
+from training_containers.estimators import features_frame
+from training_containers.evaluate import measure
+from training_containers.metrics import classification_metrics
+
+Progress = Callable[[str], None]
+
+# A backtest serves nothing: the shadow's latency and error-rate criteria are met by construction.
+SIMULATED_LATENCY_P99_MS = 0.0
+SIMULATED_ERROR_RATE = 0.0
+
+
+def load_edge_cases(config: ModelConfig) -> pd.DataFrame | None:
+    """The edge-case CSV of `gates.edge_cases`, read from a local path (a backtest has no S3)."""
+    edge = config.gates.edge_cases
+    if edge is None:
+        return None
+    if "://" in edge.uri:
+        raise BacktestInputError(f"gates.edge_cases.uri {edge.uri} is not a local file; a backtest reads local files")
+    path = config.local_path(edge.uri)
+    if not path.exists():
+        raise BacktestInputError(f"gates.edge_cases.uri: {path} does not exist")
+    return pd.read_csv(path)
+
+
+class Lab:
+    def __init__(
+        self, history: History, windows: list[Window], *, warmup: int = 1, progress: Progress | None = None
+    ) -> None:
+        self.history = history
+        self.config = history.config
+        self.windows = windows
+        self.warmup = warmup
+        self.edge_cases = load_edge_cases(self.config)
+        self._progress = progress
+        self._candidates: dict[int, Candidate] = {}
+        self._scores: dict[tuple[str, int], np.ndarray] = {}
+        self._reports: dict[tuple[str, int, str], dict[str, Any]] = {}
+        self._champion_measures: dict[tuple[str, str], dict[str, Any]] = {}
+        self._metrics: dict[tuple[str, int], dict[str, float | None]] = {}
+        self._evidence: dict[tuple[str, int, int], VariantEvidence] = {}
+        self.trainings = 0
+
+    # ------------------------------------------------------------------ data
+
+    def rows(self, window: Window) -> pd.DataFrame:
+        return self.history.frame.iloc[window.start_row : window.stop_row]
+
+    def truth(self, window: Window) -> np.ndarray:
+        labels: np.ndarray = self.rows(window)[self.config.model.label].to_numpy(dtype=np.float64)
+        return labels
+
+    # ------------------------------------------------------------------ models
+
+    def candidate(self, window: int) -> Candidate:
+        """The retraining run whose data cut is the end of window `window`."""
+        if window not in self._candidates:
+            end = self.windows[window]
+            seen = self.history.frame.iloc[: end.stop_row]
+            self._candidates[window] = pull_and_train(self.config, seen, end.end, window, self.edge_cases)
+            self.trainings += 1
+            if self._progress is not None:
+                self._progress(f"trained {self._candidates[window].model_id}")
+        return self._candidates[window]
+
+    def model(self, model_id: str) -> Candidate:
+        return self._candidates[int(model_id.removeprefix("w"))]
+
+    def initial(self) -> Candidate:
+        """The first production model: a retraining run at the end of the warm-up."""
+        first = self.candidate(self.warmup - 1)
+        if not first.trained:
+            raise BacktestInputError(
+                f"the warm-up ({self.warmup} window(s)) cannot train a first model: {first.failure}; "
+                "use a larger --window or --warmup, or relax data.checks"
+            )
+        return first
+
+    def gate(self, candidate: Candidate, champion: Candidate | None) -> GateVerdict:
+        champion_measured = None
+        if champion is not None and candidate.test is not None:
+            key = (champion.model_id, candidate.model_id)
+            if key not in self._champion_measures:
+                self._champion_measures[key] = measure(champion.estimator, candidate.test, self.config, self.edge_cases)
+            champion_measured = self._champion_measures[key]
+        return judge(self.config, candidate, champion_measured)
+
+    # ------------------------------------------------------------------ predictions and metrics
+
+    def scores(self, model_id: str, window: Window) -> np.ndarray:
+        key = (model_id, window.index)
+        if key not in self._scores:
+            model = self.model(model_id)
+            frame = features_frame(self.rows(window), self.config)
+            self._scores[key] = model.estimator.predict_proba(frame)[:, 1]
+        return self._scores[key]
+
+    def metrics(self, model_id: str, window: Window) -> dict[str, float | None]:
+        """Every classification metric of the model's predictions on the window's labelled rows."""
+        key = (model_id, window.index)
+        if key not in self._metrics:
+            truth = self.truth(window)
+            known = ~np.isnan(truth)
+            scores = self.scores(model_id, window)[known]
+            threshold = self.config.gates.decision_threshold
+            self._metrics[key] = classification_metrics(truth[known].astype(int), scores, threshold)
+        return self._metrics[key]
+
+    def evidence(self, model_id: str, first: int, last: int) -> VariantEvidence:
+        """The promotion stage's live evidence of a model over windows first..last: its
+        captured predictions joined with the ground truth by inference id."""
+        key = (model_id, first, last)
+        if key not in self._evidence:
+            seen = self.windows[first : last + 1]
+            truth = np.concatenate([self.truth(w) for w in seen])
+            ids = np.arange(truth.size)
+            known = ~np.isnan(truth)
+            labels = pd.DataFrame({"inference_id": ids[known], "label": truth[known].astype(np.int64)})
+            scores = np.concatenate([self.scores(model_id, w) for w in seen])
+            captured = pd.DataFrame({"inference_id": ids, "prediction": scores})
+            threshold = self.config.gates.decision_threshold
+            self._evidence[key] = variant_evidence(
+                captured, labels, threshold, SIMULATED_LATENCY_P99_MS, SIMULATED_ERROR_RATE
+            )
+        return self._evidence[key]
+
+    def monitor(self, model_id: str, window: Window, config: ModelConfig) -> dict[str, Any]:
+        """The drift monitor's report on the window against the model's baseline profile, with
+        `config`'s drift thresholds (a sweep varies them)."""
+        key = (model_id, window.index, _drift_key(config.drift))
+        if key not in self._reports:
+            captured = self.rows(window).assign(**{PREDICTION_COLUMN: self.scores(model_id, window)})
+            self._reports[key] = run_monitor(
+                config,
+                self.model(model_id).profile,
+                captured,
+                window_start=window.start.isoformat(),
+                window_end=window.end.isoformat(),
+                workers=1,
+            )
+        return self._reports[key]
+
+
+def _drift_key(drift: DriftSection) -> str:
+    return json.dumps(drift.model_dump(mode="json"), sort_keys=True)

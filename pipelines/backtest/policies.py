@@ -1,0 +1,252 @@
+"""When to retrain: the policies a backtest compares, each deciding at the end of every window.
+
+- `never`: the first model serves the whole history.
+- `calendar`: a retraining run every K windows, whatever the data does (a schedule).
+- `trigger`: the product. The monitor's report becomes CloudWatch datapoints (`metric_data`), the
+  retraining alarms of `alarm_specs(config)` are evaluated with CloudWatch's M-of-N rules
+  (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `TriggerGate`
+  (memory store, cooldown, single flight, dedupe, max staleness through a sweep at every window
+  end), and a run starts exactly when the gate starts one, with the gate's `DataWindowEnd`.
+- `every_window`: a run after every window: the upper bound on freshness and on cost.
+
+One window is one monitor run and one alarm period; the gate's clock is the data's time, so
+cooldown and staleness hours mean what they mean in production.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pipelines.alarms import AlarmEvaluation, AlarmSpec, AlarmState, alarm_specs, evaluate_alarm
+from pipelines.backtest.history import Window
+from pipelines.config import ModelConfig
+from pipelines.drift.metrics import metric_data
+from pipelines.trigger import (
+    DATA_WINDOW_END,
+    ExecutionEnded,
+    Outcome,
+    StartRequest,
+    Sweep,
+    Trigger,
+    TriggerDecision,
+    TriggerGate,
+    TriggerKind,
+    TriggerPolicy,
+    iso,
+)
+from pipelines.trigger_store import MemoryTriggerStore
+
+
+@dataclass(frozen=True)
+class Observation:
+    window: Window
+    position: int  # 0 for the first replayed window
+    report: Mapping[str, Any] | None = None  # the monitor's report, for policies that need it
+
+
+@dataclass(frozen=True)
+class Decision:
+    start: bool
+    reason: str
+    data_window_end: str | None = None  # ISO-8601 data cut; None: this window's end
+
+
+class Policy(Protocol):
+    name: str
+    needs_monitor: bool
+
+    def decide(self, observation: Observation) -> Decision: ...
+
+    def ended(self, observation: Observation, status: str) -> None:
+        """The run started at this observation ended (Succeeded or Failed)."""
+        ...
+
+    def facts(self) -> dict[str, Any]:
+        """What the policy was and what it decided, for the report."""
+        ...
+
+
+# --------------------------------------------------------------------------- pure decisions
+
+
+def calendar_due(position: int, every: int) -> bool:
+    """A calendar run after every `every`-th replayed window: positions every-1, 2*every-1, ..."""
+    return (position + 1) % every == 0
+
+
+def calendar_runs(windows: int, every: int) -> int:
+    """How many runs a calendar makes over `windows` replayed windows (none after the last)."""
+    return sum(calendar_due(position, every) for position in range(windows - 1))
+
+
+def matched_calendar(windows: int, runs: int) -> int:
+    """The period K whose calendar makes the number of runs closest to `runs` (ties: more runs,
+    which favours the calendar in a comparison at equal cost)."""
+    candidates = range(1, max(windows, 1) + 1)
+    return min(
+        candidates, key=lambda every: (abs(calendar_runs(windows, every) - runs), -calendar_runs(windows, every))
+    )
+
+
+def alarm_step(spec: AlarmSpec, values: Sequence[float | None], previous: AlarmState) -> AlarmEvaluation:
+    """The alarm's state after a window: its evaluation range is the last N windows (one
+    datapoint per window, None where the monitor published none), oldest first."""
+    n = spec.evaluation_periods
+    recent = list(values[-n:])
+    return evaluate_alarm(spec, [None] * (n - len(recent)) + recent, previous)
+
+
+def datapoint(spec: AlarmSpec, data: Sequence[Mapping[str, Any]]) -> float | None:
+    """The alarm's metric in one report's MetricDatum list (one report gives one datapoint)."""
+    dimensions = [{"Name": name, "Value": value} for name, value in spec.dimensions]
+    found = [d["Value"] for d in data if d["MetricName"] == spec.metric_name and d["Dimensions"] == dimensions]
+    return float(found[-1]) if found else None
+
+
+# --------------------------------------------------------------------------- policies
+
+
+@dataclass
+class Never:
+    name: str = "never"
+    needs_monitor: bool = False
+
+    def decide(self, observation: Observation) -> Decision:
+        return Decision(False, "never retrains")
+
+    def ended(self, observation: Observation, status: str) -> None:
+        return None
+
+    def facts(self) -> dict[str, Any]:
+        return {"description": "the first model serves every window"}
+
+
+@dataclass
+class Calendar:
+    every: int
+    name: str = "calendar"
+    needs_monitor: bool = False
+
+    def decide(self, observation: Observation) -> Decision:
+        if calendar_due(observation.position, self.every):
+            return Decision(True, f"calendar: every {self.every} windows")
+        return Decision(False, "calendar: not due")
+
+    def ended(self, observation: Observation, status: str) -> None:
+        return None
+
+    def facts(self) -> dict[str, Any]:
+        return {"description": f"a retraining run every {self.every} windows", "every": self.every}
+
+
+@dataclass
+class EveryWindow:
+    name: str = "every_window"
+    needs_monitor: bool = False
+
+    def decide(self, observation: Observation) -> Decision:
+        return Decision(True, "every window")
+
+    def ended(self, observation: Observation, status: str) -> None:
+        return None
+
+    def facts(self) -> dict[str, Any]:
+        return {"description": "a retraining run after every window (upper bound)"}
+
+
+@dataclass
+class _ReplayRunner:
+    """The gate's `PipelineRunner`: a start is recorded; the backtest runs it and ends it."""
+
+    requests: list[StartRequest] = field(default_factory=list)
+    running: str | None = None
+
+    def start(self, request: StartRequest) -> str:
+        self.requests.append(request)
+        self.running = f"execution-{len(self.requests)}"
+        return self.running
+
+    def running_execution(self) -> str | None:
+        return self.running
+
+
+class GatedTrigger:
+    """The trigger policy: retraining alarms from the monitor's metrics into the trigger gate."""
+
+    needs_monitor = True
+
+    def __init__(self, config: ModelConfig, name: str = "trigger") -> None:
+        self.name = name
+        self.config = config
+        self.specs = [spec for spec in alarm_specs(config) if spec.triggers_retraining]
+        self.values: dict[str, list[float | None]] = {spec.name: [] for spec in self.specs}
+        self.states: dict[str, AlarmState] = {spec.name: "INSUFFICIENT_DATA" for spec in self.specs}
+        self.runner = _ReplayRunner()
+        self.store = MemoryTriggerStore()
+        self.pipeline = f"{config.model.name}-retraining"
+        self._now = datetime.fromtimestamp(0, UTC)
+        self.gate = TriggerGate(
+            pipeline=self.pipeline,
+            store=self.store,
+            runner=self.runner,
+            policy=TriggerPolicy.from_settings(
+                cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
+            ),
+            clock=lambda: self._now,
+        )
+
+    def decide(self, observation: Observation) -> Decision:
+        if observation.report is None:
+            raise ValueError("the trigger policy needs the monitor's report")
+        window = observation.window
+        self._now = window.end
+        data = metric_data(observation.report, self.config.model.name, window.end)
+        decisions: list[TriggerDecision] = []
+        for spec in self.specs:
+            self.values[spec.name].append(datapoint(spec, data))
+            result = alarm_step(spec, self.values[spec.name], self.states[spec.name])
+            if result.state == "ALARM" and self.states[spec.name] != "ALARM":
+                decisions += self.gate.handle(self._trigger(spec, window, result))
+            self.states[spec.name] = result.state
+        decisions += self.gate.handle(Sweep(event_id=f"sweep@{iso(window.end)}", at=iso(window.end)))
+        started = [d for d in decisions if d.outcome is Outcome.started]
+        if started:
+            request = self.runner.requests[-1]
+            return Decision(True, _reason(started[-1]), request.parameters[DATA_WINDOW_END])
+        return Decision(False, "; ".join(_reason(d) for d in decisions if d.outcome is not Outcome.idle) or "no alarm")
+
+    def _trigger(self, spec: AlarmSpec, window: Window, result: AlarmEvaluation) -> Trigger:
+        value = self.values[spec.name][-1]
+        return Trigger(
+            event_id=f"{spec.name}@{iso(window.end)}",
+            kind=TriggerKind.alarm,
+            alarm=spec.name,
+            metric_value="none" if value is None else repr(value),
+            data_window_end=iso(window.end),
+            detail=result.reason,
+        )
+
+    def ended(self, observation: Observation, status: str) -> None:
+        arn = self.runner.running
+        if arn is None:
+            return
+        self.runner.running = None
+        self.gate.handle(ExecutionEnded(event_id=f"end@{arn}", execution_arn=arn, status=status))
+
+    def facts(self) -> dict[str, Any]:
+        decisions = self.store.decisions(self.pipeline)
+        return {
+            "description": "retraining alarms (M of N) into the trigger gate (cooldown, single flight, staleness)",
+            "alarms": [spec.name for spec in self.specs],
+            "gate_decisions": dict(sorted(Counter(d.outcome.value for d in decisions).items())),
+        }
+
+
+def _reason(decision: TriggerDecision) -> str:
+    trigger = decision.trigger
+    what = f"{trigger.kind.value} {trigger.alarm} = {trigger.metric_value}: " if trigger is not None else ""
+    return f"{decision.outcome.value}: {what}{decision.reason}"

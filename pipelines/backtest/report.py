@@ -1,0 +1,230 @@
+"""The backtest as JSON and as one self-contained HTML page.
+
+JSON (`run_backtest`'s document): `policies.<name>` holds `retrains`, `mean_metric`,
+`worst_metric`, `worst_window`, `windows_below_slo`, `detection` (per known drift point),
+`promotions`, `failed_runs`, `timeline` (one record per replayed window); `comparison` the
+trigger policy against every-window and calendar; `sweep` (with --sweep) every grid point and the
+frontier. The HTML page shows the same numbers, the metric over time with each policy's retraining
+runs and promotions marked, and the sweep's frontier (matplotlib PNGs embedded as data URIs).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from pipelines.drift.files import write_report
+
+COLOURS = {"never": "#9e9e9e", "calendar": "#1f77b4", "trigger": "#d62728", "every_window": "#2ca02c"}
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child, td.text { text-align: left; }
+.good { color: #1b5e20; font-weight: 600; } .bad { color: #b00020; font-weight: 600; }
+tr.frontier { background: #eef6ee; }
+"""
+
+
+def write_json(document: Mapping[str, Any], path: str | Path) -> Path:
+    return write_report(document, path)
+
+
+def _png(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure)
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def metric_chart(document: Mapping[str, Any]) -> str:
+    """The metric per window for each policy; below it, each policy's runs (|) and promotions (●)."""
+    policies: Mapping[str, Any] = document["policies"]
+    figure = Figure(figsize=(11, 5.5))
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
+    metric = document["metric"]
+    for name, summary in policies.items():
+        windows = [r["window"] for r in summary["timeline"]]
+        values = [r["metrics"].get(metric) for r in summary["timeline"]]
+        plotted = [float("nan") if v is None else v for v in values]
+        label = f"{name} ({summary['retrains']} runs, mean {_number(summary['mean_metric'])})"
+        top.plot(windows, plotted, color=COLOURS.get(name), linewidth=1.2, label=label)
+    if document.get("slo"):
+        top.axhline(document["slo"]["min"], color="#555", linestyle=":", linewidth=1, label="SLO")
+    names = list(policies)
+    for row, name in enumerate(names):
+        summary = policies[name]
+        runs, promoted = summary["retrain_windows"], summary["promotion_windows"]
+        bottom.scatter(runs, [row] * len(runs), marker="|", s=120, color=COLOURS.get(name))
+        bottom.scatter(promoted, [row] * len(promoted), marker="o", s=14, color=COLOURS.get(name))
+    for axis in (top, bottom):
+        for point in document.get("drift_points", []):
+            axis.axvline(point["window"], color="#ff9800", linestyle="--", linewidth=1)
+    bottom.set_yticks(range(len(names)), names)
+    bottom.set_ylim(-0.7, len(names) - 0.3)
+    bottom.set_xlabel("window (drift points dashed; | run started, ● promoted)")
+    top.set_ylabel(metric)
+    top.legend(loc="lower left", fontsize=8)
+    top.grid(alpha=0.3)
+    return _png(figure)
+
+
+def frontier_chart(document: Mapping[str, Any]) -> str | None:
+    sweep = document.get("sweep")
+    if not sweep:
+        return None
+    points = [p for p in sweep["points"] if p["mean_metric"] is not None]
+    figure = Figure(figsize=(8, 4.5))
+    axis = figure.subplots()
+    axis.scatter([p["retrains"] for p in points], [p["mean_metric"] for p in points], s=14, color="#bbb")
+    line = sorted((p for p in points if p["on_frontier"]), key=lambda p: p["retrains"])
+    axis.plot([p["retrains"] for p in line], [p["mean_metric"] for p in line], "o-", color="#d62728", label="frontier")
+    for p in points:
+        if p["configured"]:
+            axis.scatter([p["retrains"]], [p["mean_metric"]], marker="*", s=160, color="#d62728", label="as configured")
+    for name, summary in document["policies"].items():
+        if name != "trigger" and summary["mean_metric"] is not None:
+            colour = COLOURS.get(name)
+            axis.scatter([summary["retrains"]], [summary["mean_metric"]], marker="s", color=colour, label=name)
+    axis.set_xlabel("retraining runs")
+    axis.set_ylabel(f"mean {document['metric']}")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return _png(figure)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for index, row in enumerate(rows):
+        css = f' class="{classes[index]}"' if index < len(classes) and classes[index] else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{_number(v)}</td>" for v in row) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def policy_rows(document: Mapping[str, Any]) -> list[list[Any]]:
+    rows = []
+    for name, s in document["policies"].items():
+        delay = s["mean_detection_delay_windows"]
+        detected = f"{s['detected_drift_points']}/{len(document.get('drift_points', []))}"
+        rows.append(
+            [
+                name,
+                s["retrains"],
+                s["promotions"],
+                s["mean_metric"],
+                s["worst_metric"],
+                s["windows_below_slo"],
+                detected,
+                delay,
+            ]
+        )
+    return rows
+
+
+POLICY_HEADER = ("policy", "runs", "promoted", "mean", "worst window", "windows < SLO", "drifts caught", "delay (win.)")
+
+
+def render(document: Mapping[str, Any]) -> str:
+    data, metric = document["data"], document["metric"]
+    parts = [
+        f"<h1>Backtest: {html.escape(str(document['model']))}</h1>",
+        f"<p>{data['rows']:,} rows of {html.escape(data['source'])}, {data['windows']} windows of "
+        f"{data['window_rows']} rows ({data['warmup_windows']} warm-up, {data['replayed_windows']} replayed), "
+        f"{html.escape(data['first'])} to {html.escape(data['last'])}. Metric: <b>{html.escape(metric)}</b>"
+        + (f", SLO {document['slo']['min']}" if document.get("slo") else "")
+        + ".</p>",
+        _table([*POLICY_HEADER[:3], f"mean {metric}", *POLICY_HEADER[4:]], policy_rows(document)),
+        _comparison(document.get("comparison") or {}),
+        f'<img alt="metric over time" src="{metric_chart(document)}">',
+    ]
+    frontier = frontier_chart(document)
+    if frontier is not None:
+        sweep = document["sweep"]
+        points = sorted(sweep["points"], key=lambda p: (not p["on_frontier"], p["retrains"]))
+        parts += [
+            "<h2>Threshold sweep</h2>",
+            f"<p>Recommended within {sweep['retrain_budget']} runs: "
+            f"<b>{html.escape(str(sweep['recommended']))}</b></p>",
+            f'<img alt="frontier" src="{frontier}">',
+            _table(
+                ["setting", "runs", f"mean {metric}", "worst", "delay (win.)", "as configured"],
+                [
+                    [p[key] for key in ("name", "retrains", "mean_metric", "worst_metric")]
+                    + [p["mean_detection_delay_windows"], p["configured"]]
+                    for p in points
+                ],
+                ["frontier" if p["on_frontier"] else "" for p in points],
+            ),
+        ]
+    trigger = document["policies"].get("trigger", {}).get("timeline", [])
+    parts += [
+        "<h2>Trigger policy, window by window</h2>",
+        _table(
+            ["window", "end", "model", metric, "drifted features", "run", "outcome", "reason / detail"],
+            [
+                [
+                    r["window"],
+                    r["end"],
+                    r["production"],
+                    r["metrics"].get(metric),
+                    ", ".join(r["drifted_features"] or []),
+                    r["retrain"],
+                    r["outcome"] or r["shadow"],
+                    " | ".join(t for t in (r["reason"], r["detail"]) if t),
+                ]
+                for r in trigger
+            ],
+        ),
+        "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in document.get("notes", [])) + "</ul>",
+    ]
+    body = "\n".join(parts)
+    head = (
+        f"<meta charset='utf-8'><title>Backtest: {html.escape(str(document['model']))}</title><style>{_STYLE}</style>"
+    )
+    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
+
+
+def _comparison(comparison: Mapping[str, Any]) -> str:
+    if not comparison:
+        return ""
+
+    def verdict(ok: bool) -> str:
+        return '<span class="good">met</span>' if ok else '<span class="bad">missed</span>'
+
+    lines = [
+        f"trigger / every window, mean metric: {_number(comparison['metric_ratio_vs_every_window'])} "
+        f"(target ≥ {comparison['targets']['metric_ratio_at_least']}) {verdict(comparison['meets_metric_target'])}",
+        f"trigger / every window, runs: {_number(comparison['retrain_ratio_vs_every_window'])} "
+        f"(target ≤ {comparison['targets']['retrain_ratio_at_most']}) {verdict(comparison['meets_retrain_target'])}",
+    ]
+    if "beats_calendar" in comparison:
+        lines.append(
+            f"trigger − calendar ({comparison['calendar_retrains']} runs), mean metric: "
+            f"{comparison['metric_delta_vs_calendar']:+.4f} {verdict(comparison['beats_calendar'])}"
+        )
+    return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
+
+
+def write_html(document: Mapping[str, Any], path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(document), encoding="utf-8")
+    return target
