@@ -121,6 +121,25 @@ def _drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from pipelines.backtest.command import BacktestRequest, backtest_command
+
+    request = BacktestRequest(
+        config=args.config,
+        data=args.data,
+        window=args.window,
+        warmup=args.warmup,
+        calendar_every=args.calendar_every,
+        drift_points=args.drift_point,
+        row_interval=args.row_interval,
+        start=args.start,
+        json=args.json,
+        html=args.html,
+        sweep=args.sweep,
+    )
+    return backtest_command(request)
+
+
 def parser() -> argparse.ArgumentParser:
     from pipelines.datagen import SCENARIOS
 
@@ -176,6 +195,24 @@ def parser() -> argparse.ArgumentParser:
     drift.add_argument("--html", help="HTML report to write")
     drift.add_argument("--exact", action="store_true", help="keep every reference value (default: as a profile)")
     drift.set_defaults(handler=_drift)
+
+    backtest = commands.add_parser(
+        "backtest", help="replay labelled history through never / calendar / trigger / every-window retraining"
+    )
+    backtest.add_argument("config")
+    backtest.add_argument("--data", required=True, help="time-ordered labelled history (.parquet or .csv)")
+    backtest.add_argument("--window", type=int, default=1000, help="rows per window (one monitor run)")
+    backtest.add_argument("--warmup", type=int, default=1, help="windows that train the first model")
+    backtest.add_argument(
+        "--calendar-every", type=int, help="calendar period in windows (default: as many runs as trigger)"
+    )
+    backtest.add_argument("--drift-point", action="append", default=[], metavar="TIME", help="known drift time")
+    backtest.add_argument("--row-interval", help="derive the time column from row order, e.g. 30min")
+    backtest.add_argument("--start", default="2000-01-01", help="time of the first row with --row-interval")
+    backtest.add_argument("--json", help="backtest JSON to write (policies.<name>.retrains, .mean_metric, ...)")
+    backtest.add_argument("--html", help="HTML report to write (metric over time, retraining marks)")
+    backtest.add_argument("--sweep", action="store_true", help="also search trigger thresholds (frontier)")
+    backtest.set_defaults(handler=_backtest)
     return root
 
 
