@@ -24,6 +24,7 @@ Scenarios, applied to rows at or after `drift_start`:
   a model trained before the drift loses recall, most of all on the high-risk band.
 - `subtle`: a small location shift in `device_trust` only (mean -0.03).
 - `label_shift`: the fraud rate doubles with class-conditional features unchanged.
+- `mixed`: `covariate` and `concept` together (the demo's production drift).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Scenario = Literal["none", "covariate", "concept", "subtle", "label_shift"]
-SCENARIOS: tuple[Scenario, ...] = ("none", "covariate", "concept", "subtle", "label_shift")
+Scenario = Literal["none", "covariate", "concept", "subtle", "label_shift", "mixed"]
+SCENARIOS: tuple[Scenario, ...] = ("none", "covariate", "concept", "subtle", "label_shift", "mixed")
 
 CATEGORIES = ("grocery", "restaurants", "fuel", "online", "electronics", "travel", "gaming")
 _LEGIT_MIX = np.array([0.25, 0.18, 0.14, 0.20, 0.10, 0.08, 0.05])
@@ -52,6 +53,8 @@ class StreamSpec:
     fraud_rate: float = 0.02
     scenario: Scenario = "none"
     drift_start: str | None = None
+    concept_share: float = 0.7  # concept drift: share of fraud that mimics legitimate spending
+    high_risk_cut: float = 1.41  # issuer score above which a row is "high" risk (about 8% of rows)
 
 
 def generate(spec: StreamSpec) -> pd.DataFrame:
@@ -75,10 +78,16 @@ def generate(spec: StreamSpec) -> pd.DataFrame:
         {
             "transaction_id": [f"tx-{spec.seed}-{i:08d}" for i in range(n)],
             "event_time": times.as_unit("ms"),
-            **_features(rng, fraud, drifted if spec.scenario == "concept" else None),
+            **_features(
+                rng,
+                fraud,
+                drifted if spec.scenario in ("concept", "mixed") else None,
+                spec.concept_share,
+                spec.high_risk_cut,
+            ),
         }
     )
-    if spec.scenario == "covariate":
+    if spec.scenario in ("covariate", "mixed"):
         _apply_covariate_shift(frame, drifted, rng)
     elif spec.scenario == "subtle":
         frame.loc[drifted, "device_trust"] = (frame.loc[drifted, "device_trust"] - 0.03).clip(0, 1)
@@ -86,14 +95,21 @@ def generate(spec: StreamSpec) -> pd.DataFrame:
     return frame
 
 
-def _features(rng: np.random.Generator, fraud: np.ndarray, adapted: np.ndarray | None) -> dict[str, np.ndarray]:
+def _features(
+    rng: np.random.Generator,
+    fraud: np.ndarray,
+    adapted: np.ndarray | None,
+    concept_share: float = 0.7,
+    high_risk_cut: float = 1.41,
+) -> dict[str, np.ndarray]:
     """Class-conditional features. `adapted` marks fraud rows that mimic legitimate spending."""
     n = fraud.size
     looks_fraud = fraud.copy()
     if adapted is not None:
-        # Concept drift: 70% of fraud after the drift point is drawn from the legitimate profile,
-        # except a weak trace in txn_count_24h, so the old decision boundary misses it.
-        looks_fraud &= ~(adapted & (rng.random(n) < 0.7))
+        # Concept drift: `concept_share` of fraud after the drift point (70% by default) is drawn
+        # from the legitimate profile, except a weak trace in txn_count_24h, so the old decision
+        # boundary misses it.
+        looks_fraud &= ~(adapted & (rng.random(n) < concept_share))
     legit = ~looks_fraud
 
     amount = np.where(legit, rng.lognormal(np.log(40), 0.9, n), rng.lognormal(np.log(110), 1.0, n))
@@ -114,7 +130,7 @@ def _features(rng: np.random.Generator, fraud: np.ndarray, adapted: np.ndarray |
     trust = np.where(legit, rng.beta(8, 2, n), rng.beta(4, 4, n))
     # Issuer risk score: noisy view of the true class; the top 8% form the high band.
     score = 1.6 * fraud + rng.normal(0, 1, n)
-    band = np.where(score > 1.41, "high", np.where(score > 0.25, "medium", "low"))
+    band = np.where(score > high_risk_cut, "high", np.where(score > min(0.25, high_risk_cut), "medium", "low"))
     return {
         "amount": np.round(amount, 2),
         "merchant_category": np.asarray(CATEGORIES)[category],

@@ -43,3 +43,25 @@ def test_label_shift_doubles_fraud_rate() -> None:
 def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         generate(StreamSpec(rows=10, scenario="seasonal"))  # type: ignore[arg-type]
+
+
+def test_mixed_scenario_shifts_features_and_hides_fraud() -> None:
+    spec = StreamSpec(rows=40_000, days=40, seed=5, scenario="mixed", drift_start="2026-01-21", concept_share=0.9)
+    frame = generate(spec)
+    after = frame["event_time"] >= pd.Timestamp("2026-01-21")
+    assert frame.loc[after, "amount"].median() > 2 * frame.loc[~after, "amount"].median()
+    fraud_night = frame["is_fraud"].eq(1) & frame["hour_of_day"].lt(5)
+    # Adapted fraud is drawn from the legitimate profile: far less of it happens at night.
+    assert fraud_night[after].sum() / frame.loc[after, "is_fraud"].sum() < 0.6 * (
+        fraud_night[~after].sum() / frame.loc[~after, "is_fraud"].sum()
+    )
+
+
+def test_lower_high_risk_cut_widens_the_high_band_and_dilutes_it() -> None:
+    usual = generate(StreamSpec(rows=30_000, seed=6))
+    loose = generate(StreamSpec(rows=30_000, seed=6, high_risk_cut=0.6))
+    assert (loose["risk_band"] == "high").mean() > 2.5 * (usual["risk_band"] == "high").mean()
+    assert (
+        loose.loc[loose["risk_band"] == "high", "is_fraud"].mean()
+        < 0.5 * usual.loc[usual["risk_band"] == "high", "is_fraud"].mean()
+    )
