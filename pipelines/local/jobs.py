@@ -185,7 +185,7 @@ def _run(command: list[str], environment: dict[str, str], job: JobContext, limit
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
         **environment,
-        "OPT_ML_ROOT": str(job.opt_ml),
+        "OPT_ML_ROOT": str(job.opt_ml.resolve()),  # the job runs with its own folder as cwd
         "SM_LOCAL_RUNTIME": "1",
         "PYTHONPATH": str(PROJECT_ROOT),
         "AWS_EC2_METADATA_DISABLED": "true",

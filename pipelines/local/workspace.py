@@ -29,6 +29,9 @@ class Workspace:
     config: ModelConfig
     root: Path
 
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()  # jobs run with their own working directory
+
     @property
     def s3(self) -> LocalS3:
         return LocalS3(self.root / "s3")
