@@ -58,9 +58,10 @@ def _generate_data(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import DemoSize
     from pipelines.demo import main as demo
 
-    return demo(Path(args.out), rows=args.rows)
+    return demo(Path(args.out), DemoSize(history_rows=args.history_rows, daily_requests=args.daily_requests))
 
 
 def _run_local(args: argparse.Namespace) -> int:
@@ -165,9 +166,10 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--scenario", choices=SCENARIOS, default="none")
     generate.add_argument("--drift-start", default=None, help="timestamp where the scenario begins")
     generate.set_defaults(handler=_generate_data)
-    demo = commands.add_parser("demo", help="build the definition and run its jobs locally on generated data")
+    demo = commands.add_parser("demo", help="the whole loop on generated data, in simulated time, with a report")
     demo.add_argument("--out", default="out/demo")
-    demo.add_argument("--rows", type=int, default=150_000)
+    demo.add_argument("--history-rows", type=int, default=60_000, help="transactions before production starts")
+    demo.add_argument("--daily-requests", type=int, default=1_200, help="production requests per simulated day")
     demo.set_defaults(handler=_demo)
     run_local = commands.add_parser(
         "run-local", help="execute the pipeline definition on this machine (no AWS, no Docker)"
@@ -202,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("config")
     backtest.add_argument("--data", required=True, help="time-ordered labelled history (.parquet or .csv)")
     backtest.add_argument("--window", type=int, default=1000, help="rows per window (one monitor run)")
-    backtest.add_argument("--warmup", type=int, default=1, help="windows that train the first model")
+    backtest.add_argument("--warmup", type=int, help="windows that train the first model (default: fresh_days)")
     backtest.add_argument(
         "--calendar-every", type=int, help="calendar period in windows (default: as many runs as trigger)"
     )

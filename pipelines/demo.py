@@ -1,41 +1,76 @@
-"""`python -m pipelines demo`: the retraining pipeline on a laptop.
+"""`python -m pipelines demo`: the whole loop on a laptop, in simulated time.
 
-It generates the example's transactions, puts them where the config says the data lives (the
-local runtime's S3), and executes the real SageMaker pipeline definition in the local runtime
-twice: a clean round that passes every gate and registers a version pending approval, and a
-round whose fresh window arrives with a burst of missing values, which stops at data validation
-with the check named and registers nothing.
+1. 120 days of transactions train the first model in the local runtime; it is approved (as a
+   data scientist would in Studio) and, with no endpoint yet, deployed as production.
+2. Production traffic is replayed day by day through the local endpoint (data capture on);
+   labels arrive two days later. From day 3 the traffic drifts: amounts, distances, merchant
+   mix and device trust shift (covariate), and a fifth of the fraud starts to look legitimate
+   (concept). Labels arrive a day later.
+3. The drift monitor runs daily against the champion's baseline, its metrics feed the alarms;
+   a retraining alarm fires, and the trigger gate starts the pipeline with the alarm's context.
+4. The pipeline passes its gates and registers a version pending approval.
+5. It is approved (the `approve` command: what Studio does).
+6. It runs in shadow on the replayed traffic; once it has enough labelled predictions the shadow
+   verdict compares its live metrics with its offline ones and with the champion's: promoted.
+7. The fraudsters adapt further (most fraud now looks legitimate) and the issuer loosens its
+   risk score (four times as many transactions are rated high risk). Live performance falls, the
+   performance alarm fires, and the retrained model fails its gates, the high-risk recall
+   assertion among them: the FailStep message and the alert text are shown, and the champion
+   keeps serving.
+8. `status`, `rollback`, `status`: the previous champion is back in one command.
+
+The demo monitors daily (the example config monitors hourly: one simulated day is one
+monitoring period here) and judges performance over four days of labels. Everything else is
+the example config. A report (HTML with PNG figures) is written at the end.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from pipelines.config import ModelConfig, SqlSource, load_config
 from pipelines.datagen import StreamSpec, generate
 from pipelines.local import record
-from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace
+from pipelines.loop import LocalLoop, SimClock
+from pipelines.promotion.cli import render_status
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "fraud-detector.yaml"
+START = datetime(2026, 5, 1, tzinfo=UTC)  # first day of production traffic; history is Jan-Apr
+LABEL_DELAY_DAYS = 1
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    history_rows: int = 60_000
+    daily_requests: int = 1_200
+    max_days: int = 30
+
+
+def demo_config(config: ModelConfig) -> ModelConfig:
+    drift = config.drift.model_copy(update={"schedule": "rate(1 day)", "performance_window_hours": 96.0})
+    return config.model_copy(update={"drift": drift})
 
 
 def put_data(workspace: Workspace, fresh: pd.DataFrame, history: pd.DataFrame) -> None:
     """Replace what the config's sources hold in local S3 with these frames."""
+    from pipelines.loop import write_folder
+
     config = workspace.config
     targets = [(fresh, config.data.fresh)]
     if config.data.historical is not None:
         targets.append((history, config.data.historical))
     for frame, source in targets:
         uri = source.uri if not isinstance(source, SqlSource) else next(iter(source.local_tables.values()))
-        folder = workspace.s3.path(uri)
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        frame.to_parquet(folder / "part-0.parquet", index=False)
+        write_folder(workspace.s3.path(uri), frame)
 
 
 def split_window(config: ModelConfig, stream: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -44,40 +79,218 @@ def split_window(config: ModelConfig, stream: pd.DataFrame) -> tuple[pd.DataFram
     return stream[newer], stream[~newer]
 
 
-def run_round(workspace: Workspace, title: str, parameters: dict[str, str]) -> Execution:
-    print(title)
-    execution = workspace.run(parameters, echo=print)
-    print(record.render(record.summary(execution)))
-    return execution
+class Narrative:
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.timeline: list[dict[str, Any]] = []
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+    def stage(self, number: int, text: str) -> None:
+        self.say(f"\n[{time.perf_counter() - self.started:5.1f}s] {number}. {text}")
+
+    def event(self, at: datetime, kind: str, text: str) -> None:
+        self.timeline.append({"at": at.isoformat(), "kind": kind, "text": text})
 
 
-def main(out: Path = Path("out/demo"), rows: int = 150_000) -> int:
-    from pipelines.definition import definition_json
+def traffic(
+    size: DemoSize, days: int, start: datetime, seed: int, share: float, drift_day: int, high_risk_cut: float = 1.41
+) -> pd.DataFrame:
+    spec = StreamSpec(
+        rows=size.daily_requests * days,
+        start=start.strftime("%Y-%m-%d"),
+        days=days,
+        seed=seed,
+        scenario="mixed",
+        drift_start=(start + timedelta(days=drift_day)).strftime("%Y-%m-%d"),
+        concept_share=share,
+        high_risk_cut=high_risk_cut,
+    )
+    return generate(spec)
 
-    config = load_config(EXAMPLE)
+
+@dataclass
+class DemoRecord:
+    """What the demo saw, for the summary JSON and the report."""
+
+    executions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    daily: list[dict[str, Any]] = field(default_factory=list)
+    alarm_report: dict[str, Any] | None = None
+    shadow: dict[str, Any] | None = None
+    phase: int = 3  # the narrative's stage for the next pipeline start
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "executions": self.executions,
+            "daily": self.daily,
+            "alarm_report": self.alarm_report,
+            "shadow": self.shadow,
+        }
+
+
+def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
+    size = size or DemoSize()
+    started = time.perf_counter()
+    story = Narrative(started)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    (out / "pipeline.json").write_text(definition_json(config))
-    print(f"1. pipeline definition for {config.model.name}: {out / 'pipeline.json'} (sagemaker SDK, offline)")
-
-    print(f"2. {rows:,} generated transactions over 120 days; the last {config.data.window.fresh_days} are fresh")
-    fresh, history = split_window(config, generate(StreamSpec(rows=rows, days=120, seed=7)))
+    config = demo_config(load_config(EXAMPLE))
     workspace = Workspace(config, out / "local")
-    put_data(workspace, fresh, history)
-
-    first = run_round(workspace, "3. round 1: clean data, started by hand", {"TriggerReason": "manual"})
-
-    broken = fresh.copy()
-    broken.loc[broken.index[: len(broken) // 8], "distance_from_home_km"] = None
-    put_data(workspace, broken, history)
-    second = run_round(workspace, "4. round 2: the fresh window arrives with a burst of missing distances", {})
-
-    packages = workspace.runtime().registry.list_model_packages(config.registry.model_package_group)
-    print(f"5. registry: {len(packages)} version(s): " + ", ".join(
-        f"v{p['ModelPackageVersion']} {p['ModelApprovalStatus']}" for p in packages
-    ))  # fmt: skip
-    (out / "summary.json").write_text(
-        json.dumps({"rounds": [record.summary(first), record.summary(second)]}, indent=2, default=str)
+    clock = SimClock(START)
+    seen = DemoRecord()
+    loop = LocalLoop(workspace, clock, echo=story.say)
+    loop.runner.echo = lambda _: None  # step progress is summarised in a table after each run
+    loop.runner.announce = lambda request: story.stage(
+        seen.phase, f"the trigger gate starts the pipeline with the alarm's context: {request.parameters}"
     )
-    ok = first.status == "Succeeded" and second.status == "Failed" and len(packages) == 1
-    return 0 if ok else 1
+
+    story.stage(1, f"train and deploy the first champion ({size.history_rows:,} transactions, Jan-Apr)")
+    history = generate(StreamSpec(rows=size.history_rows, days=120, seed=7))
+    put_data(workspace, *split_window(config, history))
+    first = workspace.run({"TriggerReason": "initial"}, echo=lambda _: None)
+    story.say(record.render(record.summary(first)))
+    seen.executions["initial training"] = record.summary(first)
+    if first.status != "Succeeded":
+        return 1
+    loop.promotion.approve(1, actor="data-scientist", reason="first model")
+    story.event(clock.now, "deploy", "v1 approved and deployed as production (no endpoint before)")
+    story.say(f"  v1 approved and deployed to {loop.endpoint.name}")
+
+    story.stage(2, "production traffic, day by day; from day 3 it drifts (covariate + concept); labels a day late")
+    phase_one = traffic(size, size.max_days, START, seed=21, share=0.2, drift_day=2)
+    outcome = replay(loop, story, phase_one, size, until="promoted", seen=seen)
+    if outcome != "promoted":
+        story.say(f"the first round ended without a promotion: {outcome}")
+        return 1
+
+    seen.phase = 7
+    story.stage(7, "fraud adapts further and the issuer loosens its risk score: 'high' risk means less")
+    phase_two = traffic(size, size.max_days, clock.now, seed=22, share=0.95, drift_day=0, high_risk_cut=0.6)
+    outcome = replay(loop, story, phase_two, size, until="failed", seen=seen)
+    if outcome != "failed":
+        story.say(f"the second round ended without a failed retrain: {outcome}")
+        return 1
+
+    story.stage(8, "rollback in one command, with `status` before and after")
+    story.say(render_status(loop.promotion.status()))
+    restored = loop.promotion.rollback(actor="oncall", reason="demo: restore the previous champion")
+    story.event(clock.now, "rollback", f"{restored.label} restored as production")
+    story.say(f"\n$ python -m pipelines rollback  ->  {restored.label} is production again\n")
+    story.say(render_status(loop.promotion.status()))
+
+    from pipelines.report import write_report
+
+    summary = {
+        **seen.to_json(),
+        "timeline": story.timeline,
+        "alerts": loop.alerts,
+        "alarm_changes": [c.__dict__ | {"at": c.at.isoformat()} for c in loop.alarm_changes],
+        "trigger_decisions": [d.to_json() for d in loop.decisions],
+        "history": loop.promotion.history(),
+        "status": loop.promotion.status(),
+        "packages": [
+            {
+                "version": p["ModelPackageVersion"],
+                "approval": p["ModelApprovalStatus"],
+                "metadata": p["CustomerMetadataProperties"],
+            }
+            for p in loop.packages()
+        ],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    report = write_report(out, summary, loop.config.model.name)
+    story.say(f"\nreport: {report}  ({time.perf_counter() - started:.0f} s in all)")
+    return 0
+
+
+def replay(
+    loop: LocalLoop,
+    story: Narrative,
+    stream: pd.DataFrame,
+    size: DemoSize,
+    *,
+    until: str,
+    seen: DemoRecord,
+) -> str:
+    """Serve the stream a day at a time; deliver labels; monitor, alarms, trigger, approval,
+    shadow verdicts. Stops when `until` happens ("promoted" or "failed") or the stream ends."""
+    from pipelines.promotion.local import local_evidence
+
+    config, clock = loop.config, loop.clock
+    model = config.model
+    first_day = clock.now
+    served: list[pd.DataFrame] = []
+    known_packages = {p["ModelPackageArn"] for p in loop.packages()}
+    known_runs = len(loop.runner.executions)
+    alerts_before = len(loop.alerts)
+    times = stream[model.time_column].dt.tz_localize("UTC")
+    for day in range(size.max_days):
+        day_start = first_day + timedelta(days=day)
+        day_end = day_start + timedelta(days=1)
+        today = stream[(times >= day_start) & (times < day_end)]
+        clock.now = day_start + timedelta(hours=12)
+        loop.serve(today.rename(columns={model.id_column: "inference_id"}))
+        served.append(today)
+        if day >= LABEL_DELAY_DAYS:
+            loop.deliver_labels(served[day - LABEL_DELAY_DAYS])
+        clock.now = day_end
+        report = loop.monitor(day_start, day_end)
+        log_day(story, seen, loop, day_start, len(today), report)
+        for change in loop.evaluate_alarms():
+            if change.state == "ALARM" and seen.alarm_report is None:
+                seen.alarm_report = report
+            if change.triggers_retraining:
+                story.event(change.at, "alarm", f"{change.alarm}: {change.previous} -> {change.state}")
+        for execution in loop.runner.executions[known_runs:]:
+            summary = record.summary(execution)
+            seen.executions[f"retrain {len(seen.executions)} ({execution.parameters.get('TriggerAlarm')})"] = summary
+            story.say(record.render(summary))
+            story.event(clock.now, "retrain", f"execution {execution.execution_id}: {execution.status}")
+        known_runs = len(loop.runner.executions)
+        if len(loop.alerts) > alerts_before:
+            alert = loop.alerts[-1]
+            story.say(
+                f"\n  alert published (SNS):\n    {alert['subject']}\n    " + alert["text"].replace("\n", "\n    ")
+            )
+            story.say("\n  the champion keeps serving:\n" + render_status(loop.promotion.status()))
+            story.event(clock.now, "alert", alert["subject"])
+            return "failed"
+        for package in loop.packages():
+            if package["ModelPackageArn"] in known_packages:
+                continue
+            known_packages.add(package["ModelPackageArn"])
+            version = f"v{package['ModelPackageVersion']}"
+            story.stage(4, f"{version} registered, {package['ModelApprovalStatus']}")
+            story.stage(5, f"approve {version} (the `approve` command does what Studio does): it goes to shadow")
+            loop.promotion.approve(package["ModelPackageVersion"], actor="data-scientist", reason="gates passed")
+            story.event(clock.now, "approval", f"{version} approved; shadow started")
+            story.stage(6, f"{version} in shadow: it sees a copy of production traffic, its answers are not served")
+        if loop.promotion.shadow() is not None:
+            decision = loop.promotion.tick(local_evidence(config, loop.endpoint, loop.workspace.s3, now=clock))
+            if decision is not None:
+                story.say(f"  shadow verdict: {decision.verdict}: {decision.reason}")
+                if decision.verdict != "wait":
+                    story.event(clock.now, "shadow", f"{decision.verdict}: {decision.reason}")
+                    seen.shadow = decision.to_json()
+                if decision.verdict == "promote":
+                    production = loop.promotion.production()
+                    story.say(f"  promoted: {production.label if production else '?'} serves production")
+                    return "promoted"
+    return "stream ended"
+
+
+def log_day(
+    story: Narrative, seen: DemoRecord, loop: LocalLoop, day: datetime, requests: int, report: dict[str, Any]
+) -> None:
+    drifted = report["summary"]["drifted_feature_count"]
+    performance = (report.get("performance") or {}).get("metrics") or {}
+    live = performance.get("pr_auc")
+    production, shadow = loop.promotion.production(), loop.promotion.shadow()
+    serving = f"{production.label if production else '-'}" + (f" + shadow {shadow.label}" if shadow else "")
+    shown = f", live pr_auc {live:.3f}" if live is not None else ""
+    story.say(f"  {day:%b %d}: {requests:,} requests to {serving}, {drifted} drifted features{shown}")
+    seen.daily.append(
+        {"day": day.isoformat(), "requests": requests, "drifted_features": drifted, "pr_auc": live, "serving": serving}
+    )

@@ -73,10 +73,13 @@ def local_evidence(
         times = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True)
         return frame[times >= pd.Timestamp(started).tz_convert("UTC").floor("s")]
 
+    def scored(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[[ID, SCORE]] if ID in frame.columns else pd.DataFrame({ID: [], SCORE: []})
+
     def build(shadow: ModelVersion, production: ModelVersion, started: datetime) -> ShadowEvidence:
         threshold = config.gates.decision_threshold
-        shadow_frame = since(read_capture(endpoint.captured("shadow"), config)[0], started)
-        production_frame = since(read_capture(endpoint.captured("production"), config)[0], started)
+        shadow_frame = scored(since(read_capture(endpoint.captured("shadow"), config)[0], started))
+        production_frame = scored(since(read_capture(endpoint.captured("production"), config)[0], started))
         production_frame = production_frame[production_frame[ID].isin(shadow_frame[ID])]  # the same requests
         truth, _ = read_ground_truth(s3.path(ground_truth_prefix(config)), config)
         truth = truth.assign(**{LABEL: (truth[LABEL].astype(str) == str(config.model.positive_class)).astype(np.int64)})

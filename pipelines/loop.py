@@ -1,0 +1,349 @@
+"""The whole closed loop on this machine, wired from the same parts AWS runs.
+
+Endpoint with data capture -> drift monitor (the monitoring job's functions) -> metrics store
+-> alarms (CloudWatch semantics) -> "CloudWatch Alarm State Change" events -> trigger gate ->
+pipeline in the local runtime -> "Pipeline Execution Status Change" events -> the gate again and,
+on failure, the alert text -> approval -> shadow -> shadow verdict -> promotion / rollback.
+
+Time is simulated: `clock.now` is what every part reads, so a demo or a test can replay days of
+traffic in seconds. Events are built in the shapes AWS documents and parsed by the same code as
+the Lambda functions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarms
+from pipelines.local.runtime import Execution
+from pipelines.local.workspace import Workspace
+from pipelines.metrics_store import MetricsStore
+from pipelines.trigger import StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
+from pipelines.trigger_events import parse_gate_event
+from pipelines.trigger_store import SqliteTriggerStore
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class SimClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+@dataclass
+class LocalPipelineRunner:
+    """StartPipelineExecution for the trigger gate: runs the definition in the local runtime.
+    The same client request token returns the same execution, as SageMaker's does."""
+
+    workspace: Workspace
+    echo: Echo
+    announce: Callable[[StartRequest], None] | None = None
+    executions: list[Execution] = field(default_factory=list)
+    by_token: dict[str, str] = field(default_factory=dict)
+    ended: list[Execution] = field(default_factory=list)
+
+    def start(self, request: StartRequest) -> str:
+        if request.token in self.by_token:
+            return self.by_token[request.token]
+        if self.announce is not None:
+            self.announce(request)
+        else:
+            self.echo(f"  pipeline started: {request.description or request.display_name}")
+        execution = self.workspace.run(request.parameters, echo=self.echo)
+        self.executions.append(execution)
+        self.ended.append(execution)
+        self.by_token[request.token] = execution.arn
+        return execution.arn
+
+    def running_execution(self) -> str | None:
+        return None  # executions run to the end inside start()
+
+
+def alarm_event(
+    spec: AlarmSpec,
+    state: str,
+    previous: str,
+    reason: str,
+    value: float | None,
+    at: datetime,
+    account: str,
+    region: str,
+) -> dict[str, Any]:
+    """A "CloudWatch Alarm State Change" event as EventBridge delivers it (single-metric alarm)."""
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    reason_data = {
+        "version": "1.0",
+        "statistic": spec.statistic,
+        "period": spec.period_seconds,
+        "threshold": spec.threshold,
+    }
+    if value is not None:
+        reason_data["recentDatapoints"] = [value]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{spec.name}/{stamp}/{state}")),
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": account,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:cloudwatch:{region}:{account}:alarm:{spec.name}"],
+        "detail": {
+            "alarmName": spec.name,
+            "configuration": {
+                "description": spec.description,
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "dimensions": spec.dimensions_map,
+                                "name": spec.metric_name,
+                                "namespace": spec.namespace,
+                            },
+                            "period": spec.period_seconds,
+                            "stat": spec.statistic,
+                        },
+                        "returnData": True,
+                    }
+                ],
+            },
+            "previousState": {"reason": "", "timestamp": stamp, "value": previous},
+            "state": {"reason": reason, "reasonData": json.dumps(reason_data), "timestamp": stamp, "value": state},
+        },
+    }
+
+
+def execution_event(execution: Execution, account: str, region: str) -> dict[str, Any]:
+    """A "SageMaker Model Building Pipeline Execution Status Change" event for an ended execution."""
+    ended = execution.ended or execution.started
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution.arn}/{execution.status}")),
+        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+        "source": "aws.sagemaker",
+        "account": account,
+        "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [execution.pipeline_arn, execution.arn],
+        "detail": {
+            "currentPipelineExecutionStatus": execution.status,
+            "previousPipelineExecutionStatus": "Executing",
+            "executionStartTime": execution.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "executionEndTime": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "pipelineArn": execution.pipeline_arn,
+            "pipelineExecutionArn": execution.arn,
+        },
+    }
+
+
+@dataclass
+class AlarmChange:
+    alarm: str
+    at: datetime
+    previous: str
+    state: str
+    reason: str
+    triggers_retraining: bool
+
+
+@dataclass
+class LocalLoop:
+    workspace: Workspace
+    clock: SimClock
+    echo: Echo = print
+
+    def __post_init__(self) -> None:
+        from pipelines.definition import pipeline_name
+        from pipelines.promotion.local import local_promotion
+
+        config, root = self.workspace.config, self.workspace.root
+        self.promotion, self.endpoint = local_promotion(self.workspace, clock=self.clock)
+        self.metrics = MetricsStore(root / "metrics.db")
+        self.specs = alarm_specs(config)
+        self.alarm_states: dict[str, str] = {}
+        self.alarm_changes: list[AlarmChange] = []
+        self.decisions: list[TriggerDecision] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.runner = LocalPipelineRunner(self.workspace, self.echo)
+        self.gate = TriggerGate(
+            pipeline=pipeline_name(config),
+            store=SqliteTriggerStore(root / "trigger.db"),
+            runner=self.runner,
+            policy=TriggerPolicy.from_settings(
+                cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
+            ),
+            clock=self.clock,
+        )
+
+    @property
+    def config(self) -> Any:
+        return self.workspace.config
+
+    # ---- traffic and labels
+
+    def serve(self, requests: pd.DataFrame) -> Any:
+        return self.endpoint.invoke(requests, now=self.clock.now)
+
+    def deliver_labels(self, labelled: pd.DataFrame) -> None:
+        """Ground truth for earlier requests: Model Monitor's ground-truth JSONL (the monitor and
+        the shadow verdict read it), and the labelled rows added to the training sources the way an
+        upstream ETL keeps them: the fresh prefix holds the last `fresh_days - 1` days, older rows
+        move to the history table (the margin keeps every fresh row inside the window a trigger
+        opens later the same day)."""
+        from pipelines.promotion.local import write_ground_truth
+
+        config, s3 = self.config, self.workspace.s3
+        model = config.model
+        truth = labelled[[model.id_column, model.label]].rename(
+            columns={model.id_column: "inference_id", model.label: "label"}
+        )
+        write_ground_truth(s3, config, truth, self.clock.now)
+        fresh_folder = s3.path(config.data.fresh.uri)
+        history_folder = s3.path(history_uri(config))
+        fresh = pd.concat([read_folder(fresh_folder), labelled], ignore_index=True)
+        cut = pd.Timestamp(self.clock.now).tz_convert("UTC").tz_localize(None) - pd.Timedelta(
+            days=config.data.window.fresh_days - 1
+        )
+        older = fresh[model.time_column] <= cut
+        if older.any():
+            history = pd.concat([read_folder(history_folder), fresh[older]], ignore_index=True)
+            write_folder(history_folder, history)
+        write_folder(fresh_folder, fresh[~older])
+
+    # ---- monitor, alarms, trigger
+
+    def monitor(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """The monitoring job's work for the period [start, end): drift and performance against
+        the champion's baseline, published as metrics."""
+        from pipelines.definition import champion_prefix
+        from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
+        from pipelines.drift.metrics import metric_data, publish_metrics
+        from pipelines.promotion.local import ground_truth_prefix
+        from training_containers.capture import read_capture, read_ground_truth
+
+        config, s3 = self.config, self.workspace.s3
+        captured, _ = read_capture(self.endpoint.captured("production"), config)
+        labels, _ = read_ground_truth(s3.path(ground_truth_prefix(config)), config)
+        times = pd.to_datetime(captured[INFERENCE_TIME_COLUMN], utc=True)
+        window = captured[(times >= start) & (times < end)]
+        lookback = end - timedelta(hours=config.drift.performance_window_hours)
+        labelled_window = captured[(times >= lookback) & (times < end)]
+        profile = s3.read_json(champion_prefix(config) + "baseline_profile.json")
+        report = run_monitor(
+            config, profile, window, labels, labelled_window=labelled_window,
+            window_start=start.isoformat(), window_end=end.isoformat(),
+        )  # fmt: skip
+        data = metric_data(report, config.model.name, end - timedelta(seconds=1))
+        if data:
+            publish_metrics(self.metrics, config.drift.metric_namespace, data)
+        return report
+
+    def evaluate_alarms(self) -> list[AlarmChange]:
+        """CloudWatch's evaluation at `clock.now`; each change becomes an EventBridge event and
+        ALARMs of retraining alarms go to the trigger gate."""
+        pipeline = self.config.pipeline
+        results = evaluate_alarms(self.specs, self.metrics, self.clock.now, self.alarm_states)  # type: ignore[arg-type]
+        changes = []
+        for spec in self.specs:
+            result = results[spec.name]
+            previous = self.alarm_states.get(spec.name, "INSUFFICIENT_DATA")
+            if result.state == previous:
+                continue
+            self.alarm_states[spec.name] = result.state
+            change = AlarmChange(
+                spec.name, self.clock.now, previous, result.state, result.reason, spec.triggers_retraining
+            )
+            changes.append(change)
+            self.alarm_changes.append(change)
+            if spec.triggers_retraining:
+                self.echo(f"  alarm {spec.name}: {previous} -> {result.state}")
+            if result.state == "ALARM" and spec.triggers_retraining:
+                value = self._latest(spec)
+                event = alarm_event(
+                    spec, "ALARM", previous, result.reason, value, self.clock.now, pipeline.account, pipeline.region
+                )
+                self._to_gate(event)
+        return changes
+
+    def _latest(self, spec: AlarmSpec) -> float | None:
+        points = self.metrics.datapoints(spec.namespace, spec.metric_name, spec.dimensions_map, None, self.clock.now)
+        return points[-1][1] if points else None
+
+    def _to_gate(self, event: dict[str, Any]) -> None:
+        decisions = self.gate.handle(parse_gate_event(event), delivery_id=f"local-{uuid.uuid4().hex[:8]}")
+        self.decisions += decisions
+        for decision in decisions:
+            self.echo(f"  trigger gate: {decision.outcome.value} ({decision.reason})")
+        while self.runner.ended:
+            execution = self.runner.ended.pop(0)
+            if execution.status == "Failed":
+                self._alert(execution)
+            self._to_gate(execution_event(execution, self.config.pipeline.account, self.config.pipeline.region))
+
+    def _alert(self, execution: Execution) -> None:
+        """What the alert function publishes to SNS, built from the execution record."""
+        from pipelines.alert_message import build_alert, failed_steps
+        from pipelines.definition import pipeline_name
+        from pipelines.local import record
+
+        files = execution.scope.property_files if execution.scope else {}
+        alert = build_alert(
+            model=self.config.model.name,
+            pipeline=pipeline_name(self.config),
+            execution_arn=execution.arn,
+            failures=failed_steps(record.list_steps(execution)["PipelineExecutionSteps"]),
+            evaluation=files.get(record.EVALUATION_REPORT),
+            validation=files.get(record.VALIDATION_REPORT),
+        )
+        self.alerts.append({"at": self.clock.now.isoformat(), "subject": alert.subject, "text": alert.text})
+        outbox = self.workspace.root / "alerts"
+        outbox.mkdir(parents=True, exist_ok=True)
+        (outbox / f"{execution.execution_id}.txt").write_text(f"{alert.subject}\n\n{alert.text}\n")
+
+    # ---- reading back
+
+    def packages(self) -> list[dict[str, Any]]:
+        return self.workspace.runtime(echo=lambda _: None).registry.list_model_packages(
+            self.config.registry.model_package_group
+        )
+
+
+def history_uri(config: Any) -> str:
+    """Where the historical source's files live locally (the SQL source's table, or its prefix)."""
+    from pipelines.config import SqlSource
+
+    historical = config.data.historical
+    if isinstance(historical, SqlSource):
+        return str(next(iter(historical.local_tables.values())))
+    return str(historical.uri)
+
+
+def read_folder(folder: Path) -> pd.DataFrame:
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def write_folder(folder: Path, frame: pd.DataFrame) -> None:
+    """Replace the folder's content with one Parquet file (written before the old ones go)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / ".part-0.parquet.tmp"
+    frame.to_parquet(temporary, index=False)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    temporary.replace(folder / "part-0.parquet")
