@@ -3,8 +3,9 @@
 Channels: train/, validation/ (Parquet from DataPull), config/model-config.json.
 Hyperparameters: `estimator`, `random_seed` and the estimator's own, JSON-encoded strings.
 Model dir: model.joblib (an sklearn pipeline with its preprocessing) and model_metadata.json
-(parameters, validation metrics, environment and its hash). Errors go to /opt/ml/output/failure,
-which SageMaker reports as the job's FailureReason.
+(parameters, validation metrics, environment and its hash, and the input schema: `features` in
+order and `feature_types`, so serving needs nothing but the model dir). Errors go to
+/opt/ml/output/failure, which SageMaker reports as the job's FailureReason.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def fit(
         "hyperparameters": params,
         "random_seed": seed,
         "features": config.model.feature_names,
+        "feature_types": {f.name: f.type.value for f in config.model.features},
         "positive_class": config.model.positive_class,
         "decision_threshold": config.gates.decision_threshold,
         "rows": {"train": len(train_rows), "validation": len(validation_rows)},
