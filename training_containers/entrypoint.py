@@ -1,12 +1,13 @@
-"""Image entrypoint: SageMaker training starts the container with the argument `train`."""
+"""Image entrypoint: SageMaker training starts the container with the argument `train`, hosting
+with `serve` (the model server of `training_containers.serve`)."""
 
 from __future__ import annotations
 
 import sys
 
-from training_containers import train
+from training_containers import serve, train
 
-COMMANDS = {"train": train.main}
+COMMANDS = {"train": train.main, "serve": serve.main}
 
 
 def main(argv: list[str]) -> int:
