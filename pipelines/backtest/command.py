@@ -25,7 +25,7 @@ class BacktestRequest:
     config: str
     data: str
     window: int = 1000
-    warmup: int = 1
+    warmup: int | None = None
     calendar_every: int | None = None
     drift_points: Sequence[str] = ()
     row_interval: str | None = None
@@ -95,7 +95,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def backtest_command(request: BacktestRequest, stderr: TextIO = sys.stderr) -> int:
+def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> int:
+    stderr = stderr or sys.stderr
     try:
         config = load_config(request.config)
         history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)

@@ -12,7 +12,7 @@ so string labels ("UP"/"DOWN") pass the same data checks as 0/1 ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +171,18 @@ def cut_windows(times: pd.Series, size: int, *, warmup: int = 1) -> list[Window]
         )
         for index in range(count)
     ]
+
+
+def default_warmup(windows: list[Window], fresh_days: float) -> int:
+    """Enough windows for the first model to see a whole fresh window (`data.window.fresh_days`),
+    as a production model would; at most half the windows, so there is something to replay."""
+    span = timedelta(days=fresh_days)
+
+    def covered(n: int) -> timedelta:  # up to the next window's first row: n whole windows of time
+        return (windows[n].start if n < len(windows) else windows[n - 1].end) - windows[0].start
+
+    needed = next((n for n in range(1, len(windows) + 1) if covered(n) >= span), len(windows))
+    return max(1, min(needed, len(windows) // 2))
 
 
 def _utc(value: np.datetime64) -> datetime:

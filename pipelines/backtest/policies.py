@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -58,6 +58,10 @@ class Decision:
 class Policy(Protocol):
     name: str
     needs_monitor: bool
+
+    def begin(self, first_model_at: datetime) -> None:
+        """The replay starts; the first model's run started at `first_model_at`."""
+        ...
 
     def decide(self, observation: Observation) -> Decision: ...
 
@@ -115,6 +119,9 @@ class Never:
     name: str = "never"
     needs_monitor: bool = False
 
+    def begin(self, first_model_at: datetime) -> None:
+        return None
+
     def decide(self, observation: Observation) -> Decision:
         return Decision(False, "never retrains")
 
@@ -130,6 +137,9 @@ class Calendar:
     every: int
     name: str = "calendar"
     needs_monitor: bool = False
+
+    def begin(self, first_model_at: datetime) -> None:
+        return None
 
     def decide(self, observation: Observation) -> Decision:
         if calendar_due(observation.position, self.every):
@@ -147,6 +157,9 @@ class Calendar:
 class EveryWindow:
     name: str = "every_window"
     needs_monitor: bool = False
+
+    def begin(self, first_model_at: datetime) -> None:
+        return None
 
     def decide(self, observation: Observation) -> Decision:
         return Decision(True, "every window")
@@ -198,6 +211,12 @@ class GatedTrigger:
             ),
             clock=lambda: self._now,
         )
+
+    def begin(self, first_model_at: datetime) -> None:
+        """The gate remembers the first model's run as its last start: the cooldown and the max
+        staleness count from there (a fresh gate would start a staleness run at once)."""
+        state = replace(self.store.load(self.pipeline), last_started_at=iso(first_model_at))
+        self.store.commit(state, expected_version=state.version, decisions=(), event_id=None)
 
     def decide(self, observation: Observation) -> Decision:
         if observation.report is None:

@@ -9,6 +9,7 @@ backtest run hundreds of retrainings in minutes.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,15 @@ def job_hyperparameters(config: ModelConfig) -> dict[str, Any]:
     return {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
 
 
+def as_written(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as the next job reads it: DataPull writes Parquet and Train/Evaluate read it back,
+    which settles column types (a split built from an empty history holds object columns)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    buffer.seek(0)
+    return pd.read_parquet(buffer)
+
+
 def pull_and_train(
     config: ModelConfig, seen: pd.DataFrame, window_end: datetime, window: int, edge_cases: pd.DataFrame | None
 ) -> Candidate:
@@ -76,6 +86,8 @@ def pull_and_train(
     if not results or not all(r.passed for r in results):
         return Candidate(model_id, window, failure=data_failure_message(results) or "DataValidation failed")
     train, validation, test = split(fresh_rows, selected, config)
+    profile = baseline_profile(train, config)
+    train, validation, test = (as_written(frame) for frame in (train, validation, test))
     try:
         estimator, _ = fit(config, job_hyperparameters(config), train, validation)
     except ValueError as exc:  # the Train job fails the same way (e.g. a single class)
@@ -84,7 +96,7 @@ def pull_and_train(
         model_id=model_id,
         window=window,
         estimator=estimator,
-        profile=baseline_profile(train, config),
+        profile=profile,
         test=test,
         measured=measure(estimator, test, config, edge_cases),
         rows={"train": len(train), "validation": len(validation), "test": len(test)},

@@ -14,7 +14,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from pipelines.backtest.history import BacktestInputError, History, cut_windows
+from pipelines.backtest.history import BacktestInputError, History, cut_windows, default_warmup
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.policies import Calendar, EveryWindow, GatedTrigger, Never, Policy, matched_calendar
 from pipelines.backtest.runner import PolicyRun, headline_metric, replay
@@ -28,7 +28,7 @@ POLICY_ORDER = ("never", "calendar", "trigger", "every_window")
 @dataclass(frozen=True)
 class BacktestSettings:
     window_rows: int = 1000
-    warmup: int = 1  # windows that train the first model before the replay
+    warmup: int | None = None  # windows that train the first model; None: a whole fresh window
     calendar_every: int | None = None  # None: matched to the trigger policy's number of runs
     drift_times: tuple[datetime, ...] = ()  # known drift points, for detection delays
     sweep: bool = False
@@ -47,17 +47,18 @@ def run_backtest(
 
 
 def _run(history: History, settings: BacktestSettings, progress: Callable[[str], None] | None) -> dict[str, Any]:
-    if settings.warmup < 1:
+    if settings.warmup is not None and settings.warmup < 1:
         raise BacktestInputError(f"--warmup must be at least 1 window, got {settings.warmup}")
     if settings.calendar_every is not None and settings.calendar_every < 1:
         raise BacktestInputError(f"--calendar-every must be at least 1 window, got {settings.calendar_every}")
     started = time.monotonic()
     config = history.config
-    windows = cut_windows(history.times, settings.window_rows, warmup=settings.warmup)
-    lab = Lab(history, windows, warmup=settings.warmup, progress=progress)
+    windows = cut_windows(history.times, settings.window_rows, warmup=settings.warmup or 1)
+    warmup = settings.warmup or default_warmup(windows, config.data.window.fresh_days)
+    lab = Lab(history, windows, warmup=warmup, progress=progress)
     lab.initial()
-    replayed = len(windows) - settings.warmup
-    drift_points = locate(settings.drift_times, windows[settings.warmup :])
+    replayed = len(windows) - warmup
+    drift_points = locate(settings.drift_times, windows[warmup:])
     metric = headline_metric(config)
     slo = config.drift.performance_slo
 
@@ -83,7 +84,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             "rows": len(history.frame),
             "window_rows": settings.window_rows,
             "windows": len(windows),
-            "warmup_windows": settings.warmup,
+            "warmup_windows": warmup,
             "replayed_windows": replayed,
             "unused_tail_rows": len(history.frame) - len(windows) * settings.window_rows,
             "first": windows[0].start.isoformat(),

@@ -88,6 +88,7 @@ def replay(
     config = lab.config
     replayed = lab.windows[lab.warmup :]
     production = lab.initial().model_id
+    policy.begin(lab.windows[lab.warmup - 1].end)
     shadow: _Shadow | None = None
     records: list[WindowRecord] = []
     for position, window in enumerate(replayed):

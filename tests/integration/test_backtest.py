@@ -1,0 +1,218 @@
+"""The backtest end to end on small generated streams: policies, JSON, HTML and the CLI.
+
+A small config (logistic regression, one-day windows of 1,500 rows, 10% positives) keeps each
+replay to a few seconds; the code path is the one `python -m pipelines backtest` runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipelines.backtest.history import prepare_history
+from pipelines.backtest.run import POLICY_ORDER, BacktestSettings, run_backtest
+from pipelines.backtest.streams import Segment, drifting_stream
+from pipelines.cli import main
+from pipelines.config import ModelConfig, parse_config
+
+ROWS_PER_DAY = 1_500
+FEATURES = [
+    {"name": "amount", "type": "numeric", "min": 0},
+    {"name": "merchant_category", "type": "categorical"},
+    {"name": "hour_of_day", "type": "numeric", "min": 0, "max": 23},
+    {"name": "account_age_days", "type": "numeric", "min": 0},
+    {"name": "distance_from_home_km", "type": "numeric", "min": 0},
+    {"name": "txn_count_24h", "type": "numeric", "min": 0},
+    {"name": "card_present", "type": "numeric", "min": 0, "max": 1},
+    {"name": "device_trust", "type": "numeric", "min": 0, "max": 1},
+    {"name": "risk_band", "type": "categorical"},
+]
+RAW_CONFIG: dict[str, Any] = {
+    "model": {
+        "name": "small-fraud",
+        "problem_type": "binary_classification",
+        "label": "is_fraud",
+        "positive_class": 1,
+        "id_column": "transaction_id",
+        "time_column": "event_time",
+        "features": FEATURES,
+    },
+    "data": {
+        "fresh": {"kind": "files", "uri": "history.parquet", "format": "parquet"},
+        "window": {"strategy": "rolling", "fresh_days": 2, "history_days": 4},
+        "checks": {"min_rows": 500, "label_rate": [0.01, 0.5]},
+    },
+    "training": {"estimator": "logistic_regression", "hyperparameters": {"max_iter": 300}},
+    "gates": {
+        "metrics": [{"metric": "roc_auc", "min": 0.6}],
+        "champion": {"metric": "roc_auc", "max_regression": 0.05},
+    },
+    "registry": {"model_package_group": "small-fraud", "approval": "auto"},
+    "drift": {
+        "min_drifted_features": 3,  # two features cross a threshold by chance on a calm stream (window 8)
+        "min_labels_for_performance": 200,
+        "performance_slo": {"metric": "roc_auc", "min": 0.8},
+        "schedule": "rate(1 day)",
+    },
+    "trigger": {"cooldown_hours": 0, "evaluation_periods": 1, "datapoints_to_alarm": 1},
+    "promotion": {
+        "shadow": {
+            "metric": "roc_auc",
+            "min_labels": 200,
+            "min_duration_hours": 1,
+            "offline_tolerance": 0.1,
+            "champion_margin": 0.05,
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def small_config() -> ModelConfig:
+    return parse_config(RAW_CONFIG)
+
+
+def stream(*segments: Segment) -> tuple[pd.DataFrame, list[datetime]]:
+    return drifting_stream(segments, rows_per_day=ROWS_PER_DAY, fraud_rate=0.1)
+
+
+@pytest.fixture(scope="module")
+def drifted(small_config: ModelConfig) -> dict[str, Any]:
+    """Five calm days, then a covariate shift for five days (drift point at the start of day 6)."""
+    frame, points = stream(Segment("none", 5), Segment("covariate", 5))
+    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points))
+    return run_backtest(prepare_history(frame, small_config), settings)
+
+
+@pytest.fixture(scope="module")
+def calm(small_config: ModelConfig) -> dict[str, Any]:
+    frame, _ = stream(Segment("none", 12))
+    return run_backtest(
+        prepare_history(frame, small_config), BacktestSettings(window_rows=ROWS_PER_DAY, calendar_every=3)
+    )
+
+
+def test_trigger_retrains_after_the_drift_point_and_not_before(drifted: dict[str, Any]) -> None:
+    trigger = drifted["policies"]["trigger"]
+    drift_window = drifted["drift_points"][0]["window"]
+    assert drift_window == 5
+    assert trigger["retrains"] >= 1
+    assert min(trigger["retrain_windows"]) >= drift_window
+    assert trigger["retrains_before_first_drift"] == 0
+    assert trigger["detection"][0]["delay_windows"] == 0  # a run at the end of the drifted window
+    assert trigger["gate_decisions"]["started"] == trigger["retrains"]
+
+
+def test_retrained_model_serves_after_its_shadow_window(drifted: dict[str, Any]) -> None:
+    timeline = drifted["policies"]["trigger"]["timeline"]
+    by_window = {r["window"]: r for r in timeline}
+    first_run = drifted["policies"]["trigger"]["retrain_windows"][0]
+    assert by_window[first_run]["outcome"] == "shadow"
+    assert by_window[first_run + 1]["shadow"] == "promote"
+    assert by_window[first_run + 1]["production"] == timeline[0]["production"]  # the first model still serves
+    assert by_window[first_run + 2]["production"] == f"w{first_run}"
+
+
+def test_retraining_after_the_drift_beats_never_retraining(drifted: dict[str, Any]) -> None:
+    policies = drifted["policies"]
+    assert policies["never"]["retrains"] == 0
+    assert policies["every_window"]["retrains"] == drifted["data"]["replayed_windows"] - 1
+    assert policies["trigger"]["mean_metric"] > policies["never"]["mean_metric"]
+    assert policies["every_window"]["mean_metric"] >= policies["never"]["mean_metric"]
+
+
+def test_trigger_never_retrains_on_a_stream_without_drift(calm: dict[str, Any]) -> None:
+    assert calm["policies"]["trigger"]["retrains"] == 0
+    assert calm["policies"]["trigger"]["gate_decisions"].get("started", 0) == 0
+
+
+def test_calendar_retrains_exactly_every_k_windows(calm: dict[str, Any]) -> None:
+    calendar = calm["policies"]["calendar"]
+    replayed = [r["window"] for r in calendar["timeline"]]
+    assert calendar["every"] == 3
+    assert calendar["retrain_windows"] == [replayed[2], replayed[5], replayed[8]]  # not after the last (9)
+
+
+def test_document_holds_every_policy_with_its_numbers(drifted: dict[str, Any]) -> None:
+    assert tuple(drifted["policies"]) == POLICY_ORDER
+    for summary in drifted["policies"].values():
+        assert isinstance(summary["retrains"], int)
+        assert 0.5 < summary["mean_metric"] <= 1.0
+        assert summary["worst_metric"] <= summary["mean_metric"]
+        assert len(summary["timeline"]) == drifted["data"]["replayed_windows"]
+    assert drifted["metric"] == "roc_auc"
+    assert drifted["comparison"]["calendar_retrains"] == drifted["policies"]["calendar"]["retrains"]
+    json.dumps(drifted, allow_nan=False)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("backtest")
+    frame, _ = stream(Segment("none", 3), Segment("covariate", 3))
+    (folder / "config.yaml").write_text(yaml.safe_dump(RAW_CONFIG))
+    frame.to_parquet(folder / "history.parquet", index=False)
+    frame.drop(columns="is_fraud").to_csv(folder / "no-label.csv", index=False)
+    frame.iloc[::-1].to_parquet(folder / "reversed.parquet", index=False)
+    return {"folder": folder, "config": folder / "config.yaml", "history": folder / "history.parquet"}
+
+
+def test_cli_writes_json_and_html(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    out = files["folder"]
+    code = main(
+        [
+            "backtest",
+            str(files["config"]),
+            "--data",
+            str(files["history"]),
+            "--window",
+            str(ROWS_PER_DAY),
+            "--drift-point",
+            "2026-01-04T00:00:00Z",
+            "--json",
+            str(out / "report.json"),
+            "--html",
+            str(out / "report.html"),
+        ]
+    )
+    assert code == 0
+    document = json.loads((out / "report.json").read_text())
+    for name in ("never", "calendar", "trigger", "every_window"):
+        assert {"retrains", "mean_metric"} <= set(document["policies"][name])
+    assert document["drift_points"] == [{"time": "2026-01-04T00:00:00Z", "window": 3}]
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    printed = capsys.readouterr().out
+    assert "every_window" in printed and "trigger vs every window" in printed
+
+
+@pytest.mark.parametrize(
+    ("data", "window", "message"),
+    [
+        ("no-label.csv", ROWS_PER_DAY, "label column 'is_fraud' (model.label) is missing"),
+        ("reversed.parquet", ROWS_PER_DAY, "rows are not in time order"),
+        ("history.parquet", 5_000, "too few for 1 warm-up window(s) and one window to replay"),
+        ("absent.parquet", ROWS_PER_DAY, "no such file"),
+    ],
+)
+def test_cli_refuses_bad_input_with_exit_2(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], data: str, window: int, message: str
+) -> None:
+    history = files["folder"] / data
+    code = main(["backtest", str(files["config"]), "--data", str(history), "--window", str(window)])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    bad = files["folder"] / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
+    assert main(["backtest", str(bad), "--data", str(files["history"])]) == 2
+    assert "trigger.cooldown_hours" in capsys.readouterr().err

@@ -1,0 +1,90 @@
+"""Backtest input: clear errors for histories that cannot be replayed, and the windows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines.backtest.history import BacktestInputError, cut_windows, default_warmup, prepare_history
+from pipelines.backtest.sweep import configured
+from pipelines.config import ModelConfig
+from pipelines.datagen import StreamSpec, generate
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return generate(StreamSpec(rows=600, days=6, seed=11))
+
+
+def test_history_keeps_order_and_encodes_the_label(frame: pd.DataFrame, config: ModelConfig) -> None:
+    history = prepare_history(frame, config)
+    assert history.config.model.positive_class == 1
+    assert history.frame["is_fraud"].tolist() == frame["is_fraud"].tolist()
+    assert history.times.is_monotonic_increasing
+
+
+def test_missing_label_column_is_named(frame: pd.DataFrame, config: ModelConfig) -> None:
+    with pytest.raises(BacktestInputError, match=r"label column 'is_fraud' \(model.label\) is missing"):
+        prepare_history(frame.drop(columns="is_fraud"), config, source="h.csv")
+
+
+def test_missing_features_are_listed(frame: pd.DataFrame, config: ModelConfig) -> None:
+    with pytest.raises(BacktestInputError, match=r"feature columns \['amount', 'risk_band'\]"):
+        prepare_history(frame.drop(columns=["amount", "risk_band"]), config)
+
+
+def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, config: ModelConfig) -> None:
+    swapped = frame.copy()
+    swapped.loc[[10, 11], "event_time"] = swapped.loc[[11, 10], "event_time"].to_numpy()
+    with pytest.raises(BacktestInputError, match=r"not in time order: row 11 .* earlier than row 10"):
+        prepare_history(swapped, config)
+
+
+def test_missing_time_column_suggests_row_interval(frame: pd.DataFrame, config: ModelConfig) -> None:
+    with pytest.raises(BacktestInputError, match="--row-interval"):
+        prepare_history(frame.drop(columns="event_time"), config)
+    history = prepare_history(frame.drop(columns="event_time"), config, row_interval="30min", start="1996-05-07")
+    assert history.times.iloc[2] == pd.Timestamp("1996-05-07 01:00")
+    assert any("row order" in note for note in history.notes)
+
+
+def test_missing_id_column_gets_row_numbers(frame: pd.DataFrame, config: ModelConfig) -> None:
+    history = prepare_history(frame.drop(columns="transaction_id"), config)
+    assert history.frame["transaction_id"].iloc[3] == "row-3"
+
+
+def test_string_labels_are_encoded_with_the_positive_class(frame: pd.DataFrame, config: ModelConfig) -> None:
+    text = frame.assign(is_fraud=frame["is_fraud"].map({1: "UP", 0: "DOWN"}))
+    history = prepare_history(text, configured(config, {"model.positive_class": "UP"}))
+    assert history.frame["is_fraud"].tolist() == frame["is_fraud"].tolist()
+    assert history.config.model.positive_class == 1
+
+
+def test_label_must_be_binary_and_hold_the_positive_class(frame: pd.DataFrame, config: ModelConfig) -> None:
+    with pytest.raises(BacktestInputError, match="must be binary; found 3 values"):
+        prepare_history(frame.assign(is_fraud=frame.index % 3), config)
+    with pytest.raises(BacktestInputError, match="positive_class 'yes'"):
+        prepare_history(frame, configured(config, {"model.positive_class": "yes"}))
+
+
+def test_windows_are_consecutive_and_end_at_their_last_row(frame: pd.DataFrame, config: ModelConfig) -> None:
+    history = prepare_history(frame, config)
+    windows = cut_windows(history.times, 250)
+    assert [(w.start_row, w.stop_row) for w in windows] == [(0, 250), (250, 500)]  # 100 tail rows unused
+    assert windows[1].end.replace(tzinfo=None) == history.times.iloc[499]
+
+
+def test_too_few_rows_for_one_window_is_an_error(frame: pd.DataFrame, config: ModelConfig) -> None:
+    history = prepare_history(frame, config)
+    with pytest.raises(BacktestInputError, match=r"600 rows: too few .* \(need at least 800\)"):
+        cut_windows(history.times, 400)
+    with pytest.raises(BacktestInputError, match="--window must be at least 2"):
+        cut_windows(history.times, 1)
+
+
+def test_default_warmup_covers_the_fresh_window(frame: pd.DataFrame, config: ModelConfig) -> None:
+    history = prepare_history(frame, config, row_interval="1h")
+    windows = cut_windows(history.times, 24)  # 25 windows of one day
+    assert default_warmup(windows, fresh_days=2) == 2
+    assert default_warmup(windows, fresh_days=1) == 1
+    assert default_warmup(windows, fresh_days=30) == 12  # at most half: something must be replayed

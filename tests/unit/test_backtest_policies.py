@@ -1,0 +1,152 @@
+"""Backtest policies: calendar arithmetic, alarm steps and the trigger policy on the real gate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pipelines.backtest.history import Window
+from pipelines.backtest.policies import (
+    Calendar,
+    EveryWindow,
+    GatedTrigger,
+    Never,
+    Observation,
+    alarm_step,
+    calendar_due,
+    calendar_runs,
+    datapoint,
+    matched_calendar,
+)
+from pipelines.backtest.sweep import configured
+from pipelines.config import ModelConfig
+from pipelines.drift.metrics import metric_data
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def report(drifted: int, pr_auc: float = 0.9) -> dict[str, Any]:
+    """The parts of a monitor report that `metric_data` reads (see pipelines/drift/run.py)."""
+    return {
+        "thresholds": {"min_window_rows": 100},
+        "features": {"amount": {"type": "numeric", "status": "ok", "rows": 1000}},
+        "summary": {"drifted_feature_count": drifted, "schema_problem_count": 0},
+        "window": {"rows": 1000, "labelled_rows": 1000},
+        "performance": {
+            "status": "ok",
+            "metrics": {
+                "accuracy": 0.98,
+                "precision": 0.8,
+                "recall": 0.8,
+                "f1": 0.8,
+                "roc_auc": 0.95,
+                "pr_auc": pr_auc,
+            },
+        },
+    }
+
+
+def window(index: int, days: float = 1.0) -> Window:
+    end = T0 + timedelta(days=days * (index + 1))
+    return Window(index, index * 1000, (index + 1) * 1000, end - timedelta(days=days), end)
+
+
+def observe(policy: Any, index: int, drifted: int, pr_auc: float = 0.9, days: float = 1.0) -> bool:
+    observation = Observation(window(index, days), index, report(drifted, pr_auc))
+    decision = policy.decide(observation)
+    if decision.start:
+        policy.ended(observation, "Succeeded")
+    return bool(decision.start)
+
+
+@pytest.fixture
+def trigger_config(config: ModelConfig) -> ModelConfig:
+    """The example config with a 1-of-1 alarm, so each breaching window is its own datapoint."""
+    return configured(
+        config,
+        {"trigger.evaluation_periods": 1, "trigger.datapoints_to_alarm": 1, "trigger.max_staleness_days": None},
+    )
+
+
+def test_calendar_runs_after_every_kth_window() -> None:
+    assert [p for p in range(10) if calendar_due(p, 3)] == [2, 5, 8]
+    assert calendar_runs(10, 3) == 3  # none after the last window (position 9)
+    assert calendar_runs(10, 1) == 9
+
+
+def test_matched_calendar_makes_as_many_runs_as_asked() -> None:
+    assert matched_calendar(20, 4) == 4
+    assert calendar_runs(20, matched_calendar(20, 4)) == 4
+    assert calendar_runs(40, matched_calendar(40, 0)) == 0
+
+
+def test_simple_policies_decide_as_named() -> None:
+    decisions = [Calendar(every=4).decide(Observation(window(i), i)).start for i in range(8)]
+    assert decisions == [False, False, False, True, False, False, False, True]
+    assert not Never().decide(Observation(window(0), 0)).start
+    assert EveryWindow().decide(Observation(window(0), 0)).start
+
+
+def test_alarm_step_follows_m_of_n(config: ModelConfig) -> None:
+    spec = next(s for s in GatedTrigger(config).specs if s.kind == "drifted_feature_count")
+    assert (spec.datapoints_to_alarm, spec.evaluation_periods) == (2, 3)
+    assert alarm_step(spec, [3.0], "INSUFFICIENT_DATA").state == "ALARM"  # 'missing': judged on real data
+    assert alarm_step(spec, [0.0, 3.0], "INSUFFICIENT_DATA").state == "OK"
+    assert alarm_step(spec, [3.0, 0.0, 3.0], "OK").state == "ALARM"
+    assert alarm_step(spec, [3.0, 3.0, 0.0, 0.0, 3.0], "ALARM").state == "OK"  # only the last 3 count
+
+
+def test_datapoint_reads_the_alarm_metric_from_the_report(config: ModelConfig) -> None:
+    specs = {s.kind: s for s in GatedTrigger(config).specs}
+    data = metric_data(report(drifted=3, pr_auc=0.4), config.model.name, T0)
+    assert datapoint(specs["drifted_feature_count"], data) == 3.0
+    assert datapoint(specs["performance_slo"], data) == pytest.approx(0.4)
+    assert datapoint(specs["performance_slo"], []) is None
+
+
+def test_trigger_starts_on_alarm_and_not_while_quiet(trigger_config: ModelConfig) -> None:
+    policy = GatedTrigger(trigger_config)
+    started = [observe(policy, i, drifted=3 if i == 4 else 0) for i in range(8)]
+    assert started == [False, False, False, False, True, False, False, False]
+    assert policy.facts()["gate_decisions"]["started"] == 1
+
+
+def test_trigger_does_not_restart_while_the_alarm_stays_in_alarm(trigger_config: ModelConfig) -> None:
+    # CloudWatch emits a state change only on a transition: a lasting drift is one trigger.
+    policy = GatedTrigger(trigger_config)
+    started = [observe(policy, i, drifted=3 if i >= 2 else 0) for i in range(8)]
+    assert sum(started) == 1 and started[2]
+
+
+def test_trigger_respects_the_cooldown(trigger_config: ModelConfig) -> None:
+    # GIVEN a 3-day cooldown and an alarm that breaches every other day (a new ALARM each time)
+    policy = GatedTrigger(configured(trigger_config, {"trigger.cooldown_hours": 72}))
+    # WHEN ten daily windows are replayed
+    started = [i for i in range(12) if observe(policy, i, drifted=3 if i % 2 == 0 else 0)]
+    # THEN runs start at least 3 days apart, a waiting trigger starts when the cooldown ends
+    assert started == [0, 3, 6, 9]
+    decisions = policy.facts()["gate_decisions"]
+    assert decisions["cooldown"] >= 3 and decisions["started"] == 4
+
+
+def test_trigger_starts_on_the_performance_slo(trigger_config: ModelConfig) -> None:
+    policy = GatedTrigger(trigger_config)
+    slo = trigger_config.drift.performance_slo
+    assert slo is not None
+    started = [observe(policy, i, drifted=0, pr_auc=slo.min - 0.1 if i == 3 else 0.9) for i in range(6)]
+    assert started == [False, False, False, True, False, False]
+
+
+def test_max_staleness_starts_a_run_without_any_alarm(trigger_config: ModelConfig) -> None:
+    policy = GatedTrigger(configured(trigger_config, {"trigger.max_staleness_days": 5}))
+    started = [i for i in range(12) if observe(policy, i, drifted=0)]
+    assert started == [0, 5, 10]  # the first sweep finds no start yet; then every 5 days
+
+
+def test_max_staleness_counts_from_the_first_model(trigger_config: ModelConfig) -> None:
+    policy = GatedTrigger(configured(trigger_config, {"trigger.max_staleness_days": 5}))
+    policy.begin(T0)
+    started = [i for i in range(12) if observe(policy, i, drifted=0)]
+    assert started == [4, 9]  # window 4 ends 5 days after the first model's run

@@ -1,0 +1,142 @@
+"""Backtest summaries, comparison, sweep grid and frontier, and the HTML page: pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipelines.backtest.history import Window
+from pipelines.backtest.report import render
+from pipelines.backtest.runner import PolicyRun, WindowRecord, window_at
+from pipelines.backtest.summary import DriftPoint, compare, detection_delays, locate, summarize
+from pipelines.backtest.sweep import configured, frontier, grid, is_configured
+from pipelines.config import ModelConfig
+from pipelines.errors import ConfigError
+from pipelines.trigger import iso
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def windows(count: int) -> list[Window]:
+    return [
+        Window(i, i * 10, (i + 1) * 10, T0 + timedelta(days=i), T0 + timedelta(days=i + 1) - timedelta(seconds=1))
+        for i in range(count)
+    ]
+
+
+def run(values: list[float], retrains: set[int], promoted: set[int] = frozenset()) -> PolicyRun:  # type: ignore[assignment]
+    records = tuple(
+        WindowRecord(
+            window=i + 1,
+            start=iso(w.start),
+            end=iso(w.end),
+            production="w0",
+            metrics={"accuracy": v},
+            retrain=i + 1 in retrains,
+            outcome="shadow" if i + 1 in retrains else "",
+            promoted="w9" if i + 1 in promoted else "",
+        )
+        for i, (w, v) in enumerate(zip(windows(len(values) + 1)[1:], values, strict=True))
+    )
+    return PolicyRun("trigger", records, {"description": "test"})
+
+
+def test_drift_points_fall_in_the_window_that_holds_them() -> None:
+    points = locate([T0 + timedelta(days=2, hours=5), T0 + timedelta(days=30)], windows(5))
+    assert points == [DriftPoint("2026-01-03T05:00:00Z", 2)]  # the second is after the last window
+
+
+def test_detection_delay_is_the_first_run_after_the_drift_and_before_the_next() -> None:
+    ends = {w.index: iso(w.end) for w in windows(10)}
+    points = [DriftPoint(iso(T0 + timedelta(days=2, hours=12)), 2), DriftPoint(iso(T0 + timedelta(days=6)), 6)]
+    delays = detection_delays([1, 4, 9], points, last_window=9, ends=ends)
+    assert [d["delay_windows"] for d in delays] == [2, 3]
+    assert delays[0]["retrain_window"] == 4 and delays[0]["delay_hours"] == pytest.approx(60.0, abs=0.01)
+    missed = detection_delays([1], points, last_window=9, ends=ends)
+    assert [d["retrain_window"] for d in missed] == [None, None]
+
+
+def test_summary_counts_runs_quality_and_slo_breaches() -> None:
+    summary = summarize(
+        run([0.9, 0.7, 0.8, 0.6], retrains={2}, promoted={3}), "accuracy", 0.75, [DriftPoint(iso(T0), 2)]
+    )
+    assert summary["retrains"] == 1 and summary["promotions"] == 1
+    assert summary["mean_metric"] == pytest.approx(0.75)
+    assert (summary["worst_metric"], summary["worst_window"]) == (0.6, 4)
+    assert summary["windows_below_slo"] == 2
+    assert summary["retrains_before_first_drift"] == 0
+    assert summary["mean_detection_delay_windows"] == 0
+
+
+def test_comparison_checks_the_targets() -> None:
+    policies = {
+        "trigger": {"mean_metric": 0.76, "retrains": 20},
+        "every_window": {"mean_metric": 0.78, "retrains": 100},
+        "calendar": {"mean_metric": 0.74, "retrains": 20},
+    }
+    result = compare(policies)
+    assert result["metric_ratio_vs_every_window"] == pytest.approx(0.76 / 0.78)
+    assert result["meets_metric_target"] and result["meets_retrain_target"] and result["beats_calendar"]
+    policies["trigger"] = {"mean_metric": 0.70, "retrains": 30}
+    result = compare(policies)
+    assert not result["meets_metric_target"] and not result["meets_retrain_target"] and not result["beats_calendar"]
+
+
+def test_frontier_keeps_points_no_cheaper_point_beats() -> None:
+    points = [
+        {"name": "a", "retrains": 2, "mean_metric": 0.70},
+        {"name": "b", "retrains": 5, "mean_metric": 0.68},
+        {"name": "c", "retrains": 5, "mean_metric": 0.74},
+        {"name": "d", "retrains": 9, "mean_metric": 0.74},
+        {"name": "e", "retrains": 12, "mean_metric": 0.75},
+        {"name": "f", "retrains": 1, "mean_metric": None},
+    ]
+    assert frontier(points) == ["a", "c", "e"]
+
+
+def test_grid_points_are_valid_configs_and_include_the_configured_one(config: ModelConfig) -> None:
+    points = grid(config)
+    variants = [configured(config, p.overrides) for p in points]
+    assert len(variants) == len({p.name for p in points})
+    assert sum(is_configured(config, p) for p in points) == 1
+    assert all(v.training == config.training and v.gates == config.gates for v in variants)
+    assert any(v.drift.performance_slo is None for v in variants)
+
+
+def test_an_invalid_override_fails_validation(config: ModelConfig) -> None:
+    with pytest.raises(ConfigError, match="datapoints_to_alarm"):
+        configured(config, {"trigger.datapoints_to_alarm": 9})
+
+
+def test_window_at_maps_a_data_cut_to_its_window() -> None:
+    all_windows = windows(5)
+    assert window_at(all_windows, iso(all_windows[2].end), default=4) == 2
+    assert window_at(all_windows, None, default=4) == 4
+
+
+def test_html_has_the_policy_table_and_the_metric_chart() -> None:
+    summary = summarize(run([0.9, 0.7], retrains={1}), "accuracy", 0.75, [])
+    summary["timeline"] = [r.to_json() for r in run([0.9, 0.7], retrains={1}).records]
+    document = {
+        "model": "m",
+        "data": {
+            "source": "h.csv",
+            "rows": 30,
+            "windows": 3,
+            "window_rows": 10,
+            "warmup_windows": 1,
+            "replayed_windows": 2,
+            "first": "a",
+            "last": "b",
+        },
+        "metric": "accuracy",
+        "slo": {"metric": "accuracy", "min": 0.75},
+        "drift_points": [],
+        "policies": {"trigger": summary},
+        "comparison": {},
+        "notes": ["a note"],
+    }
+    page = render(document)
+    assert page.count("data:image/png;base64,") == 1
+    assert "<td>trigger</td><td>1</td>" in page and "a note" in page
