@@ -5,8 +5,14 @@ Schedule: an EventBridge Scheduler schedule (`drift.schedule`) whose universal t
 SageMaker CreateProcessingJob directly with the job image and `training_containers.monitor`.
 Scheduler names each job from its execution id, retries on throttling, and needs no function
 of ours; the request is checked against botocore's service model in tests/infra.
-Job inputs by convention under the model's prefix: `data-capture/` (endpoint data capture),
-`ground-truth/` (delayed labels), `champion/` (baseline profile of the model in production).
+Job inputs (what `training_containers.monitor` reads), all under the model's prefix:
+- `config`: the content-addressed `model-config.json` the pipeline's jobs read
+  (`pipelines.definition.artifacts` of the deployed config, uploaded by the pipeline construct);
+- `capture`: the endpoint's data capture of the `production` variant only,
+  `<capture prefix>/<endpoint>/production/` (shadow traffic must not count as production drift);
+- `ground_truth`: delayed labels under `ground-truth/`;
+- `baseline`: the champion prefix, where promotion keeps `champion.json`, `model.tar.gz` and the
+  one `baseline_profile.json` of the model in production.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ from constructs import Construct
 
 from pipelines.alarms import AlarmSpec, alarm_specs
 from pipelines.config import ModelConfig
+from pipelines.definition import artifacts, champion_prefix
 from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, model_dimensions
+from pipelines.promotion.endpoint import PRODUCTION, capture_prefix
 from stacks.nag import acknowledge
 from stacks.naming import ResourceNames
+from stacks.pipeline.infrastructure import deployment_config
 
 PROCESSING = "/opt/ml/processing"
 JOB_PREFIX_LIMIT = 26  # ProcessingJobName: 63 characters, 36 of them the scheduler's execution id
@@ -61,6 +70,19 @@ _COMPARISON = {
 _MISSING = {"missing": "MISSING", "notBreaching": "NOT_BREACHING", "breaching": "BREACHING", "ignore": "IGNORE"}
 
 
+def monitor_inputs(config: ModelConfig, names: ResourceNames, image_uri: str) -> dict[str, str]:
+    """Input name -> S3 URI of the monitor job (see the module docstring)."""
+    deployed = deployment_config(config, names, image_uri)  # what the pipeline construct uploads
+    endpoint = deployed.promotion.endpoint(deployed.model.name)
+    return {
+        "config": artifacts(deployed)["config"].uri,
+        "capture": f"{capture_prefix(deployed)}/{endpoint}/{PRODUCTION}/",
+        # pipelines.promotion.local.ground_truth_prefix (not imported: it loads pandas)
+        "ground_truth": f"{names.artifact_prefix}/ground-truth/",
+        "baseline": champion_prefix(deployed),
+    }
+
+
 def monitor_job_request(
     config: ModelConfig, names: ResourceNames, *, image_uri: str, role_arn: str, key_arn: str
 ) -> dict[str, Any]:
@@ -87,11 +109,7 @@ def monitor_job_request(
             "ContainerEntrypoint": ["python3", "-m", "training_containers.monitor"],
             "ContainerArguments": ["--window-end", "<aws.scheduler.scheduled-time>"],
         },
-        "ProcessingInputs": [
-            s3_input("capture", f"{prefix}/data-capture/"),
-            s3_input("ground_truth", f"{prefix}/ground-truth/"),
-            s3_input("baseline", f"{prefix}/champion/"),
-        ],
+        "ProcessingInputs": [s3_input(name, uri) for name, uri in monitor_inputs(config, names, image_uri).items()],
         "ProcessingOutputConfig": {
             "Outputs": [
                 {

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.infra.conftest import VARIANT, Synth, resources
 
@@ -209,21 +213,153 @@ def test_monitor_schedule_sends_a_valid_create_processing_job_request(template: 
 
     schedule = _only(template, "AWS::Scheduler::Schedule")
     assert schedule["ScheduleExpression"] == "rate(1 hour)"
-    target = schedule["Target"]
-    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
-    text = target["Input"]
-    if not isinstance(text, str):  # Fn::Join with the role and key ARNs
-        separator, parts = text["Fn::Join"]
-        text = separator.join(p if isinstance(p, str) else "arn:aws:iam::111122223333:role/x" for p in parts)
-    request = json.loads(
-        text.replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3").replace(
-            "<aws.scheduler.scheduled-time>", "2026-11-20T17:00:00Z"
-        )
-    )
+    assert schedule["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+    request = _monitor_request(template)
     model = get_session().get_service_model("sagemaker").operation_model("CreateProcessingJob").input_shape
     report = ParamValidator().validate(request, model)
     assert not report.has_errors(), report.generate_report()
     assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "training_containers.monitor"]
+
+
+def _monitor_request(template: dict[str, Any]) -> dict[str, Any]:
+    """The scheduled CreateProcessingJob request, with Scheduler's and CloudFormation's values filled in."""
+    text = _only(template, "AWS::Scheduler::Schedule")["Target"]["Input"]
+    if not isinstance(text, str):  # Fn::Join with the role and key ARNs
+        separator, parts = text["Fn::Join"]
+        text = separator.join(p if isinstance(p, str) else "arn:aws:iam::111122223333:role/x" for p in parts)
+    request: dict[str, Any] = json.loads(
+        text.replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3").replace(
+            "<aws.scheduler.scheduled-time>", "2026-03-01T12:00:00Z"
+        )
+    )
+    return request
+
+
+def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_champion(
+    template: dict[str, Any], synth: Synth
+) -> None:
+    from pipelines.definition import artifacts, champion_prefix
+    from pipelines.promotion.endpoint import capture_prefix, endpoint_config_request
+    from pipelines.promotion.local import ground_truth_prefix
+
+    deployed = synth.stacks[STACK].pipeline.deployed_config
+    inputs = {i["InputName"]: i["S3Input"] for i in _monitor_request(template)["ProcessingInputs"]}
+    uris = {name: s3["S3Uri"] for name, s3 in inputs.items()}
+    endpoint = deployed.promotion.endpoint(deployed.model.name)
+    assert uris == {
+        # the very object the pipeline's jobs read (content-addressed, uploaded by the pipeline construct)
+        "config": artifacts(deployed)["config"].uri,
+        # SageMaker writes capture under <DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/
+        "capture": f"{capture_prefix(deployed)}/{endpoint}/production/",
+        "ground_truth": ground_truth_prefix(deployed),
+        "baseline": champion_prefix(deployed),
+    }
+    assert uris["config"] in _definition(template)
+    assert uris["config"].startswith("s3://fraud-detector-111122223333-us-east-1/fraud-detector/config/")
+    capture = endpoint_config_request(deployed, *_versions())["DataCaptureConfig"]["DestinationS3Uri"]
+    assert uris["capture"].startswith(capture + "/") and "shadow" not in uris["capture"]
+    for name, s3 in inputs.items():
+        assert s3["LocalPath"] == f"/opt/ml/processing/input/{name}"
+        assert (s3["S3DataType"], s3["S3InputMode"]) == ("S3Prefix", "File")
+
+
+def _versions() -> tuple[Any, Any]:
+    from pipelines.promotion.endpoint import Version
+
+    production = Version("arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-detector/3", 3, "s3://b/m", "i")
+    shadow = Version("arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-detector/4", 4, "s3://b/n", "i")
+    return production, shadow
+
+
+def test_the_monitor_job_runs_on_what_its_inputs_download(
+    template: dict[str, Any], synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects written where the promotion, the endpoint and the labelling process write them,
+    downloaded as SageMaker downloads S3Prefix inputs (the local runtime's LocalS3), then the
+    monitor job itself: it finds the config and exactly one baseline profile, and counts the
+    production variant's capture only."""
+    from pipelines.datagen import StreamSpec, generate
+    from pipelines.definition import artifacts, champion_prefix
+    from pipelines.local.storage import LocalS3
+    from pipelines.promotion.champion import LocalChampion
+    from pipelines.promotion.endpoint import Version, capture_prefix
+    from pipelines.promotion.local import write_ground_truth
+    from training_containers import monitor
+    from training_containers.profile import baseline_profile
+
+    deployed = synth.stacks[STACK].pipeline.deployed_config
+    s3 = LocalS3(tmp_path / "s3")
+    config_artifact = artifacts(deployed)["config"]
+    s3.put_bytes(config_artifact.uri, config_artifact.content)
+    reference = generate(StreamSpec(rows=3000, days=10, seed=21))
+    executions = f"s3://{deployed.pipeline.bucket(deployed.model.name)}/{deployed.model.name}/executions/x"
+    s3.put_bytes(f"{executions}/model.tar.gz", b"not read by the monitor")
+    s3.put_bytes(f"{executions}/baseline_profile.json", json.dumps(baseline_profile(reference, deployed)).encode())
+    champion = Version(
+        "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-detector/3",
+        3,
+        f"{executions}/model.tar.gz",
+        "image",
+        baseline=f"{executions}/baseline_profile.json",
+    )
+    LocalChampion(s3, champion_prefix(deployed)).publish(champion)
+
+    hour = "2026/03/01/11"
+    endpoint = f"{capture_prefix(deployed)}/{deployed.promotion.endpoint(deployed.model.name)}"
+    traffic = generate(StreamSpec(rows=700, days=0.04, seed=22, start="2026-03-01 11:00"))
+    names = deployed.model.feature_names
+    for variant, rows in (("production", traffic.iloc[:500]), ("shadow", traffic.iloc[500:])):
+        lines = [
+            json.dumps(
+                {
+                    "captureData": {
+                        "endpointInput": {
+                            "observedContentType": "text/csv",
+                            "mode": "INPUT",
+                            "encoding": "CSV",
+                            "data": ",".join(str(row[n]) for n in names),
+                        },
+                        "endpointOutput": {
+                            "observedContentType": "text/csv",
+                            "mode": "OUTPUT",
+                            "encoding": "CSV",
+                            "data": "0.1",
+                        },
+                    },
+                    "eventMetadata": {
+                        "eventId": row["transaction_id"],
+                        "inferenceId": row["transaction_id"],
+                        "inferenceTime": "2026-03-01T11:30:00Z",
+                    },
+                    "eventVersion": "0",
+                }
+            )
+            for _, row in rows.iterrows()
+        ]
+        s3.put_bytes(f"{endpoint}/{variant}/{hour}/capture.jsonl", ("\n".join(lines) + "\n").encode())
+    labels = traffic.iloc[:500].rename(columns={"transaction_id": "inference_id", "is_fraud": "label"})
+    write_ground_truth(s3, deployed, labels, datetime(2026, 3, 1, 11, tzinfo=UTC))
+
+    request = _monitor_request(template)
+    opt_ml = tmp_path / "opt_ml"
+    for item in request["ProcessingInputs"]:
+        local = Path(item["S3Input"]["LocalPath"].replace("/opt/ml", str(opt_ml), 1))
+        assert s3.download(item["S3Input"]["S3Uri"], local) > 0, item["InputName"]
+    assert sorted(p.name for p in (opt_ml / "processing/input/baseline").rglob("*")) == [
+        "baseline_profile.json",
+        "champion.json",
+        "model.tar.gz",
+    ]
+    monkeypatch.setenv("OPT_ML_ROOT", str(opt_ml))
+    config, profile = monitor.load_inputs()
+    assert config.model.name == deployed.model.name and profile == baseline_profile(reference, deployed)
+
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    assert arguments == ["--window-end", "2026-03-01T12:00:00Z"]
+    report = monitor.run(window_end=arguments[1])
+    assert report["capture"]["records"] == 500  # production only: the shadow's 200 are not there
+    assert report["window"]["rows"] == 500
+    assert report["ground_truth"]["records"] == 500
 
 
 def test_variant_stack_exists(synth: Synth) -> None:
