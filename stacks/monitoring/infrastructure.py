@@ -1,5 +1,6 @@
 """Monitoring: the drift monitor job on a schedule, the CloudWatch alarms of `pipelines.alarms`
-and a dashboard (drift per feature, performance, pipeline runs, promotions).
+and a dashboard (drift per feature, performance, pipeline runs; the promotion construct adds its
+own widgets, promotion decisions among them).
 
 Schedule: an EventBridge Scheduler schedule (`drift.schedule`) whose universal target calls
 SageMaker CreateProcessingJob directly with the job image and `training_containers.monitor`.
@@ -297,21 +298,6 @@ class DriftMonitoring(Construct):
             ],
             width=12,
         )
-        promotions = cloudwatch.GraphWidget(
-            title="Promotions",
-            left=[
-                cloudwatch.Metric(
-                    namespace=namespace,
-                    metric_name=name,
-                    dimensions_map=model_dimensions(model),
-                    statistic="Sum",
-                    period=cdk.Duration.days(1),
-                    label=name,
-                )
-                for name in ("Promotions", "Rollbacks", "ShadowRejections")
-            ],
-            width=12,
-        )
         alarms = cloudwatch.AlarmStatusWidget(
             title="Retraining alarms", alarms=[self.alarms[name] for name in self.retraining_alarms], width=24
         )
@@ -319,5 +305,5 @@ class DriftMonitoring(Construct):
             self,
             "Dashboard",
             dashboard_name=f"{model}-retraining",
-            widgets=[[alarms], [drifted, performance], [runs, promotions], drift_widgets],
+            widgets=[[alarms], [drifted, performance], [runs], drift_widgets],
         )

@@ -207,6 +207,29 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
     assert resources(template, "AWS::CloudWatch::Dashboard")
 
 
+def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, Any]) -> None:
+    from pipelines.alarms import alarm_specs
+    from pipelines.config import load_config
+    from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS
+    from tests.infra.conftest import ROOT
+
+    config = load_config(ROOT / "configs" / "fraud-detector.yaml")
+    (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    if not isinstance(body, str):
+        separator, parts = body["Fn::Join"]
+        body = separator.join(p if isinstance(p, str) else "TOKEN" for p in parts)
+    widgets = json.loads(body)["widgets"]
+    titles = [w["properties"].get("title") for w in widgets]
+    assert "Promotions" not in titles  # graphed Promotions/Rollbacks/ShadowRejections, which nothing publishes
+    assert "Promotion decisions (approval events and shadow verdicts)" in titles  # where promotions show instead
+    graphed = {
+        m[1] for w in widgets for m in w["properties"].get("metrics", []) if m and m[0] == config.drift.metric_namespace
+    }
+    published = {s.metric_name for s in alarm_specs(config)} | set(PERFORMANCE_METRICS.values())
+    assert graphed and graphed <= published | {DRIFTED_FEATURE_COUNT}
+
+
 def test_monitor_schedule_sends_a_valid_create_processing_job_request(template: dict[str, Any]) -> None:
     from botocore.session import get_session
     from botocore.validate import ParamValidator
