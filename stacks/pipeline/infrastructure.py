@@ -49,6 +49,10 @@ from stacks.packaging import stage_job_image
 # this size the definition is inline (readable in `cdk diff`), beyond it it goes to S3.
 INLINE_DEFINITION_LIMIT = 200_000
 SCRATCH_DAYS = 14
+# Data capture is read by the monitor on every run (the whole production prefix) and by the shadow
+# verdict: older capture only slows both down; labels stay longer for audits and backtests.
+CAPTURE_DAYS = 90
+GROUND_TRUTH_DAYS = 400
 BASIC_EXECUTION_ROLE = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 DefinitionBuilder = Callable[[ModelConfig], str]
 
@@ -198,6 +202,10 @@ class RetrainingPipeline(Construct):
             s3.LifecycleRule(id="OldVersions", noncurrent_version_expiration=cdk.Duration.days(90)),
             s3.LifecycleRule(id="Scratch", prefix=f"{model}/scratch/", expiration=cdk.Duration.days(SCRATCH_DAYS)),
             s3.LifecycleRule(id="MonitoringReports", prefix=f"{model}/monitoring/", expiration=cdk.Duration.days(400)),
+            s3.LifecycleRule(id="DataCapture", prefix=f"{model}/capture/", expiration=cdk.Duration.days(CAPTURE_DAYS)),
+            s3.LifecycleRule(
+                id="GroundTruth", prefix=f"{model}/ground-truth/", expiration=cdk.Duration.days(GROUND_TRUTH_DAYS)
+            ),
             # Executions hold the artifacts registered model versions point at (model, reports,
             # manifest): they move to cheaper storage but are never expired.
             s3.LifecycleRule(

@@ -75,6 +75,10 @@ def test_artifact_bucket_is_versioned_encrypted_private_logged_and_tls_only(temp
     assert "DestinationBucketName" in artifacts["LoggingConfiguration"]
     rules = {r["Id"]: r for r in artifacts["LifecycleConfiguration"]["Rules"]}
     assert rules["Scratch"]["Prefix"] == "fraud-detector/scratch/" and rules["Scratch"]["ExpirationInDays"] == 14
+    assert (
+        rules["DataCapture"]["Prefix"] == "fraud-detector/capture/" and rules["DataCapture"]["ExpirationInDays"] == 90
+    )
+    assert rules["GroundTruth"]["ExpirationInDays"] == 400 and "Executions" in rules
     assert "ExpirationInDays" not in rules["Executions"]
     policies = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::S3::BucketPolicy").values()]
     assert any(
