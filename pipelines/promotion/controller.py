@@ -151,9 +151,12 @@ class Promotion:
     def _move(self, version: ModelVersion, action: Action, actor: str, reason: str, **metadata: str) -> ModelVersion:
         target = next_stage(version.stage, action, version.label)
         approval = approval_status(target)
+        # Only a real change of approval status is sent: SageMaker announces each one as a "Model
+        # Package State Change", and a stage move inside Approved must not look like a new approval.
+        changed = approval != approval_status(version.stage)
         described = self.registry.update_model_package(
             version.arn,
-            approval_status=approval if approval != "PendingManualApproval" else None,
+            approval_status=approval if changed else None,
             approval_description=reason or None,
             metadata={STAGE_KEY: target.value, CHANGED_AT: self._now(), **metadata},
             actor=actor,

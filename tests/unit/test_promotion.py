@@ -381,3 +381,20 @@ def test_update_endpoint_request_is_valid_for_botocore(config: ModelConfig) -> N
         with pytest.raises(ParamValidationError, match="TrafficRoutingConfiguration") as caught:
             client.update_endpoint(**broken)
         assert "MaximumExecutionTimeoutInSeconds" in str(caught.value)
+
+
+def test_stage_moves_inside_approved_do_not_resend_the_approval_status(world: Any) -> None:
+    promotion, _, _ = world
+    sent: list[tuple[str, str | None]] = []
+    update = promotion.registry.update_model_package
+
+    def recording(arn: str, **changes: Any) -> dict[str, Any]:
+        sent.append((arn.rsplit("/", 1)[-1], changes.get("approval_status")))
+        return update(arn, **changes)
+
+    promotion.registry.update_model_package = recording  # type: ignore[method-assign]
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.evaluate_shadow(promote_evidence)
+    # Approvals are sent once each; deploy, shadow, promote and retire change only the stage metadata.
+    assert sent == [("1", "Approved"), ("1", None), ("2", "Approved"), ("2", None), ("2", None), ("1", None)]
