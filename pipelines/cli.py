@@ -137,6 +137,7 @@ def _backtest(args: argparse.Namespace) -> int:
         json=args.json,
         html=args.html,
         sweep=args.sweep,
+        rearm=args.rearm_proposal,
     )
     return backtest_command(request)
 
@@ -214,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", help="backtest JSON to write (policies.<name>.retrains, .mean_metric, ...)")
     backtest.add_argument("--html", help="HTML report to write (metric over time, retraining marks)")
     backtest.add_argument("--sweep", action="store_true", help="also search trigger thresholds (frontier)")
+    backtest.add_argument(
+        "--rearm-proposal", action="store_true", help="also replay the trigger with alarms re-armed at each promotion"
+    )
     backtest.set_defaults(handler=_backtest)
     return root
 

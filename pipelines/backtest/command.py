@@ -33,6 +33,7 @@ class BacktestRequest:
     json: str | None = None
     html: str | None = None
     sweep: bool = False
+    rearm: bool = False
 
 
 def parse_times(values: Sequence[str]) -> tuple[datetime, ...]:
@@ -80,6 +81,16 @@ def text_table(document: dict[str, Any]) -> str:
             f"trigger vs calendar ({comparison['calendar_retrains']} runs): "
             f"{comparison['metric_delta_vs_calendar']:+.4f}"
         )
+    proposal = document.get("proposal")
+    if proposal:
+        rearmed, calendar = proposal["policies"]["trigger_rearm"], proposal["policies"]["calendar_matched"]
+        ratio = proposal["comparison"]
+        lines.append(
+            f"proposal, alarms re-armed at promotion: {rearmed['retrains']} runs, mean {_cell(rearmed['mean_metric'])} "
+            f"({_cell(ratio['metric_ratio_vs_every_window'])} of every window with "
+            f"{_cell(ratio['retrain_ratio_vs_every_window'])} of its runs); calendar with {calendar['retrains']} runs: "
+            f"{_cell(calendar['mean_metric'])}"
+        )
     if document.get("sweep"):
         lines.append(
             f"sweep: recommended within {document['sweep']['retrain_budget']} runs: {document['sweep']['recommended']}"
@@ -106,6 +117,7 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
             calendar_every=request.calendar_every,
             drift_times=parse_times(request.drift_points),
             sweep=request.sweep,
+            rearm=request.rearm,
         )
         document = run_backtest(history, settings, progress=throttled(stderr))
     except BacktestInputError as exc:

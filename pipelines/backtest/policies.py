@@ -69,6 +69,10 @@ class Policy(Protocol):
         """The run started at this observation ended (Succeeded or Failed)."""
         ...
 
+    def promoted(self, at: datetime) -> None:
+        """A new champion serves from the next window."""
+        ...
+
     def facts(self) -> dict[str, Any]:
         """What the policy was and what it decided, for the report."""
         ...
@@ -114,58 +118,52 @@ def datapoint(spec: AlarmSpec, data: Sequence[Mapping[str, Any]]) -> float | Non
 # --------------------------------------------------------------------------- policies
 
 
-@dataclass
-class Never:
-    name: str = "never"
-    needs_monitor: bool = False
+class _Schedule:
+    """A policy that looks at the clock only: no monitor, nothing to remember."""
+
+    needs_monitor = False
 
     def begin(self, first_model_at: datetime) -> None:
         return None
 
-    def decide(self, observation: Observation) -> Decision:
-        return Decision(False, "never retrains")
-
     def ended(self, observation: Observation, status: str) -> None:
         return None
+
+    def promoted(self, at: datetime) -> None:
+        return None
+
+
+@dataclass
+class Never(_Schedule):
+    name: str = "never"
+
+    def decide(self, observation: Observation) -> Decision:
+        return Decision(False, "never retrains")
 
     def facts(self) -> dict[str, Any]:
         return {"description": "the first model serves every window"}
 
 
 @dataclass
-class Calendar:
-    every: int
+class Calendar(_Schedule):
+    every: int = 1
     name: str = "calendar"
-    needs_monitor: bool = False
-
-    def begin(self, first_model_at: datetime) -> None:
-        return None
 
     def decide(self, observation: Observation) -> Decision:
         if calendar_due(observation.position, self.every):
             return Decision(True, f"calendar: every {self.every} windows")
         return Decision(False, "calendar: not due")
 
-    def ended(self, observation: Observation, status: str) -> None:
-        return None
-
     def facts(self) -> dict[str, Any]:
         return {"description": f"a retraining run every {self.every} windows", "every": self.every}
 
 
 @dataclass
-class EveryWindow:
+class EveryWindow(_Schedule):
     name: str = "every_window"
-    needs_monitor: bool = False
-
-    def begin(self, first_model_at: datetime) -> None:
-        return None
 
     def decide(self, observation: Observation) -> Decision:
         return Decision(True, "every window")
-
-    def ended(self, observation: Observation, status: str) -> None:
-        return None
 
     def facts(self) -> dict[str, Any]:
         return {"description": "a retraining run after every window (upper bound)"}
@@ -192,9 +190,10 @@ class GatedTrigger:
 
     needs_monitor = True
 
-    def __init__(self, config: ModelConfig, name: str = "trigger") -> None:
+    def __init__(self, config: ModelConfig, name: str = "trigger", *, rearm: bool = False) -> None:
         self.name = name
         self.config = config
+        self.rearm = rearm
         self.specs = [spec for spec in alarm_specs(config) if spec.triggers_retraining]
         self.values: dict[str, list[float | None]] = {spec.name: [] for spec in self.specs}
         self.states: dict[str, AlarmState] = {spec.name: "INSUFFICIENT_DATA" for spec in self.specs}
@@ -256,10 +255,19 @@ class GatedTrigger:
         self.runner.running = None
         self.gate.handle(ExecutionEnded(event_id=f"end@{arn}", execution_arn=arn, status=status))
 
+    def promoted(self, at: datetime) -> None:
+        """Deployed: nothing (an alarm already in ALARM stays there, so a drift the new champion
+        did not absorb never triggers again). `rearm`, a proposal: the alarms start afresh for
+        the new champion, as alarms per champion version (or SetAlarmState on promotion) would."""
+        if self.rearm:
+            self.values = {name: [] for name in self.values}
+            self.states = dict.fromkeys(self.states, "INSUFFICIENT_DATA")
+
     def facts(self) -> dict[str, Any]:
         decisions = self.store.decisions(self.pipeline)
+        described = "retraining alarms (M of N) into the trigger gate (cooldown, single flight, staleness)"
         return {
-            "description": "retraining alarms (M of N) into the trigger gate (cooldown, single flight, staleness)",
+            "description": described + ("; alarms re-armed at each promotion (proposal)" if self.rearm else ""),
             "alarms": [spec.name for spec in self.specs],
             "gate_decisions": dict(sorted(Counter(d.outcome.value for d in decisions).items())),
         }

@@ -119,9 +119,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequen
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def policy_rows(document: Mapping[str, Any]) -> list[list[Any]]:
+def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None = None) -> list[list[Any]]:
     rows = []
-    for name, s in document["policies"].items():
+    for name, s in (policies if policies is not None else document["policies"]).items():
         delay = s["mean_detection_delay_windows"]
         detected = f"{s['detected_drift_points']}/{len(document.get('drift_points', []))}"
         rows.append(
@@ -155,6 +155,16 @@ def render(document: Mapping[str, Any]) -> str:
         _comparison(document.get("comparison") or {}),
         f'<img alt="metric over time" src="{metric_chart(document)}">',
     ]
+    proposal = document.get("proposal")
+    if proposal:
+        parts += [
+            "<h2>Proposal: alarms re-armed at each promotion</h2>",
+            f"<p>{html.escape(proposal['description'])}.</p>",
+            _table(
+                [*POLICY_HEADER[:3], f"mean {metric}", *POLICY_HEADER[4:]], policy_rows(document, proposal["policies"])
+            ),
+            _comparison(proposal["comparison"]),
+        ]
     frontier = frontier_chart(document)
     if frontier is not None:
         sweep = document["sweep"]

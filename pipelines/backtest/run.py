@@ -32,6 +32,7 @@ class BacktestSettings:
     calendar_every: int | None = None  # None: matched to the trigger policy's number of runs
     drift_times: tuple[datetime, ...] = ()  # known drift points, for detection delays
     sweep: bool = False
+    rearm: bool = False  # also replay the re-armed trigger policy (a proposal) against its own calendar
 
 
 def run_backtest(
@@ -62,18 +63,17 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     metric = headline_metric(config)
     slo = config.drift.performance_slo
 
+    def summary(run: PolicyRun) -> dict[str, Any]:
+        document = summarize(run, metric, slo.min if slo else None, drift_points)
+        return document | {"timeline": [r.to_json() for r in run.records]}
+
     trigger = replay(lab, GatedTrigger(config), progress=progress)
-    runs_of_trigger = sum(r.retrain for r in trigger.records)
-    every = settings.calendar_every or matched_calendar(replayed, runs_of_trigger)
-    policies: list[Policy] = [Never(), Calendar(every), EveryWindow()]
+    every = settings.calendar_every or matched_calendar(replayed, sum(r.retrain for r in trigger.records))
     runs: dict[str, PolicyRun] = {"trigger": trigger}
-    for policy in policies:
+    schedules: tuple[Policy, ...] = (Never(), Calendar(every), EveryWindow())
+    for policy in schedules:
         runs[policy.name] = replay(lab, policy, progress=progress)
-    summaries = {
-        name: summarize(runs[name], metric, slo.min if slo else None, drift_points)
-        | {"timeline": [r.to_json() for r in runs[name].records]}
-        for name in POLICY_ORDER
-    }
+    summaries = {name: summary(runs[name]) for name in POLICY_ORDER}
     if settings.calendar_every is None:
         summaries["calendar"]["every_chosen_to_match"] = "trigger"
     document: dict[str, Any] = {
@@ -97,11 +97,33 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "comparison": compare(summaries),
         "notes": [*history.notes, *_notes(config)],
     }
+    if settings.rearm:
+        document["proposal"] = _rearm_proposal(lab, summaries["every_window"], summary, progress)
     if settings.sweep:
         budget = int(summaries["every_window"]["retrains"] * TARGET_RETRAIN_RATIO)
         document["sweep"] = run_sweep(lab, metric, drift_points, retrain_budget=budget, progress=progress)
     document["runtime"] = {"seconds": round(time.monotonic() - started, 1), "trainings": lab.trainings}
     return document
+
+
+def _rearm_proposal(
+    lab: Lab,
+    every_window: dict[str, Any],
+    summary: Callable[[PolicyRun], dict[str, Any]],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """Not the deployed behaviour: the trigger policy with its alarms re-armed at each promotion,
+    compared with every window and with a calendar making as many runs as it does."""
+    rearmed = summary(replay(lab, GatedTrigger(lab.config, "trigger_rearm", rearm=True), progress=progress))
+    every = matched_calendar(len(lab.windows) - lab.warmup, rearmed["retrains"])
+    calendar = summary(replay(lab, Calendar(every, name="calendar_matched"), progress=progress))
+    policies = {"trigger": rearmed, "every_window": every_window, "calendar": calendar}
+    return {
+        "description": "retraining alarms start afresh for each new champion (alarms per champion version, "
+        "or SetAlarmState on promotion); not what is deployed",
+        "policies": {"trigger_rearm": rearmed, "calendar_matched": calendar},
+        "comparison": compare(policies),
+    }
 
 
 def _notes(config: Any) -> list[str]:

@@ -109,6 +109,7 @@ def replay(
             if verdict.verdict == "promote":
                 production = shadow.model_id
                 record = _with(record, promoted=production)
+                policy.promoted(window.end)
             if verdict.verdict != "wait":
                 shadow = None
         if position < len(replayed) - 1:

@@ -8,6 +8,7 @@ configured: a sweep answers "which thresholds", not "which model".
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from pipelines.backtest.summary import DriftPoint, summarize
 from pipelines.config import ModelConfig, parse_config
 
 DRIFT_SCALES = (0.5, 1.0, 2.0)
-SLO_OFFSETS = (-0.06, -0.03, 0.0, 0.03)
+SLO_OFFSETS = (-0.05, 0.0, 0.05)
 # The distribution thresholds a drift scale multiplies, with the schema's upper bounds.
 SCALED_THRESHOLDS: dict[str, float | None] = {
     "psi_threshold": None,
@@ -38,16 +39,19 @@ class SweepPoint:
 
 
 def grid(config: ModelConfig) -> list[SweepPoint]:
-    """Drift thresholds (off, or scaled, with k features), the SLO (off, or shifted) and the
-    alarm's M of N (the config's, and 1 of 1)."""
+    """Drift thresholds (off, or scaled, with k features), the SLO (off, or shifted), the
+    alarm's M of N (the config's, and 1 of 1) and the max staleness (the config's, none, and
+    one fresh window)."""
     drift, features = config.drift, len(config.model.features)
     drift_options: list[tuple[str, dict[str, Any]]] = [("drift off", {"drift.min_drifted_features": features + 1})]
-    for k in sorted({drift.min_drifted_features, drift.min_drifted_features + 1} & set(range(1, features + 1))):
-        for scale in DRIFT_SCALES:
-            scaled = {
-                f"drift.{name}": _scaled(getattr(drift, name), scale, cap) for name, cap in SCALED_THRESHOLDS.items()
-            }
-            drift_options.append((f"drift x{scale:g} k={k}", scaled | {"drift.min_drifted_features": k}))
+    k = drift.min_drifted_features
+    for scale, features_needed in [*((scale, k) for scale in DRIFT_SCALES), (1.0, k + 1)]:
+        if features_needed > features:
+            continue
+        scaled = {f"drift.{name}": _scaled(getattr(drift, name), scale, cap) for name, cap in SCALED_THRESHOLDS.items()}
+        drift_options.append(
+            (f"drift x{scale:g} k={features_needed}", scaled | {"drift.min_drifted_features": features_needed})
+        )
     slo_options: list[tuple[str, dict[str, Any]]] = [("slo off", {"drift.performance_slo": None})]
     if drift.performance_slo is not None:
         slo = drift.performance_slo
@@ -62,15 +66,24 @@ def grid(config: ModelConfig) -> list[SweepPoint]:
     ]
     if (trigger.datapoints_to_alarm, trigger.evaluation_periods) != (1, 1):
         alarm_options.append(("1/1", {"trigger.datapoints_to_alarm": 1, "trigger.evaluation_periods": 1}))
+    staleness_options = [
+        (_staleness_name(days), {"trigger.max_staleness_days": days})
+        for days in dict.fromkeys([trigger.max_staleness_days, None, config.data.window.fresh_days])
+    ]
     points = []
-    for drift_name, drift_values in drift_options:
-        for slo_name, slo_values in slo_options:
-            if drift_name == "drift off" and slo_name == "slo off":
-                continue  # no alarm at all: the never policy
-            for alarm_name, alarm_values in alarm_options:
-                name = f"{drift_name}, {slo_name}, {alarm_name}"
-                points.append(SweepPoint(name, drift_values | slo_values | alarm_values))
+    for (drift_name, drift_values), (slo_name, slo_values), (alarm_name, alarm_values), (
+        stale_name,
+        stale_values,
+    ) in itertools.product(drift_options, slo_options, alarm_options, staleness_options):
+        if drift_name == "drift off" and slo_name == "slo off" and stale_values["trigger.max_staleness_days"] is None:
+            continue  # nothing could ever start a run: the never policy
+        name = f"{drift_name}, {slo_name}, {alarm_name}, {stale_name}"
+        points.append(SweepPoint(name, drift_values | slo_values | alarm_values | stale_values))
     return points
+
+
+def _staleness_name(days: int | None) -> str:
+    return "no staleness" if days is None else f"staleness {days}d"
 
 
 def _scaled(value: float, scale: float, cap: float | None) -> float:

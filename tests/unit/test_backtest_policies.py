@@ -150,3 +150,19 @@ def test_max_staleness_counts_from_the_first_model(trigger_config: ModelConfig) 
     policy.begin(T0)
     started = [i for i in range(12) if observe(policy, i, drifted=0)]
     assert started == [4, 9]  # window 4 ends 5 days after the first model's run
+
+
+@pytest.mark.parametrize(("rearm", "expected"), [(False, [2]), (True, [2, 5])])
+def test_only_rearmed_alarms_trigger_again_after_a_promotion(
+    trigger_config: ModelConfig, rearm: bool, expected: list[int]
+) -> None:
+    # GIVEN a drift that lasts, and a new champion promoted at window 4 that did not absorb it
+    policy = GatedTrigger(trigger_config, rearm=rearm)
+    started = []
+    for i in range(8):
+        if observe(policy, i, drifted=3 if i >= 2 else 0):
+            started.append(i)
+        if i == 4:
+            policy.promoted(window(i).end)
+    # THEN the deployed alarm stays in ALARM (one run); a re-armed one alarms again for the new champion
+    assert started == expected
