@@ -183,6 +183,9 @@ def _runtime_limit(request: dict[str, Any], timeout: float | None) -> float | No
 
 def _run(command: list[str], environment: dict[str, str], job: JobContext, limit: float | None) -> None:
     env = {
+        # On a shared laptop, OpenMP threads that spin while waiting slow training down by an order
+        # of magnitude as soon as another process holds a core; passive waiting costs little.
+        "OMP_WAIT_POLICY": "PASSIVE",
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_"))},
         **environment,
         "OPT_ML_ROOT": str(job.opt_ml.resolve()),  # the job runs with its own folder as cwd
