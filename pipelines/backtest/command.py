@@ -81,6 +81,13 @@ def text_table(document: dict[str, Any]) -> str:
             f"trigger vs calendar ({comparison['calendar_retrains']} runs): "
             f"{comparison['metric_delta_vs_calendar']:+.4f}"
         )
+    phases = comparison.get("calendar_phases")
+    if phases and len(phases["mean_metric"]) > 1:
+        lines.append(
+            f"calendar every {phases['every']} windows over its {len(phases['mean_metric'])} phases: mean "
+            f"{_cell(phases['average_mean_metric'])} ({min(phases['retrains'])}-{max(phases['retrains'])} runs); "
+            f"trigger beats {phases['trigger_beats']} of them"
+        )
     proposal = document.get("proposal")
     if proposal:
         rearmed, calendar = proposal["policies"]["trigger_rearm"], proposal["policies"]["calendar_matched"]

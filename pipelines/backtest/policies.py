@@ -81,9 +81,10 @@ class Policy(Protocol):
 # --------------------------------------------------------------------------- pure decisions
 
 
-def calendar_due(position: int, every: int) -> bool:
-    """A calendar run after every `every`-th replayed window: positions every-1, 2*every-1, ..."""
-    return (position + 1) % every == 0
+def calendar_due(position: int, every: int, phase: int = 0) -> bool:
+    """A calendar run after every `every`-th replayed window: positions every-1, 2*every-1, ...;
+    `phase` moves the schedule earlier by that many windows."""
+    return (position + 1 + phase) % every == 0
 
 
 def calendar_runs(windows: int, every: int) -> int:
@@ -148,9 +149,10 @@ class Never(_Schedule):
 class Calendar(_Schedule):
     every: int = 1
     name: str = "calendar"
+    phase: int = 0
 
     def decide(self, observation: Observation) -> Decision:
-        if calendar_due(observation.position, self.every):
+        if calendar_due(observation.position, self.every, self.phase):
             return Decision(True, f"calendar: every {self.every} windows")
         return Decision(False, "calendar: not due")
 

@@ -230,6 +230,12 @@ def _comparison(comparison: Mapping[str, Any]) -> str:
             f"trigger − calendar ({comparison['calendar_retrains']} runs), mean metric: "
             f"{comparison['metric_delta_vs_calendar']:+.4f} {verdict(comparison['beats_calendar'])}"
         )
+    phases = comparison.get("calendar_phases")
+    if phases and len(phases["mean_metric"]) > 1:
+        lines.append(
+            f"calendar every {phases['every']} windows, averaged over its {len(phases['mean_metric'])} phases: "
+            f"{_number(phases['average_mean_metric'])}; trigger beats {phases['trigger_beats']} of them"
+        )
     return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 

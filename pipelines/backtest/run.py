@@ -20,6 +20,7 @@ from pipelines.backtest.policies import Calendar, EveryWindow, GatedTrigger, Nev
 from pipelines.backtest.runner import PolicyRun, headline_metric, replay
 from pipelines.backtest.summary import TARGET_RETRAIN_RATIO, compare, locate, summarize
 from pipelines.backtest.sweep import run_sweep
+from pipelines.config import ModelConfig
 
 BACKTEST_VERSION = 1
 POLICY_ORDER = ("never", "calendar", "trigger", "every_window")
@@ -76,6 +77,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     summaries = {name: summary(runs[name]) for name in POLICY_ORDER}
     if settings.calendar_every is None:
         summaries["calendar"]["every_chosen_to_match"] = "trigger"
+    comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress)}
     document: dict[str, Any] = {
         "backtest_version": BACKTEST_VERSION,
         "model": config.model.name,
@@ -94,8 +96,8 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "slo": None if slo is None else {"metric": slo.metric, "min": slo.min},
         "drift_points": [{"time": p.time, "window": p.window} for p in drift_points],
         "policies": summaries,
-        "comparison": compare(summaries),
-        "notes": [*history.notes, *_notes(config)],
+        "comparison": comparison,
+        "notes": [*history.notes, *_notes(config, settings.window_rows)],
     }
     if settings.rearm:
         document["proposal"] = _rearm_proposal(lab, summaries["every_window"], summary, progress)
@@ -104,6 +106,30 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         document["sweep"] = run_sweep(lab, metric, drift_points, retrain_budget=budget, progress=progress)
     document["runtime"] = {"seconds": round(time.monotonic() - started, 1), "trainings": lab.trainings}
     return document
+
+
+def _phases(
+    lab: Lab,
+    every: int,
+    summary: Callable[[PolicyRun], dict[str, Any]],
+    summaries: dict[str, dict[str, Any]],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """The calendar at each of its `every` phases: which weeks a schedule happens to hit is luck,
+    so the trigger policy is also compared with the calendar's average over its phases."""
+    calendars = [summaries["calendar"]] + [
+        summary(replay(lab, Calendar(every, name=f"calendar+{phase}", phase=phase), progress=progress))
+        for phase in range(1, every)
+    ]
+    means = [c["mean_metric"] for c in calendars if c["mean_metric"] is not None]
+    trigger = summaries["trigger"]["mean_metric"]
+    return {
+        "every": every,
+        "retrains": [c["retrains"] for c in calendars],
+        "mean_metric": means,
+        "average_mean_metric": sum(means) / len(means) if means else None,
+        "trigger_beats": None if trigger is None else sum(trigger > m for m in means),
+    }
 
 
 def _rearm_proposal(
@@ -122,12 +148,27 @@ def _rearm_proposal(
         "description": "retraining alarms start afresh for each new champion (alarms per champion version, "
         "or SetAlarmState on promotion); not what is deployed",
         "policies": {"trigger_rearm": rearmed, "calendar_matched": calendar},
-        "comparison": compare(policies),
+        "comparison": compare(policies) | {"calendar_phases": _phases(lab, every, summary, policies, progress)},
     }
 
 
-def _notes(config: Any) -> list[str]:
+def _notes(config: ModelConfig, window_rows: int) -> list[str]:
     notes = ["one window = one monitor run = one alarm period; decisions happen at window ends"]
+    if window_rows < config.drift.min_labels_for_performance:
+        notes.append(
+            f"warning: windows of {window_rows} rows never reach drift.min_labels_for_performance "
+            f"({config.drift.min_labels_for_performance}): the performance SLO alarm cannot fire"
+        )
+    if window_rows < config.drift.min_window_rows:
+        notes.append(
+            f"warning: windows of {window_rows} rows are below drift.min_window_rows ({config.drift.min_window_rows}): "
+            "no feature gets a drift verdict"
+        )
+    if window_rows < config.promotion.shadow.min_labels:
+        notes.append(
+            f"warning: a shadow needs promotion.shadow.min_labels ({config.promotion.shadow.min_labels}) labels, more "
+            f"than one window of {window_rows} rows: it waits several windows, and a newer candidate replaces it"
+        )
     if config.registry.approval == "manual":
         notes.append("registry.approval is manual: the backtest assumes every registered candidate is approved")
     notes.append("shadow latency and error rate are not simulated (taken as 0)")

@@ -137,6 +137,9 @@ def test_calendar_retrains_exactly_every_k_windows(calm: dict[str, Any]) -> None
     replayed = [r["window"] for r in calendar["timeline"]]
     assert calendar["every"] == 3
     assert calendar["retrain_windows"] == [replayed[2], replayed[5], replayed[8]]  # not after the last (9)
+    phases = calm["comparison"]["calendar_phases"]
+    assert phases["every"] == 3 and phases["retrains"] == [3, 3, 3]  # the same schedule, started 0, 1, 2 earlier
+    assert phases["trigger_beats"] is not None and len(phases["mean_metric"]) == 3
 
 
 def test_document_holds_every_policy_with_its_numbers(drifted: dict[str, Any]) -> None:
