@@ -23,9 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipelines.config import load_config  # noqa: E402
 from pipelines.datagen import StreamSpec, generate  # noqa: E402
+from pipelines.demo import put_data  # noqa: E402
 from pipelines.local.workspace import Workspace  # noqa: E402
-
-HISTORY_URI = "s3://fraud-detector-data-111122223333/transactions/history/"
 
 
 def run(rows: int, workdir: Path) -> tuple[dict[str, float], float, str, dict[str, int]]:
@@ -33,10 +32,8 @@ def run(rows: int, workdir: Path) -> tuple[dict[str, float], float, str, dict[st
     stream = generate(StreamSpec(rows=rows, days=120, seed=11))
     cut = stream["event_time"].max() - pd.Timedelta(days=config.data.window.fresh_days)
     workspace = Workspace(config, workdir)
-    for frame, uri in ((stream[stream["event_time"] > cut], config.data.fresh.uri), (stream[stream["event_time"] <= cut], HISTORY_URI)):  # type: ignore[union-attr]  # fmt: skip
-        path = workspace.s3.path(uri) / "part-0.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, index=False)
+    newer = stream["event_time"] > cut
+    put_data(workspace, stream[newer], stream[~newer])
     started = time.perf_counter()
     execution = workspace.run(echo=lambda _: None)
     total = time.perf_counter() - started
