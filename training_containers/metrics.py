@@ -7,25 +7,17 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as sk
 
+from pipelines.drift.performance import classification_metrics as live_metrics
+
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 
 
 def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """Metrics of positive-class `scores` against 0/1 labels. Rank metrics are None when the
-    labels hold a single class (they are undefined there, not zero)."""
-    y_true = np.asarray(y_true).astype(int)
-    predicted = (np.asarray(scores) >= threshold).astype(int)
-    two_classes = len(np.unique(y_true)) == 2
-    return {
-        "accuracy": float(sk.accuracy_score(y_true, predicted)),
-        "precision": float(sk.precision_score(y_true, predicted, zero_division=0)),
-        "recall": float(sk.recall_score(y_true, predicted, zero_division=0)),
-        "f1": float(sk.f1_score(y_true, predicted, zero_division=0)),
-        "roc_auc": float(sk.roc_auc_score(y_true, scores)) if two_classes else None,
-        "pr_auc": float(sk.average_precision_score(y_true, scores)) if two_classes else None,
-        "samples": int(y_true.size),
-        "positives": int(y_true.sum()),
-    }
+    """The monitor's metrics (`pipelines.drift.performance`, one definition for offline gates and
+    live performance) plus the support gates need: `samples` and `positives`."""
+    truth = np.asarray(y_true).astype(np.int64)
+    measured: dict[str, float | None] = dict(live_metrics(truth, np.asarray(scores, dtype=np.float64), threshold))
+    return measured | {"samples": int(truth.size), "positives": int(truth.sum())}
 
 
 def model_quality_statistics(

@@ -43,6 +43,7 @@ from pipelines.config import FilesSource, ModelConfig, SqlSource
 from pipelines.definition import artifacts, definition_json
 from stacks.nag import acknowledge, logical_id
 from stacks.naming import ResourceNames
+from stacks.network import vpc_network_statement
 from stacks.packaging import stage_job_image
 
 # CreatePipeline accepts 1,048,576 characters; CloudFormation templates are at most 1 MB. Up to
@@ -354,23 +355,7 @@ class RetrainingPipeline(Construct):
             *self._source_statements(config),
         ]
         if config.pipeline.vpc is not None:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="JobNetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeVpcs",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeSecurityGroups",
-                    ],
-                    resources=["*"],
-                )
-            )
+            statements.append(vpc_network_statement("JobNetworkInterfaces"))
         policy = iam.Policy(self, "RolePolicy", statements=statements, roles=[role])
         self.pipeline.node.add_dependency(policy)
         reasons = {

@@ -52,6 +52,7 @@ from pipelines.promotion.champion import POINTER, pointer_document
 from pipelines.promotion.endpoint import PRODUCTION, SHADOW, guardrail_alarm_names
 from stacks.nag import acknowledge, logical_id
 from stacks.naming import ResourceNames
+from stacks.network import vpc_network_statement
 
 RUNTIME_FOLDER = Path(__file__).resolve().parent / "runtime"
 # The modules the handlers import (tests/infra/test_promotion_functions.py imports them from the
@@ -273,23 +274,7 @@ class ModelPromotion(Construct):
             ),
         ]
         if config.pipeline.vpc is not None:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="NetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeVpcs",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeSecurityGroups",
-                    ],
-                    resources=["*"],
-                )
-            )
+            statements.append(vpc_network_statement("NetworkInterfaces"))
         policy = iam.Policy(self, "EndpointRolePolicy", roles=[role], statements=statements)
         reasons = {
             f"Resource::<{logical_id(bucket)}.Arn>/{n.model}/executions/*": (
