@@ -240,6 +240,8 @@ class LocalLoop:
         config, s3 = self.config, self.workspace.s3
         captured, _ = read_capture(self.endpoint.captured("production"), config)
         labels, _ = read_ground_truth(s3.path(ground_truth_prefix(config)), config)
+        if INFERENCE_TIME_COLUMN not in captured.columns:  # nothing captured yet: an empty window
+            captured = captured.assign(**{INFERENCE_TIME_COLUMN: pd.Series(dtype="datetime64[ns, UTC]")})
         times = pd.to_datetime(captured[INFERENCE_TIME_COLUMN], utc=True)
         window = captured[(times >= start) & (times < end)]
         lookback = end - timedelta(hours=config.drift.performance_window_hours)

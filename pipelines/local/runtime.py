@@ -268,7 +268,12 @@ class LocalRuntime:
             )
             runner = jobs.run_processing if step.type == "Processing" else jobs.run_training
             try:
-                return runner(request, job, self.options.job_timeout)
+                try:
+                    return runner(request, job, self.options.job_timeout)
+                except OSError as exc:  # the machine, not the job's code: what SageMaker retries
+                    raise jobs.JobFailed(
+                        f"InternalServerError: {type(exc).__name__}: {exc}", retryable_as="SageMaker.JOB_INTERNAL_ERROR"
+                    ) from exc
             except jobs.JobFailed as failure:
                 delay = retry_delay(
                     step.body.get("RetryPolicies", []), failure.retryable_as, record.attempts, time.monotonic() - first

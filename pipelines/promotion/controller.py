@@ -30,6 +30,8 @@ from pipelines.promotion.shadow import ShadowDecision, ShadowEvidence, decide
 SHADOW_STARTED = "ShadowStartedAt"
 RETIRED_BY = "RetiredBy"
 CHANGED_AT = "StageChangedAt"
+ROLLBACK_OF = "RollbackOf"  # on a version restored by rollback: the version it replaced
+UPDATE_REQUESTED = "EndpointUpdateRequestedAt"  # on a promoted version, once UpdateEndpoint was sent
 
 
 class Registry(Protocol):
@@ -261,10 +263,16 @@ class Promotion:
     ) -> ModelVersion:
         next_stage(version.stage, action, version.label)  # refuse before touching anything
         previous = self.production()
+        # The new production version is recorded before the old one is retired: an interruption
+        # in between leaves two, which `reconcile` resolves, never none.
         promoted = self._move(version, action, actor, reason)
         if previous is not None and previous.arn != version.arn:
             self._move(previous, Action.RETIRE, actor, f"superseded by {version.label}", **{RETIRED_BY: "promotion"})
         applied = self._converge()
+        if applied == "updating":
+            promoted = model_version(
+                self.registry.update_model_package(promoted.arn, metadata={UPDATE_REQUESTED: self._now()}, actor=actor)
+            )
         self.champion.publish(promoted.version)
         self._record(
             "promote",
@@ -284,8 +292,10 @@ class Promotion:
             raise IllegalTransition("cannot roll back: nothing is in production")
         if previous is None:
             raise IllegalTransition(f"cannot roll back {current.label}: there is no previous champion to restore")
+        restored = self._move(
+            previous, Action.RESTORE, actor, f"restored by rollback of {current.label}", **{ROLLBACK_OF: current.label}
+        )
         self._move(current, Action.RETIRE, actor, reason or "rolled back", **{RETIRED_BY: "rollback"})
-        restored = self._move(previous, Action.RESTORE, actor, f"restored by rollback of {current.label}")
         applied = self._converge(guarded=False)
         self.champion.publish(restored.version)
         self._record("rollback", applied, restored, actor, reason or "rolled back", replaced=current.label)
@@ -298,9 +308,45 @@ class Promotion:
             return "no production version"
         return self.endpoint.apply(production.version, shadow.version if shadow else None, guarded=guarded)
 
+    def _finish_interrupted_moves(self, actor: str) -> None:
+        """Two production versions mean a promotion or rollback stopped between its two registry
+        writes: the newer one stands, the other is retired the way the move would have."""
+        productions = sorted(self.in_stage(Stage.PRODUCTION), key=lambda v: v.metadata.get(CHANGED_AT, ""))
+        newest = productions[-1] if productions else None
+        for version in productions[:-1]:
+            assert newest is not None
+            by = "rollback" if newest.metadata.get(ROLLBACK_OF) == version.label else "promotion"
+            reason = f"superseded by {newest.label} (finishing an interrupted {by})"
+            self._move(version, Action.RETIRE, actor, reason, **{RETIRED_BY: by})
+            self._record("reconcile", "retired", version, actor, reason)
+
+    def _guardrail_rollback(self, actor: str) -> bool:
+        """SageMaker rolled a promotion back (an auto-rollback alarm fired during blue/green): the
+        endpoint is in service on the previous version although the update was sent. The registry
+        follows the endpoint; re-applying would only fail the same way again."""
+        production, state = self.production(), self.endpoint.state()
+        if production is None or not state.exists or state.status != "InService" or state.production is None:
+            return False
+        if state.production == production.arn or UPDATE_REQUESTED not in production.metadata:
+            return False
+        try:
+            serving = self.find(state.production)
+        except IllegalTransition:
+            return False
+        if serving.stage is not Stage.RETIRED:
+            return False
+        reason = f"deployment guardrails rolled {production.label} back; {serving.label} kept serving"
+        self._move(serving, Action.RESTORE, actor, reason, **{ROLLBACK_OF: production.label})
+        self._move(production, Action.RETIRE, actor, reason, **{RETIRED_BY: "guardrails"})
+        self._record("guardrail_rollback", "production", serving, actor, reason, replaced=production.label)
+        return True
+
     def reconcile(self, actor: str = "reconcile") -> str:
         """Bring the endpoint and the champion pointer in line with the registry (after an
-        interruption, or when the endpoint was busy the last time)."""
+        interruption, or when the endpoint was busy the last time), after finishing interrupted
+        registry moves and following a rollback SageMaker's guardrails made."""
+        self._finish_interrupted_moves(actor)
+        self._guardrail_rollback(actor)
         applied = self._converge()
         production = self.production()
         if production is not None:

@@ -92,6 +92,8 @@ def decide(evidence: ShadowEvidence, criteria: ShadowCriteria) -> ShadowDecision
         return ShadowDecision(
             "wait", f"shadow ran {evidence.hours:.1f} h of the {criteria.min_duration_hours:g} h minimum"
         )
+    if evidence.shadow.requests == 0 or evidence.shadow.latency_p99_ms is None:
+        return ShadowDecision("wait", "the shadow has received no traffic yet")
     serving = [
         _at_most("latency_p99_ms", evidence.shadow.latency_p99_ms, criteria.max_latency_p99_ms, " ms"),
         _at_most("error_rate", evidence.shadow.error_rate, criteria.max_error_rate, ""),
@@ -111,11 +113,15 @@ def decide(evidence: ShadowEvidence, criteria: ShadowCriteria) -> ShadowDecision
     )
     if live is None or champion is None:
         return ShadowDecision("wait", f"live {metric} is undefined yet (labels hold one class)", serving)
+    if offline is None:
+        return ShadowDecision(
+            "reject", f"the evaluation report has no offline {metric} to compare the live one with", serving
+        )
     quality = [
         _at_least(
             f"live_{metric}_vs_offline",
             live,
-            (offline if offline is not None else live) - criteria.offline_tolerance,
+            offline - criteria.offline_tolerance,
             "offline minus tolerance",
         ),
         _at_least(f"live_{metric}_vs_champion", live, champion - criteria.champion_margin, "champion minus margin"),

@@ -365,7 +365,7 @@ def run_evaluation(world: World) -> None:
     world.stub_metrics()
     first = promotion_handler.evaluate(scheduled_event("x", event_id="tick-1", time=now.isoformat()), Context("r1"))
     assert first["decision"]["verdict"] == "wait"
-    assert "0 labelled predictions" in first["decision"]["reason"]
+    assert "no traffic yet" in first["decision"]["reason"]
     assert sagemaker.serving.serving(ENDPOINT) == (v1, v2)
 
     # 600 requests served by both variants an hour ago, labelled since.

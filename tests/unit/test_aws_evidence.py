@@ -268,7 +268,7 @@ def test_evidence_from_capture_labels_metrics_and_report(
     assert decision.verdict == "promote", decision.reason
 
 
-def test_evidence_with_nothing_captured_yet_waits_for_labels(
+def test_evidence_with_nothing_captured_yet_waits_for_traffic(
     s3: Any, cloudwatch: tuple[Any, Stubber], config: ModelConfig
 ) -> None:
     client, stubber = cloudwatch
@@ -280,7 +280,7 @@ def test_evidence_with_nothing_captured_yet_waits_for_labels(
     assert (evidence.shadow.requests, evidence.shadow.labelled, evidence.shadow.metrics) == (0, 0, {})
     assert evidence.offline == {}
     decision = decide(evidence, config.promotion.shadow)
-    assert decision.verdict == "wait" and "0 labelled predictions" in decision.reason
+    assert decision.verdict == "wait" and "no traffic yet" in decision.reason
 
 
 def test_the_approval_path_imports_no_pandas_pyarrow_or_sklearn() -> None:

@@ -272,3 +272,21 @@ def test_records_have_sagemakers_response_shapes(runtime: LocalRuntime) -> None:
     summary = json.loads(written["summary.json"].read_text())
     assert summary["status"] == "Failed" and summary["failure_reason"] == "score 0.8 too low"
     assert summary["parameters"] == {"Mode": "fast", "Threshold": 0.9}
+
+
+def test_a_machine_fault_is_retried_as_an_internal_error(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = jobs.run_processing
+    faults = [OSError(28, "No space left on device")]
+
+    def full_disk(request: dict[str, Any], job: jobs.JobContext, timeout: float | None = None) -> dict[str, Any]:
+        if faults:
+            raise faults.pop()
+        return real(request, job, timeout)
+
+    monkeypatch.setattr(jobs, "run_processing", full_disk)
+    policy = [{"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 1, "MaxAttempts": 1}]
+    step = processing("Score", ["write-json", f"{OUT}/r/r.json", "{}"], ("r",), RetryPolicies=policy)
+    execution = runtime.execute(definition(step))
+    assert execution.status == "Succeeded" and [r.attempts for r in execution.steps] == [2]

@@ -396,5 +396,100 @@ def test_stage_moves_inside_approved_do_not_resend_the_approval_status(world: An
     promotion.approve(1)
     promotion.approve(2)
     promotion.evaluate_shadow(promote_evidence)
-    # Approvals are sent once each; deploy, shadow, promote and retire change only the stage metadata.
-    assert sent == [("1", "Approved"), ("1", None), ("2", "Approved"), ("2", None), ("2", None), ("1", None)]
+    # Approvals are sent once each; deploy, shadow, promote, retire and the update marker change only
+    # the stage metadata.
+    assert sent == [
+        ("1", "Approved"),
+        ("1", None),
+        ("2", "Approved"),
+        ("2", None),
+        ("2", None),
+        ("1", None),
+        ("2", None),
+    ]
+
+
+class RegistryCrash(Exception):
+    pass
+
+
+def crash_registry_after(promotion: Promotion, calls: int) -> None:
+    """The next `calls` registry updates succeed; the one after raises (a Lambda that times out
+    between two UpdateModelPackage calls)."""
+    update = promotion.registry.update_model_package
+    left = [calls]
+
+    def flaky(arn: str, **changes: Any) -> dict[str, Any]:
+        if left[0] == 0:
+            promotion.registry.update_model_package = update  # type: ignore[method-assign]
+            raise RegistryCrash(arn)
+        left[0] -= 1
+        return update(arn, **changes)
+
+    promotion.registry.update_model_package = flaky  # type: ignore[method-assign]
+
+
+def test_a_promotion_cut_between_its_registry_writes_is_finished_by_reconcile(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    crash_registry_after(promotion, 1)  # v2 -> production written, v1 not yet retired
+    with pytest.raises(RegistryCrash):
+        promotion.evaluate_shadow(promote_evidence)
+    assert stages(promotion)["v1"] == "production" and stages(promotion)["v2"] == "production"
+    promotion.reconcile()
+    assert stages(promotion) == {"v3": "registered", "v2": "production", "v1": "retired"}
+    assert promotion.previous_champion().label == "v1"  # type: ignore[union-attr]
+    assert fake.serving(ENDPOINT) == (ARN.format(2), None)
+
+
+def test_a_rollback_cut_between_its_registry_writes_is_finished_by_reconcile(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.evaluate_shadow(promote_evidence)
+    crash_registry_after(promotion, 1)  # v1 restored, v2 not yet retired
+    with pytest.raises(RegistryCrash):
+        promotion.rollback()
+    promotion.reconcile()
+    assert stages(promotion)["v1"] == "production" and stages(promotion)["v2"] == "retired"
+    assert fake.serving(ENDPOINT) == (ARN.format(1), None)
+    assert promotion.previous_champion() is None  # a rolled-back version is never restored by rollback
+    promotion.approve(3)  # production exists: v3 goes to shadow, not straight to production
+    assert stages(promotion)["v3"] == "shadow"
+
+
+def test_a_guardrail_rollback_by_sagemaker_is_followed_not_fought(world: Any) -> None:
+    promotion, fake, champion = world
+    promotion.approve(1)
+    promotion.approve(2)
+    before = fake.endpoints[ENDPOINT]["EndpointConfigName"]
+    fake.finish_updates = False
+    promotion.evaluate_shadow(promote_evidence)
+    assert fake.endpoints[ENDPOINT]["EndpointStatus"] == "Updating"
+    assert promotion.reconcile() == "busy"
+    # The 5xx alarm fires during the canary: SageMaker returns the endpoint to the old config.
+    fake.endpoints[ENDPOINT].update({"EndpointConfigName": before, "EndpointStatus": "InService"})
+    fake.finish_updates = True
+    calls = len(fake.calls)
+    promotion.reconcile()
+    assert stages(promotion)["v1"] == "production" and stages(promotion)["v2"] == "retired"
+    # The only update left removes the shadow SageMaker's rollback restored; v2 is not re-applied.
+    updates = [p["EndpointConfigName"] for c, p in fake.calls[calls:] if c == "update_endpoint"]
+    assert all("-p1-s0-" in name for name in updates) and fake.serving(ENDPOINT) == (ARN.format(1), None)
+    assert champion.published[-1] == 1
+    assert promotion.previous_champion() is None  # v2 failed in production: rollback never brings it back
+    assert any(h["action"] == "guardrail_rollback" and h["version"] == "v1" for h in promotion.history())
+
+
+def test_shadow_without_traffic_waits_and_without_offline_metric_is_rejected() -> None:
+    idle = ShadowEvidence(
+        started_at=T0,
+        now=T0 + timedelta(hours=48),
+        shadow=VariantEvidence(0, 0, {}, None, None),
+        production=VariantEvidence(900, 600, {"roc_auc": 0.9}, 30.0, 0.0),
+        offline={"roc_auc": 0.95},
+    )
+    assert decide(idle, CRITERIA).verdict == "wait"
+    blind = decide(evidence(offline=0.96).__class__(**{**evidence().__dict__, "offline": {}}), CRITERIA)
+    assert blind.verdict == "reject" and "no offline roc_auc" in blind.reason
