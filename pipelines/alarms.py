@@ -119,6 +119,11 @@ def retraining_alarm_prefix(config: ModelConfig) -> str:
     return f"{config.model.name}-retrain-"
 
 
+def retraining_alarm_names(config: ModelConfig) -> list[str]:
+    """The alarms whose transition to ALARM starts a retrain (the promotion controller re-arms them)."""
+    return [spec.name for spec in alarm_specs(config) if spec.triggers_retraining]
+
+
 def _alarm_name(name: str) -> str:
     if len(name) <= MAX_ALARM_NAME:
         return name

@@ -12,9 +12,11 @@
 5. It is approved (the `approve` command: what Studio does).
 6. It runs in shadow on the replayed traffic; once it has enough labelled predictions the shadow
    verdict compares its live metrics with its offline ones and with the champion's: promoted.
-7. The fraudsters adapt further (most fraud now looks legitimate) and the issuer loosens its
-   risk score (four times as many transactions are rated high risk). Live performance falls, the
-   performance alarm fires, and the retrained model fails its gates, the high-risk recall
+7. The promotion re-armed the retraining alarms: the drift persists against v2's baseline, so
+   the drift alarm fires again and a new version goes to shadow. The fraudsters adapt further
+   (most fraud now looks legitimate) and the issuer loosens its risk score (four times as many
+   transactions are rated high risk). Live performance falls, the performance alarm fires (the
+   cooldown has passed), and the retrained model fails its gates, the high-risk recall
    assertion among them: the FailStep message and the alert text are shown, and the champion
    keeps serving.
 8. `status`, `rollback`, `status`: the previous champion is back in one command.
@@ -119,6 +121,7 @@ class DemoRecord:
     alarm_report: dict[str, Any] | None = None
     shadow: dict[str, Any] | None = None
     phase: int = 3  # the narrative's stage for the next pipeline start
+    unlabelled: list[pd.DataFrame] = field(default_factory=list)  # served days whose labels are still due
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -221,7 +224,8 @@ def replay(
     config, clock = loop.config, loop.clock
     model = config.model
     first_day = clock.now
-    served: list[pd.DataFrame] = []
+    served: list[pd.DataFrame] = seen.unlabelled  # labels still due from the previous round come first
+    carried = len(served)
     known_packages = {p["ModelPackageArn"] for p in loop.packages()}
     known_runs = len(loop.runner.executions)
     alerts_before = len(loop.alerts)
@@ -233,8 +237,9 @@ def replay(
         clock.now = day_start + timedelta(hours=12)
         loop.serve(today.rename(columns={model.id_column: "inference_id"}))
         served.append(today)
-        if day >= LABEL_DELAY_DAYS:
-            loop.deliver_labels(served[day - LABEL_DELAY_DAYS])
+        seen.unlabelled = served[-LABEL_DELAY_DAYS:]
+        if carried + day >= LABEL_DELAY_DAYS:
+            loop.deliver_labels(served[carried + day - LABEL_DELAY_DAYS])
         clock.now = day_end
         report = loop.monitor(day_start, day_end)
         log_day(story, seen, loop, day_start, len(today), report)

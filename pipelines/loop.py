@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -174,6 +174,7 @@ class LocalLoop:
 
         config, root = self.workspace.config, self.workspace.root
         self.promotion, self.endpoint = local_promotion(self.workspace, clock=self.clock)
+        self.promotion.alarms = self  # SetAlarmState on every change of production
         self.metrics = MetricsStore(root / "metrics.db")
         self.specs = alarm_specs(config)
         self.alarm_states: dict[str, str] = {}
@@ -282,6 +283,20 @@ class LocalLoop:
                 )
                 self._to_gate(event)
         return changes
+
+    def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+        """SetAlarmState(OK) as CloudWatch does it: the state changes now (an OK change, which
+        starts nothing) and the next evaluation decides again from the metrics."""
+        retraining = {spec.name: spec.triggers_retraining for spec in self.specs}
+        for name in alarm_names:
+            previous = self.alarm_states.get(name, "INSUFFICIENT_DATA")
+            if previous == "OK":
+                continue
+            self.alarm_states[name] = "OK"
+            self.alarm_changes.append(
+                AlarmChange(name, self.clock.now, previous, "OK", reason, retraining.get(name, False))
+            )
+            self.echo(f"  alarm {name}: {previous} -> OK ({reason})")
 
     def _latest(self, spec: AlarmSpec) -> float | None:
         points = self.metrics.datapoints(spec.namespace, spec.metric_name, spec.dimensions_map, None, self.clock.now)

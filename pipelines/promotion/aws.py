@@ -1,8 +1,10 @@
 """The controller's adapters on AWS, each around an injected boto3 client: the SageMaker Model
-Registry, the endpoint, the S3 champion pointer and the DynamoDB audit trail."""
+Registry, the endpoint, the S3 champion pointer, the DynamoDB audit trail and the retraining
+alarms (re-armed on every change of production)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pipelines.config import ModelConfig
@@ -58,6 +60,18 @@ class SageMakerRegistry:
         return self.describe_model_package(arn)
 
 
+class CloudWatchAlarms:
+    """Re-arms alarms with SetAlarmState: OK now, and the alarm's next evaluation decides again
+    (back to ALARM, with a new state-change event, when the metrics still breach)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+        for name in alarm_names:
+            self.client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason[:1023])
+
+
 def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = None) -> Promotion:
     """The controller against the deployed stack (names as the CDK app derives them)."""
     from pipelines.definition import champion_prefix
@@ -69,6 +83,7 @@ def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = N
         endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config)),
         audit=DynamoDbAudit(session.client("dynamodb"), audit_table or f"{config.model.name}-trigger-gate"),
         champion=S3Champion(session.client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
+        alarms=CloudWatchAlarms(session.client("cloudwatch")),
     )
 
 

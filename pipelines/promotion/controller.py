@@ -8,11 +8,12 @@ job when repeated; a repeated event finds the work done and records a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig
 from pipelines.promotion.audit import Audit, AuditRecord
 from pipelines.promotion.endpoint import Endpoint, Version
@@ -52,6 +53,15 @@ class Registry(Protocol):
 
 class Champion(Protocol):
     def publish(self, version: Version | None) -> None: ...
+
+
+class AlarmRearmer(Protocol):
+    """Sets the named alarms to OK (CloudWatch's SetAlarmState). CloudWatch announces only state
+    changes, so a retraining alarm that stayed in ALARM through a promotion would never start
+    another retrain; set to OK, its next evaluation against the new champion's metrics fires it
+    again if the drift persists (the trigger gate's cooldown still rate-limits)."""
+
+    def rearm(self, alarm_names: Sequence[str], reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class Promotion:
     audit: Audit
     champion: Champion
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    alarms: AlarmRearmer | None = None
 
     # ---- reading
 
@@ -202,6 +213,7 @@ class Promotion:
             self._converge()
             self.champion.publish(deployed.version)
             self._record("deploy", "production", deployed, actor, "no production version yet", event=event_id)
+            self._rearm(deployed, actor)
             return deployed
         current = self.shadow()
         if current is not None:
@@ -283,6 +295,7 @@ class Promotion:
             previous=previous.label if previous else None,
             checks=details.get("checks", []),
         )
+        self._rearm(promoted, actor)
         return promoted
 
     def rollback(self, actor: str = "user", reason: str = "") -> ModelVersion:
@@ -299,7 +312,23 @@ class Promotion:
         applied = self._converge(guarded=False)
         self.champion.publish(restored.version)
         self._record("rollback", applied, restored, actor, reason or "rolled back", replaced=current.label)
+        self._rearm(restored, actor)
         return restored
+
+    def _rearm(self, production: ModelVersion, actor: str) -> None:
+        """After every change of production: the retraining alarms start afresh against the new
+        champion. A failure is recorded, not raised: production has already changed, and the
+        alarms then keep their state (the max-staleness sweep still bounds the wait)."""
+        if self.alarms is None:
+            return
+        names = retraining_alarm_names(self.config)
+        reason = f"re-armed: production is now {production.label}"
+        try:
+            self.alarms.rearm(names, reason)
+        except Exception as error:
+            self._record("rearm_alarms", "failed", production, actor, reason, alarms=names, error=repr(error))
+            return
+        self._record("rearm_alarms", "re-armed", production, actor, reason, alarms=names)
 
     def _converge(self, guarded: bool = True) -> str:
         """Point the endpoint at what the registry says serves (production and shadow)."""
@@ -319,6 +348,8 @@ class Promotion:
             reason = f"superseded by {newest.label} (finishing an interrupted {by})"
             self._move(version, Action.RETIRE, actor, reason, **{RETIRED_BY: by})
             self._record("reconcile", "retired", version, actor, reason)
+        if newest is not None and len(productions) > 1:
+            self._rearm(newest, actor)  # the interrupted move never got to it
 
     def _guardrail_rollback(self, actor: str) -> bool:
         """SageMaker rolled a promotion back (an auto-rollback alarm fired during blue/green): the
@@ -339,6 +370,7 @@ class Promotion:
         self._move(serving, Action.RESTORE, actor, reason, **{ROLLBACK_OF: production.label})
         self._move(production, Action.RETIRE, actor, reason, **{RETIRED_BY: "guardrails"})
         self._record("guardrail_rollback", "production", serving, actor, reason, replaced=production.label)
+        self._rearm(serving, actor)
         return True
 
     def reconcile(self, actor: str = "reconcile") -> str:

@@ -39,8 +39,9 @@ def local_promotion(
         endpoint=endpoint,
         audit=SqliteAudit(workspace.root / "audit.db"),
         champion=LocalChampion(s3, champion_prefix(config)),
-        **({"clock": clock} if clock else {}),
     )
+    if clock is not None:
+        promotion.clock = clock
     return promotion, endpoint
 
 

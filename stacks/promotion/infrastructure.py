@@ -45,6 +45,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig
 from pipelines.definition import PROJECT_ROOT, artifacts, champion_prefix
 from pipelines.promotion.aws import endpoint_role_arn
@@ -59,12 +60,14 @@ RUNTIME_FOLDER = Path(__file__).resolve().parent / "runtime"
 # staged folder alone); pipelines/drift is taken whole, as the capture reader imports the package.
 IMAGE_MODULES = (
     "pipelines/__init__.py",
+    "pipelines/alarms.py",
     "pipelines/config.py",
     "pipelines/definition.py",
     "pipelines/errors.py",
     "pipelines/gates.py",
     "pipelines/local/__init__.py",
     "pipelines/local/storage.py",
+    "pipelines/metrics_store.py",
     "pipelines/promotion/__init__.py",
     "pipelines/promotion/audit.py",
     "pipelines/promotion/aws.py",
@@ -144,6 +147,7 @@ class ModelPromotion(Construct):
         self.model_arns = f"{arn}:model/{names.model.lower()}-v*"
         self.package_arns = f"{arn}:model-package/{names.model_package_group.lower()}/*"
         self.alarm_names = guardrail_alarm_names(config)
+        self.retraining_alarm_names = retraining_alarm_names(config)
 
         self.endpoint_role = self._endpoint_role(config, image_repository)
         self.alarms = self._guardrail_alarms(config)
@@ -486,6 +490,11 @@ class ModelPromotion(Construct):
                 sid="RollbackAlarms",
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=[n.alarm_arn(name) for name in self.alarm_names],
+            ),
+            iam.PolicyStatement(
+                sid="RearmRetrainingAlarms",
+                actions=["cloudwatch:SetAlarmState"],
+                resources=[n.alarm_arn(name) for name in self.retraining_alarm_names],
             ),
             iam.PolicyStatement(
                 sid="Config", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(config_bucket_key)]

@@ -68,6 +68,24 @@ def test_approval_shadow_and_promotion(demo: tuple[Path, str, dict[str, Any]]) -
     assert packages[2]["CustomerMetadataProperties"]["TriggerReason"] == "alarm"
 
 
+def test_promotion_rearms_the_retraining_alarms_and_a_persisting_drift_fires_again(
+    demo: tuple[Path, str, dict[str, Any]],
+) -> None:
+    _, _, summary = demo
+    promote = next(h for h in summary["history"] if h["action"] == "promote")
+    rearm = next(h for h in summary["history"] if h["action"] == "rearm_alarms" and h["version"] == "v2")
+    assert rearm["at"] == promote["at"] and rearm["details"]["alarms"]
+    changes = [c for c in summary["alarm_changes"] if c["triggers_retraining"] and c["at"] >= promote["at"]]
+    drift = "fraud-detector-retrain-drifted-features"
+    rearmed = next(c for c in changes if c["state"] == "OK" and "re-armed" in c["reason"])
+    assert (rearmed["alarm"], rearmed["previous"]) == (drift, "ALARM")
+    # the drift persists against v2's baseline: the re-armed alarm fires again and starts a retrain
+    fired_again = next(c for c in changes if c["state"] == "ALARM")
+    assert fired_again["alarm"] == drift and fired_again["at"] > rearmed["at"]
+    started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started"]
+    assert [d["trigger"]["alarm"] for d in started][:2] == [drift, drift]
+
+
 def test_second_round_fails_in_the_fail_step_with_an_alert_and_the_champion_keeps_serving(
     demo: tuple[Path, str, dict[str, Any]],
 ) -> None:
@@ -90,7 +108,8 @@ def test_rollback_restores_the_previous_champion_and_the_report_is_written(
 ) -> None:
     out, stdout, summary = demo
     assert summary["status"]["production"]["version"] == "v1"
-    assert summary["history"][-1]["action"] == "rollback"
+    last_two = [(h["action"], h["version"]) for h in summary["history"][-2:]]
+    assert last_two == [("rollback", "v1"), ("rearm_alarms", "v1")]
     assert "v1 is production again" in stdout
     page = (out / "report.html").read_text()
     for section in ("Drift and performance", "Pipeline executions", "Shadow vs production", "Alert", "Timeline"):

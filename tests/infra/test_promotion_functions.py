@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from botocore.validate import ParamValidator
 
+from pipelines.alarms import retraining_alarm_names
 from pipelines.definition import artifacts
 from pipelines.promotion.champion import pointer_document
 from pipelines.promotion.endpoint import Version, guardrail_alarm_names
@@ -48,6 +49,7 @@ IAM_ACTIONS = {
     "s3:CopyObject": {"s3:GetObject", "s3:PutObject"},
     "s3:ListObjectsV2": {"s3:ListBucket"},
     "monitoring:GetMetricStatistics": {"cloudwatch:GetMetricStatistics"},
+    "monitoring:SetAlarmState": {"cloudwatch:SetAlarmState"},
 }
 # Allowed but never called by handler code: what AWS does with the function's role on its behalf.
 PROMOTION_EXCEPTIONS = {
@@ -255,6 +257,15 @@ class World:
         self.recorder.calls = before
         return pointer
 
+    def stub_rearm(self, version: str) -> None:
+        """The SetAlarmState calls that re-arm the retraining alarms after a change of production."""
+        for name in retraining_alarm_names(self.config):
+            self.metrics.add_response(
+                "set_alarm_state",
+                {},
+                {"AlarmName": name, "StateValue": "OK", "StateReason": f"re-armed: production is now {version}"},
+            )
+
     def stub_metrics(self, *, p99_us: float = 40_000, invocations: float = 1000, errors: float = 0) -> None:
         """One evaluation's six GetMetricStatistics calls (shadow, then production)."""
         for variant in ("shadow", "production"):
@@ -320,6 +331,7 @@ def run_approval(world: World) -> None:
     world.recorder.calls.clear()  # the setup's calls are not the function's
 
     sagemaker.approve_in_studio(v1)
+    world.stub_rearm("v1")
     first = promotion_handler.on_approved(approved(1, "evt-1"), Context("req-1"))
     assert (first["version"], first["stage"]) == ("v1", "production")
     assert sagemaker.serving.serving(ENDPOINT) == (v1, None)
@@ -349,6 +361,8 @@ def run_approval(world: World) -> None:
     outcomes = [(r["action"], r["outcome"], r["version"]) for r in world.audit()]
     assert ("deploy", "production", "v1") in outcomes and ("start_shadow", "updating", "v2") in outcomes
     assert ("approval_event", "duplicate", "v2") in outcomes
+    assert ("rearm_alarms", "re-armed", "v1") in outcomes
+    world.metrics.assert_no_pending_responses()
 
 
 def run_evaluation(world: World) -> None:
@@ -386,11 +400,16 @@ def run_evaluation(world: World) -> None:
     world.recorder.calls = before
 
     world.stub_metrics()
+    world.stub_rearm("v2")
     second = promotion_handler.evaluate(scheduled_event("x", event_id="tick-2", time=now.isoformat()), Context("r2"))
     assert second["decision"]["verdict"] == "promote", second["decision"]["reason"]
     assert sagemaker.serving.serving(ENDPOINT) == (v2, None)
     assert (sagemaker.stage(1), sagemaker.stage(2)) == ("retired", "production")
     assert world.champion()["model_package_arn"] == v2
+    rearmed = [r for r in world.audit() if r["action"] == "rearm_alarms"]
+    assert [(r["outcome"], r["version"], r["details"]["alarms"]) for r in rearmed] == [
+        ("re-armed", "v2", retraining_alarm_names(world.config))
+    ]
     world.metrics.assert_no_pending_responses()
 
 

@@ -4,6 +4,7 @@ and interruptions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from sklearn.metrics import roc_auc_score
 
+from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig, ShadowCriteria
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.aws import SageMakerRegistry
@@ -145,6 +147,14 @@ class RecordingChampion:
         self.published.append(None if version is None else version.number)
 
 
+class RecordingAlarms:
+    def __init__(self) -> None:
+        self.rearmed: list[tuple[tuple[str, ...], str]] = []
+
+    def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+        self.rearmed.append((tuple(alarm_names), reason))
+
+
 def register(registry: LocalRegistry, number: int) -> str:
     return registry.create_model_package(
         {
@@ -174,6 +184,7 @@ def world(config: ModelConfig, tmp_path: Path) -> tuple[Promotion, FakeSageMaker
         audit=SqliteAudit(tmp_path / "audit.db"),
         champion=champion,
         clock=lambda: next(clock),
+        alarms=RecordingAlarms(),
     )
     return promotion, fake, champion
 
@@ -240,7 +251,47 @@ def test_shadow_verdict_promotes_and_rollback_restores_in_one_command(world: Any
     with pytest.raises(IllegalTransition, match="cannot roll back v1: there is no previous champion to restore"):
         promotion.rollback()
     actions = [(r.action, r.version) for r in promotion.audit.records("fraud-detector")]
-    assert actions[-2:] == [("promote", "v2"), ("rollback", "v1")]
+    assert actions[-4:] == [("promote", "v2"), ("rearm_alarms", "v2"), ("rollback", "v1"), ("rearm_alarms", "v1")]
+
+
+def test_every_change_of_production_rearms_the_retraining_alarms_once(world: Any, config: ModelConfig) -> None:
+    promotion, _, _ = world
+    alarms: RecordingAlarms = promotion.alarms
+    names = tuple(retraining_alarm_names(config))
+    assert len(names) == 2 and all(n.startswith("fraud-detector-retrain-") for n in names)
+    promotion.approve(1)  # first deploy
+    promotion.approve(2)  # shadow: production unchanged, nothing re-armed
+    assert alarms.rearmed == [(names, "re-armed: production is now v1")]
+
+    promotion.evaluate_shadow(promote_evidence)
+    assert alarms.rearmed[1:] == [(names, "re-armed: production is now v2")]
+    promotion.reconcile()  # nothing changed: nothing re-armed
+    promotion.rollback(actor="oncall", reason="conversion dropped")
+    assert alarms.rearmed[2:] == [(names, "re-armed: production is now v1")]
+
+    rearms = [r for r in promotion.audit.records("fraud-detector") if r.action == "rearm_alarms"]
+    assert [(r.version, r.outcome, r.actor, r.details["alarms"]) for r in rearms] == [
+        ("v1", "re-armed", "user", list(names)),
+        ("v2", "re-armed", "shadow-evaluation", list(names)),
+        ("v1", "re-armed", "oncall", list(names)),
+    ]
+
+
+def test_a_failed_rearm_is_audited_and_the_change_of_production_stands(world: Any) -> None:
+    promotion, fake, _ = world
+
+    class Refusing:
+        def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+            raise RuntimeError("ResourceNotFound: no such alarm")
+
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.alarms = Refusing()
+    promotion.evaluate_shadow(promote_evidence)
+    assert stages(promotion)["v2"] == "production" and fake.serving(ENDPOINT) == (ARN.format(2), None)
+    last = promotion.audit.records("fraud-detector")[-1]
+    assert (last.action, last.outcome, last.version) == ("rearm_alarms", "failed", "v2")
+    assert "no such alarm" in last.details["error"]
 
 
 def test_promotion_without_shadow_evidence_is_refused(world: Any) -> None:
@@ -255,7 +306,7 @@ def test_promotion_without_shadow_evidence_is_refused(world: Any) -> None:
         promotion.promote(2, evidence=lambda *_: evidence(labelled=10))
     forced = promotion.promote(2, force=True, actor="oncall")
     assert forced.stage is Stage.PRODUCTION
-    assert promotion.audit.records("fraud-detector")[-1].reason == "forced by operator"
+    assert promotion.audit.records("fraud-detector")[-2].reason == "forced by operator"  # then the re-arm
 
 
 def test_shadow_rejected_on_latency_leaves_the_champion_serving(world: Any) -> None:
@@ -480,6 +531,12 @@ def test_a_guardrail_rollback_by_sagemaker_is_followed_not_fought(world: Any) ->
     assert champion.published[-1] == 1
     assert promotion.previous_champion() is None  # v2 failed in production: rollback never brings it back
     assert any(h["action"] == "guardrail_rollback" and h["version"] == "v1" for h in promotion.history())
+    # production changed twice (v2 promoted, then SageMaker's rollback to v1): re-armed after each
+    assert [reason for _, reason in promotion.alarms.rearmed] == [
+        "re-armed: production is now v1",
+        "re-armed: production is now v2",
+        "re-armed: production is now v1",
+    ]
 
 
 def test_shadow_without_traffic_waits_and_without_offline_metric_is_rejected() -> None:
