@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_generated:
         cases["generated"] = generated()
     for name, (history, settings) in cases.items():
-        settings = replace(settings, sweep=args.sweep, rearm=True)
+        settings = replace(settings, sweep=args.sweep)
         started = time.monotonic()
         document = run_backtest(history, settings, progress=throttled(sys.stderr, every_seconds=10))
         write_json(document, out / f"{name}.json")

@@ -137,7 +137,7 @@ def _backtest(args: argparse.Namespace) -> int:
         json=args.json,
         html=args.html,
         sweep=args.sweep,
-        rearm=args.rearm_proposal,
+        rearm=not args.no_rearm,
     )
     return backtest_command(request)
 
@@ -216,7 +216,9 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("--html", help="HTML report to write (metric over time, retraining marks)")
     backtest.add_argument("--sweep", action="store_true", help="also search trigger thresholds (frontier)")
     backtest.add_argument(
-        "--rearm-proposal", action="store_true", help="also replay the trigger with alarms re-armed at each promotion"
+        "--no-rearm",
+        action="store_true",
+        help="replay the trigger without re-arming its alarms at promotion (the behaviour before re-arming)",
     )
     backtest.set_defaults(handler=_backtest)
     return root

@@ -33,7 +33,7 @@ class BacktestRequest:
     json: str | None = None
     html: str | None = None
     sweep: bool = False
-    rearm: bool = False
+    rearm: bool = True
 
 
 def parse_times(values: Sequence[str]) -> tuple[datetime, ...]:
@@ -87,16 +87,6 @@ def text_table(document: dict[str, Any]) -> str:
             f"calendar every {phases['every']} windows over its {len(phases['mean_metric'])} phases: mean "
             f"{_cell(phases['average_mean_metric'])} ({min(phases['retrains'])}-{max(phases['retrains'])} runs); "
             f"trigger beats {phases['trigger_beats']} of them"
-        )
-    proposal = document.get("proposal")
-    if proposal:
-        rearmed, calendar = proposal["policies"]["trigger_rearm"], proposal["policies"]["calendar_matched"]
-        ratio = proposal["comparison"]
-        lines.append(
-            f"proposal, alarms re-armed at promotion: {rearmed['retrains']} runs, mean {_cell(rearmed['mean_metric'])} "
-            f"({_cell(ratio['metric_ratio_vs_every_window'])} of every window with "
-            f"{_cell(ratio['retrain_ratio_vs_every_window'])} of its runs); calendar with {calendar['retrains']} runs: "
-            f"{_cell(calendar['mean_metric'])}"
         )
     if document.get("sweep"):
         lines.append(

@@ -6,7 +6,8 @@
   retraining alarms of `alarm_specs(config)` are evaluated with CloudWatch's M-of-N rules
   (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `TriggerGate`
   (memory store, cooldown, single flight, dedupe, max staleness through a sweep at every window
-  end), and a run starts exactly when the gate starts one, with the gate's `DataWindowEnd`.
+  end), and a run starts exactly when the gate starts one, with the gate's `DataWindowEnd`. At
+  each promotion the alarms are re-armed (set to OK) as the promotion controller does.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
 
 One window is one monitor run and one alarm period; the gate's clock is the data's time, so
@@ -192,7 +193,7 @@ class GatedTrigger:
 
     needs_monitor = True
 
-    def __init__(self, config: ModelConfig, name: str = "trigger", *, rearm: bool = False) -> None:
+    def __init__(self, config: ModelConfig, name: str = "trigger", *, rearm: bool = True) -> None:
         self.name = name
         self.config = config
         self.rearm = rearm
@@ -258,18 +259,19 @@ class GatedTrigger:
         self.gate.handle(ExecutionEnded(event_id=f"end@{arn}", execution_arn=arn, status=status))
 
     def promoted(self, at: datetime) -> None:
-        """Deployed: nothing (an alarm already in ALARM stays there, so a drift the new champion
-        did not absorb never triggers again). `rearm`, a proposal: the alarms start afresh for
-        the new champion, as alarms per champion version (or SetAlarmState on promotion) would."""
+        """Deployed (`rearm`): the promotion controller sets the retraining alarms to OK
+        (SetAlarmState); their datapoints stay, so the next evaluation alarms again, with a new
+        event, when M of the last N periods still breach. Without `rearm` (before re-arming was
+        deployed) an alarm already in ALARM stays there, and a drift the new champion did not
+        absorb never triggers again."""
         if self.rearm:
-            self.values = {name: [] for name in self.values}
-            self.states = dict.fromkeys(self.states, "INSUFFICIENT_DATA")
+            self.states = dict.fromkeys(self.states, "OK")
 
     def facts(self) -> dict[str, Any]:
         decisions = self.store.decisions(self.pipeline)
         described = "retraining alarms (M of N) into the trigger gate (cooldown, single flight, staleness)"
         return {
-            "description": described + ("; alarms re-armed at each promotion (proposal)" if self.rearm else ""),
+            "description": described + ("; alarms re-armed at each promotion" if self.rearm else "; never re-armed"),
             "alarms": [spec.name for spec in self.specs],
             "gate_decisions": dict(sorted(Counter(d.outcome.value for d in decisions).items())),
         }

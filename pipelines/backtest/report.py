@@ -155,16 +155,6 @@ def render(document: Mapping[str, Any]) -> str:
         _comparison(document.get("comparison") or {}),
         f'<img alt="metric over time" src="{metric_chart(document)}">',
     ]
-    proposal = document.get("proposal")
-    if proposal:
-        parts += [
-            "<h2>Proposal: alarms re-armed at each promotion</h2>",
-            f"<p>{html.escape(proposal['description'])}.</p>",
-            _table(
-                [*POLICY_HEADER[:3], f"mean {metric}", *POLICY_HEADER[4:]], policy_rows(document, proposal["policies"])
-            ),
-            _comparison(proposal["comparison"]),
-        ]
     frontier = frontier_chart(document)
     if frontier is not None:
         sweep = document["sweep"]

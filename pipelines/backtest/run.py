@@ -33,7 +33,7 @@ class BacktestSettings:
     calendar_every: int | None = None  # None: matched to the trigger policy's number of runs
     drift_times: tuple[datetime, ...] = ()  # known drift points, for detection delays
     sweep: bool = False
-    rearm: bool = False  # also replay the re-armed trigger policy (a proposal) against its own calendar
+    rearm: bool = True  # the retraining alarms are re-armed at each promotion (as deployed); False: never
 
 
 def run_backtest(
@@ -68,7 +68,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         document = summarize(run, metric, slo.min if slo else None, drift_points)
         return document | {"timeline": [r.to_json() for r in run.records]}
 
-    trigger = replay(lab, GatedTrigger(config), progress=progress)
+    trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress)
     every = settings.calendar_every or matched_calendar(replayed, sum(r.retrain for r in trigger.records))
     runs: dict[str, PolicyRun] = {"trigger": trigger}
     schedules: tuple[Policy, ...] = (Never(), Calendar(every), EveryWindow())
@@ -99,8 +99,6 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "comparison": comparison,
         "notes": [*history.notes, *_notes(config, settings.window_rows)],
     }
-    if settings.rearm:
-        document["proposal"] = _rearm_proposal(lab, summaries["every_window"], summary, progress)
     if settings.sweep:
         budget = int(summaries["every_window"]["retrains"] * TARGET_RETRAIN_RATIO)
         document["sweep"] = run_sweep(lab, metric, drift_points, retrain_budget=budget, progress=progress)
@@ -129,26 +127,6 @@ def _phases(
         "mean_metric": means,
         "average_mean_metric": sum(means) / len(means) if means else None,
         "trigger_beats": None if trigger is None else sum(trigger > m for m in means),
-    }
-
-
-def _rearm_proposal(
-    lab: Lab,
-    every_window: dict[str, Any],
-    summary: Callable[[PolicyRun], dict[str, Any]],
-    progress: Callable[[str], None] | None,
-) -> dict[str, Any]:
-    """Not the deployed behaviour: the trigger policy with its alarms re-armed at each promotion,
-    compared with every window and with a calendar making as many runs as it does."""
-    rearmed = summary(replay(lab, GatedTrigger(lab.config, "trigger_rearm", rearm=True), progress=progress))
-    every = matched_calendar(len(lab.windows) - lab.warmup, rearmed["retrains"])
-    calendar = summary(replay(lab, Calendar(every, name="calendar_matched"), progress=progress))
-    policies = {"trigger": rearmed, "every_window": every_window, "calendar": calendar}
-    return {
-        "description": "retraining alarms start afresh for each new champion (alarms per champion version, "
-        "or SetAlarmState on promotion); not what is deployed",
-        "policies": {"trigger_rearm": rearmed, "calendar_matched": calendar},
-        "comparison": compare(policies) | {"calendar_phases": _phases(lab, every, summary, policies, progress)},
     }
 
 

@@ -86,7 +86,7 @@ def stream(*segments: Segment) -> tuple[pd.DataFrame, list[datetime]]:
 def drifted(small_config: ModelConfig) -> dict[str, Any]:
     """Five calm days, then a covariate shift for five days (drift point at the start of day 6)."""
     frame, points = stream(Segment("none", 5), Segment("covariate", 5))
-    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), rearm=True)
+    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points))
     return run_backtest(prepare_history(frame, small_config), settings)
 
 
@@ -154,14 +154,18 @@ def test_document_holds_every_policy_with_its_numbers(drifted: dict[str, Any]) -
     json.dumps(drifted, allow_nan=False)
 
 
-def test_rearm_proposal_is_reported_beside_the_deployed_policy(drifted: dict[str, Any]) -> None:
-    proposal = drifted["proposal"]
-    rearmed, calendar = proposal["policies"]["trigger_rearm"], proposal["policies"]["calendar_matched"]
-    assert rearmed["retrains"] >= drifted["policies"]["trigger"]["retrains"]
+def test_alarms_are_rearmed_by_default_and_no_rearm_replays_the_old_behaviour(
+    drifted: dict[str, Any], small_config: ModelConfig
+) -> None:
+    frame, points = stream(Segment("none", 5), Segment("covariate", 5))
+    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), rearm=False)
+    never_rearmed = run_backtest(prepare_history(frame, small_config), settings)["policies"]["trigger"]
+    rearmed = drifted["policies"]["trigger"]
+    assert "re-armed at each promotion" in rearmed["description"]
+    assert "never re-armed" in never_rearmed["description"]
+    assert rearmed["retrains"] >= never_rearmed["retrains"]
     assert min(rearmed["retrain_windows"]) >= drifted["drift_points"][0]["window"]
-    assert abs(calendar["retrains"] - rearmed["retrains"]) <= 1
-    assert proposal["comparison"]["calendar_retrains"] == calendar["retrains"]
-    assert tuple(drifted["policies"]) == POLICY_ORDER  # the deployed comparison is unchanged
+    assert "proposal" not in drifted
 
 
 # --------------------------------------------------------------------------- CLI

@@ -164,5 +164,5 @@ def test_only_rearmed_alarms_trigger_again_after_a_promotion(
             started.append(i)
         if i == 4:
             policy.promoted(window(i).end)
-    # THEN the deployed alarm stays in ALARM (one run); a re-armed one alarms again for the new champion
+    # THEN an alarm never re-armed stays in ALARM (one run); a re-armed one (deployed) alarms again
     assert started == expected
