@@ -44,7 +44,7 @@ class RetrainingStack(cdk.Stack):
         self.monitoring = DriftMonitoring(
             self,
             "Monitoring",
-            config=config,
+            config=self.pipeline.deployed_config,
             names=self.names,
             image_uri=self.pipeline.image_uri,
             job_role=self.pipeline.role,

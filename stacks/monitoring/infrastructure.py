@@ -34,7 +34,6 @@ from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, 
 from pipelines.promotion.endpoint import PRODUCTION, capture_prefix
 from stacks.nag import acknowledge
 from stacks.naming import ResourceNames
-from stacks.pipeline.infrastructure import deployment_config
 
 PROCESSING = "/opt/ml/processing"
 JOB_PREFIX_LIMIT = 26  # ProcessingJobName: 63 characters, 36 of them the scheduler's execution id
@@ -71,9 +70,9 @@ _COMPARISON = {
 _MISSING = {"missing": "MISSING", "notBreaching": "NOT_BREACHING", "breaching": "BREACHING", "ignore": "IGNORE"}
 
 
-def monitor_inputs(config: ModelConfig, names: ResourceNames, image_uri: str) -> dict[str, str]:
-    """Input name -> S3 URI of the monitor job (see the module docstring)."""
-    deployed = deployment_config(config, names, image_uri)  # what the pipeline construct uploads
+def monitor_inputs(deployed: ModelConfig, names: ResourceNames) -> dict[str, str]:
+    """Input name -> S3 URI of the monitor job (see the module docstring). `deployed` is the
+    pipeline construct's `deployed_config`, whose config artifact that construct uploads."""
     endpoint = deployed.promotion.endpoint(deployed.model.name)
     return {
         "config": artifacts(deployed)["config"].uri,
@@ -110,7 +109,7 @@ def monitor_job_request(
             "ContainerEntrypoint": ["python3", "-m", "training_containers.monitor"],
             "ContainerArguments": ["--window-end", "<aws.scheduler.scheduled-time>"],
         },
-        "ProcessingInputs": [s3_input(name, uri) for name, uri in monitor_inputs(config, names, image_uri).items()],
+        "ProcessingInputs": [s3_input(name, uri) for name, uri in monitor_inputs(config, names).items()],
         "ProcessingOutputConfig": {
             "Outputs": [
                 {
