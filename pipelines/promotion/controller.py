@@ -124,20 +124,23 @@ class Promotion:
                 return version
         raise IllegalTransition(f"no model version {ref!r} in group {self.config.registry.model_package_group}")
 
-    def in_stage(self, stage: Stage) -> list[ModelVersion]:
-        return [v for v in self.versions() if v.stage is stage]
+    # Each reader takes an optional snapshot of `versions()`: on AWS a listing describes every
+    # package of the group, so a caller that needs several answers lists once.
 
-    def production(self) -> ModelVersion | None:
-        found = self.in_stage(Stage.PRODUCTION)
+    def in_stage(self, stage: Stage, among: list[ModelVersion] | None = None) -> list[ModelVersion]:
+        return [v for v in (self.versions() if among is None else among) if v.stage is stage]
+
+    def production(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
+        found = self.in_stage(Stage.PRODUCTION, among)
         return found[0] if found else None
 
-    def shadow(self) -> ModelVersion | None:
-        found = self.in_stage(Stage.SHADOW)
+    def shadow(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
+        found = self.in_stage(Stage.SHADOW, among)
         return found[0] if found else None
 
-    def previous_champion(self) -> ModelVersion | None:
+    def previous_champion(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
         """The most recently superseded production version (a rolled-back one never counts)."""
-        superseded = [v for v in self.in_stage(Stage.RETIRED) if v.metadata.get(RETIRED_BY) == "promotion"]
+        superseded = [v for v in self.in_stage(Stage.RETIRED, among) if v.metadata.get(RETIRED_BY) == "promotion"]
         return max(superseded, key=lambda v: v.metadata.get(CHANGED_AT, ""), default=None)
 
     # ---- writing
@@ -299,8 +302,8 @@ class Promotion:
         return promoted
 
     def rollback(self, actor: str = "user", reason: str = "") -> ModelVersion:
-        current = self.production()
-        previous = self.previous_champion()
+        versions = self.versions()
+        current, previous = self.production(versions), self.previous_champion(versions)
         if current is None:
             raise IllegalTransition("cannot roll back: nothing is in production")
         if previous is None:
@@ -332,7 +335,8 @@ class Promotion:
 
     def _converge(self, guarded: bool = True) -> str:
         """Point the endpoint at what the registry says serves (production and shadow)."""
-        production, shadow = self.production(), self.shadow()
+        versions = self.versions()
+        production, shadow = self.production(versions), self.shadow(versions)
         if production is None:
             return "no production version"
         return self.endpoint.apply(production.version, shadow.version if shadow else None, guarded=guarded)
@@ -422,9 +426,9 @@ class Promotion:
                 "status": state.status,
                 "config": state.config_name,
             },
-            "production": brief(self.production()),
-            "shadow": brief(self.shadow()),
-            "previous_champion": brief(self.previous_champion()),
+            "production": brief(self.production(versions)),
+            "shadow": brief(self.shadow(versions)),
+            "previous_champion": brief(self.previous_champion(versions)),
             "pending_approval": [v.label for v in versions if v.stage is Stage.REGISTERED],
             "versions": [{"version": v.label, "stage": v.stage.value} for v in versions],
             "recent_decisions": [r.to_json() for r in self.audit.records(self.config.model.name)[-10:]],
