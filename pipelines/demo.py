@@ -38,10 +38,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import ModelConfig, SqlSource, load_config
+from pipelines.config import ModelConfig, load_config
 from pipelines.datagen import StreamSpec, generate
 from pipelines.local import record
-from pipelines.local.workspace import Workspace
+from pipelines.local.workspace import Workspace, local_uri
 from pipelines.loop import LocalLoop, SimClock
 from pipelines.promotion.cli import render_status
 
@@ -71,8 +71,7 @@ def put_data(workspace: Workspace, fresh: pd.DataFrame, history: pd.DataFrame) -
     if config.data.historical is not None:
         targets.append((history, config.data.historical))
     for frame, source in targets:
-        uri = source.uri if not isinstance(source, SqlSource) else next(iter(source.local_tables.values()))
-        write_folder(workspace.s3.path(uri), frame)
+        write_folder(workspace.s3.path(local_uri(source)), frame)
 
 
 def split_window(config: ModelConfig, stream: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarms
 from pipelines.local.runtime import Execution
-from pipelines.local.workspace import Workspace
+from pipelines.local.workspace import Workspace, local_uri
 from pipelines.metrics_store import MetricsStore
 from pipelines.trigger import StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
 from pipelines.trigger_events import parse_gate_event
@@ -216,7 +216,7 @@ class LocalLoop:
         )
         write_ground_truth(s3, config, truth, self.clock.now)
         fresh_folder = s3.path(config.data.fresh.uri)
-        history_folder = s3.path(history_uri(config))
+        history_folder = s3.path(local_uri(config.data.historical))
         fresh = pd.concat([read_folder(fresh_folder), labelled], ignore_index=True)
         cut = pd.Timestamp(self.clock.now).tz_convert("UTC").tz_localize(None) - pd.Timedelta(
             days=config.data.window.fresh_days - 1
@@ -339,16 +339,6 @@ class LocalLoop:
         return self.workspace.runtime(echo=lambda _: None).registry.list_model_packages(
             self.config.registry.model_package_group
         )
-
-
-def history_uri(config: Any) -> str:
-    """Where the historical source's files live locally (the SQL source's table, or its prefix)."""
-    from pipelines.config import SqlSource
-
-    historical = config.data.historical
-    if isinstance(historical, SqlSource):
-        return str(next(iter(historical.local_tables.values())))
-    return str(historical.uri)
 
 
 def read_folder(folder: Path) -> pd.DataFrame:

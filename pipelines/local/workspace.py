@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import ModelConfig, SqlSource
+from pipelines.config import ModelConfig, Source, SqlSource
 from pipelines.local import record
 from pipelines.local.runtime import Execution, LocalRuntime, RuntimeOptions
 from pipelines.local.storage import LocalS3
 
 CHAMPION_POINTER = "champion.json"
 NO_CHAMPION = {"model_package_arn": None, "model_data": "model.tar.gz"}
+
+
+def local_uri(source: Source) -> str:
+    """Where a data source's files live in the local S3: its prefix, or for a SQL source the files
+    of the (first) table its `local_tables` maps."""
+    return next(iter(source.local_tables.values())) if isinstance(source, SqlSource) else source.uri
 
 
 @dataclass
