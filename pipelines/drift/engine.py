@@ -38,6 +38,7 @@ from pipelines.drift.verdict import breaches, statistics_for
 _SUMMARY_QUANTILES = np.asarray([0.01, 0.25, 0.5, 0.75, 0.99])
 HISTOGRAM_CATEGORIES = 20
 UNSEEN_LISTED = 10
+CONSTANT_RELATIVE_STD = 1e-9  # a std this small relative to the mean is rounding, not spread
 
 
 def _status(reference_values: int, rows: int, values: int, drift: DriftSection) -> str:
@@ -104,6 +105,14 @@ def _float32(values: st.Floats) -> st.Floats:
     return rounded
 
 
+def wasserstein_scale(reference: NumericReference) -> float:
+    """The baseline's standard deviation, which makes Wasserstein unitless; 1 (raw units) for a
+    constant baseline. A constant's computed std is rounding noise (4e-19 for 1,344 copies of
+    0.003467), not a spread: dividing by it turned a 0.2 move into 1e15."""
+    std, mean = reference.std or 0.0, abs(reference.mean or 0.0)
+    return std if std > CONSTANT_RELATIVE_STD * mean else 1.0
+
+
 def compare_numeric(reference: NumericReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
     invalid = 0
     if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
@@ -130,7 +139,7 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
     if reference.values and m and reference.minimum is not None and reference.maximum is not None:
         current_shares = st.bin_counts(current, reference.edges) / m
         ks, raw = st.ecdf_distances(reference.support, reference.cdf, current)
-        scale = reference.std if reference.std else 1.0
+        scale = wasserstein_scale(reference)
         below = np.searchsorted(current, reference.minimum, "left")
         above = m - np.searchsorted(current, reference.maximum, "right")
         result |= {

@@ -57,6 +57,16 @@ def test_constant_column_against_itself_and_a_moved_constant() -> None:
     assert moved["ks"] == 1.0 and moved["wasserstein"] == 1.0 and moved["ood_share"] == 1.0 and moved["drifted"]
 
 
+def test_constant_baseline_whose_std_is_rounding_noise_measures_wasserstein_in_raw_units() -> None:
+    # Elec2's vicprice is 0.003467 for its first 17,000 rows: pandas gives that column a std of
+    # about 4e-19, and dividing by it reported a Wasserstein distance of 1e15.
+    reference = pd.DataFrame({"x": np.full(1344, 0.003467)})
+    assert reference["x"].std() > 0
+    moved = compare(reference, pd.DataFrame({"x": np.full(336, 0.203467)}))["features"]["x"]
+    assert moved["wasserstein_raw"] == pytest.approx(0.2)
+    assert moved["wasserstein"] == pytest.approx(0.2)
+
+
 def test_all_null_current_column_is_drifted_on_its_null_rate(reference: pd.DataFrame) -> None:
     current = pd.DataFrame({"x": np.full(300, np.nan), "c": pd.Series([None] * 300, dtype="object")})
     result = compare(reference, current)["features"]
