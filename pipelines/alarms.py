@@ -12,7 +12,8 @@ Kinds:
   `drift.min_drifted_features` features drifted.
 - `performance_slo` (`<model>-retrain-performance-slo`, when `drift.performance_slo` is set):
   the SLO metric fell below its minimum on a window with enough labels.
-The two `retrain` alarms carry `triggers_retraining`; an EventBridge rule can match them by the
+These two carry `triggers_retraining` when `trigger.retrain_on` lists them (both by default);
+one left out is named `<model>-watch-...` and starts nothing. The `retrain` alarms share the
 name prefix `retraining_alarm_prefix(config)`. All use `trigger.datapoints_to_alarm` of
 `trigger.evaluation_periods`, the period `drift.alarm_period_seconds` and
 `drift.treat_missing_data`.
@@ -124,6 +125,21 @@ def retraining_alarm_names(config: ModelConfig) -> list[str]:
     return [spec.name for spec in alarm_specs(config) if spec.triggers_retraining]
 
 
+def rearm_time(changed_at: datetime, config: ModelConfig) -> datetime:
+    """When the retraining alarms are re-armed after production changed at `changed_at`: once
+    every one of their N evaluation periods was measured against the new champion. CloudWatch
+    re-evaluates a re-armed alarm at once on the datapoints it holds; re-armed earlier, the old
+    champion's breaching datapoints would start another retrain the new model may not need."""
+    return changed_at + timedelta(seconds=config.drift.alarm_period_seconds * config.trigger.evaluation_periods)
+
+
+def _signal_alarm_name(config: ModelConfig, signal: str) -> str:
+    """`<model>-retrain-<signal>` when the alarm starts retraining (`trigger.retrain_on`), else
+    `<model>-watch-<signal>`: the name says what an ALARM does."""
+    prefix = retraining_alarm_prefix(config) if signal in config.retrain_signals else f"{config.model.name}-watch-"
+    return prefix + signal.replace("_", "-")
+
+
 def _alarm_name(name: str) -> str:
     if len(name) <= MAX_ALARM_NAME:
         return name
@@ -163,9 +179,10 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
                     **common,
                 )
             )
+    retraining = config.retrain_signals
     specs.append(
         AlarmSpec(
-            name=f"{retraining_alarm_prefix(config)}drifted-features",
+            name=_signal_alarm_name(config, "drifted_features"),
             description=f"{model}: at least {drift.min_drifted_features} features drifted {m_of_n}",
             metric_name=DRIFTED_FEATURE_COUNT,
             dimensions=tuple(model_dimensions(model).items()),
@@ -173,7 +190,7 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
             comparison="GreaterThanOrEqualToThreshold",
             threshold=float(drift.min_drifted_features),
             kind="drifted_feature_count",
-            triggers_retraining=True,
+            triggers_retraining="drifted_features" in retraining,
             **common,
         )
     )
@@ -181,7 +198,7 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
         slo = drift.performance_slo
         specs.append(
             AlarmSpec(
-                name=f"{retraining_alarm_prefix(config)}performance-slo",
+                name=_signal_alarm_name(config, "performance_slo"),
                 description=f"{model}: {slo.metric} below {slo.min:g} on labelled windows {m_of_n}",
                 metric_name=PERFORMANCE_METRICS[slo.metric],
                 dimensions=tuple(model_dimensions(model).items()),
@@ -189,7 +206,7 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
                 comparison="LessThanThreshold",
                 threshold=slo.min,
                 kind="performance_slo",
-                triggers_retraining=True,
+                triggers_retraining="performance_slo" in retraining,
                 **common,
             )
         )

@@ -12,8 +12,8 @@
 5. It is approved (the `approve` command: what Studio does).
 6. It runs in shadow on the replayed traffic; once it has enough labelled predictions the shadow
    verdict compares its live metrics with its offline ones and with the champion's: promoted.
-7. The promotion re-armed the retraining alarms: the drift persists against v2's baseline, so
-   the drift alarm fires again and a new version goes to shadow. The fraudsters adapt further
+7. The promotion scheduled the re-arm of the retraining alarms for when they have evaluated v2
+   alone: the drift datapoints measured against v1 start no retrain. The fraudsters adapt further
    (most fraud now looks legitimate) and the issuer loosens its risk score (four times as many
    transactions are rated high risk). Live performance falls, the performance alarm fires (the
    cooldown has passed), and the retrained model fails its gates, the high-risk recall
@@ -271,17 +271,18 @@ def replay(
             loop.promotion.approve(package["ModelPackageVersion"], actor="data-scientist", reason="gates passed")
             story.event(clock.now, "approval", f"{version} approved; shadow started")
             story.stage(6, f"{version} in shadow: it sees a copy of production traffic, its answers are not served")
-        if loop.promotion.shadow() is not None:
-            decision = loop.promotion.tick(local_evidence(config, loop.endpoint, loop.workspace.s3, now=clock))
-            if decision is not None:
-                story.say(f"  shadow verdict: {decision.verdict}: {decision.reason}")
-                if decision.verdict != "wait":
-                    story.event(clock.now, "shadow", f"{decision.verdict}: {decision.reason}")
-                    seen.shadow = decision.to_json()
-                if decision.verdict == "promote":
-                    production = loop.promotion.production()
-                    story.say(f"  promoted: {production.label if production else '?'} serves production")
-                    return "promoted"
+        # The scheduled evaluation: the shadow's verdict, and the re-arm of the retraining alarms
+        # once they evaluated the current champion alone.
+        decision = loop.promotion.tick(local_evidence(config, loop.endpoint, loop.workspace.s3, now=clock))
+        if decision is not None:
+            story.say(f"  shadow verdict: {decision.verdict}: {decision.reason}")
+            if decision.verdict != "wait":
+                story.event(clock.now, "shadow", f"{decision.verdict}: {decision.reason}")
+                seen.shadow = decision.to_json()
+            if decision.verdict == "promote":
+                production = loop.promotion.production()
+                story.say(f"  promoted: {production.label if production else '?'} serves production")
+                return "promoted"
     return "stream ended"
 
 

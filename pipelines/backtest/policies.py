@@ -6,8 +6,9 @@
   retraining alarms of `alarm_specs(config)` are evaluated with CloudWatch's M-of-N rules
   (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `TriggerGate`
   (memory store, cooldown, single flight, dedupe, max staleness through a sweep at every window
-  end), and a run starts exactly when the gate starts one, with the gate's `DataWindowEnd`. At
-  each promotion the alarms are re-armed (set to OK) as the promotion controller does.
+  end), and a run starts exactly when the gate starts one, with the gate's `DataWindowEnd`. After
+  each promotion the alarms are re-armed (set to OK) as the promotion controller does: once the
+  alarm's N evaluation periods were all measured against the new champion.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
 
 One window is one monitor run and one alarm period; the gate's clock is the data's time, so
@@ -200,6 +201,9 @@ class GatedTrigger:
         self.specs = [spec for spec in alarm_specs(config) if spec.triggers_retraining]
         self.values: dict[str, list[float | None]] = {spec.name: [] for spec in self.specs}
         self.states: dict[str, AlarmState] = {spec.name: "INSUFFICIENT_DATA" for spec in self.specs}
+        self.periods = config.trigger.evaluation_periods
+        self._changed_at: datetime | None = None  # the last promotion, while its re-arm is due
+        self._measured_since = 0  # windows measured against the new champion since then
         self.runner = _ReplayRunner()
         self.store = MemoryTriggerStore()
         self.pipeline = f"{config.model.name}-retraining"
@@ -227,6 +231,7 @@ class GatedTrigger:
         self._now = window.end
         data = metric_data(observation.report, self.config.model.name, window.end)
         decisions: list[TriggerDecision] = []
+        self._rearm_when_settled(window)
         for spec in self.specs:
             self.values[spec.name].append(datapoint(spec, data))
             result = alarm_step(spec, self.values[spec.name], self.states[spec.name])
@@ -259,13 +264,23 @@ class GatedTrigger:
         self.gate.handle(ExecutionEnded(event_id=f"end@{arn}", execution_arn=arn, status=status))
 
     def promoted(self, at: datetime) -> None:
-        """Deployed (`rearm`): the promotion controller sets the retraining alarms to OK
-        (SetAlarmState); their datapoints stay, so the next evaluation alarms again, with a new
-        event, when M of the last N periods still breach. Without `rearm` (before re-arming was
-        deployed) an alarm already in ALARM stays there, and a drift the new champion did not
-        absorb never triggers again."""
+        """Deployed (`rearm`): once N periods were measured against the new champion, the
+        promotion controller sets the retraining alarms to OK (SetAlarmState), and the next
+        evaluation alarms again, with a new event, when M of those N still breach. Without `rearm`
+        (before re-arming was deployed) an alarm already in ALARM stays there, and a drift the new
+        champion did not absorb never triggers again."""
         if self.rearm:
+            self._changed_at, self._measured_since = at, 0
+
+    def _rearm_when_settled(self, window: Window) -> None:
+        """Called with each window before its datapoint is evaluated: the window's datapoint is
+        published, and the controller's scheduled re-arm runs when it is due."""
+        if self._changed_at is None or window.end <= self._changed_at:
+            return  # no re-arm due, or this window was still served by the previous champion
+        self._measured_since += 1
+        if self._measured_since >= self.periods:  # one window = one period: `rearm_time`'s rule
             self.states = dict.fromkeys(self.states, "OK")
+            self._changed_at = None
 
     def facts(self) -> dict[str, Any]:
         decisions = self.store.decisions(self.pipeline)

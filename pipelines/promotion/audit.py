@@ -39,7 +39,9 @@ class AuditRecord:
 class Audit(Protocol):
     def append(self, record: AuditRecord) -> None: ...
 
-    def records(self, model: str) -> list[AuditRecord]: ...
+    def records(self, model: str, since: str | None = None) -> list[AuditRecord]:
+        """The model's records in order; with `since` (ISO-8601), those written at or after it."""
+        ...
 
 
 class SqliteAudit:
@@ -59,9 +61,12 @@ class SqliteAudit:
                 (record.model, record.sort_key, json.dumps(record.to_json(), sort_keys=True)),
             )
 
-    def records(self, model: str) -> list[AuditRecord]:
+    def records(self, model: str, since: str | None = None) -> list[AuditRecord]:
         with closing(sqlite3.connect(self.path, timeout=60)) as db:
-            rows = db.execute("SELECT body FROM promotion_audit WHERE model = ? ORDER BY sort_key", (model,)).fetchall()
+            rows = db.execute(
+                "SELECT body FROM promotion_audit WHERE model = ? AND sort_key >= ? ORDER BY sort_key",
+                (model, since or ""),
+            ).fetchall()
         return [AuditRecord(**json.loads(row[0])) for row in rows]
 
 
@@ -88,12 +93,13 @@ class DynamoDbAudit:
             if getattr(error, "response", {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
 
-    def records(self, model: str) -> list[AuditRecord]:
+    def records(self, model: str, since: str | None = None) -> list[AuditRecord]:
         found: list[AuditRecord] = []
+        values = {":pk": {"S": f"PROMOTION#{model}"}} | ({":since": {"S": since}} if since else {})
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"PROMOTION#{model}"}},
+            "KeyConditionExpression": "pk = :pk" + (" AND sk >= :since" if since else ""),
+            "ExpressionAttributeValues": values,
         }
         while True:
             page = self.client.query(**kwargs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pipelines.alarms import retraining_alarm_names
+from pipelines.alarms import rearm_time, retraining_alarm_names
 from pipelines.config import ModelConfig
 from pipelines.promotion.audit import Audit, AuditRecord
 from pipelines.promotion.endpoint import Endpoint, Version
@@ -319,19 +319,37 @@ class Promotion:
         return restored
 
     def _rearm(self, production: ModelVersion, actor: str) -> None:
-        """After every change of production: the retraining alarms start afresh against the new
-        champion. A failure is recorded, not raised: production has already changed, and the
-        alarms then keep their state (the max-staleness sweep still bounds the wait)."""
+        """After every change of production: schedule the re-arm of the retraining alarms for
+        when their evaluation range holds only the new champion's datapoints (`rearm_time`);
+        `rearm_if_due`, on the evaluation schedule, does it."""
         if self.alarms is None:
             return
+        due = rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config).isoformat()
+        reason = f"retraining alarms re-armed at {due}, once every period they evaluate saw {production.label}"
+        self._record("rearm_alarms", "scheduled", production, actor, reason, due=due)
+
+    def rearm_if_due(self, actor: str = "shadow-evaluation") -> bool:
+        """Re-arm (SetAlarmState OK) the retraining alarms once per change of production, when it is
+        due: a breach the new champion did not fix then alarms again, with a new event. A failure
+        is recorded, not raised, and the next run tries again."""
+        production = self.production()
+        if self.alarms is None or production is None or CHANGED_AT not in production.metadata:
+            return False
+        changed = production.metadata[CHANGED_AT]
+        if self.clock() < rearm_time(datetime.fromisoformat(changed), self.config):
+            return False
+        since = self.audit.records(self.config.model.name, since=changed)
+        if any(r.action == "rearm_alarms" and r.outcome == "re-armed" and r.version == production.label for r in since):
+            return False
         names = retraining_alarm_names(self.config)
         reason = f"re-armed: production is now {production.label}"
         try:
             self.alarms.rearm(names, reason)
         except Exception as error:
             self._record("rearm_alarms", "failed", production, actor, reason, alarms=names, error=repr(error))
-            return
+            return False
         self._record("rearm_alarms", "re-armed", production, actor, reason, alarms=names)
+        return True
 
     def _converge(self, guarded: bool = True) -> str:
         """Point the endpoint at what the registry says serves (production and shadow)."""
@@ -392,9 +410,12 @@ class Promotion:
         return applied
 
     def tick(self, evidence: EvidenceSource) -> ShadowDecision | None:
-        """What the scheduled shadow-evaluation function does each run."""
+        """What the scheduled evaluation function does each run: reconcile, decide the shadow,
+        re-arm the retraining alarms when due."""
         self.reconcile("shadow-evaluation")
-        return self.evaluate_shadow(evidence)
+        decision = self.evaluate_shadow(evidence)
+        self.rearm_if_due()
+        return decision
 
     # ---- reporting
 

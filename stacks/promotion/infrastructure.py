@@ -492,11 +492,6 @@ class ModelPromotion(Construct):
                 resources=[n.alarm_arn(name) for name in self.alarm_names],
             ),
             iam.PolicyStatement(
-                sid="RearmRetrainingAlarms",
-                actions=["cloudwatch:SetAlarmState"],
-                resources=[n.alarm_arn(name) for name in self.retraining_alarm_names],
-            ),
-            iam.PolicyStatement(
                 sid="Config", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(config_bucket_key)]
             ),
             iam.PolicyStatement(
@@ -542,6 +537,14 @@ class ModelPromotion(Construct):
                     conditions={"StringLike": {"s3:prefix": [f"{n.model}/capture/*", f"{n.model}/ground-truth/*"]}},
                 ),
                 iam.PolicyStatement(sid="VariantMetrics", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]),
+                # Re-arming is due N alarm periods after a change of production: the scheduled
+                # evaluation does it, after reading whether it was done since that change.
+                iam.PolicyStatement(
+                    sid="RearmRetrainingAlarms",
+                    actions=["cloudwatch:SetAlarmState"],
+                    resources=[n.alarm_arn(name) for name in self.retraining_alarm_names],
+                ),
+                iam.PolicyStatement(sid="AuditRead", actions=["dynamodb:Query"], resources=[audit_table.table_arn]),
             ]
         else:
             statements.append(

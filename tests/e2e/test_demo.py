@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,22 +69,32 @@ def test_approval_shadow_and_promotion(demo: tuple[Path, str, dict[str, Any]]) -
     assert packages[2]["CustomerMetadataProperties"]["TriggerReason"] == "alarm"
 
 
-def test_promotion_rearms_the_retraining_alarms_and_a_persisting_drift_fires_again(
+def test_rearm_waits_until_the_alarms_evaluated_the_new_champion_alone(
     demo: tuple[Path, str, dict[str, Any]],
 ) -> None:
     _, _, summary = demo
-    promote = next(h for h in summary["history"] if h["action"] == "promote")
-    rearm = next(h for h in summary["history"] if h["action"] == "rearm_alarms" and h["version"] == "v2")
-    assert rearm["at"] == promote["at"] and rearm["details"]["alarms"]
-    changes = [c for c in summary["alarm_changes"] if c["triggers_retraining"] and c["at"] >= promote["at"]]
-    drift = "fraud-detector-retrain-drifted-features"
-    rearmed = next(c for c in changes if c["state"] == "OK" and "re-armed" in c["reason"])
-    assert (rearmed["alarm"], rearmed["previous"]) == (drift, "ALARM")
-    # the drift persists against v2's baseline: the re-armed alarm fires again and starts a retrain
-    fired_again = next(c for c in changes if c["state"] == "ALARM")
-    assert fired_again["alarm"] == drift and fired_again["at"] > rearmed["at"]
+    history = [h for h in summary["history"] if h["action"] in ("deploy", "promote", "rearm_alarms")]
+    deploy, promote = (next(h for h in history if h["action"] == action) for action in ("deploy", "promote"))
+    v1 = [h for h in history if h["action"] == "rearm_alarms" and h["version"] == "v1"]
+    v2 = [h for h in history if h["action"] == "rearm_alarms" and h["version"] == "v2"]
+    # scheduled at each change of production, due 3 daily periods later (the alarms' N)
+    assert v1[0]["outcome"] == v2[0]["outcome"] == "scheduled"
+    assert (v1[0]["at"], v2[0]["at"]) == (deploy["at"], promote["at"])
+    for record in (v1[0], v2[0]):
+        assert datetime.fromisoformat(record["details"]["due"]) - datetime.fromisoformat(record["at"]) == timedelta(
+            days=3
+        )
+    # v1's was done by the scheduled evaluation when due, once
+    assert [h["outcome"] for h in v1[:2]] == ["scheduled", "re-armed"] and v1[1]["at"] == v1[0]["details"]["due"]
+    # after the promotion no retrain started on the drift datapoints measured against v1: the
+    # drift alarm stayed in ALARM, and the next run is the performance SLO's, measured on v2
     started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started"]
-    assert [d["trigger"]["alarm"] for d in started][:2] == [drift, drift]
+    assert [d["trigger"]["alarm"] for d in started] == [
+        "fraud-detector-retrain-drifted-features",
+        "fraud-detector-retrain-performance-slo",
+    ]
+    drift = [c for c in summary["alarm_changes"] if c["alarm"] == "fraud-detector-retrain-drifted-features"]
+    assert not [c for c in drift if c["at"] > promote["at"]]
 
 
 def test_second_round_fails_in_the_fail_step_with_an_alert_and_the_champion_keeps_serving(

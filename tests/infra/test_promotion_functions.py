@@ -331,7 +331,6 @@ def run_approval(world: World) -> None:
     world.recorder.calls.clear()  # the setup's calls are not the function's
 
     sagemaker.approve_in_studio(v1)
-    world.stub_rearm("v1")
     first = promotion_handler.on_approved(approved(1, "evt-1"), Context("req-1"))
     assert (first["version"], first["stage"]) == ("v1", "production")
     assert sagemaker.serving.serving(ENDPOINT) == (v1, None)
@@ -361,22 +360,28 @@ def run_approval(world: World) -> None:
     outcomes = [(r["action"], r["outcome"], r["version"]) for r in world.audit()]
     assert ("deploy", "production", "v1") in outcomes and ("start_shadow", "updating", "v2") in outcomes
     assert ("approval_event", "duplicate", "v2") in outcomes
-    assert ("rearm_alarms", "re-armed", "v1") in outcomes
+    # the re-arm is due once the alarms evaluated v1 alone: the scheduled evaluation does it
+    assert ("rearm_alarms", "scheduled", "v1") in outcomes
+    assert not [o for o in outcomes if o[:2] == ("rearm_alarms", "re-armed")]
     world.metrics.assert_no_pending_responses()
 
 
 def run_evaluation(world: World) -> None:
-    """The registry says v1 serves and v2 is in shadow since 30 hours, but the endpoint is gone:
-    the first run rebuilds it from the registry and waits (no labels yet); labels arrive for 600
-    requests on which the shadow beats the champion; the next run promotes v2."""
+    """The registry says v1 serves since 40 hours and v2 is in shadow since 30, but the endpoint
+    is gone: the first run rebuilds it from the registry, re-arms the retraining alarms (due
+    since v1 went to production, never done) and waits (no labels yet); labels arrive for 600
+    requests on which the shadow beats the champion; the next run promotes v2 and schedules its
+    re-arm."""
     now = datetime.now(UTC)
     started = (now - timedelta(hours=30)).replace(microsecond=0)
+    deployed = (now - timedelta(hours=40)).replace(microsecond=0)
     sagemaker = world.sagemaker
-    v1 = world.version(1, stage="production")
+    v1 = world.version(1, stage="production", StageChangedAt=deployed.isoformat())
     v2 = world.version(2, stage="shadow", ShadowStartedAt=started.isoformat())
     world.recorder.calls.clear()
 
     world.stub_metrics()
+    world.stub_rearm("v1")
     first = promotion_handler.evaluate(scheduled_event("x", event_id="tick-1", time=now.isoformat()), Context("r1"))
     assert first["decision"]["verdict"] == "wait"
     assert "no traffic yet" in first["decision"]["reason"]
@@ -400,15 +405,15 @@ def run_evaluation(world: World) -> None:
     world.recorder.calls = before
 
     world.stub_metrics()
-    world.stub_rearm("v2")
     second = promotion_handler.evaluate(scheduled_event("x", event_id="tick-2", time=now.isoformat()), Context("r2"))
     assert second["decision"]["verdict"] == "promote", second["decision"]["reason"]
     assert sagemaker.serving.serving(ENDPOINT) == (v2, None)
     assert (sagemaker.stage(1), sagemaker.stage(2)) == ("retired", "production")
     assert world.champion()["model_package_arn"] == v2
     rearmed = [r for r in world.audit() if r["action"] == "rearm_alarms"]
-    assert [(r["outcome"], r["version"], r["details"]["alarms"]) for r in rearmed] == [
-        ("re-armed", "v2", retraining_alarm_names(world.config))
+    assert [(r["outcome"], r["version"], r["details"].get("alarms")) for r in rearmed] == [
+        ("re-armed", "v1", retraining_alarm_names(world.config)),
+        ("scheduled", "v2", None),
     ]
     world.metrics.assert_no_pending_responses()
 

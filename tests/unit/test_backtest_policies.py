@@ -156,13 +156,41 @@ def test_max_staleness_counts_from_the_first_model(trigger_config: ModelConfig) 
 def test_only_rearmed_alarms_trigger_again_after_a_promotion(
     trigger_config: ModelConfig, rearm: bool, expected: list[int]
 ) -> None:
-    # GIVEN a drift that lasts, and a new champion promoted at window 4 that did not absorb it
+    # GIVEN a drift that lasts, and a new champion promoted at the end of window 4 that did not
+    # absorb it (the runner reports the promotion before the window's own decision)
     policy = GatedTrigger(trigger_config, rearm=rearm)
     started = []
     for i in range(8):
-        if observe(policy, i, drifted=3 if i >= 2 else 0):
-            started.append(i)
         if i == 4:
             policy.promoted(window(i).end)
-    # THEN an alarm never re-armed stays in ALARM (one run); a re-armed one (deployed) alarms again
+        if observe(policy, i, drifted=3 if i >= 2 else 0):
+            started.append(i)
+    # THEN an alarm never re-armed stays in ALARM (one run); a re-armed one (deployed) alarms
+    # again on window 5, the first measured against the new champion, not on window 4
     assert started == expected
+
+
+def test_rearm_waits_until_every_period_of_the_alarm_saw_the_new_champion(config: ModelConfig) -> None:
+    # GIVEN the example config's 2-of-3 alarm, a drift from window 2 on, a promotion at window 4
+    policy = GatedTrigger(configured(config, {"trigger.max_staleness_days": None, "trigger.cooldown_hours": 0}))
+    assert policy.periods == 3
+    started = []
+    for i in range(10):
+        if i == 4:
+            policy.promoted(window(i).end)
+        if observe(policy, i, drifted=3 if i >= 2 else 0):
+            started.append(i)
+    # THEN windows 2-4 (old champion) start one run; the re-arm comes after windows 5, 6 and 7,
+    # so the next run starts at window 7, not at once on the old champion's datapoints
+    assert started == [3, 7]
+
+
+def test_no_rearm_after_a_promotion_whose_drift_the_new_champion_absorbed(config: ModelConfig) -> None:
+    policy = GatedTrigger(configured(config, {"trigger.max_staleness_days": None, "trigger.cooldown_hours": 0}))
+    started = []
+    for i in range(10):
+        if i == 4:
+            policy.promoted(window(i).end)
+        if observe(policy, i, drifted=3 if 2 <= i <= 4 else 0):
+            started.append(i)
+    assert started == [3]

@@ -155,6 +155,24 @@ class RecordingAlarms:
         self.rearmed.append((tuple(alarm_names), reason))
 
 
+class StepClock:
+    """A minute passes at every reading; `skip` jumps ahead."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+    def skip(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+# The example config's retraining alarms evaluate 3 periods of an hour: re-armed 3 h after a change.
+SETTLED = timedelta(hours=3)
+
+
 def register(registry: LocalRegistry, number: int) -> str:
     return registry.create_model_package(
         {
@@ -176,14 +194,13 @@ def world(config: ModelConfig, tmp_path: Path) -> tuple[Promotion, FakeSageMaker
         register(registry, number)
     fake = FakeSageMaker()
     champion = RecordingChampion()
-    clock = iter(T0 + timedelta(minutes=m) for m in range(10_000))
     promotion = Promotion(
         config=config,
         registry=registry,
         endpoint=SageMakerEndpoint(config, fake, ROLE),
         audit=SqliteAudit(tmp_path / "audit.db"),
         champion=champion,
-        clock=lambda: next(clock),
+        clock=StepClock(),
         alarms=RecordingAlarms(),
     )
     return promotion, fake, champion
@@ -254,30 +271,60 @@ def test_shadow_verdict_promotes_and_rollback_restores_in_one_command(world: Any
     assert actions[-4:] == [("promote", "v2"), ("rearm_alarms", "v2"), ("rollback", "v1"), ("rearm_alarms", "v1")]
 
 
-def test_every_change_of_production_rearms_the_retraining_alarms_once(world: Any, config: ModelConfig) -> None:
+def test_every_change_of_production_rearms_the_retraining_alarms_once_they_saw_only_it(
+    world: Any, config: ModelConfig
+) -> None:
     promotion, _, _ = world
     alarms: RecordingAlarms = promotion.alarms
     names = tuple(retraining_alarm_names(config))
     assert len(names) == 2 and all(n.startswith("fraud-detector-retrain-") for n in names)
-    promotion.approve(1)  # first deploy
-    promotion.approve(2)  # shadow: production unchanged, nothing re-armed
-    assert alarms.rearmed == [(names, "re-armed: production is now v1")]
+    promotion.approve(1)  # first deploy: re-arm scheduled, not done (the alarms still hold no v1 data)
+    promotion.approve(2)  # shadow: production unchanged
+    assert alarms.rearmed == [] and not promotion.rearm_if_due()
+    promotion.clock.skip(SETTLED)
+    assert promotion.rearm_if_due() and alarms.rearmed == [(names, "re-armed: production is now v1")]
+    assert not promotion.rearm_if_due()  # once per change of production
 
-    promotion.evaluate_shadow(promote_evidence)
+    promotion.evaluate_shadow(promote_evidence)  # v2 promoted
+    promotion.clock.skip(SETTLED - timedelta(minutes=10))
+    promotion.tick(promote_evidence)  # not due yet: the alarms' oldest period still saw v1
+    assert alarms.rearmed[1:] == []
+    promotion.clock.skip(timedelta(minutes=10))
+    promotion.tick(promote_evidence)
     assert alarms.rearmed[1:] == [(names, "re-armed: production is now v2")]
-    promotion.reconcile()  # nothing changed: nothing re-armed
+
     promotion.rollback(actor="oncall", reason="conversion dropped")
+    promotion.clock.skip(SETTLED)
+    promotion.tick(promote_evidence)
+    promotion.tick(promote_evidence)
     assert alarms.rearmed[2:] == [(names, "re-armed: production is now v1")]
 
     rearms = [r for r in promotion.audit.records("fraud-detector") if r.action == "rearm_alarms"]
-    assert [(r.version, r.outcome, r.actor, r.details["alarms"]) for r in rearms] == [
-        ("v1", "re-armed", "user", list(names)),
-        ("v2", "re-armed", "shadow-evaluation", list(names)),
-        ("v1", "re-armed", "oncall", list(names)),
+    assert [(r.version, r.outcome, r.actor) for r in rearms] == [
+        ("v1", "scheduled", "user"),
+        ("v1", "re-armed", "shadow-evaluation"),
+        ("v2", "scheduled", "shadow-evaluation"),
+        ("v2", "re-armed", "shadow-evaluation"),
+        ("v1", "scheduled", "oncall"),
+        ("v1", "re-armed", "shadow-evaluation"),
     ]
+    assert rearms[-1].details["alarms"] == list(names)
+    changed = promotion.production().metadata["StageChangedAt"]  # type: ignore[union-attr]
+    assert datetime.fromisoformat(rearms[-2].details["due"]) - datetime.fromisoformat(changed) == SETTLED
 
 
-def test_a_failed_rearm_is_audited_and_the_change_of_production_stands(world: Any) -> None:
+def test_a_change_of_production_before_the_rearm_was_due_rearms_only_for_the_newest(world: Any) -> None:
+    promotion, _, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.evaluate_shadow(promote_evidence)
+    promotion.rollback(actor="oncall", reason="conversion dropped")
+    promotion.clock.skip(SETTLED)
+    assert promotion.rearm_if_due() and not promotion.rearm_if_due()
+    assert [reason for _, reason in promotion.alarms.rearmed] == ["re-armed: production is now v1"]
+
+
+def test_a_failed_rearm_is_audited_and_tried_again_on_the_next_run(world: Any) -> None:
     promotion, fake, _ = world
 
     class Refusing:
@@ -286,12 +333,16 @@ def test_a_failed_rearm_is_audited_and_the_change_of_production_stands(world: An
 
     promotion.approve(1)
     promotion.approve(2)
-    promotion.alarms = Refusing()
     promotion.evaluate_shadow(promote_evidence)
+    recording, promotion.alarms = promotion.alarms, Refusing()
+    promotion.clock.skip(SETTLED)
+    assert not promotion.rearm_if_due()
     assert stages(promotion)["v2"] == "production" and fake.serving(ENDPOINT) == (ARN.format(2), None)
     last = promotion.audit.records("fraud-detector")[-1]
     assert (last.action, last.outcome, last.version) == ("rearm_alarms", "failed", "v2")
     assert "no such alarm" in last.details["error"]
+    promotion.alarms = recording
+    assert promotion.rearm_if_due() and recording.rearmed[-1][1] == "re-armed: production is now v2"
 
 
 def test_promotion_without_shadow_evidence_is_refused(world: Any) -> None:
@@ -531,12 +582,12 @@ def test_a_guardrail_rollback_by_sagemaker_is_followed_not_fought(world: Any) ->
     assert champion.published[-1] == 1
     assert promotion.previous_champion() is None  # v2 failed in production: rollback never brings it back
     assert any(h["action"] == "guardrail_rollback" and h["version"] == "v1" for h in promotion.history())
-    # production changed twice (v2 promoted, then SageMaker's rollback to v1): re-armed after each
-    assert [reason for _, reason in promotion.alarms.rearmed] == [
-        "re-armed: production is now v1",
-        "re-armed: production is now v2",
-        "re-armed: production is now v1",
-    ]
+    # production changed twice (v2 promoted, then SageMaker's rollback to v1): re-armed for v1
+    promotion.clock.skip(SETTLED)
+    assert promotion.rearm_if_due()
+    assert [reason for _, reason in promotion.alarms.rearmed] == ["re-armed: production is now v1"]
+    scheduled = [h["version"] for h in promotion.history() if h["action"] == "rearm_alarms"]
+    assert scheduled == ["v1", "v2", "v1", "v1"]  # three changes scheduled, one re-arm done
 
 
 def test_shadow_without_traffic_waits_and_without_offline_metric_is_rejected() -> None:
