@@ -429,7 +429,18 @@ class DriftSection(_Strict):
         return int(match[1]) * {"minute": 60, "hour": 3600, "day": 86_400}[match[2]]
 
 
+RetrainSignal = Literal["drifted_features", "performance_slo"]
+
+
 class TriggerSection(_Strict):
+    """What starts a retrain, and how often. `retrain_on` names the alarms whose ALARM starts one:
+    `drifted_features` (at least `drift.min_drifted_features` features drifted) and
+    `performance_slo` (when `drift.performance_slo` is set). An alarm left out still exists, named
+    `<model>-watch-...` instead of `<model>-retrain-...`, and changes state; it starts nothing. Leave
+    `drifted_features` out where inputs move every period without hurting the model (prices,
+    seasons): there the labels, not the inputs, say when to retrain."""
+
+    retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
     cooldown_hours: Annotated[float, Field(ge=0)] = 24
     evaluation_periods: Annotated[int, Field(ge=1)] = 3
     datapoints_to_alarm: Annotated[int, Field(ge=1)] = 2
@@ -551,6 +562,23 @@ class ModelConfig(_Strict):
                     f"'{segment.where.column}'; known: {sorted(columns)}"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _something_starts_a_retrain(self) -> ModelConfig:
+        if self.retrain_signals or self.trigger.max_staleness_days is not None:
+            return self
+        slo = "" if self.drift.performance_slo else " (performance_slo needs drift.performance_slo)"
+        raise ValueError(
+            f"nothing would ever start a retrain: trigger.retrain_on {list(self.trigger.retrain_on)} gives no "
+            f"alarm{slo} and trigger.max_staleness_days is not set"
+        )
+
+    @property
+    def retrain_signals(self) -> tuple[RetrainSignal, ...]:
+        """The alarms that start a retrain: `trigger.retrain_on`, where the alarm exists."""
+        return tuple(
+            s for s in self.trigger.retrain_on if s != "performance_slo" or self.drift.performance_slo is not None
+        )
 
     @model_validator(mode="after")
     def _alarm_range_fits_cloudwatch(self) -> ModelConfig:

@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarm, period_values, retraining_alarm_prefix
+from pipelines.alarms import (
+    AlarmSpec,
+    alarm_specs,
+    evaluate_alarm,
+    period_values,
+    retraining_alarm_names,
+    retraining_alarm_prefix,
+)
+from pipelines.backtest.sweep import configured
 from pipelines.config import ModelConfig
+from pipelines.errors import ConfigError
 from tests.conftest import ROOT
 
 X, G, _ = 2.0, 0.0, None  # breaching, good (not breaching), missing; the threshold is >= 1
@@ -127,6 +136,31 @@ def test_no_performance_alarm_without_an_slo(config: ModelConfig) -> None:
     drift = config.drift.model_copy(update={"performance_slo": None})
     without = config.model_copy(update={"drift": drift})
     assert all(s.kind != "performance_slo" for s in alarm_specs(without))
+
+
+def test_retrain_on_picks_the_alarms_that_start_a_retrain(config: ModelConfig) -> None:
+    labels_only = configured(config, {"trigger.retrain_on": ["performance_slo"]})
+    kinds = {s.kind: s for s in alarm_specs(labels_only) if s.kind != "feature_drift"}
+    count, slo = kinds["drifted_feature_count"], kinds["performance_slo"]
+    assert (count.name, count.triggers_retraining) == ("fraud-detector-watch-drifted-features", False)
+    assert (slo.name, slo.triggers_retraining) == ("fraud-detector-retrain-performance-slo", True)
+    assert retraining_alarm_names(labels_only) == ["fraud-detector-retrain-performance-slo"]
+    assert retraining_alarm_names(config) == [
+        "fraud-detector-retrain-drifted-features",
+        "fraud-detector-retrain-performance-slo",
+    ]
+
+
+def test_a_config_in_which_nothing_starts_a_retrain_is_refused(config: ModelConfig) -> None:
+    with pytest.raises(ConfigError, match=r"nothing would ever start a retrain: trigger.retrain_on \[\]"):
+        configured(config, {"trigger.retrain_on": [], "trigger.max_staleness_days": None})
+    no_slo = {"drift.performance_slo": None, "trigger.max_staleness_days": None}
+    with pytest.raises(ConfigError, match=r"performance_slo needs drift\.performance_slo"):
+        configured(config, {**no_slo, "trigger.retrain_on": ["performance_slo"]})
+    staleness_only = configured(config, {"trigger.retrain_on": [], "trigger.max_staleness_days": 30})
+    assert retraining_alarm_names(staleness_only) == []
+    with pytest.raises(ConfigError, match=r"trigger\.retrain_on"):
+        configured(config, {"trigger.retrain_on": ["calendar"]})
 
 
 def test_put_metric_alarm_request_carries_every_setting(config: ModelConfig) -> None:
