@@ -1,5 +1,5 @@
-"""Threshold search: the trigger policy replayed under a grid of drift, SLO and M-of-N settings,
-and the frontier of mean metric against retraining runs.
+"""Threshold search: the trigger policy replayed under a grid of retraining signals, drift and
+SLO thresholds, M-of-N and staleness settings, and the frontier of mean metric against runs.
 
 Each grid point is the user's config with a few fields changed and validated again by the config
 schema, so a point is a config one could deploy. Training, gates and shadow criteria stay as
@@ -20,7 +20,8 @@ from pipelines.backtest.summary import DriftPoint, summarize
 from pipelines.config import ModelConfig, parse_config
 
 DRIFT_SCALES = (0.5, 1.0, 2.0)
-SLO_OFFSETS = (-0.05, 0.0, 0.05)
+SLO_OFFSETS = (-0.15, -0.1, -0.05, 0.0, 0.05)
+ALARM_M_OF_N = ((1, 1), (2, 3))  # besides the config's own
 # The distribution thresholds a drift scale multiplies, with the schema's upper bounds.
 SCALED_THRESHOLDS: dict[str, float | None] = {
     "psi_threshold": None,
@@ -38,48 +39,71 @@ class SweepPoint:
     overrides: dict[str, Any]  # dotted config path -> value
 
 
+@dataclass(frozen=True)
+class _Option:
+    name: str
+    overrides: dict[str, Any]
+    signal: str | None  # the `trigger.retrain_on` signal this option switches on, if any
+
+
 def grid(config: ModelConfig) -> list[SweepPoint]:
-    """Drift thresholds (off, or scaled, with k features), the SLO (off, or shifted), the
-    alarm's M of N (the config's, and 1 of 1) and the max staleness (the config's, none, and
-    one fresh window)."""
+    """Which alarms start a retrain and at what thresholds: the drifted-features alarm (off, or
+    its thresholds scaled, with k features), the performance SLO (off, or its minimum shifted),
+    the alarms' M of N (the config's, 1 of 1, 2 of 3) and the max staleness (the config's, none,
+    one fresh window). "Off" leaves the alarm out of `trigger.retrain_on`."""
+    points = []
+    for drift, slo, alarm, stale in itertools.product(
+        _drift_options(config), _slo_options(config), _alarm_options(config), _staleness_options(config)
+    ):
+        retrain_on = [o.signal for o in (drift, slo) if o.signal is not None]
+        if not retrain_on and stale.overrides["trigger.max_staleness_days"] is None:
+            continue  # nothing could ever start a run: the never policy
+        overrides = drift.overrides | slo.overrides | alarm.overrides | stale.overrides
+        points.append(
+            SweepPoint(
+                ", ".join(o.name for o in (drift, slo, alarm, stale)), overrides | {"trigger.retrain_on": retrain_on}
+            )
+        )
+    return points
+
+
+def _drift_options(config: ModelConfig) -> list[_Option]:
     drift, features = config.drift, len(config.model.features)
-    drift_options: list[tuple[str, dict[str, Any]]] = [("drift off", {"drift.min_drifted_features": features + 1})]
+    options = [_Option("drift off", {}, None)]
     k = drift.min_drifted_features
-    for scale, features_needed in [*((scale, k) for scale in DRIFT_SCALES), (1.0, k + 1)]:
-        if features_needed > features:
+    for scale, needed in [*((scale, k) for scale in DRIFT_SCALES), (1.0, k + 1)]:
+        if needed > features:
             continue
         scaled = {f"drift.{name}": _scaled(getattr(drift, name), scale, cap) for name, cap in SCALED_THRESHOLDS.items()}
-        drift_options.append(
-            (f"drift x{scale:g} k={features_needed}", scaled | {"drift.min_drifted_features": features_needed})
+        options.append(
+            _Option(f"drift x{scale:g} k={needed}", scaled | {"drift.min_drifted_features": needed}, "drifted_features")
         )
-    slo_options: list[tuple[str, dict[str, Any]]] = [("slo off", {"drift.performance_slo": None})]
-    if drift.performance_slo is not None:
-        slo = drift.performance_slo
-        for offset in SLO_OFFSETS:
-            floor = round(min(max(slo.min + offset, 0.0), 1.0), 4)
-            slo_options.append(
-                (f"{slo.metric}<{floor:g}", {"drift.performance_slo": {"metric": slo.metric, "min": floor}})
-            )
+    return options
+
+
+def _slo_options(config: ModelConfig) -> list[_Option]:
+    options = [_Option("slo off", {}, None)]
+    slo = config.drift.performance_slo
+    if slo is None:
+        return options
+    for offset in SLO_OFFSETS:
+        floor = round(min(max(slo.min + offset, 0.0), 1.0), 4)
+        overrides = {"drift.performance_slo": {"metric": slo.metric, "min": floor}}
+        options.append(_Option(f"{slo.metric}<{floor:g}", overrides, "performance_slo"))
+    return list({o.name: o for o in options}.values())
+
+
+def _alarm_options(config: ModelConfig) -> list[_Option]:
     trigger = config.trigger
-    alarm_options: list[tuple[str, dict[str, Any]]] = [
-        (f"{trigger.datapoints_to_alarm}/{trigger.evaluation_periods}", {})
+    pairs = dict.fromkeys([(trigger.datapoints_to_alarm, trigger.evaluation_periods), *ALARM_M_OF_N])
+    return [
+        _Option(f"{m}/{n}", {"trigger.datapoints_to_alarm": m, "trigger.evaluation_periods": n}, None) for m, n in pairs
     ]
-    if (trigger.datapoints_to_alarm, trigger.evaluation_periods) != (1, 1):
-        alarm_options.append(("1/1", {"trigger.datapoints_to_alarm": 1, "trigger.evaluation_periods": 1}))
-    staleness_options = [
-        (_staleness_name(days), {"trigger.max_staleness_days": days})
-        for days in dict.fromkeys([trigger.max_staleness_days, None, config.data.window.fresh_days])
-    ]
-    points = []
-    for (drift_name, drift_values), (slo_name, slo_values), (alarm_name, alarm_values), (
-        stale_name,
-        stale_values,
-    ) in itertools.product(drift_options, slo_options, alarm_options, staleness_options):
-        if drift_name == "drift off" and slo_name == "slo off" and stale_values["trigger.max_staleness_days"] is None:
-            continue  # nothing could ever start a run: the never policy
-        name = f"{drift_name}, {slo_name}, {alarm_name}, {stale_name}"
-        points.append(SweepPoint(name, drift_values | slo_values | alarm_values | stale_values))
-    return points
+
+
+def _staleness_options(config: ModelConfig) -> list[_Option]:
+    days = dict.fromkeys([config.trigger.max_staleness_days, None, config.data.window.fresh_days])
+    return [_Option(_staleness_name(d), {"trigger.max_staleness_days": d}, None) for d in days]
 
 
 def _staleness_name(days: int | None) -> str:

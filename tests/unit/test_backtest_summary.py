@@ -101,7 +101,12 @@ def test_grid_points_are_valid_configs_and_include_the_configured_one(config: Mo
     assert len(variants) == len({p.name for p in points})
     assert sum(is_configured(config, p) for p in points) == 1
     assert all(v.training == config.training and v.gates == config.gates for v in variants)
-    assert any(v.drift.performance_slo is None for v in variants)
+    signals = {v.trigger.retrain_on for v in variants}
+    assert signals == {(), ("drifted_features",), ("performance_slo",), ("drifted_features", "performance_slo")}
+    assert {(v.trigger.datapoints_to_alarm, v.trigger.evaluation_periods) for v in variants} == {(2, 3), (1, 1)}
+    slo_floors = {v.drift.performance_slo.min for v in variants if v.drift.performance_slo is not None}
+    assert config.drift.performance_slo is not None and config.drift.performance_slo.min in slo_floors
+    assert len(slo_floors) == 5
 
 
 def test_an_invalid_override_fails_validation(config: ModelConfig) -> None:
