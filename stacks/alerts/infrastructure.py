@@ -6,24 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aws_cdk as cdk
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from pipelines.config import AlertsSection
+from stacks.functions import staged_function
 from stacks.nag import acknowledge, logical_id
 from stacks.naming import ResourceNames
-from stacks.packaging import stage_function
-from stacks.trigger.infrastructure import RUNTIME
 
 
 def execution_failed_pattern(pipeline_arn: str) -> events.EventPattern:
@@ -93,31 +89,19 @@ class Alerts(Construct):
             )
         )
 
-        role = iam.Role(
+        staged = staged_function(
             self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{names.pipeline} failure alerts",
-        )
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
-        self.function = lambda_.Function(
-            self,
-            "Function",
+            "alerts",
+            staging,
+            role_description=f"{names.pipeline} failure alerts",
             description=f"Explains failed {names.pipeline} executions: failed gate or data check, observed, threshold",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(stage_function("alerts", staging))),
-            role=role,
-            log_group=log_group,
-            timeout=cdk.Duration.seconds(60),
-            memory_size=256,
             environment={
                 "MODEL_NAME": names.model,
                 "ARTIFACT_PREFIX": names.artifact_prefix,
                 "TOPIC_ARN": self.topic.topic_arn,
             },
         )
+        self.function, role, log_group = staged.function, staged.role, staged.log_group
         policy = iam.Policy(
             self,
             "FunctionPolicy",

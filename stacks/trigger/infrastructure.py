@@ -22,11 +22,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from pipelines.trigger_events import TERMINAL_STATUSES
+from stacks.functions import staged_function
 from stacks.nag import acknowledge
 from stacks.naming import ResourceNames
-from stacks.packaging import stage_function
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14  # the handlers use the standard library and boto3 only
 SWEEP = "rate(1 hour)"
 
 
@@ -91,13 +90,6 @@ class TriggerGate(Construct):
             "AwsSolutions-SQS3",
             "This queue is the failure destination of the trigger gate function; it has no consumer to fail.",
         )
-        role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{names.pipeline} trigger gate",
-        )
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
         environment = {
             "PIPELINE_NAME": names.pipeline,
             "AUDIT_TABLE": self.table.table_name,
@@ -105,22 +97,17 @@ class TriggerGate(Construct):
         }
         if max_staleness_days is not None:
             environment["MAX_STALENESS_DAYS"] = str(max_staleness_days)
-        self.function = lambda_.Function(
+        staged = staged_function(
             self,
-            "Function",
+            "trigger",
+            staging,
+            role_description=f"{names.pipeline} trigger gate",
             description=f"Trigger gate of {names.pipeline}: dedupe, cooldown, single flight, audit",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(stage_function("trigger", staging))),
-            role=role,
-            log_group=log_group,
-            timeout=cdk.Duration.seconds(60),
-            memory_size=256,
+            environment=environment,
             # Decisions are serialised by conditional writes; one at a time keeps retries rare.
             reserved_concurrent_executions=1,
-            environment=environment,
         )
+        self.function, role, log_group = staged.function, staged.role, staged.log_group
         # L1 on purpose: the L2 failure destination grants kms:GenerateDataKey* and kms:ReEncrypt*;
         # the policy below grants the two actions sending to a KMS-encrypted queue needs.
         lambda_.CfnEventInvokeConfig(
