@@ -174,7 +174,7 @@ class LocalLoop:
 
         config, root = self.workspace.config, self.workspace.root
         self.promotion, self.endpoint = local_promotion(self.workspace, clock=self.clock)
-        self.promotion.alarms = self  # SetAlarmState on every change of production
+        self.promotion.alarms = self  # SetAlarmState once the alarms saw a new champion alone
         self.metrics = MetricsStore(root / "metrics.db")
         self.specs = alarm_specs(config)
         self.alarm_states: dict[str, str] = {}

@@ -216,7 +216,7 @@ class Promotion:
             self._converge()
             self.champion.publish(deployed.version)
             self._record("deploy", "production", deployed, actor, "no production version yet", event=event_id)
-            self._rearm(deployed, actor)
+            self._schedule_rearm(deployed, actor)
             return deployed
         current = self.shadow()
         if current is not None:
@@ -298,7 +298,7 @@ class Promotion:
             previous=previous.label if previous else None,
             checks=details.get("checks", []),
         )
-        self._rearm(promoted, actor)
+        self._schedule_rearm(promoted, actor)
         return promoted
 
     def rollback(self, actor: str = "user", reason: str = "") -> ModelVersion:
@@ -315,10 +315,10 @@ class Promotion:
         applied = self._converge(guarded=False)
         self.champion.publish(restored.version)
         self._record("rollback", applied, restored, actor, reason or "rolled back", replaced=current.label)
-        self._rearm(restored, actor)
+        self._schedule_rearm(restored, actor)
         return restored
 
-    def _rearm(self, production: ModelVersion, actor: str) -> None:
+    def _schedule_rearm(self, production: ModelVersion, actor: str) -> None:
         """After every change of production: schedule the re-arm of the retraining alarms for
         when their evaluation range holds only the new champion's datapoints (`rearm_time`);
         `rearm_if_due`, on the evaluation schedule, does it."""
@@ -371,7 +371,7 @@ class Promotion:
             self._move(version, Action.RETIRE, actor, reason, **{RETIRED_BY: by})
             self._record("reconcile", "retired", version, actor, reason)
         if newest is not None and len(productions) > 1:
-            self._rearm(newest, actor)  # the interrupted move never got to it
+            self._schedule_rearm(newest, actor)  # the interrupted move never got to it
 
     def _guardrail_rollback(self, actor: str) -> bool:
         """SageMaker rolled a promotion back (an auto-rollback alarm fired during blue/green): the
@@ -392,7 +392,7 @@ class Promotion:
         self._move(serving, Action.RESTORE, actor, reason, **{ROLLBACK_OF: production.label})
         self._move(production, Action.RETIRE, actor, reason, **{RETIRED_BY: "guardrails"})
         self._record("guardrail_rollback", "production", serving, actor, reason, replaced=production.label)
-        self._rearm(serving, actor)
+        self._schedule_rearm(serving, actor)
         return True
 
     def reconcile(self, actor: str = "reconcile") -> str:
