@@ -230,7 +230,8 @@ class Promotion:
     # ---- shadow verdict, promotion, rollback
 
     def evaluate_shadow(self, evidence: EvidenceSource, actor: str = "shadow-evaluation") -> ShadowDecision | None:
-        shadow, production = self.shadow(), self.production()
+        versions = self.versions()  # one listing: on AWS each describes every package
+        shadow, production = self.shadow(versions), self.production(versions)
         if shadow is None or production is None:
             return None
         started = datetime.fromisoformat(shadow.metadata.get(SHADOW_STARTED, self._now()))
