@@ -1,7 +1,7 @@
 """The alert function's AWS adapters: the failed steps of an execution, a run's reports, publishing.
 
 Calls: sagemaker ListPipelineExecutionSteps, s3 GetObject, sns Publish. The CDK alerts construct
-grants exactly these (checked by tests/infra/test_iam_coverage.py).
+grants exactly these (checked by tests/infra/test_functions.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarms
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.metrics_store import MetricsStore
-from pipelines.trigger import StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
+from pipelines.trigger import Outcome, StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
 from pipelines.trigger_events import parse_gate_event
 from pipelines.trigger_store import SqliteTriggerStore
 
@@ -152,6 +152,24 @@ def execution_event(execution: Execution, account: str, region: str) -> dict[str
     }
 
 
+QUIET_OUTCOMES = (Outcome.fresh, Outcome.idle)  # a sweep that found nothing to do: recorded, not echoed
+
+
+def sweep_event(at: datetime, rule: str, account: str, region: str) -> dict[str, Any]:
+    """The gate's sweep schedule firing: a "Scheduled Event" as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rule}/{at.isoformat()}")),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
+        "detail": {},
+    }
+
+
 @dataclass
 class AlarmChange:
     alarm: str
@@ -190,6 +208,7 @@ class LocalLoop:
                 cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
             ),
             clock=self.clock,
+            alarms=self,  # a failed run's retry reads its alarm's state
         )
 
     @property
@@ -281,8 +300,18 @@ class LocalLoop:
                 event = alarm_event(
                     spec, "ALARM", previous, result.reason, value, self.clock.now, pipeline.account, pipeline.region
                 )
-                self._to_gate(event)
+                self.deliver(event)
         return changes
+
+    def state(self, alarm: str) -> str | None:
+        """DescribeAlarms for the gate: the alarm's state now."""
+        return self.alarm_states.get(alarm)
+
+    def sweep(self) -> None:
+        """The gate's sweep schedule: due pending triggers, the retry of a failed run while its
+        alarm is still in ALARM, the max-staleness check."""
+        pipeline = self.config.pipeline
+        self.deliver(sweep_event(self.clock.now, f"{self.gate.pipeline}-sweep", pipeline.account, pipeline.region))
 
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
         """SetAlarmState(OK) as CloudWatch does it: the state changes now (an OK change, which
@@ -302,16 +331,18 @@ class LocalLoop:
         points = self.metrics.datapoints(spec.namespace, spec.metric_name, spec.dimensions_map, None, self.clock.now)
         return points[-1][1] if points else None
 
-    def _to_gate(self, event: dict[str, Any]) -> None:
+    def deliver(self, event: dict[str, Any]) -> None:
+        """EventBridge delivering `event` to the gate function; ended executions go back to it."""
         decisions = self.gate.handle(parse_gate_event(event), delivery_id=f"local-{uuid.uuid4().hex[:8]}")
         self.decisions += decisions
         for decision in decisions:
-            self.echo(f"  trigger gate: {decision.outcome.value} ({decision.reason})")
+            if decision.outcome not in QUIET_OUTCOMES:
+                self.echo(f"  trigger gate: {decision.outcome.value} ({decision.reason})")
         while self.runner.ended:
             execution = self.runner.ended.pop(0)
             if execution.status == "Failed":
                 self._alert(execution)
-            self._to_gate(execution_event(execution, self.config.pipeline.account, self.config.pipeline.region))
+            self.deliver(execution_event(execution, self.config.pipeline.account, self.config.pipeline.region))
 
     def _alert(self, execution: Execution) -> None:
         """What the alert function publishes to SNS, built from the execution record."""

@@ -9,7 +9,11 @@ trigger:
 - a trigger that arrives inside the cooldown after the last start waits in `pending` (`cooldown`);
 - pending triggers are started, as one execution with the newest trigger's context, as soon as
   nothing runs and the cooldown is over: when the running execution ends, or on the next sweep;
-- the sweep also starts a run when the newest model is older than the max staleness.
+- the sweep also starts a run when the newest model is older than the max staleness;
+- a run an alarm started that fails (bad data, a failed gate, a job error) is retried with
+  back-off (the cooldown, doubled after each further failure, at most `MAX_RETRY_DELAY`) by the
+  sweep, as long as its alarm is still in ALARM: the alarm fires only on a change of state, so
+  without a retry a drift that outlasts one failed run would never start another.
 
 Every decision is a `TriggerDecision`, written to the audit trail by the store in the same
 atomic write as the state change it explains. The decision functions are pure; `TriggerGate`
@@ -49,6 +53,7 @@ class Outcome(StrEnum):
     released = "released"  # the running execution ended
     fresh = "fresh"  # staleness check: the last start is recent enough
     idle = "idle"  # sweep: nothing to do
+    dropped = "dropped"  # a due retry whose alarm is no longer in ALARM
     error = "error"
 
 
@@ -56,6 +61,7 @@ class TriggerKind(StrEnum):
     alarm = "alarm"
     max_staleness = "max_staleness"
     manual = "manual"
+    retry = "retry"  # a failed alarm-started run again, its alarm still in ALARM
 
 
 class GateError(PipelinesError):
@@ -137,12 +143,23 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """A failed alarm-started run to start again at `due` if `trigger.alarm` is still in ALARM."""
+
+    trigger: Trigger  # the trigger of the failed run
+    due: str  # ISO-8601 UTC
+    failures: int  # consecutive failed runs, this one included
+
+
+@dataclass(frozen=True)
 class GateState:
     pipeline: str
     version: int = 0
     running: Execution | None = None
     last_started_at: str | None = None
     pending: tuple[Trigger, ...] = ()
+    retry: Retry | None = None
+    failed_runs: int = 0  # consecutive runs that ended Failed; a run that succeeds resets it
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +181,17 @@ class GateState:
             ),
             last_started_at=raw.get("last_started_at"),
             pending=tuple(t for t in (_trigger(raw_t) for raw_t in raw.get("pending", ())) if t is not None),
+            retry=_retry(raw.get("retry")),
+            failed_runs=int(raw.get("failed_runs", 0)),
         )
+
+
+def _retry(raw: Mapping[str, Any] | None) -> Retry | None:
+    if raw is None:
+        return None
+    trigger = _trigger(raw["trigger"])
+    assert trigger is not None
+    return Retry(trigger=trigger, due=raw["due"], failures=int(raw["failures"]))
 
 
 def _trigger(raw: Mapping[str, Any] | None) -> Trigger | None:
@@ -243,6 +270,15 @@ class TriggerPolicy:
 # --------------------------------------------------------------------------- pure decisions
 
 UNCONFIRMED_START_RETRY = timedelta(minutes=10)
+MAX_RETRY_DELAY = timedelta(days=7)
+RETRIED_KINDS = (TriggerKind.alarm, TriggerKind.retry)  # a staleness or manual run is not retried
+
+
+def retry_delay(policy: TriggerPolicy, failures: int) -> timedelta:
+    """How long after its `failures`-th consecutive failure a run is retried: the cooldown,
+    doubled for each failure before it, at most `MAX_RETRY_DELAY`."""
+    delay: timedelta = policy.cooldown * 2 ** max(failures - 1, 0)
+    return min(delay, MAX_RETRY_DELAY)
 
 
 def client_request_token(pipeline: str, event_id: str) -> str:
@@ -313,7 +349,7 @@ def _start_pending(state: GateState, policy: TriggerPolicy, now: datetime, deliv
         trigger=newest,
         covers=covered,
     )
-    new_state = replace(state, running=running, last_started_at=iso(now), pending=())
+    new_state = replace(state, running=running, last_started_at=iso(now), pending=(), retry=None)
     return Transition(new_state, (), request, started)
 
 
@@ -355,8 +391,7 @@ def on_execution_ended(
             state, ended.event_id, Outcome.idle, reason, now, delivery_id, execution_arn=ended.execution_arn
         )
         return Transition(state, (decision,))
-    released = replace(state, running=None)
-    reason = f"execution ended: {ended.status}"
+    released, reason = _after_run(replace(state, running=None), running, ended.status, policy, now)
     decision = _decision(
         state, ended.event_id, Outcome.released, reason, now, delivery_id, execution_arn=ended.execution_arn
     )
@@ -368,6 +403,52 @@ def on_execution_ended(
     return Transition(started.state, (decision,), started.start, started.started)
 
 
+def _after_run(
+    state: GateState, ended: Execution, status: str, policy: TriggerPolicy, now: datetime
+) -> tuple[GateState, str]:
+    """The gate once `ended` finished with `status`, and the reason to record: a success clears
+    the failure count; a failed alarm-started run is scheduled for a retry (a stopped run was
+    stopped on purpose and is not)."""
+    reason = f"execution ended: {status}"
+    if status == "Succeeded":
+        return replace(state, failed_runs=0, retry=None), reason
+    if status != "Failed":
+        return state, reason
+    failures = state.failed_runs + 1
+    trigger = ended.trigger
+    if trigger is None or trigger.kind not in RETRIED_KINDS:
+        return replace(state, failed_runs=failures), reason
+    due = iso(now + retry_delay(policy, failures))
+    retry = Retry(trigger=trigger, due=due, failures=failures)
+    return replace(state, failed_runs=failures, retry=retry), (
+        f"{reason}; failure {failures} in a row: retried at {due} if {trigger.alarm} is still in ALARM"
+    )
+
+
+def _due_retry(
+    state: GateState, sweep: Sweep, now: datetime, delivery_id: str, alarm_state: str | None
+) -> tuple[GateState, Trigger | TriggerDecision] | None:
+    """A due retry, when nothing else runs or waits: the trigger that starts it (its alarm is in
+    ALARM, or its state could not be read), or the decision that drops it (the alarm left ALARM:
+    the data no longer says retrain). None when no retry is due."""
+    retry = state.retry
+    if retry is None or now < parse_time(retry.due) or state.running is not None or state.pending:
+        return None
+    state, original = replace(state, retry=None), retry.trigger
+    if alarm_state is not None and alarm_state != "ALARM":
+        reason = f"retry after failure {retry.failures} dropped: {original.alarm} is {alarm_state} now"
+        return state, _decision(state, sweep.event_id, Outcome.dropped, reason, now, delivery_id, trigger=original)
+    known = "is still in ALARM" if alarm_state else "state could not be read"
+    return state, Trigger(
+        event_id=f"{sweep.event_id}#retry",
+        kind=TriggerKind.retry,
+        alarm=original.alarm,
+        metric_value=original.metric_value,
+        data_window_end=iso(now),
+        detail=f"retry after {retry.failures} failed run(s) in a row; {original.alarm} {known}",
+    )
+
+
 def on_sweep(
     state: GateState,
     sweep: Sweep,
@@ -375,7 +456,9 @@ def on_sweep(
     now: datetime,
     delivery_id: str = "",
     observed_running: str | None = None,
+    retry_alarm_state: str | None = None,
 ) -> Transition:
+    """`retry_alarm_state`: the state of the alarm of a due retry (None: unknown)."""
     decisions: list[TriggerDecision] = []
     running = state.running
     if running is not None and running.arn is None and now - parse_time(running.started_at) >= UNCONFIRMED_START_RETRY:
@@ -406,6 +489,14 @@ def on_sweep(
     started = _start_pending(state, policy, now, delivery_id)
     if started is not None:
         return Transition(started.state, tuple(decisions), started.start, started.started)
+    due = _due_retry(state, sweep, now, delivery_id, retry_alarm_state)
+    if due is not None:
+        state, outcome = due
+        if isinstance(outcome, TriggerDecision):
+            decisions.append(outcome)
+        else:
+            triggered = on_trigger(state, outcome, policy, now, delivery_id)
+            return replace(triggered, decisions=(*decisions, *triggered.decisions))
     if policy.max_staleness is not None and state.running is None and not state.pending:
         last = None if state.last_started_at is None else parse_time(state.last_started_at)
         if last is None or now - last >= policy.max_staleness:
@@ -423,8 +514,9 @@ def on_sweep(
         reason = f"last start {state.last_started_at} is within the max staleness {policy.max_staleness}"
         decisions.append(_decision(state, sweep.event_id, Outcome.fresh, reason, now, delivery_id))
         return Transition(state, tuple(decisions))
-    reason = f"{len(state.pending)} pending; running: {state.running.arn if state.running else 'none'}"
-    decisions.append(_decision(state, sweep.event_id, Outcome.idle, reason, now, delivery_id))
+    if not decisions:
+        reason = f"{len(state.pending)} pending; running: {state.running.arn if state.running else 'none'}"
+        decisions.append(_decision(state, sweep.event_id, Outcome.idle, reason, now, delivery_id))
     return Transition(state, tuple(decisions))
 
 
@@ -484,6 +576,12 @@ class PipelineRunner(Protocol):
         ...
 
 
+class AlarmStates(Protocol):
+    def state(self, alarm: str) -> str | None:
+        """The alarm's state now (OK, ALARM or INSUFFICIENT_DATA); None when it cannot be read."""
+        ...
+
+
 @dataclass
 class TriggerGate:
     """Applies the decisions to a store and a runner. Safe under concurrent invocations: every
@@ -495,6 +593,7 @@ class TriggerGate:
     policy: TriggerPolicy
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     max_attempts: int = 8
+    alarms: AlarmStates | None = None  # read when a retry is due; None: retried without checking
 
     def handle(self, event: GateEvent, delivery_id: str = "") -> list[TriggerDecision]:
         """Decide on one event and act on it; returns the decisions recorded."""
@@ -504,7 +603,8 @@ class TriggerGate:
         for _ in range(self.max_attempts):
             now = self.clock()
             state = self.store.load(self.pipeline)
-            transition = self._decide(state, event, now, delivery_id, observed)
+            alarm_state = self._retry_alarm_state(state, event, now)
+            transition = self._decide(state, event, now, delivery_id, observed, alarm_state)
             try:
                 stored = self.store.commit(
                     transition.state,
@@ -520,13 +620,25 @@ class TriggerGate:
         raise StateConflict(f"{self.pipeline}: the gate state kept changing for {self.max_attempts} attempts")
 
     def _decide(
-        self, state: GateState, event: GateEvent, now: datetime, delivery_id: str, observed: str | None
+        self,
+        state: GateState,
+        event: GateEvent,
+        now: datetime,
+        delivery_id: str,
+        observed: str | None,
+        retry_alarm_state: str | None,
     ) -> Transition:
         if isinstance(event, Trigger):
             return on_trigger(state, event, self.policy, now, delivery_id, observed)
         if isinstance(event, ExecutionEnded):
             return on_execution_ended(state, event, self.policy, now, delivery_id, observed)
-        return on_sweep(state, event, self.policy, now, delivery_id, observed)
+        return on_sweep(state, event, self.policy, now, delivery_id, observed, retry_alarm_state)
+
+    def _retry_alarm_state(self, state: GateState, event: GateEvent, now: datetime) -> str | None:
+        retry = state.retry
+        if not isinstance(event, Sweep) or retry is None or self.alarms is None or now < parse_time(retry.due):
+            return None
+        return self.alarms.state(retry.trigger.alarm)
 
     def _duplicate(self, event: GateEvent, delivery_id: str) -> TriggerDecision:
         reason = "event id already decided on (EventBridge delivers at least once)"

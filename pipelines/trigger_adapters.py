@@ -1,7 +1,7 @@
-"""The trigger gate's AWS adapters: DynamoDB store and SageMaker pipeline runner.
+"""The trigger gate's AWS adapters: DynamoDB store, SageMaker pipeline runner, CloudWatch alarm states.
 
 Each takes an injected boto3 client and makes only the calls listed in its docstring; the CDK
-trigger construct grants exactly the matching IAM actions, and tests/infra/test_iam_coverage.py
+trigger construct grants exactly the matching IAM actions, and tests/infra/test_functions.py
 checks the two stay in step.
 """
 
@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.trigger import DuplicateEvent, GateState, StartRequest, StateConflict, TriggerDecision
 
@@ -151,3 +153,19 @@ class SageMakerPipelineRunner:
             if summary.get("PipelineExecutionStatus") in ACTIVE_STATUSES:
                 return str(summary["PipelineExecutionArn"])
         return None
+
+
+class CloudWatchAlarmStates:
+    """Calls: DescribeAlarms (one alarm, by name). A state that cannot be read is None: the gate
+    then retries without the check rather than leave a failed run's drift without a retry."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def state(self, alarm: str) -> str | None:
+        try:
+            response = self._client.describe_alarms(AlarmNames=[alarm], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        except (BotoCoreError, ClientError):
+            return None
+        found = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
+        return str(found[0]["StateValue"]) if found else None

@@ -216,6 +216,7 @@ class GatedTrigger:
                 cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
             ),
             clock=lambda: self._now,
+            alarms=self,
         )
 
     def begin(self, first_model_at: datetime) -> None:
@@ -244,6 +245,10 @@ class GatedTrigger:
             request = self.runner.requests[-1]
             return Decision(True, _reason(started[-1]), request.parameters[DATA_WINDOW_END])
         return Decision(False, "; ".join(_reason(d) for d in decisions if d.outcome is not Outcome.idle) or "no alarm")
+
+    def state(self, alarm: str) -> str | None:
+        """The gate's `AlarmStates`: a due retry starts only while its alarm is in ALARM."""
+        return self.states.get(alarm)
 
     def _trigger(self, spec: AlarmSpec, window: Window, result: AlarmEvaluation) -> Trigger:
         value = self.values[spec.name][-1]

@@ -120,7 +120,7 @@ class TriggerGate(Construct):
                 on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dead_letters.queue_arn)
             ),
         )
-        self._grant(role, log_group, names, key)
+        self._grant(role, log_group, names, key, [names.alarm_arn(a) for a in alarm_names])
 
         target = targets.LambdaFunction(self.function, retry_attempts=8, max_event_age=cdk.Duration.hours(24))
         self.alarm_rule = events.Rule(
@@ -140,13 +140,15 @@ class TriggerGate(Construct):
         self.sweep_rule = events.Rule(
             self,
             "SweepRule",
-            description=f"{names.pipeline}: start triggers whose cooldown ended; max-staleness check",
+            description=f"{names.pipeline}: start triggers whose cooldown ended; retries; max-staleness check",
             schedule=events.Schedule.expression(SWEEP),
             targets=[target],
         )
 
-    def _grant(self, role: iam.Role, log_group: logs.LogGroup, names: ResourceNames, key: kms.IKey) -> None:
-        """Exactly what pipelines.trigger_adapters calls (tests/infra/test_iam_coverage.py)."""
+    def _grant(
+        self, role: iam.Role, log_group: logs.LogGroup, names: ResourceNames, key: kms.IKey, alarm_arns: list[str]
+    ) -> None:
+        """Exactly what pipelines.trigger_adapters calls (tests/infra/test_functions.py)."""
         pipeline_arn = names.pipeline_arn
         policy = iam.Policy(
             self,
@@ -157,6 +159,11 @@ class TriggerGate(Construct):
                     sid="Pipeline",
                     actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
                     resources=[pipeline_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="RetryAlarmState",  # a failed run is retried only while its alarm is in ALARM
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=alarm_arns,
                 ),
                 iam.PolicyStatement(
                     sid="AuditTable",

@@ -34,6 +34,10 @@ def test_first_champion_is_trained_and_deployed(demo: tuple[Path, str, dict[str,
     _, _, summary = demo
     initial = summary["executions"]["initial training"]
     assert initial["status"] == "Succeeded" and initial["registered_model_package_arn"].endswith("/1")
+    # as after `cdk deploy`: no run on record, so the gate's first sweep started it
+    assert initial["parameters"]["TriggerReason"] == "max_staleness"
+    first = summary["trigger_decisions"][0]
+    assert (first["outcome"], first["trigger"]["kind"]) == ("started", "max_staleness")
     assert summary["history"][0]["action"] == "approve" and summary["history"][1]["action"] == "deploy"
 
 
@@ -45,7 +49,7 @@ def test_drift_fires_an_alarm_and_the_gate_starts_the_pipeline_with_its_context(
     assert fired, "no retraining alarm fired"
     first_drift_day = next(d for d in summary["daily"] if d["drifted_features"] >= 2)["day"]
     assert fired[0]["at"] > first_drift_day  # M of N: not on the first drifted day
-    started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started"]
+    started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started" and d["trigger"]["kind"] == "alarm"]
     assert started and started[0]["trigger"]["alarm"] == fired[0]["alarm"]
     retrain = next(s for name, s in summary["executions"].items() if name.startswith("retrain"))
     assert retrain["parameters"]["TriggerReason"] == "alarm"
@@ -88,7 +92,7 @@ def test_rearm_waits_until_the_alarms_evaluated_the_new_champion_alone(
     assert [h["outcome"] for h in v1[:2]] == ["scheduled", "re-armed"] and v1[1]["at"] == v1[0]["details"]["due"]
     # after the promotion no retrain started on the drift datapoints measured against v1: the
     # drift alarm stayed in ALARM, and the next run is the performance SLO's, measured on v2
-    started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started"]
+    started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started" and d["trigger"]["kind"] == "alarm"]
     assert [d["trigger"]["alarm"] for d in started] == [
         "fraud-detector-retrain-drifted-features",
         "fraud-detector-retrain-performance-slo",

@@ -18,7 +18,7 @@ from pipelines.trigger import MalformedEvent, client_request_token
 from stacks.alerts.runtime import handler as alert_handler
 from stacks.trigger.runtime import handler as trigger_handler
 from tests.infra.conftest import resources
-from tests.infra.sample_events import alarm_state_change, execution_status_change
+from tests.infra.sample_events import alarm_state_change, execution_status_change, scheduled_event
 
 REGION = "us-east-1"
 PIPELINE = "fraud-detector-retraining"
@@ -27,7 +27,10 @@ TABLE = "fraud-detector-trigger-gate"
 BUCKET = "fraud-detector-111122223333-us-east-1"
 
 # Operations whose IAM action differs from "<service>:<Operation>".
-IAM_ACTIONS = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem"}}  # the gate's transactions are Puts only
+IAM_ACTIONS = {
+    "dynamodb:TransactWriteItems": {"dynamodb:PutItem"},  # the gate's transactions are Puts only
+    "monitoring:DescribeAlarms": {"cloudwatch:DescribeAlarms"},  # CloudWatch signs as "monitoring"
+}
 # Allowed but never called by handler code: calls AWS makes with the function's role on its behalf.
 DOCUMENTED_EXCEPTIONS = {
     "kms:Decrypt": "DynamoDB, S3, SNS and SQS use the key of the encrypted table, object, topic or queue",
@@ -70,9 +73,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def _table(dynamodb: Any) -> None:
+def _table(dynamodb: Any, table: str = TABLE) -> None:
     dynamodb.create_table(
-        TableName=TABLE,
+        TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
@@ -126,7 +129,10 @@ def run_trigger_gate(recorder: CallRecorder) -> Stubber:
     stubber.add_response("list_pipeline_executions", _listing(), listing)
     stubber.activate()
     environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": TABLE, "COOLDOWN_HOURS": "24", "MAX_STALENESS_DAYS": "60"}
-    trigger_handler._gate = trigger_handler.build_gate(environ, dynamodb=dynamodb, sagemaker=sagemaker)
+    cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
+    trigger_handler._gate = trigger_handler.build_gate(
+        environ, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch
+    )
     try:
         results = [trigger_handler.handler(event, Context(f"req-{i}")) for i in range(50)]
         ended = trigger_handler.handler(execution_status_change(PIPELINE, "run1", event_id="end-1"), Context("req-e"))
@@ -144,6 +150,79 @@ def run_trigger_gate(recorder: CallRecorder) -> Stubber:
     recorder.calls.discard("dynamodb:Query")  # the test's own read of the audit trail
     assert sorted(i["outcome"]["S"] for i in audit).count("duplicate") == 49
     return stubber
+
+
+def run_trigger_gate_retry(recorder: CallRecorder) -> Stubber:
+    """An alarm's run fails -> the sweep reads the alarm (DescribeAlarms, on moto), finds it still
+    in ALARM and starts the retry with TriggerReason=retry. Cooldown 0: the retry is due at once."""
+    alarm = "fraud-detector-retrain-drifted-features"
+    dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
+    cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
+    _table(dynamodb, table="fraud-detector-retry-gate")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        MetricName="DriftedFeatures",
+        Namespace="MLOps/Drift",
+        Statistic="Maximum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=2,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="test: 3 drifted features")
+    recorder.calls.clear()  # the fixtures' calls, not the function's
+    sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
+    stubber = Stubber(sagemaker)
+    listing = {"PipelineName": PIPELINE, "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 20}
+    started = {"PipelineExecutionArn": f"{PIPELINE_ARN}/execution/run1"}
+    stubber.add_response("list_pipeline_executions", _listing(), listing)
+    stubber.add_response("start_pipeline_execution", started, {**_start_expected(), "ClientRequestToken": ANY})
+    stubber.add_response("list_pipeline_executions", _listing(), listing)
+    stubber.add_response("list_pipeline_executions", _listing(), listing)
+    retry_parameters = [
+        {"Name": "DataWindowEnd", "Value": ANY},
+        {"Name": "TriggerAlarm", "Value": alarm},
+        {"Name": "TriggerMetricValue", "Value": "3.0"},
+        {"Name": "TriggerReason", "Value": "retry"},
+    ]
+    retried = {"PipelineExecutionArn": f"{PIPELINE_ARN}/execution/run2"}
+    stubber.add_response(
+        "start_pipeline_execution",
+        retried,
+        {**_start_expected(), "PipelineParameters": retry_parameters, "ClientRequestToken": ANY},
+    )
+    stubber.activate()
+    environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": "fraud-detector-retry-gate", "COOLDOWN_HOURS": "0"}
+    trigger_handler._gate = trigger_handler.build_gate(
+        environ, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch
+    )
+    try:
+        trigger_handler.handler(alarm_state_change(alarm, event_id="evt-1", value=3.0), Context("req-1"))
+        failed = trigger_handler.handler(
+            execution_status_change(PIPELINE, "run1", status="Failed", event_id="end-1"), Context("req-2")
+        )
+        sweep = scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T18:00:00Z")
+        swept = trigger_handler.handler(sweep, Context("req-3"))
+    finally:
+        trigger_handler._gate = None
+    assert "is still in ALARM" in failed["decisions"][0]["reason"]
+    assert [(d["outcome"], d["trigger"]["kind"]) for d in swept["decisions"]] == [("started", "retry")]
+    assert "cloudwatch:DescribeAlarms" in recorder.actions()
+    return stubber
+
+
+def _start_expected() -> dict[str, Any]:
+    return {
+        "PipelineName": PIPELINE,
+        "PipelineExecutionDisplayName": ANY,
+        "PipelineExecutionDescription": ANY,
+        "PipelineParameters": ANY,
+    }
+
+
+def run_trigger_gate_and_its_retry(recorder: CallRecorder) -> None:
+    run_trigger_gate(recorder).assert_no_pending_responses()
+    run_trigger_gate_retry(recorder).assert_no_pending_responses()
 
 
 def run_alerts(recorder: CallRecorder) -> dict[str, Any]:
@@ -212,12 +291,20 @@ def test_trigger_gate_function_starts_once_for_fifty_deliveries(aws: None) -> No
     stubber.assert_no_pending_responses()
 
 
+def test_trigger_gate_function_retries_a_failed_run_while_its_alarm_is_in_alarm(aws: None) -> None:
+    stubber = run_trigger_gate_retry(CallRecorder())
+    stubber.assert_no_pending_responses()
+
+
 def test_trigger_gate_function_rejects_a_malformed_event_before_any_call(aws: None) -> None:
     recorder = CallRecorder()
     sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
     dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
+    cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
     environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": TABLE, "COOLDOWN_HOURS": "24"}
-    trigger_handler._gate = trigger_handler.build_gate(environ, dynamodb=dynamodb, sagemaker=sagemaker)
+    trigger_handler._gate = trigger_handler.build_gate(
+        environ, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch
+    )
     event = alarm_state_change("fraud-detector-retrain-drifted-features")
     del event["detail"]["alarmName"]
     try:
@@ -271,7 +358,7 @@ def _allowed(template: dict[str, Any], policy_prefix: str) -> set[str]:
 
 @pytest.mark.parametrize(
     ("policy_prefix", "scenario"),
-    [("TriggerFunctionPolicy", run_trigger_gate), ("AlertsFunctionPolicy", run_alerts)],
+    [("TriggerFunctionPolicy", run_trigger_gate_and_its_retry), ("AlertsFunctionPolicy", run_alerts)],
     ids=["trigger-gate", "alerts"],
 )
 def test_function_policy_allows_exactly_what_the_handler_calls(

@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.trigger import (
     DATA_WINDOW_END,
+    MAX_RETRY_DELAY,
     TRIGGER_ALARM,
     TRIGGER_METRIC_VALUE,
     TRIGGER_REASON,
@@ -22,6 +23,8 @@ from pipelines.trigger import (
     TriggerPolicy,
     TriggerStore,
     client_request_token,
+    iso,
+    retry_delay,
 )
 from pipelines.trigger_events import alarm_trigger, parse_gate_event
 from pipelines.trigger_store import MemoryTriggerStore, SqliteTriggerStore
@@ -75,14 +78,26 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> TriggerStore:
 GateFactory = Callable[..., tuple[TriggerGate, FakeRunner, Clock]]
 
 
+@dataclass
+class FakeAlarms:
+    """Alarm states as CloudWatch would answer DescribeAlarms; remembers which alarms were read."""
+
+    states: dict[str, str] = field(default_factory=dict)
+    read: list[str] = field(default_factory=list)
+
+    def state(self, alarm: str) -> str | None:
+        self.read.append(alarm)
+        return self.states.get(alarm)
+
+
 @pytest.fixture
 def make_gate(store: TriggerStore) -> GateFactory:
     def make(
-        cooldown_hours: float = 24, max_staleness_days: float | None = None
+        cooldown_hours: float = 24, max_staleness_days: float | None = None, alarms: FakeAlarms | None = None
     ) -> tuple[TriggerGate, FakeRunner, Clock]:
         runner, clock = FakeRunner(), Clock()
         policy = TriggerPolicy.from_settings(cooldown_hours=cooldown_hours, max_staleness_days=max_staleness_days)
-        return TriggerGate(PIPELINE, store, runner, policy, clock=clock), runner, clock
+        return TriggerGate(PIPELINE, store, runner, policy, clock=clock, alarms=alarms), runner, clock
 
     return make
 
@@ -284,3 +299,111 @@ def test_state_round_trips_through_json(make_gate: GateFactory, store: TriggerSt
     gate.handle(parse_gate_event(alarm("evt-2")))
     state = store.load(PIPELINE)
     assert GateState.from_json(state.to_json()) == state
+
+    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))  # evt-2 starts as run2
+    gate.handle(parse_gate_event(ended("run2", "end-2", status="Failed")))
+    failed = store.load(PIPELINE)
+    assert failed.retry is not None and failed.failed_runs == 2
+    assert GateState.from_json(failed.to_json()) == failed
+
+
+def sweep_at(moment: datetime, event_id: str) -> dict[str, object]:
+    return scheduled_event("sweep", event_id=event_id, time=iso(moment))
+
+
+def test_a_failed_alarm_run_is_retried_with_back_off_while_its_alarm_stays_in_alarm(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    alarms = FakeAlarms({ALARM: "ALARM"})
+    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    clock.advance(hours=3)
+    failed = gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    first_due = clock.now + timedelta(hours=24)
+    assert f"retried at {iso(first_due)} if {ALARM} is still in ALARM" in failed[0].reason
+
+    clock.advance(hours=23)
+    early = gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
+    assert [d.outcome for d in early] == [Outcome.idle] and len(runner.requests) == 1
+    assert alarms.read == []  # nothing due: CloudWatch is not asked
+
+    clock.now = first_due
+    retried = gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-2")))
+    assert [d.outcome for d in retried] == [Outcome.started]
+    assert alarms.read == [ALARM]
+    assert runner.requests[1].parameters == {
+        TRIGGER_REASON: "retry",
+        TRIGGER_ALARM: ALARM,
+        TRIGGER_METRIC_VALUE: "0.31",
+        DATA_WINDOW_END: iso(first_due),  # the retry trains on the data up to now
+    }
+
+    # The retry fails too: the next one waits twice as long.
+    clock.advance(hours=2)
+    gate.handle(parse_gate_event(ended("run2", "end-2", status="Failed")))
+    second_due = clock.now + timedelta(hours=48)
+    assert store.load(PIPELINE).retry is not None and store.load(PIPELINE).retry.due == iso(second_due)  # type: ignore[union-attr]
+    clock.now = second_due - timedelta(hours=1)
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-3")))
+    assert len(runner.requests) == 2
+    clock.now = second_due
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-4")))
+    assert len(runner.requests) == 3
+
+    clock.advance(hours=2)
+    gate.handle(parse_gate_event(ended("run3", "end-3", status="Succeeded")))
+    after_success = store.load(PIPELINE)
+    assert after_success.failed_runs == 0 and after_success.retry is None
+
+
+def test_a_due_retry_is_dropped_once_its_alarm_left_alarm(make_gate: GateFactory, store: TriggerStore) -> None:
+    alarms = FakeAlarms({ALARM: "ALARM"})
+    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    alarms.states[ALARM] = "OK"  # the data moved back: nothing says retrain any more
+
+    clock.advance(hours=24)
+    decisions = gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
+
+    assert [d.outcome for d in decisions] == [Outcome.dropped]
+    assert f"{ALARM} is OK now" in decisions[0].reason
+    assert len(runner.requests) == 1 and store.load(PIPELINE).retry is None
+
+
+def test_a_new_alarm_before_the_retry_is_due_replaces_it(make_gate: GateFactory, store: TriggerStore) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=1, alarms=FakeAlarms({ALARM: "ALARM"}))
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    clock.advance(hours=2)
+    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    assert store.load(PIPELINE).retry is not None
+
+    started = gate.handle(parse_gate_event(alarm("evt-2")))
+
+    assert [d.outcome for d in started] == [Outcome.started]
+    assert store.load(PIPELINE).retry is None and len(runner.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "status"), [("alarm", "Stopped"), ("staleness", "Failed")], ids=["stopped-by-hand", "staleness-run"]
+)
+def test_a_stopped_run_or_a_failed_staleness_run_is_not_retried(
+    make_gate: GateFactory, store: TriggerStore, first: str, status: str
+) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=24, max_staleness_days=60, alarms=FakeAlarms({ALARM: "ALARM"}))
+    event = alarm("evt-1") if first == "alarm" else sweep_at(clock.now, "sweep-0")
+    gate.handle(parse_gate_event(event))
+    gate.handle(parse_gate_event(ended("run1", "end-1", status=status)))
+
+    clock.advance(days=3)
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
+
+    assert store.load(PIPELINE).retry is None and len(runner.requests) == 1
+    assert store.load(PIPELINE).failed_runs == (1 if status == "Failed" else 0)
+
+
+def test_retry_delay_doubles_from_the_cooldown_up_to_a_week() -> None:
+    policy = TriggerPolicy.from_settings(cooldown_hours=24, max_staleness_days=None)
+    assert [retry_delay(policy, n) for n in (1, 2, 3)] == [timedelta(days=1), timedelta(days=2), timedelta(days=4)]
+    assert retry_delay(policy, 4) == MAX_RETRY_DELAY == timedelta(days=7)
+    assert retry_delay(policy, 30) == MAX_RETRY_DELAY

@@ -1,7 +1,8 @@
 """Trigger gate function: an EventBridge event in, the gate's decisions (pipelines.trigger) out.
 
 Events: CloudWatch alarm state change to ALARM, pipeline execution status change to a terminal
-status, and the sweep schedule. A malformed event raises before any call; the function's
+status, and the sweep schedule (which also retries a failed alarm-started run while its alarm is
+still in ALARM). A malformed event raises before any call; the function's
 failure destination keeps it.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import boto3
 
 from pipelines.trigger import TriggerGate, TriggerPolicy
-from pipelines.trigger_adapters import DynamoDbTriggerStore, SageMakerPipelineRunner
+from pipelines.trigger_adapters import CloudWatchAlarmStates, DynamoDbTriggerStore, SageMakerPipelineRunner
 from pipelines.trigger_events import parse_gate_event
 
 LOG = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ LOG.setLevel(logging.INFO)
 _gate: TriggerGate | None = None
 
 
-def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any) -> TriggerGate:
+def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any, cloudwatch: Any) -> TriggerGate:
     staleness = environ.get("MAX_STALENESS_DAYS")
     return TriggerGate(
         pipeline=environ["PIPELINE_NAME"],
@@ -34,13 +35,19 @@ def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any) -> 
             cooldown_hours=float(environ["COOLDOWN_HOURS"]),
             max_staleness_days=float(staleness) if staleness else None,
         ),
+        alarms=CloudWatchAlarmStates(cloudwatch),
     )
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     global _gate
     if _gate is None:
-        _gate = build_gate(os.environ, dynamodb=boto3.client("dynamodb"), sagemaker=boto3.client("sagemaker"))
+        _gate = build_gate(
+            os.environ,
+            dynamodb=boto3.client("dynamodb"),
+            sagemaker=boto3.client("sagemaker"),
+            cloudwatch=boto3.client("cloudwatch"),
+        )
     decisions = _gate.handle(parse_gate_event(event), delivery_id=getattr(context, "aws_request_id", ""))
     document = {"decisions": [d.to_json() for d in decisions]}
     LOG.info(json.dumps(document, sort_keys=True))
