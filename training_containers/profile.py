@@ -1,4 +1,9 @@
-"""The baseline profile: what the training data looked like, for the drift monitor.
+"""The baseline profile: what the data looked like when the model was built, for the drift monitor.
+
+DataPull profiles the fresh window (the newest labelled data, which the model is trained on and
+tested on), not the history a weighted or expanding window mixes in: the monitor asks whether
+traffic moved since the model was built, and a mix of past regimes would make traffic the model
+already fits look drifted, re-triggering retrains that cannot settle the alarm.
 
 Numeric features get quantile bin edges fixed now (PSI later bins the current window on the
 same edges), bin shares, range, moments, quantiles and an ECDF (exact up to 2048 distinct values,

@@ -86,7 +86,7 @@ def pull_and_train(
     if not results or not all(r.passed for r in results):
         return Candidate(model_id, window, failure=data_failure_message(results) or "DataValidation failed")
     train, validation, test = split(fresh_rows, selected, config)
-    profile = baseline_profile(train, config)
+    profile = baseline_profile(fresh_rows, config)  # as DataPull: the fresh window is the drift baseline
     train, validation, test = (as_written(frame) for frame in (train, validation, test))
     try:
         estimator, _ = fit(config, job_hyperparameters(config), train, validation)

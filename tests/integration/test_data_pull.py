@@ -55,9 +55,11 @@ def test_good_data_writes_splits_report_manifest_and_profile(
     staged = container.root / "processing" / "input" / "fresh" / "part-0.parquet"
     assert entry["sha256"] == sha256_of(staged) and entry["size"] == staged.stat().st_size
 
+    # The drift baseline is the fresh window alone, not the weighted history the model also saw.
     profile = json.loads((container.output("baseline") / "baseline_profile.json").read_text())
+    assert profile["rows"] == len(fresh) < len(train) + len(validation) + len(test)
     amount = profile["features"]["amount"]
-    inner = np.quantile(train["amount"], np.linspace(0, 1, 11)[1:-1])
+    inner = np.quantile(fresh["amount"], np.linspace(0, 1, 11)[1:-1])
     assert amount["edges"][1:-1] == pytest.approx(inner.tolist())
     assert sum(amount["shares"]) == pytest.approx(1.0)
     assert set(profile["features"]["risk_band"]["frequencies"]) == {"low", "medium", "high"}
