@@ -438,9 +438,15 @@ class TriggerSection(_Strict):
     `performance_slo` (when `drift.performance_slo` is set). An alarm left out still exists, named
     `<model>-watch-...` instead of `<model>-retrain-...`, and changes state; it starts nothing. Leave
     `drifted_features` out where inputs move every period without hurting the model (prices,
-    seasons): there the labels, not the inputs, say when to retrain."""
+    seasons): there the labels, not the inputs, say when to retrain.
+
+    `retry_failed_runs`: a run an alarm started that fails (data check, gates, job error) is
+    started again with back-off (one cooldown, then 2, 4, ... up to 7 days) while its alarm is still
+    in ALARM. Off, the alarm stays in ALARM after a failure and only the max staleness (or the data
+    moving back and again) starts the next run."""
 
     retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
+    retry_failed_runs: bool = True
     cooldown_hours: Annotated[float, Field(ge=0)] = 24
     evaluation_periods: Annotated[int, Field(ge=1)] = 3
     datapoints_to_alarm: Annotated[int, Field(ge=1)] = 2

@@ -205,7 +205,9 @@ class LocalLoop:
             store=SqliteTriggerStore(root / "trigger.db"),
             runner=self.runner,
             policy=TriggerPolicy.from_settings(
-                cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
+                cooldown_hours=config.trigger.cooldown_hours,
+                max_staleness_days=config.trigger.max_staleness_days,
+                retry_failed_runs=config.trigger.retry_failed_runs,
             ),
             clock=self.clock,
             alarms=self,  # a failed run's retry reads its alarm's state

@@ -258,12 +258,16 @@ class Transition:
 class TriggerPolicy:
     cooldown: timedelta
     max_staleness: timedelta | None = None
+    retry_failed_runs: bool = True
 
     @classmethod
-    def from_settings(cls, *, cooldown_hours: float, max_staleness_days: float | None) -> TriggerPolicy:
+    def from_settings(
+        cls, *, cooldown_hours: float, max_staleness_days: float | None, retry_failed_runs: bool = True
+    ) -> TriggerPolicy:
         return cls(
             cooldown=timedelta(hours=cooldown_hours),
             max_staleness=None if max_staleness_days is None else timedelta(days=max_staleness_days),
+            retry_failed_runs=retry_failed_runs,
         )
 
 
@@ -408,7 +412,7 @@ def _after_run(
 ) -> tuple[GateState, str]:
     """The gate once `ended` finished with `status`, and the reason to record: a success clears
     the failure count; a failed alarm-started run is scheduled for a retry (a stopped run was
-    stopped on purpose and is not)."""
+    stopped on purpose and is not; with `retry_failed_runs` off none is)."""
     reason = f"execution ended: {status}"
     if status == "Succeeded":
         return replace(state, failed_runs=0, retry=None), reason
@@ -416,7 +420,7 @@ def _after_run(
         return state, reason
     failures = state.failed_runs + 1
     trigger = ended.trigger
-    if trigger is None or trigger.kind not in RETRIED_KINDS:
+    if not policy.retry_failed_runs or trigger is None or trigger.kind not in RETRIED_KINDS:
         return replace(state, failed_runs=failures), reason
     due = iso(now + retry_delay(policy, failures))
     retry = Retry(trigger=trigger, due=due, failures=failures)

@@ -58,6 +58,7 @@ class RetrainingStack(cdk.Stack):
             key=self.pipeline.key,
             cooldown_hours=config.trigger.cooldown_hours,
             max_staleness_days=config.trigger.max_staleness_days,
+            retry_failed_runs=config.trigger.retry_failed_runs,
             staging=staging,
         )
         self.promotion = ModelPromotion(

@@ -5,8 +5,9 @@
 - `trigger`: the product. The monitor's report becomes CloudWatch datapoints (`metric_data`), the
   retraining alarms of `alarm_specs(config)` are evaluated with CloudWatch's M-of-N rules
   (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `TriggerGate`
-  (memory store, cooldown, single flight, dedupe, max staleness through a sweep at every window
-  end), and a run starts exactly when the gate starts one, with the gate's `DataWindowEnd`. After
+  (memory store, cooldown, single flight, dedupe, and through a sweep at every window end: max
+  staleness and the retry of a failed run while its alarm is still in ALARM), and a run starts
+  exactly when the gate starts one, with the gate's `DataWindowEnd`. After
   each promotion the alarms are re-armed (set to OK) as the promotion controller does: once the
   alarm's N evaluation periods were all measured against the new champion.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
@@ -213,7 +214,9 @@ class GatedTrigger:
             store=self.store,
             runner=self.runner,
             policy=TriggerPolicy.from_settings(
-                cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
+                cooldown_hours=config.trigger.cooldown_hours,
+                max_staleness_days=config.trigger.max_staleness_days,
+                retry_failed_runs=config.trigger.retry_failed_runs,
             ),
             clock=lambda: self._now,
             alarms=self,

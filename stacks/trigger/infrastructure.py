@@ -59,6 +59,7 @@ class TriggerGate(Construct):
         key: kms.IKey,
         cooldown_hours: float,
         max_staleness_days: int | None,
+        retry_failed_runs: bool,
         staging: Path,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -94,6 +95,7 @@ class TriggerGate(Construct):
             "PIPELINE_NAME": names.pipeline,
             "AUDIT_TABLE": self.table.table_name,
             "COOLDOWN_HOURS": f"{cooldown_hours:g}",
+            "RETRY_FAILED_RUNS": "true" if retry_failed_runs else "false",
         }
         if max_staleness_days is not None:
             environment["MAX_STALENESS_DAYS"] = str(max_staleness_days)
@@ -120,7 +122,8 @@ class TriggerGate(Construct):
                 on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dead_letters.queue_arn)
             ),
         )
-        self._grant(role, log_group, names, key, [names.alarm_arn(a) for a in alarm_names])
+        retried = [names.alarm_arn(a) for a in alarm_names] if retry_failed_runs else []
+        self._grant(role, log_group, names, key, retried)
 
         target = targets.LambdaFunction(self.function, retry_attempts=8, max_event_age=cdk.Duration.hours(24))
         self.alarm_rule = events.Rule(
@@ -146,10 +149,23 @@ class TriggerGate(Construct):
         )
 
     def _grant(
-        self, role: iam.Role, log_group: logs.LogGroup, names: ResourceNames, key: kms.IKey, alarm_arns: list[str]
+        self,
+        role: iam.Role,
+        log_group: logs.LogGroup,
+        names: ResourceNames,
+        key: kms.IKey,
+        retried_alarm_arns: list[str],
     ) -> None:
-        """Exactly what pipelines.trigger_adapters calls (tests/infra/test_functions.py)."""
+        """Exactly what pipelines.trigger_adapters calls (tests/infra/test_functions.py);
+        DescribeAlarms only where failed runs are retried (`trigger.retry_failed_runs`)."""
         pipeline_arn = names.pipeline_arn
+        retry = [
+            iam.PolicyStatement(
+                sid="RetryAlarmState",  # a failed run is retried only while its alarm is in ALARM
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=retried_alarm_arns,
+            )
+        ]
         policy = iam.Policy(
             self,
             "FunctionPolicy",
@@ -160,11 +176,7 @@ class TriggerGate(Construct):
                     actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
                     resources=[pipeline_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="RetryAlarmState",  # a failed run is retried only while its alarm is in ALARM
-                    actions=["cloudwatch:DescribeAlarms"],
-                    resources=alarm_arns,
-                ),
+                *(retry if retried_alarm_arns else []),
                 iam.PolicyStatement(
                     sid="AuditTable",
                     actions=["dynamodb:GetItem", "dynamodb:PutItem"],

@@ -42,6 +42,7 @@ def variant_config(folder: Path) -> Path:
     }
     raw["pipeline"]["vpc"] = {"subnet_ids": ["subnet-0abc"], "security_group_ids": ["sg-0abc"]}
     raw["pipeline"]["network_isolation"] = True
+    raw["trigger"]["retry_failed_runs"] = False
     raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")
     path = folder / "fraud-detector-full.yaml"
     path.write_text(yaml.safe_dump(raw))

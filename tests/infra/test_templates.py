@@ -391,3 +391,29 @@ def test_the_monitor_job_runs_on_what_its_inputs_download(
 
 def test_variant_stack_exists(synth: Synth) -> None:
     assert f"{VARIANT}-retraining" in synth.stacks
+
+
+def _trigger_function(template: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    (function,) = [
+        f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if "COOLDOWN_HOURS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("TriggerFunctionPolicy")]
+    return function["Properties"]["Environment"]["Variables"], policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_the_gate_reads_alarm_states_only_where_failed_runs_are_retried(
+    template: dict[str, Any], full_template: dict[str, Any]
+) -> None:
+    environment, statements = _trigger_function(template)
+    assert environment["RETRY_FAILED_RUNS"] == "true"
+    (describe,) = [s for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"]
+    arns = describe["Resource"] if isinstance(describe["Resource"], list) else [describe["Resource"]]
+    names = json.dumps(arns)
+    assert "fraud-detector-retrain-drifted-features" in names and "fraud-detector-retrain-performance-slo" in names
+    assert len(arns) == 2 and "*" not in names  # the retraining alarms only: no watch-only alarm, no wildcard
+
+    variant_environment, variant_statements = _trigger_function(full_template)  # retry_failed_runs: false
+    assert variant_environment["RETRY_FAILED_RUNS"] == "false"
+    assert not [s for s in variant_statements if "cloudwatch" in json.dumps(s["Action"])]

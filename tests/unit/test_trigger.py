@@ -407,3 +407,18 @@ def test_retry_delay_doubles_from_the_cooldown_up_to_a_week() -> None:
     assert [retry_delay(policy, n) for n in (1, 2, 3)] == [timedelta(days=1), timedelta(days=2), timedelta(days=4)]
     assert retry_delay(policy, 4) == MAX_RETRY_DELAY == timedelta(days=7)
     assert retry_delay(policy, 30) == MAX_RETRY_DELAY
+
+
+def test_with_retries_off_a_failed_run_waits_for_the_next_alarm(make_gate: GateFactory, store: TriggerStore) -> None:
+    alarms = FakeAlarms({ALARM: "ALARM"})
+    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
+    gate.policy = TriggerPolicy.from_settings(cooldown_hours=24, max_staleness_days=None, retry_failed_runs=False)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    failed = gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+
+    clock.advance(days=10)
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
+
+    assert failed[0].reason == "execution ended: Failed"
+    assert len(runner.requests) == 1 and alarms.read == []
+    assert store.load(PIPELINE).failed_runs == 1 and store.load(PIPELINE).retry is None

@@ -34,6 +34,7 @@ def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any, clo
         policy=TriggerPolicy.from_settings(
             cooldown_hours=float(environ["COOLDOWN_HOURS"]),
             max_staleness_days=float(staleness) if staleness else None,
+            retry_failed_runs=environ.get("RETRY_FAILED_RUNS", "true") == "true",
         ),
         alarms=CloudWatchAlarmStates(cloudwatch),
     )
