@@ -22,6 +22,9 @@ Scenarios, applied to rows at or after `drift_start`:
 - `covariate`: amounts x2.5, distances x3, merchant mix shifts to online, device trust drops.
 - `concept`: fraudsters adapt: fraud looks like normal card-present, local, day-time spending, so
   a model trained before the drift loses recall, most of all on the high-risk band.
+- `card_testing`: a new fraud pattern a retrained model can learn: `concept_share` of fraud
+  becomes card testing, bursts of tiny online card-not-present charges (under 3) on ordinary
+  accounts, a region the old model saw almost only legitimate rows in, so it misses them.
 - `subtle`: a small location shift in `device_trust` only (mean -0.03).
 - `label_shift`: the fraud rate doubles with class-conditional features unchanged.
 - `mixed`: `covariate` and `concept` together (the demo's production drift).
@@ -35,8 +38,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Scenario = Literal["none", "covariate", "concept", "subtle", "label_shift", "mixed"]
-SCENARIOS: tuple[Scenario, ...] = ("none", "covariate", "concept", "subtle", "label_shift", "mixed")
+Scenario = Literal["none", "covariate", "concept", "card_testing", "subtle", "label_shift", "mixed"]
+SCENARIOS: tuple[Scenario, ...] = ("none", "covariate", "concept", "card_testing", "subtle", "label_shift", "mixed")
 
 CATEGORIES = ("grocery", "restaurants", "fuel", "online", "electronics", "travel", "gaming")
 _LEGIT_MIX = np.array([0.25, 0.18, 0.14, 0.20, 0.10, 0.08, 0.05])
@@ -73,20 +76,21 @@ def generate(spec: StreamSpec) -> pd.DataFrame:
     if spec.scenario == "label_shift":
         rate[drifted] *= 2
     fraud = rng.random(n) < rate
+    # Fraud drawn from the legitimate profile: a share of it after the drift point (`concept`,
+    # `mixed`), or exactly the card tests, whose tell-tale features are set afterwards.
+    tests = fraud & drifted & (rng.random(n) < spec.concept_share) if spec.scenario == "card_testing" else None
+    adapted = drifted if spec.scenario in ("concept", "mixed") else tests
+    share = 1.0 if tests is not None else spec.concept_share
 
     frame = pd.DataFrame(
         {
             "transaction_id": [f"tx-{spec.seed}-{i:08d}" for i in range(n)],
             "event_time": times.as_unit("ms"),
-            **_features(
-                rng,
-                fraud,
-                drifted if spec.scenario in ("concept", "mixed") else None,
-                spec.concept_share,
-                spec.high_risk_cut,
-            ),
+            **_features(rng, fraud, adapted, share, spec.high_risk_cut),
         }
     )
+    if tests is not None:
+        _apply_card_testing(frame, tests, rng)
     if spec.scenario in ("covariate", "mixed"):
         _apply_covariate_shift(frame, drifted, rng)
     elif spec.scenario == "subtle":
@@ -150,6 +154,14 @@ def _hour_profile(night_weight: float) -> np.ndarray:
     weights[:5] *= night_weight
     normalised: np.ndarray = weights / weights.sum()
     return normalised
+
+
+def _apply_card_testing(frame: pd.DataFrame, tests: np.ndarray, rng: np.random.Generator) -> None:
+    count = int(tests.sum())
+    frame.loc[tests, "amount"] = np.round(rng.uniform(0.5, 3.0, count), 2)
+    frame.loc[tests, "merchant_category"] = "online"
+    frame.loc[tests, "card_present"] = 0
+    frame.loc[tests, "txn_count_24h"] = rng.poisson(6, count)
 
 
 def _apply_covariate_shift(frame: pd.DataFrame, drifted: np.ndarray, rng: np.random.Generator) -> None:

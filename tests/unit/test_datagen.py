@@ -65,3 +65,18 @@ def test_lower_high_risk_cut_widens_the_high_band_and_dilutes_it() -> None:
         loose.loc[loose["risk_band"] == "high", "is_fraud"].mean()
         < 0.5 * usual.loc[usual["risk_band"] == "high", "is_fraud"].mean()
     )
+
+
+def test_card_testing_turns_a_share_of_fraud_into_tiny_online_charges_after_the_drift_point() -> None:
+    spec = StreamSpec(rows=60_000, days=40, seed=8, scenario="card_testing", drift_start="2026-01-21")
+    frame = generate(spec)
+    after = frame["event_time"] >= pd.Timestamp("2026-01-21")
+    tiny = frame["amount"].lt(3) & frame["merchant_category"].eq("online") & frame["card_present"].eq(0)
+    fraud = frame["is_fraud"].eq(1)
+    share = (tiny & fraud & after).sum() / (fraud & after).sum()
+    assert share == pytest.approx(spec.concept_share, abs=0.06)
+    tests = (tiny & fraud & after).sum()
+    assert (tiny & ~after).sum() < 0.05 * tests  # before the drift point the region is all but empty
+    assert (tiny & ~fraud & after).sum() < 0.05 * tests  # legitimate spending does not move there
+    assert frame.loc[tiny & fraud & after, "txn_count_24h"].mean() > 4  # the bursts a model can learn
+    assert 0.015 < frame.loc[after, "is_fraud"].mean() < 0.025  # the fraud rate is unchanged
