@@ -48,7 +48,7 @@ def parse_times(values: Sequence[str]) -> tuple[datetime, ...]:
     return tuple(times)
 
 
-def throttled(stream: TextIO, every_seconds: float = 2.0) -> Callable[[str], None]:
+def throttled(stream: TextIO, every_seconds: float = 2.0, prefix: str = "backtest") -> Callable[[str], None]:
     """A progress line at most every `every_seconds` (a long run shows it is alive)."""
     last = [0.0]
 
@@ -56,7 +56,7 @@ def throttled(stream: TextIO, every_seconds: float = 2.0) -> Callable[[str], Non
         now = time.monotonic()
         if now - last[0] >= every_seconds:
             last[0] = now
-            print(f"backtest: {message}", file=stream, flush=True)
+            print(f"{prefix}: {message}", file=stream, flush=True)
 
     return show
 
