@@ -74,6 +74,32 @@ class LocalPipelineRunner:
         return None  # executions run to the end inside start()
 
 
+def eventbridge_event(
+    key: str,
+    detail_type: str,
+    source: str,
+    at: datetime,
+    resources: list[str],
+    detail: dict[str, Any],
+    *,
+    account: str,
+    region: str,
+) -> dict[str, Any]:
+    """The envelope EventBridge wraps every event in; the id is derived from `key`, so a
+    redelivery of the same event carries the same id."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
 def alarm_event(
     spec: AlarmSpec,
     state: str,
@@ -94,16 +120,13 @@ def alarm_event(
     }
     if value is not None:
         reason_data["recentDatapoints"] = [value]
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{spec.name}/{stamp}/{state}")),
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
-        "account": account,
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:cloudwatch:{region}:{account}:alarm:{spec.name}"],
-        "detail": {
+    return eventbridge_event(
+        f"{spec.name}/{stamp}/{state}",
+        "CloudWatch Alarm State Change",
+        "aws.cloudwatch",
+        at,
+        [f"arn:aws:cloudwatch:{region}:{account}:alarm:{spec.name}"],
+        {
             "alarmName": spec.name,
             "configuration": {
                 "description": spec.description,
@@ -126,22 +149,21 @@ def alarm_event(
             "previousState": {"reason": "", "timestamp": stamp, "value": previous},
             "state": {"reason": reason, "reasonData": json.dumps(reason_data), "timestamp": stamp, "value": state},
         },
-    }
+        account=account,
+        region=region,
+    )
 
 
 def execution_event(execution: Execution, account: str, region: str) -> dict[str, Any]:
     """A "SageMaker Model Building Pipeline Execution Status Change" event for an ended execution."""
     ended = execution.ended or execution.started
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution.arn}/{execution.status}")),
-        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
-        "source": "aws.sagemaker",
-        "account": account,
-        "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [execution.pipeline_arn, execution.arn],
-        "detail": {
+    return eventbridge_event(
+        f"{execution.arn}/{execution.status}",
+        "SageMaker Model Building Pipeline Execution Status Change",
+        "aws.sagemaker",
+        ended,
+        [execution.pipeline_arn, execution.arn],
+        {
             "currentPipelineExecutionStatus": execution.status,
             "previousPipelineExecutionStatus": "Executing",
             "executionStartTime": execution.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -149,7 +171,9 @@ def execution_event(execution: Execution, account: str, region: str) -> dict[str
             "pipelineArn": execution.pipeline_arn,
             "pipelineExecutionArn": execution.arn,
         },
-    }
+        account=account,
+        region=region,
+    )
 
 
 QUIET_OUTCOMES = (Outcome.fresh, Outcome.idle)  # a sweep that found nothing to do: recorded, not echoed
@@ -157,17 +181,10 @@ QUIET_OUTCOMES = (Outcome.fresh, Outcome.idle)  # a sweep that found nothing to 
 
 def sweep_event(at: datetime, rule: str, account: str, region: str) -> dict[str, Any]:
     """The gate's sweep schedule firing: a "Scheduled Event" as EventBridge delivers it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rule}/{at.isoformat()}")),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
-        "detail": {},
-    }
+    resources = [f"arn:aws:events:{region}:{account}:rule/{rule}"]
+    return eventbridge_event(
+        f"{rule}/{at.isoformat()}", "Scheduled Event", "aws.events", at, resources, {}, account=account, region=region
+    )
 
 
 @dataclass
