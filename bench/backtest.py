@@ -1,11 +1,13 @@
 """Benchmark: does drift-triggered retraining beat the calendar, and at what cost?
 
-    python bench/backtest.py [--out out/bench/backtest] [--skip-elec2] [--skip-generated]
-                             [--seeds 5] [--jobs 2] [--sweep]
+    python bench/backtest.py [--out out/bench/backtest] [--skip-elec2] [--skip-holdout]
+                             [--skip-generated] [--seeds 5] [--jobs 2] [--sweep]
 
 Each history is replayed by `python -m pipelines backtest`'s code with four policies (never,
 calendar with as many runs as the trigger policy, trigger, every window):
 - elec2: ../shared/data/elec2.csv through configs/elec2.yaml (skipped when the file is absent);
+  its config was chosen with --sweep on all of it, so `elec2-holdout` also checks the choice on
+  unseen data: the sweep runs on the first half, its recommended point replays the second half;
 - generated: fraud-like transactions from pipelines/datagen.py through the example config
   configs/fraud-detector.yaml as it is (nothing tuned on these streams), one stream per seed.
   Known drift points: 90 stationary days (the first 60 train the first model, as the history a
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from pipelines.backtest.command import text_table, throttled  # noqa: E402
 from pipelines.backtest.history import History, load_history, prepare_history  # noqa: E402
 from pipelines.backtest.report import write_html, write_json  # noqa: E402
-from pipelines.backtest.run import BacktestSettings, run_backtest  # noqa: E402
+from pipelines.backtest.run import BacktestSettings, run_backtest, run_holdout  # noqa: E402
 from pipelines.backtest.streams import Segment, drifting_stream  # noqa: E402
 from pipelines.config import FilesSource, load_config  # noqa: E402
 
@@ -53,6 +55,7 @@ GENERATED_ROWS_PER_DAY = 1_000
 GENERATED_WINDOW = 3_000  # three days
 GENERATED_WARMUP = 20  # windows (60 days) that train the first model
 GENERATED_SEEDS = (7, 11, 23, 37, 51, 64, 78, 91)
+HOLDOUT = 0.5  # elec2-holdout: the share of the rows held out from the sweep
 
 
 def elec2() -> tuple[History, BacktestSettings] | None:
@@ -89,9 +92,11 @@ def replay_case(name: str, seed: int | None, sweep: bool, out: Path) -> tuple[st
     assert found is not None
     history, settings = found
     started = time.monotonic()
-    document = run_backtest(
-        history, replace(settings, sweep=sweep), progress=throttled(sys.stderr, every_seconds=20, prefix=name)
-    )
+    progress = throttled(sys.stderr, every_seconds=20, prefix=name)
+    if name.endswith("-holdout"):
+        document = run_holdout(history, settings, HOLDOUT, progress=progress)
+    else:
+        document = run_backtest(history, replace(settings, sweep=sweep), progress=progress)
     write_json(document, out / f"{name}.json")
     write_html(document, out / f"{name}.html")
     return name, document, time.monotonic() - started
@@ -153,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "backtest"))
     parser.add_argument("--skip-elec2", action="store_true")
+    parser.add_argument("--skip-holdout", action="store_true", help="skip elec2's held-out check of its thresholds")
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--seeds", type=int, default=5, help=f"generated streams (at most {len(GENERATED_SEEDS)})")
     parser.add_argument("--jobs", type=int, default=2, help="histories replayed at once (one process each)")
@@ -162,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     cases: list[tuple[str, int | None]] = []
     if not args.skip_elec2 and elec2() is not None:
         cases.append(("elec2", None))
+        if not args.skip_holdout:
+            cases.append(("elec2-holdout", None))
     if not args.skip_generated:
         cases += [(f"generated-seed{seed}", seed) for seed in GENERATED_SEEDS[: max(args.seeds, 1)]]
     with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:

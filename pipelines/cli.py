@@ -138,6 +138,7 @@ def _backtest(args: argparse.Namespace) -> int:
         html=args.html,
         sweep=args.sweep,
         rearm=not args.no_rearm,
+        holdout=args.holdout,
     )
     return backtest_command(request)
 
@@ -215,6 +216,12 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", help="backtest JSON to write (policies.<name>.retrains, .mean_metric, ...)")
     backtest.add_argument("--html", help="HTML report to write (metric over time, retraining marks)")
     backtest.add_argument("--sweep", action="store_true", help="also search trigger thresholds (frontier)")
+    backtest.add_argument(
+        "--holdout",
+        type=float,
+        metavar="FRACTION",
+        help="sweep on the earlier rows, then replay the recommended point on this last share of them",
+    )
     backtest.add_argument(
         "--no-rearm",
         action="store_true",

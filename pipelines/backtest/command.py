@@ -14,7 +14,7 @@ import pandas as pd
 
 from pipelines.backtest.history import BacktestInputError, load_history
 from pipelines.backtest.report import policy_rows, write_html, write_json
-from pipelines.backtest.run import BacktestSettings, run_backtest
+from pipelines.backtest.run import BacktestSettings, run_backtest, run_holdout
 from pipelines.config import load_config
 
 EXIT_INVALID = 2
@@ -34,6 +34,7 @@ class BacktestRequest:
     html: str | None = None
     sweep: bool = False
     rearm: bool = True
+    holdout: float | None = None  # tune on the rest, check the recommended point on this last share
 
 
 def parse_times(values: Sequence[str]) -> tuple[datetime, ...]:
@@ -61,12 +62,28 @@ def throttled(stream: TextIO, every_seconds: float = 2.0, prefix: str = "backtes
     return show
 
 
+def holdout_line(document: dict[str, Any]) -> str | None:
+    """What the held-out table below it checks, or None without --holdout."""
+    holdout = document.get("holdout")
+    if not holdout:
+        return None
+    tuning = holdout["tuning"]
+    return (
+        f"tuned on the first {tuning['rows']:,} rows ({tuning['first'][:10]} to {tuning['last'][:10]}): "
+        f"{tuning['recommended']} ({tuning['in_sample']['retrains']} runs, mean "
+        f"{_cell(tuning['in_sample']['mean_metric'])} there; the config as written: "
+        f"{tuning['as_configured']['retrains']} runs, {_cell(tuning['as_configured']['mean_metric'])}). "
+        f"Replayed on the held-out {holdout['held_out']['rows']:,} rows:"
+    )
+
+
 def text_table(document: dict[str, Any]) -> str:
     metric = document["metric"]
     header = ("policy", "runs", "promoted", f"mean {metric}", "worst", "< SLO", "drifts caught", "delay")
     rows = [header, *[tuple(_cell(v) for v in row) for row in policy_rows(document)]]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = [
+    lines = [line] if (line := holdout_line(document)) else []
+    lines += [
         "  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
         for row in rows
     ]
@@ -116,7 +133,10 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
             sweep=request.sweep,
             rearm=request.rearm,
         )
-        document = run_backtest(history, settings, progress=throttled(stderr))
+        if request.holdout is None:
+            document = run_backtest(history, settings, progress=throttled(stderr))
+        else:
+            document = run_holdout(history, settings, request.holdout, progress=throttled(stderr))
     except BacktestInputError as exc:
         print(f"error: {exc}", file=stderr)
         return EXIT_INVALID

@@ -4,8 +4,10 @@ JSON (`run_backtest`'s document): `policies.<name>` holds `retrains`, `mean_metr
 `worst_metric`, `worst_window`, `windows_below_slo`, `detection` (per known drift point),
 `promotions`, `failed_runs`, `timeline` (one record per replayed window); `comparison` the
 trigger policy against every-window and calendar; `sweep` (with --sweep) every grid point and the
-frontier. The HTML page shows the same numbers, the metric over time with each policy's retraining
-runs and promotions marked, and the sweep's frontier (matplotlib PNGs embedded as data URIs).
+frontier; `holdout` (with --holdout) the tuning part, its recommended point and its overrides, the
+rest of the document being that point replayed on the held-out rows. The HTML page shows the same
+numbers, the metric over time with each policy's retraining runs and promotions marked, and the
+sweep's frontier (matplotlib PNGs embedded as data URIs).
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def render(document: Mapping[str, Any]) -> str:
         f"{html.escape(data['first'])} to {html.escape(data['last'])}. Metric: <b>{html.escape(metric)}</b>"
         + (f", SLO {document['slo']['min']}" if document.get("slo") else "")
         + ".</p>",
+        _holdout(document.get("holdout")),
         _table([*POLICY_HEADER[:3], f"mean {metric}", *POLICY_HEADER[4:]], policy_rows(document)),
         _comparison(document.get("comparison") or {}),
         f'<img alt="metric over time" src="{metric_chart(document)}">',
@@ -200,6 +203,22 @@ def render(document: Mapping[str, Any]) -> str:
         f"<meta charset='utf-8'><title>Backtest: {html.escape(str(document['model']))}</title><style>{_STYLE}</style>"
     )
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
+
+
+def _holdout(holdout: Mapping[str, Any] | None) -> str:
+    """With --holdout: where the thresholds were tuned and what was chosen there."""
+    if not holdout:
+        return ""
+    tuning = holdout["tuning"]
+    return (
+        f"<p><b>Held-out check.</b> The sweep ran on the first {tuning['rows']:,} rows "
+        f"({html.escape(tuning['first'])} to {html.escape(tuning['last'])}) and recommended "
+        f"<b>{html.escape(tuning['recommended'])}</b> ({tuning['in_sample']['retrains']} runs, mean "
+        f"{_number(tuning['in_sample']['mean_metric'])} there; the config as written: "
+        f"{tuning['as_configured']['retrains']} runs, {_number(tuning['as_configured']['mean_metric'])}). "
+        f"Everything below replays that point on the {holdout['held_out']['rows']:,} rows that followed, "
+        "which the sweep never saw.</p>"
+    )
 
 
 def _comparison(comparison: Mapping[str, Any]) -> str:

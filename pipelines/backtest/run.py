@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from pipelines.backtest.lab import Lab
 from pipelines.backtest.policies import Calendar, EveryWindow, GatedTrigger, Never, Policy, matched_calendar
 from pipelines.backtest.runner import PolicyRun, headline_metric, replay
 from pipelines.backtest.summary import TARGET_RETRAIN_RATIO, compare, locate, summarize
-from pipelines.backtest.sweep import run_sweep
+from pipelines.backtest.sweep import configured, run_sweep
 from pipelines.config import ModelConfig
 
 BACKTEST_VERSION = 1
@@ -104,6 +104,45 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         document["sweep"] = run_sweep(lab, metric, drift_points, retrain_budget=budget, progress=progress)
     document["runtime"] = {"seconds": round(time.monotonic() - started, 1), "trainings": lab.trainings}
     return document
+
+
+def run_holdout(
+    history: History, settings: BacktestSettings, fraction: float, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Tune on the past, check on what followed: the sweep runs on the first `1 - fraction` of the
+    rows, and its recommended point is replayed with the four policies on the last `fraction`,
+    which start with their own warm-up and were never seen by the sweep. The document is the
+    held-out backtest, with `holdout` saying what was tuned where."""
+    if not 0 < fraction < 1:
+        raise BacktestInputError(f"--holdout must be a fraction between 0 and 1, got {fraction}")
+    cut = round(len(history.frame) * (1 - fraction))
+    tuning = replace(history, frame=history.frame.iloc[:cut].reset_index(drop=True))
+    held_out = replace(history, frame=history.frame.iloc[cut:].reset_index(drop=True))
+    tuned = run_backtest(tuning, replace(settings, sweep=True), progress)
+    sweep = tuned["sweep"]
+    point = next((p for p in sweep["points"] if p["name"] == sweep["recommended"]), None)
+    if point is None:
+        raise BacktestInputError(
+            f"the sweep on the first {1 - fraction:.0%} of the rows found no point within "
+            f"{sweep['retrain_budget']} runs; give the tuning part more windows (a smaller --holdout)"
+        )
+    chosen = configured(history.config, point["overrides"])
+    checked = run_backtest(replace(held_out, config=chosen), replace(settings, sweep=False), progress)
+    as_configured = tuned["policies"]["trigger"]
+    checked["holdout"] = {
+        "fraction": fraction,
+        "tuning": {
+            "rows": cut,
+            "first": tuned["data"]["first"],
+            "last": tuned["data"]["last"],
+            "recommended": point["name"],
+            "overrides": point["overrides"],
+            "in_sample": {"retrains": point["retrains"], "mean_metric": point["mean_metric"]},
+            "as_configured": {"retrains": as_configured["retrains"], "mean_metric": as_configured["mean_metric"]},
+        },
+        "held_out": {"rows": len(held_out.frame), "first": checked["data"]["first"]},
+    }
+    return checked
 
 
 def _phases(

@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipelines.alarms import alarm_specs
 from pipelines.backtest.history import prepare_history
 from pipelines.backtest.run import POLICY_ORDER, BacktestSettings, run_backtest
 from pipelines.backtest.streams import Segment, drifting_stream
+from pipelines.backtest.sweep import configured
 from pipelines.cli import main
 from pipelines.config import ModelConfig, parse_config
 
@@ -233,3 +235,30 @@ def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.C
     bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
     assert main(["backtest", str(bad), "--data", str(files["history"])]) == 2
     assert "trigger.cooldown_hours" in capsys.readouterr().err
+
+
+def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_the_rest(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = files["folder"] / "holdout.json"
+    frame, _ = stream(Segment("none", 4), Segment("covariate", 2), Segment("none", 2), Segment("covariate", 4))
+    history = files["folder"] / "long.parquet"
+    frame.to_parquet(history, index=False)
+    args = ["backtest", str(files["config"]), "--data", str(history), "--window", str(ROWS_PER_DAY), "--json", str(out)]
+
+    assert main([*args, "--holdout", "0.5"]) == 0
+
+    document = json.loads(out.read_text())
+    holdout, tuning = document["holdout"], document["holdout"]["tuning"]
+    assert tuning["rows"] == len(frame) // 2 and document["data"]["rows"] == len(frame) - len(frame) // 2
+    assert tuning["last"] < document["data"]["first"]  # the sweep never saw a held-out row
+    assert "sweep" not in document and holdout["held_out"]["rows"] == document["data"]["rows"]
+    # the held-out trigger policy is the recommended point, not the config as written
+    chosen = configured(parse_config(RAW_CONFIG), tuning["overrides"])
+    expected = [spec.name for spec in alarm_specs(chosen) if spec.triggers_retraining]
+    assert document["policies"]["trigger"]["alarms"] == expected
+    assert set(document["policies"]) == set(POLICY_ORDER)
+    assert f"tuned on the first {tuning['rows']:,} rows" in capsys.readouterr().out
+
+    assert main([*args, "--holdout", "1.5"]) == 2
+    assert "--holdout must be a fraction between 0 and 1" in capsys.readouterr().err
