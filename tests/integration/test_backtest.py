@@ -245,8 +245,9 @@ def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_
     history = files["folder"] / "long.parquet"
     frame.to_parquet(history, index=False)
     args = ["backtest", str(files["config"]), "--data", str(history), "--window", str(ROWS_PER_DAY), "--json", str(out)]
+    page = files["folder"] / "holdout.html"
 
-    assert main([*args, "--holdout", "0.5"]) == 0
+    assert main([*args, "--holdout", "0.5", "--html", str(page)]) == 0
 
     document = json.loads(out.read_text())
     holdout, tuning = document["holdout"], document["holdout"]["tuning"]
@@ -259,6 +260,7 @@ def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_
     assert document["policies"]["trigger"]["alarms"] == expected
     assert set(document["policies"]) == set(POLICY_ORDER)
     assert f"tuned on the first {tuning['rows']:,} rows" in capsys.readouterr().out
+    assert f"The sweep ran on the first {tuning['rows']:,} rows" in page.read_text()
 
     assert main([*args, "--holdout", "1.5"]) == 2
     assert "--holdout must be a fraction between 0 and 1" in capsys.readouterr().err
