@@ -11,9 +11,10 @@ trigger:
   nothing runs and the cooldown is over: when the running execution ends, or on the next sweep;
 - the sweep also starts a run when the newest model is older than the max staleness;
 - a run an alarm started that fails (bad data, a failed gate, a job error) is retried with
-  back-off (the cooldown, doubled after each further failure, at most `MAX_RETRY_DELAY`) by the
-  sweep, as long as its alarm is still in ALARM: the alarm fires only on a change of state, so
-  without a retry a drift that outlasts one failed run would never start another.
+  back-off (the cooldown, at least an hour, doubled after each failed retry, at most
+  `MAX_RETRY_DELAY`) by the sweep, as long as its alarm is still in ALARM: the alarm fires only
+  on a change of state, so without a retry a drift that outlasts one failed run would never
+  start another.
 
 Every decision is a `TriggerDecision`, written to the audit trail by the store in the same
 atomic write as the state change it explains. The decision functions are pure; `TriggerGate`
@@ -159,31 +160,38 @@ class GateState:
     last_started_at: str | None = None
     pending: tuple[Trigger, ...] = ()
     retry: Retry | None = None
-    failed_runs: int = 0  # consecutive runs that ended Failed; a run that succeeds resets it
+    # Failed runs in a row of the current chain: an alarm's run and the retries after it. A new
+    # alarm's run starts a chain; a success or a dropped retry ends it.
+    failed_runs: int = 0
+    missed_end: Execution | None = None  # released by the sweep without its end event, which may come late
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> GateState:
-        running = raw.get("running")
         return cls(
             pipeline=raw["pipeline"],
             version=int(raw.get("version", 0)),
-            running=None
-            if running is None
-            else Execution(
-                token=running["token"],
-                started_at=running["started_at"],
-                arn=running.get("arn"),
-                trigger=_trigger(running.get("trigger")),
-                trigger_ids=tuple(running.get("trigger_ids", ())),
-            ),
+            running=_execution(raw.get("running")),
             last_started_at=raw.get("last_started_at"),
             pending=tuple(t for t in (_trigger(raw_t) for raw_t in raw.get("pending", ())) if t is not None),
             retry=_retry(raw.get("retry")),
             failed_runs=int(raw.get("failed_runs", 0)),
+            missed_end=_execution(raw.get("missed_end")),
         )
+
+
+def _execution(raw: Mapping[str, Any] | None) -> Execution | None:
+    if raw is None:
+        return None
+    return Execution(
+        token=raw["token"],
+        started_at=raw["started_at"],
+        arn=raw.get("arn"),
+        trigger=_trigger(raw.get("trigger")),
+        trigger_ids=tuple(raw.get("trigger_ids", ())),
+    )
 
 
 def _retry(raw: Mapping[str, Any] | None) -> Retry | None:
@@ -274,14 +282,16 @@ class TriggerPolicy:
 # --------------------------------------------------------------------------- pure decisions
 
 UNCONFIRMED_START_RETRY = timedelta(minutes=10)
+MIN_RETRY_DELAY = timedelta(hours=1)  # the first retry's delay when the cooldown is shorter
 MAX_RETRY_DELAY = timedelta(days=7)
 RETRIED_KINDS = (TriggerKind.alarm, TriggerKind.retry)  # a staleness or manual run is not retried
 
 
 def retry_delay(policy: TriggerPolicy, failures: int) -> timedelta:
-    """How long after its `failures`-th consecutive failure a run is retried: the cooldown,
-    doubled for each failure before it, at most `MAX_RETRY_DELAY`."""
-    delay: timedelta = policy.cooldown * 2 ** max(failures - 1, 0)
+    """How long after its `failures`-th consecutive failure a run is retried: the cooldown (at
+    least `MIN_RETRY_DELAY`), doubled for each failure before it, at most `MAX_RETRY_DELAY`."""
+    doublings = min(max(failures - 1, 0), 16)  # 2**16 hours is past the cap already
+    delay: timedelta = max(policy.cooldown, MIN_RETRY_DELAY) * 2**doublings
     return min(delay, MAX_RETRY_DELAY)
 
 
@@ -389,6 +399,15 @@ def on_execution_ended(
     observed_running: str | None = None,
 ) -> Transition:
     running = state.running
+    missed = state.missed_end
+    if missed is not None and missed.arn == ended.execution_arn:
+        # The sweep released it before this end event came: its outcome still counts.
+        late, reason = _after_run(replace(state, missed_end=None), missed, ended.status, policy, now)
+        late_reason = f"late end event; {reason}"
+        decision = _decision(
+            state, ended.event_id, Outcome.released, late_reason, now, delivery_id, execution_arn=ended.execution_arn
+        )
+        return Transition(late, (decision,))
     if running is None or (running.arn is not None and running.arn != ended.execution_arn):
         reason = f"execution {ended.execution_arn} ({ended.status}) is not the one the gate waits for"
         decision = _decision(
@@ -410,17 +429,18 @@ def on_execution_ended(
 def _after_run(
     state: GateState, ended: Execution, status: str, policy: TriggerPolicy, now: datetime
 ) -> tuple[GateState, str]:
-    """The gate once `ended` finished with `status`, and the reason to record: a success clears
-    the failure count; a failed alarm-started run is scheduled for a retry (a stopped run was
-    stopped on purpose and is not; with `retry_failed_runs` off none is)."""
+    """The gate once `ended` finished with `status`, and the reason to record: a success ends the
+    chain of failures; a failed alarm-started run (or retry) is scheduled for a retry. A stopped
+    run was stopped on purpose, and a staleness, manual or external run belongs to no chain:
+    neither is retried, nor is anything with `retry_failed_runs` off."""
     reason = f"execution ended: {status}"
     if status == "Succeeded":
         return replace(state, failed_runs=0, retry=None), reason
-    if status != "Failed":
-        return state, reason
-    failures = state.failed_runs + 1
     trigger = ended.trigger
-    if not policy.retry_failed_runs or trigger is None or trigger.kind not in RETRIED_KINDS:
+    if status != "Failed" or trigger is None or trigger.kind not in RETRIED_KINDS:
+        return state, reason
+    failures = state.failed_runs + 1 if trigger.kind is TriggerKind.retry else 1
+    if not policy.retry_failed_runs:
         return replace(state, failed_runs=failures), reason
     due = iso(now + retry_delay(policy, failures))
     retry = Retry(trigger=trigger, due=due, failures=failures)
@@ -430,18 +450,21 @@ def _after_run(
 
 
 def _due_retry(
-    state: GateState, sweep: Sweep, now: datetime, delivery_id: str, alarm_state: str | None
+    state: GateState, sweep: Sweep, policy: TriggerPolicy, now: datetime, delivery_id: str, alarm_state: str | None
 ) -> tuple[GateState, Trigger | TriggerDecision] | None:
     """A due retry, when nothing else runs or waits: the trigger that starts it (its alarm is in
     ALARM, or its state could not be read), or the decision that drops it (the alarm left ALARM:
-    the data no longer says retrain). None when no retry is due."""
+    the data no longer says retrain; or retries were turned off since). None when none is due."""
     retry = state.retry
     if retry is None or now < parse_time(retry.due) or state.running is not None or state.pending:
         return None
-    state, original = replace(state, retry=None), retry.trigger
-    if alarm_state is not None and alarm_state != "ALARM":
-        reason = f"retry after failure {retry.failures} dropped: {original.alarm} is {alarm_state} now"
+    original = retry.trigger
+    if not policy.retry_failed_runs or (alarm_state is not None and alarm_state != "ALARM"):
+        why = f"{original.alarm} is {alarm_state} now" if policy.retry_failed_runs else "retries are off"
+        reason = f"retry after failure {retry.failures} dropped: {why}"
+        state = replace(state, retry=None, failed_runs=0)
         return state, _decision(state, sweep.event_id, Outcome.dropped, reason, now, delivery_id, trigger=original)
+    state = replace(state, retry=None)
     known = "is still in ALARM" if alarm_state else "state could not be read"
     return state, Trigger(
         event_id=f"{sweep.event_id}#retry",
@@ -488,12 +511,12 @@ def on_sweep(
         decisions.append(
             _decision(state, sweep.event_id, Outcome.released, reason, now, delivery_id, execution_arn=running.arn)
         )
-        state = replace(state, running=None)
+        state = replace(state, running=None, missed_end=running)
     state = _adopt(state, observed_running, now)
     started = _start_pending(state, policy, now, delivery_id)
     if started is not None:
         return Transition(started.state, tuple(decisions), started.start, started.started)
-    due = _due_retry(state, sweep, now, delivery_id, retry_alarm_state)
+    due = _due_retry(state, sweep, policy, now, delivery_id, retry_alarm_state)
     if due is not None:
         state, outcome = due
         if isinstance(outcome, TriggerDecision):

@@ -118,7 +118,12 @@ def run_holdout(
     cut = round(len(history.frame) * (1 - fraction))
     tuning = replace(history, frame=history.frame.iloc[:cut].reset_index(drop=True))
     held_out = replace(history, frame=history.frame.iloc[cut:].reset_index(drop=True))
-    tuned = run_backtest(tuning, replace(settings, sweep=True), progress)
+    if tuning.frame.empty or held_out.frame.empty:
+        raise BacktestInputError(f"--holdout {fraction} leaves no rows on one side of {len(history.frame)}")
+    boundary = held_out.times.iloc[0].tz_localize("UTC").to_pydatetime()
+    earlier = tuple(t for t in settings.drift_times if t < boundary)  # each drift point on its own side
+    later = tuple(t for t in settings.drift_times if t >= boundary)
+    tuned = run_backtest(tuning, replace(settings, sweep=True, drift_times=earlier), progress)
     sweep = tuned["sweep"]
     point = next((p for p in sweep["points"] if p["name"] == sweep["recommended"]), None)
     if point is None:
@@ -127,7 +132,9 @@ def run_holdout(
             f"{sweep['retrain_budget']} runs; give the tuning part more windows (a smaller --holdout)"
         )
     chosen = configured(history.config, point["overrides"])
-    checked = run_backtest(replace(held_out, config=chosen), replace(settings, sweep=False), progress)
+    checked = run_backtest(
+        replace(held_out, config=chosen), replace(settings, sweep=False, drift_times=later), progress
+    )
     as_configured = tuned["policies"]["trigger"]
     checked["holdout"] = {
         "fraction": fraction,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -154,7 +154,8 @@ def run_trigger_gate(recorder: CallRecorder) -> Stubber:
 
 def run_trigger_gate_retry(recorder: CallRecorder) -> Stubber:
     """An alarm's run fails -> the sweep reads the alarm (DescribeAlarms, on moto), finds it still
-    in ALARM and starts the retry with TriggerReason=retry. Cooldown 0: the retry is due at once."""
+    in ALARM and starts the retry with TriggerReason=retry. The sweep comes two hours later: the
+    first retry waits one cooldown (0 here), and at least an hour."""
     alarm = "fraud-detector-retrain-drifted-features"
     dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
     cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
@@ -201,6 +202,8 @@ def run_trigger_gate_retry(recorder: CallRecorder) -> Stubber:
         failed = trigger_handler.handler(
             execution_status_change(PIPELINE, "run1", status="Failed", event_id="end-1"), Context("req-2")
         )
+        later = datetime.now(UTC) + timedelta(hours=2)
+        trigger_handler._gate.clock = lambda: later
         sweep = scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T18:00:00Z")
         swept = trigger_handler.handler(sweep, Context("req-3"))
     finally:

@@ -245,6 +245,7 @@ def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_
     history = files["folder"] / "long.parquet"
     frame.to_parquet(history, index=False)
     args = ["backtest", str(files["config"]), "--data", str(history), "--window", str(ROWS_PER_DAY), "--json", str(out)]
+    args += ["--drift-point", "2026-01-05T00:00:00Z", "--drift-point", "2026-01-09T00:00:00Z"]
     page = files["folder"] / "holdout.html"
 
     assert main([*args, "--holdout", "0.5", "--html", str(page)]) == 0
@@ -254,6 +255,7 @@ def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_
     assert tuning["rows"] == len(frame) // 2 and document["data"]["rows"] == len(frame) - len(frame) // 2
     assert tuning["last"] < document["data"]["first"]  # the sweep never saw a held-out row
     assert "sweep" not in document and holdout["held_out"]["rows"] == document["data"]["rows"]
+    assert [p["time"] for p in document["drift_points"]] == ["2026-01-09T00:00:00Z"]  # the tuning half's stays there
     # the held-out trigger policy is the recommended point, not the config as written
     chosen = configured(parse_config(RAW_CONFIG), tuning["overrides"])
     expected = [spec.name for spec in alarm_specs(chosen) if spec.triggers_retraining]

@@ -303,7 +303,7 @@ def test_state_round_trips_through_json(make_gate: GateFactory, store: TriggerSt
     gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))  # evt-2 starts as run2
     gate.handle(parse_gate_event(ended("run2", "end-2", status="Failed")))
     failed = store.load(PIPELINE)
-    assert failed.retry is not None and failed.failed_runs == 2
+    assert failed.retry is not None and failed.failed_runs == 1  # evt-2's run began a chain of its own
     assert GateState.from_json(failed.to_json()) == failed
 
 
@@ -399,14 +399,76 @@ def test_a_stopped_run_or_a_failed_staleness_run_is_not_retried(
     gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
 
     assert store.load(PIPELINE).retry is None and len(runner.requests) == 1
-    assert store.load(PIPELINE).failed_runs == (1 if status == "Failed" else 0)
+    assert store.load(PIPELINE).failed_runs == 0  # neither belongs to an alarm's chain of failures
 
 
 def test_retry_delay_doubles_from_the_cooldown_up_to_a_week() -> None:
     policy = TriggerPolicy.from_settings(cooldown_hours=24, max_staleness_days=None)
     assert [retry_delay(policy, n) for n in (1, 2, 3)] == [timedelta(days=1), timedelta(days=2), timedelta(days=4)]
     assert retry_delay(policy, 4) == MAX_RETRY_DELAY == timedelta(days=7)
-    assert retry_delay(policy, 30) == MAX_RETRY_DELAY
+    assert retry_delay(policy, 30) == retry_delay(policy, 10_000) == MAX_RETRY_DELAY  # no overflow, ever
+    # a zero cooldown still backs off: from an hour
+    no_cooldown = TriggerPolicy.from_settings(cooldown_hours=0, max_staleness_days=None)
+    assert [retry_delay(no_cooldown, n) for n in (1, 2, 3)] == [timedelta(hours=h) for h in (1, 2, 4)]
+
+
+def test_a_late_end_event_after_the_sweep_released_the_run_still_schedules_the_retry(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    gate, runner, clock = make_gate(cooldown_hours=24, alarms=FakeAlarms({ALARM: "ALARM"}))
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    clock.advance(hours=3)
+    released = gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))  # no longer listed as running
+    assert [d.outcome for d in released] == [Outcome.released] and store.load(PIPELINE).running is None
+
+    late = gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+
+    assert [d.outcome for d in late] == [Outcome.released] and late[0].reason.startswith("late end event")
+    state = store.load(PIPELINE)
+    assert state.retry is not None and state.missed_end is None and state.failed_runs == 1
+    clock.advance(hours=24)
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-2")))
+    assert runner.requests[-1].parameters[TRIGGER_REASON] == "retry"
+
+
+def test_a_retry_scheduled_before_retries_were_turned_off_is_dropped(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    alarms = FakeAlarms({ALARM: "ALARM"})
+    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    gate.policy = TriggerPolicy.from_settings(cooldown_hours=24, max_staleness_days=None, retry_failed_runs=False)
+
+    clock.advance(hours=24)
+    decisions = gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
+
+    assert [d.outcome for d in decisions] == [Outcome.dropped] and "retries are off" in decisions[0].reason
+    assert len(runner.requests) == 1 and store.load(PIPELINE).retry is None
+
+
+def test_a_new_alarm_after_a_dropped_retry_starts_its_back_off_from_one_cooldown(
+    make_gate: GateFactory, store: TriggerStore
+) -> None:
+    alarms = FakeAlarms({ALARM: "ALARM"})
+    gate, _, clock = make_gate(cooldown_hours=24, alarms=alarms)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    clock.advance(hours=24)
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))  # retry run2
+    gate.handle(parse_gate_event(ended("run2", "end-2", status="Failed")))
+    assert store.load(PIPELINE).failed_runs == 2
+    alarms.states[ALARM] = "OK"
+    clock.advance(hours=48)
+    gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-2")))  # dropped: the chain ends
+    assert store.load(PIPELINE).failed_runs == 0
+
+    clock.advance(days=30)
+    gate.handle(parse_gate_event(alarm("evt-2")))  # a new drift
+    failed = gate.handle(parse_gate_event(ended("run3", "end-3", status="Failed")))
+
+    assert "failure 1 in a row" in failed[0].reason
+    assert store.load(PIPELINE).retry.due == iso(clock.now + timedelta(hours=24))  # type: ignore[union-attr]
 
 
 def test_with_retries_off_a_failed_run_waits_for_the_next_alarm(make_gate: GateFactory, store: TriggerStore) -> None:
