@@ -311,6 +311,24 @@ def sweep_at(moment: datetime, event_id: str) -> dict[str, object]:
     return scheduled_event("sweep", event_id=event_id, time=iso(moment))
 
 
+@dataclass
+class FailedRun:
+    """A gate (24-hour cooldown) right after the run an alarm started failed; the alarm is in ALARM."""
+
+    gate: TriggerGate
+    runner: FakeRunner
+    clock: Clock
+    alarms: FakeAlarms
+
+
+def failed_alarm_run(make_gate: GateFactory) -> FailedRun:
+    alarms = FakeAlarms({ALARM: "ALARM"})
+    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
+    gate.handle(parse_gate_event(alarm("evt-1")))
+    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    return FailedRun(gate, runner, clock, alarms)
+
+
 def test_a_failed_alarm_run_is_retried_with_back_off_while_its_alarm_stays_in_alarm(
     make_gate: GateFactory, store: TriggerStore
 ) -> None:
@@ -357,11 +375,9 @@ def test_a_failed_alarm_run_is_retried_with_back_off_while_its_alarm_stays_in_al
 
 
 def test_a_due_retry_is_dropped_once_its_alarm_left_alarm(make_gate: GateFactory, store: TriggerStore) -> None:
-    alarms = FakeAlarms({ALARM: "ALARM"})
-    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
-    gate.handle(parse_gate_event(alarm("evt-1")))
-    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
-    alarms.states[ALARM] = "OK"  # the data moved back: nothing says retrain any more
+    failed = failed_alarm_run(make_gate)
+    gate, runner, clock = failed.gate, failed.runner, failed.clock
+    failed.alarms.states[ALARM] = "OK"  # the data moved back: nothing says retrain any more
 
     clock.advance(hours=24)
     decisions = gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))
@@ -434,10 +450,8 @@ def test_a_late_end_event_after_the_sweep_released_the_run_still_schedules_the_r
 def test_a_retry_scheduled_before_retries_were_turned_off_is_dropped(
     make_gate: GateFactory, store: TriggerStore
 ) -> None:
-    alarms = FakeAlarms({ALARM: "ALARM"})
-    gate, runner, clock = make_gate(cooldown_hours=24, alarms=alarms)
-    gate.handle(parse_gate_event(alarm("evt-1")))
-    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    failed = failed_alarm_run(make_gate)
+    gate, runner, clock = failed.gate, failed.runner, failed.clock
     gate.policy = TriggerPolicy.from_settings(cooldown_hours=24, max_staleness_days=None, retry_failed_runs=False)
 
     clock.advance(hours=24)
@@ -450,10 +464,8 @@ def test_a_retry_scheduled_before_retries_were_turned_off_is_dropped(
 def test_a_new_alarm_after_a_dropped_retry_starts_its_back_off_from_one_cooldown(
     make_gate: GateFactory, store: TriggerStore
 ) -> None:
-    alarms = FakeAlarms({ALARM: "ALARM"})
-    gate, _, clock = make_gate(cooldown_hours=24, alarms=alarms)
-    gate.handle(parse_gate_event(alarm("evt-1")))
-    gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
+    first = failed_alarm_run(make_gate)
+    gate, clock, alarms = first.gate, first.clock, first.alarms
     clock.advance(hours=24)
     gate.handle(parse_gate_event(sweep_at(clock.now, "sweep-1")))  # retry run2
     gate.handle(parse_gate_event(ended("run2", "end-2", status="Failed")))
