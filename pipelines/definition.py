@@ -343,6 +343,7 @@ def build_pipeline(config: ModelConfig) -> Any:
         s3_input("config", staged["config"].uri),
         s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
         s3_input("test", pull_output["test"].S3Output.S3Uri),
+        s3_input("baseline", pull_output["baseline"].S3Output.S3Uri),
         s3_input("champion", champion_uri),
     ]
     if "edge_cases" in staged:
@@ -359,7 +360,8 @@ def build_pipeline(config: ModelConfig) -> Any:
     )
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     report_uri = pull_output["report"].S3Output.S3Uri
-    baseline_uri = pull_output["baseline"].S3Output.S3Uri
+    # Evaluate's copy of DataPull's profile, with the candidate's scores as the prediction baseline
+    baseline_uri = evaluation_uri
 
     # ---- Register
     registry = config.registry

@@ -1,9 +1,13 @@
 """Evaluate processing job: candidate and champion on the same held-out data.
 
-Inputs:  model/model.tar.gz (the candidate), test/ (Parquet), champion/ (champion.json and, when
-         a champion exists, its model.tar.gz), edge_cases/ (CSV, optional), config/.
-Outputs: evaluation/evaluation.json (read by the gate ConditionStep through a PropertyFile) and
-         evaluation/model_quality.json (SageMaker model-quality statistics, shown in Studio).
+Inputs:  model/model.tar.gz (the candidate), test/ (Parquet), baseline/ (DataPull's
+         baseline_profile.json), champion/ (champion.json and, when a champion exists, its
+         model.tar.gz), edge_cases/ (CSV, optional), config/.
+Outputs: evaluation/evaluation.json (read by the gate ConditionStep through a PropertyFile),
+         evaluation/model_quality.json (SageMaker model-quality statistics, shown in Studio) and
+         evaluation/baseline_profile.json: DataPull's profile with the candidate's scores on the
+         test split added as the prediction baseline (what the drift monitor compares the
+         production scores with once this version serves).
 
 champion.json is `{"model_package_arn": ARN | null, "model_data": "model.tar.gz"}`; the promotion
 stage keeps it current. A missing file means there is no champion yet.
@@ -28,10 +32,12 @@ from training_containers import contract
 from training_containers.estimators import features_frame
 from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.metrics import classification_metrics, model_quality_statistics
+from training_containers.profile import prediction_profile
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
 EVALUATION = "evaluation.json"
 MODEL_QUALITY = "model_quality.json"
+PROFILE = "baseline_profile.json"
 _OPS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
 
@@ -106,6 +112,9 @@ def run(workdir: Path) -> dict[str, Any]:
     test = read_tables(contract.processing_input("test"))
     if len(test) == 0:
         raise ValueError("the test input holds no rows: nothing to evaluate on")
+    baseline_path = contract.processing_input("baseline") / PROFILE
+    if not baseline_path.exists():
+        raise ValueError(f"the baseline input holds no {PROFILE} (DataPull's baseline output)")
     edge_files = table_files(contract.processing_input("edge_cases"))
     edge_cases = read_tables(edge_files[0]) if edge_files else None
     if config.gates.edge_cases is not None and edge_cases is None:
@@ -149,6 +158,10 @@ def run(workdir: Path) -> dict[str, Any]:
     }
     out = contract.processing_output("evaluation")
     write_json(out / EVALUATION, document)
+    profile = read_json(baseline_path) | {
+        "prediction": prediction_profile(candidate["_scores"], config.drift.numeric_bins)
+    }
+    write_json(out / PROFILE, profile)
     write_json(
         out / MODEL_QUALITY,
         model_quality_statistics(

@@ -20,7 +20,7 @@ from pipelines.config import ModelConfig
 from pipelines.gates import GateResult, evaluate_gates, failure_message
 from training_containers.data_pull import validate
 from training_containers.evaluate import measure, measurements
-from training_containers.profile import baseline_profile
+from training_containers.profile import baseline_profile, prediction_profile
 from training_containers.train import fit
 from training_containers.validation import failure_message as data_failure_message
 from training_containers.windowing import split
@@ -92,13 +92,16 @@ def pull_and_train(
         estimator, _ = fit(config, job_hyperparameters(config), train, validation)
     except ValueError as exc:  # the Train job fails the same way (e.g. a single class)
         return Candidate(model_id, window, failure=f"Train failed: {exc}")
+    measured = measure(estimator, test, config, edge_cases)
+    # as Evaluate: the candidate's scores on its test split are the prediction baseline
+    profile["prediction"] = prediction_profile(measured["_scores"], config.drift.numeric_bins)
     return Candidate(
         model_id=model_id,
         window=window,
         estimator=estimator,
         profile=profile,
         test=test,
-        measured=measure(estimator, test, config, edge_cases),
+        measured=measured,
         rows={"train": len(train), "validation": len(validation), "test": len(test)},
     )
 

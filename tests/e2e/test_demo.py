@@ -51,6 +51,9 @@ def test_drift_fires_an_alarm_and_the_gate_starts_the_pipeline_with_its_context(
     assert fired[0]["at"] > first_drift_day  # M of N: not on the first drifted day
     started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started" and d["trigger"]["kind"] == "alarm"]
     assert started and started[0]["trigger"]["alarm"] == fired[0]["alarm"]
+    # the champion's baseline carries its test scores, so the scores' drift is measured too
+    prediction = summary["alarm_report"]["prediction"]
+    assert prediction["status"] == "ok" and prediction["drifted"] is True
     retrain = next(s for name, s in summary["executions"].items() if name.startswith("retrain"))
     assert retrain["parameters"]["TriggerReason"] == "alarm"
     assert retrain["parameters"]["TriggerAlarm"] == fired[0]["alarm"]

@@ -72,6 +72,9 @@ def test_cli_run_registers_a_version_carrying_the_trigger_parameters(
     evaluation = workspace.s3.read_json(metadata["EvaluationReport"])
     assert evaluation["summary"]["passed"] is True
     assert workspace.s3.path(metadata["DatasetManifest"]).is_file()
+    # the baseline the monitor gets once this version serves has a prediction section (Evaluate's)
+    assert "/Evaluate/" in metadata["BaselineProfile"]
+    assert set(workspace.s3.read_json(metadata["BaselineProfile"])["prediction"]) >= {"edges", "shares", "ecdf"}
     summary = json.loads((execution_dir / "summary.json").read_text())
     assert [s["name"] for s in summary["steps"]] == [
         "DataPull",

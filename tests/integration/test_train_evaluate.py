@@ -58,6 +58,7 @@ def run_evaluate(root: Path, config: ModelConfig, monkeypatch: pytest.MonkeyPatc
     inputs = job.root / "processing" / "input"
     pack(root / "train" / "model", inputs / "model" / "model.tar.gz")
     shutil.copytree(root / "pull" / "processing" / "output" / "test", inputs / "test")
+    shutil.copytree(root / "pull" / "processing" / "output" / "baseline", inputs / "baseline")
     job.put_config(config)
     (inputs / "edge_cases").mkdir(parents=True)
     shutil.copy(EDGE_CASES, inputs / "edge_cases" / "edge-cases.csv")
@@ -125,6 +126,19 @@ def test_evaluate_gate_values_match_sklearn(
         (trained / "evaluate" / "processing" / "output" / "evaluation" / "model_quality.json").read_text()
     )
     assert quality["binary_classification_metrics"]["auc"]["value"] == pytest.approx(sk.roc_auc_score(y, scores))
+
+    # The registered baseline: DataPull's feature profile, plus the candidate's test scores as
+    # the prediction baseline the drift monitor compares production scores with.
+    pulled = json.loads((trained / "pull" / "processing" / "output" / "baseline" / "baseline_profile.json").read_text())
+    profile = json.loads(
+        (trained / "evaluate" / "processing" / "output" / "evaluation" / "baseline_profile.json").read_text()
+    )
+    assert profile["features"] == pulled["features"] and profile["rows"] == pulled["rows"]
+    prediction = profile["prediction"]
+    assert prediction["count"] == len(test)
+    assert prediction["mean"] == pytest.approx(scores.mean(), abs=1e-9)
+    inner = np.quantile(scores, np.linspace(0, 1, config.drift.numeric_bins + 1)[1:-1])
+    assert prediction["edges"][1:-1] == pytest.approx(inner.tolist())
 
 
 def test_champion_is_measured_on_the_same_test_set(
