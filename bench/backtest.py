@@ -58,14 +58,14 @@ GENERATED_SEEDS = (7, 11, 23, 37, 51, 64, 78, 91)
 HOLDOUT = 0.5  # elec2-holdout: the share of the rows held out from the sweep
 
 
-def elec2() -> tuple[History, BacktestSettings] | None:
+def elec2_path() -> Path:
     config = load_config(ELEC2_CONFIG)
     assert isinstance(config.data.fresh, FilesSource)
-    path = config.local_path(config.data.fresh.uri)
-    if not path.exists():
-        print(f"elec2: skipped ({path} not found)", file=sys.stderr)
-        return None
-    history = load_history(path, config, row_interval="30min", start=ELEC2_START)
+    return config.local_path(config.data.fresh.uri)
+
+
+def elec2() -> tuple[History, BacktestSettings]:
+    history = load_history(elec2_path(), load_config(ELEC2_CONFIG), row_interval="30min", start=ELEC2_START)
     return history, BacktestSettings(window_rows=ELEC2_WINDOW)
 
 
@@ -88,9 +88,7 @@ def targets(document: dict[str, Any]) -> str:
 
 def replay_case(name: str, seed: int | None, sweep: bool, out: Path) -> tuple[str, dict[str, Any], float]:
     """One history replayed and reported (runs in a worker process)."""
-    found = elec2() if seed is None else generated(seed)
-    assert found is not None
-    history, settings = found
+    history, settings = elec2() if seed is None else generated(seed)
     started = time.monotonic()
     progress = throttled(sys.stderr, every_seconds=20, prefix=name)
     if name.endswith("-holdout"):
@@ -166,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     cases: list[tuple[str, int | None]] = []
-    if not args.skip_elec2 and elec2() is not None:
+    if not args.skip_elec2 and not elec2_path().exists():
+        print(f"elec2: skipped ({elec2_path()} not found)", file=sys.stderr)
+    elif not args.skip_elec2:
         cases.append(("elec2", None))
         if not args.skip_holdout:
             cases.append(("elec2-holdout", None))

@@ -360,8 +360,8 @@ def build_pipeline(config: ModelConfig) -> Any:
     )
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     report_uri = pull_output["report"].S3Output.S3Uri
-    # Evaluate's copy of DataPull's profile, with the candidate's scores as the prediction baseline
-    baseline_uri = evaluation_uri
+    # The registered baseline is Evaluate's: DataPull's profile plus the candidate's test scores.
+    baseline = Join(on="/", values=[evaluation_uri, "baseline_profile.json"])
 
     # ---- Register
     registry = config.registry
@@ -384,9 +384,7 @@ def build_pipeline(config: ModelConfig) -> Any:
             model_statistics=MetricsSource(
                 content_type="application/json", s3_uri=Join(on="/", values=[evaluation_uri, "model_quality.json"])
             ),
-            model_data_statistics=MetricsSource(
-                content_type="application/json", s3_uri=Join(on="/", values=[baseline_uri, "baseline_profile.json"])
-            ),
+            model_data_statistics=MetricsSource(content_type="application/json", s3_uri=baseline),
         ),
         customer_metadata_properties={
             "TriggerReason": trigger_reason,
@@ -395,7 +393,7 @@ def build_pipeline(config: ModelConfig) -> Any:
             "DataWindowEnd": window_end,
             "DatasetManifest": Join(on="/", values=[report_uri, "manifest.json"]),
             "EvaluationReport": Join(on="/", values=[evaluation_uri, "evaluation.json"]),
-            "BaselineProfile": Join(on="/", values=[baseline_uri, "baseline_profile.json"]),
+            "BaselineProfile": baseline,
             "EnvironmentHash": JsonGet(
                 step_name=EVALUATE, property_file=evaluation_report, json_path="lineage.environment_hash"
             ),

@@ -149,7 +149,6 @@ class Retry:
 
     trigger: Trigger  # the trigger of the failed run
     due: str  # ISO-8601 UTC
-    failures: int  # consecutive failed runs, this one included
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,7 @@ def _retry(raw: Mapping[str, Any] | None) -> Retry | None:
         return None
     trigger = _trigger(raw["trigger"])
     assert trigger is not None
-    return Retry(trigger=trigger, due=raw["due"], failures=int(raw["failures"]))
+    return Retry(trigger=trigger, due=raw["due"])
 
 
 def _trigger(raw: Mapping[str, Any] | None) -> Trigger | None:
@@ -443,7 +442,7 @@ def _after_run(
     if not policy.retry_failed_runs:
         return replace(state, failed_runs=failures), reason
     due = iso(now + retry_delay(policy, failures))
-    retry = Retry(trigger=trigger, due=due, failures=failures)
+    retry = Retry(trigger=trigger, due=due)
     return replace(state, failed_runs=failures, retry=retry), (
         f"{reason}; failure {failures} in a row: retried at {due} if {trigger.alarm} is still in ALARM"
     )
@@ -461,7 +460,7 @@ def _due_retry(
     original = retry.trigger
     if not policy.retry_failed_runs or (alarm_state is not None and alarm_state != "ALARM"):
         why = f"{original.alarm} is {alarm_state} now" if policy.retry_failed_runs else "retries are off"
-        reason = f"retry after failure {retry.failures} dropped: {why}"
+        reason = f"retry after failure {state.failed_runs} dropped: {why}"
         state = replace(state, retry=None, failed_runs=0)
         return state, _decision(state, sweep.event_id, Outcome.dropped, reason, now, delivery_id, trigger=original)
     state = replace(state, retry=None)
@@ -472,7 +471,7 @@ def _due_retry(
         alarm=original.alarm,
         metric_value=original.metric_value,
         data_window_end=iso(now),
-        detail=f"retry after {retry.failures} failed run(s) in a row; {original.alarm} {known}",
+        detail=f"retry after {state.failed_runs} failed run(s) in a row; {original.alarm} {known}",
     )
 
 

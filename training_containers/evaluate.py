@@ -32,7 +32,7 @@ from training_containers import contract
 from training_containers.estimators import features_frame
 from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.metrics import classification_metrics, model_quality_statistics
-from training_containers.profile import prediction_profile
+from training_containers.profile import with_predictions
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
 EVALUATION = "evaluation.json"
@@ -158,10 +158,7 @@ def run(workdir: Path) -> dict[str, Any]:
     }
     out = contract.processing_output("evaluation")
     write_json(out / EVALUATION, document)
-    profile = read_json(baseline_path) | {
-        "prediction": prediction_profile(candidate["_scores"], config.drift.numeric_bins)
-    }
-    write_json(out / PROFILE, profile)
+    write_json(out / PROFILE, with_predictions(read_json(baseline_path), candidate["_scores"], config))
     write_json(
         out / MODEL_QUALITY,
         model_quality_statistics(

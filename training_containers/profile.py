@@ -42,6 +42,12 @@ def prediction_profile(scores: np.ndarray, bins: int) -> dict[str, Any]:
     return numeric_profile(np.asarray(scores, dtype=np.float64), bins)
 
 
+def with_predictions(profile: dict[str, Any], scores: np.ndarray, config: ModelConfig) -> dict[str, Any]:
+    """`profile` with the model's scores as its prediction baseline (Evaluate adds the candidate's
+    test-split scores to DataPull's profile; the backtest does the same for its candidates)."""
+    return profile | {"prediction": prediction_profile(scores, config.drift.numeric_bins)}
+
+
 def baseline_profile(frame: pd.DataFrame, config: ModelConfig, predictions: np.ndarray | None = None) -> dict[str, Any]:
     features = {}
     for feature in config.model.features:
@@ -60,6 +66,4 @@ def baseline_profile(frame: pd.DataFrame, config: ModelConfig, predictions: np.n
             "count": int(labels.notna().sum()),
         },
     }
-    if predictions is not None:
-        profile["prediction"] = prediction_profile(predictions, config.drift.numeric_bins)
-    return profile
+    return profile if predictions is None else with_predictions(profile, predictions, config)

@@ -20,7 +20,7 @@ from pipelines.config import ModelConfig
 from pipelines.gates import GateResult, evaluate_gates, failure_message
 from training_containers.data_pull import validate
 from training_containers.evaluate import measure, measurements
-from training_containers.profile import baseline_profile, prediction_profile
+from training_containers.profile import baseline_profile, with_predictions
 from training_containers.train import fit
 from training_containers.validation import failure_message as data_failure_message
 from training_containers.windowing import split
@@ -86,20 +86,18 @@ def pull_and_train(
     if not results or not all(r.passed for r in results):
         return Candidate(model_id, window, failure=data_failure_message(results) or "DataValidation failed")
     train, validation, test = split(fresh_rows, selected, config)
-    profile = baseline_profile(fresh_rows, config)  # as DataPull: the fresh window is the drift baseline
+    profile = baseline_profile(fresh_rows, config)  # DataPull's: the fresh window is the drift baseline
     train, validation, test = (as_written(frame) for frame in (train, validation, test))
     try:
         estimator, _ = fit(config, job_hyperparameters(config), train, validation)
     except ValueError as exc:  # the Train job fails the same way (e.g. a single class)
         return Candidate(model_id, window, failure=f"Train failed: {exc}")
     measured = measure(estimator, test, config, edge_cases)
-    # as Evaluate: the candidate's scores on its test split are the prediction baseline
-    profile["prediction"] = prediction_profile(measured["_scores"], config.drift.numeric_bins)
     return Candidate(
         model_id=model_id,
         window=window,
         estimator=estimator,
-        profile=profile,
+        profile=with_predictions(profile, measured["_scores"], config),  # as Evaluate registers it
         test=test,
         measured=measured,
         rows={"train": len(train), "validation": len(validation), "test": len(test)},
