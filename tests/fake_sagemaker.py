@@ -6,6 +6,7 @@ its N-th call took effect."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import botocore.session
@@ -111,16 +112,45 @@ class FakeSageMaker:
         }
         return {"EndpointArn": arn}
 
+    @staticmethod
+    def _invalid(message: str) -> ClientError:
+        return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "UpdateEndpoint")
+
     def _update_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         endpoint = self.endpoints[p["EndpointName"]]
         assert endpoint["EndpointStatus"] in ("InService", "Failed"), "UpdateEndpoint while the endpoint is busy"
         assert p["EndpointConfigName"] in self.configs
-        old = self.configs[endpoint["EndpointConfigName"]]["ProductionVariants"][0]["VariantName"]
-        new = self.configs[p["EndpointConfigName"]]["ProductionVariants"][0]["VariantName"]
-        assert old == new, "blue/green needs the same production variant name"
+        if "DeploymentConfig" in p:
+            self._check_guarded(self.configs[endpoint["EndpointConfigName"]], self.configs[p["EndpointConfigName"]], p)
         endpoint["EndpointConfigName"] = p["EndpointConfigName"]
         endpoint["EndpointStatus"] = "InService" if self.finish_updates else "Updating"
         return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def _check_guarded(self, old: dict[str, Any], new: dict[str, Any], request: dict[str, Any]) -> None:
+        """AWS's documented rules for an update with deployment guardrails."""
+
+        def variants(config: dict[str, Any]) -> list[str]:
+            return sorted(
+                v["VariantName"] for v in config["ProductionVariants"] + config.get("ShadowProductionVariants", [])
+            )
+
+        # "When doing a blue/green or rolling deployment, your new endpoint configuration must have
+        # the same variant name as the old endpoint configuration."
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html
+        if variants(old) != variants(new):
+            raise self._invalid(
+                f"deployment guardrails need the same variants in both configs: {variants(old)} -> {variants(new)}"
+            )
+        # TrafficRoutingConfig.CanarySize: "Value must be less than or equal to 50% of the
+        # variant's total instance count."
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html
+        routing = request["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+        if routing["Type"] == "CANARY":
+            count = new["ProductionVariants"][0]["InitialInstanceCount"]
+            size = routing["CanarySize"]
+            instances = size["Value"] if size["Type"] == "INSTANCE_COUNT" else math.ceil(count * size["Value"] / 100)
+            if 2 * instances > count:
+                raise self._invalid(f"CanarySize of {instances} instances is more than 50% of {count} instances")
 
     def finish(self) -> None:
         for endpoint in self.endpoints.values():

@@ -32,7 +32,7 @@ SHADOW_STARTED = "ShadowStartedAt"
 RETIRED_BY = "RetiredBy"
 CHANGED_AT = "StageChangedAt"
 ROLLBACK_OF = "RollbackOf"  # on a version restored by rollback: the version it replaced
-UPDATE_REQUESTED = "EndpointUpdateRequestedAt"  # on a promoted version, once UpdateEndpoint was sent
+UPDATE_REQUESTED = "EndpointUpdateRequestedAt"  # on a promoted version, once its UpdateEndpoint was sent
 
 
 class Registry(Protocol):
@@ -286,9 +286,7 @@ class Promotion:
             self._move(previous, Action.RETIRE, actor, f"superseded by {version.label}", **{RETIRED_BY: "promotion"})
         applied = self._converge()
         if applied == "updating":
-            promoted = model_version(
-                self.registry.update_model_package(promoted.arn, metadata={UPDATE_REQUESTED: self._now()}, actor=actor)
-            )
+            promoted = self._mark_update_requested(promoted, actor)
         self.champion.publish(promoted.version)
         self._record(
             "promote",
@@ -353,12 +351,29 @@ class Promotion:
         return True
 
     def _converge(self, guarded: bool = True) -> str:
-        """Point the endpoint at what the registry says serves (production and shadow)."""
+        """Point the endpoint at what the registry says serves (production and shadow). After a
+        staged step the rest is sent at once if the endpoint already took the step, else by the
+        next convergence (the endpoint is busy until then)."""
         versions = self.versions()
         production, shadow = self.production(versions), self.shadow(versions)
         if production is None:
             return "no production version"
-        return self.endpoint.apply(production.version, shadow.version if shadow else None, guarded=guarded)
+        wanted = (production.version, shadow.version if shadow else None)
+        applied = self.endpoint.apply(*wanted, guarded=guarded)
+        while applied == "staged":
+            following = self.endpoint.apply(*wanted, guarded=guarded)
+            if following == "busy":
+                return applied
+            applied = following
+        return applied
+
+    def _mark_update_requested(self, version: ModelVersion, actor: str) -> ModelVersion:
+        """The UpdateEndpoint that serves `version` was sent: from now on, an endpoint back on an
+        older version was rolled back by SageMaker's guardrails (`_guardrail_rollback`)."""
+        described = self.registry.update_model_package(
+            version.arn, metadata={UPDATE_REQUESTED: self._now()}, actor=actor
+        )
+        return model_version(described)
 
     def _finish_interrupted_moves(self, actor: str) -> None:
         """Two production versions mean a promotion or rollback stopped between its two registry
@@ -404,6 +419,8 @@ class Promotion:
         self._guardrail_rollback(actor)
         applied = self._converge()
         production = self.production()
+        if production is not None and applied == "updating" and UPDATE_REQUESTED not in production.metadata:
+            production = self._mark_update_requested(production, actor)  # the swap after a staged step
         if production is not None:
             self.champion.publish(production.version)
         if applied not in ("unchanged", "no production version"):

@@ -2,23 +2,37 @@
 production and shadow, and one idempotent `apply` that converges the endpoint on a wanted pair.
 
 Names are derived, never random, so a re-run after an interruption finds what the first run
-created: the SageMaker model of version N is `<model>-v<N>`; an endpoint config is named after
-its production and shadow versions plus a hash of its settings. The production variant is
-always called `production` (blue/green deployments require the same variant name), the shadow
-`shadow`; every config has a production variant, so the endpoint never stops serving.
+created: the SageMaker model of version N is `<model>-<hash>-v<N>`; an endpoint config is named
+after its production and shadow versions plus a hash of its settings (`pipelines.naming`, which
+also gives the IAM patterns that grant them). The production variant is always called
+`production`, the shadow `shadow`; every config has a production variant, so the endpoint never
+stops serving.
+
+Which updates are guarded. SageMaker's deployment guardrails (blue/green traffic shifting with
+auto-rollback alarms) need the new endpoint config to have the same variant names as the old
+one ("Exclusions" of deployment guardrails in the SageMaker developer guide:
+https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html). Adding or
+removing the shadow variant changes the variant set, and moves no production traffic anyway, so
+it is a plain update. A change of the production model is the one guarded step; when the shadow
+variant also has to go (a promotion), it goes first, in its own plain update, and the guarded
+swap follows once the endpoint is in service again (`next_update`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pipelines import naming
 from pipelines.config import ModelConfig
 
 PRODUCTION, SHADOW = "production", "shadow"
-Applied = Literal["created", "updating", "unchanged", "busy"]
+# "staged": an update was sent that is a step on the way (the shadow variant removed before a
+# guarded swap of the production model); the next convergence sends the rest.
+Applied = Literal["created", "updating", "staged", "unchanged", "busy"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,11 @@ class EndpointState:
     shadow: str | None = None
 
 
+def package_version(package_arn: str) -> int:
+    """The version number at the end of a versioned model package ARN (`.../<group>/<N>`)."""
+    return int(package_arn.rsplit("/", 1)[-1])
+
+
 class Endpoint(Protocol):
     def state(self) -> EndpointState: ...
 
@@ -49,7 +68,7 @@ class Endpoint(Protocol):
 
 
 def model_name(config: ModelConfig, version: Version) -> str:
-    return f"{config.model.name}-v{version.number}"[:63]
+    return naming.model_name(config.model.name, version.number)
 
 
 def guardrail_alarm_names(config: ModelConfig) -> list[str]:
@@ -91,27 +110,68 @@ def endpoint_config_request(config: ModelConfig, production: Version, shadow: Ve
     if kms:
         request["KmsKeyId"] = kms
         request["DataCaptureConfig"]["KmsKeyId"] = kms
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:8]
-    endpoint = promotion.endpoint(config.model.name)
-    suffix = f"-p{production.number}-s{shadow.number if shadow else 0}-{digest}"
-    return {"EndpointConfigName": endpoint[: 63 - len(suffix)] + suffix, **request}
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    name = naming.endpoint_config_name(
+        promotion.endpoint(config.model.name), production.number, shadow.number if shadow else None, digest
+    )
+    return {"EndpointConfigName": name, **request}
+
+
+def traffic_routing(instance_count: int, canary_percent: int, wait_seconds: int) -> dict[str, Any]:
+    """A canary of `canary_percent` of the fleet (rounded up to whole instances) where one fits,
+    else all at once. TrafficRoutingConfig.CanarySize: "Value must be less than or equal to 50%
+    of the variant's total instance count"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html), so a
+    fleet of one instance cannot canary. All at once is still blue/green: the old fleet serves
+    until the new one is in service, and the rollback alarms watch the baking period
+    (TerminationWaitInSeconds) before it is terminated."""
+    canary = math.ceil(instance_count * canary_percent / 100)
+    if 2 * canary <= instance_count:
+        return {
+            "Type": "CANARY",
+            "CanarySize": {"Type": "INSTANCE_COUNT", "Value": canary},
+            "WaitIntervalInSeconds": wait_seconds,
+        }
+    return {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": wait_seconds}
 
 
 def deployment_config(config: ModelConfig) -> dict[str, Any]:
-    """Blue/green with a canary step, and automatic rollback when a guardrail alarm fires."""
-    guard = config.promotion.deployment
+    """Blue/green (a canary step where the fleet allows one), and automatic rollback when a
+    guardrail alarm fires."""
+    promotion = config.promotion
+    guard = promotion.deployment
     return {
         "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {
-                "Type": "CANARY",
-                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": guard.canary_percent},
-                "WaitIntervalInSeconds": guard.canary_wait_seconds,
-            },
+            "TrafficRoutingConfiguration": traffic_routing(
+                promotion.instance_count, guard.canary_percent, guard.canary_wait_seconds
+            ),
             "TerminationWaitInSeconds": guard.termination_wait_seconds,
             "MaximumExecutionTimeoutInSeconds": guard.max_execution_seconds,
         },
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in guardrail_alarm_names(config)]},
     }
+
+
+@dataclass(frozen=True)
+class Update:
+    """One UpdateEndpoint: the variants it deploys, and whether it shifts traffic under guardrails."""
+
+    production: Version
+    shadow: Version | None
+    guarded: bool
+
+
+def next_update(
+    current: EndpointState, serving: Version, production: Version, shadow: Version | None, *, guarded: bool
+) -> Update:
+    """The next step from what the endpoint serves (`serving` is its production version) towards
+    `production` plus `shadow`. A guarded change of the production model keeps the variant set,
+    so a shadow variant is removed first, in a plain update (see the module docstring)."""
+    if serving.package_arn == production.package_arn or not guarded:
+        return Update(production, shadow, guarded=False)
+    if current.shadow is not None:
+        return Update(serving, None, guarded=False)
+    return Update(production, None, guarded=True)
 
 
 class SageMakerEndpoint:
@@ -188,14 +248,23 @@ class SageMakerEndpoint:
         for version in (production, shadow):
             if version is not None:
                 self._ensure_model(version)
-        config_name = self._ensure_config(production, shadow)
+        wanted = endpoint_config_request(self.config, production, shadow)["EndpointConfigName"]
         if not current.exists:
-            self.client.create_endpoint(EndpointName=self.name, EndpointConfigName=config_name)
+            self.client.create_endpoint(
+                EndpointName=self.name, EndpointConfigName=self._ensure_config(production, shadow)
+            )
             return "created"
-        if current.config_name == config_name:
+        if current.config_name == wanted:
             return "unchanged"
-        request: dict[str, Any] = {"EndpointName": self.name, "EndpointConfigName": config_name}
-        if guarded:
+        serving = production
+        if current.production is not None and current.production != production.package_arn:
+            serving = Version(current.production, package_version(current.production), "", "")
+        step = next_update(current, serving, production, shadow, guarded=guarded)
+        request: dict[str, Any] = {
+            "EndpointName": self.name,
+            "EndpointConfigName": self._ensure_config(step.production, step.shadow),
+        }
+        if step.guarded:
             request["DeploymentConfig"] = deployment_config(self.config)
         self.client.update_endpoint(**request)
-        return "updating"
+        return "updating" if request["EndpointConfigName"] == wanted else "staged"

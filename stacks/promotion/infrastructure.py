@@ -45,6 +45,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from pipelines import naming
 from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig
 from pipelines.definition import PROJECT_ROOT, artifacts, champion_prefix
@@ -68,6 +69,7 @@ IMAGE_MODULES = (
     "pipelines/local/__init__.py",
     "pipelines/local/storage.py",
     "pipelines/metrics_store.py",
+    "pipelines/naming.py",
     "pipelines/promotion/__init__.py",
     "pipelines/promotion/audit.py",
     "pipelines/promotion/aws.py",
@@ -141,10 +143,9 @@ class ModelPromotion(Construct):
         self.endpoint = config.promotion.endpoint(names.model)
         arn = f"arn:aws:sagemaker:{names.region}:{names.account}"
         self.endpoint_arn = f"{arn}:endpoint/{self.endpoint.lower()}"
-        # Endpoint configs are `<endpoint>-p<N>-s<M>-<hash>`, the endpoint part cut to fit 63 characters.
-        config_prefix = f"{self.endpoint}-p" if len(self.endpoint) <= 48 else self.endpoint[:48]
-        self.endpoint_config_arns = f"{arn}:endpoint-config/{config_prefix.lower()}*"
-        self.model_arns = f"{arn}:model/{names.model.lower()}-v*"
+        # Each grant is the pattern of the names the controller creates (pipelines.naming).
+        self.endpoint_config_arns = f"{arn}:{naming.endpoint_config_pattern(self.endpoint)}"
+        self.model_arns = f"{arn}:{naming.model_pattern(names.model)}"
         self.package_arns = f"{arn}:model-package/{names.model_package_group.lower()}/*"
         self.alarm_names = guardrail_alarm_names(config)
         self.retraining_alarm_names = retraining_alarm_names(config)
@@ -560,9 +561,11 @@ class ModelPromotion(Construct):
             f"Resource::{self.package_arns}": (
                 "Versions of this model's package group only; version numbers are assigned at registration."
             ),
-            f"Resource::{self.model_arns}": "SageMaker models of this model's versions are named <model>-v<version>.",
+            f"Resource::{self.model_arns}": (
+                "SageMaker models of this model's versions are named <model>-<hash>-v<version> (pipelines.naming)."
+            ),
             f"Resource::{self.endpoint_config_arns}": (
-                "Endpoint configs of this endpoint are named <endpoint>-p<production>-s<shadow>-<settings hash>."
+                "Endpoint configs of this endpoint are named <endpoint>-<hash>-p<production>-s<shadow>-<settings hash>."
             ),
             "Resource::*": (
                 "sagemaker:ListModelPackages has no resource type (the group is a request parameter)"

@@ -18,6 +18,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT = "fraud-detector-full"
+# Long enough that endpoint config names must be cut to fit SageMaker's 63 characters.
+VARIANT_ENDPOINT = "fraud-detector-full-endpoint-serving-card-transactions-eu-west"
 
 
 @dataclass
@@ -43,6 +45,7 @@ def variant_config(folder: Path) -> Path:
     raw["pipeline"]["vpc"] = {"subnet_ids": ["subnet-0abc"], "security_group_ids": ["sg-0abc"]}
     raw["pipeline"]["network_isolation"] = True
     raw["trigger"]["retry_failed_runs"] = False
+    raw["promotion"]["endpoint_name"] = VARIANT_ENDPOINT
     raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")
     path = folder / "fraud-detector-full.yaml"
     path.write_text(yaml.safe_dump(raw))

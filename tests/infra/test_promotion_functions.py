@@ -24,10 +24,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from botocore.validate import ParamValidator
 
+from pipelines import naming
 from pipelines.alarms import retraining_alarm_names
 from pipelines.definition import artifacts
 from pipelines.promotion.champion import pointer_document
-from pipelines.promotion.endpoint import Version, guardrail_alarm_names
+from pipelines.promotion.endpoint import Version
 from stacks.promotion.runtime import handler as promotion_handler
 from tests.fake_sagemaker import MODEL as SAGEMAKER_MODEL
 from tests.fake_sagemaker import FakeSageMaker
@@ -344,14 +345,16 @@ def run_approval(world: World) -> None:
     assert sagemaker.serving.serving(ENDPOINT) == (v1, v2)
     name, update = sagemaker.serving.calls[-1]
     assert name == "update_endpoint"
-    rollback = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-    assert [a["AlarmName"] for a in rollback] == guardrail_alarm_names(world.config)
+    assert "DeploymentConfig" not in update  # a shadow moves no production traffic: no guardrails
     endpoint_config = sagemaker.serving.configs[update["EndpointConfigName"]]
     assert [v["VariantName"] for v in endpoint_config["ShadowProductionVariants"]] == ["shadow"]
     # The stack's key, not the placeholder the definition was built with, encrypts volumes and capture.
     assert endpoint_config["KmsKeyId"] == endpoint_config["DataCaptureConfig"]["KmsKeyId"] == KEY_ARN
     models = sagemaker.serving.models
-    assert models["fraud-detector-v2"]["ExecutionRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/fraud-detector-endpoint"
+    assert (
+        models[naming.model_name("fraud-detector", 2)]["ExecutionRoleArn"]
+        == f"arn:aws:iam::{ACCOUNT}:role/fraud-detector-endpoint"
+    )
 
     calls = len(sagemaker.serving.calls)
     again = promotion_handler.on_approved(approved(2, "evt-2"), Context("req-3"))

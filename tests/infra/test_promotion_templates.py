@@ -17,7 +17,7 @@ from moto.events.models import EventPattern
 from pipelines.definition import artifacts
 from pipelines.promotion.champion import pointer_document
 from pipelines.promotion.endpoint import deployment_config, guardrail_alarm_names
-from tests.infra.conftest import VARIANT, Synth, resources
+from tests.infra.conftest import VARIANT, VARIANT_ENDPOINT, Synth, resources
 from tests.infra.sample_events import documented, model_package_state_change, scheduled_event
 
 STACK = "fraud-detector-retraining"
@@ -295,3 +295,46 @@ def test_dashboard_shows_guardrails_variants_and_decisions(template: dict[str, A
     decisions = widgets["Promotion decisions (approval events and shadow verdicts)"]["properties"]["query"]
     assert "<PromotionApprovalLogs" in decisions and "<PromotionEvaluationLogs" in decisions
     assert "Retraining alarms" in widgets  # the monitoring construct's widgets are still there
+
+
+# ---- names the controller creates are the names its role may use
+
+
+@pytest.mark.parametrize("stack", [STACK, f"{VARIANT}-retraining"])
+def test_every_endpoint_config_and_model_the_controller_names_is_granted(synth: Synth, stack: str) -> None:
+    """The role's Serving grant must match the names `SageMakerEndpoint` creates for any version
+    number: a config named outside the grant is denied on AWS and stops shadow, promote and
+    rollback (found with a long endpoint name and v10)."""
+    import fnmatch
+
+    from pipelines.promotion.endpoint import Version, endpoint_config_request, model_name
+
+    config = synth.stacks[stack].pipeline.deployed_config
+    grants = _resources_of(_statements(synth.template(stack), "PromotionApprovalPolicy")["Serving"])
+    arn = "arn:aws:sagemaker:us-east-1:111122223333"
+    for number in (1, 9, 10, 99, 100, 12_345, 10**9):
+        version = Version(f"{arn}:model-package/{VARIANT}/{number}", number, "s3://b/m.tar.gz", "img")
+        for shadow in (None, version):
+            name = endpoint_config_request(config, version, shadow)["EndpointConfigName"]
+            assert len(name) <= 63, name
+            assert any(fnmatch.fnmatchcase(f"{arn}:endpoint-config/{name.lower()}", g) for g in grants), name
+        model = model_name(config, version)
+        assert any(fnmatch.fnmatchcase(f"{arn}:model/{model.lower()}", g) for g in grants), model
+
+
+def test_grants_on_one_endpoints_configs_do_not_reach_another_with_the_same_first_characters(synth: Synth) -> None:
+    import fnmatch
+
+    from pipelines.promotion.endpoint import Version, endpoint_config_request
+
+    config = synth.stacks[f"{VARIANT}-retraining"].pipeline.deployed_config
+    assert config.promotion.endpoint(VARIANT) == VARIANT_ENDPOINT
+    neighbour = config.model_copy(
+        update={"promotion": config.promotion.model_copy(update={"endpoint_name": VARIANT_ENDPOINT[:-1] + "x"})}
+    )
+    grants = _resources_of(_statements(synth.template(f"{VARIANT}-retraining"), "PromotionApprovalPolicy")["Serving"])
+    version = Version("arn:aws:sagemaker:us-east-1:111122223333:model-package/g/3", 3, "s3://b/m", "img")
+    other = endpoint_config_request(neighbour, version, None)["EndpointConfigName"].lower()
+    assert not any(
+        fnmatch.fnmatchcase(f"arn:aws:sagemaker:us-east-1:111122223333:endpoint-config/{other}", g) for g in grants
+    )

@@ -17,6 +17,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from sklearn.metrics import roc_auc_score
 
+from pipelines import naming
 from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig, ShadowCriteria
 from pipelines.promotion.audit import SqliteAudit
@@ -224,19 +225,88 @@ def test_first_approval_deploys_then_the_next_runs_in_shadow(world: Any) -> None
     assert stages(promotion)["v1"] == "production"
     assert fake.serving(ENDPOINT) == (ARN.format(1), None)
     assert champion.published == [1]
-    assert fake.models["fraud-detector-v1"]["Containers"] == [{"ModelPackageName": ARN.format(1)}]
+    assert fake.models[naming.model_name("fraud-detector", 1)]["Containers"] == [{"ModelPackageName": ARN.format(1)}]
 
     promotion.approve(2, actor="bob")
     assert stages(promotion) == {"v3": "registered", "v2": "shadow", "v1": "production"}
     assert fake.serving(ENDPOINT) == (ARN.format(1), ARN.format(2))
     name, update = fake.calls[-1]
     assert name == "update_endpoint"
-    assert update["DeploymentConfig"] == deployment_config(promotion.config)
-    alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
-    assert alarms == guardrail_alarm_names(promotion.config)
+    assert "DeploymentConfig" not in update  # adding a shadow moves no production traffic
     shadow_config = fake.configs[fake.endpoints[ENDPOINT]["EndpointConfigName"]]
     assert shadow_config["ShadowProductionVariants"][0]["VariantName"] == "shadow"
     assert shadow_config["DataCaptureConfig"]["EnableCapture"] is True
+
+
+def test_shadow_start_and_stop_are_plain_updates_and_only_the_production_swap_is_guarded(world: Any) -> None:
+    """Guardrails need the same variant names in the old and new config (AWS "Exclusions" of
+    deployment guardrails); the fake refuses anything else, as SageMaker does."""
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    fake.finish_updates = False
+    calls = len(fake.calls)
+    promotion.evaluate_shadow(promote_evidence)
+    assert stages(promotion)["v2"] == "production"
+    assert [r.outcome for r in promotion.audit.records("fraud-detector") if r.action == "promote"] == ["staged"]
+    (first,) = [p for c, p in fake.calls[calls:] if c == "update_endpoint"]
+    assert "DeploymentConfig" not in first and fake.serving(ENDPOINT) == (ARN.format(1), None)
+    assert promotion.reconcile() == "busy"
+    fake.finish()
+    calls = len(fake.calls)
+    assert promotion.reconcile() == "updating"
+    (swap,) = [p for c, p in fake.calls[calls:] if c == "update_endpoint"]
+    assert swap["DeploymentConfig"] == deployment_config(promotion.config)
+    alarms = [a["AlarmName"] for a in swap["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert alarms == guardrail_alarm_names(promotion.config)
+    assert fake.serving(ENDPOINT) == (ARN.format(2), None)
+    fake.finish()
+    assert promotion.reconcile() == "unchanged"
+    assert "EndpointUpdateRequestedAt" in promotion.find(2).metadata
+
+
+@pytest.mark.parametrize(
+    ("instances", "percent", "routing"),
+    [
+        (1, 10, {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}),
+        (1, 50, {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}),
+        (2, 10, {"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}, "WaitIntervalInSeconds": 300}),
+        (3, 50, {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}),
+        (4, 50, {"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 2}, "WaitIntervalInSeconds": 300}),
+        (
+            20,
+            10,
+            {"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 2}, "WaitIntervalInSeconds": 300},
+        ),
+    ],
+)
+def test_a_canary_is_at_most_half_the_fleet_else_the_rollout_is_all_at_once(
+    config: ModelConfig, tmp_path: Path, instances: int, percent: int, routing: dict[str, Any]
+) -> None:
+    """TrafficRoutingConfig.CanarySize must be at most 50% of the variant's instance count; the
+    fake refuses a promotion that breaks it, as SageMaker does."""
+    promotion_section = config.promotion.model_copy(
+        update={
+            "instance_count": instances,
+            "deployment": config.promotion.deployment.model_copy(update={"canary_percent": percent}),
+        }
+    )
+    sized = config.model_copy(update={"promotion": promotion_section})
+    assert deployment_config(sized)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == routing
+    registry = LocalRegistry(tmp_path / "registry.db")
+    registry.create_model_package_group("fraud-detector")
+    for number in (1, 2):
+        register(registry, number)
+    fake = FakeSageMaker()
+    promotion = Promotion(
+        sized, registry, SageMakerEndpoint(sized, fake, ROLE), SqliteAudit(tmp_path / "a.db"), RecordingChampion()
+    )
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.evaluate_shadow(promote_evidence)
+    promotion.reconcile()
+    assert fake.serving(ENDPOINT) == (ARN.format(2), None)
+    assert [c for c, p in fake.calls if c == "update_endpoint" and "DeploymentConfig" in p] == ["update_endpoint"]
 
 
 def test_duplicate_approval_event_changes_nothing(world: Any) -> None:
@@ -565,9 +635,11 @@ def test_a_guardrail_rollback_by_sagemaker_is_followed_not_fought(world: Any) ->
     promotion, fake, champion = world
     promotion.approve(1)
     promotion.approve(2)
-    before = fake.endpoints[ENDPOINT]["EndpointConfigName"]
     fake.finish_updates = False
-    promotion.evaluate_shadow(promote_evidence)
+    promotion.evaluate_shadow(promote_evidence)  # first the shadow goes, in a plain update
+    fake.finish()
+    before = fake.endpoints[ENDPOINT]["EndpointConfigName"]
+    assert promotion.reconcile() == "updating"  # then the guarded swap to v2
     assert fake.endpoints[ENDPOINT]["EndpointStatus"] == "Updating"
     assert promotion.reconcile() == "busy"
     # The 5xx alarm fires during the canary: SageMaker returns the endpoint to the old config.
@@ -576,9 +648,9 @@ def test_a_guardrail_rollback_by_sagemaker_is_followed_not_fought(world: Any) ->
     calls = len(fake.calls)
     promotion.reconcile()
     assert stages(promotion)["v1"] == "production" and stages(promotion)["v2"] == "retired"
-    # The only update left removes the shadow SageMaker's rollback restored; v2 is not re-applied.
-    updates = [p["EndpointConfigName"] for c, p in fake.calls[calls:] if c == "update_endpoint"]
-    assert all("-p1-s0-" in name for name in updates) and fake.serving(ENDPOINT) == (ARN.format(1), None)
+    # v2 is not re-applied: the endpoint already serves what the registry now says.
+    assert [c for c, _ in fake.calls[calls:] if c == "update_endpoint"] == []
+    assert fake.serving(ENDPOINT) == (ARN.format(1), None)
     assert champion.published[-1] == 1
     assert promotion.previous_champion() is None  # v2 failed in production: rollback never brings it back
     assert any(h["action"] == "guardrail_rollback" and h["version"] == "v1" for h in promotion.history())
