@@ -506,12 +506,15 @@ class ModelPromotion(Construct):
             iam.PolicyStatement(sid="AuditTrail", actions=["dynamodb:PutItem"], resources=[audit_table.table_arn]),
             iam.PolicyStatement(
                 sid="Key",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
+            # kms:GrantIsForAWSResource is on CreateGrant, ListGrants and RevokeGrant requests only
+            # (https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html):
+            # DescribeKey, which every endpoint config naming the key needs, stays above.
             iam.PolicyStatement(
                 sid="KeyGrantsForEndpoint",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                actions=["kms:CreateGrant"],
                 resources=[key.key_arn],
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
