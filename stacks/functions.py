@@ -37,7 +37,6 @@ def staged_function(
     role_description: str,
     description: str,
     environment: Mapping[str, str],
-    reserved_concurrent_executions: int | None = None,
 ) -> StagedFunction:
     """`stacks/<concern>/runtime/handler.py` with its domain modules, on arm64, 256 MB, 60 s."""
     role = iam.Role(
@@ -56,7 +55,6 @@ def staged_function(
         log_group=log_group,
         timeout=cdk.Duration.seconds(60),
         memory_size=256,
-        reserved_concurrent_executions=reserved_concurrent_executions,
         environment=dict(environment),
     )
     return StagedFunction(function, role, log_group)

@@ -2,6 +2,12 @@
 
 Records are append-only. The local store is SQLite; on AWS the same records go to the DynamoDB
 audit table with a conditional put, so a retried write never duplicates or overwrites one.
+
+Intents. A command writes its intent (who, why, what it will change) before its first change and
+removes it when its record is written. An intent still there afterwards belongs to a run that was
+interrupted: the next run (`Promotion.reconcile`) writes its record from the intent, so no
+actor or reason is ever lost. The record's time and sequence are the intent's, so a record the
+interrupted run did write is not written twice.
 """
 
 from __future__ import annotations
@@ -36,11 +42,56 @@ class AuditRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Intent:
+    """A command about to change `version`: done once the version is in one of `targets`.
+    `id` sorts by time (`<at>#<sequence>`)."""
+
+    id: str
+    at: str
+    sequence: int
+    model: str
+    action: str
+    version: str
+    targets: tuple[str, ...]
+    actor: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, outcome: str, **details: Any) -> AuditRecord:
+        return AuditRecord(
+            at=self.at,
+            model=self.model,
+            action=self.action,
+            outcome=outcome,
+            version=self.version,
+            actor=self.actor,
+            reason=self.reason,
+            details={**self.details, **details},
+            sequence=self.sequence,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Intent:
+        return cls(**{**raw, "targets": tuple(raw["targets"])})
+
+
 class Audit(Protocol):
     def append(self, record: AuditRecord) -> None: ...
 
     def records(self, model: str, since: str | None = None) -> list[AuditRecord]:
         """The model's records in order; with `since` (ISO-8601), those written at or after it."""
+        ...
+
+    def begin(self, intent: Intent) -> None: ...
+
+    def finish(self, model: str, intent_id: str) -> None: ...
+
+    def pending(self, model: str) -> list[Intent]:
+        """Intents of runs that did not finish, oldest first."""
         ...
 
 
@@ -52,6 +103,10 @@ class SqliteAudit:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS promotion_audit (model TEXT, sort_key TEXT, body TEXT, "
                 "PRIMARY KEY (model, sort_key))"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS promotion_intent (model TEXT, id TEXT, at TEXT, body TEXT, "
+                "PRIMARY KEY (model, id))"
             )
 
     def append(self, record: AuditRecord) -> None:
@@ -69,10 +124,30 @@ class SqliteAudit:
             ).fetchall()
         return [AuditRecord(**json.loads(row[0])) for row in rows]
 
+    def begin(self, intent: Intent) -> None:
+        with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+            db.execute(
+                "INSERT OR IGNORE INTO promotion_intent VALUES (?, ?, ?, ?)",
+                (intent.model, intent.id, intent.id, json.dumps(intent.to_json())),
+            )
+
+    def finish(self, model: str, intent_id: str) -> None:
+        with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+            db.execute("DELETE FROM promotion_intent WHERE model = ? AND id = ?", (model, intent_id))
+
+    def pending(self, model: str) -> list[Intent]:
+        with closing(sqlite3.connect(self.path, timeout=60)) as db:
+            rows = db.execute("SELECT body FROM promotion_intent WHERE model = ? ORDER BY at", (model,)).fetchall()
+        return [Intent.from_json(json.loads(row[0])) for row in rows]
+
 
 class DynamoDbAudit:
     """Items keyed `pk = PROMOTION#<model>`, `sk = <time>#<sequence>#<action>#<version>` in the
-    trigger gate's audit table (the trigger gate's own items use `PIPELINE#<name>`)."""
+    trigger gate's audit table (the trigger gate's own items use `PIPELINE#<name>`); intents
+    `pk = INTENT#<model>`, `sk = <intent id>` (ids sort by time). Reads are strongly consistent: a run
+    must see the intent or record the previous run wrote a moment ago (DynamoDB reads are
+    eventually consistent unless ConsistentRead is set:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
@@ -100,10 +175,41 @@ class DynamoDbAudit:
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk" + (" AND sk >= :since" if since else ""),
             "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
         }
+        for item in self._query(kwargs):
+            found.append(AuditRecord(**json.loads(item["body"]["S"])))
+        return found
+
+    def _query(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         while True:
             page = self.client.query(**kwargs)
-            found += [AuditRecord(**json.loads(item["body"]["S"])) for item in page.get("Items", [])]
+            items += page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return found
+                return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _intent_key(model: str, intent_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"INTENT#{model}"}, "sk": {"S": intent_id}}
+
+    def begin(self, intent: Intent) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={**self._intent_key(intent.model, intent.id), "body": {"S": json.dumps(intent.to_json())}},
+        )
+
+    def finish(self, model: str, intent_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=self._intent_key(model, intent_id))
+
+    def pending(self, model: str) -> list[Intent]:
+        items = self._query(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"INTENT#{model}"}},
+                "ConsistentRead": True,
+            }
+        )
+        return [Intent.from_json(json.loads(item["body"]["S"])) for item in items]

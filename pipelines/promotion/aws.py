@@ -12,6 +12,7 @@ from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
 from pipelines.promotion.controller import Promotion
 from pipelines.promotion.endpoint import SageMakerEndpoint
+from pipelines.promotion.lease import DynamoDbLease
 
 
 class SageMakerRegistry:
@@ -76,14 +77,16 @@ def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = N
     """The controller against the deployed stack (names as the CDK app derives them)."""
     from pipelines.definition import champion_prefix
 
-    sagemaker = session.client("sagemaker")
+    sagemaker, dynamodb = session.client("sagemaker"), session.client("dynamodb")
+    table = audit_table or f"{config.model.name}-trigger-gate"
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
         endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config)),
-        audit=DynamoDbAudit(session.client("dynamodb"), audit_table or f"{config.model.name}-trigger-gate"),
+        audit=DynamoDbAudit(dynamodb, table),
         champion=S3Champion(session.client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
         alarms=CloudWatchAlarms(session.client("cloudwatch")),
+        lease=DynamoDbLease(dynamodb, table),
     )
 
 

@@ -8,15 +8,20 @@ job when repeated; a repeated event finds the work done and records a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pipelines.alarms import rearm_time, retraining_alarm_names
 from pipelines.config import ModelConfig
-from pipelines.promotion.audit import Audit, AuditRecord
+from pipelines.promotion.audit import Audit, AuditRecord, Intent
 from pipelines.promotion.endpoint import Endpoint, Version
+from pipelines.promotion.lease import Lease, PromotionBusy
 from pipelines.promotion.lifecycle import (
     STAGE_KEY,
     Action,
@@ -98,6 +103,19 @@ def model_version(described: dict[str, Any]) -> ModelVersion:
 
 
 EvidenceSource = Callable[[ModelVersion, ModelVersion, datetime], ShadowEvidence]
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def under_lease(method: Method) -> Method:
+    """Run the method holding the model's lease (re-entrant: a method called by another runs
+    under the lease its caller took)."""
+
+    @functools.wraps(method)
+    def run(self: Promotion, *args: Any, **kwargs: Any) -> Any:
+        with self.holding_lease(str(kwargs.get("actor", method.__name__))):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 @dataclass
@@ -109,6 +127,90 @@ class Promotion:
     champion: Champion
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     alarms: AlarmRearmer | None = None
+    lease: Lease | None = None
+    _held: int = field(default=0, init=False, repr=False)
+    _resumed: list[Intent] = field(default_factory=list, init=False, repr=False)
+
+    # ---- one run at a time, and nothing lost when a run is interrupted
+
+    @contextmanager
+    def holding_lease(self, actor: str) -> Iterator[None]:
+        """Hold the model's lease while acting (pipelines.promotion.lease); refuse with
+        PromotionBusy while another run holds it."""
+        if self._held or self.lease is None:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        model, owner = self.config.model.name, f"{actor}:{uuid.uuid4().hex[:8]}"
+        holder = self.lease.acquire(model, owner, self.clock())
+        if holder is not None:
+            raise PromotionBusy(
+                f"another promotion run ({holder.owner}) is acting on {model} until "
+                f"{holder.until.isoformat(timespec='seconds')} at the latest; try again when it is done"
+            )
+        self._held = 1
+        try:
+            yield
+        finally:
+            self._held = 0
+            self.lease.release(model, owner)
+
+    @contextmanager
+    def _intent(
+        self, action: str, version: ModelVersion, targets: Sequence[Stage], actor: str, reason: str, **details: Any
+    ) -> Iterator[Intent]:
+        """Write what is about to happen before the first change; the body writes the record
+        (`self.audit.append(intent.record(outcome))`). A run that dies in between leaves the
+        intent, and the next run writes the record from it (`_resume`)."""
+        now, sequence = self._now(), time.time_ns()
+        intent = Intent(
+            id=f"{now}#{sequence:020d}",
+            at=now,
+            sequence=sequence,
+            model=self.config.model.name,
+            action=action,
+            version=version.label,
+            targets=tuple(t.value for t in targets),
+            actor=actor,
+            reason=reason,
+            details=details,
+        )
+        self.audit.begin(intent)
+        try:
+            yield intent
+        except IllegalTransition:  # refused before any change: nothing for a later run to finish
+            self.audit.finish(intent.model, intent.id)
+            raise
+        self.audit.finish(intent.model, intent.id)
+
+    def _resume(self, actor: str) -> list[Intent]:
+        """Write the records of interrupted runs from their intents: "completed" when the version
+        reached what the run set out to do (a later step converged it), else "interrupted"."""
+        model = self.config.model.name
+        pending = self.audit.pending(model)
+        if not pending:
+            return []
+        stages = {v.label: v.stage.value for v in self.versions()}
+        completed = []
+        for intent in pending:
+            reached = stages.get(intent.version) in intent.targets
+            note = "finished after an interruption" if reached else "interrupted before it took effect: run it again"
+            self.audit.append(intent.record("completed" if reached else "interrupted", resumed_by=actor, note=note))
+            self.audit.finish(model, intent.id)
+            if reached:
+                completed.append(intent)
+        self._resumed += completed
+        return completed
+
+    def _already_done(self, action: str, version: str | None = None) -> str | None:
+        """The version a resumed, completed intent of `action` was about, if this run resumed one."""
+        for intent in self._resumed:
+            if intent.action == action and version in (None, intent.version):
+                return intent.version
+        return None
 
     # ---- reading
 
@@ -119,6 +221,17 @@ class Promotion:
 
     def find(self, ref: str | int) -> ModelVersion:
         text = str(ref).removeprefix("v")
+        if text.startswith("arn:"):
+            # One DescribeModelPackage instead of describing the whole group, and consistent with
+            # the approval event that named it (a listing may lag a change just made).
+            try:
+                return model_version(self.registry.describe_model_package(text))
+            except Exception as error:
+                if "does not exist" not in str(error) and "Could not find" not in str(error):
+                    raise
+                raise IllegalTransition(
+                    f"no model version {ref!r} in group {self.config.registry.model_package_group}"
+                ) from None
         for version in self.versions():
             if text in (version.arn, str(version.version.number)):
                 return version
@@ -181,20 +294,35 @@ class Promotion:
 
     # ---- approval (what Studio does) and its event
 
+    @under_lease
     def approve(self, ref: str | int, actor: str = "user", reason: str = "") -> ModelVersion:
+        """Approve (what Studio does), then deploy or shadow it. Run again after an interruption,
+        it finishes what the first run started."""
         version = self.find(ref)
-        approved = self._move(version, Action.APPROVE, actor, reason or "approved")
-        self._record("approve", "approved", approved, actor, reason)
-        return self.on_approved(approved.arn, actor=actor)
+        self._resume(actor)
+        # Approved, in shadow or in production already: an earlier run (perhaps interrupted) got
+        # this far, and on_approved finishes or confirms what it did.
+        if version.stage not in (Stage.APPROVED, Stage.SHADOW, Stage.PRODUCTION):
+            targets = (Stage.APPROVED, Stage.SHADOW, Stage.PRODUCTION)
+            with self._intent("approve", version, targets, actor, reason) as intent:
+                self._move(version, Action.APPROVE, actor, reason or "approved")
+                self.audit.append(intent.record("approved"))
+        return self.on_approved(version.arn, actor=actor)
 
+    @under_lease
     def reject(self, ref: str | int, actor: str = "user", reason: str = "") -> ModelVersion:
         version = self.find(ref)
-        rejected = self._move(version, Action.REJECT, actor, reason or "rejected")
-        if version.stage is Stage.SHADOW:
-            self._converge()
-        self._record("reject", "rejected", rejected, actor, reason)
+        self._resume(actor)
+        if self._already_done("reject", version.label):
+            return self.find(version.arn)
+        with self._intent("reject", version, (Stage.REJECTED,), actor, reason) as intent:
+            rejected = self._move(version, Action.REJECT, actor, reason or "rejected")
+            if version.stage is Stage.SHADOW:
+                self._converge()
+            self.audit.append(intent.record("rejected"))
         return rejected
 
+    @under_lease
     def on_approved(self, arn: str, actor: str = "approval-event", event_id: str | None = None) -> ModelVersion:
         """A package was approved (in Studio, by `approve`, or automatically): deploy it when
         nothing serves yet, else start its shadow. A repeated event changes nothing."""
@@ -212,23 +340,29 @@ class Promotion:
             return version
         production = self.production()
         if production is None:
-            deployed = self._move(version, Action.DEPLOY, actor, "first approved version: deployed as production")
-            self._converge()
-            self.champion.publish(deployed.version)
-            self._record("deploy", "production", deployed, actor, "no production version yet", event=event_id)
+            reason = "no production version yet"
+            with self._intent("deploy", version, (Stage.PRODUCTION,), actor, reason, event=event_id) as intent:
+                deployed = self._move(version, Action.DEPLOY, actor, "first approved version: deployed as production")
+                self._converge()
+                self.champion.publish(deployed.version)
+                self.audit.append(intent.record("production"))
             self._schedule_rearm(deployed, actor)
             return deployed
         current = self.shadow()
         if current is not None:
-            self._move(current, Action.REJECT, actor, f"superseded in shadow by {version.label}")
-            self._record("reject", "superseded", current, actor, f"superseded in shadow by {version.label}")
-        started = self._move(version, Action.START_SHADOW, actor, "shadow started", **{SHADOW_STARTED: self._now()})
-        applied = self._converge()
-        self._record("start_shadow", applied, started, actor, f"shadow of {production.label}", event=event_id)
+            superseded = f"superseded in shadow by {version.label}"
+            with self._intent("reject", current, (Stage.REJECTED,), actor, superseded) as intent:
+                self._move(current, Action.REJECT, actor, superseded)
+                self.audit.append(intent.record("superseded"))
+        reason = f"shadow of {production.label}"
+        with self._intent("start_shadow", version, (Stage.SHADOW,), actor, reason, event=event_id) as intent:
+            started = self._move(version, Action.START_SHADOW, actor, "shadow started", **{SHADOW_STARTED: self._now()})
+            self.audit.append(intent.record(self._converge()))
         return started
 
     # ---- shadow verdict, promotion, rollback
 
+    @under_lease
     def evaluate_shadow(self, evidence: EvidenceSource, actor: str = "shadow-evaluation") -> ShadowDecision | None:
         versions = self.versions()  # one listing: on AWS each describes every package
         shadow, production = self.shadow(versions), self.production(versions)
@@ -240,13 +374,18 @@ class Promotion:
         if decision.verdict == "promote":
             self._promote(shadow, Action.PROMOTE, actor, decision.reason, details)
         elif decision.verdict == "reject":
-            rejected = self._move(shadow, Action.REJECT, actor, f"shadow rejected: {decision.reason}")
-            self._converge()
-            self._record("shadow_verdict", "rejected", rejected, actor, decision.reason, checks=details["checks"])
+            checks = details["checks"]
+            with self._intent(
+                "shadow_verdict", shadow, (Stage.REJECTED,), actor, decision.reason, checks=checks
+            ) as intent:
+                self._move(shadow, Action.REJECT, actor, f"shadow rejected: {decision.reason}")
+                self._converge()
+                self.audit.append(intent.record("rejected"))
         else:
             self._record("shadow_verdict", "wait", shadow, actor, decision.reason, checks=details["checks"])
         return decision
 
+    @under_lease
     def promote(
         self,
         ref: str | int | None = None,
@@ -255,6 +394,10 @@ class Promotion:
         evidence: EvidenceSource | None = None,
         actor: str = "user",
     ) -> ModelVersion:
+        self._resume(actor)
+        done = self._already_done("promote", None if ref is None else f"v{str(ref).removeprefix('v')}")
+        if done is not None and (ref is None or not str(ref).startswith("arn:")):
+            return self.find(done)  # an interrupted promote was finished just now
         version = self.find(ref) if ref is not None else self.shadow()
         if version is None:
             raise IllegalTransition("nothing to promote: no version is in shadow; name one with --force")
@@ -279,41 +422,49 @@ class Promotion:
     ) -> ModelVersion:
         next_stage(version.stage, action, version.label)  # refuse before touching anything
         previous = self.production()
-        # The new production version is recorded before the old one is retired: an interruption
-        # in between leaves two, which `reconcile` resolves, never none.
-        promoted = self._move(version, action, actor, reason)
-        if previous is not None and previous.arn != version.arn:
-            self._move(previous, Action.RETIRE, actor, f"superseded by {version.label}", **{RETIRED_BY: "promotion"})
-        applied = self._converge()
-        if applied == "updating":
-            promoted = self._mark_update_requested(promoted, actor)
-        self.champion.publish(promoted.version)
-        self._record(
-            "promote",
-            applied,
-            promoted,
-            actor,
-            reason,
-            previous=previous.label if previous else None,
-            checks=details.get("checks", []),
-        )
+        context = {"previous": previous.label if previous else None, "checks": details.get("checks", [])}
+        with self._intent("promote", version, (Stage.PRODUCTION,), actor, reason, **context) as intent:
+            # The new production version is recorded before the old one is retired: an interruption
+            # in between leaves two, which `reconcile` resolves, never none.
+            promoted = self._move(version, action, actor, reason)
+            if previous is not None and previous.arn != version.arn:
+                retired = f"superseded by {version.label}"
+                self._move(previous, Action.RETIRE, actor, retired, **{RETIRED_BY: "promotion"})
+            applied = self._converge()
+            if applied == "updating":
+                promoted = self._mark_update_requested(promoted, actor)
+            self.champion.publish(promoted.version)
+            self.audit.append(intent.record(applied))
         self._schedule_rearm(promoted, actor)
         return promoted
 
+    @under_lease
     def rollback(self, actor: str = "user", reason: str = "") -> ModelVersion:
+        """Restore the previous champion. Run again after an interruption, it finishes that
+        rollback instead of rolling back once more."""
+        self._resume(actor)
+        done = self._already_done("rollback")
+        if done is not None:
+            return self.find(done)
         versions = self.versions()
         current, previous = self.production(versions), self.previous_champion(versions)
         if current is None:
             raise IllegalTransition("cannot roll back: nothing is in production")
         if previous is None:
             raise IllegalTransition(f"cannot roll back {current.label}: there is no previous champion to restore")
-        restored = self._move(
-            previous, Action.RESTORE, actor, f"restored by rollback of {current.label}", **{ROLLBACK_OF: current.label}
-        )
-        self._move(current, Action.RETIRE, actor, reason or "rolled back", **{RETIRED_BY: "rollback"})
-        applied = self._converge(guarded=False)
-        self.champion.publish(restored.version)
-        self._record("rollback", applied, restored, actor, reason or "rolled back", replaced=current.label)
+        why = reason or "rolled back"
+        with self._intent("rollback", previous, (Stage.PRODUCTION,), actor, why, replaced=current.label) as intent:
+            restored = self._move(
+                previous,
+                Action.RESTORE,
+                actor,
+                f"restored by rollback of {current.label}",
+                **{ROLLBACK_OF: current.label},
+            )
+            self._move(current, Action.RETIRE, actor, why, **{RETIRED_BY: "rollback"})
+            applied = self._converge(guarded=False)
+            self.champion.publish(restored.version)
+            self.audit.append(intent.record(applied))
         self._schedule_rearm(restored, actor)
         return restored
 
@@ -327,6 +478,7 @@ class Promotion:
         reason = f"retraining alarms re-armed at {due}, once every period they evaluate saw {production.label}"
         self._record("rearm_alarms", "scheduled", production, actor, reason, due=due)
 
+    @under_lease
     def rearm_if_due(self, actor: str = "shadow-evaluation") -> bool:
         """Re-arm (SetAlarmState OK) the retraining alarms once per change of production, when it is
         due: a breach the new champion did not fix then alarms again, with a new event. A failure
@@ -411,11 +563,22 @@ class Promotion:
         self._schedule_rearm(serving, actor)
         return True
 
+    def _finish_approvals(self, actor: str) -> None:
+        """Approved versions that were never deployed or shadowed (the approval run was
+        interrupted, or found another run acting and left the version to this one): oldest first,
+        as their approval events would have been handled."""
+        for version in sorted(self.in_stage(Stage.APPROVED), key=lambda v: v.version.number):
+            self.on_approved(version.arn, actor=actor)
+
+    @under_lease
     def reconcile(self, actor: str = "reconcile") -> str:
         """Bring the endpoint and the champion pointer in line with the registry (after an
-        interruption, or when the endpoint was busy the last time), after finishing interrupted
-        registry moves and following a rollback SageMaker's guardrails made."""
+        interruption, or when the endpoint was busy the last time), after writing the records of
+        interrupted runs, finishing interrupted registry moves and approvals, and following a
+        rollback SageMaker's guardrails made."""
+        self._resume(actor)
         self._finish_interrupted_moves(actor)
+        self._finish_approvals(actor)
         self._guardrail_rollback(actor)
         applied = self._converge()
         production = self.production()
@@ -427,6 +590,7 @@ class Promotion:
             self._record("reconcile", applied, production, actor, "endpoint brought in line with the registry")
         return applied
 
+    @under_lease
     def tick(self, evidence: EvidenceSource) -> ShadowDecision | None:
         """What the scheduled evaluation function does each run: reconcile, decide the shadow,
         re-arm the retraining alarms when due."""

@@ -18,6 +18,7 @@ from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.champion import LocalChampion
 from pipelines.promotion.controller import EvidenceSource, ModelVersion, Promotion
 from pipelines.promotion.evidence import ID, LABEL, SCORE, variant_evidence
+from pipelines.promotion.lease import SqliteLease
 from pipelines.promotion.local_endpoint import LocalEndpoint
 from pipelines.promotion.shadow import ShadowEvidence
 
@@ -39,6 +40,7 @@ def local_promotion(
         endpoint=endpoint,
         audit=SqliteAudit(workspace.root / "audit.db"),
         champion=LocalChampion(s3, champion_prefix(config)),
+        lease=SqliteLease(workspace.root / "audit.db"),
     )
     if clock is not None:
         promotion.clock = clock

@@ -78,6 +78,7 @@ IMAGE_MODULES = (
     "pipelines/promotion/controller.py",
     "pipelines/promotion/endpoint.py",
     "pipelines/promotion/evidence.py",
+    "pipelines/promotion/lease.py",
     "pipelines/promotion/lifecycle.py",
     "pipelines/promotion/shadow.py",
     "training_containers/__init__.py",
@@ -440,8 +441,8 @@ class ModelPromotion(Construct):
             memory_size=memory,
             timeout=timeout,
             ephemeral_storage_size=ephemeral,
-            # One run at a time per function; the controller converges if the two overlap.
-            reserved_concurrent_executions=1,
+            # One run at a time comes from the controller's lease, not reserved concurrency, which
+            # an account at the default quota rejects at deploy (pipelines.promotion.lease).
             environment=environment,
         )
         evaluation = handler == EVALUATION_HANDLER
@@ -503,7 +504,13 @@ class ModelPromotion(Construct):
             iam.PolicyStatement(
                 sid="Champion", actions=["s3:PutObject"], resources=[f"{bucket.bucket_arn}/{n.model}/champion/*"]
             ),
-            iam.PolicyStatement(sid="AuditTrail", actions=["dynamodb:PutItem"], resources=[audit_table.table_arn]),
+            # Records, intents and the lease: put, query (consistent reads) and delete (intents done,
+            # lease released).
+            iam.PolicyStatement(
+                sid="AuditTrail",
+                actions=["dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+                resources=[audit_table.table_arn],
+            ),
             iam.PolicyStatement(
                 sid="Key",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
@@ -548,7 +555,6 @@ class ModelPromotion(Construct):
                     actions=["cloudwatch:SetAlarmState"],
                     resources=[n.alarm_arn(name) for name in self.retraining_alarm_names],
                 ),
-                iam.PolicyStatement(sid="AuditRead", actions=["dynamodb:Query"], resources=[audit_table.table_arn]),
             ]
         else:
             statements.append(

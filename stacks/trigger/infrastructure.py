@@ -105,9 +105,9 @@ class TriggerGate(Construct):
             staging,
             role_description=f"{names.pipeline} trigger gate",
             description=f"Trigger gate of {names.pipeline}: dedupe, cooldown, single flight, audit",
+            # No reserved concurrency: decisions are serialised by conditional writes, and an
+            # account at the default quota rejects any reservation (pipelines.promotion.lease).
             environment=environment,
-            # Decisions are serialised by conditional writes; one at a time keeps retries rare.
-            reserved_concurrent_executions=1,
         )
         self.function, role, log_group = staged.function, staged.role, staged.log_group
         # L1 on purpose: the L2 failure destination grants kms:GenerateDataKey* and kms:ReEncrypt*;

@@ -215,7 +215,7 @@ def test_both_functions_run_one_image_with_their_own_command(template: dict[str,
         assert env["MODEL_CONFIG_URI"] == artifacts(config)["config"].uri
         assert env["KMS_KEY_ARN"] == {"Fn::GetAtt": ["PipelineKeyF48EE773", "Arn"]}
         assert env["AUDIT_TABLE"] == {"Ref": "TriggerAuditTable38FB1285"}
-        assert function["ReservedConcurrentExecutions"] == 1
+        assert "ReservedConcurrentExecutions" not in function  # one run at a time: the lease
         assert function["Architectures"] == ["x86_64"]
     assert (evaluation["MemorySize"], evaluation["Timeout"], evaluation["EphemeralStorage"]) == (
         3008,

@@ -154,7 +154,7 @@ def test_trigger_function_settings(template: dict[str, Any]) -> None:
     assert env["COOLDOWN_HOURS"] == "24"
     assert env["MAX_STALENESS_DAYS"] == "60"
     assert trigger["Handler"] == "handler.handler"
-    assert trigger["ReservedConcurrentExecutions"] == 1
+    assert "ReservedConcurrentExecutions" not in trigger  # serialised by conditional writes
     (invoke,) = [
         r["Properties"]
         for k, r in resources(template, "AWS::Lambda::EventInvokeConfig").items()
@@ -417,3 +417,15 @@ def test_the_gate_reads_alarm_states_only_where_failed_runs_are_retried(
     variant_environment, variant_statements = _trigger_function(full_template)  # retry_failed_runs: false
     assert variant_environment["RETRY_FAILED_RUNS"] == "false"
     assert not [s for s in variant_statements if "cloudwatch" in json.dumps(s["Action"])]
+
+
+@pytest.mark.parametrize("stack", ["fraud-detector-retraining", f"{VARIANT}-retraining"])
+def test_no_function_reserves_concurrency(synth: Synth, stack: str) -> None:
+    """Reserved concurrency must leave the account's unreserved minimum free ("You can reserve up
+    to the Unreserved account concurrency value minus 100", Lambda developer guide, "Configuring
+    reserved concurrency"); accounts on a new account's quota of 10 have nothing to reserve, so any
+    reservation fails `cdk deploy` there."""
+    functions = resources(synth.template(stack), "AWS::Lambda::Function")
+    assert functions and {k: f["Properties"].get("ReservedConcurrentExecutions") for k, f in functions.items()} == {
+        k: None for k in functions
+    }

@@ -4,7 +4,7 @@ and interruptions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from pipelines.promotion.aws import SageMakerRegistry
 from pipelines.promotion.controller import ModelVersion, Promotion
 from pipelines.promotion.endpoint import SageMakerEndpoint, Version, deployment_config, guardrail_alarm_names
 from pipelines.promotion.evidence import variant_evidence
+from pipelines.promotion.lease import LEASE_SECONDS, PromotionBusy, SqliteLease
 from pipelines.promotion.lifecycle import TRANSITIONS, Action, IllegalTransition, Stage, next_stage, stage_of
 from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence, decide
 from pipelines.registry import LocalRegistry
@@ -673,3 +674,119 @@ def test_shadow_without_traffic_waits_and_without_offline_metric_is_rejected() -
     assert decide(idle, CRITERIA).verdict == "wait"
     blind = decide(evidence(offline=0.96).__class__(**{**evidence().__dict__, "offline": {}}), CRITERIA)
     assert blind.verdict == "reject" and "no offline roc_auc" in blind.reason
+
+
+# ---- interrupted commands keep their audit record; one run at a time
+
+
+def _commands(promotion: Promotion) -> list[tuple[str, Callable[[], Any]]]:
+    return [
+        ("approve 1", lambda: promotion.approve(1, actor="alice", reason="first model")),
+        ("approve 2", lambda: promotion.approve(2, actor="bob", reason="retrained on drift")),
+        ("promote", lambda: promotion.promote(2, force=True, actor="carol")),
+        ("rollback", lambda: promotion.rollback(actor="dave", reason="conversion dropped")),
+    ]
+
+
+def _audited(promotion: Promotion) -> list[tuple[str, str | None, str, str]]:
+    """Who did what and why: the records a person reads in `history`."""
+    kept = ("approve", "deploy", "start_shadow", "promote", "rollback")
+    return sorted(
+        (r.action, r.version, r.actor, r.reason) for r in promotion.audit.records("fraud-detector") if r.action in kept
+    )
+
+
+def test_a_command_interrupted_after_any_call_keeps_its_record_once_it_is_run_again(
+    config: ModelConfig, tmp_path: Path
+) -> None:
+    """A crash after any SageMaker call, then the same command run again (what a person does):
+    the endpoint converges and every command's record, with its actor and reason, is there once."""
+    reference: list[tuple[str, str | None, str, str]] | None = None
+    total, crash_at = None, 1
+    while total is None or crash_at <= total:
+        folder = tmp_path / f"crash-{crash_at if total else 0}"
+        registry = LocalRegistry(folder / "registry.db")
+        registry.create_model_package_group("fraud-detector")
+        for number in (1, 2):
+            register(registry, number)
+        fake = FakeSageMaker()
+        fake.crash_after = crash_at if total is not None else None
+        promotion = Promotion(
+            config, registry, SageMakerEndpoint(config, fake, ROLE), SqliteAudit(folder / "a.db"), RecordingChampion()
+        )
+        for _, command in _commands(promotion):
+            try:
+                command()
+            except Crash:
+                command()  # run again
+        audited = _audited(promotion)
+        if total is None:
+            total, reference = len(fake.calls), audited
+            assert ("rollback", "v1", "dave", "conversion dropped") in audited
+            assert ("promote", "v2", "carol", "forced by operator") in audited
+        else:
+            assert audited == reference, f"crash after call {crash_at} ({fake.calls[crash_at - 1][0]})"
+            assert stages(promotion) == {"v2": "retired", "v1": "production"}
+            assert promotion.audit.pending("fraud-detector") == []
+            crash_at += 1
+    assert total > 10
+
+
+def test_an_approval_interrupted_after_the_registry_update_is_finished_by_reconcile(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    original = promotion.on_approved
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise Crash("died after approving in the registry")
+
+    promotion.on_approved = dies  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        promotion.approve(2, actor="bob", reason="looks good")
+    promotion.on_approved = original  # type: ignore[method-assign]
+    assert stages(promotion)["v2"] == "approved"
+    promotion.reconcile()
+    assert stages(promotion)["v2"] == "shadow" and fake.serving(ENDPOINT) == (ARN.format(1), ARN.format(2))
+    records = [(r.action, r.version, r.actor, r.reason) for r in promotion.audit.records("fraud-detector")]
+    assert ("approve", "v2", "bob", "looks good") in records
+    assert promotion.audit.pending("fraud-detector") == []
+
+
+def test_approving_again_after_an_interruption_finishes_instead_of_refusing(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    fake.crash_after = len(fake.calls) + 1  # the shadow's first SageMaker call
+    with pytest.raises(Crash):
+        promotion.approve(2, actor="bob")
+    again = promotion.approve(2, actor="bob")
+    assert again.stage is Stage.SHADOW and fake.serving(ENDPOINT) == (ARN.format(1), ARN.format(2))
+    assert [r.outcome for r in promotion.audit.records("fraud-detector") if r.action == "approve"] == [
+        "approved",
+        "approved",
+    ]
+
+
+def test_a_run_that_finds_another_acting_is_refused_and_a_lapsed_lease_is_taken_over(
+    config: ModelConfig, tmp_path: Path
+) -> None:
+    lease = SqliteLease(tmp_path / "lease.db")
+    registry = LocalRegistry(tmp_path / "registry.db")
+    registry.create_model_package_group("fraud-detector")
+    register(registry, 1)
+    clock = StepClock()
+    promotion = Promotion(
+        config,
+        registry,
+        SageMakerEndpoint(config, FakeSageMaker(), ROLE),
+        SqliteAudit(tmp_path / "a.db"),
+        RecordingChampion(),
+        clock=clock,
+        lease=lease,
+    )
+    assert lease.acquire("fraud-detector", "evaluation:1", clock()) is None
+    with pytest.raises(PromotionBusy, match=r"another promotion run \(evaluation:1\) is acting on fraud-detector"):
+        promotion.approve(1)
+    assert stages(promotion) == {"v1": "registered"}
+    clock.skip(timedelta(seconds=LEASE_SECONDS))
+    assert promotion.approve(1).stage is Stage.PRODUCTION
+    assert lease.acquire("fraud-detector", "cli:2", clock()) is None  # released after the run

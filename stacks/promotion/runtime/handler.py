@@ -28,6 +28,7 @@ from pipelines.local.storage import split_uri
 from pipelines.promotion.aws import aws_promotion
 from pipelines.promotion.aws_evidence import aws_evidence
 from pipelines.promotion.controller import Promotion
+from pipelines.promotion.lease import PromotionBusy
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -62,11 +63,17 @@ def _logged(document: dict[str, Any]) -> dict[str, Any]:
 
 def on_approved(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     _, promotion = controller()
-    version = promotion.on_approved(event["detail"]["ModelPackageArn"], event_id=event["id"])
+    try:
+        version = promotion.on_approved(event["detail"]["ModelPackageArn"], event_id=event["id"])
+    except PromotionBusy as busy:  # the run holding the lease, or the next evaluation, finishes it
+        return _logged({"event": event["id"], "deferred": str(busy)})
     return _logged({"event": event["id"], "version": version.label, "stage": version.stage.value})
 
 
 def evaluate(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     config, promotion = controller()
-    decision = promotion.tick(aws_evidence(config, client("s3"), client("cloudwatch"), workdir=Path("/tmp")))
+    try:
+        decision = promotion.tick(aws_evidence(config, client("s3"), client("cloudwatch"), workdir=Path("/tmp")))
+    except PromotionBusy as busy:  # the next scheduled run decides
+        return _logged({"event": event.get("id"), "deferred": str(busy)})
     return _logged({"event": event.get("id"), "decision": decision.to_json() if decision else None})
