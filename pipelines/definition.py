@@ -360,8 +360,11 @@ def build_pipeline(config: ModelConfig) -> Any:
     )
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     report_uri = pull_output["report"].S3Output.S3Uri
-    # The registered baseline is Evaluate's: DataPull's profile plus the candidate's test scores.
+    # The drift monitor's baseline is Evaluate's: DataPull's profile plus the candidate's test
+    # scores. It is recorded in the metadata only: SageMaker reads ModelDataQuality in Model
+    # Monitor's format, which DataPull writes from the same window (monitor_baseline.py).
     baseline = Join(on="/", values=[evaluation_uri, "baseline_profile.json"])
+    monitor_baseline = pull_output["baseline"].S3Output.S3Uri
 
     # ---- Register
     registry = config.registry
@@ -384,7 +387,19 @@ def build_pipeline(config: ModelConfig) -> Any:
             model_statistics=MetricsSource(
                 content_type="application/json", s3_uri=Join(on="/", values=[evaluation_uri, "model_quality.json"])
             ),
-            model_data_statistics=MetricsSource(content_type="application/json", s3_uri=baseline),
+            # "Schema for Statistics (statistics.json file)" and "Schema for Constraints
+            # (constraints.json file)", SageMaker developer guide:
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html
+            # DriftCheckBaselines is not set: it is for a Model Monitor schedule built from the
+            # model package (API reference, DriftCheckModelDataQuality); this project's monitor
+            # reads BaselineProfile, and the statistics carry no KLL sketch for such a schedule.
+            model_data_statistics=MetricsSource(
+                content_type="application/json", s3_uri=Join(on="/", values=[monitor_baseline, "statistics.json"])
+            ),
+            model_data_constraints=MetricsSource(
+                content_type="application/json", s3_uri=Join(on="/", values=[monitor_baseline, "constraints.json"])
+            ),
         ),
         customer_metadata_properties={
             "TriggerReason": trigger_reason,

@@ -2,7 +2,9 @@
 
 Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (optional).
 Outputs: train/, validation/, test/ (Parquet splits), report/ (validation_report.json,
-         manifest.json), baseline/ (baseline_profile.json).
+         manifest.json), baseline/ (baseline_profile.json: the drift monitor's baseline;
+         statistics.json and constraints.json: the same window in SageMaker Model Monitor's
+         format, registered as the version's model data quality, see monitor_baseline.py).
 Argument: --window-end ISO-8601 or "latest" (the DataWindowEnd pipeline parameter).
 
 A failed check is data, not a crash: the report says `passed: false` with a message naming
@@ -24,6 +26,7 @@ from pipelines.config import ModelConfig, parse_config
 from training_containers import contract
 from training_containers.files import read_json, read_tables, write_json
 from training_containers.manifest import describe_inputs, input_origins, s3_version_lookup
+from training_containers.monitor_baseline import baseline_files
 from training_containers.profile import baseline_profile
 from training_containers.validation import (
     CheckResult,
@@ -127,6 +130,11 @@ def run(window_end: str) -> dict[str, Any]:
         # The drift baseline is the fresh window (what the model was built for, and tested on):
         # with history mixed in, traffic the new model already fits would still look drifted.
         write_json(contract.processing_output("baseline") / PROFILE, baseline_profile(fresh_rows, config))
+        # Model Monitor's statistics.json and constraints.json of the same window. Written here,
+        # not by Evaluate: this job holds the window itself, and the profile cannot stand in for
+        # it (no storage types for Integral/Fractional, no exact sums or buckets).
+        for name, monitor_file in baseline_files(fresh_rows, config).items():
+            write_json(contract.processing_output("baseline") / name, monitor_file)
         document["rows"] |= {"train": len(train), "validation": len(validation), "test": len(test)}
 
     origins = input_origins()

@@ -114,6 +114,29 @@ def test_register_step_records_lineage(built: dict[str, Any], config: ModelConfi
     assert "SAGEMAKER_PROGRAM" not in env
 
 
+def test_model_data_quality_points_at_model_monitor_files(built: dict[str, Any]) -> None:
+    """Studio reads ModelDataQuality as Model Monitor's statistics.json / constraints.json, which
+    DataPull writes from the fresh window; the project's own profile stays in the metadata."""
+    register = dict(steps_by_name(built["Steps"]))["Register"]["Arguments"]
+    baseline_output = {"Get": "Steps.DataPull.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+    assert register["ModelMetrics"]["ModelDataQuality"] == {
+        "Statistics": {
+            "ContentType": "application/json",
+            "S3Uri": {"Std:Join": {"On": "/", "Values": [baseline_output, "statistics.json"]}},
+        },
+        "Constraints": {
+            "ContentType": "application/json",
+            "S3Uri": {"Std:Join": {"On": "/", "Values": [baseline_output, "constraints.json"]}},
+        },
+    }
+    # The drift monitor's baseline is still Evaluate's profile, recorded in the metadata only.
+    evaluation_output = {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
+    assert register["CustomerMetadataProperties"]["BaselineProfile"] == {
+        "Std:Join": {"On": "/", "Values": [evaluation_output, "baseline_profile.json"]}
+    }
+    assert "DriftCheckBaselines" not in register
+
+
 def test_sql_source_becomes_an_athena_dataset_definition(built: dict[str, Any], config: ModelConfig) -> None:
     inputs = {i["InputName"]: i for i in built["Steps"][0]["Arguments"]["ProcessingInputs"]}
     athena = inputs["historical"]["DatasetDefinition"]["AthenaDatasetDefinition"]

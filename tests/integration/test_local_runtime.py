@@ -18,6 +18,7 @@ from pipelines.config import MetricGate, ModelConfig
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace
 from tests.conftest import EXAMPLE_CONFIG, ROOT, split_fresh
+from tests.model_monitor_schema import check_constraints, check_statistics
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,21 @@ def test_cli_run_registers_a_version_carrying_the_trigger_parameters(
     # the baseline the monitor gets once this version serves has a prediction section (Evaluate's)
     assert "/Evaluate/" in metadata["BaselineProfile"]
     assert set(workspace.s3.read_json(metadata["BaselineProfile"])["prediction"]) >= {"edges", "shares", "ecdf"}
+    # model data quality: Model Monitor's files of the fresh window, written by DataPull
+    quality = package["ModelMetrics"]["ModelDataQuality"]
+    assert {k: v["ContentType"] for k, v in quality.items()} == {
+        "Statistics": "application/json",
+        "Constraints": "application/json",
+    }
+    assert quality["Statistics"]["S3Uri"].endswith("/DataPull/baseline/statistics.json")
+    assert quality["Constraints"]["S3Uri"].endswith("/DataPull/baseline/constraints.json")
+    statistics = workspace.s3.read_json(quality["Statistics"]["S3Uri"])
+    constraints = workspace.s3.read_json(quality["Constraints"]["S3Uri"])
+    check_statistics(statistics)
+    check_constraints(constraints)
+    drift_profile = workspace.s3.read_json(metadata["BaselineProfile"])
+    assert statistics["dataset"]["item_count"] == drift_profile["rows"] > 0
+    assert [f["name"] for f in constraints["features"]] == config.model.feature_names
     summary = json.loads((execution_dir / "summary.json").read_text())
     assert [s["name"] for s in summary["steps"]] == [
         "DataPull",

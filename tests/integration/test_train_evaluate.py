@@ -16,6 +16,7 @@ from sklearn import metrics as sk
 from pipelines.config import ModelConfig
 from pipelines.gates import gate_names
 from tests.conftest import EDGE_CASES, Container, split_fresh
+from tests.model_monitor_schema import check_constraints, check_statistics
 from training_containers import data_pull, evaluate, train
 from training_containers.environment import environment, environment_hash
 
@@ -139,6 +140,42 @@ def test_evaluate_gate_values_match_sklearn(
     assert prediction["mean"] == pytest.approx(scores.mean(), abs=1e-9)
     inner = np.quantile(scores, np.linspace(0, 1, config.drift.numeric_bins + 1)[1:-1])
     assert prediction["edges"][1:-1] == pytest.approx(inner.tolist())
+
+
+def test_data_pull_writes_model_monitor_baseline_of_the_fresh_window(
+    trained: Path, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    """The files registered as the version's ModelDataQuality: Model Monitor's statistics.json and
+    constraints.json of the fresh window (the rows the profile describes), beside the profile."""
+    baseline = trained / "pull" / "processing" / "output" / "baseline"
+    stats = json.loads((baseline / "statistics.json").read_text())
+    constraints = json.loads((baseline / "constraints.json").read_text())
+    check_statistics(stats)
+    check_constraints(constraints)
+
+    fresh, _ = split_fresh(stream)
+    profile = json.loads((baseline / "baseline_profile.json").read_text())
+    assert stats["dataset"]["item_count"] == len(fresh) == profile["rows"]
+    features = {f["name"]: f for f in stats["features"]}
+    assert list(features) == config.model.feature_names
+    amount = features["amount"]["numerical_statistics"]
+    assert features["amount"]["inferred_type"] == "Fractional"
+    assert amount["common"] == {"num_present": int(fresh["amount"].notna().sum()), "num_missing": 0}
+    assert amount["mean"] == pytest.approx(fresh["amount"].mean(), rel=1e-12)
+    assert amount["sum"] == pytest.approx(fresh["amount"].sum(), rel=1e-12)
+    assert amount["std_dev"] == pytest.approx(fresh["amount"].std(ddof=0), rel=1e-9)
+    assert (amount["min"], amount["max"]) == (fresh["amount"].min(), fresh["amount"].max())
+    assert features["hour_of_day"]["inferred_type"] == "Integral"
+    risk = features["risk_band"]["string_statistics"]
+    buckets = {b["value"]: b["count"] for b in risk["distribution"]["categorical"]["buckets"]}
+    assert buckets == fresh["risk_band"].value_counts().to_dict() and risk["distinct_count"] == 3
+    # the same rows as the drift profile: the two baselines describe one window
+    assert buckets == profile["features"]["risk_band"]["counts"]
+    assert amount["mean"] == pytest.approx(profile["features"]["amount"]["mean"], rel=1e-12)
+
+    by_name = {c["name"]: c for c in constraints["features"]}
+    assert by_name["device_trust"]["completeness"] == pytest.approx(fresh["device_trust"].notna().mean())
+    assert by_name["risk_band"]["string_constraints"]["domains"] == ["low", "medium", "high"]
 
 
 def test_champion_is_measured_on_the_same_test_set(
