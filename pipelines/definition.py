@@ -457,6 +457,11 @@ def build_pipeline(config: ModelConfig) -> Any:
         parameters=parameters,
         steps=[data_pull, data_valid],
         sagemaker_session=session,
+        # No SageMaker Experiments entities (an experiment per pipeline, a run group per execution,
+        # created by default in some regions): lineage is in the registry's metadata, and the
+        # pipeline role is not granted the Experiments API. Kept in the definition as an explicit
+        # null, which is what the SDK sends for None.
+        pipeline_experiment_config=None,
     )
 
 

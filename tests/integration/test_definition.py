@@ -243,3 +243,15 @@ def test_a_broken_request_is_caught(built: dict[str, Any]) -> None:
     train["Arguments"]["StoppingCondition"]["MaxRuntimeSeconds"] = 10
     report = validate_request(train, parameters).generate_report()
     assert "ResourceConfig.InstanceCount" in report and "MaxRuntimeSeconds" in report
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])
+def test_no_experiment_is_created_for_the_pipeline(config: ModelConfig, region: str) -> None:
+    """By default SageMaker Pipelines creates an experiment per pipeline and a run group per
+    execution ("If you don't want an experiment and run group created for the pipeline, set
+    pipeline_experiment_config to None": https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-experiments.html),
+    which needs Experiments permissions the pipeline role does not have. Lineage lives in the
+    registry's metadata instead."""
+    pipeline = config.pipeline.model_copy(update={"region": region})
+    built = json.loads(d.definition_json(config.model_copy(update={"pipeline": pipeline})))
+    assert "PipelineExperimentConfig" in built and built["PipelineExperimentConfig"] is None
