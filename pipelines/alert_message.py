@@ -150,3 +150,95 @@ def build_alert(
     subject = f"[{model}] retraining failed: {what}"
     subject = subject.encode("ascii", "replace").decode()[:SUBJECT_LIMIT]
     return Alert(subject=subject, text="\n".join(lines))
+
+
+# ---- PagerDuty (Events API v2)
+
+# POST a JSON event here ("Send an Alert Event", PagerDuty Events API v2:
+# https://developer.pagerduty.com/api-reference/368ae3d938c9e-send-an-event-to-pager-duty). An
+# HTTPS subscription of this URL to SNS would receive SNS's own JSON (and its subscription
+# confirmation), which the Events API does not read: a function sends the events instead.
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+PAGERDUTY_SUMMARY_LIMIT = 1024  # payload.summary
+PAGERDUTY_DEDUP_LIMIT = 255  # dedup_key
+
+
+def routing_key(secret_value: str) -> str:
+    """The routing key from the secret's value: the key itself, or JSON {"routing_key": ...}."""
+    text = secret_value.strip()
+    if text.startswith("{"):
+        document = json.loads(text)
+        if not isinstance(document, dict) or not isinstance(document.get("routing_key"), str):
+            raise ValueError('the PagerDuty secret is JSON without a "routing_key" string')
+        text = document["routing_key"].strip()
+    if len(text) != 32 or not text.isalnum():
+        raise ValueError("the PagerDuty secret does not hold a 32-character routing (integration) key")
+    return text
+
+
+def pagerduty_event(*, key: str, subject: str, message: str, source: str, severity: str) -> dict[str, Any]:
+    """One SNS notification of the alert topic as a PagerDuty event. A CloudWatch alarm's
+    notification (its JSON, with AlarmName and NewStateValue) triggers on ALARM and resolves on OK
+    under the alarm's name as dedup key, so one incident follows one alarm; any other message (a
+    failed run, explained) triggers an incident of its own."""
+    alarm = _alarm_notification(message)
+    if alarm is not None:
+        name, state, reason = alarm
+        return {
+            "routing_key": key,
+            "event_action": "resolve" if state == "OK" else "trigger",
+            "dedup_key": name[:PAGERDUTY_DEDUP_LIMIT],
+            "payload": {
+                "summary": f"{name}: {reason}"[:PAGERDUTY_SUMMARY_LIMIT],
+                "source": source,
+                "severity": severity,
+                "custom_details": {"alarm": name, "state": state, "reason": reason},
+            },
+        }
+    return {
+        "routing_key": key,
+        "event_action": "trigger",
+        "payload": {
+            "summary": (subject or message.strip().split("\n", 1)[0] or "retraining alert")[:PAGERDUTY_SUMMARY_LIMIT],
+            "source": source,
+            "severity": severity,
+            "custom_details": {"message": message},
+        },
+    }
+
+
+def _alarm_notification(message: str) -> tuple[str, str, str] | None:
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not {"AlarmName", "NewStateValue"} <= set(document):
+        return None
+    return str(document["AlarmName"]), str(document["NewStateValue"]), str(document.get("NewStateReason", ""))
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One SNS notification as Lambda receives it."""
+
+    message_id: str
+    subject: str
+    message: str
+
+
+class MalformedNotification(ValueError):
+    """The event is not an SNS notification: names the missing field."""
+
+
+def sns_notifications(event: Any) -> list[Notification]:
+    """The notifications of an SNS event for Lambda (`Records[].Sns`)."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not records:
+        raise MalformedNotification("Records: missing or empty; not an SNS event")
+    found = []
+    for index, record in enumerate(records):
+        sns = record.get("Sns") if isinstance(record, Mapping) else None
+        if not isinstance(sns, Mapping) or not isinstance(sns.get("Message"), str):
+            raise MalformedNotification(f"Records[{index}].Sns.Message: missing; not an SNS notification")
+        found.append(Notification(str(sns.get("MessageId", "")), str(sns.get("Subject") or ""), sns["Message"]))
+    return found

@@ -1,22 +1,29 @@
-"""The alert function's AWS adapters: the failed steps of an execution, a run's reports, publishing.
+"""The alert functions' adapters: the failed steps of an execution, a run's reports, publishing,
+and PagerDuty's Events API.
 
-Calls: sagemaker ListPipelineExecutionSteps, s3 GetObject, sns Publish. The CDK alerts construct
+Calls: sagemaker ListPipelineExecutionSteps, s3 GetObject, sns Publish; secretsmanager
+GetSecretValue and an HTTPS POST to PagerDuty for the PagerDuty function. The CDK alerts construct
 grants exactly these (checked by tests/infra/test_functions.py).
 """
 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from pipelines.alert_message import (
     DATA_FAILED,
     GATES_FAILED,
+    PAGERDUTY_EVENTS_URL,
     Alert,
     StepFailure,
     build_alert,
     failed_steps,
     report_uris,
+    routing_key,
 )
 
 
@@ -66,3 +73,30 @@ def alert_for_execution(
         validation=read_report(s3, uris["validation"]) if DATA_FAILED in steps else None,
         console_url=f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/pipelines",
     )
+
+
+class PagerDutyRefused(RuntimeError):
+    """PagerDuty did not accept an event (the Lambda invocation fails and is retried)."""
+
+
+def read_routing_key(secretsmanager: Any, secret_id: str) -> str:
+    return routing_key(secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"])
+
+
+def send_to_pagerduty(event: dict[str, Any], opener: Callable[..., Any] | None = None) -> str:
+    """POST one event; PagerDuty answers 202 with the event's dedup key."""
+    opener = opener or urllib.request.urlopen
+    request = urllib.request.Request(
+        PAGERDUTY_EVENTS_URL,
+        data=json.dumps(event).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with opener(request, timeout=10) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:  # 400 (bad event), 429 (rate limited), 5xx
+        raise PagerDutyRefused(f"PagerDuty answered {error.code}: {error.read()[:300]!r}") from None
+    if status != 202:
+        raise PagerDutyRefused(f"PagerDuty answered {status}: {body[:300]!r}")
+    return str(json.loads(body).get("dedup_key", ""))

@@ -349,10 +349,39 @@ class SlackRoute(_Strict):
     channel_id: str
 
 
+class PagerDutyRoute(_Strict):
+    """PagerDuty through its Events API v2. The routing (integration) key is a credential: it is
+    never in the config or the template. Store it in AWS Secrets Manager (the secret's value is the
+    32-character key, or JSON `{"routing_key": "..."}`) and name the secret here, by name or ARN;
+    a function of the stack reads it and sends each alert as a PagerDuty event."""
+
+    # A secret name (ASCII letters, digits and /_+=.@-, up to 512) or its ARN (Secrets Manager API
+    # reference, CreateSecret Name).
+    routing_key_secret: Annotated[
+        str,
+        Field(
+            max_length=2048,
+            pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$",
+        ),
+    ]
+    severity: Literal["critical", "error", "warning", "info"] = "error"
+
+
 class AlertsSection(_Strict):
     email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
-    pagerduty_events_url: Annotated[str, Field(pattern=r"^https://")] | None = None
+    pagerduty: PagerDutyRoute | None = None
     slack: SlackRoute | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url_with_a_key(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "pagerduty_events_url" in raw:
+            raise ValueError(
+                "pagerduty_events_url is no longer read: the URL carries the integration key in plain text (in "
+                "the config and the template). Store the routing key in AWS Secrets Manager and set "
+                "alerts.pagerduty.routing_key_secret to the secret's name or ARN"
+            )
+        return raw
 
 
 # --------------------------------------------------------------------------- drift, trigger

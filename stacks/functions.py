@@ -1,8 +1,15 @@
-"""The zip functions (trigger gate, alerts): staged code, a role of their own, a one-year log group.
+"""The zip functions (trigger gate, alerts, PagerDuty, monitor launcher): staged code, a role of
+their own, a one-year log group, and a failure queue.
 
 Each construct that calls `staged_function` adds its own policy to `role` (exactly the calls its
-handler makes) and its own triggers. The ids are fixed ("Function", "FunctionRole",
-"FunctionLogs") inside the calling construct, so the logical ids are the caller's.
+handler makes) and its own triggers. Every one of these functions is invoked asynchronously
+(EventBridge, Scheduler, SNS), so each gets an on-failure destination: an invocation that still
+fails after Lambda's two retries lands in `failures` with the error, instead of being dropped
+("Retaining records of asynchronous invocations", Lambda developer guide:
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html). The ids are
+fixed ("Function", "FunctionRole", "FunctionLogs", "FailedEvents", "AsyncFailures") inside the
+calling construct, so the logical ids are the caller's; a construct with two functions gives
+each its own child scope.
 """
 
 from __future__ import annotations
@@ -12,14 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.nag import acknowledge
 from stacks.packaging import stage_function
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the handlers use the standard library and boto3 only
+ASYNC_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,49 @@ class StagedFunction:
     function: lambda_.Function
     role: iam.Role
     log_group: logs.LogGroup
+    failures: sqs.Queue
+
+
+def failure_queue(scope: Construct, key: kms.IKey, purpose: str) -> sqs.Queue:
+    queue = sqs.Queue(
+        scope,
+        "FailedEvents",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+    acknowledge(queue, "AwsSolutions-SQS3", f"This queue is the failure destination of {purpose}; it has no consumer.")
+    return queue
+
+
+def on_failure(
+    scope: Construct, function: lambda_.IFunction, queue: sqs.IQueue, role: iam.IRole, key: kms.IKey
+) -> None:
+    """Failed asynchronous invocations go to `queue`. L1 on purpose: the L2 destination grants
+    kms:GenerateDataKey* and kms:ReEncrypt*; sending to a KMS-encrypted queue needs these two."""
+    lambda_.CfnEventInvokeConfig(
+        scope,
+        "AsyncFailures",
+        function_name=function.function_name,
+        qualifier="$LATEST",
+        maximum_retry_attempts=ASYNC_RETRIES,
+        destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=queue.queue_arn)
+        ),
+    )
+    policy = iam.Policy(
+        scope,
+        "FailureDestinationPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(sid="FailedEvents", actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
+            iam.PolicyStatement(
+                sid="FailedEventsKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
+            ),
+        ],
+    )
+    function.node.add_dependency(policy)
 
 
 def staged_function(
@@ -34,11 +91,14 @@ def staged_function(
     concern: str,
     staging: Path,
     *,
+    key: kms.IKey,
     role_description: str,
     description: str,
     environment: Mapping[str, str],
+    handler: str = "handler.handler",
 ) -> StagedFunction:
-    """`stacks/<concern>/runtime/handler.py` with its domain modules, on arm64, 256 MB, 60 s."""
+    """`stacks/<concern>/runtime/` with its domain modules, on arm64, 256 MB, 60 s; `handler`
+    names the module and function in that folder."""
     role = iam.Role(
         scope, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=role_description
     )
@@ -49,7 +109,7 @@ def staged_function(
         description=description,
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
-        handler="handler.handler",
+        handler=handler,
         code=lambda_.Code.from_asset(str(stage_function(concern, staging))),
         role=role,
         log_group=log_group,
@@ -57,4 +117,24 @@ def staged_function(
         memory_size=256,
         environment=dict(environment),
     )
-    return StagedFunction(function, role, log_group)
+    failures = failure_queue(scope, key, description)
+    on_failure(scope, function, failures, role, key)
+    return StagedFunction(function, role, log_group, failures)
+
+
+def failures_alarm(
+    scope: Construct, construct_id: str, queue: sqs.IQueue, topic: sns.ITopic, what: str
+) -> cloudwatch.Alarm:
+    """An alarm, sent to the alert topic, as soon as a failed invocation lands in `queue`."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=f"{what}: an invocation failed after its retries; its event and error are in the queue",
+        metric=queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5), statistic="Maximum"),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm

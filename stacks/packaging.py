@@ -25,13 +25,15 @@ def _copy(files: Iterable[Path], root: Path, target: Path) -> Path:
 
 
 def stage_function(concern: str, staging: Path) -> Path:
-    """The handler of `stacks/<concern>/runtime/handler.py` at the bundle's root, with the domain
-    modules it imports under `pipelines/` (standard library and boto3 only)."""
+    """The handler modules of `stacks/<concern>/runtime/` at the bundle's root, with the domain
+    modules they import under `pipelines/` (standard library and boto3 only)."""
     target = staging / f"{concern}-function"
     if target.exists():
         shutil.rmtree(target)
     _copy([PROJECT_ROOT / "pipelines" / name for name in RUNTIME_DOMAIN[concern]], PROJECT_ROOT, target)
-    shutil.copyfile(PROJECT_ROOT / "stacks" / concern / "runtime" / "handler.py", target / "handler.py")
+    for handler in sorted((PROJECT_ROOT / "stacks" / concern / "runtime").glob("*.py")):
+        if handler.name != "__init__.py":
+            shutil.copyfile(handler, target / handler.name)
     return target
 
 

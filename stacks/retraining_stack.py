@@ -9,6 +9,7 @@ from constructs import Construct
 
 from pipelines.config import ModelConfig
 from stacks.alerts.infrastructure import Alerts
+from stacks.functions import failures_alarm
 from stacks.monitoring.infrastructure import DriftMonitoring
 from stacks.naming import ResourceNames
 from stacks.pipeline.infrastructure import RetrainingPipeline
@@ -73,3 +74,14 @@ class RetrainingStack(cdk.Stack):
             staging=staging,
             dashboard=self.monitoring.dashboard,
         )
+        failed = {
+            "TriggerFailures": (self.trigger.dead_letters, "trigger gate"),
+            "AlertsFailures": (self.alerts.failures[0], "alert function"),
+            "PromotionFailures": (self.promotion.failed_events, "promotion functions"),
+        }
+        if len(self.alerts.failures) > 1:
+            failed["PagerDutyFailures"] = (self.alerts.failures[1], "PagerDuty function")
+        self.failure_alarms = [
+            failures_alarm(self, construct_id, queue, self.alerts.topic, f"{self.names.model} {what}")
+            for construct_id, (queue, what) in failed.items()
+        ]

@@ -1,6 +1,11 @@
-"""Alerts: one KMS-encrypted SNS topic per model with the routes from config (email, PagerDuty
-Events over HTTPS, Slack through AWS Chatbot), a function that explains failed executions, and a
-notice when a new model version waits for approval."""
+"""Alerts: one KMS-encrypted SNS topic per model with the routes from config (email, Slack through
+AWS Chatbot, PagerDuty through a function that sends its Events API v2), a function that explains
+failed executions, and a notice when a new model version waits for approval.
+
+PagerDuty is not an HTTPS subscription of the topic: SNS would post its own JSON (and first a
+subscription confirmation), which the Events API does not read, and the URL would carry the
+integration key into the template. The PagerDuty function reads the key from the Secrets Manager
+secret the config names (`alerts.pagerduty.routing_key_secret`)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -63,10 +70,6 @@ class Alerts(Construct):
         )
         for address in routes.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
-        if routes.pagerduty_events_url:
-            self.topic.add_subscription(
-                subscriptions.UrlSubscription(routes.pagerduty_events_url, protocol=sns.SubscriptionProtocol.HTTPS)
-            )
         self.slack: chatbot.SlackChannelConfiguration | None = None
         if routes.slack is not None:
             self.slack = chatbot.SlackChannelConfiguration(
@@ -78,11 +81,15 @@ class Alerts(Construct):
                 notification_topics=[self.topic],
                 logging_level=chatbot.LoggingLevel.ERROR,
             )
-        # EventBridge publishes the approval notice to the encrypted topic itself.
+        # EventBridge publishes the approval notice, and CloudWatch the failure alarms, to the
+        # encrypted topic themselves.
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid=f"EventBridgeToAlertTopic{names.model.replace('-', '')}",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                sid=f"EventsAndAlarmsToAlertTopic{names.model.replace('-', '')}",
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" is this key
                 conditions={"StringEquals": {"aws:SourceAccount": names.account}},
@@ -93,6 +100,7 @@ class Alerts(Construct):
             self,
             "alerts",
             staging,
+            key=key,
             role_description=f"{names.pipeline} failure alerts",
             description=f"Explains failed {names.pipeline} executions: failed gate or data check, observed, threshold",
             environment={
@@ -102,6 +110,7 @@ class Alerts(Construct):
             },
         )
         self.function, role, log_group = staged.function, staged.role, staged.log_group
+        self.failures = [staged.failures]
         policy = iam.Policy(
             self,
             "FunctionPolicy",
@@ -116,6 +125,15 @@ class Alerts(Construct):
                     sid="RunReports",
                     actions=["s3:GetObject"],
                     resources=[f"{artifact_bucket.bucket_arn}/{names.model}/executions/*"],
+                ),
+                # A report the run never wrote must read as NoSuchKey: without s3:ListBucket, S3
+                # answers 403 AccessDenied for a missing object (GetObject, "Permissions":
+                # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+                iam.PolicyStatement(
+                    sid="RunReportsMissing",
+                    actions=["s3:ListBucket"],
+                    resources=[artifact_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{names.model}/executions/*"]}},
                 ),
                 iam.PolicyStatement(sid="Publish", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
                 iam.PolicyStatement(
@@ -143,6 +161,10 @@ class Alerts(Construct):
             "The reports of this model's runs (evaluation.json, validation_report.json), under per-run prefixes.",
         )
 
+        self.pagerduty: lambda_.Function | None = None
+        if routes.pagerduty is not None:
+            self.pagerduty = self._pagerduty(names, routes, key, staging)
+
         self.failure_rule = events.Rule(
             self,
             "ExecutionFailedRule",
@@ -165,3 +187,53 @@ class Alerts(Construct):
                 )
             ],
         )
+
+    def _pagerduty(self, names: ResourceNames, routes: AlertsSection, key: kms.IKey, staging: Path) -> lambda_.Function:
+        assert routes.pagerduty is not None
+        scope = Construct(self, "PagerDuty")
+        reference = routes.pagerduty.routing_key_secret
+        secret = (
+            secretsmanager.Secret.from_secret_partial_arn(scope, "RoutingKey", reference)
+            if reference.startswith("arn:")
+            else secretsmanager.Secret.from_secret_name_v2(scope, "RoutingKey", reference)
+        )
+        staged = staged_function(
+            scope,
+            "alerts",
+            staging,
+            key=key,
+            role_description=f"{names.pipeline} alerts to PagerDuty",
+            description=f"Sends {names.model}'s alerts to PagerDuty (Events API v2)",
+            environment={
+                "MODEL_NAME": names.model,
+                "ROUTING_KEY_SECRET": reference,
+                "SEVERITY": routes.pagerduty.severity,
+            },
+            handler="pagerduty.handler",
+        )
+        self.failures.append(staged.failures)
+        policy = iam.Policy(
+            scope,
+            "FunctionPolicy",
+            roles=[staged.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="RoutingKey", actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[staged.log_group.log_group_arn],
+                ),
+            ],
+        )
+        staged.function.node.add_dependency(policy)
+        if not reference.startswith("arn:"):
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:{names.region}:{names.account}"
+                f":secret:{reference}-??????]",
+                "A secret named in the config: Secrets Manager appends six random characters to its ARN.",
+            )
+        self.topic.add_subscription(subscriptions.LambdaSubscription(staged.function))
+        return staged.function

@@ -41,7 +41,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -52,6 +51,7 @@ from pipelines.definition import PROJECT_ROOT, artifacts, champion_prefix
 from pipelines.promotion.aws import endpoint_role_arn
 from pipelines.promotion.champion import POINTER, pointer_document
 from pipelines.promotion.endpoint import PRODUCTION, SHADOW, guardrail_alarm_names
+from stacks.functions import failure_queue, on_failure
 from stacks.nag import acknowledge, logical_id
 from stacks.naming import ResourceNames
 from stacks.network import vpc_network_statement
@@ -122,7 +122,7 @@ def approved_pattern(model_package_group: str) -> events.EventPattern:
 
 class ModelPromotion(Construct):
     """Attributes: `endpoint_role`, `alarms` (name -> Alarm), `champion_seed`, `approval_function`,
-    `evaluation_function`, `approval_policy`, `evaluation_policy`, `failed_approvals`,
+    `evaluation_function`, `approval_policy`, `evaluation_policy`, `failed_events` (and `failures`),
     `approval_rule`, `evaluation_rule`."""
 
     def __init__(
@@ -155,19 +155,10 @@ class ModelPromotion(Construct):
         self.alarms = self._guardrail_alarms(config)
         self.champion_seed = self._seed_champion(config)
 
-        self.failed_approvals = sqs.Queue(
-            self,
-            "FailedApprovals",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            self.failed_approvals,
-            "AwsSolutions-SQS3",
-            "This queue is the failure destination of the promotion function; it has no consumer to fail.",
-        )
+        # Both functions are invoked asynchronously (EventBridge): failures after Lambda's retries
+        # land here with their error (stacks.functions.on_failure).
+        self.failed_events = failure_queue(self, key, "the promotion functions")
+        self.failures = [self.failed_events]
         code = str(stage_image(staging))
         environment = {
             "MODEL_CONFIG_URI": artifacts(config)["config"].uri,
@@ -197,17 +188,12 @@ class ModelPromotion(Construct):
             timeout=cdk.Duration.minutes(15),
             ephemeral=cdk.Size.gibibytes(4),
         )
-        # L1 on purpose, as in the trigger gate: the L2 destination grants more KMS actions than needed.
-        lambda_.CfnEventInvokeConfig(
-            self,
-            "ApprovalFailures",
-            function_name=self.approval_function.function_name,
-            qualifier="$LATEST",
-            maximum_retry_attempts=2,
-            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.failed_approvals.queue_arn)
-            ),
-        )
+        for name, function, role in (
+            ("Approval", self.approval_function, self.approval_function.role),
+            ("Evaluation", self.evaluation_function, self.evaluation_function.role),
+        ):
+            assert role is not None
+            on_failure(Construct(self, f"{name}Failures"), function, self.failed_events, role, key)
         self.approval_rule = events.Rule(
             self,
             "ApprovedRule",
@@ -556,12 +542,6 @@ class ModelPromotion(Construct):
                     resources=[n.alarm_arn(name) for name in self.retraining_alarm_names],
                 ),
             ]
-        else:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="FailedApprovals", actions=["sqs:SendMessage"], resources=[self.failed_approvals.queue_arn]
-                )
-            )
         return statements
 
     def _acknowledge_function_policy(self, policy: iam.Policy, config: ModelConfig, *, evaluation: bool) -> None:

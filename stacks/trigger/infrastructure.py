@@ -16,14 +16,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from pipelines.trigger_events import TERMINAL_STATUSES
 from stacks.functions import staged_function
-from stacks.nag import acknowledge
 from stacks.naming import ResourceNames
 
 SWEEP = "rate(1 hour)"
@@ -78,19 +75,6 @@ class TriggerGate(Construct):
             deletion_protection=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.dead_letters = sqs.Queue(
-            self,
-            "FailedEvents",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is the failure destination of the trigger gate function; it has no consumer to fail.",
-        )
         environment = {
             "PIPELINE_NAME": names.pipeline,
             "AUDIT_TABLE": self.table.table_name,
@@ -103,6 +87,7 @@ class TriggerGate(Construct):
             self,
             "trigger",
             staging,
+            key=key,
             role_description=f"{names.pipeline} trigger gate",
             description=f"Trigger gate of {names.pipeline}: dedupe, cooldown, single flight, audit",
             # No reserved concurrency: decisions are serialised by conditional writes, and an
@@ -110,18 +95,7 @@ class TriggerGate(Construct):
             environment=environment,
         )
         self.function, role, log_group = staged.function, staged.role, staged.log_group
-        # L1 on purpose: the L2 failure destination grants kms:GenerateDataKey* and kms:ReEncrypt*;
-        # the policy below grants the two actions sending to a KMS-encrypted queue needs.
-        lambda_.CfnEventInvokeConfig(
-            self,
-            "AsyncFailures",
-            function_name=self.function.function_name,
-            qualifier="$LATEST",
-            maximum_retry_attempts=2,
-            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dead_letters.queue_arn)
-            ),
-        )
+        self.dead_letters = staged.failures
         retried = [names.alarm_arn(a) for a in alarm_names] if retry_failed_runs else []
         self._grant(role, log_group, names, key, retried)
 
@@ -183,14 +157,9 @@ class TriggerGate(Construct):
                     resources=[self.table.table_arn],
                 ),
                 iam.PolicyStatement(
-                    sid="TableAndQueueKey",
+                    sid="TableKey",
                     actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                     resources=[key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="FailedEvents",
-                    actions=["sqs:SendMessage"],
-                    resources=[self.dead_letters.queue_arn],
                 ),
                 iam.PolicyStatement(
                     sid="Logs",

@@ -39,7 +39,7 @@ def variant_config(folder: Path) -> Path:
     raw["registry"]["model_package_group"] = VARIANT
     raw["alerts"] = {
         "email": ["ml-oncall@example.com"],
-        "pagerduty_events_url": "https://events.pagerduty.com/integration/abc123/enqueue",
+        "pagerduty": {"routing_key_secret": "retraining/pagerduty-routing-key"},
         "slack": {"workspace_id": "T0123ABCD", "channel_id": "C0456EFGH"},
     }
     raw["pipeline"]["vpc"] = {"subnet_ids": ["subnet-0abc"], "security_group_ids": ["sg-0abc"]}

@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from pipelines.trigger import MalformedEvent, client_request_token
 from stacks.alerts.runtime import handler as alert_handler
+from stacks.alerts.runtime import pagerduty as pagerduty_handler
 from stacks.trigger.runtime import handler as trigger_handler
 from tests.infra.conftest import resources
 from tests.infra.sample_events import alarm_state_change, execution_status_change, scheduled_event
@@ -39,6 +40,7 @@ DOCUMENTED_EXCEPTIONS = {
     "logs:CreateLogStream": "the Lambda runtime writes the function's logs",
     "logs:PutLogEvents": "the Lambda runtime writes the function's logs",
     "sqs:SendMessage": "Lambda sends failed asynchronous invocations to the failure destination",
+    "s3:ListBucket": "S3 checks it to answer a missing report with NoSuchKey, not AccessDenied (GetObject)",
 }
 
 
@@ -385,3 +387,68 @@ def test_stubbed_start_request_is_valid_for_the_service_model() -> None:
     shape = get_session().get_service_model("sagemaker").operation_model("StartPipelineExecution").input_shape
     token = shape.members["ClientRequestToken"].metadata
     assert token["min"] <= len(client_request_token(PIPELINE, "x" * 500)) <= token["max"]
+
+
+def test_a_report_the_run_never_wrote_reads_as_missing_not_denied(template: dict[str, Any]) -> None:
+    """GetObject on a missing key answers 404 NoSuchKey only to a caller with s3:ListBucket on the
+    bucket, else 403 AccessDenied ("Permissions" in the GetObject API reference:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). The alert function reads a
+    report that a failed run may not have written, and treats NoSuchKey as "no report"."""
+    import fnmatch
+
+    from pipelines.alert_message import report_uris
+
+    (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("AlertsFunctionPolicy")]
+    listing = [
+        st for st in policy["Properties"]["PolicyDocument"]["Statement"] if "s3:ListBucket" in json.dumps(st["Action"])
+    ]
+    assert len(listing) == 1, "the alert function may not list the artifact bucket"
+    prefixes = listing[0]["Condition"]["StringLike"]["s3:prefix"]
+    execution = f"{PIPELINE_ARN}/execution/run7"
+    for uri in report_uris(f"s3://{BUCKET}/fraud-detector", execution).values():
+        key = uri.removeprefix(f"s3://{BUCKET}/")
+        assert any(fnmatch.fnmatchcase(key, p) for p in prefixes), key
+
+
+def test_pagerduty_function_sends_the_notification_and_is_allowed_exactly_that(
+    aws: None, full_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import urllib.request
+
+    recorder = CallRecorder()
+    secrets = recorder.watch(boto3.client("secretsmanager", region_name=REGION))
+    key = "R0123456789abcdef0123456789ABCDE"
+    secrets.create_secret(Name="retraining/pagerduty-routing-key", SecretString=json.dumps({"routing_key": key}))
+    recorder.calls.clear()
+    posted: list[dict[str, Any]] = []
+
+    class Accepted(io.BytesIO):
+        status = 202
+
+    def urlopen(request: Any, timeout: float) -> Accepted:
+        posted.append(json.loads(request.data))
+        recorder.calls.add("https:events.pagerduty.com")
+        return Accepted(b'{"status": "success", "dedup_key": "d1"}')
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    for name, value in {
+        "MODEL_NAME": "fraud",
+        "ROUTING_KEY_SECRET": "retraining/pagerduty-routing-key",
+        "SEVERITY": "error",
+    }.items():
+        monkeypatch.setenv(name, value)
+    pagerduty_handler._cache.clear()
+    pagerduty_handler._cache["secretsmanager"] = secrets
+    try:
+        notification = {
+            "Records": [{"Sns": {"MessageId": "m1", "Subject": "[fraud] retraining failed", "Message": "gates"}}]
+        }
+        assert pagerduty_handler.handler(notification, Context("req-p")) == {"sent": 1}
+        pagerduty_handler.handler(notification, Context("req-q"))  # the key is read once per container
+    finally:
+        pagerduty_handler._cache.clear()
+    assert [(p["routing_key"], p["payload"]["summary"]) for p in posted] == [(key, "[fraud] retraining failed")] * 2
+    assert recorder.calls == {"secretsmanager:GetSecretValue", "https:events.pagerduty.com"}
+    allowed = _allowed(full_template, "AlertsPagerDutyFunctionPolicy")
+    assert recorder.actions() - {"https:events.pagerduty.com"} == allowed - set(DOCUMENTED_EXCEPTIONS)

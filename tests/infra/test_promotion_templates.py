@@ -222,7 +222,7 @@ def test_both_functions_run_one_image_with_their_own_command(template: dict[str,
         900,
         {"Size": 4096},
     )
-    invoke = _one(template, "AWS::Lambda::EventInvokeConfig", "PromotionApprovalFailures")
+    invoke = _one(template, "AWS::Lambda::EventInvokeConfig", "PromotionApprovalFailuresAsyncFailures")
     assert invoke["MaximumRetryAttempts"] == 2 and "OnFailure" in invoke["DestinationConfig"]
 
 

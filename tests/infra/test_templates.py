@@ -171,13 +171,20 @@ def test_alerts_topic_is_encrypted_with_routes_from_config(
     protocols = sorted(s["Properties"]["Protocol"] for s in resources(template, "AWS::SNS::Subscription").values())
     assert protocols == ["email"]
     full = sorted(
-        (s["Properties"]["Protocol"], s["Properties"]["Endpoint"])
+        (s["Properties"]["Protocol"], json.dumps(s["Properties"]["Endpoint"]))
         for s in resources(full_template, "AWS::SNS::Subscription").values()
     )
-    assert full == [
-        ("email", "ml-oncall@example.com"),
-        ("https", "https://events.pagerduty.com/integration/abc123/enqueue"),
-    ]
+    # PagerDuty through its function (Events API v2), never an HTTPS subscription of the topic.
+    assert [p for p, _ in full] == ["email", "lambda"]
+    assert "AlertsPagerDutyFunction" in full[1][1]
+    pagerduty = next(
+        f["Properties"]
+        for k, f in resources(full_template, "AWS::Lambda::Function").items()
+        if k.startswith("AlertsPagerDutyFunction")
+    )
+    assert pagerduty["Handler"] == "pagerduty.handler"
+    assert pagerduty["Environment"]["Variables"]["ROUTING_KEY_SECRET"] == "retraining/pagerduty-routing-key"
+    assert "pagerduty.com" not in json.dumps(full_template)  # no integration URL or key in the template
     slack = _only(full_template, "AWS::Chatbot::SlackChannelConfiguration")
     assert (slack["SlackWorkspaceId"], slack["SlackChannelId"]) == ("T0123ABCD", "C0456EFGH")
     assert resources(template, "AWS::Chatbot::SlackChannelConfiguration") == {}
@@ -429,3 +436,40 @@ def test_no_function_reserves_concurrency(synth: Synth, stack: str) -> None:
     assert functions and {k: f["Properties"].get("ReservedConcurrentExecutions") for k, f in functions.items()} == {
         k: None for k in functions
     }
+
+
+def _invoked_asynchronously(template: dict[str, Any]) -> set[str]:
+    """Functions that EventBridge rules, Scheduler schedules or SNS subscriptions invoke: Lambda
+    runs these asynchronously, retries twice, then drops the event unless a destination keeps it."""
+    text = json.dumps
+    found: set[str] = set()
+    functions = resources(template, "AWS::Lambda::Function")
+    for kind in ("AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::SNS::Subscription"):
+        for resource in resources(template, kind).values():
+            found |= {f for f in functions if f'"{f}"' in text(resource["Properties"])}
+    return found
+
+
+@pytest.mark.parametrize("stack", ["fraud-detector-retraining", f"{VARIANT}-retraining"])
+def test_every_asynchronously_invoked_function_keeps_its_failures_and_they_alarm(synth: Synth, stack: str) -> None:
+    template = synth.template(stack)
+    invoked = _invoked_asynchronously(template)
+    assert len(invoked) >= 4
+    configs = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    destinations = {}
+    for config in configs:
+        properties = config["Properties"]
+        destinations[properties["FunctionName"]["Ref"]] = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    assert invoked - set(destinations) == set(), "async functions without a failure destination"
+    queues = {d["Fn::GetAtt"][0] for d in destinations.values()}
+    alarmed = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        for dimension in alarm["Properties"].get("Dimensions", [])
+        if dimension["Name"] == "QueueName"
+    }
+    assert queues <= alarmed, "failure queues nobody hears about"
+    topic = next(iter(resources(template, "AWS::SNS::Topic")))
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        if any(d["Name"] == "QueueName" for d in alarm["Properties"].get("Dimensions", [])):
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
