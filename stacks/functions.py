@@ -123,12 +123,13 @@ def staged_function(
 
 
 def failures_alarm(
-    scope: Construct, construct_id: str, queue: sqs.IQueue, topic: sns.ITopic, what: str
+    scope: Construct, construct_id: str, queue: sqs.IQueue, topic: sns.ITopic, name: str, what: str
 ) -> cloudwatch.Alarm:
     """An alarm, sent to the alert topic, as soon as a failed invocation lands in `queue`."""
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
+        alarm_name=name,
         alarm_description=f"{what}: an invocation failed after its retries; its event and error are in the queue",
         metric=queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5), statistic="Maximum"),
         threshold=1,

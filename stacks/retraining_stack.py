@@ -75,13 +75,20 @@ class RetrainingStack(cdk.Stack):
             dashboard=self.monitoring.dashboard,
         )
         failed = {
-            "TriggerFailures": (self.trigger.dead_letters, "trigger gate"),
-            "AlertsFailures": (self.alerts.failures[0], "alert function"),
-            "PromotionFailures": (self.promotion.failed_events, "promotion functions"),
+            "trigger-gate": (self.trigger.dead_letters, "trigger gate"),
+            "alerts": (self.alerts.failures[0], "alert function"),
+            "promotion": (self.promotion.failed_events, "promotion functions"),
         }
         if len(self.alerts.failures) > 1:
-            failed["PagerDutyFailures"] = (self.alerts.failures[1], "PagerDuty function")
-        self.failure_alarms = [
-            failures_alarm(self, construct_id, queue, self.alerts.topic, f"{self.names.model} {what}")
-            for construct_id, (queue, what) in failed.items()
-        ]
+            failed["pagerduty"] = (self.alerts.failures[1], "PagerDuty function")
+        self.failure_alarms = {
+            f"{self.names.model}-{slug}-failures": failures_alarm(
+                self,
+                f"FailedEventsAlarm{slug.title().replace('-', '')}",
+                queue,
+                self.alerts.topic,
+                f"{self.names.model}-{slug}-failures",
+                f"{self.names.model} {what}",
+            )
+            for slug, (queue, what) in failed.items()
+        }

@@ -201,8 +201,10 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
     }
-    # Besides the specs, only the promotion's deployment guardrails (test_promotion_templates.py).
-    assert set(alarms) == set(specs) | set(guardrail_alarm_names(config))
+    # Besides the specs, only the promotion's deployment guardrails (test_promotion_templates.py)
+    # and one alarm per failure queue.
+    failures = set(synth.stacks["fraud-detector-retraining"].failure_alarms)
+    assert set(alarms) == set(specs) | set(guardrail_alarm_names(config)) | failures
     for name, spec in specs.items():
         alarm = alarms[name]
         assert alarm["MetricName"] == spec.metric_name
