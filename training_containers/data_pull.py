@@ -1,6 +1,8 @@
 """DataPull+Validate processing job.
 
-Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (optional).
+Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (when data.historical is
+         configured, it must hold rows). Tables are Parquet (by content, whatever the name) or CSV;
+         any other file fails the `readable` check naming it (training_containers.files).
 Outputs: train/, validation/, test/ (Parquet splits), report/ (validation_report.json,
          manifest.json), baseline/ (baseline_profile.json).
 Argument: --window-end ISO-8601 or "latest" (the DataWindowEnd pipeline parameter).
@@ -30,6 +32,7 @@ from training_containers.validation import (
     Window,
     check_contents,
     check_fresh_window,
+    check_history_present,
     check_null_rates,
     check_schema,
     failure_message,
@@ -65,7 +68,9 @@ def validate(
     """Run every check. Returns the results, the window and the (fresh, history) frames ready
     to split; the frames are meaningful only when every check passed."""
     results = check_schema(fresh, config, "fresh")
-    if history is not None and len(history.columns):
+    if config.data.historical is not None:
+        results.append(check_history_present(history))
+    if history is not None and len(history):
         results += check_schema(history, config, "historical")
     if not all(r.passed for r in results):
         return results, None, fresh, pd.DataFrame()

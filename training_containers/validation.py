@@ -87,6 +87,25 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
     return results
 
 
+def check_history_present(history: pd.DataFrame | None) -> CheckResult:
+    """A configured `data.historical` that delivers no rows is a failure, not "no history": the
+    model would otherwise train on the fresh window alone without anyone noticing."""
+    rows = 0 if history is None else len(history)
+    return CheckResult(
+        name="historical_rows",
+        passed=rows > 0,
+        observed=rows,
+        threshold=1,
+        message=(
+            f"historical input holds {rows} rows"
+            if rows
+            else "data.historical is configured but its input holds no rows: check that its query or prefix "
+            "returns data (files are read as Parquet by content, or as .csv), or remove data.historical "
+            "to train on the fresh window alone"
+        ),
+    )
+
+
 def normalise_time(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Timestamps as timezone-naive UTC, whatever the source wrote."""
     times = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)

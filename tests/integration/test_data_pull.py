@@ -189,6 +189,48 @@ def test_corrupt_file_is_reported_not_crashed(container: Container, config: Mode
     assert "fresh: cannot read input files" in document["failure_message"]
 
 
+def test_history_without_file_extension_trains_the_model(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    """Athena / Redshift deliver a dataset definition's result as files without extension."""
+    fresh, history = split_fresh(stream)
+    container.put_config(config)
+    container.put_table("fresh", fresh)
+    half = len(history) // 2
+    container.put_table("historical", history.iloc[:half], filename="0000_part_00")
+    container.put_table("historical", history.iloc[half:], filename="0001_part_00")
+    (container.root / "processing" / "input" / "historical" / "_SUCCESS").write_bytes(b"")
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+    assert document["rows"]["historical"] == len(history)
+
+
+def test_configured_history_without_rows_fails_the_named_check(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history.iloc[0:0])
+    document = data_pull.run(window_end="")
+    assert not document["passed"]
+    assert document["failed_checks"] == ["historical_rows"]
+    message = document["failure_message"]
+    assert "data.historical is configured but its input holds no rows" in message
+    assert "remove data.historical" in message
+    assert list(container.output("train").iterdir()) == []
+
+
+def test_unrecognised_input_file_is_refused_by_name(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+    (container.root / "processing" / "input" / "historical" / "results.json").write_text("{}")
+    document = data_pull.run(window_end="")
+    assert document["failed_checks"] == ["readable"]
+    assert "historical: cannot read input files" in document["failure_message"]
+    assert "results.json: not a table" in document["failure_message"]
+
+
 def test_csv_sources_read_like_parquet(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
     fresh, history = split_fresh(stream)
     container.put_config(config)

@@ -191,6 +191,20 @@ def test_capture_formats_multi_record_json_base64_and_flat_tables(config: ModelC
     assert isinstance(stats, CaptureStats) and stats.files == 2
 
 
+def test_capture_reads_extensionless_tables_and_names_other_files(config: ModelConfig, tmp_path: Path) -> None:
+    folder = tmp_path / "capture"
+    folder.mkdir()
+    row = {f.name: [1.0 if f.type.value == "numeric" else "online"] for f in config.model.features}
+    pd.DataFrame({**row, "prediction": [0.7], "transaction_id": ["t9"]}).to_parquet(folder / "0000_part_00")
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "notes.txt").write_text("not capture")
+
+    frame, stats = read_capture(folder, config)
+
+    assert frame["inference_id"].tolist() == ["t9"] and frame["prediction"].tolist() == [0.7]
+    assert stats.files == 1 and any("notes.txt" in p for p in stats.problems)
+
+
 def test_ground_truth_json_and_csv_encodings(config: ModelConfig, tmp_path: Path) -> None:
     folder = tmp_path / "gt" / "2026" / "03" / "01" / "10"
     folder.mkdir(parents=True)
