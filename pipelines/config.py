@@ -65,13 +65,21 @@ class Feature(_Strict):
         return self
 
 
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
+
 class ModelSection(_Strict):
+    """`time_column` holds timestamps (or text that parses as one). Numbers are refused unless
+    `time_unit` says they are epoch times in seconds, milliseconds, microseconds or nanoseconds:
+    a year or a row number read as nanoseconds since 1970 would put every row in one window."""
+
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     problem_type: Literal["binary_classification"]
     label: str
     positive_class: int | str = 1
     id_column: str
     time_column: str
+    time_unit: TimeUnit | None = None
     features: Annotated[list[Feature], Field(min_length=1)]
 
     @model_validator(mode="after")

@@ -307,7 +307,7 @@ def parse_capture(raw: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -
     return inputs.reset_index(drop=True)
 
 
-def _flat_window(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+def _flat_window(frame: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -> pd.DataFrame:
     renames = {}
     if INFERENCE_ID_COLUMN not in frame.columns and config.model.id_column in frame.columns:
         renames[config.model.id_column] = INFERENCE_ID_COLUMN
@@ -315,10 +315,26 @@ def _flat_window(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
         renames[config.model.time_column] = INFERENCE_TIME_COLUMN
     frame = frame.rename(columns=renames)
     if INFERENCE_TIME_COLUMN in frame.columns:
-        frame[INFERENCE_TIME_COLUMN] = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True, errors="coerce")
+        frame[INFERENCE_TIME_COLUMN] = _flat_times(frame[INFERENCE_TIME_COLUMN], config, stats)
     if INFERENCE_ID_COLUMN in frame.columns:
         frame[INFERENCE_ID_COLUMN] = frame[INFERENCE_ID_COLUMN].astype(str)
     return frame
+
+
+def _flat_times(values: pd.Series, config: ModelConfig, stats: CaptureStats) -> pd.Series:
+    """Times of flat-table rows (UTC); numbers only as epoch times in `model.time_unit`, as the
+    data pull reads them. Without a unit they are no times (a stated problem), not 1970."""
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+    if not numeric:
+        return pd.to_datetime(values, utc=True, errors="coerce")
+    if config.model.time_unit is None:
+        if len(stats.problems) < MAX_PROBLEMS:
+            stats.problems.append(
+                f"flat tables: time column holds numbers ({values.dtype}); set model.time_unit to read them as "
+                "epoch times. Their rows have no time"
+            )
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(values, unit=config.model.time_unit, utc=True, errors="coerce")
 
 
 def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:
@@ -333,7 +349,7 @@ def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, Captu
     tables = _flat_tables(folder, stats)
     if tables:
         stats.files += len(tables)
-        flat = _flat_window(read_table_files(tables), config)
+        flat = _flat_window(read_table_files(tables), config, stats)
         stats.records += len(flat)
         frames.append(flat)
     if not frames:

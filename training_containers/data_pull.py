@@ -75,13 +75,13 @@ def validate(
     if not all(r.passed for r in results):
         return results, None, fresh, pd.DataFrame()
 
-    time_column = config.model.time_column
-    fresh = normalise_time(fresh, time_column)
+    time_column, unit = config.model.time_column, config.model.time_unit
+    fresh = normalise_time(fresh, time_column, unit)
     window = resolve_window(fresh, config, window_end)
     results += check_fresh_window(fresh, config, window)
     selected = pd.DataFrame(columns=[*fresh.columns, "sample_weight"])
     if window is not None and history is not None and len(history):
-        selected = select_history(normalise_time(history, time_column), config, window)
+        selected = select_history(normalise_time(history, time_column, unit), config, window)
     if window is not None:
         in_window = fresh[(fresh[time_column] > window.start) & (fresh[time_column] <= window.end)]
         combined = pd.concat([selected.drop(columns="sample_weight"), in_window], ignore_index=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import FeatureType, ModelConfig
+from pipelines.config import FeatureType, ModelConfig, TimeUnit
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,10 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
             pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         ):
             wrong[feature.name] = f"{dtype} (expected numeric)"
-    time = frame[config.model.time_column]
-    if not pd.api.types.is_datetime64_any_dtype(time.dtype):
-        parsed = pd.to_datetime(time, errors="coerce", utc=True)
-        if (parsed.isna() & time.notna()).any():
-            wrong[config.model.time_column] = f"{time.dtype} (expected timestamps)"
+    try:
+        parse_times(frame[config.model.time_column], config.model.time_unit)
+    except TimeColumnError as exc:
+        wrong[config.model.time_column] = str(exc)
     labels = set(frame[config.model.label].dropna().unique().tolist())
     allowed = {0, 1, config.model.positive_class}
     if not labels <= allowed:
@@ -78,7 +77,8 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
             observed=wrong,
             threshold={},
             message=(
-                f"{source}: wrong types: " + ", ".join(f"{k} is {v}" for k, v in wrong.items())
+                f"{source}: wrong types: "
+                + ", ".join(v if k == config.model.time_column else f"{k} is {v}" for k, v in wrong.items())
                 if wrong
                 else f"{source}: column types as configured"
             ),
@@ -106,10 +106,47 @@ def check_history_present(history: pd.DataFrame | None) -> CheckResult:
     )
 
 
-def normalise_time(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Timestamps as timezone-naive UTC, whatever the source wrote."""
-    times = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
-    return frame.assign(**{column: times})
+class TimeColumnError(ValueError):
+    """The time column cannot be read as timestamps; the message names it and says what to do."""
+
+
+def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
+    """The time column as timezone-naive UTC timestamps (nulls stay null). Timestamps and text
+    that parses as one are taken as they are; numbers only with `unit` (model.time_unit), as
+    epoch times in that unit. Raises `TimeColumnError` naming the column otherwise."""
+    column = values.name
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.to_datetime(values, utc=True)
+    elif pd.api.types.is_bool_dtype(values.dtype):
+        raise TimeColumnError(f"{column} holds booleans, not timestamps (model.time_column)")
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        if unit is None:
+            raise TimeColumnError(
+                f"{column} holds numbers ({values.dtype}), not timestamps (model.time_column): if they are "
+                "epoch times, set model.time_unit to s, ms, us or ns; a year or a counter is not a time, "
+                "give a timestamp column"
+            )
+        try:
+            parsed = pd.to_datetime(values, unit=unit, utc=True)
+        except (ValueError, OverflowError) as exc:
+            raise TimeColumnError(
+                f"{column} holds numbers out of range as epoch {unit} (model.time_unit): {exc}"
+            ) from None
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", utc=True)
+        bad = parsed.isna() & values.notna()
+        if bad.any():
+            example = values[bad].iloc[0]
+            raise TimeColumnError(
+                f"{column} has values that are not timestamps (model.time_column), e.g. {str(example)[:40]!r} "
+                f"in {int(bad.sum())} rows: write ISO-8601 times such as 2026-01-31T12:00:00Z"
+            )
+    return parsed.dt.tz_localize(None)
+
+
+def normalise_time(frame: pd.DataFrame, column: str, unit: TimeUnit | None = None) -> pd.DataFrame:
+    """The time column as timezone-naive UTC timestamps (see `parse_times`)."""
+    return frame.assign(**{column: parse_times(frame[column], unit)})
 
 
 def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window | None) -> list[CheckResult]:

@@ -133,6 +133,16 @@ def _outside_window(f: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _year_as_time(f: pd.DataFrame) -> pd.DataFrame:
+    return f.assign(event_time=f["event_time"].dt.year)
+
+
+def _unparsable_time(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.assign(event_time=f["event_time"].astype(str))
+    out.loc[out.index[:2], "event_time"] = "yesterday"
+    return out
+
+
 def _few_rows(f: pd.DataFrame) -> pd.DataFrame:
     return f.tail(500)
 
@@ -153,6 +163,8 @@ BAD_DATA = [
     ("rows outside window", _outside_window, "time_window", "fall outside the window"),
     ("too few rows", _few_rows, "row_count", "at least 2000 required"),
     ("non-binary label", _text_labels, "schema_dtypes", "is_fraud"),
+    ("integer time", _year_as_time, "schema_dtypes", "event_time holds numbers (int32), not timestamps"),
+    ("unparsable time", _unparsable_time, "schema_dtypes", "event_time has values that are not timestamps"),
 ]
 
 
@@ -229,6 +241,23 @@ def test_unrecognised_input_file_is_refused_by_name(
     assert document["failed_checks"] == ["readable"]
     assert "historical: cannot read input files" in document["failure_message"]
     assert "results.json: not a table" in document["failure_message"]
+
+
+def test_epoch_seconds_with_time_unit_are_timestamps(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+
+    def epoch_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+        seconds = frame["event_time"].astype("datetime64[s]").astype("int64")
+        return frame.assign(event_time=seconds)
+
+    in_seconds = config.model_copy(update={"model": config.model.model_copy(update={"time_unit": "s"})})
+    stage(container, in_seconds, epoch_seconds(fresh), epoch_seconds(history))
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+    assert pd.Timestamp(document["window"]["end"]) == fresh["event_time"].max().floor("s")
+    assert document["rows"]["historical"] == len(history)
 
 
 def test_csv_sources_read_like_parquet(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:

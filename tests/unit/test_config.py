@@ -57,6 +57,7 @@ INVALID = [
     ("model.problem_type", "regression", "model.problem_type"),
     ("model.label", "del", "model.label: required field is missing"),
     ("model.features.0.type", "text", "model.features[0].type"),
+    ("model.time_unit", "hours", "model.time_unit"),
     ("model.features.0.min", 10**6, "min (1000000.0) is greater than max"),
     ("data.window.strategy", "sliding", "data.window.strategy"),
     ("data.window.half_life_days", "del", "strategy 'weighted' needs half_life_days"),
