@@ -38,6 +38,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FieldError(ValueError):
+    """An error of a check across fields that belongs to one of them: `path` is relative to the
+    model whose validator raised it, so the reported location names that field, not its parent."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -54,14 +63,25 @@ class Feature(_Strict):
     categories: list[str] | None = None
     max_null_rate: Annotated[float, Field(ge=0, le=1)] | None = None
 
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _codes_are_labels(cls, value: Any) -> Any:
+        """Numeric codes (`[1, 2, 3]`) are labels too, compared with the data as text."""
+        if not isinstance(value, list):
+            return value
+        return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+
     @model_validator(mode="after")
     def _bounds_match_type(self) -> Feature:
         if self.type is FeatureType.categorical and (self.min is not None or self.max is not None):
-            raise ValueError("min/max apply to numeric features only; use categories instead")
+            raise FieldError(
+                ("min" if self.min is not None else "max",),
+                "min/max apply to numeric features only; use categories instead",
+            )
         if self.type is FeatureType.numeric and self.categories is not None:
-            raise ValueError("categories apply to categorical features only")
+            raise FieldError(("categories",), "categories apply to categorical features only")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            raise FieldError(("min",), f"min ({self.min}) is greater than max ({self.max})")
         return self
 
 
@@ -87,10 +107,12 @@ class ModelSection(_Strict):
         names = [f.name for f in self.features]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"feature names must be unique; repeated: {duplicates}")
+            raise FieldError(("features",), f"feature names must be unique; repeated: {duplicates}")
         reserved = {self.label, self.id_column, self.time_column} & set(names)
         if reserved:
-            raise ValueError(f"label, id_column and time_column cannot also be features: {sorted(reserved)}")
+            raise FieldError(
+                ("features",), f"label, id_column and time_column cannot also be features: {sorted(reserved)}"
+            )
         return self
 
     def feature(self, name: str) -> Feature:
@@ -144,7 +166,7 @@ class SqlSource(_Strict):
     @model_validator(mode="after")
     def _engine_settings_present(self) -> SqlSource:
         if getattr(self, self.engine) is None:
-            raise ValueError(f"engine is '{self.engine}' but the '{self.engine}' section is missing")
+            raise FieldError((self.engine,), f"engine is '{self.engine}' but the '{self.engine}' section is missing")
         return self
 
 
@@ -166,11 +188,14 @@ class Window(_Strict):
     @model_validator(mode="after")
     def _sizes_match_strategy(self) -> Window:
         if self.strategy == "rolling" and self.history_days is None:
-            raise ValueError("strategy 'rolling' needs history_days")
+            raise FieldError(("history_days",), "strategy 'rolling' needs history_days")
         if self.strategy == "weighted" and self.half_life_days is None:
-            raise ValueError("strategy 'weighted' needs half_life_days")
+            raise FieldError(("half_life_days",), "strategy 'weighted' needs half_life_days")
         if self.history_days is not None and self.history_days < self.fresh_days:
-            raise ValueError(f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})")
+            raise FieldError(
+                ("history_days",),
+                f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})",
+            )
         return self
 
 
@@ -240,21 +265,24 @@ class TrainingSection(_Strict):
         unknown = sorted(set(self.hyperparameters) - ESTIMATOR_PARAMETERS[self.estimator])
         if unknown:
             allowed = ", ".join(sorted(ESTIMATOR_PARAMETERS[self.estimator]))
-            raise ValueError(f"unknown hyperparameters {unknown} for {self.estimator}; allowed: {allowed}")
+            raise FieldError(
+                ("hyperparameters",), f"unknown hyperparameters {unknown} for {self.estimator}; allowed: {allowed}"
+            )
         return self
 
     @model_validator(mode="after")
     def _spot_needs_wait(self) -> TrainingSection:
         if self.use_spot:
             if self.max_wait_seconds is None:
-                raise ValueError("use_spot needs max_wait_seconds (>= max_runtime_seconds)")
+                raise FieldError(("max_wait_seconds",), "use_spot needs max_wait_seconds (>= max_runtime_seconds)")
             if self.max_wait_seconds < self.max_runtime_seconds:
-                raise ValueError(
+                raise FieldError(
+                    ("max_wait_seconds",),
                     f"max_wait_seconds ({self.max_wait_seconds}) must be >= "
-                    f"max_runtime_seconds ({self.max_runtime_seconds})"
+                    f"max_runtime_seconds ({self.max_runtime_seconds})",
                 )
         elif self.max_wait_seconds is not None:
-            raise ValueError("max_wait_seconds applies only when use_spot is true")
+            raise FieldError(("max_wait_seconds",), "max_wait_seconds applies only when use_spot is true")
         return self
 
 
@@ -285,7 +313,7 @@ class ChampionGate(_Strict):
     @model_validator(mode="after")
     def _one_rule(self) -> ChampionGate:
         if self.max_regression > 0 and self.min_improvement > 0:
-            raise ValueError("set max_regression or min_improvement, not both: they contradict")
+            raise FieldError(("min_improvement",), "set max_regression or min_improvement, not both: they contradict")
         return self
 
 
@@ -335,7 +363,7 @@ class GatesSection(_Strict):
         names = [s.name for s in self.segments]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"segment assertion names must be unique; repeated: {repeated}")
+            raise FieldError(("segments",), f"segment assertion names must be unique; repeated: {repeated}")
         return self
 
 
@@ -421,8 +449,9 @@ class DriftSection(_Strict):
     @model_validator(mode="after")
     def _period_known(self) -> DriftSection:
         if self.period_seconds is None and self.schedule.startswith("cron("):
-            raise ValueError(
-                "period_seconds is required when schedule is cron(...): the alarm period cannot be derived"
+            raise FieldError(
+                ("period_seconds",),
+                "period_seconds is required when schedule is cron(...): the alarm period cannot be derived",
             )
         return self
 
@@ -463,9 +492,10 @@ class TriggerSection(_Strict):
     @model_validator(mode="after")
     def _m_of_n(self) -> TriggerSection:
         if self.datapoints_to_alarm > self.evaluation_periods:
-            raise ValueError(
+            raise FieldError(
+                ("datapoints_to_alarm",),
                 f"datapoints_to_alarm ({self.datapoints_to_alarm}) cannot exceed "
-                f"evaluation_periods ({self.evaluation_periods})"
+                f"evaluation_periods ({self.evaluation_periods})",
             )
         return self
 
@@ -569,11 +599,12 @@ class ModelConfig(_Strict):
     @model_validator(mode="after")
     def _references_exist(self) -> ModelConfig:
         columns = set(self.model.feature_names) | {self.model.id_column, self.model.time_column}
-        for segment in self.gates.segments:
+        for i, segment in enumerate(self.gates.segments):
             if segment.where.column not in columns:
-                raise ValueError(
+                raise FieldError(
+                    ("gates", "segments", i, "where"),
                     f"gates.segments '{segment.name}' filters on unknown column "
-                    f"'{segment.where.column}'; known: {sorted(columns)}"
+                    f"'{segment.where.column}'; known: {sorted(columns)}",
                 )
         return self
 
@@ -582,9 +613,10 @@ class ModelConfig(_Strict):
         if self.retrain_signals or self.trigger.max_staleness_days is not None:
             return self
         slo = "" if self.drift.performance_slo else " (performance_slo needs drift.performance_slo)"
-        raise ValueError(
+        raise FieldError(
+            ("trigger", "retrain_on"),
             f"nothing would ever start a retrain: trigger.retrain_on {list(self.trigger.retrain_on)} gives no "
-            f"alarm{slo} and trigger.max_staleness_days is not set"
+            f"alarm{slo} and trigger.max_staleness_days is not set",
         )
 
     @property
@@ -601,9 +633,12 @@ class ModelConfig(_Strict):
         span = period * self.trigger.evaluation_periods
         limit = 86_400 if period < 3600 else 604_800
         if span > limit:
-            raise ValueError(
-                f"drift alarm period ({period} s) x trigger.evaluation_periods ({self.trigger.evaluation_periods}) "
-                f"= {span} s exceeds CloudWatch's limit of {limit} s for this period"
+            source = "drift.period_seconds" if self.drift.period_seconds is not None else "drift.schedule"
+            raise FieldError(
+                ("trigger", "evaluation_periods"),
+                f"drift alarm period ({period} s, from {source}) x trigger.evaluation_periods "
+                f"({self.trigger.evaluation_periods}) = {span} s exceeds CloudWatch's limit of {limit} s for this "
+                f"period: lower trigger.evaluation_periods or shorten {source}",
             )
         return self
 
@@ -617,25 +652,38 @@ class ModelConfig(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def _location(loc: tuple[int | str, ...], raw: Any = None) -> str:
+    """The dotted path of `loc`; inside model.features[i] followed by the feature's name."""
     parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in ("files", "sql", "function-after", "function-before"):
-            continue  # discriminator and validator tags are not part of the user's path
-        else:
-            parts.append(f".{item}" if parts else str(item))
-    return "".join(parts) or "(top level)"
+    path = [item for item in loc if item not in ("files", "sql", "function-after", "function-before")]
+    for item in path:  # discriminator and validator tags are not part of the user's path
+        parts.append(f"[{item}]" if isinstance(item, int) else f".{item}" if parts else str(item))
+    where = "".join(parts) or "(top level)"
+    if path[:2] == ["model", "features"] and len(path) > 2:
+        name = _feature_name(raw, path[2])
+        where += f" (feature {name!r})" if name else ""
+    return where
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _feature_name(raw: Any, index: int | str) -> str | None:
+    try:
+        name = raw["model"]["features"][index]["name"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _describe(error: dict[str, Any], raw: Any = None) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
+    loc = tuple(error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        loc += cause.path
     if error["type"] == "extra_forbidden":
         message = "unknown field (check the spelling; see the config reference in README.md)"
     elif error["type"] == "missing":
         message = "required field is missing"
-    return f"{_location(tuple(error['loc']))}: {message}"
+    return f"{_location(loc, raw)}: {message}"
 
 
 def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
@@ -644,7 +692,7 @@ def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
     try:
         return ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(dict(e)) for e in exc.errors()]) from None
+        raise ConfigError(source, [_describe(dict(e), raw) for e in exc.errors()]) from None
 
 
 def load_config(path: str | Path) -> ModelConfig:

@@ -230,6 +230,14 @@ def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> Ch
     )
 
 
+def category_labels(values: pd.Series) -> pd.Series:
+    """Categorical values as the text the config's `categories` hold: whole numbers without a
+    decimal point, so code 1 matches 1 and 1.0 (a column of codes with nulls reads as floats)."""
+    if pd.api.types.is_float_dtype(values.dtype) and bool((values.dropna() % 1 == 0).all()):
+        return values.astype("Int64").astype(str)
+    return values.astype(str)
+
+
 def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult]:
     """Value ranges and duplicate ids over everything that will train the model."""
     checks = config.data.checks
@@ -249,7 +257,7 @@ def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult
             if feature.max is not None:
                 bad |= values > feature.max
         elif feature.categories is not None:
-            bad = ~values.astype(str).isin(feature.categories)
+            bad = ~category_labels(values).isin(feature.categories)
         else:
             continue
         rate = float(bad.mean())

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config import ModelConfig
+from pipelines.config import ModelConfig, config_to_json, parse_config
 from tests.conftest import Container, split_fresh
 from training_containers import data_pull
 from training_containers.files import sha256_of
@@ -258,6 +258,31 @@ def test_epoch_seconds_with_time_unit_are_timestamps(
     assert document["passed"], document["failure_message"]
     assert pd.Timestamp(document["window"]["end"]) == fresh["event_time"].max().floor("s")
     assert document["rows"]["historical"] == len(history)
+
+
+def test_numeric_category_codes_match_integer_and_float_columns(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    raw = json.loads(config_to_json(config))
+    raw["model"]["features"][8]["categories"] = [1, 2, 3]  # risk_band as codes
+    coded = parse_config(raw)
+    fresh, history = split_fresh(stream)
+
+    def recode(frame: pd.DataFrame, *, nulls: int) -> pd.DataFrame:
+        codes = frame["risk_band"].map({"low": 1, "medium": 2, "high": 3})
+        out = frame.assign(risk_band=codes.astype("float64") if nulls else codes)
+        out.loc[out.index[:nulls], "risk_band"] = np.nan  # nulls make integer codes floats: 1.0 is code 1
+        return out
+
+    stage(container, coded, recode(fresh, nulls=5), recode(history, nulls=0))
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+
+    unknown = recode(fresh, nulls=5)
+    unknown.loc[unknown.index[10], "risk_band"] = 4
+    stage(container, coded, unknown, recode(history, nulls=0))
+    document = data_pull.run(window_end="")
+    assert document["failed_checks"] == ["value_range"] and "risk_band" in document["failure_message"]
 
 
 def test_csv_sources_read_like_parquet(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:

@@ -88,6 +88,56 @@ def test_invalid_config_names_the_field(raw: dict[str, Any], path: str, value: A
     assert expected in str(caught.value)
 
 
+def changed(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    for path, value in changes.items():
+        raw = mutate(raw, path, value)
+    return raw
+
+
+FIELD_OF_MODEL_CHECK = [
+    # (changes, the error's location and the start of its message)
+    ({"drift.schedule": "rate(1 day)", "trigger.evaluation_periods": 8}, "trigger.evaluation_periods: drift alarm"),
+    ({"trigger.retrain_on": [], "trigger.max_staleness_days": "del"}, "trigger.retrain_on: nothing would ever"),
+    ({"gates.segments.0.where": 'country == "DE"'}, "gates.segments[0].where: gates.segments 'high_risk_recall'"),
+    ({"trigger.datapoints_to_alarm": 5}, "trigger.datapoints_to_alarm: datapoints_to_alarm (5) cannot exceed"),
+    ({"data.window.half_life_days": "del"}, "data.window.half_life_days: strategy 'weighted' needs"),
+    ({"data.window.history_days": 7}, "data.window.history_days: history_days (7) must be at least"),
+    ({"training.max_wait_seconds": 60}, "training.max_wait_seconds: max_wait_seconds (60) must be >="),
+    ({"training.hyperparameters.max_depthh": 3}, "training.hyperparameters: unknown hyperparameters"),
+    ({"data.historical.engine": "redshift"}, "data.historical.redshift: engine is 'redshift' but"),
+    ({"drift.schedule": "cron(0 * * * ? *)"}, "drift.period_seconds: period_seconds is required"),
+    (
+        {"gates.champion.min_improvement": 0.01, "gates.champion.max_regression": 0.02},
+        "gates.champion.min_improvement:",
+    ),
+    ({"model.features.1.name": "amount"}, "model.features: feature names must be unique"),
+    ({"model.features.0.min": 10**6}, "model.features[0].min (feature 'amount'): min (1000000.0) is greater"),
+    ({"model.features.1.min": 0}, "model.features[1].min (feature 'merchant_category'): min/max apply"),
+    ({"model.features.0.categories": ["a"]}, "model.features[0].categories (feature 'amount'): categories apply"),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), FIELD_OF_MODEL_CHECK, ids=[e for _, e in FIELD_OF_MODEL_CHECK])
+def test_checks_across_fields_name_the_field(raw: dict[str, Any], changes: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(changed(raw, changes))
+    assert any(problem.startswith(expected) for problem in caught.value.problems), caught.value.problems
+    assert not any("(top level)" in problem for problem in caught.value.problems)
+
+
+def test_errors_inside_a_feature_name_the_feature(raw: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(mutate(raw, "model.features.2.max_null_rate", 2))
+    assert caught.value.problems[0].startswith("model.features[2].max_null_rate (feature 'hour_of_day'):")
+
+
+def test_numeric_category_codes_are_labels_compared_as_text(raw: dict[str, Any]) -> None:
+    config = parse_config(mutate(raw, "model.features.8.categories", [1, 2, 3]))
+    assert config.model.features[8].categories == ["1", "2", "3"]
+    with pytest.raises(ConfigError, match=r"model.features\[8\].categories\[1\] \(feature 'risk_band'\)"):
+        parse_config(mutate(raw, "model.features.8.categories", [1, [2]]))
+
+
 def test_every_problem_is_reported_at_once(raw: dict[str, Any]) -> None:
     doc = mutate(mutate(raw, "registry.approval", "x"), "training.estimator", "y")
     with pytest.raises(ConfigError) as caught:
