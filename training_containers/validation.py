@@ -171,21 +171,7 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
     if window is None or len(fresh) == 0:
         return results
 
-    time = fresh[config.model.time_column]
-    outside = float(((time <= window.start) | (time > window.end)).mean())
-    results.append(
-        CheckResult(
-            name="time_window",
-            passed=outside <= checks.max_outside_window_rate,
-            observed=round(outside, 6),
-            threshold=checks.max_outside_window_rate,
-            message=(
-                f"{outside:.2%} of fresh rows fall outside the window "
-                f"({window.start.isoformat()}, {window.end.isoformat()}]; "
-                f"at most {checks.max_outside_window_rate:.2%} allowed"
-            ),
-        )
-    )
+    results.append(_time_window(fresh[config.model.time_column], config, window))
     labels = fresh[config.model.label].dropna()
     rate = float((labels == config.model.positive_class).mean()) if len(labels) else 0.0
     low, high = checks.label_rate
@@ -199,6 +185,38 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
         )
     )
     return results
+
+
+def _time_window(time: pd.Series, config: ModelConfig, window: Window) -> CheckResult:
+    """Fresh rows outside the window: how many, how old, and what to do about them."""
+    limit = config.data.checks.max_outside_window_rate
+    older, newer = time <= window.start, time > window.end
+    count = int((older | newer).sum())
+    outside = count / len(time)
+    parts = []
+    if older.any():
+        oldest = time[older].min()
+        days = (window.start - oldest) / pd.Timedelta(days=1)
+        parts.append(
+            f"{int(older.sum())} older than the window start, the oldest at {oldest.isoformat()} "
+            f"({days:.1f} days before the start)"
+        )
+    if newer.any():
+        parts.append(f"{int(newer.sum())} newer than the window end (DataWindowEnd)")
+    message = (
+        f"{count} of {len(time)} fresh rows ({outside:.2%}) fall outside the window "
+        f"({window.start.isoformat()}, {window.end.isoformat()}]" + (": " + "; ".join(parts) if parts else "")
+    )
+    message += f"; at most {limit:.2%} allowed (data.checks.max_outside_window_rate)"
+    if outside > limit:
+        message += (
+            f". Rows outside the window are not trained on as fresh data: move older rows to data.historical "
+            f"(fresh should hold the last {config.data.window.fresh_days} days), or raise "
+            "data.checks.max_outside_window_rate to drop them without failing"
+        )
+    return CheckResult(
+        name="time_window", passed=outside <= limit, observed=round(outside, 6), threshold=limit, message=message
+    )
 
 
 def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> CheckResult:

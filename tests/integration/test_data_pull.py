@@ -192,6 +192,20 @@ def test_bad_fresh_data_fails_the_named_check(
         assert list(container.output(split).iterdir()) == [], f"{split} written despite failed validation"
 
 
+def test_old_rows_in_fresh_say_how_many_how_old_and_what_to_do(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, _outside_window(fresh), history)
+    document = data_pull.run(window_end="")
+    check = next(c for c in document["checks"] if c["name"] == "time_window")
+    oldest = (fresh["event_time"].min() - pd.Timedelta(days=40)).isoformat()
+    assert f"20 of {len(fresh)} fresh rows" in check["message"]
+    assert f"20 older than the window start, the oldest at {oldest}" in check["message"]
+    assert "move older rows to data.historical" in check["message"]
+    assert "raise data.checks.max_outside_window_rate" in check["message"]
+
+
 def test_corrupt_file_is_reported_not_crashed(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
     fresh, history = split_fresh(stream)
     stage(container, config, fresh, history)
