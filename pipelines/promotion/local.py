@@ -39,6 +39,7 @@ def local_promotion(
         endpoint=endpoint,
         audit=SqliteAudit(workspace.root / "audit.db"),
         champion=LocalChampion(s3, champion_prefix(config)),
+        location=f"the local workspace {workspace.root}",
     )
     if clock is not None:
         promotion.clock = clock
