@@ -13,10 +13,18 @@ EXIT_INVALID = 2
 
 
 def _validate_config(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
+    from pipelines.config import load_config, require_deployable
 
     config = load_config(args.config)
+    if config.purpose == "deploy":
+        require_deployable(config)
     print(json.dumps(config.model_dump(mode="json"), indent=2))
+    if config.purpose == "backtest":
+        print(
+            f"{args.config}: valid for the backtest (purpose: backtest); definition, run-local and the CDK app "
+            "refuse it",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -65,12 +73,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
+    from pipelines.config import load_config, require_deployable
     from pipelines.local import record
     from pipelines.local.parameters import parse_overrides
     from pipelines.local.workspace import Workspace
 
     config = load_config(args.config)
+    require_deployable(config)
     workspace = Workspace(config, Path(args.workdir or f"out/local/{config.model.name}"))
     definition = json.loads(Path(args.definition).read_text(encoding="utf-8")) if args.definition else None
     print(f"running {config.model.name} locally in {workspace.root}", file=sys.stderr)

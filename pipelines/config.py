@@ -582,9 +582,18 @@ class PipelineSection(_Strict):
         return self.role_arn or f"arn:aws:iam::{self.account}:role/{model_name}-pipeline"
 
 
-class ModelConfig(_Strict):
-    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+Purpose = Literal["deploy", "backtest"]
 
+
+class ModelConfig(_Strict):
+    """`purpose`: `deploy` (a SageMaker pipeline is built from it: its data must be on S3) or
+    `backtest` (only `python -m pipelines backtest` reads it; definition, run-local and the CDK
+    app refuse it)."""
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default="<config>")
+
+    purpose: Purpose = "deploy"
     model: ModelSection
     data: DataSection
     training: TrainingSection
@@ -690,9 +699,11 @@ def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"(top level): expected a mapping, got {type(raw).__name__}"])
     try:
-        return ModelConfig.model_validate(raw)
+        config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, [_describe(dict(e), raw) for e in exc.errors()]) from None
+    config._source = source
+    return config
 
 
 def load_config(path: str | Path) -> ModelConfig:
@@ -709,6 +720,34 @@ def load_config(path: str | Path) -> ModelConfig:
     config = parse_config(raw, source=str(path))
     config._base_dir = path.parent.resolve()
     return config
+
+
+def deployment_problems(config: ModelConfig) -> list[str]:
+    """Why no SageMaker pipeline can be built from `config` (none when one can). A pipeline's jobs
+    read their data from S3 (a files source's `uri`); a SQL source runs on Athena/Redshift, and its
+    `local_tables` serve local runs only, so they are not checked here."""
+    if config.purpose == "backtest":
+        return [
+            "purpose: this config is for the backtest only (purpose: backtest): definition, run-local and the "
+            "CDK app build no pipeline from it; set purpose: deploy, with data on S3, to deploy it"
+        ]
+    problems = []
+    for name in ("fresh", "historical"):
+        source = getattr(config.data, name)
+        if isinstance(source, FilesSource) and not source.uri.startswith("s3://"):
+            problems.append(
+                f"data.{name}.uri: a SageMaker pipeline reads data from S3 only, got {source.uri!r}: give an "
+                "s3:// prefix (for local runs `local-put` copies files into the local S3), or set "
+                "purpose: backtest for a config only the backtest reads"
+            )
+    return problems
+
+
+def require_deployable(config: ModelConfig) -> None:
+    """Raise `ConfigError` (naming the config file) unless a pipeline can be built from it."""
+    problems = deployment_problems(config)
+    if problems:
+        raise ConfigError(config._source, problems)
 
 
 def config_to_json(config: ModelConfig) -> str:

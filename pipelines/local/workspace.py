@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import ModelConfig, Source, SqlSource
+from pipelines.config import ModelConfig, Source, SqlSource, require_deployable
 from pipelines.errors import PipelinesError
 from pipelines.local import record
 from pipelines.local.runtime import REGISTRY_FILE, Execution, LocalRuntime, RuntimeOptions
@@ -63,6 +63,8 @@ class Workspace:
 
     def deploy(self) -> None:
         from pipelines.definition import artifacts, champion_prefix
+
+        require_deployable(self.config)  # before anything is created
 
         s3 = self.s3
         for artifact in artifacts(self.config).values():
