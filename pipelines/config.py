@@ -7,6 +7,7 @@ at load time with the field's dotted path and what is allowed there.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -16,7 +17,9 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -33,9 +36,71 @@ Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"]
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently become a default."""
+    """Unknown keys are errors: a typo must not silently become a default. No float may be
+    infinite or NaN: CloudWatch, CloudFormation and JSON take none of them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _number(value: Any) -> Any:
+    """YAML reads yes/no/on/off/true/false as booleans, and Python takes a boolean for 1 or 0: a
+    number field refuses them (pydantic's strict mode would also refuse enums from strings and
+    tuples from YAML lists, so it is not used)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()} (YAML reads yes/no/on/off as booleans)")
+    return value
+
+
+def _number_or_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"expected a number or text, got {str(value).lower()} (YAML reads yes/no/on/off as booleans; quote it)"
+        )
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_number)]
+Float = Annotated[float, BeforeValidator(_number)]
+
+# Durations are bounded: longer spans mean "never", and Python's timedelta and pandas' Timedelta
+# (about 292 years) must hold them where they are used (the trigger function, the data windows).
+MAX_DAYS = 3650
+MAX_HOURS = MAX_DAYS * 24
+
+
+@functools.cache
+def instance_types(shape: str) -> tuple[str, ...]:
+    """The instance types SageMaker accepts for a job kind: the enum of `shape` in botocore's
+    SageMaker service model (loaded on first use, once)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for(shape).enum)
+
+
+def _instance_type(shape: str, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        valid = instance_types(shape)
+        if value not in valid:
+            family = value.rsplit(".", 1)[0] + "."
+            examples = [v for v in valid if v.startswith(family)][:4] or list(valid[:4])
+            raise ValueError(
+                f"{value!r} is not a SageMaker {what} instance type (botocore {shape}); e.g. {', '.join(examples)}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+ProcessingInstance = Annotated[str, _instance_type("ProcessingInstanceType", "processing")]
+TrainingInstance = Annotated[str, _instance_type("TrainingInstanceType", "training")]
+EndpointInstance = Annotated[str, _instance_type("ProductionVariantInstanceType", "endpoint")]
+# Registered as the model package's inference and transform instances (definition.py).
+InferenceInstance = Annotated[
+    str,
+    _instance_type("ProductionVariantInstanceType", "endpoint"),
+    _instance_type("TransformInstanceType", "batch transform"),
+]
 
 
 class FieldError(ValueError):
@@ -55,13 +120,34 @@ class FeatureType(StrEnum):
     categorical = "categorical"
 
 
+# Feature names are CloudWatch dimension values (pipelines/drift/metrics.py, pipelines/alarms.py):
+# at most 255 characters in an alarm's dimension (CfnAlarm.DimensionProperty, "The value for the
+# dimension, from 1–255 characters in length": https://docs.aws.amazon.com/cdk/api/v2/docs/
+# aws-cdk-lib.aws_cloudwatch.CfnAlarm.DimensionProperty.html; aws-cdk-lib's metric.js refuses longer
+# ones at synth), ASCII without control characters and with a non-whitespace character
+# ("Dimension", Amazon CloudWatch API Reference:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html).
+MAX_DIMENSION_VALUE = 255
+_DIMENSION_VALUE = re.compile(r"[ -~]*[!-~][ -~]*")
+
+
 class Feature(_Strict):
     name: Annotated[str, Field(min_length=1)]
     type: FeatureType
-    min: float | None = None
-    max: float | None = None
+    min: Float | None = None
+    max: Float | None = None
     categories: list[str] | None = None
-    max_null_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_null_rate: Annotated[Float, Field(ge=0, le=1)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _dimension_value(cls, value: str) -> str:
+        if len(value) > MAX_DIMENSION_VALUE or not _DIMENSION_VALUE.fullmatch(value):
+            raise ValueError(
+                f"feature names are CloudWatch dimension values: printable ASCII with a non-space character, at "
+                f"most {MAX_DIMENSION_VALUE} characters (got {len(value)}); rename the column"
+            )
+        return value
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -96,7 +182,7 @@ class ModelSection(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     problem_type: Literal["binary_classification"]
     label: str
-    positive_class: int | str = 1
+    positive_class: Annotated[int | str, BeforeValidator(_number_or_text)] = 1
     id_column: str
     time_column: str
     time_unit: TimeUnit | None = None
@@ -181,9 +267,9 @@ class Window(_Strict):
     """
 
     strategy: Literal["rolling", "expanding", "weighted"]
-    fresh_days: Annotated[int, Field(gt=0)]
-    history_days: Annotated[int, Field(gt=0)] | None = None
-    half_life_days: Annotated[float, Field(gt=0)] | None = None
+    fresh_days: Annotated[Int, Field(gt=0, le=MAX_DAYS)]
+    history_days: Annotated[Int, Field(gt=0, le=MAX_DAYS)] | None = None
+    half_life_days: Annotated[Float, Field(gt=0, le=MAX_DAYS)] | None = None
 
     @model_validator(mode="after")
     def _sizes_match_strategy(self) -> Window:
@@ -200,12 +286,12 @@ class Window(_Strict):
 
 
 class DataChecks(_Strict):
-    min_rows: Annotated[int, Field(ge=1)] = 1000
-    label_rate: tuple[float, float] = (0.0, 1.0)
-    max_null_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
-    max_duplicate_ids: Annotated[int, Field(ge=0)] = 0
-    max_out_of_range_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_outside_window_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_rows: Annotated[Int, Field(ge=1)] = 1000
+    label_rate: tuple[Float, Float] = (0.0, 1.0)
+    max_null_rate: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    max_duplicate_ids: Annotated[Int, Field(ge=0)] = 0
+    max_out_of_range_rate: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    max_outside_window_rate: Annotated[Float, Field(ge=0, le=1)] = 0.0
 
     @field_validator("label_rate")
     @classmethod
@@ -217,8 +303,8 @@ class DataChecks(_Strict):
 
 
 class Split(_Strict):
-    validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    validation_fraction: Annotated[Float, Field(gt=0, lt=0.5)] = 0.15
+    test_fraction: Annotated[Float, Field(gt=0, lt=1)] = 0.3
 
 
 class DataSection(_Strict):
@@ -253,12 +339,12 @@ ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
 class TrainingSection(_Strict):
     estimator: Literal["gradient_boosting", "logistic_regression"]
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
-    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.xlarge"
-    instance_count: Annotated[int, Field(ge=1)] = 1
-    max_runtime_seconds: Annotated[int, Field(ge=60, le=2_419_200)] = 3600
+    instance_type: TrainingInstance = "ml.m5.xlarge"
+    instance_count: Annotated[Int, Field(ge=1)] = 1
+    max_runtime_seconds: Annotated[Int, Field(ge=60, le=2_419_200)] = 3600
     use_spot: bool = False
-    max_wait_seconds: Annotated[int, Field(ge=60)] | None = None
-    random_seed: int = 42
+    max_wait_seconds: Annotated[Int, Field(ge=60)] | None = None
+    random_seed: Int = 42
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> TrainingSection:
@@ -294,12 +380,12 @@ _WHERE = re.compile(r"^\s*(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>==|!=|>=|<
 class SegmentFilter(_Strict):
     column: str
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
-    value: str | float | int
+    value: Annotated[str | float | int, BeforeValidator(_number_or_text)]
 
 
 class MetricGate(_Strict):
     metric: Metric
-    min: Annotated[float, Field(ge=0, le=1)]
+    min: Annotated[Float, Field(ge=0, le=1)]
 
 
 class ChampionGate(_Strict):
@@ -307,8 +393,8 @@ class ChampionGate(_Strict):
     beat it by at least `min_improvement` (0 accepts a tie)."""
 
     metric: Metric
-    max_regression: Annotated[float, Field(ge=0, le=1)] = 0.0
-    min_improvement: Annotated[float, Field(ge=0, le=1)] = 0.0
+    max_regression: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    min_improvement: Annotated[Float, Field(ge=0, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _one_rule(self) -> ChampionGate:
@@ -321,8 +407,8 @@ class SegmentAssertion(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     where: SegmentFilter
     metric: Metric
-    min: Annotated[float, Field(ge=0, le=1)]
-    min_samples: Annotated[int, Field(ge=1)] = 30
+    min: Annotated[Float, Field(ge=0, le=1)]
+    min_samples: Annotated[Int, Field(ge=1)] = 30
 
     @field_validator("where", mode="before")
     @classmethod
@@ -348,7 +434,7 @@ class EdgeCases(_Strict):
     """A CSV of hand-picked rows (features plus `expected_label`) the candidate must get right."""
 
     uri: str
-    min_pass_rate: Annotated[float, Field(ge=0, le=1)]
+    min_pass_rate: Annotated[Float, Field(ge=0, le=1)]
 
 
 class GatesSection(_Strict):
@@ -356,7 +442,7 @@ class GatesSection(_Strict):
     champion: ChampionGate | None = None
     segments: list[SegmentAssertion] = Field(default_factory=list)
     edge_cases: EdgeCases | None = None
-    decision_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    decision_threshold: Annotated[Float, Field(gt=0, lt=1)] = 0.5
 
     @model_validator(mode="after")
     def _names_unique(self) -> GatesSection:
@@ -373,7 +459,7 @@ class GatesSection(_Strict):
 class RegistrySection(_Strict):
     model_package_group: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
     approval: Literal["manual", "auto"] = "manual"
-    inference_instance_types: list[str] = Field(default_factory=lambda: ["ml.m5.large"])
+    inference_instance_types: list[InferenceInstance] = Field(default_factory=lambda: ["ml.m5.large"])
 
     @property
     def approval_status(self) -> str:
@@ -396,7 +482,7 @@ class AlertsSection(_Strict):
 
 class PerformanceSlo(_Strict):
     metric: Metric
-    min: Annotated[float, Field(ge=0, le=1)]
+    min: Annotated[Float, Field(ge=0, le=1)]
 
 
 class DriftSection(_Strict):
@@ -406,22 +492,22 @@ class DriftSection(_Strict):
     defined in `pipelines/drift/statistics.py` and listed in the README's "Drift metrics".
     """
 
-    numeric_bins: Annotated[int, Field(ge=2, le=100)] = 10
-    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
-    ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    wasserstein_threshold: Annotated[float, Field(gt=0)] = 0.1
-    js_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    cramers_v_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    ood_share_threshold: Annotated[float, Field(gt=0, le=1)] = 0.05
-    null_rate_increase_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    label_shift_threshold: Annotated[float, Field(gt=0, le=math.pi)] = 0.1
-    min_window_rows: Annotated[int, Field(ge=1)] = 100
-    min_drifted_features: Annotated[int, Field(ge=1)] = 2
-    min_labels_for_performance: Annotated[int, Field(ge=1)] = 500
-    performance_window_hours: Annotated[float, Field(gt=0, le=9600)] = 24.0
+    numeric_bins: Annotated[Int, Field(ge=2, le=100)] = 10
+    psi_threshold: Annotated[Float, Field(gt=0)] = 0.2
+    ks_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    wasserstein_threshold: Annotated[Float, Field(gt=0)] = 0.1
+    js_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    cramers_v_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    ood_share_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.05
+    null_rate_increase_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    label_shift_threshold: Annotated[Float, Field(gt=0, le=math.pi)] = 0.1
+    min_window_rows: Annotated[Int, Field(ge=1)] = 100
+    min_drifted_features: Annotated[Int, Field(ge=1)] = 2
+    min_labels_for_performance: Annotated[Int, Field(ge=1)] = 500
+    performance_window_hours: Annotated[Float, Field(gt=0, le=9600)] = 24.0
     performance_slo: PerformanceSlo | None = None
     schedule: str = "rate(1 hour)"
-    period_seconds: Annotated[int, Field(ge=60, le=604_800)] | None = None
+    period_seconds: Annotated[Int, Field(ge=60, le=604_800)] | None = None
     metric_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#: ]{1,255}$")] = "DriftRetraining"
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
 
@@ -484,10 +570,10 @@ class TriggerSection(_Strict):
 
     retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
     retry_failed_runs: bool = True
-    cooldown_hours: Annotated[float, Field(ge=0)] = 24
-    evaluation_periods: Annotated[int, Field(ge=1)] = 3
-    datapoints_to_alarm: Annotated[int, Field(ge=1)] = 2
-    max_staleness_days: Annotated[int, Field(ge=1)] | None = None
+    cooldown_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
+    evaluation_periods: Annotated[Int, Field(ge=1)] = 3
+    datapoints_to_alarm: Annotated[Int, Field(ge=1)] = 2
+    max_staleness_days: Annotated[Int, Field(ge=1, le=MAX_DAYS)] | None = None
 
     @model_validator(mode="after")
     def _m_of_n(self) -> TriggerSection:
@@ -512,13 +598,13 @@ class ShadowCriteria(_Strict):
     its p99 latency and error rate must stay within the limits. Otherwise it is rejected."""
 
     metric: Metric = "roc_auc"
-    min_labels: Annotated[int, Field(ge=1)] = 500
-    min_duration_hours: Annotated[float, Field(ge=0)] = 24
-    offline_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
-    champion_margin: Annotated[float, Field(ge=0, le=1)] = 0.01
-    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 200
-    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
-    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    min_labels: Annotated[Int, Field(ge=1)] = 500
+    min_duration_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
+    offline_tolerance: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    champion_margin: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 200
+    max_error_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
     evaluation_schedule: str = "rate(1 hour)"
 
     @field_validator("evaluation_schedule")
@@ -532,19 +618,19 @@ class ShadowCriteria(_Strict):
 class DeploymentGuardrails(_Strict):
     """Blue/green traffic shifting for promotion and rollback, with auto-rollback alarms."""
 
-    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
-    canary_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
-    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
-    max_execution_seconds: Annotated[int, Field(ge=600, le=28_800)] = 3600
-    max_5xx_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
-    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 500
+    canary_percent: Annotated[Int, Field(ge=1, le=50)] = 10
+    canary_wait_seconds: Annotated[Int, Field(ge=0, le=3600)] = 300
+    termination_wait_seconds: Annotated[Int, Field(ge=0, le=3600)] = 600
+    max_execution_seconds: Annotated[Int, Field(ge=600, le=28_800)] = 3600
+    max_5xx_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 500
 
 
 class PromotionSection(_Strict):
     endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")] | None = None
-    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.large"
-    instance_count: Annotated[int, Field(ge=1)] = 1
-    capture_sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    instance_type: EndpointInstance = "ml.m5.large"
+    instance_count: Annotated[Int, Field(ge=1)] = 1
+    capture_sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
     shadow: ShadowCriteria = ShadowCriteria()
     deployment: DeploymentGuardrails = DeploymentGuardrails()
 
@@ -569,8 +655,8 @@ class PipelineSection(_Strict):
     artifact_bucket: str | None = None
     role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")] | None = None
     image_uri: str | None = None
-    processing_instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.xlarge"
-    processing_max_runtime_seconds: Annotated[int, Field(ge=60, le=777_600)] = 3600
+    processing_instance_type: ProcessingInstance = "ml.m5.xlarge"
+    processing_max_runtime_seconds: Annotated[Int, Field(ge=60, le=777_600)] = 3600
     kms_key_id: str | None = None
     network_isolation: bool = False
     vpc: Vpc | None = None
@@ -682,9 +768,15 @@ def _feature_name(raw: Any, index: int | str) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _describe(error: dict[str, Any], raw: Any = None) -> str:
+UNION_MEMBERS = ("int", "float", "str", "bool")  # pydantic tags each member's error of a union with its type
+
+
+def _describe(error: dict[str, Any], raw: Any = None) -> tuple[str, str]:
+    """(location, message) of one validation error."""
     message = str(error["msg"]).removeprefix("Value error, ")
     loc = tuple(error["loc"])
+    while loc and loc[-1] in UNION_MEMBERS:
+        loc = loc[:-1]
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
         loc += cause.path
@@ -692,7 +784,17 @@ def _describe(error: dict[str, Any], raw: Any = None) -> str:
         message = "unknown field (check the spelling; see the config reference in README.md)"
     elif error["type"] == "missing":
         message = "required field is missing"
-    return f"{_location(loc, raw)}: {message}"
+    return _location(loc, raw), message
+
+
+def _problems(errors: list[Any], raw: Any) -> list[str]:
+    """One line per location: a value no member of a union accepts gives one line listing why."""
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        where, message = _describe(dict(error), raw)
+        if message not in found.setdefault(where, []):
+            found[where].append(message)
+    return [f"{where}: {'; '.join(messages)}" for where, messages in found.items()]
 
 
 def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
@@ -701,7 +803,7 @@ def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
     try:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(dict(e), raw) for e in exc.errors()]) from None
+        raise ConfigError(source, _problems(exc.errors(), raw)) from None
     config._source = source
     return config
 
