@@ -815,6 +815,11 @@ def load_config(path: str | Path) -> ModelConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), [f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} on line {line}; save it as UTF-8"]
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

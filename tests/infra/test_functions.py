@@ -385,3 +385,26 @@ def test_stubbed_start_request_is_valid_for_the_service_model() -> None:
     shape = get_session().get_service_model("sagemaker").operation_model("StartPipelineExecution").input_shape
     token = shape.members["ClientRequestToken"].metadata
     assert token["min"] <= len(client_request_token(PIPELINE, "x" * 500)) <= token["max"]
+
+
+@pytest.mark.parametrize("concern", ["trigger", "alerts"])
+def test_a_function_bundle_holds_every_module_its_handler_imports(concern: str, tmp_path: Any) -> None:
+    """The staged zip alone (the project is not on the path) imports the handler."""
+    import os
+    import subprocess
+    import sys
+
+    from stacks.packaging import stage_function
+
+    bundle = stage_function(concern, tmp_path)
+    code = (
+        "import sys, handler\n"
+        "ours = [m for n, m in sys.modules.items() if n.split('.')[0] == 'pipelines']\n"
+        "print([m.__name__ for m in ours if not m.__file__.startswith(sys.argv[1])])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(bundle)], cwd=bundle, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

@@ -251,3 +251,14 @@ def test_validate_config_cli_prints_config_or_errors(tmp_path: Any, raw: dict[st
         check=False,
     )
     assert unreadable.returncode == 2 and "not valid YAML" in unreadable.stderr
+
+
+@pytest.mark.parametrize("command", ["validate-config", "definition"])
+def test_a_config_that_is_not_utf8_is_named(command: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.cli import main
+
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(EXAMPLE_CONFIG.read_bytes() + "# Größe\n".encode("latin-1"))
+    assert main([command, str(latin1)]) == 2
+    error = capsys.readouterr().err
+    assert f"invalid model config {latin1}" in error and "not UTF-8 text" in error and "save it as UTF-8" in error

@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 
 from pipelines.config import ModelConfig, parse_config
+from pipelines.events import package_approved
 from pipelines.local.storage import split_uri
 from pipelines.promotion.aws import aws_promotion
 from pipelines.promotion.aws_evidence import aws_evidence
@@ -61,9 +62,10 @@ def _logged(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def on_approved(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    approved = package_approved(event)  # MalformedEvent before any call
     _, promotion = controller()
-    version = promotion.on_approved(event["detail"]["ModelPackageArn"], event_id=event["id"])
-    return _logged({"event": event["id"], "version": version.label, "stage": version.stage.value})
+    version = promotion.on_approved(approved.model_package_arn, event_id=approved.event_id)
+    return _logged({"event": approved.event_id, "version": version.label, "stage": version.stage.value})
 
 
 def evaluate(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
