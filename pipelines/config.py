@@ -152,10 +152,14 @@ class Feature(_Strict):
     @field_validator("categories", mode="before")
     @classmethod
     def _codes_are_labels(cls, value: Any) -> Any:
-        """Numeric codes (`[1, 2, 3]`) are labels too, compared with the data as text."""
+        """Numeric codes (`[1, 2, 3]`) are labels too, compared with the data as text (a whole
+        number without a decimal point, as `training_containers.validation.category_labels` writes
+        the data's)."""
         if not isinstance(value, list):
             return value
-        return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+        labels = [_number_or_text(v) for v in value]
+        whole = [int(v) if isinstance(v, float) and v.is_integer() else v for v in labels]
+        return [str(v) if isinstance(v, int | float) else v for v in whole]
 
     @model_validator(mode="after")
     def _bounds_match_type(self) -> Feature:

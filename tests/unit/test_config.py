@@ -132,8 +132,8 @@ def test_errors_inside_a_feature_name_the_feature(raw: dict[str, Any]) -> None:
 
 
 def test_numeric_category_codes_are_labels_compared_as_text(raw: dict[str, Any]) -> None:
-    config = parse_config(mutate(raw, "model.features.8.categories", [1, 2, 3]))
-    assert config.model.features[8].categories == ["1", "2", "3"]
+    config = parse_config(mutate(raw, "model.features.8.categories", [1, 2.0, 3.5, 1234567.0]))
+    assert config.model.features[8].categories == ["1", "2", "3.5", "1234567"]
     with pytest.raises(ConfigError, match=r"model.features\[8\].categories\[1\] \(feature 'risk_band'\)"):
         parse_config(mutate(raw, "model.features.8.categories", [1, [2]]))
 
