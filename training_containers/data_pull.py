@@ -68,8 +68,6 @@ def validate(
     """Run every check. Returns the results, the window and the (fresh, history) frames ready
     to split; the frames are meaningful only when every check passed."""
     results = check_schema(fresh, config, "fresh")
-    if config.data.historical is not None:
-        results.append(check_history_present(history))
     if history is not None and len(history):
         results += check_schema(history, config, "historical")
     if not all(r.passed for r in results):
@@ -120,6 +118,8 @@ def run(window_end: str) -> dict[str, Any]:
         fresh_rows = selected = pd.DataFrame()
     else:
         results, window, fresh_rows, selected = validate(fresh, history, config, window_end)
+        if config.data.historical is not None:  # the job's input, not the backtest's simulated history
+            results = [check_history_present(history), *results]
 
     report_dir = contract.processing_output("report")
     for name in ("train", "validation", "test", "baseline"):

@@ -245,6 +245,14 @@ def test_configured_history_without_rows_fails_the_named_check(
     assert list(container.output("train").iterdir()) == []
 
 
+def test_the_backtest_validation_needs_no_history(config: ModelConfig, stream: pd.DataFrame) -> None:
+    """`validate` also checks the backtest's candidates, whose history is simulated and may be empty
+    at first: only the job requires rows from a configured data.historical."""
+    fresh, _ = split_fresh(stream)
+    results, window, _, selected = data_pull.validate(fresh, fresh.iloc[0:0], config, "")
+    assert all(r.passed for r in results) and window is not None and len(selected) == 0
+
+
 def test_unrecognised_input_file_is_refused_by_name(
     container: Container, config: ModelConfig, stream: pd.DataFrame
 ) -> None:
