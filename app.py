@@ -6,13 +6,19 @@ One stack per model config listed in cdk.json (`model_configs`); see stacks/ and
 """
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from pipelines.errors import ConfigError
 from stacks.app import build_app
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="retraining-staging-") as staging:
-        build_app(staging=Path(staging)).synth()
+        try:
+            build_app(staging=Path(staging)).synth()
+        except ConfigError as error:  # the errors, one per field, as validate-config prints them
+            print(error, file=sys.stderr)
+            sys.exit(2)

@@ -55,7 +55,11 @@ from pipelines.metrics_store import MetricsStore
 
 AlarmKind = Literal["feature_drift", "drifted_feature_count", "performance_slo"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+# PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
+# characters, AlarmDescription at most 1024. Longer names are cut with a hash (`_alarm_name`); a
+# description holds a feature name, which the config keeps to 255 characters.
 MAX_ALARM_NAME = 255
+MAX_ALARM_DESCRIPTION = 1024
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanOrEqualToThreshold": operator.ge,

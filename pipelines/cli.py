@@ -13,10 +13,18 @@ EXIT_INVALID = 2
 
 
 def _validate_config(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
+    from pipelines.config import load_config, require_deployable
 
     config = load_config(args.config)
+    if config.purpose == "deploy":
+        require_deployable(config)
     print(json.dumps(config.model_dump(mode="json"), indent=2))
+    if config.purpose == "backtest":
+        print(
+            f"{args.config}: valid for the backtest (purpose: backtest); definition, run-local and the CDK app "
+            "refuse it",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -65,12 +73,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
+    from pipelines.config import load_config, require_deployable
     from pipelines.local import record
     from pipelines.local.parameters import parse_overrides
     from pipelines.local.workspace import Workspace
 
     config = load_config(args.config)
+    require_deployable(config)
     workspace = Workspace(config, Path(args.workdir or f"out/local/{config.model.name}"))
     definition = json.loads(Path(args.definition).read_text(encoding="utf-8")) if args.definition else None
     print(f"running {config.model.name} locally in {workspace.root}", file=sys.stderr)
@@ -108,7 +117,14 @@ def _drift(args: argparse.Namespace) -> int:
     from pipelines.drift_report import write_html
 
     config = load_config(args.config) if args.config else None
-    report = compare_frames(read_frame(args.reference), read_frame(args.current), config, exact=args.exact)
+    report = compare_frames(
+        read_frame(args.reference),
+        read_frame(args.current),
+        config,
+        exact=args.exact,
+        score_column=args.score_column,
+        label_column=args.label_column,
+    )
     write_report(report, args.json)
     if args.html:
         write_html(report, args.html)
@@ -192,12 +208,17 @@ def parser() -> argparse.ArgumentParser:
 
     add_promotion_commands(commands)
     drift = commands.add_parser("drift", help="per-feature drift of a current table against a reference table")
-    drift.add_argument("--reference", required=True, help="reference .parquet or .csv")
-    drift.add_argument("--current", required=True, help="current .parquet or .csv")
+    drift.add_argument("--reference", required=True, help="reference Parquet (any name) or .csv")
+    drift.add_argument("--current", required=True, help="current Parquet (any name) or .csv")
     drift.add_argument("--config", help="model config: features, types and thresholds (default: inferred, defaults)")
     drift.add_argument("--json", required=True, help="report JSON to write (features.<name>.<statistic>, .drifted)")
     drift.add_argument("--html", help="HTML report to write")
     drift.add_argument("--exact", action="store_true", help="keep every reference value (default: as a profile)")
+    drift.add_argument(
+        "--score-column",
+        help="the model's positive-class score (default: 'prediction', refused when it holds only 0/1)",
+    )
+    drift.add_argument("--label-column", help="ground truth, for label drift and performance (default: model.label)")
     drift.set_defaults(handler=_drift)
 
     backtest = commands.add_parser(

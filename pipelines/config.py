@@ -7,6 +7,7 @@ at load time with the field's dotted path and what is allowed there.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -16,7 +17,9 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -33,9 +36,80 @@ Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"]
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently become a default."""
+    """Unknown keys are errors: a typo must not silently become a default. No float may be
+    infinite or NaN: CloudWatch, CloudFormation and JSON take none of them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _number(value: Any) -> Any:
+    """YAML reads yes/no/on/off/true/false as booleans, and Python takes a boolean for 1 or 0: a
+    number field refuses them (pydantic's strict mode would also refuse enums from strings and
+    tuples from YAML lists, so it is not used)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()} (YAML reads yes/no/on/off as booleans)")
+    return value
+
+
+def _number_or_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"expected a number or text, got {str(value).lower()} (YAML reads yes/no/on/off as booleans; quote it)"
+        )
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_number)]
+Float = Annotated[float, BeforeValidator(_number)]
+
+# Durations are bounded: longer spans mean "never", and Python's timedelta and pandas' Timedelta
+# (about 292 years) must hold them where they are used (the trigger function, the data windows).
+MAX_DAYS = 3650
+MAX_HOURS = MAX_DAYS * 24
+
+
+@functools.cache
+def instance_types(shape: str) -> tuple[str, ...]:
+    """The instance types SageMaker accepts for a job kind: the enum of `shape` in botocore's
+    SageMaker service model (loaded on first use, once)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for(shape).enum)
+
+
+def _instance_type(shape: str, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        valid = instance_types(shape)
+        if value not in valid:
+            family = value.rsplit(".", 1)[0] + "."
+            examples = [v for v in valid if v.startswith(family)][:4] or list(valid[:4])
+            raise ValueError(
+                f"{value!r} is not a SageMaker {what} instance type (botocore {shape}); e.g. {', '.join(examples)}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+ProcessingInstance = Annotated[str, _instance_type("ProcessingInstanceType", "processing")]
+TrainingInstance = Annotated[str, _instance_type("TrainingInstanceType", "training")]
+EndpointInstance = Annotated[str, _instance_type("ProductionVariantInstanceType", "endpoint")]
+# Registered as the model package's inference and transform instances (definition.py).
+InferenceInstance = Annotated[
+    str,
+    _instance_type("ProductionVariantInstanceType", "endpoint"),
+    _instance_type("TransformInstanceType", "batch transform"),
+]
+
+
+class FieldError(ValueError):
+    """An error of a check across fields that belongs to one of them: `path` is relative to the
+    model whose validator raised it, so the reported location names that field, not its parent."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- model
@@ -46,32 +120,76 @@ class FeatureType(StrEnum):
     categorical = "categorical"
 
 
+# Feature names are CloudWatch dimension values (pipelines/drift/metrics.py, pipelines/alarms.py):
+# at most 255 characters in an alarm's dimension (CfnAlarm.DimensionProperty, "The value for the
+# dimension, from 1–255 characters in length": https://docs.aws.amazon.com/cdk/api/v2/docs/
+# aws-cdk-lib.aws_cloudwatch.CfnAlarm.DimensionProperty.html; aws-cdk-lib's metric.js refuses longer
+# ones at synth), ASCII without control characters and with a non-whitespace character
+# ("Dimension", Amazon CloudWatch API Reference:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html).
+MAX_DIMENSION_VALUE = 255
+_DIMENSION_VALUE = re.compile(r"[ -~]*[!-~][ -~]*")
+
+
 class Feature(_Strict):
     name: Annotated[str, Field(min_length=1)]
     type: FeatureType
-    min: float | None = None
-    max: float | None = None
+    min: Float | None = None
+    max: Float | None = None
     categories: list[str] | None = None
-    max_null_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_null_rate: Annotated[Float, Field(ge=0, le=1)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _dimension_value(cls, value: str) -> str:
+        if len(value) > MAX_DIMENSION_VALUE or not _DIMENSION_VALUE.fullmatch(value):
+            raise ValueError(
+                f"feature names are CloudWatch dimension values: printable ASCII with a non-space character, at "
+                f"most {MAX_DIMENSION_VALUE} characters (got {len(value)}); rename the column"
+            )
+        return value
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _codes_are_labels(cls, value: Any) -> Any:
+        """Numeric codes (`[1, 2, 3]`) are labels too, compared with the data as text (a whole
+        number without a decimal point, as `training_containers.validation.category_labels` writes
+        the data's)."""
+        if not isinstance(value, list):
+            return value
+        labels = [_number_or_text(v) for v in value]
+        whole = [int(v) if isinstance(v, float) and v.is_integer() else v for v in labels]
+        return [str(v) if isinstance(v, int | float) else v for v in whole]
 
     @model_validator(mode="after")
     def _bounds_match_type(self) -> Feature:
         if self.type is FeatureType.categorical and (self.min is not None or self.max is not None):
-            raise ValueError("min/max apply to numeric features only; use categories instead")
+            raise FieldError(
+                ("min" if self.min is not None else "max",),
+                "min/max apply to numeric features only; use categories instead",
+            )
         if self.type is FeatureType.numeric and self.categories is not None:
-            raise ValueError("categories apply to categorical features only")
+            raise FieldError(("categories",), "categories apply to categorical features only")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            raise FieldError(("min",), f"min ({self.min}) is greater than max ({self.max})")
         return self
 
 
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
+
 class ModelSection(_Strict):
+    """`time_column` holds timestamps (or text that parses as one). Numbers are refused unless
+    `time_unit` says they are epoch times in seconds, milliseconds, microseconds or nanoseconds:
+    a year or a row number read as nanoseconds since 1970 would put every row in one window."""
+
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     problem_type: Literal["binary_classification"]
     label: str
-    positive_class: int | str = 1
+    positive_class: Annotated[int | str, BeforeValidator(_number_or_text)] = 1
     id_column: str
     time_column: str
+    time_unit: TimeUnit | None = None
     features: Annotated[list[Feature], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -79,10 +197,12 @@ class ModelSection(_Strict):
         names = [f.name for f in self.features]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"feature names must be unique; repeated: {duplicates}")
+            raise FieldError(("features",), f"feature names must be unique; repeated: {duplicates}")
         reserved = {self.label, self.id_column, self.time_column} & set(names)
         if reserved:
-            raise ValueError(f"label, id_column and time_column cannot also be features: {sorted(reserved)}")
+            raise FieldError(
+                ("features",), f"label, id_column and time_column cannot also be features: {sorted(reserved)}"
+            )
         return self
 
     def feature(self, name: str) -> Feature:
@@ -136,7 +256,7 @@ class SqlSource(_Strict):
     @model_validator(mode="after")
     def _engine_settings_present(self) -> SqlSource:
         if getattr(self, self.engine) is None:
-            raise ValueError(f"engine is '{self.engine}' but the '{self.engine}' section is missing")
+            raise FieldError((self.engine,), f"engine is '{self.engine}' but the '{self.engine}' section is missing")
         return self
 
 
@@ -151,28 +271,31 @@ class Window(_Strict):
     """
 
     strategy: Literal["rolling", "expanding", "weighted"]
-    fresh_days: Annotated[int, Field(gt=0)]
-    history_days: Annotated[int, Field(gt=0)] | None = None
-    half_life_days: Annotated[float, Field(gt=0)] | None = None
+    fresh_days: Annotated[Int, Field(gt=0, le=MAX_DAYS)]
+    history_days: Annotated[Int, Field(gt=0, le=MAX_DAYS)] | None = None
+    half_life_days: Annotated[Float, Field(gt=0, le=MAX_DAYS)] | None = None
 
     @model_validator(mode="after")
     def _sizes_match_strategy(self) -> Window:
         if self.strategy == "rolling" and self.history_days is None:
-            raise ValueError("strategy 'rolling' needs history_days")
+            raise FieldError(("history_days",), "strategy 'rolling' needs history_days")
         if self.strategy == "weighted" and self.half_life_days is None:
-            raise ValueError("strategy 'weighted' needs half_life_days")
+            raise FieldError(("half_life_days",), "strategy 'weighted' needs half_life_days")
         if self.history_days is not None and self.history_days < self.fresh_days:
-            raise ValueError(f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})")
+            raise FieldError(
+                ("history_days",),
+                f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})",
+            )
         return self
 
 
 class DataChecks(_Strict):
-    min_rows: Annotated[int, Field(ge=1)] = 1000
-    label_rate: tuple[float, float] = (0.0, 1.0)
-    max_null_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
-    max_duplicate_ids: Annotated[int, Field(ge=0)] = 0
-    max_out_of_range_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_outside_window_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_rows: Annotated[Int, Field(ge=1)] = 1000
+    label_rate: tuple[Float, Float] = (0.0, 1.0)
+    max_null_rate: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    max_duplicate_ids: Annotated[Int, Field(ge=0)] = 0
+    max_out_of_range_rate: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    max_outside_window_rate: Annotated[Float, Field(ge=0, le=1)] = 0.0
 
     @field_validator("label_rate")
     @classmethod
@@ -184,8 +307,8 @@ class DataChecks(_Strict):
 
 
 class Split(_Strict):
-    validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    validation_fraction: Annotated[Float, Field(gt=0, lt=0.5)] = 0.15
+    test_fraction: Annotated[Float, Field(gt=0, lt=1)] = 0.3
 
 
 class DataSection(_Strict):
@@ -220,33 +343,36 @@ ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
 class TrainingSection(_Strict):
     estimator: Literal["gradient_boosting", "logistic_regression"]
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
-    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.xlarge"
-    instance_count: Annotated[int, Field(ge=1)] = 1
-    max_runtime_seconds: Annotated[int, Field(ge=60, le=2_419_200)] = 3600
+    instance_type: TrainingInstance = "ml.m5.xlarge"
+    instance_count: Annotated[Int, Field(ge=1)] = 1
+    max_runtime_seconds: Annotated[Int, Field(ge=60, le=2_419_200)] = 3600
     use_spot: bool = False
-    max_wait_seconds: Annotated[int, Field(ge=60)] | None = None
-    random_seed: int = 42
+    max_wait_seconds: Annotated[Int, Field(ge=60)] | None = None
+    random_seed: Int = 42
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> TrainingSection:
         unknown = sorted(set(self.hyperparameters) - ESTIMATOR_PARAMETERS[self.estimator])
         if unknown:
             allowed = ", ".join(sorted(ESTIMATOR_PARAMETERS[self.estimator]))
-            raise ValueError(f"unknown hyperparameters {unknown} for {self.estimator}; allowed: {allowed}")
+            raise FieldError(
+                ("hyperparameters",), f"unknown hyperparameters {unknown} for {self.estimator}; allowed: {allowed}"
+            )
         return self
 
     @model_validator(mode="after")
     def _spot_needs_wait(self) -> TrainingSection:
         if self.use_spot:
             if self.max_wait_seconds is None:
-                raise ValueError("use_spot needs max_wait_seconds (>= max_runtime_seconds)")
+                raise FieldError(("max_wait_seconds",), "use_spot needs max_wait_seconds (>= max_runtime_seconds)")
             if self.max_wait_seconds < self.max_runtime_seconds:
-                raise ValueError(
+                raise FieldError(
+                    ("max_wait_seconds",),
                     f"max_wait_seconds ({self.max_wait_seconds}) must be >= "
-                    f"max_runtime_seconds ({self.max_runtime_seconds})"
+                    f"max_runtime_seconds ({self.max_runtime_seconds})",
                 )
         elif self.max_wait_seconds is not None:
-            raise ValueError("max_wait_seconds applies only when use_spot is true")
+            raise FieldError(("max_wait_seconds",), "max_wait_seconds applies only when use_spot is true")
         return self
 
 
@@ -258,12 +384,12 @@ _WHERE = re.compile(r"^\s*(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>==|!=|>=|<
 class SegmentFilter(_Strict):
     column: str
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
-    value: str | float | int
+    value: Annotated[str | float | int, BeforeValidator(_number_or_text)]
 
 
 class MetricGate(_Strict):
     metric: Metric
-    min: Annotated[float, Field(ge=0, le=1)]
+    min: Annotated[Float, Field(ge=0, le=1)]
 
 
 class ChampionGate(_Strict):
@@ -271,13 +397,13 @@ class ChampionGate(_Strict):
     beat it by at least `min_improvement` (0 accepts a tie)."""
 
     metric: Metric
-    max_regression: Annotated[float, Field(ge=0, le=1)] = 0.0
-    min_improvement: Annotated[float, Field(ge=0, le=1)] = 0.0
+    max_regression: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    min_improvement: Annotated[Float, Field(ge=0, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _one_rule(self) -> ChampionGate:
         if self.max_regression > 0 and self.min_improvement > 0:
-            raise ValueError("set max_regression or min_improvement, not both: they contradict")
+            raise FieldError(("min_improvement",), "set max_regression or min_improvement, not both: they contradict")
         return self
 
 
@@ -285,8 +411,8 @@ class SegmentAssertion(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     where: SegmentFilter
     metric: Metric
-    min: Annotated[float, Field(ge=0, le=1)]
-    min_samples: Annotated[int, Field(ge=1)] = 30
+    min: Annotated[Float, Field(ge=0, le=1)]
+    min_samples: Annotated[Int, Field(ge=1)] = 30
 
     @field_validator("where", mode="before")
     @classmethod
@@ -312,7 +438,7 @@ class EdgeCases(_Strict):
     """A CSV of hand-picked rows (features plus `expected_label`) the candidate must get right."""
 
     uri: str
-    min_pass_rate: Annotated[float, Field(ge=0, le=1)]
+    min_pass_rate: Annotated[Float, Field(ge=0, le=1)]
 
 
 class GatesSection(_Strict):
@@ -320,14 +446,14 @@ class GatesSection(_Strict):
     champion: ChampionGate | None = None
     segments: list[SegmentAssertion] = Field(default_factory=list)
     edge_cases: EdgeCases | None = None
-    decision_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    decision_threshold: Annotated[Float, Field(gt=0, lt=1)] = 0.5
 
     @model_validator(mode="after")
     def _names_unique(self) -> GatesSection:
         names = [s.name for s in self.segments]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"segment assertion names must be unique; repeated: {repeated}")
+            raise FieldError(("segments",), f"segment assertion names must be unique; repeated: {repeated}")
         return self
 
 
@@ -337,7 +463,7 @@ class GatesSection(_Strict):
 class RegistrySection(_Strict):
     model_package_group: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
     approval: Literal["manual", "auto"] = "manual"
-    inference_instance_types: list[str] = Field(default_factory=lambda: ["ml.m5.large"])
+    inference_instance_types: list[InferenceInstance] = Field(default_factory=lambda: ["ml.m5.large"])
 
     @property
     def approval_status(self) -> str:
@@ -389,7 +515,7 @@ class AlertsSection(_Strict):
 
 class PerformanceSlo(_Strict):
     metric: Metric
-    min: Annotated[float, Field(ge=0, le=1)]
+    min: Annotated[Float, Field(ge=0, le=1)]
 
 
 class DriftSection(_Strict):
@@ -399,22 +525,22 @@ class DriftSection(_Strict):
     defined in `pipelines/drift/statistics.py` and listed in the README's "Drift metrics".
     """
 
-    numeric_bins: Annotated[int, Field(ge=2, le=100)] = 10
-    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
-    ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    wasserstein_threshold: Annotated[float, Field(gt=0)] = 0.1
-    js_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    cramers_v_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    ood_share_threshold: Annotated[float, Field(gt=0, le=1)] = 0.05
-    null_rate_increase_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    label_shift_threshold: Annotated[float, Field(gt=0, le=math.pi)] = 0.1
-    min_window_rows: Annotated[int, Field(ge=1)] = 100
-    min_drifted_features: Annotated[int, Field(ge=1)] = 2
-    min_labels_for_performance: Annotated[int, Field(ge=1)] = 500
-    performance_window_hours: Annotated[float, Field(gt=0, le=9600)] = 24.0
+    numeric_bins: Annotated[Int, Field(ge=2, le=100)] = 10
+    psi_threshold: Annotated[Float, Field(gt=0)] = 0.2
+    ks_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    wasserstein_threshold: Annotated[Float, Field(gt=0)] = 0.1
+    js_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    cramers_v_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    ood_share_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.05
+    null_rate_increase_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    label_shift_threshold: Annotated[Float, Field(gt=0, le=math.pi)] = 0.1
+    min_window_rows: Annotated[Int, Field(ge=1)] = 100
+    min_drifted_features: Annotated[Int, Field(ge=1)] = 2
+    min_labels_for_performance: Annotated[Int, Field(ge=1)] = 500
+    performance_window_hours: Annotated[Float, Field(gt=0, le=9600)] = 24.0
     performance_slo: PerformanceSlo | None = None
     schedule: str = "rate(1 hour)"
-    period_seconds: Annotated[int, Field(ge=60, le=604_800)] | None = None
+    period_seconds: Annotated[Int, Field(ge=60, le=604_800)] | None = None
     metric_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#: ]{1,255}$")] = "DriftRetraining"
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
 
@@ -442,8 +568,9 @@ class DriftSection(_Strict):
     @model_validator(mode="after")
     def _period_known(self) -> DriftSection:
         if self.period_seconds is None and self.schedule.startswith("cron("):
-            raise ValueError(
-                "period_seconds is required when schedule is cron(...): the alarm period cannot be derived"
+            raise FieldError(
+                ("period_seconds",),
+                "period_seconds is required when schedule is cron(...): the alarm period cannot be derived",
             )
         return self
 
@@ -476,17 +603,18 @@ class TriggerSection(_Strict):
 
     retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
     retry_failed_runs: bool = True
-    cooldown_hours: Annotated[float, Field(ge=0)] = 24
-    evaluation_periods: Annotated[int, Field(ge=1)] = 3
-    datapoints_to_alarm: Annotated[int, Field(ge=1)] = 2
-    max_staleness_days: Annotated[int, Field(ge=1)] | None = None
+    cooldown_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
+    evaluation_periods: Annotated[Int, Field(ge=1)] = 3
+    datapoints_to_alarm: Annotated[Int, Field(ge=1)] = 2
+    max_staleness_days: Annotated[Int, Field(ge=1, le=MAX_DAYS)] | None = None
 
     @model_validator(mode="after")
     def _m_of_n(self) -> TriggerSection:
         if self.datapoints_to_alarm > self.evaluation_periods:
-            raise ValueError(
+            raise FieldError(
+                ("datapoints_to_alarm",),
                 f"datapoints_to_alarm ({self.datapoints_to_alarm}) cannot exceed "
-                f"evaluation_periods ({self.evaluation_periods})"
+                f"evaluation_periods ({self.evaluation_periods})",
             )
         return self
 
@@ -503,13 +631,13 @@ class ShadowCriteria(_Strict):
     its p99 latency and error rate must stay within the limits. Otherwise it is rejected."""
 
     metric: Metric = "roc_auc"
-    min_labels: Annotated[int, Field(ge=1)] = 500
-    min_duration_hours: Annotated[float, Field(ge=0)] = 24
-    offline_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.05
-    champion_margin: Annotated[float, Field(ge=0, le=1)] = 0.01
-    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 200
-    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
-    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    min_labels: Annotated[Int, Field(ge=1)] = 500
+    min_duration_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
+    offline_tolerance: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    champion_margin: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 200
+    max_error_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
     evaluation_schedule: str = "rate(1 hour)"
 
     @field_validator("evaluation_schedule")
@@ -523,19 +651,19 @@ class ShadowCriteria(_Strict):
 class DeploymentGuardrails(_Strict):
     """Blue/green traffic shifting for promotion and rollback, with auto-rollback alarms."""
 
-    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
-    canary_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
-    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
-    max_execution_seconds: Annotated[int, Field(ge=600, le=28_800)] = 3600
-    max_5xx_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
-    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 500
+    canary_percent: Annotated[Int, Field(ge=1, le=50)] = 10
+    canary_wait_seconds: Annotated[Int, Field(ge=0, le=3600)] = 300
+    termination_wait_seconds: Annotated[Int, Field(ge=0, le=3600)] = 600
+    max_execution_seconds: Annotated[Int, Field(ge=600, le=28_800)] = 3600
+    max_5xx_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 500
 
 
 class PromotionSection(_Strict):
     endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")] | None = None
-    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.large"
-    instance_count: Annotated[int, Field(ge=1)] = 1
-    capture_sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    instance_type: EndpointInstance = "ml.m5.large"
+    instance_count: Annotated[Int, Field(ge=1)] = 1
+    capture_sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
     shadow: ShadowCriteria = ShadowCriteria()
     deployment: DeploymentGuardrails = DeploymentGuardrails()
 
@@ -560,8 +688,8 @@ class PipelineSection(_Strict):
     artifact_bucket: str | None = None
     role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")] | None = None
     image_uri: str | None = None
-    processing_instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.xlarge"
-    processing_max_runtime_seconds: Annotated[int, Field(ge=60, le=777_600)] = 3600
+    processing_instance_type: ProcessingInstance = "ml.m5.xlarge"
+    processing_max_runtime_seconds: Annotated[Int, Field(ge=60, le=777_600)] = 3600
     kms_key_id: str | None = None
     network_isolation: bool = False
     vpc: Vpc | None = None
@@ -573,9 +701,18 @@ class PipelineSection(_Strict):
         return self.role_arn or f"arn:aws:iam::{self.account}:role/{model_name}-pipeline"
 
 
-class ModelConfig(_Strict):
-    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+Purpose = Literal["deploy", "backtest"]
 
+
+class ModelConfig(_Strict):
+    """`purpose`: `deploy` (a SageMaker pipeline is built from it: its data must be on S3) or
+    `backtest` (only `python -m pipelines backtest` reads it; definition, run-local and the CDK
+    app refuse it)."""
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default="<config>")
+
+    purpose: Purpose = "deploy"
     model: ModelSection
     data: DataSection
     training: TrainingSection
@@ -590,11 +727,12 @@ class ModelConfig(_Strict):
     @model_validator(mode="after")
     def _references_exist(self) -> ModelConfig:
         columns = set(self.model.feature_names) | {self.model.id_column, self.model.time_column}
-        for segment in self.gates.segments:
+        for i, segment in enumerate(self.gates.segments):
             if segment.where.column not in columns:
-                raise ValueError(
+                raise FieldError(
+                    ("gates", "segments", i, "where"),
                     f"gates.segments '{segment.name}' filters on unknown column "
-                    f"'{segment.where.column}'; known: {sorted(columns)}"
+                    f"'{segment.where.column}'; known: {sorted(columns)}",
                 )
         return self
 
@@ -603,9 +741,10 @@ class ModelConfig(_Strict):
         if self.retrain_signals or self.trigger.max_staleness_days is not None:
             return self
         slo = "" if self.drift.performance_slo else " (performance_slo needs drift.performance_slo)"
-        raise ValueError(
+        raise FieldError(
+            ("trigger", "retrain_on"),
             f"nothing would ever start a retrain: trigger.retrain_on {list(self.trigger.retrain_on)} gives no "
-            f"alarm{slo} and trigger.max_staleness_days is not set"
+            f"alarm{slo} and trigger.max_staleness_days is not set",
         )
 
     @property
@@ -622,9 +761,12 @@ class ModelConfig(_Strict):
         span = period * self.trigger.evaluation_periods
         limit = 86_400 if period < 3600 else 604_800
         if span > limit:
-            raise ValueError(
-                f"drift alarm period ({period} s) x trigger.evaluation_periods ({self.trigger.evaluation_periods}) "
-                f"= {span} s exceeds CloudWatch's limit of {limit} s for this period"
+            source = "drift.period_seconds" if self.drift.period_seconds is not None else "drift.schedule"
+            raise FieldError(
+                ("trigger", "evaluation_periods"),
+                f"drift alarm period ({period} s, from {source}) x trigger.evaluation_periods "
+                f"({self.trigger.evaluation_periods}) = {span} s exceeds CloudWatch's limit of {limit} s for this "
+                f"period: lower trigger.evaluation_periods or shorten {source}",
             )
         return self
 
@@ -638,34 +780,65 @@ class ModelConfig(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def _location(loc: tuple[int | str, ...], raw: Any = None) -> str:
+    """The dotted path of `loc`; inside model.features[i] followed by the feature's name."""
     parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in ("files", "sql", "function-after", "function-before"):
-            continue  # discriminator and validator tags are not part of the user's path
-        else:
-            parts.append(f".{item}" if parts else str(item))
-    return "".join(parts) or "(top level)"
+    path = [item for item in loc if item not in ("files", "sql", "function-after", "function-before")]
+    for item in path:  # discriminator and validator tags are not part of the user's path
+        parts.append(f"[{item}]" if isinstance(item, int) else f".{item}" if parts else str(item))
+    where = "".join(parts) or "(top level)"
+    if path[:2] == ["model", "features"] and len(path) > 2:
+        name = _feature_name(raw, path[2])
+        where += f" (feature {name!r})" if name else ""
+    return where
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _feature_name(raw: Any, index: int | str) -> str | None:
+    try:
+        name = raw["model"]["features"][index]["name"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+UNION_MEMBERS = ("int", "float", "str", "bool")  # pydantic tags each member's error of a union with its type
+
+
+def _describe(error: dict[str, Any], raw: Any = None) -> tuple[str, str]:
+    """(location, message) of one validation error."""
     message = str(error["msg"]).removeprefix("Value error, ")
+    loc = tuple(error["loc"])
+    while loc and loc[-1] in UNION_MEMBERS:
+        loc = loc[:-1]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        loc += cause.path
     if error["type"] == "extra_forbidden":
         message = "unknown field (check the spelling; see the config reference in README.md)"
     elif error["type"] == "missing":
         message = "required field is missing"
-    return f"{_location(tuple(error['loc']))}: {message}"
+    return _location(loc, raw), message
+
+
+def _problems(errors: list[Any], raw: Any) -> list[str]:
+    """One line per location: a value no member of a union accepts gives one line listing why."""
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        where, message = _describe(dict(error), raw)
+        if message not in found.setdefault(where, []):
+            found[where].append(message)
+    return [f"{where}: {'; '.join(messages)}" for where, messages in found.items()]
 
 
 def parse_config(raw: Any, *, source: str = "<config>") -> ModelConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"(top level): expected a mapping, got {type(raw).__name__}"])
     try:
-        return ModelConfig.model_validate(raw)
+        config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(dict(e)) for e in exc.errors()]) from None
+        raise ConfigError(source, _problems(exc.errors(), raw)) from None
+    config._source = source
+    return config
 
 
 def load_config(path: str | Path) -> ModelConfig:
@@ -675,6 +848,11 @@ def load_config(path: str | Path) -> ModelConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), [f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} on line {line}; save it as UTF-8"]
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -682,6 +860,34 @@ def load_config(path: str | Path) -> ModelConfig:
     config = parse_config(raw, source=str(path))
     config._base_dir = path.parent.resolve()
     return config
+
+
+def deployment_problems(config: ModelConfig) -> list[str]:
+    """Why no SageMaker pipeline can be built from `config` (none when one can). A pipeline's jobs
+    read their data from S3 (a files source's `uri`); a SQL source runs on Athena/Redshift, and its
+    `local_tables` serve local runs only, so they are not checked here."""
+    if config.purpose == "backtest":
+        return [
+            "purpose: this config is for the backtest only (purpose: backtest): definition, run-local and the "
+            "CDK app build no pipeline from it; set purpose: deploy, with data on S3, to deploy it"
+        ]
+    problems = []
+    for name in ("fresh", "historical"):
+        source = getattr(config.data, name)
+        if isinstance(source, FilesSource) and not source.uri.startswith("s3://"):
+            problems.append(
+                f"data.{name}.uri: a SageMaker pipeline reads data from S3 only, got {source.uri!r}: give an "
+                "s3:// prefix (for local runs `local-put` copies files into the local S3), or set "
+                "purpose: backtest for a config only the backtest reads"
+            )
+    return problems
+
+
+def require_deployable(config: ModelConfig) -> None:
+    """Raise `ConfigError` (naming the config file) unless a pipeline can be built from it."""
+    problems = deployment_problems(config)
+    if problems:
+        raise ConfigError(config._source, problems)
 
 
 def config_to_json(config: ModelConfig) -> str:

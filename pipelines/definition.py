@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import FilesSource, ModelConfig, SqlSource, config_to_json
+from pipelines.config import FilesSource, ModelConfig, SqlSource, config_to_json, require_deployable
 from pipelines.errors import DefinitionError
 from pipelines.gates import gate_names
 
@@ -548,7 +548,10 @@ def tidy(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def definition_json(config: ModelConfig) -> str:
-    """The pipeline definition JSON, byte-identical for the same config and code."""
+    """The pipeline definition JSON, byte-identical for the same config and code. A config no
+    pipeline can read (`deployment_problems`) is refused before the SDK is touched: given a local
+    path, the SDK would upload it to S3."""
+    require_deployable(config)
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # the SDK reconfigures its loggers while it builds
     try:

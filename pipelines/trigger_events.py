@@ -67,9 +67,14 @@ def _newest_datapoint(reason_data: Any) -> str:
     except json.JSONDecodeError:
         return NONE
     points = data.get("recentDatapoints") if isinstance(data, dict) else None
-    if isinstance(points, list) and points:
+    if not isinstance(points, list) or not points:
+        return NONE
+    try:
         return repr(float(points[-1]))
-    return NONE
+    except (TypeError, ValueError):
+        raise MalformedEvent(
+            "detail.state.reasonData", f"recentDatapoints ends in {points[-1]!r}, not a number"
+        ) from None
 
 
 def alarm_trigger(raw: Mapping[str, Any]) -> Trigger:

@@ -12,7 +12,7 @@ from pipelines.definition import PROJECT_ROOT, job_code_files
 
 RUNTIME_DOMAIN = {
     "trigger": ("__init__.py", "errors.py", "trigger.py", "trigger_events.py", "trigger_adapters.py"),
-    "alerts": ("__init__.py", "alert_message.py", "alert_sources.py"),
+    "alerts": ("__init__.py", "errors.py", "events.py", "alert_message.py", "alert_sources.py"),
 }
 
 

@@ -21,9 +21,10 @@ Ground truth (SageMaker Model Monitor's format, one object per line, usually und
 Its eventId is the capture's inferenceId, or its eventId when the request carried none. A record
 of a multi-record request is joined as `<id>#<index>` (0-based).
 
-Parquet and CSV files are read as flat tables: feature columns plus optional `prediction`,
-`inference_id` (or the config's id column) and `inference_time` (or its time column); ground truth
-tables hold `inference_id` and `label` (or the config's id and label columns).
+Parquet (recognised by content, whatever the name) and CSV files are read as flat tables: feature
+columns plus optional `prediction`, `inference_id` (or the config's id column) and `inference_time`
+(or its time column); ground truth tables hold `inference_id` and `label` (or the config's id and
+label columns). Any other file is named in the stats' problems and not read.
 
 Lines that cannot be read are counted and described in the returned `CaptureStats`, never fatal.
 CSV capture is parsed in bulk (one CSV parse for all records); JSON bodies are parsed one by one.
@@ -47,7 +48,7 @@ import pyarrow.json as pa_json  # type: ignore[import-untyped]
 
 from pipelines.config import FeatureType, ModelConfig
 from pipelines.drift import GROUND_TRUTH_COLUMN, INFERENCE_ID_COLUMN, INFERENCE_TIME_COLUMN, PREDICTION_COLUMN
-from training_containers.files import read_tables, table_files
+from training_containers.files import list_tables, read_table_files
 
 _BODY = pa.struct(
     [("observedContentType", pa.string()), ("mode", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
@@ -103,6 +104,16 @@ def _jsonl_files(folder: Path) -> list[Path]:
     if not folder.exists():
         return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".json"))
+
+
+def _flat_tables(folder: Path, stats: CaptureStats) -> list[Path]:
+    """The Parquet and CSV tables below `folder`; any other file that is not capture JSON is named
+    in `stats.problems` and passed over (the monitor does not stop for a stray file)."""
+    listing = list_tables(folder)
+    for path in listing.unrecognised:
+        if path.suffix not in (".jsonl", ".json") and len(stats.problems) < MAX_PROBLEMS:
+            stats.problems.append(f"{path.name}: neither capture JSON lines nor a Parquet/CSV table; not read")
+    return listing.tables
 
 
 def _read_jsonl(path: Path, schema: pa.Schema, stats: CaptureStats) -> pd.DataFrame:
@@ -296,7 +307,7 @@ def parse_capture(raw: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -
     return inputs.reset_index(drop=True)
 
 
-def _flat_window(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+def _flat_window(frame: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -> pd.DataFrame:
     renames = {}
     if INFERENCE_ID_COLUMN not in frame.columns and config.model.id_column in frame.columns:
         renames[config.model.id_column] = INFERENCE_ID_COLUMN
@@ -304,10 +315,26 @@ def _flat_window(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
         renames[config.model.time_column] = INFERENCE_TIME_COLUMN
     frame = frame.rename(columns=renames)
     if INFERENCE_TIME_COLUMN in frame.columns:
-        frame[INFERENCE_TIME_COLUMN] = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True, errors="coerce")
+        frame[INFERENCE_TIME_COLUMN] = _flat_times(frame[INFERENCE_TIME_COLUMN], config, stats)
     if INFERENCE_ID_COLUMN in frame.columns:
         frame[INFERENCE_ID_COLUMN] = frame[INFERENCE_ID_COLUMN].astype(str)
     return frame
+
+
+def _flat_times(values: pd.Series, config: ModelConfig, stats: CaptureStats) -> pd.Series:
+    """Times of flat-table rows (UTC); numbers only as epoch times in `model.time_unit`, as the
+    data pull reads them. Without a unit they are no times (a stated problem), not 1970."""
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+    if not numeric:
+        return pd.to_datetime(values, utc=True, errors="coerce")
+    if config.model.time_unit is None:
+        if len(stats.problems) < MAX_PROBLEMS:
+            stats.problems.append(
+                f"flat tables: time column holds numbers ({values.dtype}); set model.time_unit to read them as "
+                "epoch times. Their rows have no time"
+            )
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(values, unit=config.model.time_unit, utc=True, errors="coerce")
 
 
 def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:
@@ -319,10 +346,10 @@ def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, Captu
         raw = _read_jsonl(path, CAPTURE_SCHEMA, stats)
         if len(raw):
             frames.append(parse_capture(raw, config, stats))
-    tables = table_files(folder)
+    tables = _flat_tables(folder, stats)
     if tables:
         stats.files += len(tables)
-        flat = _flat_window(read_tables(folder), config)
+        flat = _flat_window(read_table_files(tables), config, stats)
         stats.records += len(flat)
         frames.append(flat)
     if not frames:
@@ -360,10 +387,10 @@ def read_ground_truth(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, 
             int(unusable.sum()), f"{path.name}: {int(unusable.sum())} ground-truth records without an id or label"
         )
         frames.append(frame[~unusable])
-    tables = table_files(folder)
+    tables = _flat_tables(folder, stats)
     if tables:
         stats.files += len(tables)
-        flat = read_tables(folder).rename(
+        flat = read_table_files(tables).rename(
             columns={config.model.id_column: INFERENCE_ID_COLUMN, config.model.label: GROUND_TRUTH_COLUMN}
         )
         frames.append(flat[[INFERENCE_ID_COLUMN, GROUND_TRUTH_COLUMN]].astype({INFERENCE_ID_COLUMN: str}))

@@ -1,6 +1,8 @@
 """DataPull+Validate processing job.
 
-Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (optional).
+Inputs:  config/model-config.json, fresh/ (labelled window), historical/ (when data.historical is
+         configured, it must hold rows). Tables are Parquet (by content, whatever the name) or CSV;
+         any other file fails the `readable` check naming it (training_containers.files).
 Outputs: train/, validation/, test/ (Parquet splits), report/ (validation_report.json,
          manifest.json), baseline/ (baseline_profile.json: the drift monitor's baseline;
          statistics.json and constraints.json: the same window in SageMaker Model Monitor's
@@ -33,6 +35,7 @@ from training_containers.validation import (
     Window,
     check_contents,
     check_fresh_window,
+    check_history_present,
     check_null_rates,
     check_schema,
     failure_message,
@@ -68,18 +71,18 @@ def validate(
     """Run every check. Returns the results, the window and the (fresh, history) frames ready
     to split; the frames are meaningful only when every check passed."""
     results = check_schema(fresh, config, "fresh")
-    if history is not None and len(history.columns):
+    if history is not None and len(history):
         results += check_schema(history, config, "historical")
     if not all(r.passed for r in results):
         return results, None, fresh, pd.DataFrame()
 
-    time_column = config.model.time_column
-    fresh = normalise_time(fresh, time_column)
+    time_column, unit = config.model.time_column, config.model.time_unit
+    fresh = normalise_time(fresh, time_column, unit)
     window = resolve_window(fresh, config, window_end)
     results += check_fresh_window(fresh, config, window)
     selected = pd.DataFrame(columns=[*fresh.columns, "sample_weight"])
     if window is not None and history is not None and len(history):
-        selected = select_history(normalise_time(history, time_column), config, window)
+        selected = select_history(normalise_time(history, time_column, unit), config, window)
     if window is not None:
         in_window = fresh[(fresh[time_column] > window.start) & (fresh[time_column] <= window.end)]
         combined = pd.concat([selected.drop(columns="sample_weight"), in_window], ignore_index=True)
@@ -118,6 +121,8 @@ def run(window_end: str) -> dict[str, Any]:
         fresh_rows = selected = pd.DataFrame()
     else:
         results, window, fresh_rows, selected = validate(fresh, history, config, window_end)
+        if config.data.historical is not None:  # the job's input, not the backtest's simulated history
+            results = [check_history_present(history), *results]
 
     report_dir = contract.processing_output("report")
     for name in ("train", "validation", "test", "baseline"):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training_containers.contract import opt_ml
-from training_containers.files import read_json, sha256_of, table_files
+from training_containers.files import list_tables, read_json, sha256_of
 
 VersionLookup = Callable[[str, str], str | None]
 
@@ -50,7 +50,7 @@ def describe_inputs(
     entries = []
     for name, folder in sorted(inputs.items()):
         origin = origins.get(name, {})
-        for path in table_files(folder):
+        for path in list_tables(folder).tables:  # what was read; a stray file fails the data checks
             relative = path.relative_to(folder).as_posix() if folder.is_dir() else path.name
             entry: dict[str, Any] = {
                 "input": name,

@@ -13,20 +13,21 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from training_containers.files import table_files
+from training_containers.files import table_files, table_format
 
 
 def run_sql_locally(query: str, tables: dict[str, Path]) -> pd.DataFrame:
     """Run `query` on DuckDB with each name in `tables` bound to the Parquet/CSV files below
-    its path. Nothing outside these files is reachable from the query."""
+    its path (Parquet recognised by content, as the jobs read it: `training_containers.files`).
+    Nothing outside these files is reachable from the query."""
     connection = duckdb.connect(database=":memory:")
     try:
         for name, folder in tables.items():
             files = table_files(folder)
             if not files:
                 raise FileNotFoundError(f"table {name!r}: no Parquet or CSV files under {folder}")
-            parquet = [str(f) for f in files if f.suffix.lower() == ".parquet"]
-            csv = [str(f) for f in files if f.suffix.lower() == ".csv"]
+            parquet = [str(f) for f in files if table_format(f) == "parquet"]
+            csv = [str(f) for f in files if table_format(f) == "csv"]
             reader = (
                 connection.read_parquet(parquet, union_by_name=True)
                 if parquet

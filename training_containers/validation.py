@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import FeatureType, ModelConfig
+from pipelines.config import FeatureType, ModelConfig, TimeUnit
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,10 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
             pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         ):
             wrong[feature.name] = f"{dtype} (expected numeric)"
-    time = frame[config.model.time_column]
-    if not pd.api.types.is_datetime64_any_dtype(time.dtype):
-        parsed = pd.to_datetime(time, errors="coerce", utc=True)
-        if (parsed.isna() & time.notna()).any():
-            wrong[config.model.time_column] = f"{time.dtype} (expected timestamps)"
+    try:
+        parse_times(frame[config.model.time_column], config.model.time_unit)
+    except TimeColumnError as exc:
+        wrong[config.model.time_column] = str(exc)
     labels = set(frame[config.model.label].dropna().unique().tolist())
     allowed = {0, 1, config.model.positive_class}
     if not labels <= allowed:
@@ -78,7 +77,8 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
             observed=wrong,
             threshold={},
             message=(
-                f"{source}: wrong types: " + ", ".join(f"{k} is {v}" for k, v in wrong.items())
+                f"{source}: wrong types: "
+                + ", ".join(v if k == config.model.time_column else f"{k} is {v}" for k, v in wrong.items())
                 if wrong
                 else f"{source}: column types as configured"
             ),
@@ -87,10 +87,66 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
     return results
 
 
-def normalise_time(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Timestamps as timezone-naive UTC, whatever the source wrote."""
-    times = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
-    return frame.assign(**{column: times})
+def check_history_present(history: pd.DataFrame | None) -> CheckResult:
+    """A configured `data.historical` that delivers no rows is a failure, not "no history": the
+    model would otherwise train on the fresh window alone without anyone noticing."""
+    rows = 0 if history is None else len(history)
+    return CheckResult(
+        name="historical_rows",
+        passed=rows > 0,
+        observed=rows,
+        threshold=1,
+        message=(
+            f"historical input holds {rows} rows"
+            if rows
+            else "data.historical is configured but its input holds no rows: check that its query or prefix "
+            "returns data (files are read as Parquet by content, or as .csv), or remove data.historical "
+            "to train on the fresh window alone"
+        ),
+    )
+
+
+class TimeColumnError(ValueError):
+    """The time column cannot be read as timestamps; the message names it and says what to do."""
+
+
+def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
+    """The time column as timezone-naive UTC timestamps (nulls stay null). Timestamps and text
+    that parses as one are taken as they are; numbers only with `unit` (model.time_unit), as
+    epoch times in that unit. Raises `TimeColumnError` naming the column otherwise."""
+    column = values.name
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.to_datetime(values, utc=True)
+    elif pd.api.types.is_bool_dtype(values.dtype):
+        raise TimeColumnError(f"{column} holds booleans, not timestamps (model.time_column)")
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        if unit is None:
+            raise TimeColumnError(
+                f"{column} holds numbers ({values.dtype}), not timestamps (model.time_column): if they are "
+                "epoch times, set model.time_unit to s, ms, us or ns; a year or a counter is not a time, "
+                "give a timestamp column"
+            )
+        try:
+            parsed = pd.to_datetime(values, unit=unit, utc=True)
+        except (ValueError, OverflowError) as exc:
+            raise TimeColumnError(
+                f"{column} holds numbers out of range as epoch {unit} (model.time_unit): {exc}"
+            ) from None
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", utc=True)
+        bad = parsed.isna() & values.notna()
+        if bad.any():
+            example = values[bad].iloc[0]
+            raise TimeColumnError(
+                f"{column} has values that are not timestamps (model.time_column), e.g. {str(example)[:40]!r} "
+                f"in {int(bad.sum())} rows: write ISO-8601 times such as 2026-01-31T12:00:00Z"
+            )
+    return parsed.dt.tz_localize(None)
+
+
+def normalise_time(frame: pd.DataFrame, column: str, unit: TimeUnit | None = None) -> pd.DataFrame:
+    """The time column as timezone-naive UTC timestamps (see `parse_times`)."""
+    return frame.assign(**{column: parse_times(frame[column], unit)})
 
 
 def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window | None) -> list[CheckResult]:
@@ -115,21 +171,7 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
     if window is None or len(fresh) == 0:
         return results
 
-    time = fresh[config.model.time_column]
-    outside = float(((time <= window.start) | (time > window.end)).mean())
-    results.append(
-        CheckResult(
-            name="time_window",
-            passed=outside <= checks.max_outside_window_rate,
-            observed=round(outside, 6),
-            threshold=checks.max_outside_window_rate,
-            message=(
-                f"{outside:.2%} of fresh rows fall outside the window "
-                f"({window.start.isoformat()}, {window.end.isoformat()}]; "
-                f"at most {checks.max_outside_window_rate:.2%} allowed"
-            ),
-        )
-    )
+    results.append(_time_window(fresh[config.model.time_column], config, window))
     labels = fresh[config.model.label].dropna()
     rate = float((labels == config.model.positive_class).mean()) if len(labels) else 0.0
     low, high = checks.label_rate
@@ -143,6 +185,38 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
         )
     )
     return results
+
+
+def _time_window(time: pd.Series, config: ModelConfig, window: Window) -> CheckResult:
+    """Fresh rows outside the window: how many, how old, and what to do about them."""
+    limit = config.data.checks.max_outside_window_rate
+    older, newer = time <= window.start, time > window.end
+    count = int((older | newer).sum())
+    outside = count / len(time)
+    parts = []
+    if older.any():
+        oldest = time[older].min()
+        days = (window.start - oldest) / pd.Timedelta(days=1)
+        parts.append(
+            f"{int(older.sum())} older than the window start, the oldest at {oldest.isoformat()} "
+            f"({days:.1f} days before the start)"
+        )
+    if newer.any():
+        parts.append(f"{int(newer.sum())} newer than the window end (DataWindowEnd)")
+    message = (
+        f"{count} of {len(time)} fresh rows ({outside:.2%}) fall outside the window "
+        f"({window.start.isoformat()}, {window.end.isoformat()}]" + (": " + "; ".join(parts) if parts else "")
+    )
+    message += f"; at most {limit:.2%} allowed (data.checks.max_outside_window_rate)"
+    if outside > limit:
+        message += (
+            f". Rows outside the window are not trained on as fresh data: move older rows to data.historical "
+            f"(fresh should hold the last {config.data.window.fresh_days} days), or raise "
+            "data.checks.max_outside_window_rate to drop them without failing"
+        )
+    return CheckResult(
+        name="time_window", passed=outside <= limit, observed=round(outside, 6), threshold=limit, message=message
+    )
 
 
 def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> CheckResult:
@@ -174,6 +248,14 @@ def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> Ch
     )
 
 
+def category_labels(values: pd.Series) -> pd.Series:
+    """Categorical values as the text the config's `categories` hold: whole numbers without a
+    decimal point, so code 1 matches 1 and 1.0 (a column of codes with nulls reads as floats)."""
+    if pd.api.types.is_float_dtype(values.dtype) and bool((values.dropna() % 1 == 0).all()):
+        return values.astype("Int64").astype(str)
+    return values.astype(str)
+
+
 def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult]:
     """Value ranges and duplicate ids over everything that will train the model."""
     checks = config.data.checks
@@ -193,7 +275,7 @@ def check_contents(frame: pd.DataFrame, config: ModelConfig) -> list[CheckResult
             if feature.max is not None:
                 bad |= values > feature.max
         elif feature.categories is not None:
-            bad = ~values.astype(str).isin(feature.categories)
+            bad = ~category_labels(values).isin(feature.categories)
         else:
             continue
         rate = float(bad.mean())

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.config import ModelConfig
+from pipelines.config import ModelConfig, TimeUnit
 from pipelines.drift.files import DriftInputError, read_frame
 from pipelines.errors import PipelinesError
+from training_containers.validation import TimeColumnError, parse_times
 
 
 class BacktestInputError(PipelinesError):
@@ -86,7 +87,8 @@ def prepare_history(
     if len(frame) == 0:
         raise BacktestInputError(f"{source}: the table holds no rows")
     frame = frame.reset_index(drop=True)
-    frame = frame.assign(**{model.time_column: _times(frame, model.time_column, source, row_interval, start)})
+    times = _times(frame, model.time_column, model.time_unit, source, row_interval, start)
+    frame = frame.assign(**{model.time_column: times})
     if row_interval is not None:
         notes.append(f"time column '{model.time_column}' derived from row order: {start} + row x {row_interval}")
     _check_order(frame[model.time_column], source, model.time_column)
@@ -98,7 +100,9 @@ def prepare_history(
     return History(frame=frame, config=binary, source=source, notes=tuple(notes))
 
 
-def _times(frame: pd.DataFrame, column: str, source: str, row_interval: str | None, start: str) -> pd.Series:
+def _times(
+    frame: pd.DataFrame, column: str, unit: TimeUnit | None, source: str, row_interval: str | None, start: str
+) -> pd.Series:
     if row_interval is not None:
         try:
             step = pd.Timedelta(row_interval)
@@ -113,13 +117,13 @@ def _times(frame: pd.DataFrame, column: str, source: str, row_interval: str | No
             "order at a fixed interval, give --row-interval (e.g. 30min) to derive it"
         )
     try:
-        times = pd.to_datetime(frame[column], utc=True)
-    except (ValueError, TypeError) as exc:
-        raise BacktestInputError(f"{source}: time column '{column}' is not timestamps ({exc})") from None
+        times = parse_times(frame[column], unit)
+    except TimeColumnError as exc:
+        raise BacktestInputError(f"{source}: {exc}") from None
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise BacktestInputError(f"{source}: time column '{column}' is empty at row {row}")
-    return times.dt.tz_localize(None)
+    return times
 
 
 def _check_order(times: pd.Series, source: str, column: str) -> None:

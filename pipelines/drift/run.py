@@ -19,11 +19,13 @@ import pandas as pd
 
 from pipelines.config import DriftSection, Feature, ModelConfig
 from pipelines.drift.engine import compare_features, compare_numeric, feature_types_from
+from pipelines.drift.files import PREDICTION, DriftInputError
+from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
 from pipelines.drift.reference import BaselineReference
 
 REPORT_VERSION = 1
-PREDICTION_COLUMN = "prediction"
+PREDICTION_COLUMN = PREDICTION
 INFERENCE_ID_COLUMN = "inference_id"
 INFERENCE_TIME_COLUMN = "inference_time"
 GROUND_TRUTH_COLUMN = "label"
@@ -74,15 +76,28 @@ def compare_frames(
     *,
     exact: bool = False,
     workers: int | None = None,
+    score_column: str | None = None,
+    label_column: str | None = None,
 ) -> dict[str, Any]:
-    """Drift of one frame against another. Without a config every column except `prediction`
-    and datetimes is a feature (numbers numeric, the rest categorical) and thresholds are the
-    config defaults."""
+    """Drift of one frame against another. Without a config every column except the score, the
+    label and datetimes is a feature (numbers numeric, the rest categorical) and thresholds are the
+    config defaults. The score is `score_column`, else `prediction` unless that holds only 0/1
+    (a class, refused: `files.score_column`); the label is `label_column`, else the config's."""
+    reference_frame, current_frame = (
+        score_column_of(frame, which, score_column or PREDICTION_COLUMN, named=score_column is not None)
+        for frame, which in ((reference_frame, "reference"), (current_frame, "current"))
+    )
+    label = label_column or (config.model.label if config else None)
+    if label_column is not None and label_column not in reference_frame.columns:
+        raise DriftInputError(
+            f"reference table has no column '{label_column}' (--label-column); columns: {list(reference_frame)}"
+        )
     drift = config.drift if config else DriftSection()
     features: Sequence[Feature] = (
-        config.model.features if config else feature_types_from(reference_frame, exclude=[PREDICTION_COLUMN])
+        config.model.features
+        if config
+        else feature_types_from(reference_frame, exclude=[PREDICTION_COLUMN, *([label] if label else [])])
     )
-    label = config.model.label if config else None
     positive_class = config.model.positive_class if config else 1
     reference = BaselineReference.from_frame(
         reference_frame,

@@ -34,6 +34,7 @@ OPT_ML = "/opt/ml"
 IMAGE_ENTRYPOINT = ("python3", "-m", "training_containers.entrypoint")
 PYTHON_NAMES = ("python", "python3")
 FAILURE_REASON_LIMIT = 1024
+QUERY_RESULT_FILE = "0000_part_00"
 
 QueryRunner = Callable[[str], pd.DataFrame]
 
@@ -150,10 +151,14 @@ def _materialise_dataset(name: str, dataset: dict[str, Any], job: JobContext) ->
         raise JobFailed(f"ClientError: input {name}: query failed: {exc}") from exc
     folder = job.local(dataset["LocalPath"])
     folder.mkdir(parents=True, exist_ok=True)
+    # Named as the engines name their result files: without extension, `<slice>_part_<part>`
+    # ("UNLOAD examples", Amazon Redshift Database Developer Guide:
+    # https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD_command_examples.html; Athena's
+    # UNLOAD writes extension-less files too), so job code that picks files by name fails here too.
     if query_spec.get("OutputFormat", "PARQUET") == "PARQUET":
-        frame.to_parquet(folder / "part-0.parquet", index=False)
+        frame.to_parquet(folder / QUERY_RESULT_FILE, index=False)
     else:
-        frame.to_csv(folder / "part-0.csv", index=False)
+        frame.to_csv(folder / QUERY_RESULT_FILE, index=False)
 
 
 def _download(job: JobContext, uri: str, destination: Path) -> None:

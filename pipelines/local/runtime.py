@@ -34,6 +34,7 @@ from pipelines.registry import LocalRegistry
 
 SUCCEEDED, FAILED, NOT_EXECUTED = "Succeeded", "Failed", "NotExecuted"
 JOB_KIND = {"Processing": "ProcessingJob", "Training": "TrainingJob"}
+REGISTRY_FILE = "registry.db"  # the local model registry, in the workspace root
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class LocalRuntime:
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
         self.s3 = LocalS3(options.workdir / "s3")
-        self.registry = LocalRegistry(options.workdir / "registry.db", options.region, options.account)
+        self.registry = LocalRegistry(options.workdir / REGISTRY_FILE, options.region, options.account)
         self.cache = StepCache(options.workdir / "state.db")
         self._lock = threading.Lock()
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import ModelConfig, Source, SqlSource
+from pipelines.config import ModelConfig, Source, SqlSource, require_deployable
+from pipelines.errors import PipelinesError
 from pipelines.local import record
-from pipelines.local.runtime import Execution, LocalRuntime, RuntimeOptions
+from pipelines.local.runtime import REGISTRY_FILE, Execution, LocalRuntime, RuntimeOptions
 from pipelines.local.storage import LocalS3
 
 CHAMPION_POINTER = "champion.json"
@@ -30,6 +31,10 @@ def local_uri(source: Source) -> str:
     return next(iter(source.local_tables.values())) if isinstance(source, SqlSource) else source.uri
 
 
+class WorkspaceMissing(PipelinesError):
+    """A command that reads a workspace found none where it looked."""
+
+
 @dataclass
 class Workspace:
     config: ModelConfig
@@ -39,11 +44,27 @@ class Workspace:
         self.root = self.root.resolve()  # jobs run with their own working directory
 
     @property
+    def registry_file(self) -> Path:
+        return self.root / REGISTRY_FILE
+
+    def require_existing(self) -> None:
+        """Raise `WorkspaceMissing` unless a run or `deploy` set this workspace up: commands that
+        only read or move versions must not leave empty databases in a mistyped folder."""
+        if not self.registry_file.is_file():
+            raise WorkspaceMissing(
+                f"no local workspace at {self.root} (no {REGISTRY_FILE} there): run "
+                f"`python -m pipelines run-local CONFIG --workdir {self.root}` to create one, pass --workdir with "
+                "the workspace your runs used, or --aws to act on the deployed stack"
+            )
+
+    @property
     def s3(self) -> LocalS3:
         return LocalS3(self.root / "s3")
 
     def deploy(self) -> None:
         from pipelines.definition import artifacts, champion_prefix
+
+        require_deployable(self.config)  # before anything is created
 
         s3 = self.s3
         for artifact in artifacts(self.config).values():

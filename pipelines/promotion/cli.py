@@ -27,6 +27,7 @@ def _controller(args: argparse.Namespace) -> tuple[Promotion, Any]:
     from pipelines.promotion.local import local_evidence, local_promotion
 
     workspace = Workspace(config, Path(args.workdir or f"out/local/{config.model.name}"))
+    workspace.require_existing()
     promotion, endpoint = local_promotion(workspace)
     return promotion, local_evidence(config, endpoint, workspace.s3)
 

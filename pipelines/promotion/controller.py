@@ -127,6 +127,7 @@ class Promotion:
     champion: Champion
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     alarms: AlarmRearmer | None = None
+    location: str = ""  # where the registry is, for messages ("the local workspace /path")
     lease: Lease | None = None
     _held: int = field(default=0, init=False, repr=False)
     _resumed: list[Intent] = field(default_factory=list, init=False, repr=False)
@@ -235,7 +236,8 @@ class Promotion:
         for version in self.versions():
             if text in (version.arn, str(version.version.number)):
                 return version
-        raise IllegalTransition(f"no model version {ref!r} in group {self.config.registry.model_package_group}")
+        where = f" in {self.location}" if self.location else ""
+        raise IllegalTransition(f"no model version {ref!r} in group {self.config.registry.model_package_group}{where}")
 
     # Each reader takes an optional snapshot of `versions()`: on AWS a listing describes every
     # package of the group, so a caller that needs several answers lists once.

@@ -22,8 +22,11 @@ def variant_evidence(
     error_rate: float | None,
 ) -> VariantEvidence:
     """`captured` has inference_id and prediction (positive-class score); `labels` has
-    inference_id and label (0/1). Requests without a label yet are counted, not measured."""
-    joined = captured[[ID, SCORE]].drop_duplicates(ID).merge(labels[[ID, LABEL]].drop_duplicates(ID), on=ID)
+    inference_id and label (0/1). Requests without a label yet are counted, not measured; no
+    request at all gives zero requests (the verdict waits). Ids are compared as text: an empty
+    frame has no id type to agree on."""
+    predictions = captured[[ID, SCORE]].astype({ID: str}).drop_duplicates(ID)
+    joined = predictions.merge(labels[[ID, LABEL]].astype({ID: str}).drop_duplicates(ID), on=ID)
     truth = joined[LABEL].to_numpy(dtype=np.int64)
     scores = joined[SCORE].to_numpy(dtype=np.float64)
     metrics = classification_metrics(truth, scores, decision_threshold) if len(joined) else {}

@@ -41,6 +41,7 @@ def local_promotion(
         audit=SqliteAudit(workspace.root / "audit.db"),
         champion=LocalChampion(s3, champion_prefix(config)),
         lease=SqliteLease(workspace.root / "audit.db"),
+        location=f"the local workspace {workspace.root}",
     )
     if clock is not None:
         promotion.clock = clock
@@ -77,7 +78,9 @@ def local_evidence(
         return frame[times >= pd.Timestamp(started).tz_convert("UTC").floor("s")]
 
     def scored(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[[ID, SCORE]] if ID in frame.columns else pd.DataFrame({ID: [], SCORE: []})
+        if ID not in frame.columns:  # nothing captured yet
+            return pd.DataFrame({ID: pd.Series(dtype=object), SCORE: pd.Series(dtype="float64")})
+        return frame[[ID, SCORE]]
 
     def build(shadow: ModelVersion, production: ModelVersion, started: datetime) -> ShadowEvidence:
         threshold = config.gates.decision_threshold

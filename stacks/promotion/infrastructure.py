@@ -65,6 +65,7 @@ IMAGE_MODULES = (
     "pipelines/config.py",
     "pipelines/definition.py",
     "pipelines/errors.py",
+    "pipelines/events.py",
     "pipelines/gates.py",
     "pipelines/local/__init__.py",
     "pipelines/local/storage.py",

@@ -452,3 +452,28 @@ def test_pagerduty_function_sends_the_notification_and_is_allowed_exactly_that(
     assert recorder.calls == {"secretsmanager:GetSecretValue", "https:events.pagerduty.com"}
     allowed = _allowed(full_template, "AlertsPagerDutyFunctionPolicy")
     assert recorder.actions() - {"https:events.pagerduty.com"} == allowed - set(DOCUMENTED_EXCEPTIONS)
+
+
+@pytest.mark.parametrize("concern", ["trigger", "alerts"])
+def test_a_function_bundle_holds_every_module_its_handler_imports(concern: str, tmp_path: Any) -> None:
+    """The staged zip alone (the project is not on the path) imports every handler module in it."""
+    import os
+    import subprocess
+    import sys
+
+    from stacks.packaging import stage_function
+
+    bundle = stage_function(concern, tmp_path)
+    handlers = sorted(p.stem for p in bundle.glob("*.py"))
+    assert "handler" in handlers
+    code = (
+        f"import sys, {', '.join(handlers)}\n"
+        "ours = [m for n, m in sys.modules.items() if n.split('.')[0] == 'pipelines']\n"
+        "print([m.__name__ for m in ours if not m.__file__.startswith(sys.argv[1])])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(bundle)], cwd=bundle, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

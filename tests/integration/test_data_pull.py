@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config import ModelConfig
+from pipelines.config import ModelConfig, config_to_json, parse_config
 from tests.conftest import Container, split_fresh
 from training_containers import data_pull
 from training_containers.files import sha256_of
@@ -133,6 +133,16 @@ def _outside_window(f: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _year_as_time(f: pd.DataFrame) -> pd.DataFrame:
+    return f.assign(event_time=f["event_time"].dt.year)
+
+
+def _unparsable_time(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.assign(event_time=f["event_time"].astype(str))
+    out.loc[out.index[:2], "event_time"] = "yesterday"
+    return out
+
+
 def _few_rows(f: pd.DataFrame) -> pd.DataFrame:
     return f.tail(500)
 
@@ -153,6 +163,8 @@ BAD_DATA = [
     ("rows outside window", _outside_window, "time_window", "fall outside the window"),
     ("too few rows", _few_rows, "row_count", "at least 2000 required"),
     ("non-binary label", _text_labels, "schema_dtypes", "is_fraud"),
+    ("integer time", _year_as_time, "schema_dtypes", "event_time holds numbers (int32), not timestamps"),
+    ("unparsable time", _unparsable_time, "schema_dtypes", "event_time has values that are not timestamps"),
 ]
 
 
@@ -180,6 +192,20 @@ def test_bad_fresh_data_fails_the_named_check(
         assert list(container.output(split).iterdir()) == [], f"{split} written despite failed validation"
 
 
+def test_old_rows_in_fresh_say_how_many_how_old_and_what_to_do(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, _outside_window(fresh), history)
+    document = data_pull.run(window_end="")
+    check = next(c for c in document["checks"] if c["name"] == "time_window")
+    oldest = (fresh["event_time"].min() - pd.Timedelta(days=40)).isoformat()
+    assert f"20 of {len(fresh)} fresh rows" in check["message"]
+    assert f"20 older than the window start, the oldest at {oldest}" in check["message"]
+    assert "move older rows to data.historical" in check["message"]
+    assert "raise data.checks.max_outside_window_rate" in check["message"]
+
+
 def test_corrupt_file_is_reported_not_crashed(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:
     fresh, history = split_fresh(stream)
     stage(container, config, fresh, history)
@@ -187,6 +213,98 @@ def test_corrupt_file_is_reported_not_crashed(container: Container, config: Mode
     document = data_pull.run(window_end="")
     assert document["failed_checks"] == ["readable"]
     assert "fresh: cannot read input files" in document["failure_message"]
+
+
+def test_history_without_file_extension_trains_the_model(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    """Athena / Redshift deliver a dataset definition's result as files without extension."""
+    fresh, history = split_fresh(stream)
+    container.put_config(config)
+    container.put_table("fresh", fresh)
+    half = len(history) // 2
+    container.put_table("historical", history.iloc[:half], filename="0000_part_00")
+    container.put_table("historical", history.iloc[half:], filename="0001_part_00")
+    (container.root / "processing" / "input" / "historical" / "_SUCCESS").write_bytes(b"")
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+    assert document["rows"]["historical"] == len(history)
+
+
+def test_configured_history_without_rows_fails_the_named_check(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history.iloc[0:0])
+    document = data_pull.run(window_end="")
+    assert not document["passed"]
+    assert document["failed_checks"] == ["historical_rows"]
+    message = document["failure_message"]
+    assert "data.historical is configured but its input holds no rows" in message
+    assert "remove data.historical" in message
+    assert list(container.output("train").iterdir()) == []
+
+
+def test_the_backtest_validation_needs_no_history(config: ModelConfig, stream: pd.DataFrame) -> None:
+    """`validate` also checks the backtest's candidates, whose history is simulated and may be empty
+    at first: only the job requires rows from a configured data.historical."""
+    fresh, _ = split_fresh(stream)
+    results, window, _, selected = data_pull.validate(fresh, fresh.iloc[0:0], config, "")
+    assert all(r.passed for r in results) and window is not None and len(selected) == 0
+
+
+def test_unrecognised_input_file_is_refused_by_name(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+    stage(container, config, fresh, history)
+    (container.root / "processing" / "input" / "historical" / "results.json").write_text("{}")
+    document = data_pull.run(window_end="")
+    assert document["failed_checks"] == ["readable"]
+    assert "historical: cannot read input files" in document["failure_message"]
+    assert "results.json: not a table" in document["failure_message"]
+
+
+def test_epoch_seconds_with_time_unit_are_timestamps(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    fresh, history = split_fresh(stream)
+
+    def epoch_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+        seconds = frame["event_time"].astype("datetime64[s]").astype("int64")
+        return frame.assign(event_time=seconds)
+
+    in_seconds = config.model_copy(update={"model": config.model.model_copy(update={"time_unit": "s"})})
+    stage(container, in_seconds, epoch_seconds(fresh), epoch_seconds(history))
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+    assert pd.Timestamp(document["window"]["end"]) == fresh["event_time"].max().floor("s")
+    assert document["rows"]["historical"] == len(history)
+
+
+def test_numeric_category_codes_match_integer_and_float_columns(
+    container: Container, config: ModelConfig, stream: pd.DataFrame
+) -> None:
+    raw = json.loads(config_to_json(config))
+    raw["model"]["features"][8]["categories"] = [1, 2, 3]  # risk_band as codes
+    coded = parse_config(raw)
+    fresh, history = split_fresh(stream)
+
+    def recode(frame: pd.DataFrame, *, nulls: int) -> pd.DataFrame:
+        codes = frame["risk_band"].map({"low": 1, "medium": 2, "high": 3})
+        out = frame.assign(risk_band=codes.astype("float64") if nulls else codes)
+        out.loc[out.index[:nulls], "risk_band"] = np.nan  # nulls make integer codes floats: 1.0 is code 1
+        return out
+
+    stage(container, coded, recode(fresh, nulls=5), recode(history, nulls=0))
+    document = data_pull.run(window_end="")
+    assert document["passed"], document["failure_message"]
+
+    unknown = recode(fresh, nulls=5)
+    unknown.loc[unknown.index[10], "risk_band"] = 4
+    stage(container, coded, unknown, recode(history, nulls=0))
+    document = data_pull.run(window_end="")
+    assert document["failed_checks"] == ["value_range"] and "risk_band" in document["failure_message"]
 
 
 def test_csv_sources_read_like_parquet(container: Container, config: ModelConfig, stream: pd.DataFrame) -> None:

@@ -191,6 +191,34 @@ def test_capture_formats_multi_record_json_base64_and_flat_tables(config: ModelC
     assert isinstance(stats, CaptureStats) and stats.files == 2
 
 
+def test_capture_reads_extensionless_tables_and_names_other_files(config: ModelConfig, tmp_path: Path) -> None:
+    folder = tmp_path / "capture"
+    folder.mkdir()
+    row = {f.name: [1.0 if f.type.value == "numeric" else "online"] for f in config.model.features}
+    pd.DataFrame({**row, "prediction": [0.7], "transaction_id": ["t9"]}).to_parquet(folder / "0000_part_00")
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "notes.txt").write_text("not capture")
+
+    frame, stats = read_capture(folder, config)
+
+    assert frame["inference_id"].tolist() == ["t9"] and frame["prediction"].tolist() == [0.7]
+    assert stats.files == 1 and any("notes.txt" in p for p in stats.problems)
+
+
+def test_flat_capture_times_in_numbers_need_the_time_unit(config: ModelConfig, tmp_path: Path) -> None:
+    row = {f.name: [1.0 if f.type.value == "numeric" else "online"] for f in config.model.features}
+    table = pd.DataFrame({**row, "prediction": [0.7], "transaction_id": ["t9"], "event_time": [1_780_000_000]})
+    table.to_parquet(tmp_path / "flat.parquet")
+
+    frame, stats = read_capture(tmp_path, config)
+    assert frame["inference_time"].isna().all()
+    assert any("set model.time_unit" in p for p in stats.problems)
+
+    in_seconds = config.model_copy(update={"model": config.model.model_copy(update={"time_unit": "s"})})
+    frame, _ = read_capture(tmp_path, in_seconds)
+    assert frame["inference_time"].tolist() == [pd.Timestamp(1_780_000_000, unit="s", tz="UTC")]
+
+
 def test_ground_truth_json_and_csv_encodings(config: ModelConfig, tmp_path: Path) -> None:
     folder = tmp_path / "gt" / "2026" / "03" / "01" / "10"
     folder.mkdir(parents=True)

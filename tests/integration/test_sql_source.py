@@ -40,6 +40,13 @@ def test_filters_and_aggregates_match_pandas(tmp_path: Path, stream: pd.DataFram
     assert result["rate"].tolist() == pytest.approx(expected["mean"].tolist())
 
 
+def test_parquet_without_extension_is_a_table(tmp_path: Path, stream: pd.DataFrame) -> None:
+    stream.head(100).to_parquet(tmp_path / "0000_part_00", index=False)
+    stream.iloc[100:300].to_parquet(tmp_path / "0001_part_00", index=False)
+    result = run_sql_locally("SELECT count(*) AS n FROM tx", {"tx": tmp_path})
+    assert result["n"].tolist() == [300]
+
+
 def test_missing_table_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="table 'history': no Parquet or CSV files"):
         run_sql_locally("SELECT 1", {"history": tmp_path / "nothing"})

@@ -185,3 +185,15 @@ def test_alarm_specs_load_without_the_numeric_stack() -> None:
     code = "import sys, pipelines.alarms; print(sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_longest_feature_name_the_config_allows_fits_cloudwatch(config: ModelConfig) -> None:
+    from pipelines.alarms import MAX_ALARM_DESCRIPTION, MAX_ALARM_NAME, alarm_specs
+
+    longest = "f" * 255
+    features = [config.model.features[0].model_copy(update={"name": longest}), *config.model.features[1:]]
+    specs = alarm_specs(config.model_copy(update={"model": config.model.model_copy(update={"features": features})}))
+    mine = [s for s in specs if s.feature == longest]
+    assert mine and all(len(s.name) <= MAX_ALARM_NAME for s in specs)
+    assert all(len(s.description) <= MAX_ALARM_DESCRIPTION for s in specs)
+    assert all(len(value) <= 255 for s in mine for _, value in s.dimensions)

@@ -48,6 +48,15 @@ def test_missing_time_column_suggests_row_interval(frame: pd.DataFrame, config: 
     assert any("row order" in note for note in history.notes)
 
 
+def test_numeric_time_column_needs_a_time_unit(frame: pd.DataFrame, config: ModelConfig) -> None:
+    years = frame.assign(event_time=frame["event_time"].dt.year)
+    with pytest.raises(BacktestInputError, match=r"h.csv: event_time holds numbers .*model.time_unit"):
+        prepare_history(years, config, source="h.csv")
+    seconds = frame.assign(event_time=frame["event_time"].astype("datetime64[s]").astype("int64"))
+    history = prepare_history(seconds, configured(config, {"model.time_unit": "s"}))
+    assert history.times.iloc[5] == frame["event_time"].iloc[5].floor("s")
+
+
 def test_missing_id_column_gets_row_numbers(frame: pd.DataFrame, config: ModelConfig) -> None:
     history = prepare_history(frame.drop(columns="transaction_id"), config)
     assert history.frame["transaction_id"].iloc[3] == "row-3"

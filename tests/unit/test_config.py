@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines.config import ModelConfig, parse_config
+from pipelines.config import ModelConfig, load_config, parse_config
 from pipelines.errors import ConfigError
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
@@ -57,6 +57,7 @@ INVALID = [
     ("model.problem_type", "regression", "model.problem_type"),
     ("model.label", "del", "model.label: required field is missing"),
     ("model.features.0.type", "text", "model.features[0].type"),
+    ("model.time_unit", "hours", "model.time_unit"),
     ("model.features.0.min", 10**6, "min (1000000.0) is greater than max"),
     ("data.window.strategy", "sliding", "data.window.strategy"),
     ("data.window.half_life_days", "del", "strategy 'weighted' needs half_life_days"),
@@ -85,6 +86,123 @@ def test_invalid_config_names_the_field(raw: dict[str, Any], path: str, value: A
     with pytest.raises(ConfigError) as caught:
         parse_config(mutate(raw, path, value))
     assert expected in str(caught.value)
+
+
+def changed(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    for path, value in changes.items():
+        raw = mutate(raw, path, value)
+    return raw
+
+
+FIELD_OF_MODEL_CHECK = [
+    # (changes, the error's location and the start of its message)
+    ({"drift.schedule": "rate(1 day)", "trigger.evaluation_periods": 8}, "trigger.evaluation_periods: drift alarm"),
+    ({"trigger.retrain_on": [], "trigger.max_staleness_days": "del"}, "trigger.retrain_on: nothing would ever"),
+    ({"gates.segments.0.where": 'country == "DE"'}, "gates.segments[0].where: gates.segments 'high_risk_recall'"),
+    ({"trigger.datapoints_to_alarm": 5}, "trigger.datapoints_to_alarm: datapoints_to_alarm (5) cannot exceed"),
+    ({"data.window.half_life_days": "del"}, "data.window.half_life_days: strategy 'weighted' needs"),
+    ({"data.window.history_days": 7}, "data.window.history_days: history_days (7) must be at least"),
+    ({"training.max_wait_seconds": 60}, "training.max_wait_seconds: max_wait_seconds (60) must be >="),
+    ({"training.hyperparameters.max_depthh": 3}, "training.hyperparameters: unknown hyperparameters"),
+    ({"data.historical.engine": "redshift"}, "data.historical.redshift: engine is 'redshift' but"),
+    ({"drift.schedule": "cron(0 * * * ? *)"}, "drift.period_seconds: period_seconds is required"),
+    (
+        {"gates.champion.min_improvement": 0.01, "gates.champion.max_regression": 0.02},
+        "gates.champion.min_improvement:",
+    ),
+    ({"model.features.1.name": "amount"}, "model.features: feature names must be unique"),
+    ({"model.features.0.min": 10**6}, "model.features[0].min (feature 'amount'): min (1000000.0) is greater"),
+    ({"model.features.1.min": 0}, "model.features[1].min (feature 'merchant_category'): min/max apply"),
+    ({"model.features.0.categories": ["a"]}, "model.features[0].categories (feature 'amount'): categories apply"),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), FIELD_OF_MODEL_CHECK, ids=[e for _, e in FIELD_OF_MODEL_CHECK])
+def test_checks_across_fields_name_the_field(raw: dict[str, Any], changes: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(changed(raw, changes))
+    assert any(problem.startswith(expected) for problem in caught.value.problems), caught.value.problems
+    assert not any("(top level)" in problem for problem in caught.value.problems)
+
+
+def test_errors_inside_a_feature_name_the_feature(raw: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(mutate(raw, "model.features.2.max_null_rate", 2))
+    assert caught.value.problems[0].startswith("model.features[2].max_null_rate (feature 'hour_of_day'):")
+
+
+def test_numeric_category_codes_are_labels_compared_as_text(raw: dict[str, Any]) -> None:
+    config = parse_config(mutate(raw, "model.features.8.categories", [1, 2.0, 3.5, 1234567.0]))
+    assert config.model.features[8].categories == ["1", "2", "3.5", "1234567"]
+    with pytest.raises(ConfigError, match=r"model.features\[8\].categories\[1\] \(feature 'risk_band'\)"):
+        parse_config(mutate(raw, "model.features.8.categories", [1, [2]]))
+
+
+LATER_BREAKAGE = [
+    # values that used to validate and broke a deploy, a synth or a function later
+    ("trigger.cooldown_hours", 1e12, "trigger.cooldown_hours: Input should be less than or equal to 87600"),
+    ("trigger.max_staleness_days", 10**9, "trigger.max_staleness_days: Input should be less than or equal to 3650"),
+    ("data.window.fresh_days", 10**6, "data.window.fresh_days: Input should be less than or equal to 3650"),
+    ("data.window.half_life_days", 1e9, "data.window.half_life_days: Input should be less than or equal to 3650"),
+    ("promotion.shadow.min_duration_hours", 1e9, "promotion.shadow.min_duration_hours: Input should be less"),
+    ("drift.psi_threshold", float("inf"), "drift.psi_threshold: Input should be a finite number"),
+    ("gates.metrics.0.min", float("nan"), "gates.metrics[0].min: Input should be a finite number"),
+    ("data.checks.label_rate", [0.0, float("inf")], "data.checks.label_rate[1]: Input should be a finite number"),
+    ("promotion.deployment.max_latency_p99_ms", float("inf"), "max_latency_p99_ms: Input should be a finite"),
+    ("training.hyperparameters.learning_rate", float("nan"), "training.hyperparameters.learning_rate"),
+    ("training.instance_type", "ml.m5.gigantic", "training.instance_type: 'ml.m5.gigantic' is not a SageMaker"),
+    ("pipeline.processing_instance_type", "ml.m5.gigantic", "pipeline.processing_instance_type: 'ml.m5.gigantic'"),
+    ("promotion.instance_type", "ml.m5.gigantic", "promotion.instance_type: 'ml.m5.gigantic' is not"),
+    ("registry.inference_instance_types", ["ml.m5.large", "ml.m5.gigantic"], "inference_instance_types[1]: 'ml.m5"),
+    ("registry.inference_instance_types", ["ml.t2.medium"], "TransformInstanceType"),
+    ("model.features.0.name", "f" * 256, "model.features[0].name (feature 'fff"),
+    (
+        "model.features.0.name",
+        "größe",
+        "(feature 'größe'): feature names are CloudWatch dimension values",
+    ),
+    ("data.checks.min_rows", True, "data.checks.min_rows: expected a number, got true"),
+    ("drift.psi_threshold", False, "drift.psi_threshold: expected a number, got false"),
+    ("model.positive_class", True, "model.positive_class: expected a number or text, got true"),
+    ("data.checks.label_rate", [False, True], "data.checks.label_rate[0]: expected a number, got false"),
+    ("gates.segments.0.where", {"column": "risk_band", "value": True}, "gates.segments[0].where.value: expected"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), LATER_BREAKAGE, ids=[f"{p}={v!r:.20}" for p, v, _ in LATER_BREAKAGE]
+)
+def test_values_that_would_break_later_are_refused(raw: dict[str, Any], path: str, value: Any, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(mutate(raw, path, value))
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_an_unknown_instance_type_error_lists_valid_ones_of_its_family(raw: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(mutate(raw, "training.instance_type", "ml.m5.gigantic"))
+    (problem,) = caught.value.problems
+    assert "(botocore TrainingInstanceType)" in problem and "e.g. ml.m5.large, ml.m5.xlarge" in problem
+
+
+def test_yaml_booleans_are_not_numbers(tmp_path: Any) -> None:
+    text = EXAMPLE_CONFIG.read_text().replace("min_rows: 2000", "min_rows: yes")
+    path = tmp_path / "yes.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"data.checks.min_rows: expected a number, got true"):
+        load_config(path)
+
+
+def test_bounds_hold_where_the_values_are_used(raw: dict[str, Any]) -> None:
+    """The largest allowed durations still build the trigger policy (timedelta) and windows."""
+    from pipelines.trigger import TriggerPolicy, retry_delay
+
+    config = parse_config(changed(raw, {"trigger.cooldown_hours": 87_600, "trigger.max_staleness_days": 3650}))
+    policy = TriggerPolicy.from_settings(
+        cooldown_hours=config.trigger.cooldown_hours, max_staleness_days=config.trigger.max_staleness_days
+    )
+    assert retry_delay(policy, 30).days == 7 and policy.max_staleness is not None
+    assert policy.max_staleness.days == 3650
 
 
 def test_every_problem_is_reported_at_once(raw: dict[str, Any]) -> None:
@@ -133,3 +251,14 @@ def test_validate_config_cli_prints_config_or_errors(tmp_path: Any, raw: dict[st
         check=False,
     )
     assert unreadable.returncode == 2 and "not valid YAML" in unreadable.stderr
+
+
+@pytest.mark.parametrize("command", ["validate-config", "definition"])
+def test_a_config_that_is_not_utf8_is_named(command: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.cli import main
+
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(EXAMPLE_CONFIG.read_bytes() + "# Größe\n".encode("latin-1"))
+    assert main([command, str(latin1)]) == 2
+    error = capsys.readouterr().err
+    assert f"invalid model config {latin1}" in error and "not UTF-8 text" in error and "save it as UTF-8" in error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipelines.cli import main
@@ -59,3 +60,59 @@ def test_unreadable_input_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     argv = ["drift", "--reference", str(tmp_path / "r.txt"), "--current", str(tmp_path / "nope.csv")]
     assert main([*argv, "--json", str(tmp_path / "o.json")]) == 1
     assert "expected a .parquet or .csv file" in capsys.readouterr().err
+
+
+def test_parquet_is_read_by_content_whatever_its_suffix(tables: tuple[Path, Path], tmp_path: Path) -> None:
+    reference, current = tables
+    renamed = tmp_path / "reference.pq"
+    renamed.write_bytes(reference.read_bytes())
+    out = tmp_path / "report.json"
+    assert main(["drift", "--reference", str(renamed), "--current", str(current), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["reference"]["rows"] == 20_000
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Tables with a 0/1 `prediction` (the predicted class) and the score in `p_fraud`."""
+    folder = tmp_path_factory.mktemp("drift-scored")
+    paths = folder / "reference.parquet", folder / "current.parquet"
+    for path, seed in zip(paths, (1, 2), strict=True):
+        frame = generate(StreamSpec(rows=3_000, seed=seed))
+        p_fraud = (frame["is_fraud"] * 0.6 + np.random.default_rng(seed).random(len(frame)) * 0.4).round(4)
+        frame.assign(p_fraud=p_fraud, prediction=(p_fraud > 0.5).astype("int64")).to_parquet(path)
+    return paths
+
+
+def test_a_zero_one_prediction_column_is_not_taken_as_the_score(
+    scored: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference, current = scored
+    argv = ["drift", "--reference", str(reference), "--current", str(current), "--json", str(tmp_path / "o.json")]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert "column 'prediction' holds only 0 and 1" in error and "--score-column" in error
+    assert not (tmp_path / "o.json").exists()
+
+    assert main([*argv, "--score-column", "prediction"]) == 0  # named: the user means it
+    assert json.loads((tmp_path / "o.json").read_text())["prediction"]["status"] == "ok"
+
+
+def test_score_and_label_columns_are_named_on_the_command_line(scored: tuple[Path, Path], tmp_path: Path) -> None:
+    reference, current = scored
+    out = tmp_path / "o.json"
+    argv = ["drift", "--reference", str(reference), "--current", str(current), "--json", str(out)]
+    assert main([*argv, "--score-column", "p_fraud", "--label-column", "is_fraud"]) == 0
+    report = json.loads(out.read_text())
+    assert report["prediction"]["status"] == "ok"
+    assert report["label"]["labels"] == 3_000 and report["label"]["baseline_positive_rate"] is not None
+    assert report["performance"]["labels"] == 3_000
+    assert not {"p_fraud", "prediction", "is_fraud"} & set(report["features"])
+
+
+def test_a_named_column_that_is_missing_is_an_error(
+    scored: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference, current = scored
+    argv = ["drift", "--reference", str(reference), "--current", str(current), "--json", str(tmp_path / "o.json")]
+    assert main([*argv, "--score-column", "score"]) == 1
+    assert "has no column 'score' (--score-column)" in capsys.readouterr().err

@@ -290,3 +290,28 @@ def test_a_machine_fault_is_retried_as_an_internal_error(
     step = processing("Score", ["write-json", f"{OUT}/r/r.json", "{}"], ("r",), RetryPolicies=policy)
     execution = runtime.execute(definition(step))
     assert execution.status == "Succeeded" and [r.attempts for r in execution.steps] == [2]
+
+
+def test_sql_input_is_delivered_as_athena_and_redshift_deliver_it(tmp_path: Path) -> None:
+    """Query results arrive as files without extension (Redshift UNLOAD names them 0000_part_00),
+    so job code that picks files by name would see nothing here as on SageMaker."""
+    import pandas as pd
+
+    from pipelines.local.storage import LocalS3
+
+    job = jobs.JobContext(
+        name="j",
+        arn="arn:j",
+        folder=tmp_path / "job",
+        s3=LocalS3(tmp_path / "s3"),
+        run_query=lambda _: pd.DataFrame({"a": [1, 2]}),
+    )
+    dataset = {
+        "AthenaDatasetDefinition": {"QueryString": "SELECT a FROM t", "OutputFormat": "PARQUET"},
+        "LocalPath": "/opt/ml/processing/input/historical",
+    }
+    jobs._materialise_dataset("historical", dataset, job)
+    folder = job.opt_ml / "processing" / "input" / "historical"
+    assert [p.name for p in folder.iterdir()] == ["0000_part_00"]
+    assert (folder / "0000_part_00").read_bytes()[:4] == b"PAR1"
+    assert pd.read_parquet(folder / "0000_part_00")["a"].tolist() == [1, 2]

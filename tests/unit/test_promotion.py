@@ -138,6 +138,33 @@ def test_variant_evidence_joins_labels_by_inference_id() -> None:
     assert result.metrics["roc_auc"] == pytest.approx(roc_auc_score(labels[:1500], scores[:1500]), abs=1e-12)
 
 
+@pytest.mark.parametrize("labels_arrived", [False, True], ids=["no labels", "labels"])
+def test_local_evidence_without_captured_traffic_waits(
+    config: ModelConfig, tmp_path: Path, labels_arrived: bool
+) -> None:
+    """Right after approval nothing is captured yet: the verdict is to wait, not a crash."""
+    from pipelines.local.storage import LocalS3
+    from pipelines.promotion.local import local_evidence, write_ground_truth
+    from pipelines.promotion.local_endpoint import LocalEndpoint
+
+    s3 = LocalS3(tmp_path / "s3")
+    if labels_arrived:
+        write_ground_truth(s3, config, pd.DataFrame({"inference_id": ["a", "b"], "label": [1, 0]}), T0)
+    endpoint = LocalEndpoint(config, tmp_path, s3)
+    build = local_evidence(config, endpoint, s3, now=lambda: T0 + timedelta(hours=30))
+
+    def version(number: int) -> ModelVersion:
+        deployed = Version(f"arn:aws:sagemaker:us-east-1:111122223333:model-package/g/{number}", number, "m", "i")
+        return ModelVersion(deployed, Stage.SHADOW if number == 2 else Stage.PRODUCTION, {}, "")
+
+    evidence = build(version(2), version(1), T0)
+
+    assert (evidence.shadow.requests, evidence.shadow.labelled) == (0, 0)
+    assert (evidence.production.requests, evidence.production.labelled) == (0, 0)
+    decision = decide(evidence, config.promotion.shadow)
+    assert decision.verdict == "wait" and decision.reason == "the shadow has received no traffic yet"
+
+
 # ---- controller against a SageMaker endpoint
 
 

@@ -196,6 +196,10 @@ def test_flapping_twenty_times_inside_the_cooldown_starts_one_execution(
         (lambda e: e["detail"].pop("alarmName"), "detail.alarmName"),
         (lambda e: e["detail"]["state"].update(value="OK"), "detail.state.value"),
         (lambda e: e["detail"]["state"].update(timestamp="yesterday"), "detail.state.timestamp"),
+        (
+            lambda e: e["detail"]["state"].update(reasonData='{"recentDatapoints": ["n/a"]}'),
+            "detail.state.reasonData",
+        ),
         (lambda e: e.update({"detail-type": "EC2 Instance State-change Notification"}), "detail-type"),
     ],
 )

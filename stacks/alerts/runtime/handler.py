@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from pipelines.alert_sources import alert_for_execution, publish
+from pipelines.events import execution_failed
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -25,7 +26,7 @@ def client(service: str) -> Any:
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, str]:
-    execution_arn = event["detail"]["pipelineExecutionArn"]
+    execution_arn = execution_failed(event).execution_arn  # MalformedEvent before any call
     alert = alert_for_execution(
         execution_arn,
         sagemaker=client("sagemaker"),

@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 
 from pipelines.config import ModelConfig, parse_config
+from pipelines.events import package_approved
 from pipelines.local.storage import split_uri
 from pipelines.promotion.aws import aws_promotion
 from pipelines.promotion.aws_evidence import aws_evidence
@@ -62,12 +63,13 @@ def _logged(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def on_approved(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    approved = package_approved(event)  # MalformedEvent before any call
     _, promotion = controller()
     try:
-        version = promotion.on_approved(event["detail"]["ModelPackageArn"], event_id=event["id"])
+        version = promotion.on_approved(approved.model_package_arn, event_id=approved.event_id)
     except PromotionBusy as busy:  # the run holding the lease, or the next evaluation, finishes it
-        return _logged({"event": event["id"], "deferred": str(busy)})
-    return _logged({"event": event["id"], "version": version.label, "stage": version.stage.value})
+        return _logged({"event": approved.event_id, "deferred": str(busy)})
+    return _logged({"event": approved.event_id, "version": version.label, "stage": version.stage.value})
 
 
 def evaluate(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
