@@ -574,6 +574,22 @@ class DriftSection(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _rate_aligns_with_the_clock(self) -> DriftSection:
+        if self.schedule.startswith("rate("):
+            _aligned_cron(self.schedule)  # raises for a rate that cannot align
+        return self
+
+    @property
+    def monitor_schedule(self) -> str:
+        """The schedule expression deployed for the monitor: a cron as given, a rate as the cron
+        that fires at the same interval on the clock's boundaries. EventBridge Scheduler starts a
+        rate schedule from its creation time ("Schedule types on EventBridge Scheduler":
+        https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html), so rate(1 hour)
+        created at 10:17 judges 09:17-10:17 and stamps it into CloudWatch's 10:00-11:00 period; the
+        alarms' periods are aligned to the clock, so the monitor's windows must be too."""
+        return self.schedule if self.schedule.startswith("cron(") else _aligned_cron(self.schedule)
+
     @property
     def alarm_period_seconds(self) -> int:
         """One alarm period per monitor run: `period_seconds`, or the interval of a rate() schedule."""
@@ -583,6 +599,27 @@ class DriftSection(_Strict):
         if match is None:  # cron without period_seconds is rejected at load
             raise ValueError(f"cannot derive an alarm period from schedule {self.schedule!r}")
         return int(match[1]) * {"minute": 60, "hour": 3600, "day": 86_400}[match[2]]
+
+
+def _aligned_cron(rate: str) -> str:
+    """rate(N unit) as a cron firing every N units on the clock's boundaries (UTC), when N divides
+    the next unit evenly; otherwise no aligned cron exists and the config must give one."""
+    match = re.match(r"^rate\((\d+) (minute|hour|day)s?\)$", rate)
+    if match is None:
+        raise FieldError(("schedule",), f"not a rate expression: {rate!r}")
+    count, unit = int(match[1]), match[2]
+    if unit == "minute" and 60 % count == 0:
+        return "cron(* * * * ? *)" if count == 1 else f"cron(0/{count} * * * ? *)"
+    if unit == "hour" and 24 % count == 0:
+        return "cron(0 * * * ? *)" if count == 1 else f"cron(0 0/{count} * * ? *)"
+    if unit == "day" and count == 1:
+        return "cron(0 0 * * ? *)"
+    raise FieldError(
+        ("schedule",),
+        f"{rate} cannot run on the clock's boundaries (the monitor's windows must match CloudWatch's alarm "
+        "periods, which are aligned to the clock): use a rate that divides an hour or a day evenly, or a "
+        "cron(...) expression with period_seconds",
+    )
 
 
 RetrainSignal = Literal["drifted_features", "performance_slo"]

@@ -297,6 +297,9 @@ def replay(
 def log_day(
     story: Narrative, seen: DemoRecord, loop: LocalLoop, day: datetime, requests: int, report: dict[str, Any]
 ) -> None:
+    if "skipped" in report:
+        story.say(f"  {day:%b %d}: {requests:,} requests; monitor skipped: {report['skipped']}")
+        return
     drifted = report["summary"]["drifted_feature_count"]
     performance = (report.get("performance") or {}).get("metrics") or {}
     live = performance.get("pr_auc")

@@ -269,14 +269,22 @@ class LocalLoop:
 
     def monitor(self, start: datetime, end: datetime) -> dict[str, Any]:
         """The monitoring job's work for the period [start, end): drift and performance against
-        the champion's baseline, published as metrics."""
+        the champion's baseline, published as metrics. As on AWS, the launcher's decision comes
+        first: with no capture or no champion baseline yet the run is skipped (`{"skipped":
+        reason}`), publishing nothing."""
         from pipelines.definition import champion_prefix
         from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
         from pipelines.drift.metrics import metric_data, publish_metrics
+        from pipelines.monitor_job import monitor_job_request, monitor_launch
+        from pipelines.monitor_launch import plan_run
         from pipelines.promotion.local import ground_truth_prefix
         from training_containers.capture import read_capture, read_ground_truth
 
         config, s3 = self.config, self.workspace.s3
+        request = monitor_job_request(config, image_uri="local", role_arn="local", key_arn="local")
+        run = plan_run(monitor_launch(config, request, end.isoformat()), s3.has_objects)
+        if run.skipped is not None:
+            return {"skipped": run.skipped, "window": {"start": start.isoformat(), "end": end.isoformat()}}
         captured, _ = read_capture(self.endpoint.captured("production"), config)
         labels, _ = read_ground_truth(s3.path(ground_truth_prefix(config)), config)
         if INFERENCE_TIME_COLUMN not in captured.columns:  # nothing captured yet: an empty window

@@ -50,6 +50,8 @@ class RetrainingStack(cdk.Stack):
             image_uri=self.pipeline.image_uri,
             job_role=self.pipeline.role,
             key=self.pipeline.key,
+            bucket=self.pipeline.bucket,
+            staging=staging,
         )
         self.trigger = TriggerGate(
             self,
@@ -78,6 +80,7 @@ class RetrainingStack(cdk.Stack):
             "trigger-gate": (self.trigger.dead_letters, "trigger gate"),
             "alerts": (self.alerts.failures[0], "alert function"),
             "promotion": (self.promotion.failed_events, "promotion functions"),
+            "monitor": (self.monitoring.failures, "drift monitor runs"),
         }
         if len(self.alerts.failures) > 1:
             failed["pagerduty"] = (self.alerts.failures[1], "PagerDuty function")

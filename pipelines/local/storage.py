@@ -58,6 +58,9 @@ class LocalS3:
                 found.append((key[len(prefix) :].lstrip("/") or path.name, path))
         return sorted(found)
 
+    def has_objects(self, uri: str) -> bool:
+        return bool(self.keys(uri))
+
     def download(self, uri: str, destination: Path) -> int:
         objects = self.keys(uri)
         if not objects:

@@ -2,41 +2,41 @@
 and a dashboard (drift per feature, performance, pipeline runs; the promotion construct adds its
 own widgets, promotion decisions among them).
 
-Schedule: an EventBridge Scheduler schedule (`drift.schedule`) whose universal target calls
-SageMaker CreateProcessingJob directly with the job image and `training_containers.monitor`.
-Scheduler names each job from its execution id, retries on throttling, and needs no function
-of ours; the request is checked against botocore's service model in tests/infra.
-Job inputs (what `training_containers.monitor` reads), all under the model's prefix:
-- `config`: the content-addressed `model-config.json` the pipeline's jobs read
-  (`pipelines.definition.artifacts` of the deployed config, uploaded by the pipeline construct);
-- `capture`: the endpoint's data capture of the `production` variant only,
-  `<capture prefix>/<endpoint>/production/` (shadow traffic must not count as production drift);
-- `ground_truth`: delayed labels under `ground-truth/`;
-- `baseline`: the champion prefix, where promotion keeps `champion.json`, `model.tar.gz` and the
-  one `baseline_profile.json` of the model in production.
+Schedule: an EventBridge Scheduler schedule on the clock's boundaries (`drift.monitor_schedule`)
+invokes the monitor launcher function with the CreateProcessingJob request for the window that
+just ended; the launcher checks that the job's inputs exist and starts the job, or records why
+there is nothing to judge yet (pipelines.monitor_launch: a job whose S3 input matches no object
+fails, which after `cdk deploy` would be every run until traffic, labels and a champion exist).
+Failures go to one queue, with an alarm to the alert topic: the schedule's dead-letter queue
+(Scheduler could not invoke the launcher), the launcher's on-failure destination (it raised after
+Lambda's retries), and monitor jobs that fail after they started ("SageMaker Processing Job State
+Change" to Failed). The request is checked against botocore's service model in tests/infra.
+The job's request and inputs: pipelines.monitor_job.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from pipelines import naming
 from pipelines.alarms import AlarmSpec, alarm_specs
 from pipelines.config import ModelConfig
-from pipelines.definition import artifacts, champion_prefix
 from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, model_dimensions
-from pipelines.promotion.endpoint import PRODUCTION, capture_prefix
+from pipelines.monitor_job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
+from stacks.functions import staged_function
 from stacks.nag import acknowledge
 from stacks.naming import ResourceNames
-
-PROCESSING = "/opt/ml/processing"
-JOB_PREFIX_LIMIT = 26  # ProcessingJobName: 63 characters, 36 of them the scheduler's execution id
 
 
 def to_alarm(scope: Construct, spec: AlarmSpec) -> cloudwatch.Alarm:
@@ -70,81 +70,23 @@ _COMPARISON = {
 _MISSING = {"missing": "MISSING", "notBreaching": "NOT_BREACHING", "breaching": "BREACHING", "ignore": "IGNORE"}
 
 
-def monitor_inputs(deployed: ModelConfig, names: ResourceNames) -> dict[str, str]:
-    """Input name -> S3 URI of the monitor job (see the module docstring). `deployed` is the
-    pipeline construct's `deployed_config`, whose config artifact that construct uploads."""
-    endpoint = deployed.promotion.endpoint(deployed.model.name)
-    return {
-        "config": artifacts(deployed)["config"].uri,
-        "capture": f"{capture_prefix(deployed)}/{endpoint}/{PRODUCTION}/",
-        # pipelines.promotion.local.ground_truth_prefix (not imported: it loads pandas)
-        "ground_truth": f"{names.artifact_prefix}/ground-truth/",
-        "baseline": champion_prefix(deployed),
-    }
-
-
-def monitor_job_request(
-    config: ModelConfig, names: ResourceNames, *, image_uri: str, role_arn: str, key_arn: str
-) -> dict[str, Any]:
-    """The CreateProcessingJob request the schedule sends (`<aws.scheduler.*>` filled in by Scheduler)."""
-    prefix = names.artifact_prefix
-    p = config.pipeline
-
-    def s3_input(name: str, uri: str) -> dict[str, Any]:
-        return {
-            "InputName": name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": f"{PROCESSING}/input/{name}",
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-            },
-        }
-
-    request: dict[str, Any] = {
-        "ProcessingJobName": f"{names.model[: JOB_PREFIX_LIMIT - 1]}-<aws.scheduler.execution-id>",
-        "RoleArn": role_arn,
-        "AppSpecification": {
-            "ImageUri": image_uri,
-            "ContainerEntrypoint": ["python3", "-m", "training_containers.monitor"],
-            "ContainerArguments": ["--window-end", "<aws.scheduler.scheduled-time>"],
+def monitor_job_failed_pattern(model: str) -> events.EventPattern:
+    """This model's monitor jobs failing after they started. The event's detail is the job's
+    description ("SageMaker Processing Job State Change", "Events that Amazon SageMaker AI sends
+    to Amazon EventBridge": https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html)."""
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Processing Job State Change"],
+        detail={
+            "ProcessingJobStatus": ["Failed"],
+            "ProcessingJobName": [{"prefix": f"{naming.monitor_job_prefix(model)}-"}],
         },
-        "ProcessingInputs": [s3_input(name, uri) for name, uri in monitor_inputs(config, names).items()],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "report",
-                    "S3Output": {
-                        "S3Uri": f"{prefix}/monitoring/<aws.scheduler.execution-id>/",
-                        "LocalPath": f"{PROCESSING}/output/report",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ],
-            "KmsKeyId": key_arn,
-        },
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": p.processing_instance_type,
-                "VolumeSizeInGB": 30,
-                "VolumeKmsKeyId": key_arn,
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": p.processing_max_runtime_seconds},
-        "Environment": {"MODEL_NAME": names.model, "METRIC_NAMESPACE": config.drift.metric_namespace},
-        "NetworkConfig": {"EnableNetworkIsolation": False, "EnableInterContainerTrafficEncryption": True},
-    }
-    if p.vpc is not None:
-        request["NetworkConfig"]["VpcConfig"] = {
-            "SecurityGroupIds": p.vpc.security_group_ids,
-            "Subnets": p.vpc.subnet_ids,
-        }
-    return request
+    )
 
 
 class DriftMonitoring(Construct):
-    """Attributes: `alarms` (name -> Alarm), `retraining_alarms` (names), `schedule`, `dashboard`."""
+    """Attributes: `alarms` (name -> Alarm), `retraining_alarms` (names), `schedule`, `launcher`,
+    `failures` (the queue of failed runs), `job_failed_rule`, `dashboard`."""
 
     def __init__(
         self,
@@ -156,11 +98,26 @@ class DriftMonitoring(Construct):
         image_uri: str,
         job_role: iam.Role,
         key: kms.IKey,
+        bucket: s3.IBucket,
+        staging: Path,
     ) -> None:
         super().__init__(scope, construct_id)
         specs = alarm_specs(config)
         self.alarms = {spec.name: to_alarm(self, spec) for spec in specs}
         self.retraining_alarms = [spec.name for spec in specs if spec.triggers_retraining]
+
+        request = monitor_job_request(config, image_uri=image_uri, role_arn=job_role.role_arn, key_arn=key.key_arn)
+        launcher = staged_function(
+            self,
+            "monitoring",
+            staging,
+            key=key,
+            role_description=f"{names.model}: starts the drift monitor job when its inputs exist",
+            description=f"{names.model}: drift monitor launcher (skips runs with nothing to judge yet)",
+            environment={},
+        )
+        self.launcher, self.failures = launcher.function, launcher.failures
+        self._grant_launcher(launcher.role, launcher.log_group, config, names, job_role, key, bucket)
 
         scheduler_role = iam.Role(
             self,
@@ -168,56 +125,52 @@ class DriftMonitoring(Construct):
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": names.account}}
             ),
-            description=f"{names.model}: starts the scheduled drift monitor job",
+            description=f"{names.model}: invokes the drift monitor launcher on schedule",
         )
-        job_arn = (
-            f"arn:aws:sagemaker:{names.region}:{names.account}:processing-job/{names.model[: JOB_PREFIX_LIMIT - 1]}-*"
-        )
-        policy = iam.Policy(
+        scheduler_policy = iam.Policy(
             self,
             "SchedulerPolicy",
             roles=[scheduler_role],
             statements=[
                 iam.PolicyStatement(
-                    sid="StartMonitorJob",
-                    actions=["sagemaker:CreateProcessingJob", "sagemaker:AddTags"],
-                    resources=[job_arn],
+                    sid="Launch", actions=["lambda:InvokeFunction"], resources=[self.launcher.function_arn]
                 ),
                 iam.PolicyStatement(
-                    sid="PassJobRole",
-                    actions=["iam:PassRole"],
-                    resources=[job_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                    sid="DeadLetters", actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]
                 ),
+                # The schedule's input is encrypted with the key, and so is the dead-letter queue.
+                iam.PolicyStatement(sid="Key", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
             ],
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{job_arn}]",
-            "Monitor jobs are named <model>-<scheduler execution id>; the id is assigned per invocation.",
-        )
-        request = monitor_job_request(
-            config, names, image_uri=image_uri, role_arn=job_role.role_arn, key_arn=key.key_arn
         )
         self.schedule = scheduler.CfnSchedule(
             self,
             "MonitorSchedule",
             name=f"{names.model}-drift-monitor",
-            description=f"{names.model}: drift monitor job ({config.drift.schedule})",
-            schedule_expression=config.drift.schedule,
+            description=f"{names.model}: drift monitor ({config.drift.schedule}, on the clock's boundaries, UTC)",
+            schedule_expression=config.drift.monitor_schedule,
+            schedule_expression_timezone="UTC",
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             kms_key_arn=key.key_arn,
             target=scheduler.CfnSchedule.TargetProperty(
-                arn="arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob",
+                arn=self.launcher.function_arn,
                 role_arn=scheduler_role.role_arn,
-                input=cdk.Stack.of(self).to_json_string(request),
+                input=cdk.Stack.of(self).to_json_string(monitor_launch(config, request)),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
                 ),
+                # "Configuring a dead-letter queue for EventBridge Scheduler":
+                # https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.failures.queue_arn),
             ),
         )
-        self.schedule.node.add_dependency(policy)
-        key.grant(scheduler_role, "kms:Decrypt", "kms:GenerateDataKey")
+        self.schedule.node.add_dependency(scheduler_policy)
+        self.job_failed_rule = events.Rule(
+            self,
+            "JobFailedRule",
+            description=f"{names.model}: a monitor job that failed after it started",
+            event_pattern=monitor_job_failed_pattern(names.model),
+            targets=[targets.SqsQueue(self.failures)],
+        )
         metrics = iam.Policy(
             self,
             "MonitorMetrics",
@@ -237,6 +190,68 @@ class DriftMonitoring(Construct):
             "cloudwatch:PutMetricData has no resource type; the namespace condition limits it to the drift metrics.",
         )
         self.dashboard = self._dashboard(config, names, specs)
+
+    def _grant_launcher(
+        self,
+        role: iam.Role,
+        log_group: Any,
+        config: ModelConfig,
+        names: ResourceNames,
+        job_role: iam.Role,
+        key: kms.IKey,
+        bucket: s3.IBucket,
+    ) -> None:
+        """Exactly what pipelines.monitor_launch calls (tests/infra/test_functions.py)."""
+        job_arn = f"arn:aws:sagemaker:{names.region}:{names.account}:{naming.monitor_job_pattern(names.model)}"
+        prefixes = sorted(
+            uri.removeprefix(f"s3://{names.bucket}/") + ("*" if uri.endswith("/") else "")
+            for uri in monitor_inputs(config).values()
+        )
+        policy = iam.Policy(
+            self,
+            "LauncherPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartMonitorJob",
+                    actions=["sagemaker:CreateProcessingJob", "sagemaker:AddTags"],
+                    resources=[job_arn],
+                    conditions={"StringEquals": {f"aws:RequestTag/{MODEL_TAG}": names.model}},
+                ),
+                iam.PolicyStatement(
+                    sid="PassJobRole",
+                    actions=["iam:PassRole"],
+                    resources=[job_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                # SageMaker creates grants on the key for the job's encrypted volume, as for the
+                # pipeline's jobs (kms:GrantIsForAWSResource: only grant requests carry it).
+                iam.PolicyStatement(sid="JobVolumeKey", actions=["kms:DescribeKey"], resources=[key.key_arn]),
+                iam.PolicyStatement(
+                    sid="JobVolumeKeyGrants",
+                    actions=["kms:CreateGrant"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                iam.PolicyStatement(
+                    sid="InputsExist",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": prefixes}},
+                ),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+            ],
+        )
+        self.launcher.node.add_dependency(policy)
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{job_arn}]",
+            "Monitor jobs are named <model>-<hash>-<window end>, a window a job, and tagged with their model.",
+        )
 
     def _dashboard(self, config: ModelConfig, names: ResourceNames, specs: list[AlarmSpec]) -> cloudwatch.Dashboard:
         namespace, model = config.drift.metric_namespace, names.model

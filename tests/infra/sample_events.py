@@ -101,3 +101,13 @@ def scheduled_event(
         resources=[f"arn:aws:events:{region}:{account}:rule/{rule}"],
     )
     return event
+
+
+def processing_job_state_change(
+    job_name: str, *, status: str = "Failed", account: str = ACCOUNT, region: str = REGION
+) -> dict[str, Any]:
+    event = documented("processing-job-state-change")
+    arn = f"arn:aws:sagemaker:{region}:{account}:processing-job/{job_name.lower()}"
+    event.update(account=account, region=region, resources=[arn])
+    event["detail"].update(ProcessingJobName=job_name, ProcessingJobArn=arn, ProcessingJobStatus=status)
+    return event

@@ -17,6 +17,7 @@ from moto import mock_aws
 from pipelines.trigger import MalformedEvent, client_request_token
 from stacks.alerts.runtime import handler as alert_handler
 from stacks.alerts.runtime import pagerduty as pagerduty_handler
+from stacks.monitoring.runtime import handler as launcher_handler
 from stacks.trigger.runtime import handler as trigger_handler
 from tests.infra.conftest import resources
 from tests.infra.sample_events import alarm_state_change, execution_status_change, scheduled_event
@@ -31,6 +32,7 @@ BUCKET = "fraud-detector-111122223333-us-east-1"
 IAM_ACTIONS = {
     "dynamodb:TransactWriteItems": {"dynamodb:PutItem"},  # the gate's transactions are Puts only
     "monitoring:DescribeAlarms": {"cloudwatch:DescribeAlarms"},  # CloudWatch signs as "monitoring"
+    "s3:ListObjectsV2": {"s3:ListBucket"},  # the IAM action of ListObjectsV2
 }
 # Allowed but never called by handler code: calls AWS makes with the function's role on its behalf.
 DOCUMENTED_EXCEPTIONS = {
@@ -41,6 +43,10 @@ DOCUMENTED_EXCEPTIONS = {
     "logs:PutLogEvents": "the Lambda runtime writes the function's logs",
     "sqs:SendMessage": "Lambda sends failed asynchronous invocations to the failure destination",
     "s3:ListBucket": "S3 checks it to answer a missing report with NoSuchKey, not AccessDenied (GetObject)",
+    "iam:PassRole": "SageMaker checks it for the job role a CreateProcessingJob request names",
+    "sagemaker:AddTags": "SageMaker checks it for the tags a CreateProcessingJob request carries",
+    "kms:CreateGrant": "SageMaker creates grants on the key for the job's encrypted volume",
+    "kms:DescribeKey": "SageMaker describes the key a request names for volumes and outputs",
 }
 
 
@@ -454,7 +460,7 @@ def test_pagerduty_function_sends_the_notification_and_is_allowed_exactly_that(
     assert recorder.actions() - {"https:events.pagerduty.com"} == allowed - set(DOCUMENTED_EXCEPTIONS)
 
 
-@pytest.mark.parametrize("concern", ["trigger", "alerts"])
+@pytest.mark.parametrize("concern", ["trigger", "alerts", "monitoring"])
 def test_a_function_bundle_holds_every_module_its_handler_imports(concern: str, tmp_path: Any) -> None:
     """The staged zip alone (the project is not on the path) imports every handler module in it."""
     import os
@@ -477,3 +483,52 @@ def test_a_function_bundle_holds_every_module_its_handler_imports(concern: str, 
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def run_monitor_launcher(recorder: CallRecorder, launch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The first hour after deploy (no capture: skipped), then an hour with capture but no labels
+    (started without the ground-truth input), then that hour again (a retried invocation)."""
+    setup = boto3.client("s3", region_name=REGION)  # the stack's and the endpoint's writes, not the function's
+    setup.create_bucket(Bucket=BUCKET)
+    s3 = recorder.watch(boto3.client("s3", region_name=REGION))
+    for name, uri in (("config", 0), ("baseline", 3)):
+        item = launch["request"]["ProcessingInputs"][uri]
+        assert item["InputName"] == name
+        key = item["S3Input"]["S3Uri"].removeprefix(f"s3://{BUCKET}/")
+        setup.put_object(Bucket=BUCKET, Key=key.rstrip("/") + ("/x" if key.endswith("/") else ""), Body=b"{}")
+    recorder.calls.clear()
+    sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
+    stubber = Stubber(sagemaker)
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:processing-job/x"
+    stubber.add_response("create_processing_job", {"ProcessingJobArn": arn})
+    stubber.add_client_error("create_processing_job", "ResourceInUse", "Job name must be unique within the region")
+    stubber.activate()
+    launcher_handler._clients.update(s3=s3, sagemaker=sagemaker)
+    try:
+        results = [launcher_handler.handler(dict(launch, window_end="2026-03-01T11:00:00Z"), Context("req-1"))]
+        capture = launch["request"]["ProcessingInputs"][1]["S3Input"]["S3Uri"].removeprefix(f"s3://{BUCKET}/")
+        setup.put_object(Bucket=BUCKET, Key=f"{capture}2026/03/01/11/part.jsonl", Body=b"{}")
+        later = dict(launch, window_end="2026-03-01T12:00:00Z")
+        results += [launcher_handler.handler(later, Context(f"req-{i}")) for i in (2, 3)]
+    finally:
+        launcher_handler._clients.clear()
+    stubber.assert_no_pending_responses()
+    return results
+
+
+def test_monitor_launcher_skips_an_empty_first_hour_then_starts_once_and_is_allowed_exactly_that(
+    aws: None, template: dict[str, Any]
+) -> None:
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    text = schedule["Properties"]["Target"]["Input"]
+    separator, parts = text["Fn::Join"]
+    launch = json.loads(separator.join(p if isinstance(p, str) else "arn:aws:iam::111122223333:role/x" for p in parts))
+    recorder = CallRecorder()
+    skipped, started, again = run_monitor_launcher(recorder, launch)
+    assert skipped["skipped"].startswith("no capture yet") and skipped["started"] is False
+    assert started["started"] is True and started["notes"] == ["no ground truth yet: performance waits for labels"]
+    assert started["job"].endswith("-202603011200") and again == {**started, "started": False}
+    called = recorder.actions()
+    allowed = _allowed(template, "MonitoringLauncherPolicy")
+    assert called - allowed == set(), "called but not allowed"
+    assert allowed - called <= set(DOCUMENTED_EXCEPTIONS), "allowed but never called"

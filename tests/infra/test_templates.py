@@ -243,32 +243,44 @@ def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, A
     assert graphed and graphed <= published | {DRIFTED_FEATURE_COUNT}
 
 
-def test_monitor_schedule_sends_a_valid_create_processing_job_request(template: dict[str, Any]) -> None:
+def test_monitor_schedule_runs_on_the_hour_and_launches_a_valid_create_processing_job_request(
+    template: dict[str, Any],
+) -> None:
     from botocore.session import get_session
     from botocore.validate import ParamValidator
 
     schedule = _only(template, "AWS::Scheduler::Schedule")
-    assert schedule["ScheduleExpression"] == "rate(1 hour)"
-    assert schedule["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+    # The config says rate(1 hour): deployed as the cron on the hour, so windows match alarm periods.
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == ("cron(0 * * * ? *)", "UTC")
+    launcher = next(k for k in resources(template, "AWS::Lambda::Function") if k.startswith("MonitoringFunction"))
+    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": [launcher, "Arn"]}
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("MonitoringFailedEvents")
     request = _monitor_request(template)
     model = get_session().get_service_model("sagemaker").operation_model("CreateProcessingJob").input_shape
     report = ParamValidator().validate(request, model)
     assert not report.has_errors(), report.generate_report()
     assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "training_containers.monitor"]
+    assert request["AppSpecification"]["ContainerArguments"] == ["--window-end", "2026-03-01T12:00:00Z"]
+    assert request["Tags"] == [{"Key": "retraining:model", "Value": "fraud-detector"}]
 
 
-def _monitor_request(template: dict[str, Any]) -> dict[str, Any]:
-    """The scheduled CreateProcessingJob request, with Scheduler's and CloudFormation's values filled in."""
+def _launch(template: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's input to the launcher, with Scheduler's and CloudFormation's values filled in."""
     text = _only(template, "AWS::Scheduler::Schedule")["Target"]["Input"]
     if not isinstance(text, str):  # Fn::Join with the role and key ARNs
         separator, parts = text["Fn::Join"]
         text = separator.join(p if isinstance(p, str) else "arn:aws:iam::111122223333:role/x" for p in parts)
-    request: dict[str, Any] = json.loads(
-        text.replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3").replace(
-            "<aws.scheduler.scheduled-time>", "2026-03-01T12:00:00Z"
-        )
-    )
-    return request
+    launch: dict[str, Any] = json.loads(text.replace("<aws.scheduler.scheduled-time>", "2026-03-01T12:00:00Z"))
+    return launch
+
+
+def _monitor_request(template: dict[str, Any]) -> dict[str, Any]:
+    """The CreateProcessingJob request the launcher sends when every input exists."""
+    from pipelines.monitor_launch import plan_run
+
+    run = plan_run(_launch(template), lambda uri: True)
+    assert run.request is not None
+    return run.request
 
 
 def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_champion(
@@ -288,7 +300,8 @@ def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_
         # SageMaker writes capture under <DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/
         "capture": f"{capture_prefix(deployed)}/{endpoint}/production/",
         "ground_truth": ground_truth_prefix(deployed),
-        "baseline": champion_prefix(deployed),
+        # the champion's profile only (the champion prefix also holds the model)
+        "baseline": champion_prefix(deployed) + "baseline_profile.json",
     }
     assert uris["config"] in _definition(template)
     assert uris["config"].startswith("s3://fraud-detector-111122223333-us-east-1/fraud-detector/config/")
@@ -381,11 +394,8 @@ def test_the_monitor_job_runs_on_what_its_inputs_download(
     for item in request["ProcessingInputs"]:
         local = Path(item["S3Input"]["LocalPath"].replace("/opt/ml", str(opt_ml), 1))
         assert s3.download(item["S3Input"]["S3Uri"], local) > 0, item["InputName"]
-    assert sorted(p.name for p in (opt_ml / "processing/input/baseline").rglob("*")) == [
-        "baseline_profile.json",
-        "champion.json",
-        "model.tar.gz",
-    ]
+    # the baseline input is the profile alone, not the champion's model beside it
+    assert sorted(p.name for p in (opt_ml / "processing/input/baseline").rglob("*")) == ["baseline_profile.json"]
     monkeypatch.setenv("OPT_ML_ROOT", str(opt_ml))
     config, profile = monitor.load_inputs()
     assert config.model.name == deployed.model.name and profile == baseline_profile(reference, deployed)
@@ -475,3 +485,24 @@ def test_every_asynchronously_invoked_function_keeps_its_failures_and_they_alarm
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
         if any(d["Name"] == "QueueName" for d in alarm["Properties"].get("Dimensions", [])):
             assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_a_monitor_job_failing_after_it_started_lands_in_the_failure_queue(template: dict[str, Any]) -> None:
+    from moto.events.models import EventPattern
+
+    from pipelines.naming import monitor_job_prefix
+    from tests.infra.sample_events import processing_job_state_change
+
+    (rule,) = [
+        r["Properties"]
+        for k, r in resources(template, "AWS::Events::Rule").items()
+        if k.startswith("MonitoringJobFailed")
+    ]
+    assert rule["Targets"][0]["Arn"]["Fn::GetAtt"][0].startswith("MonitoringFailedEvents")
+    pattern = EventPattern.load(json.dumps(rule["EventPattern"]))
+    ours = f"{monitor_job_prefix('fraud-detector')}-202603011200"
+    assert pattern.matches_event(processing_job_state_change(ours))
+    assert not pattern.matches_event(processing_job_state_change(ours, status="Completed"))
+    neighbour = f"{monitor_job_prefix('fraud-detector-full')}-202603011200"  # same first characters
+    assert not pattern.matches_event(processing_job_state_change(neighbour))
+    assert not pattern.matches_event(processing_job_state_change("pipelines-abc123-DataPull-x1"))

@@ -1,0 +1,110 @@
+"""The scheduled drift monitor job as a CreateProcessingJob request, from the config: its inputs,
+outputs and resources. The CDK app puts it in the schedule's input (with the stack's role, key and
+image); the local loop builds the same request to decide, as the launcher does, whether a run has
+anything to judge (pipelines.monitor_launch).
+
+Inputs (what `training_containers.monitor` reads), all under the model's prefix:
+- `config`: the content-addressed `model-config.json` the pipeline's jobs read;
+- `capture`: the endpoint's data capture of the `production` variant only,
+  `<capture prefix>/<endpoint>/production/` (shadow traffic must not count as production drift);
+- `ground_truth`: delayed labels under `ground-truth/` (optional);
+- `baseline`: the champion's `baseline_profile.json`, written by promotion beside `champion.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines import naming
+from pipelines.config import ModelConfig
+from pipelines.definition import artifacts, champion_prefix
+from pipelines.promotion.champion import BASELINE
+from pipelines.promotion.endpoint import PRODUCTION, capture_prefix
+
+PROCESSING = "/opt/ml/processing"
+MODEL_TAG = "retraining:model"  # on every monitor job: its launcher may create only jobs tagged with its model
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # EventBridge Scheduler's context attribute
+
+
+def _prefix(config: ModelConfig) -> str:
+    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}"
+
+
+def monitor_inputs(deployed: ModelConfig) -> dict[str, str]:
+    """Input name -> S3 URI of the monitor job (see the module docstring). On AWS `deployed` is
+    the pipeline construct's `deployed_config`, whose config artifact that construct uploads."""
+    endpoint = deployed.promotion.endpoint(deployed.model.name)
+    return {
+        "config": artifacts(deployed)["config"].uri,
+        "capture": f"{capture_prefix(deployed)}/{endpoint}/{PRODUCTION}/",
+        "ground_truth": f"{_prefix(deployed)}/ground-truth/",
+        "baseline": champion_prefix(deployed) + BASELINE,
+    }
+
+
+def monitor_job_request(config: ModelConfig, *, image_uri: str, role_arn: str, key_arn: str) -> dict[str, Any]:
+    """The CreateProcessingJob request of a monitor run, without its name and window (the
+    launcher adds both: pipelines.monitor_launch.plan_run)."""
+    prefix, model = _prefix(config), config.model.name
+    p = config.pipeline
+
+    def s3_input(name: str, uri: str) -> dict[str, Any]:
+        return {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": f"{PROCESSING}/input/{name}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+
+    request: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "AppSpecification": {
+            "ImageUri": image_uri,
+            "ContainerEntrypoint": ["python3", "-m", "training_containers.monitor"],
+        },
+        "ProcessingInputs": [s3_input(name, uri) for name, uri in monitor_inputs(config).items()],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "report",
+                    "S3Output": {
+                        "S3Uri": f"{prefix}/monitoring/",
+                        "LocalPath": f"{PROCESSING}/output/report",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ],
+            "KmsKeyId": key_arn,
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": p.processing_instance_type,
+                "VolumeSizeInGB": 30,
+                "VolumeKmsKeyId": key_arn,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": p.processing_max_runtime_seconds},
+        "Environment": {"MODEL_NAME": model, "METRIC_NAMESPACE": config.drift.metric_namespace},
+        "NetworkConfig": {"EnableNetworkIsolation": False, "EnableInterContainerTrafficEncryption": True},
+        "Tags": [{"Key": MODEL_TAG, "Value": model}],
+    }
+    if p.vpc is not None:
+        request["NetworkConfig"]["VpcConfig"] = {
+            "SecurityGroupIds": p.vpc.security_group_ids,
+            "Subnets": p.vpc.subnet_ids,
+        }
+    return request
+
+
+def monitor_launch(config: ModelConfig, request: dict[str, Any], window_end: str = SCHEDULED_TIME) -> dict[str, Any]:
+    """The launcher's input: the window end (on AWS the time Scheduler fills in), the job name
+    prefix, and the request."""
+    return {
+        "window_end": window_end,
+        "job_name_prefix": naming.monitor_job_prefix(config.model.name),
+        "request": request,
+    }

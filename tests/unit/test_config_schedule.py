@@ -1,0 +1,39 @@
+"""The drift monitor's schedule runs on the clock's boundaries, so its windows are the alarm periods."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from pipelines.config import DriftSection, parse_config
+from pipelines.errors import ConfigError
+from tests.conftest import EXAMPLE_CONFIG
+
+
+@pytest.mark.parametrize(
+    ("schedule", "deployed", "period"),
+    [
+        ("rate(1 hour)", "cron(0 * * * ? *)", 3600),
+        ("rate(2 hours)", "cron(0 0/2 * * ? *)", 7200),
+        ("rate(15 minutes)", "cron(0/15 * * * ? *)", 900),
+        ("rate(1 day)", "cron(0 0 * * ? *)", 86_400),
+    ],
+)
+def test_a_rate_is_deployed_as_the_cron_of_the_same_period_on_the_clock(
+    schedule: str, deployed: str, period: int
+) -> None:
+    drift = DriftSection(schedule=schedule)
+    assert (drift.monitor_schedule, drift.alarm_period_seconds) == (deployed, period)
+
+
+def test_a_cron_is_deployed_as_given() -> None:
+    drift = DriftSection(schedule="cron(5 * * * ? *)", period_seconds=3600)
+    assert drift.monitor_schedule == "cron(5 * * * ? *)"
+
+
+@pytest.mark.parametrize("schedule", ["rate(7 hours)", "rate(45 minutes)", "rate(2 days)"])
+def test_a_rate_that_cannot_align_is_refused_at_its_field(schedule: str) -> None:
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    raw["drift"]["schedule"] = schedule
+    with pytest.raises(ConfigError, match=r"drift\.schedule: .*cannot run on the clock's boundaries"):
+        parse_config(raw)
