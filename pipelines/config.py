@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines import naming
 from pipelines.errors import ConfigError
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,46}[a-z0-9]$"
@@ -735,7 +736,9 @@ class PipelineSection(_Strict):
         return self.artifact_bucket or f"{model_name}-{self.account}-{self.region}"
 
     def role(self, model_name: str) -> str:
-        return self.role_arn or f"arn:aws:iam::{self.account}:role/{model_name}-pipeline"
+        return (
+            self.role_arn or f"arn:aws:iam::{self.account}:role/{naming.role_name(model_name, self.region, 'pipeline')}"
+        )
 
 
 Purpose = Literal["deploy", "backtest"]

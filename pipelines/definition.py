@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines import naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource, config_to_json, require_deployable
 from pipelines.errors import DefinitionError
 from pipelines.gates import gate_names
@@ -32,6 +33,7 @@ IMAGE_DOMAIN_MODULES = (
     "gates.py",
     "drift_report.py",
     "metrics_store.py",
+    "naming.py",
     *(f"drift/{p.name}" for p in sorted((Path(__file__).parent / "drift").glob("*.py"))),
 )
 PROCESSING = "/opt/ml/processing"
@@ -161,6 +163,7 @@ def build_pipeline(config: ModelConfig) -> Any:
         ProcessingOutput,
         ProcessingS3Input,
         ProcessingS3Output,
+        Tag,
     )
     from sagemaker.core.workflow.conditions import ConditionEquals
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
@@ -231,6 +234,9 @@ def build_pipeline(config: ModelConfig) -> Any:
         subnets=p.vpc.subnet_ids if p.vpc else None,
     )
     job_env = {"JOB_IMAGE_URI": image, "CODE_VERSION": version}
+    # Every job carries its model's tag: the pipeline role may create, describe and stop only jobs
+    # with it (Pipelines names jobs pipelines-<execution>-..., a name every pipeline shares).
+    job_tags = [{"Key": naming.MODEL_TAG, "Value": config.model.name}]
 
     def processor(module: str, job: str) -> Any:
         return Processor(
@@ -246,6 +252,7 @@ def build_pipeline(config: ModelConfig) -> Any:
             sagemaker_session=session,
             env=job_env,
             network_config=network,
+            tags=job_tags,
         )
 
     # Retries cover the platform's transient faults only; a job that fails on its own stays failed.
@@ -320,6 +327,7 @@ def build_pipeline(config: ModelConfig) -> Any:
         ),
         hyperparameters={k: json.dumps(v) for k, v in hyperparameters.items()},
         environment=job_env,
+        tags=[Tag(key=t["Key"], value=t["Value"]) for t in job_tags],
     )
     train = TrainingStep(
         name=TRAIN,

@@ -22,7 +22,7 @@ from pipelines.promotion.champion import BASELINE
 from pipelines.promotion.endpoint import PRODUCTION, capture_prefix
 
 PROCESSING = "/opt/ml/processing"
-MODEL_TAG = "retraining:model"  # on every monitor job: its launcher may create only jobs tagged with its model
+MODEL_TAG = naming.MODEL_TAG  # on every monitor job: its launcher may create only jobs tagged with its model
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # EventBridge Scheduler's context attribute
 
 

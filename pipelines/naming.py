@@ -21,9 +21,16 @@ SAGEMAKER_NAME_LIMIT = 63
 HASH_CHARACTERS = 6
 # Version numbers in names are written in full; model package versions have far fewer digits.
 VERSION_DIGITS = 10
+# The tag every job of a model carries (pipeline jobs and monitor jobs): IAM grants on job names
+# cannot tell models apart, a condition on this tag can (aws:RequestTag / aws:ResourceTag).
+MODEL_TAG = "retraining:model"
 ENDPOINT_CONFIG_PREFIX = 30  # + "-p<10>-s<10>-<8 hex>" = 63
 MODEL_PREFIX = 48  # + "-v<10>" = 60
 MONITOR_JOB_PREFIX = 40  # + "-<yyyymmddHHMM>" = 53
+# IAM role names: at most 64 characters, and unique in the account across every region ("Names of
+# users, groups, roles, and instance profiles must be unique within the account", IAM quotas:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+ROLE_NAME_LIMIT = 64
 
 
 def owned_prefix(name: str, length: int) -> str:
@@ -78,3 +85,13 @@ def monitor_job_prefix(model: str) -> str:
 
 def monitor_job_pattern(model: str) -> str:
     return f"processing-job/{monitor_job_prefix(model).lower()}-*"
+
+
+# ---- IAM roles the code names (the pipeline's and the endpoint's): one per model and region
+
+
+def role_name(model: str, region: str, purpose: str) -> str:
+    """`<model>-<purpose>-<region>`: the same model deployed to a second region gets roles of its
+    own instead of failing on the first region's names; cut with a hash when it is too long."""
+    name = f"{model}-{purpose}-{region}"
+    return name if len(name) <= ROLE_NAME_LIMIT else owned_prefix(name, ROLE_NAME_LIMIT)

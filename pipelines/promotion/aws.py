@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pipelines import naming
 from pipelines.config import ModelConfig
 from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
@@ -92,4 +93,5 @@ def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = N
 
 def endpoint_role_arn(config: ModelConfig) -> str:
     """The execution role of the SageMaker models behind the endpoint (created by the CDK app)."""
-    return f"arn:aws:iam::{config.pipeline.account}:role/{config.model.name}-endpoint"
+    p = config.pipeline
+    return f"arn:aws:iam::{p.account}:role/{naming.role_name(config.model.name, p.region, 'endpoint')}"

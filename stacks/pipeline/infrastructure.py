@@ -39,6 +39,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 
+from pipelines import naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource
 from pipelines.definition import artifacts, definition_json
 from stacks.nag import acknowledge, logical_id
@@ -325,18 +326,24 @@ class RetrainingPipeline(Construct):
                 resources=["*"],
                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
             ),
+            # Pipelines names every pipeline's jobs pipelines-<execution>-...: the name cannot tell this
+            # model's jobs from another's, the model tag every job of the definition carries can.
             iam.PolicyStatement(
                 sid="PipelineJobs",
+                actions=["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob", "sagemaker:AddTags"],
+                resources=[f"{sagemaker_arn}:processing-job/pipelines-*", f"{sagemaker_arn}:training-job/pipelines-*"],
+                conditions={"StringEquals": {f"aws:RequestTag/{naming.MODEL_TAG}": n.model}},
+            ),
+            iam.PolicyStatement(
+                sid="PipelineJobsOfThisModel",
                 actions=[
-                    "sagemaker:CreateProcessingJob",
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
-                    "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
                 ],
                 resources=[f"{sagemaker_arn}:processing-job/pipelines-*", f"{sagemaker_arn}:training-job/pipelines-*"],
+                conditions={"StringEquals": {f"aws:ResourceTag/{naming.MODEL_TAG}": n.model}},
             ),
             iam.PolicyStatement(
                 sid="Registry",
@@ -376,10 +383,12 @@ class RetrainingPipeline(Construct):
                 "SageMaker jobs log to /aws/sagemaker/ProcessingJobs and /aws/sagemaker/TrainingJobs, a stream a job."
             ),
             f"Resource::{sagemaker_arn}:processing-job/pipelines-*": (
-                "SageMaker Pipelines names the jobs it creates pipelines-<execution>-<step>-<suffix>."
+                "SageMaker Pipelines names the jobs it creates pipelines-<execution>-<step>-<suffix>; a condition on "
+                "the retraining:model tag every job of this definition carries limits the grant to this model's jobs."
             ),
             f"Resource::{sagemaker_arn}:training-job/pipelines-*": (
-                "SageMaker Pipelines names the jobs it creates pipelines-<execution>-<step>-<suffix>."
+                "SageMaker Pipelines names the jobs it creates pipelines-<execution>-<step>-<suffix>; a condition on "
+                "the retraining:model tag every job of this definition carries limits the grant to this model's jobs."
             ),
             f"Resource::{sagemaker_arn}:model-package/{n.model_package_group}/*": (
                 "Versions of this model's package group only; version numbers are assigned at registration."

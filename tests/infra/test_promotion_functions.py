@@ -353,7 +353,7 @@ def run_approval(world: World) -> None:
     models = sagemaker.serving.models
     assert (
         models[naming.model_name("fraud-detector", 2)]["ExecutionRoleArn"]
-        == f"arn:aws:iam::{ACCOUNT}:role/fraud-detector-endpoint"
+        == f"arn:aws:iam::{ACCOUNT}:role/fraud-detector-endpoint-us-east-1"
     )
 
     calls = len(sagemaker.serving.calls)

@@ -65,7 +65,7 @@ def test_endpoint_role_is_the_one_the_controller_passes_and_reads_only_this_mode
 
     role = _one(template, "AWS::IAM::Role", "PromotionEndpointRole")
     config = synth.stacks[STACK].pipeline.deployed_config
-    assert role["RoleName"] == endpoint_role_arn(config).rsplit("/", 1)[-1] == "fraud-detector-endpoint"
+    assert role["RoleName"] == endpoint_role_arn(config).rsplit("/", 1)[-1] == "fraud-detector-endpoint-us-east-1"
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     statements = _statements(template, "PromotionEndpointRolePolicy")
     assert _resources_of(statements["ModelArtifacts"]) == [

@@ -95,7 +95,7 @@ def test_key_rotates_and_group_exists(template: dict[str, Any]) -> None:
 
 def test_pipeline_role_is_scoped_to_its_prefix_group_jobs_and_image(template: dict[str, Any]) -> None:
     roles = {r["Properties"].get("RoleName"): r for r in resources(template, "AWS::IAM::Role").values()}
-    assert "fraud-detector-pipeline" in roles
+    assert "fraud-detector-pipeline-us-east-1" in roles
     (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("PipelineRolePolicy")]
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert statements["ArtifactObjects"]["Resource"] == {
@@ -506,3 +506,52 @@ def test_a_monitor_job_failing_after_it_started_lands_in_the_failure_queue(templ
     neighbour = f"{monitor_job_prefix('fraud-detector-full')}-202603011200"  # same first characters
     assert not pattern.matches_event(processing_job_state_change(neighbour))
     assert not pattern.matches_event(processing_job_state_change("pipelines-abc123-DataPull-x1"))
+
+
+def test_role_names_are_unique_per_region_and_fit_iam(synth: Synth) -> None:
+    """IAM role names are unique in the account across regions (IAM quotas: "Names of users,
+    groups, roles, and instance profiles must be unique within the account"), at most 64
+    characters: a second region's stack must not reuse the first's."""
+    from pipelines import naming
+
+    named = {
+        r["Properties"]["RoleName"]
+        for stack in synth.stacks
+        for r in resources(synth.template(stack), "AWS::IAM::Role").values()
+        if "RoleName" in r["Properties"]
+    }
+    assert named == {
+        naming.role_name(model, "us-east-1", purpose)
+        for model in ("fraud-detector", VARIANT)
+        for purpose in ("pipeline", "endpoint")
+    }
+    longest = "m" + "x" * 46 + "z"
+    names = {naming.role_name(longest, region, "pipeline") for region in ("ap-southeast-3", "ap-southeast-4")}
+    assert len(names) == 2 and all(len(n) <= 64 for n in names)
+
+
+def test_every_job_of_the_definition_carries_the_tag_the_pipeline_role_requires(template: dict[str, Any]) -> None:
+    """Pipelines names jobs pipelines-<execution>-..., the same for every pipeline in the account; the
+    role's grants on those names hold only with this model's tag, which every job step must send."""
+    (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("PipelineRolePolicy")]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["PipelineJobs"]["Condition"] == {
+        "StringEquals": {"aws:RequestTag/retraining:model": "fraud-detector"}
+    }
+    assert statements["PipelineJobsOfThisModel"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/retraining:model": "fraud-detector"}
+    }
+    definition = json.loads(_definition(template))
+
+    def steps(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = []
+        for step in listed:
+            found.append(step)
+            if step["Type"] == "Condition":
+                found += steps(step["Arguments"]["IfSteps"]) + steps(step["Arguments"]["ElseSteps"])
+        return found
+
+    jobs = [s for s in steps(definition["Steps"]) if s["Type"] in ("Processing", "Training")]
+    assert len(jobs) == 3
+    for job in jobs:
+        assert {"Key": "retraining:model", "Value": "fraud-detector"} in job["Arguments"]["Tags"], job["Name"]
