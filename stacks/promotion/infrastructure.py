@@ -113,6 +113,18 @@ def stage_image(staging: Path) -> Path:
     return target
 
 
+def endpoint_settled_pattern(endpoint: str) -> events.EventPattern:
+    """The endpoint finishing an update: a staged promotion (shadow removed) takes its next step
+    at once instead of at the next scheduled evaluation. The event spells the status IN_SERVICE
+    ("SageMaker endpoint state change", "Events that Amazon SageMaker AI sends to Amazon
+    EventBridge"); InService, as DescribeEndpoint spells it, is matched too."""
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Endpoint State Change"],
+        detail={"EndpointName": [endpoint], "EndpointStatus": ["IN_SERVICE", "InService"]},
+    )
+
+
 def approved_pattern(model_package_group: str) -> events.EventPattern:
     return events.EventPattern(
         source=["aws.sagemaker"],
@@ -124,6 +136,7 @@ def approved_pattern(model_package_group: str) -> events.EventPattern:
 class ModelPromotion(Construct):
     """Attributes: `endpoint_role`, `alarms` (name -> Alarm), `champion_seed`, `approval_function`,
     `evaluation_function`, `approval_policy`, `evaluation_policy`, `failed_events` (and `failures`),
+    `endpoint_rule`,
     `approval_rule`, `evaluation_rule`."""
 
     def __init__(
@@ -209,6 +222,13 @@ class ModelPromotion(Construct):
             "EvaluationRule",
             description=f"{names.model}: shadow evaluation ({config.promotion.shadow.evaluation_schedule})",
             schedule=events.Schedule.expression(config.promotion.shadow.evaluation_schedule),
+            targets=[targets.LambdaFunction(self.evaluation_function, retry_attempts=2)],
+        )
+        self.endpoint_rule = events.Rule(
+            self,
+            "EndpointSettledRule",
+            description=f"{self.endpoint}: an update finished; the next step of a promotion follows at once",
+            event_pattern=endpoint_settled_pattern(self.endpoint),
             targets=[targets.LambdaFunction(self.evaluation_function, retry_attempts=2)],
         )
         if dashboard is not None:

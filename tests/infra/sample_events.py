@@ -111,3 +111,13 @@ def processing_job_state_change(
     event.update(account=account, region=region, resources=[arn])
     event["detail"].update(ProcessingJobName=job_name, ProcessingJobArn=arn, ProcessingJobStatus=status)
     return event
+
+
+def endpoint_state_change(
+    endpoint: str, *, status: str = "IN_SERVICE", account: str = ACCOUNT, region: str = REGION
+) -> dict[str, Any]:
+    event = documented("endpoint-state-change")
+    arn = f"arn:aws:sagemaker:{region}:{account}:endpoint/{endpoint.lower()}"
+    event.update(account=account, region=region, resources=[arn])
+    event["detail"].update(EndpointName=endpoint, EndpointArn=arn, EndpointStatus=status)
+    return event

@@ -338,3 +338,18 @@ def test_grants_on_one_endpoints_configs_do_not_reach_another_with_the_same_firs
     assert not any(
         fnmatch.fnmatchcase(f"arn:aws:sagemaker:us-east-1:111122223333:endpoint-config/{other}", g) for g in grants
     )
+
+
+def test_an_endpoint_update_finishing_runs_the_evaluation_at_once(template: dict[str, Any]) -> None:
+    from tests.infra.sample_events import endpoint_state_change
+
+    (rule,) = [
+        r["Properties"]
+        for k, r in resources(template, "AWS::Events::Rule").items()
+        if k.startswith("PromotionEndpointSettled")
+    ]
+    assert rule["Targets"][0]["Arn"]["Fn::GetAtt"][0].startswith("PromotionEvaluationFunction")
+    pattern = EventPattern.load(json.dumps(rule["EventPattern"]))
+    assert pattern.matches_event(endpoint_state_change(ENDPOINT))
+    assert not pattern.matches_event(endpoint_state_change(ENDPOINT, status="UPDATING"))
+    assert not pattern.matches_event(endpoint_state_change("another-endpoint"))
