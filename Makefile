@@ -5,13 +5,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test lint types unit integration infra e2e definition synth clean
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+
+.PHONY: demo test lint types unit integration infra e2e definition synth deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c requirements.lock
 	touch $(STAMP)
+
+# checkov, the second IaC scanner (tests/infra/test_scan.py), in a venv of its own: its pins differ.
+$(SCAN_STAMP): requirements-scan.txt requirements-scan.lock
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt -c requirements-scan.lock
+	touch $(SCAN_STAMP)
+
+export CHECKOV := $(CURDIR)/$(SCAN_VENV)/bin/checkov
 
 demo: $(STAMP)
 	$(BIN)/python -m pipelines demo
@@ -26,16 +38,25 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy pipelines stacks app.py
 
-test: lint types
+test: lint types $(SCAN_STAMP)
 	$(BIN)/python -m pytest
 
-unit integration infra e2e: $(STAMP)
+unit integration e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/$@
 
-# The CDK app offline: `cdk synth` through the CLI pinned in package.json (Node 20).
+infra: $(STAMP) $(SCAN_STAMP)
+	$(BIN)/python -m pytest tests/$@
+
+# The CDK app offline: `cdk synth` through the CLI pinned in package.json (Node 20). cdk.json runs
+# the app with .venv's python, so `npx cdk ...` needs no activated venv.
 synth: $(STAMP)
 	npm ci --no-audit --no-fund
-	PATH=$(CURDIR)/$(BIN):$$PATH npx cdk synth --quiet
+	npx cdk synth --quiet
+
+# With AWS credentials, after `npx cdk bootstrap aws://ACCOUNT/REGION` once per account and region.
+deploy: $(STAMP)
+	npm ci --no-audit --no-fund
+	npx cdk deploy --all
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache out
+	rm -rf $(VENV) $(SCAN_VENV) .mypy_cache .ruff_cache .pytest_cache out

@@ -44,6 +44,12 @@ class StagedFunction:
     failures: sqs.Queue
 
 
+def log_group(scope: Construct, construct_id: str, key: kms.IKey) -> logs.LogGroup:
+    """A one-year log group encrypted with the stack's key (whose policy lets CloudWatch Logs use
+    it: stacks.pipeline)."""
+    return logs.LogGroup(scope, construct_id, retention=logs.RetentionDays.ONE_YEAR, encryption_key=key)
+
+
 def failure_queue(scope: Construct, key: kms.IKey, purpose: str) -> sqs.Queue:
     queue = sqs.Queue(
         scope,
@@ -102,7 +108,7 @@ def staged_function(
     role = iam.Role(
         scope, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=role_description
     )
-    log_group = logs.LogGroup(scope, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+    logs_ = log_group(scope, "FunctionLogs", key)
     function = lambda_.Function(
         scope,
         "Function",
@@ -112,14 +118,15 @@ def staged_function(
         handler=handler,
         code=lambda_.Code.from_asset(str(stage_function(concern, staging))),
         role=role,
-        log_group=log_group,
+        log_group=logs_,
         timeout=cdk.Duration.seconds(60),
         memory_size=256,
         environment=dict(environment),
+        environment_encryption=key,
     )
     failures = failure_queue(scope, key, description)
     on_failure(scope, function, failures, role, key)
-    return StagedFunction(function, role, log_group, failures)
+    return StagedFunction(function, role, logs_, failures)
 
 
 def failures_alarm(

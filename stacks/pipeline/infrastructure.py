@@ -26,9 +26,6 @@ from aws_cdk import (
     aws_kms as kms,
 )
 from aws_cdk import (
-    aws_logs as logs,
-)
-from aws_cdk import (
     aws_s3 as s3,
 )
 from aws_cdk import (
@@ -42,9 +39,10 @@ from constructs import Construct
 from pipelines import naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource
 from pipelines.definition import artifacts, definition_json
+from stacks.functions import log_group
 from stacks.nag import acknowledge, logical_id
 from stacks.naming import ResourceNames
-from stacks.network import vpc_network_statement
+from stacks.network import acknowledge_vpc_scans, vpc_network_statement
 from stacks.packaging import stage_job_image
 
 # CreatePipeline accepts 1,048,576 characters; CloudFormation templates are at most 1 MB. Up to
@@ -129,6 +127,7 @@ class RetrainingPipeline(Construct):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        self._let_cloudwatch_logs_use_the_key(names)
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
@@ -136,7 +135,10 @@ class RetrainingPipeline(Construct):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
+            versioned=True,  # a log that can be overwritten is no audit record
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30))
+            ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         acknowledge(
@@ -196,6 +198,39 @@ class RetrainingPipeline(Construct):
         self._grant_pipeline_role(config)
         self.pipeline.node.add_dependency(self.model_package_group)
 
+    def _let_cloudwatch_logs_use_the_key(self, names: ResourceNames) -> None:
+        """The functions' log groups are encrypted with the key. CloudWatch Logs uses it under the
+        encryption context of the log group ("Encrypt log data in CloudWatch Logs using AWS KMS",
+        CloudWatch Logs User Guide:
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey
+        carries no encryption context, so it has a statement of its own."""
+        logs_service = iam.ServicePrincipal(f"logs.{names.region}.amazonaws.com")
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncryptLogGroups",
+                principals=[logs_service],
+                actions=[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                ],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{names.region}:{names.account}:log-group:*"
+                    }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsDescribeKey", principals=[logs_service], actions=["kms:DescribeKey"], resources=["*"]
+            )
+        )
+
     @staticmethod
     def _lifecycle(names: ResourceNames) -> list[s3.LifecycleRule]:
         model = names.model
@@ -236,7 +271,7 @@ class RetrainingPipeline(Construct):
             prune=False,  # content-addressed keys: older runs keep reading the objects they used
             retain_on_delete=True,
             memory_limit=256,
-            log_group=logs.LogGroup(self, "JobArtifactsLogs", retention=logs.RetentionDays.ONE_YEAR),
+            log_group=log_group(self, "JobArtifactsLogs", self.key),
         )
         self._acknowledge_deployment_function(deployment)
         return deployment
@@ -365,6 +400,8 @@ class RetrainingPipeline(Construct):
             statements.append(vpc_network_statement("JobNetworkInterfaces"))
         policy = iam.Policy(self, "RolePolicy", statements=statements, roles=[role])
         self.pipeline.node.add_dependency(policy)
+        if config.pipeline.vpc is not None:
+            acknowledge_vpc_scans(policy)
         reasons = {
             f"Resource::<{logical_id(self.bucket)}.Arn>/{n.model}/*": (
                 "The pipeline reads and writes this model's objects only: its prefix of the artifact bucket."

@@ -51,10 +51,10 @@ from pipelines.definition import PROJECT_ROOT, artifacts, champion_prefix
 from pipelines.promotion.aws import endpoint_role_arn
 from pipelines.promotion.champion import POINTER, pointer_document
 from pipelines.promotion.endpoint import PRODUCTION, SHADOW, guardrail_alarm_names
-from stacks.functions import failure_queue, on_failure
+from stacks.functions import failure_queue, log_group, on_failure
 from stacks.nag import acknowledge, logical_id
 from stacks.naming import ResourceNames
-from stacks.network import vpc_network_statement
+from stacks.network import acknowledge_vpc_scans, vpc_network_statement
 
 RUNTIME_FOLDER = Path(__file__).resolve().parent / "runtime"
 # The modules the handlers import (tests/infra/test_promotion_functions.py imports them from the
@@ -289,6 +289,8 @@ class ModelPromotion(Construct):
         if config.pipeline.vpc is not None:
             statements.append(vpc_network_statement("NetworkInterfaces"))
         policy = iam.Policy(self, "EndpointRolePolicy", roles=[role], statements=statements)
+        if config.pipeline.vpc is not None:
+            acknowledge_vpc_scans(policy)
         reasons = {
             f"Resource::<{logical_id(bucket)}.Arn>/{n.model}/executions/*": (
                 "Model artifacts of this model's registered versions, under per-run prefixes of its pipeline."
@@ -398,7 +400,7 @@ class ModelPromotion(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
-            log_group=logs.LogGroup(self, "ChampionSeedLogs", retention=logs.RetentionDays.ONE_YEAR),
+            log_group=log_group(self, "ChampionSeedLogs", self.key),
         )
         self._acknowledge_custom_resource_function()
         return seed
@@ -434,7 +436,7 @@ class ModelPromotion(Construct):
         role = iam.Role(
             self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
-        log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_YEAR)
+        logs_ = log_group(self, f"{name}Logs", self.key)
         function = lambda_.DockerImageFunction(
             self,
             f"{name}Function",
@@ -444,20 +446,21 @@ class ModelPromotion(Construct):
             ),
             architecture=lambda_.Architecture.X86_64,
             role=role,
-            log_group=log_group,
+            log_group=logs_,
             memory_size=memory,
             timeout=timeout,
             ephemeral_storage_size=ephemeral,
             # One run at a time comes from the controller's lease, not reserved concurrency, which
             # an account at the default quota rejects at deploy (pipelines.promotion.lease).
             environment=environment,
+            environment_encryption=self.key,
         )
         evaluation = handler == EVALUATION_HANDLER
         policy = iam.Policy(
             self,
             f"{name}Policy",
             roles=[role],
-            statements=self._statements(config, audit_table, log_group, evaluation=evaluation),
+            statements=self._statements(config, audit_table, logs_, evaluation=evaluation),
         )
         function.node.add_dependency(policy)
         self._acknowledge_function_policy(policy, config, evaluation=evaluation)

@@ -36,3 +36,22 @@ def test_an_invalid_config_at_synth_is_printed_not_raised(content: bytes, expect
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"invalid model config {config}" in result.stderr and expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_cdk_runs_finds_the_projects_python_without_an_activated_venv(tmp_path: Path) -> None:
+    """`npx cdk deploy` runs cdk.json's "app" from the project folder in the user's shell: it must not
+    need the venv on PATH. An invalid config makes the app stop right after its imports."""
+    import shlex
+
+    config = tmp_path / "model.yaml"
+    config.write_bytes(EXAMPLE_CONFIG.read_bytes().replace(b"min_rows: 2000", b"min_rows: -1"))
+    command = shlex.split(json.loads((ROOT / "cdk.json").read_text())["app"])
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "CDK_CONTEXT_JSON": json.dumps({"model_configs": str(config)}),
+        "CDK_OUTDIR": str(tmp_path),
+    }
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "data.checks.min_rows:" in result.stderr and "No module named" not in result.stderr
