@@ -28,6 +28,7 @@ from pipelines.gates import gate_names
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAGE_DOMAIN_MODULES = (
     "__init__.py",
+    "clients.py",
     "config.py",
     "errors.py",
     "gates.py",

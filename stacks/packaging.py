@@ -11,9 +11,9 @@ from pathlib import Path
 from pipelines.definition import PROJECT_ROOT, job_code_files
 
 RUNTIME_DOMAIN = {
-    "trigger": ("__init__.py", "errors.py", "trigger.py", "trigger_events.py", "trigger_adapters.py"),
-    "alerts": ("__init__.py", "errors.py", "events.py", "alert_message.py", "alert_sources.py"),
-    "monitoring": ("__init__.py", "monitor_launch.py"),
+    "trigger": ("__init__.py", "clients.py", "errors.py", "trigger.py", "trigger_events.py", "trigger_adapters.py"),
+    "alerts": ("__init__.py", "clients.py", "errors.py", "events.py", "alert_message.py", "alert_sources.py"),
+    "monitoring": ("__init__.py", "clients.py", "monitor_launch.py"),
 }
 
 

@@ -145,9 +145,9 @@ def run(window_end: str) -> dict[str, Any]:
     origins = input_origins()
     versions = None
     if os.environ.get("SM_LOCAL_RUNTIME") != "1" and origins:
-        import boto3  # only inside SageMaker, where the job role may read object versions
+        from pipelines.clients import client  # only inside SageMaker, where the job role may read object versions
 
-        versions = s3_version_lookup(boto3.client("s3"))
+        versions = s3_version_lookup(client("s3"))
     write_json(report_dir / MANIFEST, {"inputs": describe_inputs(inputs, origins, versions)})
     write_json(report_dir / REPORT, document)
     return document

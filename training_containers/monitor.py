@@ -150,9 +150,9 @@ def _client(args: argparse.Namespace, config_region: str) -> MetricsClient | Non
         return MetricsStore(args.metrics_store or os.environ[METRICS_STORE_ENV])
     if os.environ.get("SM_LOCAL_RUNTIME"):
         return MetricsStore(contract.processing_output("report") / LOCAL_STORE)
-    import boto3  # only on SageMaker: the one place this job creates an AWS client
+    from pipelines.clients import client  # only on SageMaker: the one place this job creates an AWS client
 
-    return boto3.client("cloudwatch", region_name=os.environ.get("AWS_REGION", config_region))  # type: ignore[no-any-return]
+    return client("cloudwatch", region_name=os.environ.get("AWS_REGION", config_region))  # type: ignore[no-any-return]
 
 
 def main(argv: list[str] | None = None) -> int:

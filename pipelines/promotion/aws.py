@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipelines import naming
+from pipelines.clients import client
 from pipelines.config import ModelConfig
 from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
@@ -78,15 +79,15 @@ def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = N
     """The controller against the deployed stack (names as the CDK app derives them)."""
     from pipelines.definition import champion_prefix
 
-    sagemaker, dynamodb = session.client("sagemaker"), session.client("dynamodb")
+    sagemaker, dynamodb = client("sagemaker", session), client("dynamodb", session)
     table = audit_table or f"{config.model.name}-trigger-gate"
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
         endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config)),
         audit=DynamoDbAudit(dynamodb, table),
-        champion=S3Champion(session.client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
-        alarms=CloudWatchAlarms(session.client("cloudwatch")),
+        champion=S3Champion(client("s3", session), champion_prefix(config), config.pipeline.kms_key_id),
+        alarms=CloudWatchAlarms(client("cloudwatch", session)),
         lease=DynamoDbLease(dynamodb, table),
     )
 

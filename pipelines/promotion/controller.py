@@ -227,8 +227,9 @@ class Promotion:
             # the approval event that named it (a listing may lag a change just made).
             try:
                 return model_version(self.registry.describe_model_package(text))
-            except Exception as error:
-                if "does not exist" not in str(error) and "Could not find" not in str(error):
+            except Exception as error:  # SageMaker answers an unknown package with a ValidationException
+                code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+                if code != "ValidationException" and not str(error).startswith("ValidationException"):
                     raise
                 raise IllegalTransition(
                     f"no model version {ref!r} in group {self.config.registry.model_package_group}"

@@ -62,6 +62,7 @@ RUNTIME_FOLDER = Path(__file__).resolve().parent / "runtime"
 IMAGE_MODULES = (
     "pipelines/__init__.py",
     "pipelines/alarms.py",
+    "pipelines/clients.py",
     "pipelines/config.py",
     "pipelines/definition.py",
     "pipelines/errors.py",

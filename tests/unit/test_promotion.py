@@ -817,3 +817,20 @@ def test_a_run_that_finds_another_acting_is_refused_and_a_lapsed_lease_is_taken_
     clock.skip(timedelta(seconds=LEASE_SECONDS))
     assert promotion.approve(1).stage is Stage.PRODUCTION
     assert lease.acquire("fraud-detector", "cli:2", clock()) is None  # released after the run
+
+
+def test_an_approval_event_is_read_with_one_describe_and_an_unknown_package_is_named(world: Any) -> None:
+    """The event names the package: one DescribeModelPackage, consistent with the change that
+    emitted it, instead of describing the whole group through a listing."""
+    promotion, _, _ = world
+    listed = []
+    listing = promotion.registry.list_model_packages
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        listed.append(args)
+        return listing(*args, **kwargs)
+
+    promotion.registry.list_model_packages = counting  # type: ignore[method-assign]
+    assert promotion.find(ARN.format(2)).label == "v2" and listed == []
+    with pytest.raises(IllegalTransition, match=r"no model version '.*/fraud-detector/99' in group fraud-detector"):
+        promotion.find(ARN.format(99))

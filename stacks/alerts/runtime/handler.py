@@ -9,8 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
+from pipelines import clients
 from pipelines.alert_sources import alert_for_execution, publish
 from pipelines.events import execution_failed
 
@@ -21,7 +20,7 @@ _clients: dict[str, Any] = {}
 
 def client(service: str) -> Any:
     if service not in _clients:
-        _clients[service] = boto3.client(service)
+        _clients[service] = clients.client(service)
     return _clients[service]
 
 

@@ -11,8 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
+from pipelines import clients
 from pipelines.alert_message import pagerduty_event, sns_notifications
 from pipelines.alert_sources import read_routing_key, send_to_pagerduty
 
@@ -23,7 +22,7 @@ _cache: dict[str, Any] = {}
 
 def routing_key() -> str:
     if "key" not in _cache:
-        secrets = _cache.setdefault("secretsmanager", boto3.client("secretsmanager"))
+        secrets = _cache.setdefault("secretsmanager", clients.client("secretsmanager"))
         _cache["key"] = read_routing_key(secrets, os.environ["ROUTING_KEY_SECRET"])
     return str(_cache["key"])
 

@@ -8,8 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
+from pipelines import clients
 from pipelines.monitor_launch import has_objects, plan_run, start_job
 
 LOG = logging.getLogger(__name__)
@@ -19,7 +18,7 @@ _clients: dict[str, Any] = {}
 
 def client(service: str) -> Any:
     if service not in _clients:
-        _clients[service] = boto3.client(service)
+        _clients[service] = clients.client(service)
     return _clients[service]
 
 

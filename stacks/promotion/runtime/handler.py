@@ -21,8 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
-
+from pipelines import clients
 from pipelines.config import ModelConfig, parse_config
 from pipelines.events import package_approved
 from pipelines.local.storage import split_uri
@@ -39,7 +38,7 @@ _config: ModelConfig | None = None
 
 def client(service: str) -> Any:
     if service not in _clients:
-        _clients[service] = boto3.client(service)
+        _clients[service] = clients.client(service)
     return _clients[service]
 
 

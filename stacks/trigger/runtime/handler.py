@@ -14,8 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
+from pipelines import clients
 from pipelines.trigger import TriggerGate, TriggerPolicy
 from pipelines.trigger_adapters import CloudWatchAlarmStates, DynamoDbTriggerStore, SageMakerPipelineRunner
 from pipelines.trigger_events import parse_gate_event
@@ -45,9 +44,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     if _gate is None:
         _gate = build_gate(
             os.environ,
-            dynamodb=boto3.client("dynamodb"),
-            sagemaker=boto3.client("sagemaker"),
-            cloudwatch=boto3.client("cloudwatch"),
+            dynamodb=clients.client("dynamodb"),
+            sagemaker=clients.client("sagemaker"),
+            cloudwatch=clients.client("cloudwatch"),
         )
     decisions = _gate.handle(parse_gate_event(event), delivery_id=getattr(context, "aws_request_id", ""))
     document = {"decisions": [d.to_json() for d in decisions]}
