@@ -4,11 +4,10 @@ alarms (re-armed on every change of production)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipelines import naming
-from pipelines.clients import client
 from pipelines.config import ModelConfig
 from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
@@ -75,19 +74,20 @@ class CloudWatchAlarms:
             self.client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason[:1023])
 
 
-def aws_promotion(config: ModelConfig, session: Any, audit_table: str | None = None) -> Promotion:
-    """The controller against the deployed stack (names as the CDK app derives them)."""
+def aws_promotion(config: ModelConfig, client: Callable[[str], Any], audit_table: str | None = None) -> Promotion:
+    """The controller against the deployed stack (names as the CDK app derives them); `client(service)`
+    gives the AWS clients (pipelines.clients)."""
     from pipelines.definition import champion_prefix
 
-    sagemaker, dynamodb = client("sagemaker", session), client("dynamodb", session)
+    sagemaker, dynamodb = client("sagemaker"), client("dynamodb")
     table = audit_table or f"{config.model.name}-trigger-gate"
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
         endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config)),
         audit=DynamoDbAudit(dynamodb, table),
-        champion=S3Champion(client("s3", session), champion_prefix(config), config.pipeline.kms_key_id),
-        alarms=CloudWatchAlarms(client("cloudwatch", session)),
+        champion=S3Champion(client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
+        alarms=CloudWatchAlarms(client("cloudwatch")),
         lease=DynamoDbLease(dynamodb, table),
     )
 

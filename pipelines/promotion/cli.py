@@ -20,9 +20,11 @@ def _controller(args: argparse.Namespace) -> tuple[Promotion, Any]:
     if args.aws:
         import boto3
 
+        from pipelines import clients
         from pipelines.promotion.aws import aws_promotion
 
-        return aws_promotion(config, boto3.Session(region_name=config.pipeline.region)), None
+        session = boto3.Session(region_name=config.pipeline.region)
+        return aws_promotion(config, lambda service: clients.client(service, session)), None
     from pipelines.local.workspace import Workspace
     from pipelines.promotion.local import local_evidence, local_promotion
 

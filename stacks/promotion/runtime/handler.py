@@ -18,7 +18,6 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from pipelines import clients
@@ -53,7 +52,7 @@ def controller() -> tuple[ModelConfig, Promotion]:
     global _config
     if _config is None:
         _config = deployed_config(os.environ, client("s3"))
-    return _config, aws_promotion(_config, SimpleNamespace(client=client), os.environ["AUDIT_TABLE"])
+    return _config, aws_promotion(_config, client, os.environ["AUDIT_TABLE"])
 
 
 def _logged(document: dict[str, Any]) -> dict[str, Any]:
