@@ -207,6 +207,14 @@ def pagerduty_event(*, key: str, subject: str, message: str, source: str, severi
     }
 
 
+def pages(subject: str, message: str) -> bool:
+    """Whether a notification of the alert topic is an incident: an alarm's state change, or a
+    failed run explained by the alert function (which always gives a subject). Notices that
+    EventBridge publishes (a version waiting for approval) carry no subject: they are for people
+    reading email and Slack, not for whoever is on call."""
+    return bool(subject) or _alarm_notification(message) is not None
+
+
 def _alarm_notification(message: str) -> tuple[str, str, str] | None:
     try:
         document = json.loads(message)

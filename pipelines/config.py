@@ -493,6 +493,16 @@ class PagerDutyRoute(_Strict):
     ]
     severity: Literal["critical", "error", "warning", "info"] = "error"
 
+    @field_validator("routing_key_secret")
+    @classmethod
+    def _a_name_not_a_key(cls, value: str) -> str:
+        if re.fullmatch(r"[A-Za-z0-9]{32}", value):
+            raise ValueError(
+                "this looks like the 32-character routing key itself: store it in AWS Secrets Manager and give the "
+                "secret's name or ARN here, so the key stays out of the config and the function's environment"
+            )
+        return value
+
 
 class AlertsSection(_Strict):
     email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
@@ -548,9 +558,7 @@ class DriftSection(_Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule_expression(cls, value: str) -> str:
-        if not re.match(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$", value):
-            raise ValueError(f"schedule must be rate(N unit) or cron(...), got {value!r}")
-        return value
+        return schedule_expression(value)
 
     @field_validator("metric_namespace")
     @classmethod
@@ -572,6 +580,13 @@ class DriftSection(_Strict):
             raise FieldError(
                 ("period_seconds",),
                 "period_seconds is required when schedule is cron(...): the alarm period cannot be derived",
+            )
+        interval = _rate_seconds(self.schedule)
+        if self.period_seconds is not None and interval is not None and self.period_seconds != interval:
+            raise FieldError(
+                ("period_seconds",),
+                f"period_seconds ({self.period_seconds}) must be the schedule's interval ({interval} s for "
+                f"{self.schedule}): each run publishes one datapoint per alarm period",
             )
         return self
 
@@ -600,6 +615,44 @@ class DriftSection(_Strict):
         if match is None:  # cron without period_seconds is rejected at load
             raise ValueError(f"cannot derive an alarm period from schedule {self.schedule!r}")
         return int(match[1]) * {"minute": 60, "hour": 3600, "day": 86_400}[match[2]]
+
+
+_RATE = re.compile(r"^rate\((?P<count>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+
+
+def schedule_expression(value: str) -> str:
+    """A schedule EventBridge (rules and Scheduler) accepts: rate(N unit), N at least 1, the unit
+    singular for 1 and plural above ("rate(1 hour) and rate(5 hours) are valid"), or cron(...) of
+    six fields with ? in day-of-month or day-of-week ("Schedule expressions for rules", EventBridge
+    User Guide: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html)."""
+    rate, cron = _RATE.match(value), _CRON.match(value)
+    if rate is not None:
+        count, unit = int(rate["count"]), rate["unit"]
+        if count < 1:
+            raise ValueError(f"a rate needs a value of at least 1, got {value!r}")
+        if (count == 1) == unit.endswith("s"):
+            right = unit.rstrip("s") + ("" if count == 1 else "s")
+            raise ValueError(f"EventBridge wants rate({count} {right}), got {value!r}")
+        return value
+    if cron is not None:
+        fields = cron["fields"].split()
+        if len(fields) != 6:
+            raise ValueError(
+                f"a cron expression has six fields (minutes hours day-of-month month day-of-week year), "
+                f"got {len(fields)} in {value!r}"
+            )
+        if "?" not in (fields[2], fields[4]):
+            raise ValueError(f"a cron expression needs ? in day-of-month or day-of-week, got {value!r}")
+        return value
+    raise ValueError(f"a schedule is rate(N unit) or cron(...), got {value!r}")
+
+
+def _rate_seconds(rate: str) -> int | None:
+    match = _RATE.match(rate)
+    if match is None:
+        return None
+    return int(match["count"]) * {"minute": 60, "hour": 3600, "day": 86_400}[match["unit"].rstrip("s")]
 
 
 def _aligned_cron(rate: str) -> str:
@@ -681,9 +734,7 @@ class ShadowCriteria(_Strict):
     @field_validator("evaluation_schedule")
     @classmethod
     def _schedule_expression(cls, value: str) -> str:
-        if not re.match(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$", value):
-            raise ValueError(f"evaluation_schedule must be rate(N unit) or cron(...), got {value!r}")
-        return value
+        return schedule_expression(value)
 
 
 class DeploymentGuardrails(_Strict):
@@ -695,6 +746,20 @@ class DeploymentGuardrails(_Strict):
     max_execution_seconds: Annotated[Int, Field(ge=600, le=28_800)] = 3600
     max_5xx_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
     max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 500
+
+    @model_validator(mode="after")
+    def _time_for_the_waits(self) -> DeploymentGuardrails:
+        # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds "should be larger than the total
+        # waiting time specified in TerminationWaitInSeconds and WaitIntervalInSeconds" (SageMaker API
+        # reference: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html).
+        waits = self.canary_wait_seconds + self.termination_wait_seconds
+        if self.max_execution_seconds <= waits:
+            raise FieldError(
+                ("max_execution_seconds",),
+                f"max_execution_seconds ({self.max_execution_seconds}) must exceed canary_wait_seconds plus "
+                f"termination_wait_seconds ({waits})",
+            )
+        return self
 
 
 class PromotionSection(_Strict):

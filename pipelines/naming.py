@@ -95,3 +95,8 @@ def role_name(model: str, region: str, purpose: str) -> str:
     own instead of failing on the first region's names; cut with a hash when it is too long."""
     name = f"{model}-{purpose}-{region}"
     return name if len(name) <= ROLE_NAME_LIMIT else owned_prefix(name, ROLE_NAME_LIMIT)
+
+
+def key_alias(model: str) -> str:
+    """The alias of the stack's KMS key: how a person's CLI finds the key the functions are given."""
+    return f"alias/{model}-retraining"

@@ -132,17 +132,20 @@ def staged_function(
 def failures_alarm(
     scope: Construct, construct_id: str, queue: sqs.IQueue, topic: sns.ITopic, name: str, what: str
 ) -> cloudwatch.Alarm:
-    """An alarm, sent to the alert topic, as soon as a failed invocation lands in `queue`."""
+    """An alarm, to the alert topic, in every period in which a failed invocation lands in `queue`
+    (messages sent, not messages waiting: a queue nobody drains would otherwise stay in ALARM and
+    hide every later failure), and its OK to the topic too (PagerDuty resolves the incident)."""
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
         alarm_name=name,
         alarm_description=f"{what}: an invocation failed after its retries; its event and error are in the queue",
-        metric=queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5), statistic="Maximum"),
+        metric=queue.metric_number_of_messages_sent(period=cdk.Duration.minutes(5), statistic="Sum"),
         threshold=1,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
     alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
     return alarm

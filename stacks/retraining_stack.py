@@ -96,6 +96,7 @@ class RetrainingStack(cdk.Stack):
             )
             for slug, (queue, what) in failed.items()
         }
+        self.alerts.allow_alarms(list(self.failure_alarms))
         acknowledge_function_scans(self)
         acknowledge_scan(
             self.pipeline.access_logs.node.default_child,  # type: ignore[arg-type]

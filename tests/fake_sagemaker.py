@@ -118,7 +118,11 @@ class FakeSageMaker:
 
     def _update_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         endpoint = self.endpoints[p["EndpointName"]]
-        assert endpoint["EndpointStatus"] in ("InService", "Failed"), "UpdateEndpoint while the endpoint is busy"
+        # "DeleteEndpoint is the only operation that can be performed on a failed endpoint"
+        # (DescribeEndpoint, EndpointStatus: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html)
+        if endpoint["EndpointStatus"] == "Failed":
+            raise self._invalid(f"Cannot update endpoint {p['EndpointName']}: it is Failed")
+        assert endpoint["EndpointStatus"] == "InService", "UpdateEndpoint while the endpoint is busy"
         assert p["EndpointConfigName"] in self.configs
         if "DeploymentConfig" in p:
             self._check_guarded(self.configs[endpoint["EndpointConfigName"]], self.configs[p["EndpointConfigName"]], p)

@@ -96,3 +96,11 @@ def endpoint_role_arn(config: ModelConfig) -> str:
     """The execution role of the SageMaker models behind the endpoint (created by the CDK app)."""
     p = config.pipeline
     return f"arn:aws:iam::{p.account}:role/{naming.role_name(config.model.name, p.region, 'endpoint')}"
+
+
+def with_deployed_key(config: ModelConfig, kms: Any) -> ModelConfig:
+    """The config as the stack's functions see it: with the stack's KMS key (found by its alias),
+    which every endpoint config and captured object is encrypted with. Without it a person's CLI
+    would build endpoint configs of other names and without the key."""
+    key = kms.describe_key(KeyId=naming.key_alias(config.model.name))["KeyMetadata"]["Arn"]
+    return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"kms_key_id": key})})

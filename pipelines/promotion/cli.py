@@ -1,12 +1,12 @@
-"""`status`, `approve`, `reject`, `promote`, `rollback`, `history`, `shadow-evaluate`: the same
-controller the Lambda functions run, against the local workspace or (`--aws`) the deployed stack."""
+"""`status`, `approve`, `reject`, `promote`, `rollback`, `reconcile`, `history`, `shadow-evaluate`:
+the same controller the Lambda functions run, against the local workspace or (`--aws`) the deployed
+stack."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,16 @@ def _controller(args: argparse.Namespace) -> tuple[Promotion, Any]:
         import boto3
 
         from pipelines import clients
-        from pipelines.promotion.aws import aws_promotion
+        from pipelines.promotion.aws import aws_promotion, with_deployed_key
+        from pipelines.promotion.aws_evidence import aws_evidence
 
         session = boto3.Session(region_name=config.pipeline.region)
-        return aws_promotion(config, lambda service: clients.client(service, session)), None
+
+        def client(service: str) -> Any:
+            return clients.client(service, session)
+
+        deployed = with_deployed_key(config, client("kms"))
+        return aws_promotion(deployed, client), aws_evidence(deployed, client("s3"), client("cloudwatch"))
     from pipelines.local.workspace import Workspace
     from pipelines.promotion.local import local_evidence, local_promotion
 
@@ -105,11 +111,15 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    promotion, _ = _controller(args)
+    applied = promotion.reconcile(actor=args.actor)
+    print(f"endpoint: {applied}")
+    return 0
+
+
 def _shadow_evaluate(args: argparse.Namespace) -> int:
     promotion, evidence = _controller(args)
-    if evidence is None:
-        print("on AWS the scheduled shadow-evaluation function decides; see `status`", file=sys.stderr)
-        return 2
     decision = promotion.evaluate_shadow(evidence)
     print("no version in shadow" if decision is None else f"{decision.verdict}: {decision.reason}")
     return 0
@@ -144,4 +154,5 @@ def add_commands(commands: Any) -> None:
     rollback.add_argument("--reason", default="")
     history = command("history", "every promotion decision, oldest first", _history)
     history.add_argument("--json", action="store_true")
-    command("shadow-evaluate", "decide the shadow now (locally; on AWS it runs on a schedule)", _shadow_evaluate)
+    command("shadow-evaluate", "decide the shadow now (on AWS it also runs on a schedule)", _shadow_evaluate)
+    command("reconcile", "finish interrupted commands and bring the endpoint in line with the registry", _reconcile)

@@ -36,6 +36,8 @@ from pipelines.promotion.shadow import ShadowDecision, ShadowEvidence, decide
 SHADOW_STARTED = "ShadowStartedAt"
 RETIRED_BY = "RetiredBy"
 CHANGED_AT = "StageChangedAt"
+CHANGE_SEQUENCE = "StageChangeSequence"  # orders two moves within the same second of StageChangedAt
+RESTORED_BY = "RestoredBy"  # on a version restored to production: "rollback" or "guardrails"
 ROLLBACK_OF = "RollbackOf"  # on a version restored by rollback: the version it replaced
 UPDATE_REQUESTED = "EndpointUpdateRequestedAt"  # on a promoted version, once its UpdateEndpoint was sent
 
@@ -103,6 +105,19 @@ def model_version(described: dict[str, Any]) -> ModelVersion:
 
 
 EvidenceSource = Callable[[ModelVersion, ModelVersion, datetime], ShadowEvidence]
+
+
+def _update_requested(version: ModelVersion) -> bool:
+    """An UpdateEndpoint serving `version` was sent while it is production: the marker is newer than
+    the version's last stage change (a marker from an earlier time in production is stale)."""
+    return version.metadata.get(UPDATE_REQUESTED, "") >= version.metadata.get(CHANGED_AT, "\uffff")
+
+
+def _changed(version: ModelVersion) -> tuple[str, int]:
+    """When the version last changed stage, finer than StageChangedAt's seconds."""
+    return version.metadata.get(CHANGED_AT, ""), int(version.metadata.get(CHANGE_SEQUENCE, "0"))
+
+
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
@@ -187,13 +202,13 @@ class Promotion:
             raise
         self.audit.finish(intent.model, intent.id)
 
-    def _resume(self, actor: str) -> list[Intent]:
-        """Write the records of interrupted runs from their intents: "completed" when the version
-        reached what the run set out to do (a later step converged it), else "interrupted"."""
-        model = self.config.model.name
-        pending = self.audit.pending(model)
+    def _resume(self, actor: str, pending: list[Intent]) -> list[Intent]:
+        """Write the records of interrupted runs from their intents, once `reconcile` finished
+        their moves and converged the endpoint: "completed" when the version reached what the run
+        set out to do, else "interrupted"."""
         if not pending:
             return []
+        model = self.config.model.name
         stages = {v.label: v.stage.value for v in self.versions()}
         completed = []
         for intent in pending:
@@ -205,6 +220,11 @@ class Promotion:
                 completed.append(intent)
         self._resumed += completed
         return completed
+
+    def _finish_interrupted_runs(self, actor: str) -> None:
+        """Before a command acts: if a run was interrupted, finish it first (`reconcile`)."""
+        if self.audit.pending(self.config.model.name):
+            self.reconcile(actor)
 
     def _already_done(self, action: str, version: str | None = None) -> str | None:
         """The version a resumed, completed intent of `action` was about, if this run resumed one."""
@@ -257,7 +277,7 @@ class Promotion:
     def previous_champion(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
         """The most recently superseded production version (a rolled-back one never counts)."""
         superseded = [v for v in self.in_stage(Stage.RETIRED, among) if v.metadata.get(RETIRED_BY) == "promotion"]
-        return max(superseded, key=lambda v: v.metadata.get(CHANGED_AT, ""), default=None)
+        return max(superseded, key=_changed, default=None)
 
     # ---- writing
 
@@ -290,7 +310,12 @@ class Promotion:
             version.arn,
             approval_status=approval if changed else None,
             approval_description=reason or None,
-            metadata={STAGE_KEY: target.value, CHANGED_AT: self._now(), **metadata},
+            metadata={
+                STAGE_KEY: target.value,
+                CHANGED_AT: self._now(),
+                CHANGE_SEQUENCE: str(time.time_ns()),
+                **metadata,
+            },
             actor=actor,
         )
         return model_version(described)
@@ -301,8 +326,8 @@ class Promotion:
     def approve(self, ref: str | int, actor: str = "user", reason: str = "") -> ModelVersion:
         """Approve (what Studio does), then deploy or shadow it. Run again after an interruption,
         it finishes what the first run started."""
+        self._finish_interrupted_runs(actor)
         version = self.find(ref)
-        self._resume(actor)
         # Approved, in shadow or in production already: an earlier run (perhaps interrupted) got
         # this far, and on_approved finishes or confirms what it did.
         if version.stage not in (Stage.APPROVED, Stage.SHADOW, Stage.PRODUCTION):
@@ -314,8 +339,8 @@ class Promotion:
 
     @under_lease
     def reject(self, ref: str | int, actor: str = "user", reason: str = "") -> ModelVersion:
+        self._finish_interrupted_runs(actor)
         version = self.find(ref)
-        self._resume(actor)
         if self._already_done("reject", version.label):
             return self.find(version.arn)
         with self._intent("reject", version, (Stage.REJECTED,), actor, reason) as intent:
@@ -397,7 +422,7 @@ class Promotion:
         evidence: EvidenceSource | None = None,
         actor: str = "user",
     ) -> ModelVersion:
-        self._resume(actor)
+        self._finish_interrupted_runs(actor)
         done = self._already_done("promote", None if ref is None else f"v{str(ref).removeprefix('v')}")
         if done is not None and (ref is None or not str(ref).startswith("arn:")):
             return self.find(done)  # an interrupted promote was finished just now
@@ -445,7 +470,7 @@ class Promotion:
     def rollback(self, actor: str = "user", reason: str = "") -> ModelVersion:
         """Restore the previous champion. Run again after an interruption, it finishes that
         rollback instead of rolling back once more."""
-        self._resume(actor)
+        self._finish_interrupted_runs(actor)
         done = self._already_done("rollback")
         if done is not None:
             return self.find(done)
@@ -462,7 +487,7 @@ class Promotion:
                 Action.RESTORE,
                 actor,
                 f"restored by rollback of {current.label}",
-                **{ROLLBACK_OF: current.label},
+                **{ROLLBACK_OF: current.label, RESTORED_BY: "rollback"},
             )
             self._move(current, Action.RETIRE, actor, why, **{RETIRED_BY: "rollback"})
             applied = self._converge(guarded=False)
@@ -533,25 +558,28 @@ class Promotion:
     def _finish_interrupted_moves(self, actor: str) -> None:
         """Two production versions mean a promotion or rollback stopped between its two registry
         writes: the newer one stands, the other is retired the way the move would have."""
-        productions = sorted(self.in_stage(Stage.PRODUCTION), key=lambda v: v.metadata.get(CHANGED_AT, ""))
+        productions = sorted(self.in_stage(Stage.PRODUCTION), key=_changed)
         newest = productions[-1] if productions else None
         for version in productions[:-1]:
             assert newest is not None
-            by = "rollback" if newest.metadata.get(ROLLBACK_OF) == version.label else "promotion"
+            restored = newest.metadata.get(ROLLBACK_OF) == version.label
+            by = newest.metadata.get(RESTORED_BY, "rollback") if restored else "promotion"
             reason = f"superseded by {newest.label} (finishing an interrupted {by})"
-            self._move(version, Action.RETIRE, actor, reason, **{RETIRED_BY: by})
-            self._record("reconcile", "retired", version, actor, reason)
+            with self._intent("reconcile", version, (Stage.RETIRED,), actor, reason) as intent:
+                self._move(version, Action.RETIRE, actor, reason, **{RETIRED_BY: by})
+                self.audit.append(intent.record("retired"))
         if newest is not None and len(productions) > 1:
             self._schedule_rearm(newest, actor)  # the interrupted move never got to it
 
     def _guardrail_rollback(self, actor: str) -> bool:
         """SageMaker rolled a promotion back (an auto-rollback alarm fired during blue/green): the
         endpoint is in service on the previous version although the update was sent. The registry
-        follows the endpoint; re-applying would only fail the same way again."""
+        follows the endpoint; re-applying would only fail the same way again. Only an update sent
+        while the version was production counts (`_update_requested`)."""
         production, state = self.production(), self.endpoint.state()
         if production is None or not state.exists or state.status != "InService" or state.production is None:
             return False
-        if state.production == production.arn or UPDATE_REQUESTED not in production.metadata:
+        if state.production == production.arn or not _update_requested(production):
             return False
         try:
             serving = self.find(state.production)
@@ -560,9 +588,13 @@ class Promotion:
         if serving.stage is not Stage.RETIRED:
             return False
         reason = f"deployment guardrails rolled {production.label} back; {serving.label} kept serving"
-        self._move(serving, Action.RESTORE, actor, reason, **{ROLLBACK_OF: production.label})
-        self._move(production, Action.RETIRE, actor, reason, **{RETIRED_BY: "guardrails"})
-        self._record("guardrail_rollback", "production", serving, actor, reason, replaced=production.label)
+        with self._intent(
+            "guardrail_rollback", serving, (Stage.PRODUCTION,), actor, reason, replaced=production.label
+        ) as intent:
+            restore = {ROLLBACK_OF: production.label, RESTORED_BY: "guardrails"}
+            self._move(serving, Action.RESTORE, actor, reason, **restore)
+            self._move(production, Action.RETIRE, actor, reason, **{RETIRED_BY: "guardrails"})
+            self.audit.append(intent.record("production"))
         self._schedule_rearm(serving, actor)
         return True
 
@@ -579,16 +611,19 @@ class Promotion:
         interruption, or when the endpoint was busy the last time), after writing the records of
         interrupted runs, finishing interrupted registry moves and approvals, and following a
         rollback SageMaker's guardrails made."""
-        self._resume(actor)
+        pending = self.audit.pending(self.config.model.name)
         self._finish_interrupted_moves(actor)
         self._finish_approvals(actor)
         self._guardrail_rollback(actor)
-        applied = self._converge()
+        # An interrupted rollback is finished as a rollback: switched at once, not under the
+        # guardrail alarms, which are likely firing in the incident that asked for it.
+        applied = self._converge(guarded=not any(i.action == "rollback" for i in pending))
         production = self.production()
-        if production is not None and applied == "updating" and UPDATE_REQUESTED not in production.metadata:
+        if production is not None and applied == "updating" and not _update_requested(production):
             production = self._mark_update_requested(production, actor)  # the swap after a staged step
         if production is not None:
             self.champion.publish(production.version)
+        self._resume(actor, pending)
         if applied not in ("unchanged", "no production version"):
             self._record("reconcile", applied, production, actor, "endpoint brought in line with the registry")
         return applied

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 from pipelines import naming
 from pipelines.config import ModelConfig
+from pipelines.errors import PipelinesError
 
 PRODUCTION, SHADOW = "production", "shadow"
 # "staged": an update was sent that is a step on the way (the shadow variant removed before a
@@ -54,6 +55,29 @@ class EndpointState:
     config_name: str | None = None
     production: str | None = None  # model package ARN
     shadow: str | None = None
+    failure_reason: str | None = None
+
+
+class EndpointNeedsAttention(PipelinesError):
+    """The endpoint is in a state no update can change: a person has to act (the message says how)."""
+
+
+# DescribeEndpoint, EndpointStatus: "Failed: ... DeleteEndpoint is the only operation that can be
+# performed on a failed endpoint"; "UpdateRollbackFailed: Both the rolling deployment and
+# auto-rollback failed. Your endpoint is in service with a mix of the old and new endpoint
+# configurations" (SageMaker API reference, DescribeEndpoint:
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html).
+STUCK = {
+    "Failed": (
+        "SageMaker allows only DeleteEndpoint on a failed endpoint. Delete it (aws sagemaker delete-endpoint "
+        "--endpoint-name {name}); the next evaluation, or `python -m pipelines reconcile CONFIG --aws`, creates it "
+        "again from the registry's production version"
+    ),
+    "UpdateRollbackFailed": (
+        "it serves a mix of the old and new endpoint configs after a failed rollback. Bring it back by hand (update "
+        "it to its last good config in the console or the CLI), then run `python -m pipelines reconcile CONFIG --aws`"
+    ),
+}
 
 
 def package_version(package_arn: str) -> int:
@@ -200,6 +224,7 @@ class SageMakerEndpoint:
             self.name,
             exists=True,
             status=endpoint["EndpointStatus"],
+            failure_reason=endpoint.get("FailureReason"),
             config_name=config_name,
             production=self._package_of(described.get("ProductionVariants", [])),
             shadow=self._package_of(described.get("ShadowProductionVariants", [])),
@@ -243,7 +268,12 @@ class SageMakerEndpoint:
 
     def apply(self, production: Version, shadow: Version | None, *, guarded: bool) -> Applied:
         current = self.state()
-        if current.exists and current.status not in ("InService", "Failed"):
+        if current.exists and current.status in STUCK:
+            reason = f" ({current.failure_reason})" if current.failure_reason else ""
+            raise EndpointNeedsAttention(
+                f"endpoint {self.name} is {current.status}{reason}: " + STUCK[current.status].format(name=self.name)
+            )
+        if current.exists and current.status != "InService":
             return "busy"  # an update is running; the next evaluation converges
         for version in (production, shadow):
             if version is not None:

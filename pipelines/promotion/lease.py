@@ -15,6 +15,8 @@ conditions are evaluated atomically on the item); locally a row in a SQLite tabl
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -48,26 +50,49 @@ class Lease(Protocol):
 
 
 class SqliteLease:
+    """The local lease also records the holder's process: a command killed on this machine leaves a
+    lease whose process is gone, which the next command takes over at once instead of waiting for
+    it to lapse."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         with closing(sqlite3.connect(path, timeout=60)) as db, db:
-            db.execute("CREATE TABLE IF NOT EXISTS promotion_lease (model TEXT PRIMARY KEY, owner TEXT, until TEXT)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS promotion_lease "
+                "(model TEXT PRIMARY KEY, owner TEXT, until TEXT, host TEXT, pid INTEGER)"
+            )
 
     def acquire(self, model: str, owner: str, now: datetime) -> Holder | None:
         until = now + timedelta(seconds=LEASE_SECONDS)
         with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT owner, until FROM promotion_lease WHERE model = ?", (model,)).fetchone()
-            if row is not None and row[0] != owner and datetime.fromisoformat(row[1]) > now:
+            row = db.execute("SELECT owner, until, host, pid FROM promotion_lease WHERE model = ?", (model,)).fetchone()
+            if row is not None and row[0] != owner and datetime.fromisoformat(row[1]) > now and _alive(row[2], row[3]):
                 db.execute("ROLLBACK")
                 return Holder(row[0], datetime.fromisoformat(row[1]))
-            db.execute("INSERT OR REPLACE INTO promotion_lease VALUES (?, ?, ?)", (model, owner, until.isoformat()))
+            db.execute(
+                "INSERT OR REPLACE INTO promotion_lease VALUES (?, ?, ?, ?, ?)",
+                (model, owner, until.isoformat(), socket.gethostname(), os.getpid()),
+            )
             db.execute("COMMIT")
         return None
 
     def release(self, model: str, owner: str) -> None:
         with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
             db.execute("DELETE FROM promotion_lease WHERE model = ? AND owner = ?", (model, owner))
+
+
+def _alive(host: str | None, pid: int | None) -> bool:
+    """Whether the holder's process may still run: always, unless it ran here and is gone."""
+    if host != socket.gethostname() or pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 class DynamoDbLease:

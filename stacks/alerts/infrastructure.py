@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aws_cdk as cdk
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -237,3 +238,26 @@ class Alerts(Construct):
             )
         self.topic.add_subscription(subscriptions.LambdaSubscription(staged.function))
         return staged.function
+
+    def allow_alarms(self, alarm_names: list[str]) -> None:
+        """CloudWatch publishes these alarms' notifications to the topic. The topic's policy replaces
+        SNS's default one, so the service is named: allow cloudwatch.amazonaws.com to sns:Publish,
+        for these alarms only ("Why didn't I receive an SNS notification for my CloudWatch alarm
+        trigger?", AWS re:Post knowledge center; condition keys aws:SourceArn, aws:SourceAccount)."""
+        stack = cdk.Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": [
+                            f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:{name}" for name in alarm_names
+                        ]
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )

@@ -122,7 +122,7 @@ class RetrainingPipeline(Construct):
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"alias/{names.model}-retraining",
+            alias=naming.key_alias(names.model),
             description=f"{names.model}: artifacts, job volumes and outputs, audit table, alerts",
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,

@@ -353,3 +353,34 @@ def test_an_endpoint_update_finishing_runs_the_evaluation_at_once(template: dict
     assert pattern.matches_event(endpoint_state_change(ENDPOINT))
     assert not pattern.matches_event(endpoint_state_change(ENDPOINT, status="UPDATING"))
     assert not pattern.matches_event(endpoint_state_change("another-endpoint"))
+
+
+def test_the_cli_on_aws_builds_the_endpoint_configs_the_functions_build(synth: Synth) -> None:
+    """`rollback --aws` from a person's shell must deploy what the functions would: the same config
+    names, encrypted with the stack's key (found by its alias), not the YAML's key-less settings."""
+    from botocore.stub import Stubber
+
+    from pipelines.config import load_config
+    from pipelines.promotion.aws import with_deployed_key
+    from pipelines.promotion.endpoint import Version, endpoint_config_request
+    from tests.conftest import EXAMPLE_CONFIG
+
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    deployed = synth.stacks[STACK].pipeline.deployed_config
+    function_view = deployed.model_copy(update={"pipeline": deployed.pipeline.model_copy(update={"kms_key_id": key})})
+    kms = boto3.client("kms", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(kms) as stub:
+        stub.add_response(
+            "describe_key",
+            {"KeyMetadata": {"KeyId": key.rsplit("/", 1)[1], "Arn": key}},
+            {"KeyId": "alias/fraud-detector-retraining"},
+        )
+        cli_view = with_deployed_key(load_config(EXAMPLE_CONFIG), kms)
+    version = Version("arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-detector/7", 7, "s3://b/m", "i")
+    for shadow in (None, version):
+        assert endpoint_config_request(cli_view, version, shadow) == endpoint_config_request(
+            function_view, version, shadow
+        )
+    assert endpoint_config_request(cli_view, version, None)["KmsKeyId"] == key
+    aliases = [a["Properties"]["AliasName"] for a in resources(synth.template(STACK), "AWS::KMS::Alias").values()]
+    assert aliases == ["alias/fraud-detector-retraining"]

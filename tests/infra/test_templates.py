@@ -555,3 +555,32 @@ def test_every_job_of_the_definition_carries_the_tag_the_pipeline_role_requires(
     assert len(jobs) == 3
     for job in jobs:
         assert {"Key": "retraining:model", "Value": "fraud-detector"} in job["Arguments"]["Tags"], job["Name"]
+
+
+@pytest.mark.parametrize("stack", ["fraud-detector-retraining", f"{VARIANT}-retraining"])
+def test_every_alarm_that_notifies_a_topic_may_publish_to_it(synth: Synth, stack: str) -> None:
+    """A topic policy replaces SNS's default policy: CloudWatch publishes an alarm's notification
+    only where the policy allows cloudwatch.amazonaws.com sns:Publish for that alarm."""
+    import fnmatch
+
+    template = synth.template(stack)
+    policies = [p["Properties"] for p in resources(template, "AWS::SNS::TopicPolicy").values()]
+    notifying = 0
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        for topic in properties.get("AlarmActions", []) + properties.get("OKActions", []):
+            notifying += 1
+            allowing = [
+                statement
+                for policy in policies
+                if topic in policy["Topics"]
+                for statement in policy["PolicyDocument"]["Statement"]
+                if statement["Effect"] == "Allow"
+                and statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+                and "sns:Publish" in json.dumps(statement["Action"])
+            ]
+            assert len(allowing) == 1, properties["AlarmName"]
+            arns = allowing[0]["Condition"]["ArnLike"]["aws:SourceArn"]
+            alarm_arn = f"arn:aws:cloudwatch:us-east-1:111122223333:alarm:{properties['AlarmName']}"
+            assert any(fnmatch.fnmatchcase(alarm_arn, a) for a in arns)
+    assert notifying >= 8  # four failure alarms, ALARM and OK each

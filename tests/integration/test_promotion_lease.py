@@ -60,3 +60,20 @@ def test_a_lapsed_lease_is_taken_over_and_a_stale_release_frees_nothing(lease: L
     assert holder is not None and holder.owner == "approval:b"
     lease.release("fraud", "approval:b")
     assert lease.acquire("fraud", "cli:c", later + timedelta(seconds=2)) is None
+
+
+def test_a_local_lease_whose_process_is_gone_is_taken_over_at_once(tmp_path: Path) -> None:
+    """A command killed mid-run (Ctrl-C, a crash) must not lock every other command out for the
+    lease's whole duration on the machine where it ran."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    lease = SqliteLease(tmp_path / "audit.db")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert lease.acquire("fraud", "approve:a", T0) is None
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        db.execute("UPDATE promotion_lease SET pid = ? WHERE model = 'fraud'", (int(dead.stdout),))
+    assert lease.acquire("fraud", "status:b", T0 + timedelta(seconds=5)) is None
+    held = lease.acquire("fraud", "approve:c", T0 + timedelta(seconds=6))  # b's process (this one) lives
+    assert held is not None and held.owner == "status:b"

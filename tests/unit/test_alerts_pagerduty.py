@@ -106,3 +106,12 @@ def test_events_are_posted_as_json_and_a_refusal_fails_the_invocation() -> None:
 
     with pytest.raises(PagerDutyRefused, match="400"):
         send_to_pagerduty(event, opener=invalid)
+
+
+def test_only_alarms_and_explained_failures_page_not_notices() -> None:
+    from pipelines.alert_message import pages
+
+    alarm = json.dumps({"AlarmName": "fraud-monitor-failures", "NewStateValue": "ALARM", "NewStateReason": "1 >= 1"})
+    assert pages("ALARM: fraud-monitor-failures", alarm) and pages("", alarm)
+    assert pages("[fraud] retraining failed: candidate failed the quality gates", "QualityGates failed ...")
+    assert not pages("", "[fraud] model version arn:...:model-package/fraud/3 passed every gate and waits for approval")

@@ -40,3 +40,8 @@ def test_the_routing_key_is_named_by_secret_name_or_arn(secret: str) -> None:
 def test_a_secret_reference_that_names_no_secret_is_refused(secret: str) -> None:
     with pytest.raises(ConfigError, match=r"alerts\.pagerduty\.routing_key_secret"):
         parse_config(_with_alerts({"pagerduty": {"routing_key_secret": secret}}))
+
+
+def test_a_routing_key_given_where_its_secret_goes_is_refused() -> None:
+    with pytest.raises(ConfigError, match="looks like the 32-character routing key itself"):
+        parse_config(_with_alerts({"pagerduty": {"routing_key_secret": "R0123456789ABCDEF0123456789ABCDE"}}))

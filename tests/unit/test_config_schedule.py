@@ -37,3 +37,44 @@ def test_a_rate_that_cannot_align_is_refused_at_its_field(schedule: str) -> None
     raw["drift"]["schedule"] = schedule
     with pytest.raises(ConfigError, match=r"drift\.schedule: .*cannot run on the clock's boundaries"):
         parse_config(raw)
+
+
+@pytest.mark.parametrize(
+    ("field", "schedule", "message"),
+    [
+        ("drift", "rate(0 hours)", "at least 1"),
+        ("drift", "rate(1 hours)", r"rate\(1 hour\)"),
+        ("drift", "cron(hello)", "six fields"),
+        ("drift", "cron(0 * * * *)", "six fields"),
+        ("drift", "cron(0 * * * * *)", r"\? in day-of-month or day-of-week"),
+        ("shadow", "rate(2 hour)", r"rate\(2 hours\)"),
+        ("shadow", "rate(0 minutes)", "at least 1"),
+        ("shadow", "cron(0 * * * *)", "six fields"),
+    ],
+)
+def test_schedules_eventbridge_refuses_are_refused_at_their_field(field: str, schedule: str, message: str) -> None:
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    if field == "drift":
+        raw["drift"]["schedule"] = schedule
+        where = r"drift\.schedule"
+    else:
+        raw["promotion"]["shadow"]["evaluation_schedule"] = schedule
+        where = r"promotion\.shadow\.evaluation_schedule"
+    with pytest.raises(ConfigError, match=rf"{where}: .*{message}"):
+        parse_config(raw)
+
+
+def test_a_period_that_is_not_the_rate_is_refused() -> None:
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    raw["drift"]["period_seconds"] = 300
+    with pytest.raises(ConfigError, match=r"drift\.period_seconds: .*must be the schedule's interval \(3600 s"):
+        parse_config(raw)
+
+
+def test_the_deployment_timeout_must_outlast_its_waits() -> None:
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    raw["promotion"]["deployment"].update(
+        canary_wait_seconds=3600, termination_wait_seconds=3600, max_execution_seconds=600
+    )
+    with pytest.raises(ConfigError, match=r"promotion\.deployment\.max_execution_seconds: .*\(7200\)"):
+        parse_config(raw)

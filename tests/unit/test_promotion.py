@@ -23,7 +23,13 @@ from pipelines.config import ModelConfig, ShadowCriteria
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.aws import SageMakerRegistry
 from pipelines.promotion.controller import ModelVersion, Promotion
-from pipelines.promotion.endpoint import SageMakerEndpoint, Version, deployment_config, guardrail_alarm_names
+from pipelines.promotion.endpoint import (
+    EndpointNeedsAttention,
+    SageMakerEndpoint,
+    Version,
+    deployment_config,
+    guardrail_alarm_names,
+)
 from pipelines.promotion.evidence import variant_evidence
 from pipelines.promotion.lease import LEASE_SECONDS, PromotionBusy, SqliteLease
 from pipelines.promotion.lifecycle import TRANSITIONS, Action, IllegalTransition, Stage, next_stage, stage_of
@@ -723,40 +729,65 @@ def _audited(promotion: Promotion) -> list[tuple[str, str | None, str, str]]:
     )
 
 
+class CrashingRegistry(LocalRegistry):
+    """The local registry, dying right after its N-th write took effect."""
+
+    crash_after: int | None = None
+    writes = 0
+
+    def update_model_package(self, arn: str, **changes: Any) -> dict[str, Any]:
+        described = super().update_model_package(arn, **changes)
+        self.writes += 1
+        if self.crash_after is not None and self.writes >= self.crash_after:
+            self.crash_after = None
+            raise Crash(f"crashed after registry write {self.writes}")
+        return described
+
+
+@pytest.mark.parametrize("where", ["sagemaker", "registry"])
 def test_a_command_interrupted_after_any_call_keeps_its_record_once_it_is_run_again(
-    config: ModelConfig, tmp_path: Path
+    config: ModelConfig, tmp_path: Path, where: str
 ) -> None:
-    """A crash after any SageMaker call, then the same command run again (what a person does):
-    the endpoint converges and every command's record, with its actor and reason, is there once."""
-    reference: list[tuple[str, str | None, str, str]] | None = None
+    """A crash after any SageMaker call or registry write, then the same command run again (what a
+    person does): after each command the endpoint serves what it did without the crash, and every
+    command's record, with its actor and reason, is there once."""
+    reference: tuple[list[Any], list[Any]] | None = None
     total, crash_at = None, 1
     while total is None or crash_at <= total:
-        folder = tmp_path / f"crash-{crash_at if total else 0}"
-        registry = LocalRegistry(folder / "registry.db")
+        folder = tmp_path / f"{where}-crash-{crash_at if total else 0}"
+        registry = CrashingRegistry(folder / "registry.db")
         registry.create_model_package_group("fraud-detector")
         for number in (1, 2):
             register(registry, number)
+        registry.writes = 0
         fake = FakeSageMaker()
-        fake.crash_after = crash_at if total is not None else None
+        if total is not None:
+            if where == "sagemaker":
+                fake.crash_after = crash_at
+            else:
+                registry.crash_after = crash_at
         promotion = Promotion(
             config, registry, SageMakerEndpoint(config, fake, ROLE), SqliteAudit(folder / "a.db"), RecordingChampion()
         )
+        served = []
         for _, command in _commands(promotion):
             try:
                 command()
             except Crash:
                 command()  # run again
-        audited = _audited(promotion)
+            served.append(fake.serving(ENDPOINT))
+        outcome = (served, _audited(promotion))
         if total is None:
-            total, reference = len(fake.calls), audited
-            assert ("rollback", "v1", "dave", "conversion dropped") in audited
-            assert ("promote", "v2", "carol", "forced by operator") in audited
+            total, reference = (len(fake.calls) if where == "sagemaker" else registry.writes), outcome
+            assert ("rollback", "v1", "dave", "conversion dropped") in outcome[1]
+            assert ("promote", "v2", "carol", "forced by operator") in outcome[1]
+            assert served[-1] == (ARN.format(1), None)
         else:
-            assert audited == reference, f"crash after call {crash_at} ({fake.calls[crash_at - 1][0]})"
+            assert outcome == reference, f"crash after {where} call {crash_at}"
             assert stages(promotion) == {"v2": "retired", "v1": "production"}
             assert promotion.audit.pending("fraud-detector") == []
             crash_at += 1
-    assert total > 10
+    assert total > 5
 
 
 def test_an_approval_interrupted_after_the_registry_update_is_finished_by_reconcile(world: Any) -> None:
@@ -834,3 +865,38 @@ def test_an_approval_event_is_read_with_one_describe_and_an_unknown_package_is_n
     assert promotion.find(ARN.format(2)).label == "v2" and listed == []
     with pytest.raises(IllegalTransition, match=r"no model version '.*/fraud-detector/99' in group fraud-detector"):
         promotion.find(ARN.format(99))
+
+
+def test_a_failed_rollback_update_is_applied_again_not_taken_for_a_guardrail_rollback(world: Any) -> None:
+    """v1 was promoted once under guardrails (its marker says so); after v2 replaced it, a rollback
+    restores v1 and its update fails, leaving v2 serving. v1's old marker predates its restore: this
+    is not SageMaker rolling a promotion back, and v2 must not come back."""
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.evaluate_shadow(promote_evidence)
+    promotion.approve(3)
+    promotion.evaluate_shadow(promote_evidence)  # v3 production, v2 retired (its marker stays)
+    before = fake.endpoints[ENDPOINT]["EndpointConfigName"]
+    promotion.rollback(actor="oncall", reason="bad v3")  # v2 restored
+    assert "EndpointUpdateRequestedAt" in promotion.find(2).metadata
+    fake.endpoints[ENDPOINT].update({"EndpointConfigName": before, "EndpointStatus": "InService"})  # update failed
+    promotion.reconcile()
+    assert stages(promotion) == {"v3": "retired", "v2": "production", "v1": "retired"}
+    assert fake.serving(ENDPOINT) == (ARN.format(2), None)
+    assert not [h for h in promotion.history() if h["action"] == "guardrail_rollback"]
+
+
+def test_a_failed_endpoint_is_left_to_a_person_with_what_to_do_and_recreated_once_deleted(world: Any) -> None:
+    promotion, fake, _ = world
+    promotion.approve(1)
+    fake.endpoints[ENDPOINT].update(EndpointStatus="Failed", FailureReason="the container did not pass health checks")
+    calls = len(fake.calls)
+    with pytest.raises(
+        EndpointNeedsAttention, match=r"is Failed \(the container did not pass health checks\)"
+    ) as raised:
+        promotion.reconcile()
+    assert f"delete-endpoint --endpoint-name {ENDPOINT}" in str(raised.value)
+    assert not [c for c, _ in fake.calls[calls:] if c.startswith(("update", "create"))]
+    del fake.endpoints[ENDPOINT]  # the person deleted it
+    assert promotion.reconcile() == "created" and fake.serving(ENDPOINT) == (ARN.format(1), None)

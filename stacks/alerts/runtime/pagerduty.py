@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines import clients
-from pipelines.alert_message import pagerduty_event, sns_notifications
+from pipelines.alert_message import pagerduty_event, pages, sns_notifications
 from pipelines.alert_sources import read_routing_key, send_to_pagerduty
 
 LOG = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             )
         )
         for n in sns_notifications(event)
+        if pages(n.subject, n.message)
     ]
     LOG.info(json.dumps({"sent": len(sent), "dedup_keys": sent}))
     return {"sent": len(sent)}
