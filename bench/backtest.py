@@ -8,7 +8,7 @@ calendar with as many runs as the trigger policy, trigger, every window):
 - elec2: ../shared/data/elec2.csv through configs/elec2.yaml (skipped when the file is absent);
   its config was chosen with --sweep on all of it, so `elec2-holdout` also checks the choice on
   unseen data: the sweep runs on the first half, its recommended point replays the second half;
-- generated: fraud-like transactions from pipelines/datagen.py through the example config
+- generated: fraud-like transactions from pipelines/simulation/datagen.py through the example config
   configs/fraud-detector.yaml as it is (nothing tuned on these streams), one stream per seed.
   Known drift points: 90 stationary days (the first 60 train the first model, as the history a
   deployment starts with), a covariate shift for 40 days, back to normal for 30, then card testing

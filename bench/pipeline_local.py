@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines.config import load_config  # noqa: E402
-from pipelines.datagen import StreamSpec, generate  # noqa: E402
-from pipelines.demo import put_data  # noqa: E402
 from pipelines.local.workspace import Workspace  # noqa: E402
+from pipelines.simulation.datagen import StreamSpec, generate  # noqa: E402
+from pipelines.simulation.demo import put_data  # noqa: E402
 
 
 def run(rows: int, workdir: Path) -> tuple[dict[str, float], float, str, dict[str, int]]:

@@ -30,7 +30,7 @@ def _validate_config(args: argparse.Namespace) -> int:
 
 def _definition(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
-    from pipelines.definition import definition_json
+    from pipelines.definition.builder import definition_json
 
     text = definition_json(load_config(args.config))
     if args.out:
@@ -43,7 +43,7 @@ def _definition(args: argparse.Namespace) -> int:
 
 
 def _generate_data(args: argparse.Namespace) -> int:
-    from pipelines.datagen import StreamSpec, generate
+    from pipelines.simulation.datagen import StreamSpec, generate
 
     spec = StreamSpec(
         rows=args.rows,
@@ -66,8 +66,8 @@ def _generate_data(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import DemoSize
-    from pipelines.demo import main as demo
+    from pipelines.simulation.demo import DemoSize
+    from pipelines.simulation.demo import main as demo
 
     return demo(Path(args.out), DemoSize(history_rows=args.history_rows, daily_requests=args.daily_requests))
 
@@ -114,7 +114,7 @@ def _drift(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
     from pipelines.drift import compare_frames
     from pipelines.drift.files import read_frame, write_report
-    from pipelines.drift_report import write_html
+    from pipelines.drift.report import write_html
 
     config = load_config(args.config) if args.config else None
     report = compare_frames(
@@ -160,7 +160,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from pipelines.datagen import SCENARIOS
+    from pipelines.simulation.datagen import SCENARIOS
 
     root = argparse.ArgumentParser(prog="python -m pipelines", description="Drift-triggered retraining on SageMaker.")
     commands = root.add_subparsers(dest="command", required=True)

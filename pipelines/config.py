@@ -121,7 +121,7 @@ class FeatureType(StrEnum):
     categorical = "categorical"
 
 
-# Feature names are CloudWatch dimension values (pipelines/drift/metrics.py, pipelines/alarms.py):
+# Feature names are CloudWatch dimension values (pipelines/drift/metrics.py, pipelines/monitoring/alarms.py):
 # at most 255 characters in an alarm's dimension (CfnAlarm.DimensionProperty, "The value for the
 # dimension, from 1–255 characters in length": https://docs.aws.amazon.com/cdk/api/v2/docs/
 # aws-cdk-lib.aws_cloudwatch.CfnAlarm.DimensionProperty.html; aws-cdk-lib's metric.js refuses longer

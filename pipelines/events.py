@@ -1,6 +1,6 @@
 """Fields of the EventBridge events the promotion and alert functions receive, read before any
 call: a missing or empty field raises `MalformedEvent` naming it by its dotted path (the trigger
-gate's events have their own reader, `pipelines.trigger_events`). Standard library only: the
+gate's events have their own reader, `pipelines.trigger.events`). Standard library only: the
 alert function's bundle carries this module."""
 
 from __future__ import annotations

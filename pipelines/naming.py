@@ -1,4 +1,6 @@
-"""Names of the AWS resources the loop creates at run time, and the IAM patterns that grant them.
+"""Every name and S3 location of a model's resources, and the IAM pattern that grants each name
+the code creates at run time: one definition, read by the stacks, the jobs, the functions and the
+local runtime alike (`grep` finds each format here and nowhere else).
 
 A name and the grant that allows it come from the same function here, so they cannot drift
 apart: a resource created under a name its role's policy does not match is denied on AWS, which
@@ -8,11 +10,20 @@ AWS names have length limits, and IAM grants resources by prefix (`<prefix>*`). 
 name to fit makes two names that share their first characters share a prefix, and a grant on one
 model's resources then matches another's. `owned_prefix` therefore ends every cut name with a
 short hash of the whole name: the prefix is unique to its owner.
+
+Standard library only: every bundle carries this module.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pipelines.errors import PipelinesError
+
+if TYPE_CHECKING:  # the config imports this module
+    from pipelines.config import ModelConfig
 
 # SageMaker names (EndpointConfigName, ModelName, ProcessingJobName): at most 63 characters,
 # pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}. Source: SageMaker API reference, e.g.
@@ -100,3 +111,264 @@ def role_name(model: str, region: str, purpose: str) -> str:
 def key_alias(model: str) -> str:
     """The alias of the stack's KMS key: how a person's CLI finds the key the functions are given."""
     return f"alias/{model}-retraining"
+
+
+# ---- S3 locations
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI."""
+    if not uri.startswith("s3://"):
+        raise PipelinesError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise PipelinesError(f"S3 URI without a bucket: {uri!r}")
+    return bucket, key
+
+
+# ---- model-level names
+
+
+def bucket_name(model: str, account: str, region: str) -> str:
+    """The artifact bucket when the config names none (bucket names are global: account and region)."""
+    return f"{model}-{account}-{region}"
+
+
+def _retraining(model: str) -> str:
+    return f"{model}-retraining"
+
+
+def pipeline_name(model: str) -> str:
+    return _retraining(model)
+
+
+def stack_name(model: str) -> str:
+    return _retraining(model)
+
+
+def chat_channel(model: str) -> str:
+    """The AWS Chatbot Slack channel configuration."""
+    return _retraining(model)
+
+
+def job_base_name(model: str, step: str) -> str:
+    """What the SDK prefixes a job's name with (Pipelines names the jobs it starts itself)."""
+    return f"{model}-{step}"
+
+
+def endpoint_name(model: str) -> str:
+    """The serving endpoint when the config names none."""
+    return f"{model}-endpoint"
+
+
+def audit_table(model: str) -> str:
+    """The DynamoDB table of the retrain trigger's state and both audit trails (trigger decisions,
+    promotion records), with the promotion lease."""
+    return f"{model}-audit"
+
+
+def alert_topic(model: str) -> str:
+    return f"{model}-retraining-alerts"
+
+
+def monitor_schedule(model: str) -> str:
+    return f"{model}-drift-monitor"
+
+
+def dashboard(model: str) -> str:
+    return _retraining(model)
+
+
+def job_image_repository(model: str) -> str:
+    return f"{model}-jobs"
+
+
+def guardrail_alarms(endpoint: str) -> list[str]:
+    """The CloudWatch alarms that roll a blue/green deployment of `endpoint` back."""
+    return [f"{endpoint}-5xx-rate", f"{endpoint}-latency-p99"]
+
+
+def failures_alarm(model: str, unit: str) -> str:
+    """The alarm on a unit's failure queue (`trigger-gate`, `alerts`, `promotion`, `monitor`, ...)."""
+    return f"{model}-{unit}-failures"
+
+
+# CloudWatch alarm names: at most 255 characters (PutMetricAlarm, AlarmName).
+ALARM_NAME_LIMIT = 255
+
+
+def alarm_name(model: str, *parts: str) -> str:
+    """`<model>-<part>-<part>...`, cut with a hash of the whole when longer than CloudWatch allows."""
+    name = "-".join((model, *parts))
+    if len(name) <= ALARM_NAME_LIMIT:
+        return name
+    return owned_prefix(name, ALARM_NAME_LIMIT)
+
+
+# ---- the pipeline's steps and the reports they write (the definition, the local runtime, the alert
+# function and the jobs all read these)
+
+DATA_PULL = "DataPull"
+DATA_VALID = "DataValid"
+DATA_FAILED = "DataValidationFailed"
+TRAIN = "Train"
+EVALUATE = "Evaluate"
+QUALITY_GATES = "QualityGates"
+GATES_FAILED = "QualityGatesFailed"
+REGISTER = "Register"
+EVALUATION_REPORT = "EvaluationReport"  # the Evaluate step's property file, and the version's metadata key
+VALIDATION_REPORT = "DataValidationReport"  # DataPull's property file
+VALIDATION_FILE, MANIFEST_FILE, EVALUATION_FILE = "validation_report.json", "manifest.json", "evaluation.json"
+
+
+# ---- S3: everything of a model lives under s3://<bucket>/<model>/<area>/
+
+EXECUTIONS = "executions"  # <execution id>/<step>/<output>/...: what registered versions point at
+CAPTURE = "capture"  # <endpoint>/<variant>/yyyy/mm/dd/hh/: SageMaker data capture
+GROUND_TRUTH = "ground-truth"  # yyyy/mm/dd/hh/: labels, by Model Monitor's convention
+CHAMPION = "champion"  # champion.json, model.tar.gz, baseline_profile.json of production
+MONITORING = "monitoring"  # <job name>/: the drift monitor's reports
+SCRATCH = "scratch"
+CONFIG = "config"  # <sha>/model-config.json: content-addressed
+EDGE_CASES = "edge-cases"  # <sha>/edge-cases.csv: content-addressed
+DEFINITION = "definition"  # <sha>/pipeline.json: a definition too large to inline
+CHAMPION_POINTER, CHAMPION_MODEL, BASELINE_PROFILE = "champion.json", "model.tar.gz", "baseline_profile.json"
+PRODUCTION_VARIANT, SHADOW_VARIANT = "production", "shadow"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a model's objects live in its artifact bucket."""
+
+    bucket: str
+    model: str
+
+    @property
+    def prefix(self) -> str:
+        """s3://<bucket>/<model>"""
+        return f"s3://{self.bucket}/{self.model}"
+
+    def key(self, area: str) -> str:
+        """`<model>/<area>/`, relative to the bucket (for IAM resources, conditions and lifecycle rules)."""
+        return f"{self.model}/{area}/"
+
+    def uri(self, area: str, *parts: str) -> str:
+        """s3://<bucket>/<model>/<area>/<parts...> (a prefix ending in / when no part is given)."""
+        return f"s3://{self.bucket}/{self.key(area)}" + "/".join(parts)
+
+    def capture(self, endpoint: str, variant: str | None = None) -> str:
+        """SageMaker writes capture under `<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/`."""
+        return self.uri(CAPTURE, endpoint, variant, "") if variant else self.uri(CAPTURE).rstrip("/")
+
+    def report(self, execution_id: str, step: str, output: str, file: str) -> str:
+        """A file a pipeline execution's step wrote (`executions/<id>/<step>/<output>/<file>`)."""
+        return self.uri(EXECUTIONS, execution_id, step, output, file)
+
+
+def layout(config: ModelConfig) -> Layout:
+    return Layout(config.pipeline.bucket(config.model.name), config.model.name)
+
+
+def champion_prefix(config: ModelConfig) -> str:
+    """Where promotion keeps production's pointer, model and baseline (Evaluate and the monitor read it)."""
+    return layout(config).uri(CHAMPION)
+
+
+def capture_prefix(config: ModelConfig) -> str:
+    """The endpoint's DataCaptureConfig.DestinationS3Uri."""
+    return layout(config).capture(config.promotion.endpoint(config.model.name))
+
+
+def variant_capture_prefix(config: ModelConfig, variant: str) -> str:
+    return layout(config).capture(config.promotion.endpoint(config.model.name), variant)
+
+
+def ground_truth_prefix(config: ModelConfig) -> str:
+    """Where labels arrive (Model Monitor's ground-truth layout, yyyy/mm/dd/hh/ of arrival)."""
+    return layout(config).uri(GROUND_TRUTH)
+
+
+def endpoint_role_arn(config: ModelConfig) -> str:
+    """The execution role of the SageMaker models behind the endpoint (created by the stack)."""
+    p = config.pipeline
+    return f"arn:aws:iam::{p.account}:role/{role_name(config.model.name, p.region, 'endpoint')}"
+
+
+def job_image_uri(account: str, region: str, model: str, tag: str) -> str:
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{job_image_repository(model)}:{tag}"
+
+
+# ---- one model's names, as its stack creates them
+
+BUCKET_NAME_LIMIT = 63
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    model: str
+    account: str
+    region: str
+    bucket: str
+    role_name: str
+    model_package_group: str
+    endpoint: str
+
+    @classmethod
+    def of(cls, config: ModelConfig) -> ResourceNames:
+        from pipelines.errors import ConfigError
+
+        model, p = config.model.name, config.pipeline
+        bucket = p.bucket(model)
+        if len(bucket) > BUCKET_NAME_LIMIT:
+            raise ConfigError(
+                model,
+                [f"pipeline.artifact_bucket: the derived name {bucket!r} has more than 63 characters; set one"],
+            )
+        role_arn = p.role(model)
+        if f":{p.account}:" not in role_arn:
+            raise ConfigError(model, [f"pipeline.role_arn: {role_arn} is not in pipeline.account {p.account}"])
+        return cls(
+            model=model,
+            account=p.account,
+            region=p.region,
+            bucket=bucket,
+            role_name=role_arn.rsplit("/", 1)[-1],
+            model_package_group=config.registry.model_package_group,
+            endpoint=config.promotion.endpoint(model),
+        )
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.bucket, self.model)
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.role_name}"
+
+    @property
+    def endpoint_role_name(self) -> str:
+        return role_name(self.model, self.region, "endpoint")
+
+    @property
+    def artifact_prefix(self) -> str:
+        """Where the definition keeps everything of this model: s3://<bucket>/<model>."""
+        return self.layout.prefix
+
+    @property
+    def pipeline(self) -> str:
+        return pipeline_name(self.model)
+
+    @property
+    def pipeline_arn(self) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:pipeline/{self.pipeline}"
+
+    @property
+    def stack(self) -> str:
+        return stack_name(self.model)
+
+    @property
+    def audit_table(self) -> str:
+        return audit_table(self.model)
+
+    def alarm_arn(self, alarm: str) -> str:
+        return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{alarm}"

@@ -8,11 +8,11 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from pipelines.config import ModelConfig
+from pipelines.naming import ResourceNames
 from stacks.alerts.infrastructure import Alerts
 from stacks.functions import failures_alarm
 from stacks.monitoring.infrastructure import DriftMonitoring
 from stacks.nag import acknowledge_function_scans, acknowledge_scan
-from stacks.naming import ResourceNames
 from stacks.pipeline.infrastructure import RetrainingPipeline
 from stacks.promotion.infrastructure import ModelPromotion
 from stacks.trigger.infrastructure import TriggerGate

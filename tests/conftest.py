@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import ModelConfig, config_to_json, load_config
-from pipelines.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import StreamSpec, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "configs" / "fraud-detector.yaml"

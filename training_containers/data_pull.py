@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
 from training_containers import contract
 from training_containers.files import read_json, read_tables, write_json
@@ -43,9 +44,7 @@ from training_containers.validation import (
 )
 from training_containers.windowing import resolve_window, select_history, split
 
-REPORT = "validation_report.json"
-MANIFEST = "manifest.json"
-PROFILE = "baseline_profile.json"
+REPORT, MANIFEST, PROFILE = naming.VALIDATION_FILE, naming.MANIFEST_FILE, naming.BASELINE_PROFILE
 
 
 def load_job_config() -> ModelConfig:

@@ -26,8 +26,9 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from pipelines import naming
 from pipelines.config import ModelConfig, SegmentFilter, parse_config
-from pipelines.gates import Measurements, evaluate_gates, failure_message
+from pipelines.gates.rules import Measurements, evaluate_gates, failure_message
 from training_containers import contract
 from training_containers.estimators import features_frame
 from training_containers.files import read_json, read_tables, table_files, write_json
@@ -35,9 +36,9 @@ from training_containers.metrics import classification_metrics, model_quality_st
 from training_containers.profile import with_predictions
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
-EVALUATION = "evaluation.json"
+EVALUATION = naming.EVALUATION_FILE
 MODEL_QUALITY = "model_quality.json"
-PROFILE = "baseline_profile.json"
+PROFILE = naming.BASELINE_PROFILE
 _OPS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
 

@@ -36,8 +36,8 @@ import pandas as pd
 from pipelines.config import ModelConfig, parse_config
 from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
 from pipelines.drift.metrics import MetricsClient, metric_data, publish_metrics
-from pipelines.drift_report import write_html
-from pipelines.metrics_store import MetricsStore
+from pipelines.drift.report import write_html
+from pipelines.monitoring.metrics_store import MetricsStore
 from training_containers import contract
 from training_containers.capture import read_capture, read_ground_truth
 from training_containers.files import read_json, write_json

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pipelines.alarms import AlarmEvaluation, AlarmSpec, AlarmState, alarm_specs, evaluate_alarm
+from pipelines import naming
 from pipelines.backtest.history import Window
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import metric_data
-from pipelines.trigger import (
+from pipelines.monitoring.alarms import AlarmEvaluation, AlarmSpec, AlarmState, alarm_specs, evaluate_alarm
+from pipelines.trigger.gate import (
     DATA_WINDOW_END,
     ExecutionEnded,
     Outcome,
@@ -41,7 +42,7 @@ from pipelines.trigger import (
     TriggerPolicy,
     iso,
 )
-from pipelines.trigger_store import MemoryTriggerStore
+from pipelines.trigger.local import MemoryTriggerStore
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ class GatedTrigger:
         self._measured_since = 0  # windows measured against the new champion since then
         self.runner = _ReplayRunner()
         self.store = MemoryTriggerStore()
-        self.pipeline = f"{config.model.name}-retraining"
+        self.pipeline = naming.pipeline_name(config.model.name)
         self._now = datetime.fromtimestamp(0, UTC)
         self.gate = TriggerGate(
             pipeline=self.pipeline,

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.config import ModelConfig
-from pipelines.gates import GateResult, evaluate_gates, failure_message
+from pipelines.gates.rules import GateResult, evaluate_gates, failure_message
 from training_containers.data_pull import validate
 from training_containers.evaluate import measure, measurements
 from training_containers.profile import baseline_profile, with_predictions
@@ -58,7 +58,7 @@ class GateVerdict:
 
 
 def job_hyperparameters(config: ModelConfig) -> dict[str, Any]:
-    """What the Train step receives (pipelines/definition.py builds the same dict)."""
+    """What the Train step receives (pipelines/definition/builder.py builds the same dict)."""
     training = config.training
     return {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
 

@@ -1,6 +1,6 @@
 """Generated histories with known drift points, for the benchmark and the tests.
 
-A stream is a sequence of segments, each drawn by `pipelines.datagen.generate` with its own
+A stream is a sequence of segments, each drawn by `pipelines.simulation.datagen.generate` with its own
 scenario over its own days; wherever the scenario changes from one segment to the next is a drift
 point (a return to `none` is one too: the data moved back).
 """
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from pipelines.datagen import Scenario, StreamSpec, generate
+from pipelines.simulation.datagen import Scenario, StreamSpec, generate
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 `run_monitor` (a window against the champion's baseline profile) and `compare_frames` (one
 frame against another) are the entry points; `statistics` holds the pure definitions.
 
-The names below load on first use, so `pipelines.drift.metrics` and `pipelines.alarms` stay
+The names below load on first use, so `pipelines.drift.metrics` and `pipelines.monitoring.alarms` stay
 light (no pandas, scipy or scikit-learn) for the CDK app and other small consumers.
 """
 

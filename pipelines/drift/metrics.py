@@ -60,7 +60,7 @@ _BYTES_MARGIN = 0.8  # the wire encoding is larger than the JSON estimate below
 
 
 class MetricsClient(Protocol):
-    """What publishing needs: boto3's CloudWatch client, or `pipelines.metrics_store.MetricsStore`."""
+    """What publishing needs: boto3's CloudWatch client, or `pipelines.monitoring.metrics_store.MetricsStore`."""
 
     def put_metric_data(self, *, Namespace: str, MetricData: Sequence[Mapping[str, Any]]) -> Any: ...
 

@@ -25,10 +25,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.bundles import PROJECT_ROOT
 from pipelines.errors import PipelinesError
 from pipelines.local.storage import LocalS3
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OPT_ML = "/opt/ml"
 # The job image's ENTRYPOINT (training_containers/Dockerfile); training runs it with `train`.
 IMAGE_ENTRYPOINT = ("python3", "-m", "training_containers.entrypoint")

@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines import naming
 from pipelines.local.runtime import Execution, StepRecord
 from pipelines.local.storage import atomic_write
 
-EVALUATION_REPORT = ("Evaluate", "EvaluationReport")
-VALIDATION_REPORT = ("DataPull", "DataValidationReport")
+EVALUATION_REPORT = (naming.EVALUATE, naming.EVALUATION_REPORT)
+VALIDATION_REPORT = (naming.DATA_PULL, naming.VALIDATION_REPORT)
 
 
 def _time(value: datetime | None) -> str | None:

@@ -30,7 +30,7 @@ from pipelines.local.parameters import resolve_parameters
 from pipelines.local.requests import validate
 from pipelines.local.retry import retry_delay
 from pipelines.local.storage import LocalS3
-from pipelines.registry import LocalRegistry
+from pipelines.registry.local import LocalRegistry
 
 SUCCEEDED, FAILED, NOT_EXECUTED = "Succeeded", "Failed", "NotExecuted"
 JOB_KIND = {"Processing": "ProcessingJob", "Training": "TrainingJob"}

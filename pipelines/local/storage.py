@@ -17,19 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import PipelinesError
+from pipelines.naming import split_uri
 
 
 class NoSuchObjects(PipelinesError):
     """An S3 input names a prefix with no object under it."""
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise PipelinesError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise PipelinesError(f"S3 URI without a bucket: {uri!r}")
-    return bucket, key
 
 
 class LocalS3:

@@ -62,7 +62,8 @@ class Workspace:
         return LocalS3(self.root / "s3")
 
     def deploy(self) -> None:
-        from pipelines.definition import artifacts, champion_prefix
+        from pipelines.definition.builder import artifacts
+        from pipelines.naming import champion_prefix
 
         require_deployable(self.config)  # before anything is created
 
@@ -82,7 +83,7 @@ class Workspace:
         return dict(historical.local_tables) if isinstance(historical, SqlSource) else {}
 
     def runtime(self, echo: Callable[[str], None] = print, **options: Any) -> LocalRuntime:
-        from pipelines.definition import pipeline_name
+        from pipelines.definition.builder import pipeline_name
 
         pipeline = self.config.pipeline
         return LocalRuntime(
@@ -106,7 +107,7 @@ class Workspace:
     ) -> Execution:
         """Deploy (idempotent), execute the definition (built from the config unless given) and
         write the execution record."""
-        from pipelines.definition import definition_json
+        from pipelines.definition.builder import definition_json
 
         self.deploy()
         document = definition if definition is not None else json.loads(definition_json(self.config))

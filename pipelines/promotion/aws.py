@@ -9,6 +9,7 @@ from typing import Any
 
 from pipelines import naming
 from pipelines.config import ModelConfig
+from pipelines.naming import endpoint_role_arn
 from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
 from pipelines.promotion.controller import Promotion
@@ -77,10 +78,10 @@ class CloudWatchAlarms:
 def aws_promotion(config: ModelConfig, client: Callable[[str], Any], audit_table: str | None = None) -> Promotion:
     """The controller against the deployed stack (names as the CDK app derives them); `client(service)`
     gives the AWS clients (pipelines.clients)."""
-    from pipelines.definition import champion_prefix
+    from pipelines.naming import champion_prefix
 
     sagemaker, dynamodb = client("sagemaker"), client("dynamodb")
-    table = audit_table or f"{config.model.name}-trigger-gate"
+    table = audit_table or naming.audit_table(config.model.name)
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
@@ -90,12 +91,6 @@ def aws_promotion(config: ModelConfig, client: Callable[[str], Any], audit_table
         alarms=CloudWatchAlarms(client("cloudwatch")),
         lease=DynamoDbLease(dynamodb, table),
     )
-
-
-def endpoint_role_arn(config: ModelConfig) -> str:
-    """The execution role of the SageMaker models behind the endpoint (created by the CDK app)."""
-    p = config.pipeline
-    return f"arn:aws:iam::{p.account}:role/{naming.role_name(config.model.name, p.region, 'endpoint')}"
 
 
 def with_deployed_key(config: ModelConfig, kms: Any) -> ModelConfig:

@@ -42,14 +42,19 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import ModelConfig
-from pipelines.local.storage import split_uri
+from pipelines.naming import (
+    EVALUATION_REPORT,
+    PRODUCTION_VARIANT,
+    SHADOW_VARIANT,
+    ground_truth_prefix,
+    split_uri,
+    variant_capture_prefix,
+)
 from pipelines.promotion.controller import EvidenceSource, ModelVersion
-from pipelines.promotion.endpoint import PRODUCTION, SHADOW, capture_prefix
 from pipelines.promotion.shadow import ShadowEvidence
 
 NAMESPACE = "AWS/SageMaker"
 HOUR_SECONDS = 3600
-EVALUATION_REPORT = "EvaluationReport"
 
 
 @dataclass(frozen=True)
@@ -57,15 +62,6 @@ class VariantTelemetry:
     invocations: float
     latency_p99_ms: float | None
     error_rate: float | None
-
-
-def ground_truth_prefix(config: ModelConfig) -> str:
-    """Where labels arrive (the same place `local.ground_truth_prefix` names on this machine)."""
-    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}/ground-truth/"
-
-
-def variant_capture_prefix(config: ModelConfig, variant: str) -> str:
-    return f"{capture_prefix(config)}/{config.promotion.endpoint(config.model.name)}/{variant}/"
 
 
 def download_since(s3: Any, prefix_uri: str, started: datetime, folder: Path) -> int:
@@ -158,18 +154,19 @@ def aws_evidence(
         moment = clock()
         with tempfile.TemporaryDirectory(prefix="shadow-evidence-", dir=workdir) as temporary:
             folder = Path(temporary)
-            for variant in (SHADOW, PRODUCTION):
+            for variant in (SHADOW_VARIANT, PRODUCTION_VARIANT):
                 download_since(s3, variant_capture_prefix(config, variant), started, folder / variant)
             download_since(s3, ground_truth_prefix(config), started, folder / "ground-truth")
-            shadow_frame = captured_since(folder / SHADOW)
-            production_frame = captured_since(folder / PRODUCTION)
+            shadow_frame = captured_since(folder / SHADOW_VARIANT)
+            production_frame = captured_since(folder / PRODUCTION_VARIANT)
             truth, _ = read_ground_truth(folder / "ground-truth", config)
         production_frame = production_frame[production_frame[ID].isin(shadow_frame[ID])]  # the same requests
         positive = str(config.model.positive_class)
         truth = truth.assign(**{LABEL: (truth[LABEL].astype(str) == positive).astype(np.int64)})
         threshold = config.gates.decision_threshold
         shadow_t, production_t = (
-            variant_telemetry(cloudwatch, endpoint, variant, started, moment) for variant in (SHADOW, PRODUCTION)
+            variant_telemetry(cloudwatch, endpoint, variant, started, moment)
+            for variant in (SHADOW_VARIANT, PRODUCTION_VARIANT)
         )
         return ShadowEvidence(
             started_at=started,

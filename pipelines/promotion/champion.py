@@ -5,35 +5,44 @@ production traffic with), rewritten whenever production changes."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from pipelines.local.storage import LocalS3, split_uri
+from pipelines.naming import BASELINE_PROFILE, CHAMPION_MODEL, CHAMPION_POINTER, split_uri
 from pipelines.promotion.endpoint import Version
-
-POINTER, MODEL, BASELINE = "champion.json", "model.tar.gz", "baseline_profile.json"
 
 
 def pointer_document(version: Version | None) -> dict[str, Any]:
     if version is None:
-        return {"model_package_arn": None, "model_data": MODEL}
+        return {"model_package_arn": None, "model_data": CHAMPION_MODEL}
     return {
         "model_package_arn": version.package_arn,
         "version": version.number,
-        "model_data": MODEL,
+        "model_data": CHAMPION_MODEL,
         "source": version.model_data,
     }
 
 
+class ObjectStore(Protocol):
+    """The local S3 stand-in's calls LocalChampion makes (pipelines.local.storage.LocalS3)."""
+
+    def path(self, uri: str) -> Path: ...
+
+    def put_file(self, source: Path, uri: str) -> None: ...
+
+    def put_bytes(self, uri: str, content: bytes) -> None: ...
+
+
 class LocalChampion:
-    def __init__(self, s3: LocalS3, prefix: str) -> None:
+    def __init__(self, s3: ObjectStore, prefix: str) -> None:
         self.s3, self.prefix = s3, prefix
 
     def publish(self, version: Version | None) -> None:
         if version is not None:
-            self.s3.put_file(self.s3.path(version.model_data), self.prefix + MODEL)
+            self.s3.put_file(self.s3.path(version.model_data), self.prefix + CHAMPION_MODEL)
             if version.baseline:
-                self.s3.put_file(self.s3.path(version.baseline), self.prefix + BASELINE)
-        self.s3.put_bytes(self.prefix + POINTER, json.dumps(pointer_document(version)).encode())
+                self.s3.put_file(self.s3.path(version.baseline), self.prefix + BASELINE_PROFILE)
+        self.s3.put_bytes(self.prefix + CHAMPION_POINTER, json.dumps(pointer_document(version)).encode())
 
 
 class S3Champion:
@@ -46,7 +55,7 @@ class S3Champion:
     def publish(self, version: Version | None) -> None:
         bucket, key = split_uri(self.prefix)
         if version is not None:
-            for source, name in ((version.model_data, MODEL), (version.baseline, BASELINE)):
+            for source, name in ((version.model_data, CHAMPION_MODEL), (version.baseline, BASELINE_PROFILE)):
                 if source:
                     source_bucket, source_key = split_uri(source)
                     self.client.copy_object(
@@ -56,5 +65,8 @@ class S3Champion:
                         **self._encryption(),
                     )
         self.client.put_object(
-            Bucket=bucket, Key=key + POINTER, Body=json.dumps(pointer_document(version)).encode(), **self._encryption()
+            Bucket=bucket,
+            Key=key + CHAMPION_POINTER,
+            Body=json.dumps(pointer_document(version)).encode(),
+            **self._encryption(),
         )

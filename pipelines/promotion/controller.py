@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from pipelines.alarms import rearm_time, retraining_alarm_names
 from pipelines.config import ModelConfig
+from pipelines.monitoring.alarms import rearm_time, retraining_alarm_names
 from pipelines.promotion.audit import Audit, AuditRecord, Intent
 from pipelines.promotion.endpoint import Endpoint, Version
 from pipelines.promotion.lease import Lease, PromotionBusy

@@ -30,7 +30,6 @@ from pipelines import naming
 from pipelines.config import ModelConfig
 from pipelines.errors import PipelinesError
 
-PRODUCTION, SHADOW = "production", "shadow"
 # "staged": an update was sent that is a step on the way (the shadow variant removed before a
 # guarded swap of the production model); the next convergence sends the rest.
 Applied = Literal["created", "updating", "staged", "unchanged", "busy"]
@@ -97,12 +96,7 @@ def model_name(config: ModelConfig, version: Version) -> str:
 
 def guardrail_alarm_names(config: ModelConfig) -> list[str]:
     """CloudWatch alarms that roll a blue/green deployment back (created by the CDK app)."""
-    endpoint = config.promotion.endpoint(config.model.name)
-    return [f"{endpoint}-5xx-rate", f"{endpoint}-latency-p99"]
-
-
-def capture_prefix(config: ModelConfig) -> str:
-    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}/capture"
+    return naming.guardrail_alarms(config.promotion.endpoint(config.model.name))
 
 
 def endpoint_config_request(config: ModelConfig, production: Version, shadow: Version | None) -> dict[str, Any]:
@@ -118,18 +112,20 @@ def endpoint_config_request(config: ModelConfig, production: Version, shadow: Ve
         }
 
     request: dict[str, Any] = {
-        "ProductionVariants": [variant(PRODUCTION, production, 1.0)],
+        "ProductionVariants": [variant(naming.PRODUCTION_VARIANT, production, 1.0)],
         "DataCaptureConfig": {
             "EnableCapture": True,
             "InitialSamplingPercentage": promotion.capture_sampling_percent,
-            "DestinationS3Uri": capture_prefix(config),
+            "DestinationS3Uri": naming.capture_prefix(config),
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
         },
     }
     if shadow is not None:
         # The shadow's weight relative to production is the share of requests copied to it.
-        request["ShadowProductionVariants"] = [variant(SHADOW, shadow, promotion.shadow.sampling_percent / 100)]
+        request["ShadowProductionVariants"] = [
+            variant(naming.SHADOW_VARIANT, shadow, promotion.shadow.sampling_percent / 100)
+        ]
     kms = config.pipeline.kms_key_id
     if kms:
         request["KmsKeyId"] = kms

@@ -14,6 +14,7 @@ import pandas as pd
 from pipelines.config import ModelConfig
 from pipelines.local.storage import LocalS3
 from pipelines.local.workspace import Workspace
+from pipelines.naming import ground_truth_prefix
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.champion import LocalChampion
 from pipelines.promotion.controller import EvidenceSource, ModelVersion, Promotion
@@ -23,14 +24,10 @@ from pipelines.promotion.local_endpoint import LocalEndpoint
 from pipelines.promotion.shadow import ShadowEvidence
 
 
-def ground_truth_prefix(config: ModelConfig) -> str:
-    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}/ground-truth/"
-
-
 def local_promotion(
     workspace: Workspace, clock: Callable[[], datetime] | None = None
 ) -> tuple[Promotion, LocalEndpoint]:
-    from pipelines.definition import champion_prefix
+    from pipelines.naming import champion_prefix
 
     config, s3 = workspace.config, workspace.s3
     endpoint = LocalEndpoint(config, workspace.root, s3)

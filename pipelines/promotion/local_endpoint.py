@@ -23,7 +23,8 @@ import pandas as pd
 
 from pipelines.config import FeatureType, ModelConfig
 from pipelines.local.storage import LocalS3, atomic_write
-from pipelines.promotion.endpoint import PRODUCTION, SHADOW, Applied, EndpointState, Version, capture_prefix
+from pipelines.naming import PRODUCTION_VARIANT, SHADOW_VARIANT, capture_prefix
+from pipelines.promotion.endpoint import Applied, EndpointState, Version
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class LocalEndpoint:
             exists=True,
             status="InService",
             config_name=raw["config_name"],
-            production=raw[PRODUCTION]["package_arn"],
-            shadow=(raw.get(SHADOW) or {}).get("package_arn"),
+            production=raw[PRODUCTION_VARIANT]["package_arn"],
+            shadow=(raw.get(SHADOW_VARIANT) or {}).get("package_arn"),
         )
 
     def apply(self, production: Version, shadow: Version | None, *, guarded: bool) -> Applied:
@@ -68,8 +69,8 @@ class LocalEndpoint:
             return "unchanged"
         document = {
             "config_name": config_name,
-            PRODUCTION: asdict(production),
-            SHADOW: asdict(shadow) if shadow else None,
+            PRODUCTION_VARIANT: asdict(production),
+            SHADOW_VARIANT: asdict(shadow) if shadow else None,
             "guarded": guarded,
             "updated_at": datetime.now(UTC).isoformat(),
         }
@@ -94,11 +95,11 @@ class LocalEndpoint:
         if not raw:
             raise RuntimeError(f"endpoint {self.name} does not exist: deploy a version first")
         moment = now or datetime.now(UTC)
-        scores = self._serve(PRODUCTION, raw[PRODUCTION], requests, moment)
-        if raw.get(SHADOW):
+        scores = self._serve(PRODUCTION_VARIANT, raw[PRODUCTION_VARIANT], requests, moment)
+        if raw.get(SHADOW_VARIANT):
             share = self.config.promotion.shadow.sampling_percent / 100
             sampled = requests.sample(frac=share, random_state=len(requests)) if share < 1 else requests
-            self._serve(SHADOW, raw[SHADOW], sampled, moment)
+            self._serve(SHADOW_VARIANT, raw[SHADOW_VARIANT], sampled, moment)
         return scores
 
     def _serve(self, variant: str, version: dict[str, Any], requests: pd.DataFrame, moment: datetime) -> np.ndarray:

@@ -24,10 +24,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from pipelines import naming
 from pipelines.config import AlertsSection
+from pipelines.naming import ResourceNames
 from stacks.functions import staged_function
 from stacks.nag import acknowledge, logical_id
-from stacks.naming import ResourceNames
 
 
 def execution_failed_pattern(pipeline_arn: str) -> events.EventPattern:
@@ -64,7 +65,7 @@ class Alerts(Construct):
         self.topic = sns.Topic(
             self,
             "Topic",
-            topic_name=f"{names.model}-retraining-alerts",
+            topic_name=naming.alert_topic(names.model),
             display_name=f"{names.model} retraining",
             master_key=key,
             enforce_ssl=True,
@@ -76,7 +77,7 @@ class Alerts(Construct):
             self.slack = chatbot.SlackChannelConfiguration(
                 self,
                 "Slack",
-                slack_channel_configuration_name=f"{names.model}-retraining",
+                slack_channel_configuration_name=naming.chat_channel(names.model),
                 slack_workspace_id=routes.slack.workspace_id,
                 slack_channel_id=routes.slack.channel_id,
                 notification_topics=[self.topic],
@@ -125,7 +126,7 @@ class Alerts(Construct):
                 iam.PolicyStatement(
                     sid="RunReports",
                     actions=["s3:GetObject"],
-                    resources=[f"{artifact_bucket.bucket_arn}/{names.model}/executions/*"],
+                    resources=[f"{artifact_bucket.bucket_arn}/{names.layout.key(naming.EXECUTIONS)}*"],
                 ),
                 # A report the run never wrote must read as NoSuchKey: without s3:ListBucket, S3
                 # answers 403 AccessDenied for a missing object (GetObject, "Permissions":
@@ -134,7 +135,7 @@ class Alerts(Construct):
                     sid="RunReportsMissing",
                     actions=["s3:ListBucket"],
                     resources=[artifact_bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{names.model}/executions/*"]}},
+                    conditions={"StringLike": {"s3:prefix": [f"{names.layout.key(naming.EXECUTIONS)}*"]}},
                 ),
                 iam.PolicyStatement(sid="Publish", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
                 iam.PolicyStatement(
@@ -158,7 +159,7 @@ class Alerts(Construct):
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{logical_id(artifact_bucket)}.Arn>/{names.model}/executions/*]",
+            f"AwsSolutions-IAM5[Resource::<{logical_id(artifact_bucket)}.Arn>/{names.layout.key(naming.EXECUTIONS)}*]",
             "The reports of this model's runs (evaluation.json, validation_report.json), under per-run prefixes.",
         )
 

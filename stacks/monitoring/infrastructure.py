@@ -1,17 +1,17 @@
-"""Monitoring: the drift monitor job on a schedule, the CloudWatch alarms of `pipelines.alarms`
+"""Monitoring: the drift monitor job on a schedule, the CloudWatch alarms of `pipelines.monitoring.alarms`
 and a dashboard (drift per feature, performance, pipeline runs; the promotion construct adds its
 own widgets, promotion decisions among them).
 
 Schedule: an EventBridge Scheduler schedule on the clock's boundaries (`drift.monitor_schedule`)
 invokes the monitor launcher function with the CreateProcessingJob request for the window that
 just ended; the launcher checks that the job's inputs exist and starts the job, or records why
-there is nothing to judge yet (pipelines.monitor_launch: a job whose S3 input matches no object
+there is nothing to judge yet (pipelines.monitoring.launch: a job whose S3 input matches no object
 fails, which after `cdk deploy` would be every run until traffic, labels and a champion exist).
 Failures go to one queue, with an alarm to the alert topic: the schedule's dead-letter queue
 (Scheduler could not invoke the launcher), the launcher's on-failure destination (it raised after
 Lambda's retries), and monitor jobs that fail after they started ("SageMaker Processing Job State
 Change" to Failed). The request is checked against botocore's service model in tests/infra.
-The job's request and inputs: pipelines.monitor_job.
+The job's request and inputs: pipelines.monitoring.job.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from pipelines import naming
-from pipelines.alarms import AlarmSpec, alarm_specs
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, model_dimensions
-from pipelines.monitor_job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
+from pipelines.monitoring.alarms import AlarmSpec, alarm_specs
+from pipelines.monitoring.job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
+from pipelines.naming import ResourceNames
 from stacks.functions import staged_function
 from stacks.nag import acknowledge
-from stacks.naming import ResourceNames
 
 
 def to_alarm(scope: Construct, spec: AlarmSpec) -> cloudwatch.Alarm:
@@ -145,7 +145,7 @@ class DriftMonitoring(Construct):
         self.schedule = scheduler.CfnSchedule(
             self,
             "MonitorSchedule",
-            name=f"{names.model}-drift-monitor",
+            name=naming.monitor_schedule(names.model),
             description=f"{names.model}: drift monitor ({config.drift.schedule}, on the clock's boundaries, UTC)",
             schedule_expression=config.drift.monitor_schedule,
             schedule_expression_timezone="UTC",
@@ -201,7 +201,7 @@ class DriftMonitoring(Construct):
         key: kms.IKey,
         bucket: s3.IBucket,
     ) -> None:
-        """Exactly what pipelines.monitor_launch calls (tests/infra/test_functions.py)."""
+        """Exactly what pipelines.monitoring.launch calls (tests/infra/test_functions.py)."""
         job_arn = f"arn:aws:sagemaker:{names.region}:{names.account}:{naming.monitor_job_pattern(names.model)}"
         prefixes = sorted(
             uri.removeprefix(f"s3://{names.bucket}/") + ("*" if uri.endswith("/") else "")
@@ -318,6 +318,6 @@ class DriftMonitoring(Construct):
         return cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{model}-retraining",
+            dashboard_name=naming.dashboard(model),
             widgets=[[alarms], [drifted, performance], [runs], drift_widgets],
         )

@@ -1,7 +1,7 @@
 """The retraining pipeline and what it needs: KMS key, artifact bucket, job image, the config
 artifacts the jobs read, the model package group, the pipeline role and the `CfnPipeline`.
 
-The definition is built by `pipelines.definition` from a copy of the config whose deployment
+The definition is built by `pipelines.definition.builder` from a copy of the config whose deployment
 fields name this stack's resources (bucket, role, image; see stacks.naming). The KMS key ARN is
 known only at deploy time: the definition is built with a placeholder that is then replaced by
 the key's ARN as a CloudFormation value (inline body), or by BucketDeployment's deploy-time
@@ -38,10 +38,10 @@ from constructs import Construct
 
 from pipelines import naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource
-from pipelines.definition import artifacts, definition_json
+from pipelines.definition.builder import artifacts, definition_json
+from pipelines.naming import ResourceNames
 from stacks.functions import log_group
 from stacks.nag import acknowledge, logical_id
-from stacks.naming import ResourceNames
 from stacks.network import acknowledge_vpc_scans, vpc_network_statement
 from stacks.packaging import stage_job_image
 
@@ -233,21 +233,32 @@ class RetrainingPipeline(Construct):
 
     @staticmethod
     def _lifecycle(names: ResourceNames) -> list[s3.LifecycleRule]:
-        model = names.model
         return [
             s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
             s3.LifecycleRule(id="OldVersions", noncurrent_version_expiration=cdk.Duration.days(90)),
-            s3.LifecycleRule(id="Scratch", prefix=f"{model}/scratch/", expiration=cdk.Duration.days(SCRATCH_DAYS)),
-            s3.LifecycleRule(id="MonitoringReports", prefix=f"{model}/monitoring/", expiration=cdk.Duration.days(400)),
-            s3.LifecycleRule(id="DataCapture", prefix=f"{model}/capture/", expiration=cdk.Duration.days(CAPTURE_DAYS)),
             s3.LifecycleRule(
-                id="GroundTruth", prefix=f"{model}/ground-truth/", expiration=cdk.Duration.days(GROUND_TRUTH_DAYS)
+                id="Scratch", prefix=names.layout.key(naming.SCRATCH), expiration=cdk.Duration.days(SCRATCH_DAYS)
+            ),
+            s3.LifecycleRule(
+                id="MonitoringReports",
+                prefix=names.layout.key(naming.MONITORING),
+                expiration=cdk.Duration.days(400),
+            ),
+            s3.LifecycleRule(
+                id="DataCapture",
+                prefix=names.layout.key(naming.CAPTURE),
+                expiration=cdk.Duration.days(CAPTURE_DAYS),
+            ),
+            s3.LifecycleRule(
+                id="GroundTruth",
+                prefix=names.layout.key(naming.GROUND_TRUTH),
+                expiration=cdk.Duration.days(GROUND_TRUTH_DAYS),
             ),
             # Executions hold the artifacts registered model versions point at (model, reports,
             # manifest): they move to cheaper storage but are never expired.
             s3.LifecycleRule(
                 id="Executions",
-                prefix=f"{model}/executions/",
+                prefix=names.layout.key(naming.EXECUTIONS),
                 transitions=[
                     s3.Transition(
                         storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=cdk.Duration.days(30)
@@ -308,12 +319,12 @@ class RetrainingPipeline(Construct):
     def _definition_property(self, inline_limit: int, uploads: s3_deployment.BucketDeployment) -> dict[str, Any]:
         placeholder = kms_placeholder(self.names)
         if placeholder not in self.definition:
-            raise ValueError("the definition does not use the KMS key: check pipelines.definition")
+            raise ValueError("the definition does not use the KMS key: check pipelines.definition.builder")
         with_key = self.definition.replace(placeholder, self.key.key_arn)
         if len(self.definition) <= inline_limit:
             return {"PipelineDefinitionBody": with_key}
         digest = hashlib.sha256(self.definition.encode()).hexdigest()[:16]
-        key = f"{self.names.model}/definition/{digest}/pipeline.json"
+        key = f"{self.names.layout.key(naming.DEFINITION)}{digest}/pipeline.json"
         uploads.add_source(s3_deployment.Source.data(key, with_key))
         self.pipeline_definition_key = key
         return {"PipelineDefinitionS3Location": {"Bucket": self.bucket.bucket_name, "Key": key}}

@@ -26,7 +26,6 @@ neither pandas nor scikit-learn (the evidence modules import them when evidence 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -45,73 +44,29 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from pipelines import naming
-from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig
-from pipelines.definition import PROJECT_ROOT, artifacts, champion_prefix
-from pipelines.promotion.aws import endpoint_role_arn
-from pipelines.promotion.champion import POINTER, pointer_document
-from pipelines.promotion.endpoint import PRODUCTION, SHADOW, guardrail_alarm_names
+from pipelines.definition.builder import artifacts
+from pipelines.monitoring.alarms import retraining_alarm_names
+from pipelines.naming import (
+    CHAMPION_POINTER,
+    PRODUCTION_VARIANT,
+    SHADOW_VARIANT,
+    ResourceNames,
+    champion_prefix,
+    endpoint_role_arn,
+)
+from pipelines.promotion.champion import pointer_document
+from pipelines.promotion.endpoint import guardrail_alarm_names
 from stacks.functions import failure_queue, log_group, on_failure
 from stacks.nag import acknowledge, logical_id
-from stacks.naming import ResourceNames
 from stacks.network import acknowledge_vpc_scans, vpc_network_statement
+from stacks.packaging import stage_image
 
-RUNTIME_FOLDER = Path(__file__).resolve().parent / "runtime"
-# The modules the handlers import (tests/infra/test_promotion_functions.py imports them from the
-# staged folder alone); pipelines/drift is taken whole, as the capture reader imports the package.
-IMAGE_MODULES = (
-    "pipelines/__init__.py",
-    "pipelines/alarms.py",
-    "pipelines/clients.py",
-    "pipelines/config.py",
-    "pipelines/definition.py",
-    "pipelines/errors.py",
-    "pipelines/events.py",
-    "pipelines/gates.py",
-    "pipelines/local/__init__.py",
-    "pipelines/local/storage.py",
-    "pipelines/metrics_store.py",
-    "pipelines/naming.py",
-    "pipelines/promotion/__init__.py",
-    "pipelines/promotion/audit.py",
-    "pipelines/promotion/aws.py",
-    "pipelines/promotion/aws_evidence.py",
-    "pipelines/promotion/champion.py",
-    "pipelines/promotion/controller.py",
-    "pipelines/promotion/endpoint.py",
-    "pipelines/promotion/evidence.py",
-    "pipelines/promotion/lease.py",
-    "pipelines/promotion/lifecycle.py",
-    "pipelines/promotion/shadow.py",
-    "training_containers/__init__.py",
-    "training_containers/capture.py",
-    "training_containers/files.py",
-)
 APPROVAL_HANDLER, EVALUATION_HANDLER = "handler.on_approved", "handler.evaluate"
 # Guardrail alarms: one-minute datapoints, 2 of 3 breaching, so an alarm can fire within the
 # canary's wait; no traffic is no evidence of failure.
 GUARDRAIL_PERIOD = cdk.Duration.minutes(1)
 GUARDRAIL_EVALUATION_PERIODS, GUARDRAIL_DATAPOINTS = 3, 2
-
-
-def image_files() -> list[Path]:
-    drift = sorted((PROJECT_ROOT / "pipelines" / "drift").glob("*.py"))
-    return sorted([PROJECT_ROOT / name for name in IMAGE_MODULES] + drift)
-
-
-def stage_image(staging: Path) -> Path:
-    """The image's build context: Dockerfile, lock, handler at the root, and `image_files()`."""
-    target = staging / "promotion-image"
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for name in ("Dockerfile", "requirements.lock", "handler.py"):
-        shutil.copyfile(RUNTIME_FOLDER / name, target / name)
-    for source in image_files():
-        destination = target / source.relative_to(PROJECT_ROOT)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
-    return target
 
 
 def endpoint_settled_pattern(endpoint: str) -> events.EventPattern:
@@ -174,7 +129,7 @@ class ModelPromotion(Construct):
         # land here with their error (stacks.functions.on_failure).
         self.failed_events = failure_queue(self, key, "the promotion functions")
         self.failures = [self.failed_events]
-        code = str(stage_image(staging))
+        code = str(stage_image("promotion", staging, ("Dockerfile", "requirements.lock")))
         environment = {
             "MODEL_CONFIG_URI": artifacts(config)["config"].uri,
             "KMS_KEY_ARN": key.key_arn,
@@ -252,12 +207,12 @@ class ModelPromotion(Construct):
             iam.PolicyStatement(
                 sid="ModelArtifacts",
                 actions=["s3:GetObject"],
-                resources=[f"{bucket.bucket_arn}/{n.model}/executions/*"],
+                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.EXECUTIONS)}*"],
             ),
             iam.PolicyStatement(
                 sid="DataCapture",
                 actions=["s3:PutObject"],
-                resources=[f"{bucket.bucket_arn}/{n.model}/capture/*"],
+                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.CAPTURE)}*"],
             ),
             iam.PolicyStatement(
                 sid="Key",
@@ -293,10 +248,10 @@ class ModelPromotion(Construct):
         if config.pipeline.vpc is not None:
             acknowledge_vpc_scans(policy)
         reasons = {
-            f"Resource::<{logical_id(bucket)}.Arn>/{n.model}/executions/*": (
+            f"Resource::<{logical_id(bucket)}.Arn>/{n.layout.key(naming.EXECUTIONS)}*": (
                 "Model artifacts of this model's registered versions, under per-run prefixes of its pipeline."
             ),
-            f"Resource::<{logical_id(bucket)}.Arn>/{n.model}/capture/*": (
+            f"Resource::<{logical_id(bucket)}.Arn>/{n.layout.key(naming.CAPTURE)}*": (
                 "SageMaker data capture writes one object per batch under <endpoint>/<variant>/yyyy/mm/dd/hh/."
             ),
             "Resource::*": (
@@ -323,7 +278,7 @@ class ModelPromotion(Construct):
         guard = config.promotion.deployment
         five_xx, latency = self.alarm_names
 
-        def metric(name: str, statistic: str, variant: str = PRODUCTION) -> cloudwatch.Metric:
+        def metric(name: str, statistic: str, variant: str = PRODUCTION_VARIANT) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace="AWS/SageMaker",
                 metric_name=name,
@@ -378,7 +333,7 @@ class ModelPromotion(Construct):
 
     def _seed_champion(self, config: ModelConfig) -> cr.AwsCustomResource:
         _, prefix = champion_prefix(config).removeprefix("s3://").split("/", 1)
-        object_key = prefix + POINTER
+        object_key = prefix + CHAMPION_POINTER
         seed = cr.AwsCustomResource(
             self,
             "ChampionSeed",
@@ -510,10 +465,12 @@ class ModelPromotion(Construct):
             iam.PolicyStatement(
                 sid="RunArtifacts",
                 actions=["s3:GetObject"],
-                resources=[f"{bucket.bucket_arn}/{n.model}/executions/*"],
+                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.EXECUTIONS)}*"],
             ),
             iam.PolicyStatement(
-                sid="Champion", actions=["s3:PutObject"], resources=[f"{bucket.bucket_arn}/{n.model}/champion/*"]
+                sid="Champion",
+                actions=["s3:PutObject"],
+                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.CHAMPION)}*"],
             ),
             # Records, intents and the lease: put, query (consistent reads) and delete (intents done,
             # lease released).
@@ -548,15 +505,19 @@ class ModelPromotion(Construct):
                     sid="Evidence",
                     actions=["s3:GetObject"],
                     resources=[
-                        f"{bucket.bucket_arn}/{n.model}/capture/*",
-                        f"{bucket.bucket_arn}/{n.model}/ground-truth/*",
+                        f"{bucket.bucket_arn}/{n.layout.key(naming.CAPTURE)}*",
+                        f"{bucket.bucket_arn}/{n.layout.key(naming.GROUND_TRUTH)}*",
                     ],
                 ),
                 iam.PolicyStatement(
                     sid="EvidenceListing",
                     actions=["s3:ListBucket"],
                     resources=[bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{n.model}/capture/*", f"{n.model}/ground-truth/*"]}},
+                    conditions={
+                        "StringLike": {
+                            "s3:prefix": [f"{n.layout.key(naming.CAPTURE)}*", f"{n.layout.key(naming.GROUND_TRUTH)}*"]
+                        }
+                    },
                 ),
                 iam.PolicyStatement(sid="VariantMetrics", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]),
                 # Re-arming is due N alarm periods after a change of production: the scheduled
@@ -586,18 +547,18 @@ class ModelPromotion(Construct):
                 + ("; cloudwatch:GetMetricStatistics has no resource type either" if evaluation else "")
                 + "."
             ),
-            f"Resource::<{bucket}.Arn>/{n.model}/executions/*": (
+            f"Resource::<{bucket}.Arn>/{n.layout.key(naming.EXECUTIONS)}*": (
                 "Reads the model artifact and baseline of a version (copied to champion/) and its evaluation report."
             ),
-            f"Resource::<{bucket}.Arn>/{n.model}/champion/*": (
+            f"Resource::<{bucket}.Arn>/{n.layout.key(naming.CHAMPION)}*": (
                 "Writes the champion prefix: champion.json, model.tar.gz and baseline_profile.json."
             ),
         }
         if evaluation:
-            reasons[f"Resource::<{bucket}.Arn>/{n.model}/capture/*"] = (
+            reasons[f"Resource::<{bucket}.Arn>/{n.layout.key(naming.CAPTURE)}*"] = (
                 "Reads data capture of both variants since the shadow started, one object per batch and hour."
             )
-            reasons[f"Resource::<{bucket}.Arn>/{n.model}/ground-truth/*"] = (
+            reasons[f"Resource::<{bucket}.Arn>/{n.layout.key(naming.GROUND_TRUTH)}*"] = (
                 "Reads ground-truth labels, delivered as objects under hourly prefixes of their arrival."
             )
         for finding, reason in reasons.items():
@@ -616,7 +577,7 @@ class ModelPromotion(Construct):
                 label=f"{variant} {name}",
             )
 
-        variants = (PRODUCTION, SHADOW)
+        variants = (PRODUCTION_VARIANT, SHADOW_VARIANT)
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="Deployment guardrails (roll back blue/green updates)",

@@ -2,7 +2,7 @@
 
 EventBridge rules send (1) this model's retraining alarms going to ALARM, (2) this pipeline's
 executions reaching a terminal status and (3) a sweep schedule to one function, which runs
-pipelines.trigger against a DynamoDB table (state, seen event ids, audit trail; KMS, PITR).
+pipelines.trigger.gate against a DynamoDB table (state, seen event ids, audit trail; KMS, PITR).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from pipelines.trigger_events import TERMINAL_STATUSES
+from pipelines.naming import ResourceNames
+from pipelines.trigger.events import TERMINAL_STATUSES
 from stacks.functions import staged_function
-from stacks.naming import ResourceNames
 
 SWEEP = "rate(1 hour)"
 
@@ -63,7 +63,7 @@ class TriggerGate(Construct):
         self.table = dynamodb.TableV2(
             self,
             "AuditTable",
-            table_name=f"{names.model}-trigger-gate",
+            table_name=names.audit_table,
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             billing=dynamodb.Billing.on_demand(),
@@ -130,7 +130,7 @@ class TriggerGate(Construct):
         key: kms.IKey,
         retried_alarm_arns: list[str],
     ) -> None:
-        """Exactly what pipelines.trigger_adapters calls (tests/infra/test_functions.py);
+        """Exactly what pipelines.trigger.aws calls (tests/infra/test_functions.py);
         DescribeAlarms only where failed runs are retried (`trigger.retry_failed_runs`)."""
         pipeline_arn = names.pipeline_arn
         retry = [

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.registry import LocalRegistry
+from pipelines.registry.local import LocalRegistry
 from tests.conftest import ROOT
 
 # The demo's own sizes: smaller windows make the 30-odd high-risk frauds in a test split too few

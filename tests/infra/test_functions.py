@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from pipelines.trigger import MalformedEvent, client_request_token
+from pipelines.trigger.gate import MalformedEvent, client_request_token
 from stacks.alerts.runtime import handler as alert_handler
 from stacks.alerts.runtime import pagerduty as pagerduty_handler
 from stacks.monitoring.runtime import handler as launcher_handler
@@ -25,7 +25,7 @@ from tests.infra.sample_events import alarm_state_change, execution_status_chang
 REGION = "us-east-1"
 PIPELINE = "fraud-detector-retraining"
 PIPELINE_ARN = f"arn:aws:sagemaker:{REGION}:111122223333:pipeline/{PIPELINE}"
-TABLE = "fraud-detector-trigger-gate"
+TABLE = "fraud-detector-audit"
 BUCKET = "fraud-detector-111122223333-us-east-1"
 
 # Operations whose IAM action differs from "<service>:<Operation>".
@@ -332,7 +332,7 @@ def test_alert_function_names_the_failed_gate_with_observed_threshold_and_delta(
 
 
 def test_alert_text_from_the_report() -> None:
-    from pipelines.alert_message import StepFailure, build_alert
+    from pipelines.alerts.message import StepFailure, build_alert
 
     alert = build_alert(
         model="fraud-detector",
@@ -402,7 +402,7 @@ def test_a_report_the_run_never_wrote_reads_as_missing_not_denied(template: dict
     report that a failed run may not have written, and treats NoSuchKey as "no report"."""
     import fnmatch
 
-    from pipelines.alert_message import report_uris
+    from pipelines.alerts.message import report_uris
 
     (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("AlertsFunctionPolicy")]
     listing = [

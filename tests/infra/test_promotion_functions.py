@@ -25,8 +25,8 @@ from botocore.stub import ANY, Stubber
 from botocore.validate import ParamValidator
 
 from pipelines import naming
-from pipelines.alarms import retraining_alarm_names
-from pipelines.definition import artifacts
+from pipelines.definition.builder import artifacts
+from pipelines.monitoring.alarms import retraining_alarm_names
 from pipelines.promotion.champion import pointer_document
 from pipelines.promotion.endpoint import Version
 from stacks.promotion.runtime import handler as promotion_handler

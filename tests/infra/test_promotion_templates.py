@@ -14,7 +14,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 from moto.events.models import EventPattern
 
-from pipelines.definition import artifacts
+from pipelines.definition.builder import artifacts
 from pipelines.promotion.champion import pointer_document
 from pipelines.promotion.endpoint import deployment_config, guardrail_alarm_names
 from tests.infra.conftest import VARIANT, VARIANT_ENDPOINT, Synth, resources
@@ -61,7 +61,7 @@ def _resources_of(statement: dict[str, Any]) -> list[str]:
 def test_endpoint_role_is_the_one_the_controller_passes_and_reads_only_this_models_artifacts(
     template: dict[str, Any], synth: Synth
 ) -> None:
-    from pipelines.promotion.aws import endpoint_role_arn
+    from pipelines.naming import endpoint_role_arn
 
     role = _one(template, "AWS::IAM::Role", "PromotionEndpointRole")
     config = synth.stacks[STACK].pipeline.deployed_config

@@ -137,7 +137,7 @@ def test_vpc_config_adds_network_interface_permissions_and_isolation(full_templa
 
 def test_audit_table_has_kms_pitr_ttl_and_keys(template: dict[str, Any]) -> None:
     table = _only(template, "AWS::DynamoDB::GlobalTable")
-    assert table["TableName"] == "fraud-detector-trigger-gate"
+    assert table["TableName"] == "fraud-detector-audit"
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     assert table["SSESpecification"]["SSEType"] == "KMS"
     replica = table["Replicas"][0]
@@ -191,8 +191,8 @@ def test_alerts_topic_is_encrypted_with_routes_from_config(
 
 
 def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Synth) -> None:
-    from pipelines.alarms import alarm_specs
     from pipelines.config import load_config
+    from pipelines.monitoring.alarms import alarm_specs
     from pipelines.promotion.endpoint import guardrail_alarm_names
     from tests.infra.conftest import ROOT
 
@@ -221,9 +221,9 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
 
 
 def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, Any]) -> None:
-    from pipelines.alarms import alarm_specs
     from pipelines.config import load_config
     from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS
+    from pipelines.monitoring.alarms import alarm_specs
     from tests.infra.conftest import ROOT
 
     config = load_config(ROOT / "configs" / "fraud-detector.yaml")
@@ -276,7 +276,7 @@ def _launch(template: dict[str, Any]) -> dict[str, Any]:
 
 def _monitor_request(template: dict[str, Any]) -> dict[str, Any]:
     """The CreateProcessingJob request the launcher sends when every input exists."""
-    from pipelines.monitor_launch import plan_run
+    from pipelines.monitoring.launch import plan_run
 
     run = plan_run(_launch(template), lambda uri: True)
     assert run.request is not None
@@ -286,9 +286,9 @@ def _monitor_request(template: dict[str, Any]) -> dict[str, Any]:
 def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_champion(
     template: dict[str, Any], synth: Synth
 ) -> None:
-    from pipelines.definition import artifacts, champion_prefix
-    from pipelines.promotion.endpoint import capture_prefix, endpoint_config_request
-    from pipelines.promotion.local import ground_truth_prefix
+    from pipelines.definition.builder import artifacts
+    from pipelines.naming import capture_prefix, champion_prefix, ground_truth_prefix
+    from pipelines.promotion.endpoint import endpoint_config_request
 
     deployed = synth.stacks[STACK].pipeline.deployed_config
     inputs = {i["InputName"]: i["S3Input"] for i in _monitor_request(template)["ProcessingInputs"]}
@@ -327,12 +327,13 @@ def test_the_monitor_job_runs_on_what_its_inputs_download(
     downloaded as SageMaker downloads S3Prefix inputs (the local runtime's LocalS3), then the
     monitor job itself: it finds the config and exactly one baseline profile, and counts the
     production variant's capture only."""
-    from pipelines.datagen import StreamSpec, generate
-    from pipelines.definition import artifacts, champion_prefix
+    from pipelines.definition.builder import artifacts
     from pipelines.local.storage import LocalS3
+    from pipelines.naming import capture_prefix, champion_prefix
     from pipelines.promotion.champion import LocalChampion
-    from pipelines.promotion.endpoint import Version, capture_prefix
+    from pipelines.promotion.endpoint import Version
     from pipelines.promotion.local import write_ground_truth
+    from pipelines.simulation.datagen import StreamSpec, generate
     from training_containers import monitor
     from training_containers.profile import baseline_profile
 

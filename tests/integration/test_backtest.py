@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.alarms import alarm_specs
 from pipelines.backtest.history import prepare_history
 from pipelines.backtest.run import POLICY_ORDER, BacktestSettings, run_backtest
 from pipelines.backtest.streams import Segment, drifting_stream
 from pipelines.backtest.sweep import configured
 from pipelines.cli import main
 from pipelines.config import ModelConfig, parse_config
+from pipelines.monitoring.alarms import alarm_specs
 
 ROWS_PER_DAY = 1_500
 FEATURES = [

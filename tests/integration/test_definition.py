@@ -14,9 +14,10 @@ import pytest
 from botocore.client import BaseClient
 from botocore.validate import ParamValidator
 
-from pipelines import definition as d
 from pipelines.config import ModelConfig
-from pipelines.gates import gate_names
+from pipelines.definition import builder as d
+from pipelines.gates.rules import gate_names
+from pipelines.naming import champion_prefix
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
 
@@ -37,7 +38,7 @@ def test_parameters_carry_the_trigger_context(built: dict[str, Any], config: Mod
     parameters = {p["Name"]: p for p in built["Parameters"]}
     assert list(parameters) == ["TriggerReason", "TriggerAlarm", "TriggerMetricValue", "DataWindowEnd", "ChampionUri"]
     assert parameters["TriggerReason"]["DefaultValue"] == "manual"
-    assert parameters["ChampionUri"]["DefaultValue"] == d.champion_prefix(config)
+    assert parameters["ChampionUri"]["DefaultValue"] == champion_prefix(config)
 
 
 def test_steps_and_branches(built: dict[str, Any]) -> None:

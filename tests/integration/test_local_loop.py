@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.alarms import alarm_specs
 from pipelines.config import ModelConfig
 from pipelines.local.workspace import Workspace
-from pipelines.loop import LocalLoop, SimClock, alarm_event
+from pipelines.monitoring.alarms import alarm_specs
+from pipelines.simulation.loop import LocalLoop, SimClock, alarm_event
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -52,14 +52,13 @@ def test_a_failed_run_is_retried_while_its_alarm_stays_in_alarm(config: ModelCon
 def test_the_first_days_after_deploy_skip_the_monitor_until_it_has_a_baseline_and_capture(
     config: ModelConfig, tmp_path: Path
 ) -> None:
-    """As the launcher decides on AWS (pipelines.monitor_launch): nothing to judge is a skipped
+    """As the launcher decides on AWS (pipelines.monitoring.launch): nothing to judge is a skipped
     run that publishes nothing, not a failed job; capture without labels still publishes drift."""
     import json
     import uuid
 
-    from pipelines.datagen import StreamSpec, generate
-    from pipelines.definition import champion_prefix
-    from pipelines.promotion.endpoint import capture_prefix
+    from pipelines.naming import capture_prefix, champion_prefix
+    from pipelines.simulation.datagen import StreamSpec, generate
     from training_containers.profile import baseline_profile
 
     workspace = Workspace(config, tmp_path / "w")

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipelines import definition as d
 from pipelines.config import MetricGate, ModelConfig
+from pipelines.definition import builder as d
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace
 from tests.conftest import EXAMPLE_CONFIG, ROOT, split_fresh

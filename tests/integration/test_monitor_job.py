@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from botocore.stub import ANY, Stubber
 
-from pipelines.alarms import alarm_specs, evaluate_alarms, replay_alarms
 from pipelines.config import ModelConfig
-from pipelines.datagen import StreamSpec, generate
 from pipelines.drift.metrics import metric_data
-from pipelines.metrics_store import MetricDataRejected, MetricsStore
+from pipelines.monitoring.alarms import alarm_specs, evaluate_alarms, replay_alarms
+from pipelines.monitoring.metrics_store import MetricDataRejected, MetricsStore
+from pipelines.simulation.datagen import StreamSpec, generate
 from tests.conftest import Container
 from training_containers import monitor
 from training_containers.capture import CaptureStats, read_capture, read_ground_truth
@@ -316,7 +316,7 @@ def test_the_job_image_holds_every_module_the_jobs_import(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    from pipelines.definition import PROJECT_ROOT, job_code_files
+    from pipelines.definition.builder import PROJECT_ROOT, job_code_files
 
     for path in job_code_files():
         target = tmp_path / path.relative_to(PROJECT_ROOT)

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import FeatureType, ModelConfig
-from pipelines.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import StreamSpec, generate
 from tests.conftest import Container
 from training_containers import entrypoint, serve, train
 from training_containers.capture import read_capture
@@ -452,7 +452,7 @@ def test_docker_run_image_serve_works_from_exactly_the_image_files(
 ) -> None:
     # The image copies only `job_code_files()` and runs `python3 -m training_containers.entrypoint`:
     # start `serve` from a copy of exactly those files, with SageMaker's /opt/ml layout and port.
-    from pipelines.definition import PROJECT_ROOT, job_code_files
+    from pipelines.definition.builder import PROJECT_ROOT, job_code_files
 
     image = tmp_path / "image"
     for path in job_code_files():

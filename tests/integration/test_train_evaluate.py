@@ -14,7 +14,7 @@ import pytest
 from sklearn import metrics as sk
 
 from pipelines.config import ModelConfig
-from pipelines.gates import gate_names
+from pipelines.gates.rules import gate_names
 from tests.conftest import EDGE_CASES, Container, split_fresh
 from tests.model_monitor_schema import check_constraints, check_statistics
 from training_containers import data_pull, evaluate, train

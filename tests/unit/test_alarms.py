@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.alarms import (
+from pipelines.backtest.sweep import configured
+from pipelines.config import ModelConfig
+from pipelines.errors import ConfigError
+from pipelines.monitoring.alarms import (
     AlarmSpec,
     alarm_specs,
     evaluate_alarm,
@@ -15,9 +18,6 @@ from pipelines.alarms import (
     retraining_alarm_names,
     retraining_alarm_prefix,
 )
-from pipelines.backtest.sweep import configured
-from pipelines.config import ModelConfig
-from pipelines.errors import ConfigError
 from tests.conftest import ROOT
 
 X, G, _ = 2.0, 0.0, None  # breaching, good (not breaching), missing; the threshold is >= 1
@@ -182,13 +182,16 @@ def test_alarm_specs_load_without_the_numeric_stack() -> None:
     import subprocess
     import sys
 
-    code = "import sys, pipelines.alarms; print(sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules))"
+    code = (
+        "import sys, pipelines.monitoring.alarms; "
+        "print(sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"
 
 
 def test_the_longest_feature_name_the_config_allows_fits_cloudwatch(config: ModelConfig) -> None:
-    from pipelines.alarms import MAX_ALARM_DESCRIPTION, MAX_ALARM_NAME, alarm_specs
+    from pipelines.monitoring.alarms import MAX_ALARM_DESCRIPTION, MAX_ALARM_NAME, alarm_specs
 
     longest = "f" * 255
     features = [config.model.features[0].model_copy(update={"name": longest}), *config.model.features[1:]]

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from pipelines.alert_message import (
+from pipelines.alerts.aws import PagerDutyRefused, send_to_pagerduty
+from pipelines.alerts.message import (
     PAGERDUTY_EVENTS_URL,
     MalformedNotification,
     pagerduty_event,
     routing_key,
     sns_notifications,
 )
-from pipelines.alert_sources import PagerDutyRefused, send_to_pagerduty
 
 KEY = "R0123456789abcdef0123456789ABCDE"
 
@@ -109,7 +109,7 @@ def test_events_are_posted_as_json_and_a_refusal_fails_the_invocation() -> None:
 
 
 def test_only_alarms_and_explained_failures_page_not_notices() -> None:
-    from pipelines.alert_message import pages
+    from pipelines.alerts.message import pages
 
     alarm = json.dumps({"AlarmName": "fraud-monitor-failures", "NewStateValue": "ALARM", "NewStateReason": "1 >= 1"})
     assert pages("ALARM: fraud-monitor-failures", alarm) and pages("", alarm)

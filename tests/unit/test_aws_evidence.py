@@ -19,13 +19,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from pipelines.config import ModelConfig
-from pipelines.promotion.aws_evidence import (
-    aws_evidence,
-    download_since,
-    ground_truth_prefix,
-    variant_capture_prefix,
-    variant_telemetry,
-)
+from pipelines.naming import ground_truth_prefix, variant_capture_prefix
+from pipelines.promotion.aws_evidence import aws_evidence, download_since, variant_telemetry
 from pipelines.promotion.controller import ModelVersion
 from pipelines.promotion.endpoint import Version
 from pipelines.promotion.lifecycle import Stage
@@ -85,7 +80,7 @@ def label(inference_id: str, value: int) -> dict[str, Any]:
 
 
 def test_ground_truth_prefix_is_the_local_one(config: ModelConfig) -> None:
-    from pipelines.promotion.local import ground_truth_prefix as local_prefix
+    from pipelines.naming import ground_truth_prefix as local_prefix
 
     assert ground_truth_prefix(config) == local_prefix(config)
     assert variant_capture_prefix(config, "shadow") == f"s3://{BUCKET}/fraud-detector/capture/{ENDPOINT}/shadow/"
@@ -286,7 +281,7 @@ def test_evidence_with_nothing_captured_yet_waits_for_traffic(
 def test_the_approval_path_imports_no_pandas_pyarrow_or_sklearn() -> None:
     code = (
         "import sys; import pipelines.promotion.aws, pipelines.promotion.aws_evidence; "
-        "from pipelines.definition import champion_prefix; "
+        "from pipelines.naming import champion_prefix; "
         "print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn', 'numpy', 'sagemaker') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -8,7 +8,7 @@ import pytest
 from pipelines.backtest.history import BacktestInputError, cut_windows, default_warmup, prepare_history
 from pipelines.backtest.sweep import configured
 from pipelines.config import ModelConfig
-from pipelines.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import StreamSpec, generate
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipelines.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import StreamSpec, generate
 
 
 def test_same_seed_same_rows() -> None:

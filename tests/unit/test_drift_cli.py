@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines.cli import main
-from pipelines.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import StreamSpec, generate
 from tests.conftest import EXAMPLE_CONFIG
 
 STATISTICS = {"psi", "ks", "wasserstein", "js", "ood_share", "null_rate_increase"}

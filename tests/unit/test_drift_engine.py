@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from pipelines.config import DriftSection, Feature, FeatureType, ModelConfig
-from pipelines.datagen import StreamSpec, generate
 from pipelines.drift import BaselineReference, compare_frames
 from pipelines.drift.engine import compare_features
 from pipelines.drift.reference import CategoricalReference, NumericReference
+from pipelines.simulation.datagen import StreamSpec, generate
 
 DRIFT = DriftSection()
 NUMERIC = Feature(name="x", type=FeatureType.numeric)

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.alarms import alarm_specs
 from pipelines.config import ModelConfig
-from pipelines.datagen import StreamSpec, generate
 from pipelines.drift import compare_frames
 from pipelines.drift.metrics import MAX_ITEMS_PER_REQUEST, batches, metric_data, publish_metrics
+from pipelines.monitoring.alarms import alarm_specs
+from pipelines.simulation.datagen import StreamSpec, generate
 
 END = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import pytest
 from sklearn import metrics as sk
 
 from pipelines.config import DriftSection, ModelConfig
-from pipelines.datagen import StreamSpec, generate
 from pipelines.drift import compare_frames, join_labels, run_monitor
 from pipelines.drift.performance import label_drift, performance
+from pipelines.simulation.datagen import StreamSpec, generate
 from training_containers.profile import baseline_profile
 
 
@@ -90,7 +90,7 @@ def test_compare_frames_without_config_infers_feature_types() -> None:
 
 
 def test_html_report_marks_breaches_escapes_names_and_embeds_charts() -> None:
-    from pipelines.drift_report import render_html
+    from pipelines.drift.report import render_html
 
     rng = np.random.default_rng(3)
     reference = pd.DataFrame({"<b>x</b>": rng.normal(0, 1, 2000), "c": rng.choice(["a", "b"], 2000)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.config import ModelConfig
-from pipelines.gates import Measurements, evaluate_gates, failure_message, gate_names
+from pipelines.gates.rules import Measurements, evaluate_gates, failure_message, gate_names
 
 GOOD = {"roc_auc": 0.97, "pr_auc": 0.80, "recall": 0.85}
 SEGMENTS = {"high_risk_recall": {"recall": 0.95, "support": 80}}

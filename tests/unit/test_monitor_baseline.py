@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import FeatureType, ModelConfig
-from pipelines.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import StreamSpec, generate
 from tests.model_monitor_schema import check_constraints, check_statistics
 from training_containers.monitor_baseline import baseline_files, constraints, statistics
 

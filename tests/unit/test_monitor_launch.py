@@ -9,8 +9,8 @@ import pytest
 from botocore.stub import Stubber
 
 from pipelines.config import ModelConfig
-from pipelines.monitor_job import monitor_inputs, monitor_job_request, monitor_launch
-from pipelines.monitor_launch import MalformedLaunch, has_objects, plan_run, start_job
+from pipelines.monitoring.job import monitor_inputs, monitor_job_request, monitor_launch
+from pipelines.monitoring.launch import MalformedLaunch, has_objects, plan_run, start_job
 from pipelines.naming import monitor_job_prefix
 
 END = "2026-12-02T10:00:00Z"

@@ -18,8 +18,8 @@ from botocore.stub import Stubber
 from sklearn.metrics import roc_auc_score
 
 from pipelines import naming
-from pipelines.alarms import retraining_alarm_names
 from pipelines.config import ModelConfig, ShadowCriteria
+from pipelines.monitoring.alarms import retraining_alarm_names
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.aws import SageMakerRegistry
 from pipelines.promotion.controller import ModelVersion, Promotion
@@ -34,7 +34,7 @@ from pipelines.promotion.evidence import variant_evidence
 from pipelines.promotion.lease import LEASE_SECONDS, PromotionBusy, SqliteLease
 from pipelines.promotion.lifecycle import TRANSITIONS, Action, IllegalTransition, Stage, next_stage, stage_of
 from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence, decide
-from pipelines.registry import LocalRegistry
+from pipelines.registry.local import LocalRegistry
 from tests.fake_sagemaker import Crash, FakeSageMaker
 
 ROLE = "arn:aws:iam::111122223333:role/fraud-detector-endpoint"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.registry import LocalRegistry, RegistryError
+from pipelines.registry.local import LocalRegistry, RegistryError
 
 
 def request(group: str = "fraud", reason: str = "drift") -> dict[str, object]:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.trigger import (
+from pipelines.trigger.events import alarm_trigger, parse_gate_event
+from pipelines.trigger.gate import (
     DATA_WINDOW_END,
     MAX_RETRY_DELAY,
     TRIGGER_ALARM,
@@ -26,8 +27,7 @@ from pipelines.trigger import (
     iso,
     retry_delay,
 )
-from pipelines.trigger_events import alarm_trigger, parse_gate_event
-from pipelines.trigger_store import MemoryTriggerStore, SqliteTriggerStore
+from pipelines.trigger.local import MemoryTriggerStore, SqliteTriggerStore
 from tests.infra.sample_events import (
     alarm_state_change,
     documented,

@@ -1,5 +1,5 @@
 """Alert function: a failed pipeline execution in, one SNS message naming the failed gate or data
-check (observed, threshold, delta) out. The text is built by pipelines.alert_message."""
+check (observed, threshold, delta) out. The text is built by pipelines.alerts.message."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines import clients
-from pipelines.alert_sources import alert_for_execution, publish
+from pipelines.alerts.aws import alert_for_execution, publish
 from pipelines.events import execution_failed
 
 LOG = logging.getLogger(__name__)

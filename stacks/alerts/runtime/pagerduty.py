@@ -1,5 +1,5 @@
 """PagerDuty function: the alert topic's notifications in, PagerDuty Events API v2 events out
-(pipelines.alert_message.pagerduty_event). The routing key is read from Secrets Manager at the
+(pipelines.alerts.message.pagerduty_event). The routing key is read from Secrets Manager at the
 first invocation; a refused event fails the invocation, which Lambda retries and then sends to
 the failure queue."""
 
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines import clients
-from pipelines.alert_message import pagerduty_event, pages, sns_notifications
-from pipelines.alert_sources import read_routing_key, send_to_pagerduty
+from pipelines.alerts.aws import read_routing_key, send_to_pagerduty
+from pipelines.alerts.message import pagerduty_event, pages, sns_notifications
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)

@@ -1,5 +1,5 @@
 """Monitor launcher: the drift monitor schedule's tick in, a processing job for the window that
-just ended out, or the reason there is nothing to judge yet (pipelines.monitor_launch)."""
+just ended out, or the reason there is nothing to judge yet (pipelines.monitoring.launch)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines import clients
-from pipelines.monitor_launch import has_objects, plan_run, start_job
+from pipelines.monitoring.launch import has_objects, plan_run, start_job
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)

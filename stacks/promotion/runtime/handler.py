@@ -23,7 +23,7 @@ from typing import Any
 from pipelines import clients
 from pipelines.config import ModelConfig, parse_config
 from pipelines.events import package_approved
-from pipelines.local.storage import split_uri
+from pipelines.naming import split_uri
 from pipelines.promotion.aws import aws_promotion
 from pipelines.promotion.aws_evidence import aws_evidence
 from pipelines.promotion.controller import Promotion

@@ -1,4 +1,4 @@
-"""Trigger gate function: an EventBridge event in, the gate's decisions (pipelines.trigger) out.
+"""Trigger gate function: an EventBridge event in, the gate's decisions (pipelines.trigger.gate) out.
 
 Events: CloudWatch alarm state change to ALARM, pipeline execution status change to a terminal
 status, and the sweep schedule (which also retries a failed alarm-started run while its alarm is
@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines import clients
-from pipelines.trigger import TriggerGate, TriggerPolicy
-from pipelines.trigger_adapters import CloudWatchAlarmStates, DynamoDbTriggerStore, SageMakerPipelineRunner
-from pipelines.trigger_events import parse_gate_event
+from pipelines.trigger.aws import CloudWatchAlarmStates, DynamoDbTriggerStore, SageMakerPipelineRunner
+from pipelines.trigger.events import parse_gate_event
+from pipelines.trigger.gate import TriggerGate, TriggerPolicy
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)

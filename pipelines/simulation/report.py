@@ -96,7 +96,7 @@ def daily_chart(daily: list[dict[str, Any]], timeline: list[dict[str, Any]], pat
 
 
 def _drift_section(out: Path, report: dict[str, Any]) -> str:
-    from pipelines.drift_report import chart, write_html
+    from pipelines.drift.report import chart, write_html
 
     write_html(report, out / "drift-report.html")
     cards = []

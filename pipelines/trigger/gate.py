@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from pipelines.errors import PipelinesError
 
-# Pipeline parameter names (the same constants as pipelines.definition, which imports the
+# Pipeline parameter names (the same constants as pipelines.definition.builder, which imports the
 # sagemaker SDK and so cannot be imported here).
 TRIGGER_REASON = "TriggerReason"
 TRIGGER_ALARM = "TriggerAlarm"

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.trigger import DuplicateEvent, GateState, StartRequest, StateConflict, TriggerDecision
+from pipelines.trigger.gate import DuplicateEvent, GateState, StartRequest, StateConflict, TriggerDecision
 
 SEEN_EVENT_DAYS = 30  # EventBridge retries for at most 24 hours; markers expire later (TTL)
 ACTIVE_STATUSES = ("Executing", "Stopping")

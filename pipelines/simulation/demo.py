@@ -38,14 +38,15 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.bundles import PROJECT_ROOT
 from pipelines.config import ModelConfig, load_config
-from pipelines.datagen import StreamSpec, generate
 from pipelines.local import record
 from pipelines.local.workspace import Workspace, local_uri
-from pipelines.loop import LocalLoop, SimClock
 from pipelines.promotion.cli import render_status
+from pipelines.simulation.datagen import StreamSpec, generate
+from pipelines.simulation.loop import LocalLoop, SimClock
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "fraud-detector.yaml"
+EXAMPLE = PROJECT_ROOT / "configs" / "fraud-detector.yaml"
 START = datetime(2026, 5, 1, tzinfo=UTC)  # first day of production traffic; history is Jan-Apr
 LABEL_DELAY_DAYS = 1
 
@@ -64,7 +65,7 @@ def demo_config(config: ModelConfig) -> ModelConfig:
 
 def put_data(workspace: Workspace, fresh: pd.DataFrame, history: pd.DataFrame) -> None:
     """Replace what the config's sources hold in local S3 with these frames."""
-    from pipelines.loop import write_folder
+    from pipelines.simulation.loop import write_folder
 
     config = workspace.config
     targets = [(fresh, config.data.fresh)]
@@ -188,7 +189,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     story.say(f"\n$ python -m pipelines rollback  ->  {restored.label} is production again\n")
     story.say(render_status(loop.promotion.status()))
 
-    from pipelines.report import write_report
+    from pipelines.simulation.report import write_report
 
     summary = {
         **seen.to_json(),

@@ -1,7 +1,7 @@
 """The scheduled drift monitor job as a CreateProcessingJob request, from the config: its inputs,
 outputs and resources. The CDK app puts it in the schedule's input (with the stack's role, key and
 image); the local loop builds the same request to decide, as the launcher does, whether a run has
-anything to judge (pipelines.monitor_launch).
+anything to judge (pipelines.monitoring.launch).
 
 Inputs (what `training_containers.monitor` reads), all under the model's prefix:
 - `config`: the content-addressed `model-config.json` the pipeline's jobs read;
@@ -17,35 +17,29 @@ from typing import Any
 
 from pipelines import naming
 from pipelines.config import ModelConfig
-from pipelines.definition import artifacts, champion_prefix
-from pipelines.promotion.champion import BASELINE
-from pipelines.promotion.endpoint import PRODUCTION, capture_prefix
+from pipelines.definition.builder import artifacts
+from pipelines.naming import BASELINE_PROFILE, PRODUCTION_VARIANT, champion_prefix
 
 PROCESSING = "/opt/ml/processing"
 MODEL_TAG = naming.MODEL_TAG  # on every monitor job: its launcher may create only jobs tagged with its model
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # EventBridge Scheduler's context attribute
 
 
-def _prefix(config: ModelConfig) -> str:
-    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}"
-
-
 def monitor_inputs(deployed: ModelConfig) -> dict[str, str]:
     """Input name -> S3 URI of the monitor job (see the module docstring). On AWS `deployed` is
     the pipeline construct's `deployed_config`, whose config artifact that construct uploads."""
-    endpoint = deployed.promotion.endpoint(deployed.model.name)
     return {
         "config": artifacts(deployed)["config"].uri,
-        "capture": f"{capture_prefix(deployed)}/{endpoint}/{PRODUCTION}/",
-        "ground_truth": f"{_prefix(deployed)}/ground-truth/",
-        "baseline": champion_prefix(deployed) + BASELINE,
+        "capture": naming.variant_capture_prefix(deployed, PRODUCTION_VARIANT),
+        "ground_truth": naming.ground_truth_prefix(deployed),
+        "baseline": champion_prefix(deployed) + BASELINE_PROFILE,
     }
 
 
 def monitor_job_request(config: ModelConfig, *, image_uri: str, role_arn: str, key_arn: str) -> dict[str, Any]:
     """The CreateProcessingJob request of a monitor run, without its name and window (the
-    launcher adds both: pipelines.monitor_launch.plan_run)."""
-    prefix, model = _prefix(config), config.model.name
+    launcher adds both: pipelines.monitoring.launch.plan_run)."""
+    model = config.model.name
     p = config.pipeline
 
     def s3_input(name: str, uri: str) -> dict[str, Any]:
@@ -71,7 +65,7 @@ def monitor_job_request(config: ModelConfig, *, image_uri: str, role_arn: str, k
                 {
                     "OutputName": "report",
                     "S3Output": {
-                        "S3Uri": f"{prefix}/monitoring/",
+                        "S3Uri": naming.layout(config).uri(naming.MONITORING),
                         "LocalPath": f"{PROCESSING}/output/report",
                         "S3UploadMode": "EndOfJob",
                     },

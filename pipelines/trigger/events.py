@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.trigger import (
+from pipelines.trigger.gate import (
     NONE,
     ExecutionEnded,
     GateEvent,

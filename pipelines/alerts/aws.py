@@ -14,9 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.alert_message import (
-    DATA_FAILED,
-    GATES_FAILED,
+from pipelines.alerts.message import (
     PAGERDUTY_EVENTS_URL,
     Alert,
     StepFailure,
@@ -25,6 +23,7 @@ from pipelines.alert_message import (
     report_uris,
     routing_key,
 )
+from pipelines.naming import DATA_FAILED, GATES_FAILED
 
 
 def list_failed_steps(sagemaker: Any, execution_arn: str) -> list[StepFailure]:

@@ -2,7 +2,7 @@
 observed value, threshold and delta, read from the run's own reports.
 
 `build_alert` is pure. It takes the failed steps (from ListPipelineExecutionSteps) and, when the
-run got that far, the Evaluate job's evaluation.json (gate verdicts, written by pipelines.gates) or
+run got that far, the Evaluate job's evaluation.json (gate verdicts, written by pipelines.gates.rules) or
 DataPull's validation_report.json (data checks). The S3 locations of those reports follow from the
 definition's layout: `<artifact prefix>/executions/<execution id>/<step>/<output>/<file>`.
 Standard library only: it runs in Lambda as is.
@@ -15,11 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Step and output names of pipelines.definition (which imports the sagemaker SDK, so not here).
-DATA_PULL = "DataPull"
-EVALUATE = "Evaluate"
-DATA_FAILED = "DataValidationFailed"
-GATES_FAILED = "QualityGatesFailed"
+from pipelines.naming import (
+    DATA_FAILED,
+    DATA_PULL,
+    EVALUATE,
+    EVALUATION_FILE,
+    GATES_FAILED,
+    VALIDATION_FILE,
+    Layout,
+    split_uri,
+)
+
+# Step and output names of pipelines.definition.builder (which imports the sagemaker SDK, so not here).
 SUBJECT_LIMIT = 100  # SNS: subjects are at most 100 printable ASCII characters
 
 
@@ -52,10 +59,11 @@ def execution_id(execution_arn: str) -> str:
 
 def report_uris(artifact_prefix: str, execution_arn: str) -> dict[str, str]:
     """Where the run wrote its reports; `artifact_prefix` is `s3://<bucket>/<model>`."""
-    base = f"{artifact_prefix.rstrip('/')}/executions/{execution_id(execution_arn)}"
+    layout = Layout(*split_uri(artifact_prefix.rstrip("/")))
+    run = execution_id(execution_arn)
     return {
-        "evaluation": f"{base}/{EVALUATE}/evaluation/evaluation.json",
-        "validation": f"{base}/{DATA_PULL}/report/validation_report.json",
+        "evaluation": layout.report(run, EVALUATE, "evaluation", EVALUATION_FILE),
+        "validation": layout.report(run, DATA_PULL, "report", VALIDATION_FILE),
     }
 
 

@@ -35,13 +35,13 @@ evaluation range (one aggregated value per period, None when missing):
 
 from __future__ import annotations
 
-import hashlib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from pipelines import naming
 from pipelines.config import FeatureType, ModelConfig
 from pipelines.drift.metrics import (
     DRIFTED_FEATURE_COUNT,
@@ -51,12 +51,12 @@ from pipelines.drift.metrics import (
     model_dimensions,
 )
 from pipelines.drift.verdict import statistics_for, threshold
-from pipelines.metrics_store import MetricsStore
+from pipelines.monitoring.metrics_store import MetricsStore
 
 AlarmKind = Literal["feature_drift", "drifted_feature_count", "performance_slo"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 # PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
-# characters, AlarmDescription at most 1024. Longer names are cut with a hash (`_alarm_name`); a
+# characters, AlarmDescription at most 1024. Longer names are cut with a hash (`naming.alarm_name`); a
 # description holds a feature name, which the config keeps to 255 characters.
 MAX_ALARM_NAME = 255
 MAX_ALARM_DESCRIPTION = 1024
@@ -121,7 +121,7 @@ class AlarmSpec:
 
 
 def retraining_alarm_prefix(config: ModelConfig) -> str:
-    return f"{config.model.name}-retrain-"
+    return naming.alarm_name(config.model.name, "retrain", "")
 
 
 def retraining_alarm_names(config: ModelConfig) -> list[str]:
@@ -140,15 +140,8 @@ def rearm_time(changed_at: datetime, config: ModelConfig) -> datetime:
 def _signal_alarm_name(config: ModelConfig, signal: str) -> str:
     """`<model>-retrain-<signal>` when the alarm starts retraining (`trigger.retrain_on`), else
     `<model>-watch-<signal>`: the name says what an ALARM does."""
-    prefix = retraining_alarm_prefix(config) if signal in config.retrain_signals else f"{config.model.name}-watch-"
-    return prefix + signal.replace("_", "-")
-
-
-def _alarm_name(name: str) -> str:
-    if len(name) <= MAX_ALARM_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{name[: MAX_ALARM_NAME - 11]}-{digest}"
+    kind = "retrain" if signal in config.retrain_signals else "watch"
+    return naming.alarm_name(config.model.name, kind, signal.replace("_", "-"))
 
 
 def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
@@ -169,7 +162,7 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
             limit = threshold(drift, statistic)
             specs.append(
                 AlarmSpec(
-                    name=_alarm_name(f"{model}-drift-{feature.name}-{statistic.replace('_', '-')}"),
+                    name=naming.alarm_name(model, "drift", feature.name, statistic.replace("_", "-")),
                     description=f"{model}: {statistic} of feature '{feature.name}' >= {limit:g} {m_of_n}",
                     metric_name=FEATURE_METRICS[statistic],
                     dimensions=tuple(feature_dimensions(model, feature.name).items()),

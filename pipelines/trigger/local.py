@@ -1,6 +1,6 @@
 """Trigger gate stores that need no AWS: in memory (tests) and SQLite (the local runtime, the CLI).
 
-Both keep the `TriggerStore` contract of `pipelines.trigger`: a commit writes the state, marks the
+Both keep the `TriggerStore` contract of `pipelines.trigger.gate`: a commit writes the state, marks the
 event id seen and appends the decisions all or nothing, and fails with `DuplicateEvent` or
 `StateConflict` exactly when the DynamoDB store's conditional writes would.
 """
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.trigger import DuplicateEvent, GateState, StateConflict, TriggerDecision
+from pipelines.trigger.gate import DuplicateEvent, GateState, StateConflict, TriggerDecision
 
 
 class MemoryTriggerStore:

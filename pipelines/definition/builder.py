@@ -20,23 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines import naming
+from pipelines import bundles, naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource, config_to_json, require_deployable
 from pipelines.errors import DefinitionError
-from pipelines.gates import gate_names
+from pipelines.gates.rules import gate_names
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-IMAGE_DOMAIN_MODULES = (
-    "__init__.py",
-    "clients.py",
-    "config.py",
-    "errors.py",
-    "gates.py",
-    "drift_report.py",
-    "metrics_store.py",
-    "naming.py",
-    *(f"drift/{p.name}" for p in sorted((Path(__file__).parent / "drift").glob("*.py"))),
-)
+PROJECT_ROOT = bundles.PROJECT_ROOT
 PROCESSING = "/opt/ml/processing"
 
 # Pipeline parameter names: the trigger gate passes its context through these.
@@ -48,16 +37,18 @@ CHAMPION_URI = "ChampionUri"
 LATEST = "latest"  # DataWindowEnd default: the window ends at the newest fresh row
 
 # Step names, shared with the local runtime, the alert function and the tests.
-DATA_PULL = "DataPull"
-DATA_VALID = "DataValid"
-DATA_FAILED = "DataValidationFailed"
-TRAIN = "Train"
-EVALUATE = "Evaluate"
-QUALITY_GATES = "QualityGates"
-GATES_FAILED = "QualityGatesFailed"
-REGISTER = "Register"
-EVALUATION_REPORT = "EvaluationReport"
-VALIDATION_REPORT = "DataValidationReport"
+from pipelines.naming import (  # noqa: E402  (re-exported: tests and the local runtime read them here)
+    DATA_FAILED,
+    DATA_PULL,
+    DATA_VALID,
+    EVALUATE,
+    EVALUATION_REPORT,
+    GATES_FAILED,
+    QUALITY_GATES,
+    REGISTER,
+    TRAIN,
+    VALIDATION_REPORT,
+)
 
 
 @dataclass(frozen=True)
@@ -69,12 +60,10 @@ class Artifact:
 
 
 def job_code_files() -> list[Path]:
-    """What the job image is built from (keep in step with training_containers/Dockerfile)."""
-    files = [
-        p for p in (PROJECT_ROOT / "training_containers").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    ]
-    files += [PROJECT_ROOT / "pipelines" / name for name in IMAGE_DOMAIN_MODULES]
-    return sorted(files)
+    """What the job image is built from: training_containers/ whole (code, lock, Dockerfile) and the
+    project packages its modules import (pipelines.bundles); the Dockerfile copies both folders."""
+    job = [p for p in (PROJECT_ROOT / "training_containers").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return sorted(set(job) | set(bundles.reached_files(p for p in job if p.suffix == ".py")))
 
 
 def code_version() -> str:
@@ -90,38 +79,30 @@ def image_uri(config: ModelConfig) -> str:
     if config.pipeline.image_uri:
         return config.pipeline.image_uri
     p = config.pipeline
-    return f"{p.account}.dkr.ecr.{p.region}.amazonaws.com/{config.model.name}-jobs:{code_version()[:16]}"
-
-
-def _prefix(config: ModelConfig) -> str:
-    return f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}"
+    return naming.job_image_uri(p.account, p.region, config.model.name, code_version()[:16])
 
 
 def _content_addressed(config: ModelConfig, kind: str, name: str, content: bytes) -> Artifact:
     sha = hashlib.sha256(content).hexdigest()[:16]
-    return Artifact(f"{_prefix(config)}/{kind}/{sha}/{name}", content)
+    return Artifact(naming.layout(config).uri(kind, sha, name), content)
 
 
 def artifacts(config: ModelConfig) -> dict[str, Artifact]:
     """Objects the jobs read that come from the config rather than from data or earlier steps."""
-    found = {"config": _content_addressed(config, "config", "model-config.json", config_to_json(config).encode())}
+    found = {"config": _content_addressed(config, naming.CONFIG, "model-config.json", config_to_json(config).encode())}
     edge = config.gates.edge_cases
     if edge is not None and not edge.uri.startswith("s3://"):
         path = config.local_path(edge.uri)
         if not path.exists():
             raise DefinitionError(f"gates.edge_cases.uri: {path} does not exist")
-        found["edge_cases"] = _content_addressed(config, "edge-cases", "edge-cases.csv", path.read_bytes())
+        found["edge_cases"] = _content_addressed(config, naming.EDGE_CASES, "edge-cases.csv", path.read_bytes())
     elif edge is not None:
         found["edge_cases"] = Artifact(edge.uri, b"")
     return found
 
 
 def pipeline_name(config: ModelConfig) -> str:
-    return f"{config.model.name}-retraining"
-
-
-def champion_prefix(config: ModelConfig) -> str:
-    return f"{_prefix(config)}/champion/"
+    return naming.pipeline_name(config.model.name)
 
 
 def _quiet_sdk() -> None:
@@ -188,7 +169,7 @@ def build_pipeline(config: ModelConfig) -> Any:
     image = image_uri(config)
     version = code_version()
     staged = artifacts(config)
-    prefix = _prefix(config)
+    layout = naming.layout(config)
 
     trigger_reason = ParameterString(TRIGGER_REASON, default_value="manual")
     # Defaults are never empty: they end up in CustomerMetadataProperties, whose values
@@ -196,11 +177,13 @@ def build_pipeline(config: ModelConfig) -> Any:
     trigger_alarm = ParameterString(TRIGGER_ALARM, default_value="none")
     trigger_metric_value = ParameterString(TRIGGER_METRIC_VALUE, default_value="none")
     window_end = ParameterString(DATA_WINDOW_END, default_value=LATEST)
-    champion_uri = ParameterString(CHAMPION_URI, default_value=champion_prefix(config))
+    champion_uri = ParameterString(CHAMPION_URI, default_value=naming.champion_prefix(config))
     parameters = [trigger_reason, trigger_alarm, trigger_metric_value, window_end, champion_uri]
 
     def run_uri(*parts: str) -> Any:
-        return Join(on="/", values=[f"{prefix}/executions", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+        return Join(
+            on="/", values=[layout.uri(naming.EXECUTIONS).rstrip("/"), ExecutionVariables.PIPELINE_EXECUTION_ID, *parts]
+        )
 
     def s3_input(name: str, uri: Any) -> Any:
         return ProcessingInput(
@@ -249,7 +232,7 @@ def build_pipeline(config: ModelConfig) -> Any:
             volume_kms_key=p.kms_key_id,
             output_kms_key=p.kms_key_id,
             max_runtime_in_seconds=p.processing_max_runtime_seconds,
-            base_job_name=f"{config.model.name}-{job}",
+            base_job_name=naming.job_base_name(config.model.name, job),
             sagemaker_session=session,
             env=job_env,
             network_config=network,
@@ -280,7 +263,7 @@ def build_pipeline(config: ModelConfig) -> Any:
     pull_inputs = [s3_input("config", staged["config"].uri), source_input("fresh", config.data.fresh)]
     if config.data.historical is not None:
         pull_inputs.append(source_input("historical", config.data.historical))
-    validation_report = PropertyFile(name=VALIDATION_REPORT, output_name="report", path="validation_report.json")
+    validation_report = PropertyFile(name=VALIDATION_REPORT, output_name="report", path=naming.VALIDATION_FILE)
     data_pull = ProcessingStep(
         name=DATA_PULL,
         display_name="Pull and validate data",
@@ -303,7 +286,7 @@ def build_pipeline(config: ModelConfig) -> Any:
         sagemaker_session=session,
         role=role,
         training_image=image,
-        base_job_name=f"{config.model.name}-train",
+        base_job_name=naming.job_base_name(config.model.name, "train"),
         compute=Compute(
             instance_type=training.instance_type,
             instance_count=training.instance_count,
@@ -347,7 +330,7 @@ def build_pipeline(config: ModelConfig) -> Any:
     )
 
     # ---- Evaluate
-    evaluation_report = PropertyFile(name=EVALUATION_REPORT, output_name="evaluation", path="evaluation.json")
+    evaluation_report = PropertyFile(name=EVALUATION_REPORT, output_name="evaluation", path=naming.EVALUATION_FILE)
     eval_inputs = [
         s3_input("config", staged["config"].uri),
         s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
@@ -416,7 +399,7 @@ def build_pipeline(config: ModelConfig) -> Any:
             "TriggerMetricValue": trigger_metric_value,
             "DataWindowEnd": window_end,
             "DatasetManifest": Join(on="/", values=[report_uri, "manifest.json"]),
-            "EvaluationReport": Join(on="/", values=[evaluation_uri, "evaluation.json"]),
+            naming.EVALUATION_REPORT: Join(on="/", values=[evaluation_uri, naming.EVALUATION_FILE]),
             "BaselineProfile": baseline,
             "EnvironmentHash": JsonGet(
                 step_name=EVALUATE, property_file=evaluation_report, json_path="lineage.environment_hash"

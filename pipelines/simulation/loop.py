@@ -22,13 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.alarms import AlarmSpec, alarm_specs, evaluate_alarms
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
-from pipelines.metrics_store import MetricsStore
-from pipelines.trigger import Outcome, StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
-from pipelines.trigger_events import parse_gate_event
-from pipelines.trigger_store import SqliteTriggerStore
+from pipelines.monitoring.alarms import AlarmSpec, alarm_specs, evaluate_alarms
+from pipelines.monitoring.metrics_store import MetricsStore
+from pipelines.trigger.events import parse_gate_event
+from pipelines.trigger.gate import Outcome, StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
+from pipelines.trigger.local import SqliteTriggerStore
 
 Echo = Callable[[str], None]
 
@@ -204,7 +204,7 @@ class LocalLoop:
     echo: Echo = print
 
     def __post_init__(self) -> None:
-        from pipelines.definition import pipeline_name
+        from pipelines.definition.builder import pipeline_name
         from pipelines.promotion.local import local_promotion
 
         config, root = self.workspace.config, self.workspace.root
@@ -272,12 +272,11 @@ class LocalLoop:
         the champion's baseline, published as metrics. As on AWS, the launcher's decision comes
         first: with no capture or no champion baseline yet the run is skipped (`{"skipped":
         reason}`), publishing nothing."""
-        from pipelines.definition import champion_prefix
         from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
         from pipelines.drift.metrics import metric_data, publish_metrics
-        from pipelines.monitor_job import monitor_job_request, monitor_launch
-        from pipelines.monitor_launch import plan_run
-        from pipelines.promotion.local import ground_truth_prefix
+        from pipelines.monitoring.job import monitor_job_request, monitor_launch
+        from pipelines.monitoring.launch import plan_run
+        from pipelines.naming import champion_prefix, ground_truth_prefix
         from training_containers.capture import read_capture, read_ground_truth
 
         config, s3 = self.config, self.workspace.s3
@@ -373,8 +372,8 @@ class LocalLoop:
 
     def _alert(self, execution: Execution) -> None:
         """What the alert function publishes to SNS, built from the execution record."""
-        from pipelines.alert_message import build_alert, failed_steps
-        from pipelines.definition import pipeline_name
+        from pipelines.alerts.message import build_alert, failed_steps
+        from pipelines.definition.builder import pipeline_name
         from pipelines.local import record
 
         files = execution.scope.property_files if execution.scope else {}
