@@ -1,6 +1,6 @@
 """The model config: one YAML file, validated once into typed objects.
 
-Every other part of the project (definition builder, job code, monitor, trigger gate, CDK app,
+Every other part of the project (definition builder, job code, monitor, retrain trigger, CDK app,
 local runtime, backtest) reads these objects; no threshold is written twice. A bad value fails
 at load time with the field's dotted path and what is allowed there.
 """

@@ -1,4 +1,4 @@
-"""The zip functions (trigger gate, alerts, PagerDuty, monitor launcher): staged code, a role of
+"""The zip functions (retrain trigger, alerts, PagerDuty, monitor launcher): staged code, a role of
 their own, a one-year log group, and a failure queue.
 
 Each construct that calls `staged_function` adds its own policy to `role` (exactly the calls its

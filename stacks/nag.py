@@ -40,7 +40,7 @@ FUNCTION_FINDINGS = {
     "CKV_AWS_115": (
         "No reserved concurrency: a reservation must leave the account's unreserved minimum free, and an account "
         "at a new account's quota has none to give, so cdk deploy would fail there. Runs are serialised where it "
-        "matters by the trigger gate's conditional writes and the promotion lease."
+        "matters by the retrain trigger's conditional writes and the promotion lease."
     ),
     "CKV_AWS_117": (
         "The function calls AWS APIs only (and PagerDuty's, for the PagerDuty function); in a VPC it would need a NAT "

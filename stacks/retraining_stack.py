@@ -1,4 +1,4 @@
-"""One stack per model config: pipeline, monitoring, trigger gate, alerts and promotion, wired together."""
+"""One stack per model config: pipeline, monitoring, retrain trigger, alerts and promotion, wired together."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stacks.monitoring.infrastructure import DriftMonitoring
 from stacks.nag import acknowledge_function_scans, acknowledge_scan
 from stacks.pipeline.infrastructure import RetrainingPipeline
 from stacks.promotion.infrastructure import ModelPromotion
-from stacks.trigger.infrastructure import TriggerGate
+from stacks.trigger.infrastructure import Trigger
 
 
 class RetrainingStack(cdk.Stack):
@@ -28,7 +28,7 @@ class RetrainingStack(cdk.Stack):
             self.names.stack,
             env=cdk.Environment(account=self.names.account, region=self.names.region),
             description=(
-                f"Drift-triggered retraining of {self.names.model}: pipeline, monitoring, trigger gate, alerts, "
+                f"Drift-triggered retraining of {self.names.model}: pipeline, monitoring, retrain trigger, alerts, "
                 "promotion"
             ),
         )
@@ -54,7 +54,7 @@ class RetrainingStack(cdk.Stack):
             bucket=self.pipeline.bucket,
             staging=staging,
         )
-        self.trigger = TriggerGate(
+        self.trigger = Trigger(
             self,
             "Trigger",
             names=self.names,
@@ -78,7 +78,7 @@ class RetrainingStack(cdk.Stack):
             dashboard=self.monitoring.dashboard,
         )
         failed = {
-            "trigger-gate": (self.trigger.dead_letters, "trigger gate"),
+            "trigger-gate": (self.trigger.dead_letters, "retrain trigger"),
             "alerts": (self.alerts.failures[0], "alert function"),
             "promotion": (self.promotion.failed_events, "promotion functions"),
             "monitor": (self.monitoring.failures, "drift monitor runs"),

@@ -2,6 +2,6 @@
 
 `run.run_backtest` is the entry point (`python -m pipelines backtest`); `history` reads and cuts
 the data, `policies` decides, `runner` replays one policy prequentially with the production job
-code, gates, monitor, alarms, trigger gate and shadow verdict, `summary` and `sweep` compare,
+code, gates, monitor, alarms, retrain trigger and shadow verdict, `summary` and `sweep` compare,
 `report` writes JSON and HTML.
 """

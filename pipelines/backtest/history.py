@@ -31,7 +31,7 @@ class BacktestInputError(PipelinesError):
 @dataclass(frozen=True)
 class Window:
     """Rows [start_row, stop_row) of the history. `end` is the time of its last row: the monitor
-    runs, the trigger gate decides and a retraining run starts at that moment."""
+    runs, the retrain trigger decides and a retraining run starts at that moment."""
 
     index: int
     start_row: int

@@ -4,7 +4,7 @@
 - `calendar`: a retraining run every K windows, whatever the data does (a schedule).
 - `trigger`: the product. The monitor's report becomes CloudWatch datapoints (`metric_data`), the
   retraining alarms of `alarm_specs(config)` are evaluated with CloudWatch's M-of-N rules
-  (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `TriggerGate`
+  (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `RetrainTrigger`
   (memory store, cooldown, single flight, dedupe, and through a sweep at every window end: max
   staleness and the retry of a failed run while its alarm is still in ALARM), and a run starts
   exactly when the gate starts one, with the gate's `DataWindowEnd`. After
@@ -29,15 +29,15 @@ from pipelines.backtest.history import Window
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import metric_data
 from pipelines.monitoring.alarms import AlarmEvaluation, AlarmSpec, AlarmState, alarm_specs, evaluate_alarm
-from pipelines.trigger.gate import (
+from pipelines.trigger import (
     DATA_WINDOW_END,
     ExecutionEnded,
     Outcome,
+    RetrainTrigger,
     StartRequest,
     Sweep,
     Trigger,
     TriggerDecision,
-    TriggerGate,
     TriggerKind,
     TriggerPolicy,
     iso,
@@ -192,7 +192,7 @@ class _ReplayRunner:
 
 
 class GatedTrigger:
-    """The trigger policy: retraining alarms from the monitor's metrics into the trigger gate."""
+    """The trigger policy: retraining alarms from the monitor's metrics into the retrain trigger."""
 
     needs_monitor = True
 
@@ -210,7 +210,7 @@ class GatedTrigger:
         self.store = MemoryTriggerStore()
         self.pipeline = naming.pipeline_name(config.model.name)
         self._now = datetime.fromtimestamp(0, UTC)
-        self.gate = TriggerGate(
+        self.gate = RetrainTrigger(
             pipeline=self.pipeline,
             store=self.store,
             runner=self.runner,
@@ -293,7 +293,7 @@ class GatedTrigger:
 
     def facts(self) -> dict[str, Any]:
         decisions = self.store.decisions(self.pipeline)
-        described = "retraining alarms (M of N) into the trigger gate (cooldown, single flight, staleness)"
+        described = "retraining alarms (M of N) into the retrain trigger (cooldown, single flight, staleness)"
         return {
             "description": described + ("; alarms re-armed at each promotion" if self.rearm else "; never re-armed"),
             "alarms": [spec.name for spec in self.specs],

@@ -26,7 +26,7 @@ from pipelines.backtest.policies import Observation, Policy
 from pipelines.config import ModelConfig
 from pipelines.promotion.evidence import shadow_evidence
 from pipelines.promotion.shadow import ShadowDecision, decide
-from pipelines.trigger.gate import iso
+from pipelines.trigger import iso
 
 
 def headline_metric(config: ModelConfig) -> str:

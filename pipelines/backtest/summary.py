@@ -11,7 +11,7 @@ from typing import Any
 
 from pipelines.backtest.history import Window
 from pipelines.backtest.runner import PolicyRun
-from pipelines.trigger.gate import iso, parse_time
+from pipelines.trigger import iso, parse_time
 
 # The targets for the trigger policy.
 TARGET_METRIC_RATIO = 0.95  # of the every-window policy's mean metric, at least

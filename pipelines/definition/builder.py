@@ -28,7 +28,7 @@ from pipelines.gates.rules import gate_names
 PROJECT_ROOT = bundles.PROJECT_ROOT
 PROCESSING = "/opt/ml/processing"
 
-# Pipeline parameter names: the trigger gate passes its context through these.
+# Pipeline parameter names: the retrain trigger passes its context through these.
 TRIGGER_REASON = "TriggerReason"
 TRIGGER_ALARM = "TriggerAlarm"
 TRIGGER_METRIC_VALUE = "TriggerMetricValue"

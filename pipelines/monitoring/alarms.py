@@ -305,7 +305,7 @@ def evaluate_alarms(
 
 @dataclass(frozen=True)
 class StateChange:
-    """A local "CloudWatch Alarm State Change": what EventBridge would deliver to the trigger gate."""
+    """A local "CloudWatch Alarm State Change": what EventBridge would deliver to the retrain trigger."""
 
     alarm: str
     time: datetime

@@ -143,7 +143,7 @@ class SqliteAudit:
 
 class DynamoDbAudit:
     """Items keyed `pk = PROMOTION#<model>`, `sk = <time>#<sequence>#<action>#<version>` in the
-    trigger gate's audit table (the trigger gate's own items use `PIPELINE#<name>`); intents
+    retrain trigger's audit table (the retrain trigger's own items use `PIPELINE#<name>`); intents
     `pk = INTENT#<model>`, `sk = <intent id>` (ids sort by time). Reads are strongly consistent: a run
     must see the intent or record the previous run wrote a moment ago (DynamoDB reads are
     eventually consistent unless ConsistentRead is set:

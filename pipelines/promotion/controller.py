@@ -66,7 +66,7 @@ class AlarmRearmer(Protocol):
     """Sets the named alarms to OK (CloudWatch's SetAlarmState). CloudWatch announces only state
     changes, so a retraining alarm that stayed in ALARM through a promotion would never start
     another retrain; set to OK, its next evaluation against the new champion's metrics fires it
-    again if the drift persists (the trigger gate's cooldown still rate-limits)."""
+    again if the drift persists (the retrain trigger's cooldown still rate-limits)."""
 
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None: ...
 

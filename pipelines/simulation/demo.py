@@ -7,7 +7,7 @@
    mix and device trust shift (covariate), and a fifth of the fraud starts to look legitimate
    (concept). Labels arrive a day later.
 3. The drift monitor runs daily against the champion's baseline, its metrics feed the alarms;
-   a retraining alarm fires, and the trigger gate starts the pipeline with the alarm's context.
+   a retraining alarm fires, and the retrain trigger starts the pipeline with the alarm's context.
 4. The pipeline passes its gates and registers a version pending approval.
 5. It is approved (the `approve` command: what Studio does).
 6. It runs in shadow on the replayed traffic; once it has enough labelled predictions the shadow
@@ -146,7 +146,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     loop = LocalLoop(workspace, clock, echo=story.say)
     loop.runner.echo = lambda _: None  # step progress is summarised in a table after each run
     loop.runner.announce = lambda request: story.stage(
-        seen.phase, f"the trigger gate starts the pipeline with the trigger's context: {request.parameters}"
+        seen.phase, f"the retrain trigger starts the pipeline with the trigger's context: {request.parameters}"
     )
 
     story.stage(1, f"train and deploy the first champion ({size.history_rows:,} transactions, Jan-Apr)")
@@ -155,7 +155,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     seen.phase = 1
     loop.sweep()  # no run on record: the gate's first sweep starts one (max staleness), as after `cdk deploy`
     if not loop.runner.executions:
-        story.say("the trigger gate started no first run: the demo needs trigger.max_staleness_days")
+        story.say("the retrain trigger started no first run: the demo needs trigger.max_staleness_days")
         return 1
     first = loop.runner.executions[0]
     seen.phase = 3

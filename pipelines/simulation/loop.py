@@ -1,7 +1,7 @@
 """The whole closed loop on this machine, wired from the same parts AWS runs.
 
 Endpoint with data capture -> drift monitor (the monitoring job's functions) -> metrics store
--> alarms (CloudWatch semantics) -> "CloudWatch Alarm State Change" events -> trigger gate ->
+-> alarms (CloudWatch semantics) -> "CloudWatch Alarm State Change" events -> retrain trigger ->
 pipeline in the local runtime -> "Pipeline Execution Status Change" events -> the gate again and,
 on failure, the alert text -> approval -> shadow -> shadow verdict -> promotion / rollback.
 
@@ -26,8 +26,8 @@ from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.monitoring.alarms import AlarmSpec, alarm_specs, evaluate_alarms
 from pipelines.monitoring.metrics_store import MetricsStore
+from pipelines.trigger import Outcome, RetrainTrigger, StartRequest, TriggerDecision, TriggerPolicy
 from pipelines.trigger.events import parse_gate_event
-from pipelines.trigger.gate import Outcome, StartRequest, TriggerDecision, TriggerGate, TriggerPolicy
 from pipelines.trigger.local import SqliteTriggerStore
 
 Echo = Callable[[str], None]
@@ -47,7 +47,7 @@ class SimClock:
 
 @dataclass
 class LocalPipelineRunner:
-    """StartPipelineExecution for the trigger gate: runs the definition in the local runtime.
+    """StartPipelineExecution for the retrain trigger: runs the definition in the local runtime.
     The same client request token returns the same execution, as SageMaker's does."""
 
     workspace: Workspace
@@ -217,7 +217,7 @@ class LocalLoop:
         self.decisions: list[TriggerDecision] = []
         self.alerts: list[dict[str, Any]] = []
         self.runner = LocalPipelineRunner(self.workspace, self.echo)
-        self.gate = TriggerGate(
+        self.gate = RetrainTrigger(
             pipeline=pipeline_name(config),
             store=SqliteTriggerStore(root / "trigger.db"),
             runner=self.runner,
@@ -304,7 +304,7 @@ class LocalLoop:
 
     def evaluate_alarms(self) -> list[AlarmChange]:
         """CloudWatch's evaluation at `clock.now`; each change becomes an EventBridge event and
-        ALARMs of retraining alarms go to the trigger gate."""
+        ALARMs of retraining alarms go to the retrain trigger."""
         pipeline = self.config.pipeline
         results = evaluate_alarms(self.specs, self.metrics, self.clock.now, self.alarm_states)  # type: ignore[arg-type]
         changes = []
@@ -363,7 +363,7 @@ class LocalLoop:
         self.decisions += decisions
         for decision in decisions:
             if decision.outcome not in QUIET_OUTCOMES:
-                self.echo(f"  trigger gate: {decision.outcome.value} ({decision.reason})")
+                self.echo(f"  retrain trigger: {decision.outcome.value} ({decision.reason})")
         while self.runner.ended:
             execution = self.runner.ended.pop(0)
             if execution.status == "Failed":

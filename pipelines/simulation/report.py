@@ -138,7 +138,7 @@ def _execution_section(out: Path, name: str, summary: dict[str, Any]) -> str:
 def _timeline(document: dict[str, Any]) -> str:
     events = [(e["at"], e["kind"], e["text"]) for e in document["timeline"]]
     events += [
-        (d.get("at", ""), f"trigger gate: {d.get('outcome')}", d.get("reason", ""))
+        (d.get("at", ""), f"retrain trigger: {d.get('outcome')}", d.get("reason", ""))
         for d in document["trigger_decisions"]
     ]
     events += [
@@ -156,7 +156,7 @@ def write_report(out: Path, document: dict[str, Any], model: str) -> Path:
         f"<h1>Drift-triggered retraining: {_e(model)}</h1>",
         f"<p>{len(document['daily'])} simulated days in {document['seconds']} s. Every step ran the code that runs on "
         "AWS: the pipeline definition in the local runtime, the monitor's statistics, CloudWatch's alarm rules, the "
-        "trigger gate, the promotion controller.</p>",
+        "retrain trigger, the promotion controller.</p>",
     ]
     if document["daily"]:
         daily_chart(document["daily"], document["timeline"], out / "figures" / "daily.png")

@@ -1,4 +1,4 @@
-"""The trigger gate's AWS adapters: DynamoDB store, SageMaker pipeline runner, CloudWatch alarm states.
+"""The retrain trigger's AWS adapters: DynamoDB store, SageMaker pipeline runner, CloudWatch alarm states.
 
 Each takes an injected boto3 client and makes only the calls listed in its docstring; the CDK
 trigger construct grants exactly the matching IAM actions, and tests/infra/test_functions.py
@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.trigger.gate import DuplicateEvent, GateState, StartRequest, StateConflict, TriggerDecision
+from pipelines.trigger import DuplicateEvent, StartRequest, StateConflict, TriggerDecision, TriggerState
 
 SEEN_EVENT_DAYS = 30  # EventBridge retries for at most 24 hours; markers expire later (TTL)
 ACTIVE_STATUSES = ("Executing", "Stopping")
@@ -37,13 +37,13 @@ class DynamoDbTriggerStore:
     def _key(pipeline: str, sort_key: str) -> dict[str, Any]:
         return {"pk": {"S": f"PIPELINE#{pipeline}"}, "sk": {"S": sort_key}}
 
-    def load(self, pipeline: str) -> GateState:
+    def load(self, pipeline: str) -> TriggerState:
         item = self._client.get_item(TableName=self._table, Key=self._key(pipeline, "STATE"), ConsistentRead=True).get(
             "Item"
         )
         if item is None:
-            return GateState(pipeline=pipeline)
-        return replace(GateState.from_json(json.loads(item["body"]["S"])), version=int(item["version"]["N"]))
+            return TriggerState(pipeline=pipeline)
+        return replace(TriggerState.from_json(json.loads(item["body"]["S"])), version=int(item["version"]["N"]))
 
     def seen(self, pipeline: str, event_id: str) -> bool:
         response = self._client.get_item(
@@ -64,12 +64,12 @@ class DynamoDbTriggerStore:
 
     def commit(
         self,
-        state: GateState,
+        state: TriggerState,
         *,
         expected_version: int,
         decisions: Sequence[TriggerDecision],
         event_id: str | None,
-    ) -> GateState:
+    ) -> TriggerState:
         stored = replace(state, version=expected_version + 1)
         state_put: dict[str, Any] = {
             "TableName": self._table,

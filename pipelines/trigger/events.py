@@ -1,4 +1,4 @@
-"""EventBridge events the trigger gate receives, read into its typed events.
+"""EventBridge events the retrain trigger receives, read into its typed events.
 
 - "CloudWatch Alarm State Change" to ALARM (single-metric or composite alarm) -> `Trigger`
 - "SageMaker Model Building Pipeline Execution Status Change" to a terminal status -> `ExecutionEnded`
@@ -14,13 +14,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.trigger.gate import (
+from pipelines.trigger import (
     NONE,
     ExecutionEnded,
-    GateEvent,
     MalformedEvent,
     Sweep,
     Trigger,
+    TriggerEvent,
     TriggerKind,
     iso,
     parse_time,
@@ -102,7 +102,7 @@ def execution_ended(raw: Mapping[str, Any]) -> ExecutionEnded:
     )
 
 
-def parse_gate_event(raw: Any) -> GateEvent:
+def parse_gate_event(raw: Any) -> TriggerEvent:
     if not isinstance(raw, Mapping):
         raise MalformedEvent("(event)", f"expected a JSON object, got {type(raw).__name__}")
     kind = _text(raw, "detail-type")

@@ -1,6 +1,6 @@
-"""Trigger gate stores that need no AWS: in memory (tests) and SQLite (the local runtime, the CLI).
+"""Retrain trigger stores that need no AWS: in memory (tests) and SQLite (the local runtime, the CLI).
 
-Both keep the `TriggerStore` contract of `pipelines.trigger.gate`: a commit writes the state, marks the
+Both keep the `TriggerStore` contract of `pipelines.trigger.service`: a commit writes the state, marks the
 event id seen and appends the decisions all or nothing, and fails with `DuplicateEvent` or
 `StateConflict` exactly when the DynamoDB store's conditional writes would.
 """
@@ -15,19 +15,19 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.trigger.gate import DuplicateEvent, GateState, StateConflict, TriggerDecision
+from pipelines.trigger import DuplicateEvent, StateConflict, TriggerDecision, TriggerState
 
 
 class MemoryTriggerStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._states: dict[str, GateState] = {}
+        self._states: dict[str, TriggerState] = {}
         self._seen: set[tuple[str, str]] = set()
         self._decisions: dict[str, dict[str, TriggerDecision]] = {}
 
-    def load(self, pipeline: str) -> GateState:
+    def load(self, pipeline: str) -> TriggerState:
         with self._lock:
-            return self._states.get(pipeline, GateState(pipeline=pipeline))
+            return self._states.get(pipeline, TriggerState(pipeline=pipeline))
 
     def seen(self, pipeline: str, event_id: str) -> bool:
         with self._lock:
@@ -35,16 +35,16 @@ class MemoryTriggerStore:
 
     def commit(
         self,
-        state: GateState,
+        state: TriggerState,
         *,
         expected_version: int,
         decisions: Sequence[TriggerDecision],
         event_id: str | None,
-    ) -> GateState:
+    ) -> TriggerState:
         with self._lock:
             if event_id is not None and (state.pipeline, event_id) in self._seen:
                 raise DuplicateEvent(event_id)
-            current = self._states.get(state.pipeline, GateState(pipeline=state.pipeline))
+            current = self._states.get(state.pipeline, TriggerState(pipeline=state.pipeline))
             if current.version != expected_version:
                 raise StateConflict(f"version {current.version}, expected {expected_version}")
             stored = replace(state, version=expected_version + 1)
@@ -96,10 +96,10 @@ class SqliteTriggerStore:
         finally:
             db.close()
 
-    def load(self, pipeline: str) -> GateState:
+    def load(self, pipeline: str) -> TriggerState:
         with self._session() as db:
             row = db.execute("SELECT body FROM gate_state WHERE pipeline = ?", (pipeline,)).fetchone()
-        return GateState(pipeline=pipeline) if row is None else GateState.from_json(json.loads(row[0]))
+        return TriggerState(pipeline=pipeline) if row is None else TriggerState.from_json(json.loads(row[0]))
 
     def seen(self, pipeline: str, event_id: str) -> bool:
         with self._session() as db:
@@ -108,12 +108,12 @@ class SqliteTriggerStore:
 
     def commit(
         self,
-        state: GateState,
+        state: TriggerState,
         *,
         expected_version: int,
         decisions: Sequence[TriggerDecision],
         event_id: str | None,
-    ) -> GateState:
+    ) -> TriggerState:
         stored = replace(state, version=expected_version + 1)
         db = self._connect()
         try:

@@ -1,8 +1,8 @@
-"""The trigger gate: alarm events in, at most one pipeline execution at a time out.
+"""The retrain trigger: alarm events in, at most one pipeline execution at a time out.
 
 EventBridge rules send (1) this model's retraining alarms going to ALARM, (2) this pipeline's
 executions reaching a terminal status and (3) a sweep schedule to one function, which runs
-pipelines.trigger.gate against a DynamoDB table (state, seen event ids, audit trail; KMS, PITR).
+pipelines.trigger.service against a DynamoDB table (state, seen event ids, audit trail; KMS, PITR).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def execution_ended_pattern(pipeline_arn: str) -> events.EventPattern:
     )
 
 
-class TriggerGate(Construct):
+class Trigger(Construct):
     """Attributes: `table`, `function`, `dead_letters`, `alarm_rule`, `execution_rule`, `sweep_rule`."""
 
     def __init__(
@@ -88,8 +88,8 @@ class TriggerGate(Construct):
             "trigger",
             staging,
             key=key,
-            role_description=f"{names.pipeline} trigger gate",
-            description=f"Trigger gate of {names.pipeline}: dedupe, cooldown, single flight, audit",
+            role_description=f"{names.pipeline} retrain trigger",
+            description=f"Retrain trigger of {names.pipeline}: dedupe, cooldown, single flight, audit",
             # No reserved concurrency: decisions are serialised by conditional writes, and an
             # account at the default quota rejects any reservation (pipelines.promotion.lease).
             environment=environment,

@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from pipelines.trigger.gate import MalformedEvent, client_request_token
+from pipelines.trigger import MalformedEvent, client_request_token
 from stacks.alerts.runtime import handler as alert_handler
 from stacks.alerts.runtime import pagerduty as pagerduty_handler
 from stacks.monitoring.runtime import handler as launcher_handler

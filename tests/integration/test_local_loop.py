@@ -1,4 +1,4 @@
-"""The local loop's trigger gate with real pipeline runs: a failed alarm-started run is retried by
+"""The local loop's retrain trigger with real pipeline runs: a failed alarm-started run is retried by
 the sweep, with back-off, while its alarm stays in ALARM, and the retry is dropped once it is OK.
 
 The workspace holds no data, so every run fails in DataPull within a second: what is under test

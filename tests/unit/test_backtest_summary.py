@@ -13,7 +13,7 @@ from pipelines.backtest.summary import DriftPoint, compare, detection_delays, lo
 from pipelines.backtest.sweep import configured, frontier, grid, is_configured
 from pipelines.config import ModelConfig
 from pipelines.errors import ConfigError
-from pipelines.trigger.gate import iso
+from pipelines.trigger import iso
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

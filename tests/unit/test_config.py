@@ -195,7 +195,7 @@ def test_yaml_booleans_are_not_numbers(tmp_path: Any) -> None:
 
 def test_bounds_hold_where_the_values_are_used(raw: dict[str, Any]) -> None:
     """The largest allowed durations still build the trigger policy (timedelta) and windows."""
-    from pipelines.trigger.gate import TriggerPolicy, retry_delay
+    from pipelines.trigger import TriggerPolicy, retry_delay
 
     config = parse_config(changed(raw, {"trigger.cooldown_hours": 87_600, "trigger.max_staleness_days": 3650}))
     policy = TriggerPolicy.from_settings(

@@ -1,4 +1,4 @@
-"""Trigger gate decisions, on the in-memory and SQLite stores with a fake runner (no AWS)."""
+"""Retrain trigger decisions, on the in-memory and SQLite stores with a fake runner (no AWS)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.trigger.events import alarm_trigger, parse_gate_event
-from pipelines.trigger.gate import (
+from pipelines.trigger import (
     DATA_WINDOW_END,
     MAX_RETRY_DELAY,
     TRIGGER_ALARM,
     TRIGGER_METRIC_VALUE,
     TRIGGER_REASON,
-    GateState,
     MalformedEvent,
     Outcome,
+    RetrainTrigger,
     StartRequest,
-    TriggerGate,
     TriggerPolicy,
+    TriggerState,
     TriggerStore,
     client_request_token,
     iso,
     retry_delay,
 )
+from pipelines.trigger.events import alarm_trigger, parse_gate_event
 from pipelines.trigger.local import MemoryTriggerStore, SqliteTriggerStore
 from tests.infra.sample_events import (
     alarm_state_change,
@@ -75,7 +75,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> TriggerStore:
     return MemoryTriggerStore() if request.param == "memory" else SqliteTriggerStore(tmp_path / "gate.sqlite")
 
 
-GateFactory = Callable[..., tuple[TriggerGate, FakeRunner, Clock]]
+GateFactory = Callable[..., tuple[RetrainTrigger, FakeRunner, Clock]]
 
 
 @dataclass
@@ -94,10 +94,10 @@ class FakeAlarms:
 def make_gate(store: TriggerStore) -> GateFactory:
     def make(
         cooldown_hours: float = 24, max_staleness_days: float | None = None, alarms: FakeAlarms | None = None
-    ) -> tuple[TriggerGate, FakeRunner, Clock]:
+    ) -> tuple[RetrainTrigger, FakeRunner, Clock]:
         runner, clock = FakeRunner(), Clock()
         policy = TriggerPolicy.from_settings(cooldown_hours=cooldown_hours, max_staleness_days=max_staleness_days)
-        return TriggerGate(PIPELINE, store, runner, policy, clock=clock, alarms=alarms), runner, clock
+        return RetrainTrigger(PIPELINE, store, runner, policy, clock=clock, alarms=alarms), runner, clock
 
     return make
 
@@ -302,13 +302,13 @@ def test_state_round_trips_through_json(make_gate: GateFactory, store: TriggerSt
     clock.advance(hours=2)
     gate.handle(parse_gate_event(alarm("evt-2")))
     state = store.load(PIPELINE)
-    assert GateState.from_json(state.to_json()) == state
+    assert TriggerState.from_json(state.to_json()) == state
 
     gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))  # evt-2 starts as run2
     gate.handle(parse_gate_event(ended("run2", "end-2", status="Failed")))
     failed = store.load(PIPELINE)
     assert failed.retry is not None and failed.failed_runs == 1  # evt-2's run began a chain of its own
-    assert GateState.from_json(failed.to_json()) == failed
+    assert TriggerState.from_json(failed.to_json()) == failed
 
 
 def sweep_at(moment: datetime, event_id: str) -> dict[str, object]:
@@ -319,7 +319,7 @@ def sweep_at(moment: datetime, event_id: str) -> dict[str, object]:
 class FailedRun:
     """A gate (24-hour cooldown) right after the run an alarm started failed; the alarm is in ALARM."""
 
-    gate: TriggerGate
+    gate: RetrainTrigger
     runner: FakeRunner
     clock: Clock
     alarms: FakeAlarms

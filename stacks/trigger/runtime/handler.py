@@ -1,4 +1,4 @@
-"""Trigger gate function: an EventBridge event in, the gate's decisions (pipelines.trigger.gate) out.
+"""Retrain trigger function: an EventBridge event in, the gate's decisions (pipelines.trigger.service) out.
 
 Events: CloudWatch alarm state change to ALARM, pipeline execution status change to a terminal
 status, and the sweep schedule (which also retries a failed alarm-started run while its alarm is
@@ -15,18 +15,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines import clients
+from pipelines.trigger import RetrainTrigger, TriggerPolicy
 from pipelines.trigger.aws import CloudWatchAlarmStates, DynamoDbTriggerStore, SageMakerPipelineRunner
 from pipelines.trigger.events import parse_gate_event
-from pipelines.trigger.gate import TriggerGate, TriggerPolicy
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
-_gate: TriggerGate | None = None
+_gate: RetrainTrigger | None = None
 
 
-def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any, cloudwatch: Any) -> TriggerGate:
+def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any, cloudwatch: Any) -> RetrainTrigger:
     staleness = environ.get("MAX_STALENESS_DAYS")
-    return TriggerGate(
+    return RetrainTrigger(
         pipeline=environ["PIPELINE_NAME"],
         store=DynamoDbTriggerStore(dynamodb, environ["AUDIT_TABLE"]),
         runner=SageMakerPipelineRunner(sagemaker, environ["PIPELINE_NAME"]),
