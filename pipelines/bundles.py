@@ -2,14 +2,15 @@
 
 A Lambda bundle, the promotion functions' image and the job image are each made of whole
 packages, found by reading the entry modules' imports (at any depth, including imports inside
-functions, which run too) and following them through the project's modules: no hand-written
-file list decides what ships, so a new import in a domain module ships its package with every
-unit that reaches it. Reading is by `ast`, so nothing is imported and nothing runs.
+functions, which run too, but not those under `if TYPE_CHECKING:`) and following them through
+the project's modules: no hand-written file list decides what ships, so a new import in a domain
+module ships its package with every unit that reaches it. Reading is by `ast`, so nothing is imported and nothing runs.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,16 +18,48 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_PACKAGES = ("pipelines", "training_containers")
 
 
-def _imported(path: Path) -> set[str]:
-    """Dotted names a module imports (`from a.b import c` gives a.b and a.b.c)."""
+def _type_only(node: ast.AST) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`): imports for the type checker, never run."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _nodes(tree: ast.AST) -> Iterable[ast.AST]:
+    """Every node of `tree` except the bodies of type-only blocks."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if _type_only(node):
+            stack.extend(getattr(node, "orelse", []))
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def imported_names(path: Path) -> set[str]:
+    """Dotted names a module imports when it runs (`from a.b import c` gives a.b and a.b.c)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in _nodes(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name.split(".")[0] in PROJECT_PACKAGES}
+    return found
+
+
+def _imported(path: Path) -> set[str]:
+    return {name for name in imported_names(path) if name.split(".")[0] in PROJECT_PACKAGES}
+
+
+def third_party(files: Iterable[Path]) -> set[str]:
+    """Top-level names of what `files` import from outside the standard library and the project."""
+    tops = {name.split(".")[0] for path in files for name in imported_names(path)}
+    return {n for n in tops if n not in sys.stdlib_module_names and n not in PROJECT_PACKAGES and n != "__future__"}
 
 
 def _module_file(dotted: str, root: Path) -> Path | None:

@@ -22,3 +22,36 @@ RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 5})
 def client(service: str, session: Any = None, **kwargs: Any) -> Any:
     """`session.client(service)` (or boto3's default session) with the standard retry mode."""
     return (session or boto3).client(service, config=RETRIES, **kwargs)
+
+
+# ---- inside a function: one client per service, and the deployed config, for the container's life
+
+SHARED: dict[str, Any] = {}  # tests put their clients here
+CONFIG_URI = "MODEL_CONFIG_URI"  # every function's one setting: the config object its stack deployed
+_deployed: dict[str, dict[str, Any]] = {}
+
+
+def shared(service: str) -> Any:
+    """The container's client for `service` (created once, reused by later invocations)."""
+    if service not in SHARED:
+        SHARED[service] = client(service)
+    return SHARED[service]
+
+
+def deployed_config(uri: str) -> dict[str, Any]:
+    """The config the stack deployed (the jobs' content-addressed `model-config.json`), as JSON:
+    every function reads its settings from it, and derives every name from it (pipelines.naming).
+    Read once per container."""
+    if uri not in _deployed:
+        import json
+
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body = shared("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        _deployed[uri] = json.loads(body)
+    return _deployed[uri]
+
+
+def forget() -> None:
+    """Drop the container's clients and config (tests, between simulated containers)."""
+    SHARED.clear()
+    _deployed.clear()

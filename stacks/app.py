@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from pipelines.config import load_config, require_deployable
+from pipelines.config import load_config
 from stacks.nag import check
 from stacks.retraining_stack import RetrainingStack
 
@@ -31,7 +31,5 @@ def build_app(*, staging: Path, configs: Sequence[Path] | None = None, outdir: s
     app = cdk.App(context=context, outdir=outdir) if outdir else cdk.App(context=context)
     check(app)
     for path in configs if configs is not None else config_paths(app):
-        config = load_config(path)
-        require_deployable(config)
-        RetrainingStack(app, config=config, staging=staging)
+        RetrainingStack(app, config=load_config(path), staging=staging)
     return app

@@ -25,15 +25,36 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from pipelines import clients
 from stacks.nag import acknowledge
 from stacks.packaging import stage_function
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14  # the handlers use the standard library and boto3 only
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # boto3 from the runtime; Powertools vendored (stacks.packaging)
 ASYNC_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where every function reads its settings: the config object the stack deployed (the jobs'
+    `model-config.json`, pipelines.clients.deployed_config). One environment variable names it;
+    each function's policy reads that one object and decrypts it with the stack's key."""
+
+    bucket: s3.IBucket
+    uri: str
+
+    def environment(self) -> dict[str, str]:
+        return {clients.CONFIG_URI: self.uri}
+
+    def statement(self) -> iam.PolicyStatement:
+        key = self.uri.removeprefix("s3://").split("/", 1)[1]
+        return iam.PolicyStatement(
+            sid="Settings", actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(key)]
+        )
 
 
 @dataclass(frozen=True)

@@ -60,18 +60,22 @@ CDK_MANAGED = {
 def acknowledge_scan(resource: cdk.CfnResource, check: str, reason: str) -> None:
     found = resource.get_metadata(SCANNER)
     skips = list(found["skip"]) if isinstance(found, dict) else []
+    if any(skip["id"] == check for skip in skips):
+        return  # a second loop in the stack acknowledging CDK's shared function again
     skips.append({"id": check, "comment": reason})
     resource.add_metadata(SCANNER, {"skip": skips})
 
 
-def acknowledge_function_scans(stack: cdk.Stack) -> None:
-    """The function findings acknowledged for every function of the stack, ours and CDK's."""
+def acknowledge_function_scans(scope: IConstruct) -> None:
+    """The function findings acknowledged for every function under `scope`, and for the functions
+    CDK made for it at its stack's top level (BucketDeployment, AwsCustomResource); a function of
+    someone else's in the same stack keeps its findings."""
     from aws_cdk import aws_lambda as lambda_
 
-    for construct in stack.node.find_all():
-        if not isinstance(construct, lambda_.CfnFunction):
-            continue
-        managed = any(part.startswith(CDK_MANAGED_FUNCTIONS) for part in construct.node.path.split("/")[1:2])
-        reasons = {**FUNCTION_FINDINGS, **(CDK_MANAGED if managed else {"CKV_AWS_116": ASYNC_FAILURES})}
+    providers = [c for c in cdk.Stack.of(scope).node.children if c.node.id.startswith(CDK_MANAGED_FUNCTIONS)]
+    managed = [f for p in providers for f in p.node.find_all() if isinstance(f, lambda_.CfnFunction)]
+    ours = [f for f in scope.node.find_all() if isinstance(f, lambda_.CfnFunction)]
+    for construct in [*ours, *managed]:
+        reasons = {**FUNCTION_FINDINGS, **(CDK_MANAGED if construct in managed else {"CKV_AWS_116": ASYNC_FAILURES})}
         for check, reason in reasons.items():
             acknowledge_scan(construct, check, reason)

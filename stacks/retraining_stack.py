@@ -1,7 +1,11 @@
-"""One stack per model config: pipeline, monitoring, retrain trigger, alerts and promotion, wired together."""
+"""One stack per model config, holding the model's `RetrainingLoop`: this project's own app
+(app.py) makes one per config named in cdk.json."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -9,17 +13,30 @@ from constructs import Construct
 
 from pipelines.config import ModelConfig
 from pipelines.naming import ResourceNames
-from stacks.alerts.infrastructure import Alerts
-from stacks.functions import failures_alarm
-from stacks.monitoring.infrastructure import DriftMonitoring
-from stacks.nag import acknowledge_function_scans, acknowledge_scan
-from stacks.pipeline.infrastructure import RetrainingPipeline
-from stacks.promotion.infrastructure import ModelPromotion
-from stacks.trigger.infrastructure import Trigger
+from stacks.retraining_loop import RetrainingLoop
+
+LOOP = "Loop"
+
+
+def unique_id(path: Sequence[str]) -> str:
+    """CDK's logical id for a construct path below its stack (makeUniqueId in aws-cdk-lib
+    core/lib/private/uniqueid.ts): 'Default' dropped; a single component used as it is; otherwise
+    the path's components, 'Resource' and repeats left out, alphanumerics only, then the first 8 hex
+    digits of the md5 of the path joined by '/'."""
+    components = [c for c in path if c != "Default"]
+    alphanumeric = [re.sub(r"[^A-Za-z0-9]", "", c) for c in components]
+    if len(components) == 1 and len(alphanumeric[0]) <= 255:
+        return alphanumeric[0]
+    human: list[str] = []
+    for component in components:
+        if not human or not human[-1].endswith(component):
+            human.append(component)
+    readable = "".join(re.sub(r"[^A-Za-z0-9]", "", c) for c in human if c != "Resource")[:240]
+    return readable + hashlib.md5("/".join(components).encode()).hexdigest()[:8].upper()
 
 
 class RetrainingStack(cdk.Stack):
-    """Attributes: `names`, `pipeline`, `monitoring`, `trigger`, `alerts`, `promotion`."""
+    """Attributes: `names`, `loop` (its `pipeline`, `monitoring`, `trigger`, `alerts`, `promotion`)."""
 
     def __init__(self, scope: Construct, *, config: ModelConfig, staging: Path) -> None:
         self.names = ResourceNames.of(config)
@@ -32,74 +49,15 @@ class RetrainingStack(cdk.Stack):
                 "promotion"
             ),
         )
-        cdk.Tags.of(self).add("model", self.names.model)
-        self.pipeline = RetrainingPipeline(self, "Pipeline", config=config, names=self.names, staging=staging)
-        self.alerts = Alerts(
-            self,
-            "Alerts",
-            names=self.names,
-            routes=config.alerts,
-            key=self.pipeline.key,
-            artifact_bucket=self.pipeline.bucket,
-            staging=staging,
-        )
-        self.monitoring = DriftMonitoring(
-            self,
-            "Monitoring",
-            config=self.pipeline.deployed_config,
-            names=self.names,
-            image_uri=self.pipeline.image_uri,
-            job_role=self.pipeline.role,
-            key=self.pipeline.key,
-            bucket=self.pipeline.bucket,
-            staging=staging,
-        )
-        self.trigger = Trigger(
-            self,
-            "Trigger",
-            names=self.names,
-            alarm_names=self.monitoring.retraining_alarms,
-            key=self.pipeline.key,
-            cooldown_hours=config.trigger.cooldown_hours,
-            max_staleness_days=config.trigger.max_staleness_days,
-            retry_failed_runs=config.trigger.retry_failed_runs,
-            staging=staging,
-        )
-        self.promotion = ModelPromotion(
-            self,
-            "Promotion",
-            config=self.pipeline.deployed_config,
-            names=self.names,
-            key=self.pipeline.key,
-            bucket=self.pipeline.bucket,
-            image_repository=self.pipeline.image.repository,
-            audit_table=self.trigger.table,
-            staging=staging,
-            dashboard=self.monitoring.dashboard,
-        )
-        failed = {
-            "trigger-gate": (self.trigger.dead_letters, "retrain trigger"),
-            "alerts": (self.alerts.failures[0], "alert function"),
-            "promotion": (self.promotion.failed_events, "promotion functions"),
-            "monitor": (self.monitoring.failures, "drift monitor runs"),
-        }
-        if len(self.alerts.failures) > 1:
-            failed["pagerduty"] = (self.alerts.failures[1], "PagerDuty function")
-        self.failure_alarms = {
-            f"{self.names.model}-{slug}-failures": failures_alarm(
-                self,
-                f"FailedEventsAlarm{slug.title().replace('-', '')}",
-                queue,
-                self.alerts.topic,
-                f"{self.names.model}-{slug}-failures",
-                f"{self.names.model} {what}",
-            )
-            for slug, (queue, what) in failed.items()
-        }
-        self.alerts.allow_alarms(list(self.failure_alarms))
-        acknowledge_function_scans(self)
-        acknowledge_scan(
-            self.pipeline.access_logs.node.default_child,  # type: ignore[arg-type]
-            "CKV_AWS_18",
-            "This is the server access log bucket of the artifact bucket; logging it to itself would loop.",
-        )
+        cdk.Tags.of(self).add("model", self.names.model)  # CDK's own functions at the stack's top level too
+        self.loop = RetrainingLoop(self, LOOP, config=config, staging=staging)
+
+    def _allocate_logical_id(self, cfn_element: cdk.CfnElement) -> str:
+        """The ids the resources had when the stack held the loop's constructs itself: the loop's
+        construct id left out of the path (a changed logical id would replace the resource, and a
+        replaced table, bucket or key loses its data)."""
+        default = super()._allocate_logical_id(cfn_element)
+        path = [scope.node.id for scope in cfn_element.node.scopes[len(self.node.scopes) :]]
+        if unique_id(path) != default:
+            raise RuntimeError(f"stacks.retraining_stack.unique_id no longer matches CDK's logical id for {path}")
+        return unique_id(path[1:]) if path[0] == LOOP and len(path) > 1 else default

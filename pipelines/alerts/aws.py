@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pipelines import naming
 from pipelines.alerts.message import (
     PAGERDUTY_EVENTS_URL,
     Alert,
+    Notification,
     StepFailure,
     build_alert,
     failed_steps,
+    pagerduty_event,
+    pages,
     report_uris,
     routing_key,
 )
@@ -99,3 +103,52 @@ def send_to_pagerduty(event: dict[str, Any], opener: Callable[..., Any] | None =
     if status != 202:
         raise PagerDutyRefused(f"PagerDuty answered {status}: {body[:300]!r}")
     return str(json.loads(body).get("dedup_key", ""))
+
+
+# ---- what the functions do, from the deployed config (JSON) alone
+
+
+def _where(config: Mapping[str, Any]) -> tuple[str, str, str]:
+    model, pipeline = config["model"]["name"], config["pipeline"]
+    return model, pipeline["region"], pipeline["account"]
+
+
+def explain_failure(execution_arn: str, config: Mapping[str, Any], client: Callable[[str], Any]) -> dict[str, str]:
+    """The alert function: explain a failed execution on the alert topic."""
+    model, region, account = _where(config)
+    bucket = config["pipeline"].get("artifact_bucket") or naming.bucket_name(model, account, region)
+    alert = alert_for_execution(
+        execution_arn,
+        sagemaker=client("sagemaker"),
+        s3=client("s3"),
+        model=model,
+        artifact_prefix=naming.Layout(bucket, model).prefix,
+        region=region,
+    )
+    message_id = publish(client("sns"), naming.alert_topic_arn(region, account, model), alert)
+    return {"execution": execution_arn, "message_id": message_id, "subject": alert.subject}
+
+
+_routing_keys: dict[str, str] = {}
+
+
+def page(notifications: Sequence[Notification], config: Mapping[str, Any], client: Callable[[str], Any]) -> list[str]:
+    """The PagerDuty function: each notification that is an incident as an Events API v2 event (the
+    routing key read from Secrets Manager once per container). Returns the events' dedup keys."""
+    route = config["alerts"]["pagerduty"]
+    secret = route["routing_key_secret"]
+    if secret not in _routing_keys:
+        _routing_keys[secret] = read_routing_key(client("secretsmanager"), secret)
+    return [
+        send_to_pagerduty(
+            pagerduty_event(
+                key=_routing_keys[secret],
+                subject=n.subject,
+                message=n.message,
+                source=config["model"]["name"],
+                severity=route.get("severity", "error"),
+            )
+        )
+        for n in notifications
+        if pages(n.subject, n.message)
+    ]

@@ -24,8 +24,7 @@ from pipelines.backtest.history import Window
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.policies import Observation, Policy
 from pipelines.config import ModelConfig
-from pipelines.promotion.evidence import shadow_evidence
-from pipelines.promotion.shadow import ShadowDecision, decide
+from pipelines.promotion.shadow import ShadowDecision, ShadowEvidence, decide
 from pipelines.trigger import iso
 
 
@@ -134,7 +133,7 @@ def shadow_verdict(lab: Lab, shadow: _Shadow, production: str, window: Window) -
     """The promotion stage's verdict on everything the shadow saw so far (both variants answered
     the same requests: the windows since it started)."""
     return decide(
-        shadow_evidence(
+        ShadowEvidence(
             shadow=lab.evidence(shadow.model_id, shadow.first_window, window.index),
             production=lab.evidence(production, shadow.first_window, window.index),
             offline=lab.model(shadow.model_id).offline_metrics,

@@ -4,7 +4,8 @@ alarms (re-armed on every change of production)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pipelines import naming
@@ -12,7 +13,7 @@ from pipelines.config import ModelConfig
 from pipelines.naming import endpoint_role_arn
 from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
-from pipelines.promotion.controller import Promotion
+from pipelines.promotion.controller import EvidenceSource, Promotion
 from pipelines.promotion.endpoint import SageMakerEndpoint
 from pipelines.promotion.lease import DynamoDbLease
 
@@ -75,13 +76,13 @@ class CloudWatchAlarms:
             self.client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason[:1023])
 
 
-def aws_promotion(config: ModelConfig, client: Callable[[str], Any], audit_table: str | None = None) -> Promotion:
+def aws_promotion(config: ModelConfig, client: Callable[[str], Any]) -> Promotion:
     """The controller against the deployed stack (names as the CDK app derives them); `client(service)`
     gives the AWS clients (pipelines.clients)."""
     from pipelines.naming import champion_prefix
 
     sagemaker, dynamodb = client("sagemaker"), client("dynamodb")
-    table = audit_table or naming.audit_table(config.model.name)
+    table = naming.audit_table(config.model.name)
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
@@ -99,3 +100,23 @@ def with_deployed_key(config: ModelConfig, kms: Any) -> ModelConfig:
     would build endpoint configs of other names and without the key."""
     key = kms.describe_key(KeyId=naming.key_alias(config.model.name))["KeyMetadata"]["Arn"]
     return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"kms_key_id": key})})
+
+
+def deployed(config_json: Mapping[str, Any], kms_key_arn: str) -> ModelConfig:
+    """The config the stack deployed, with the stack's key (the deployed object names the key by a
+    placeholder: its ARN exists only at deploy time, and the functions are given it)."""
+    from pipelines.config import parse_config
+
+    config = parse_config(dict(config_json))
+    return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"kms_key_id": kms_key_arn})})
+
+
+def on_aws(
+    config: ModelConfig, client: Callable[[str], Any], workdir: Path | None = None
+) -> tuple[Promotion, EvidenceSource]:
+    """The controller and the shadow's live evidence against the deployed stack: the one wiring the
+    promotion functions and the CLI's --aws share (`config` with the stack's key)."""
+    from pipelines.promotion.aws_evidence import aws_evidence
+
+    evidence = aws_evidence(config, client("s3"), client("cloudwatch"), workdir=workdir)
+    return aws_promotion(config, client), evidence

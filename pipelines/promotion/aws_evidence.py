@@ -135,21 +135,12 @@ def aws_evidence(
     clock = now or (lambda: datetime.now(UTC))
 
     def build(shadow: ModelVersion, production: ModelVersion, started: datetime) -> ShadowEvidence:
-        import numpy as np
-        import pandas as pd
-
-        from pipelines.drift import INFERENCE_TIME_COLUMN
-        from pipelines.promotion.evidence import ID, LABEL, SCORE, variant_evidence
+        from pipelines.promotion.evidence import Observed, Telemetry, shadow_evidence
         from training_containers.capture import read_capture, read_ground_truth
 
-        def captured_since(folder: Path) -> pd.DataFrame:
-            frame = read_capture(folder, config)[0]
-            if ID not in frame.columns:  # nothing captured yet
-                return pd.DataFrame({ID: pd.Series(dtype=object), SCORE: pd.Series(dtype="float64")})
-            if INFERENCE_TIME_COLUMN not in frame.columns:
-                return frame
-            times = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True)
-            return frame[times >= pd.Timestamp(started).tz_convert("UTC").floor("s")]
+        def telemetry(variant: str) -> Telemetry:
+            measured = variant_telemetry(cloudwatch, endpoint, variant, started, moment)
+            return Telemetry(measured.latency_p99_ms, measured.error_rate)
 
         moment = clock()
         with tempfile.TemporaryDirectory(prefix="shadow-evidence-", dir=workdir) as temporary:
@@ -157,27 +148,14 @@ def aws_evidence(
             for variant in (SHADOW_VARIANT, PRODUCTION_VARIANT):
                 download_since(s3, variant_capture_prefix(config, variant), started, folder / variant)
             download_since(s3, ground_truth_prefix(config), started, folder / "ground-truth")
-            shadow_frame = captured_since(folder / SHADOW_VARIANT)
-            production_frame = captured_since(folder / PRODUCTION_VARIANT)
-            truth, _ = read_ground_truth(folder / "ground-truth", config)
-        production_frame = production_frame[production_frame[ID].isin(shadow_frame[ID])]  # the same requests
-        positive = str(config.model.positive_class)
-        truth = truth.assign(**{LABEL: (truth[LABEL].astype(str) == positive).astype(np.int64)})
-        threshold = config.gates.decision_threshold
-        shadow_t, production_t = (
-            variant_telemetry(cloudwatch, endpoint, variant, started, moment)
-            for variant in (SHADOW_VARIANT, PRODUCTION_VARIANT)
-        )
-        return ShadowEvidence(
-            started_at=started,
-            now=moment,
-            shadow=variant_evidence(
-                shadow_frame[[ID, SCORE]], truth, threshold, shadow_t.latency_p99_ms, shadow_t.error_rate
-            ),
-            production=variant_evidence(
-                production_frame[[ID, SCORE]], truth, threshold, production_t.latency_p99_ms, production_t.error_rate
-            ),
-            offline=offline_metrics(s3, shadow),
-        )
+            observed = Observed(
+                shadow=read_capture(folder / SHADOW_VARIANT, config)[0],
+                production=read_capture(folder / PRODUCTION_VARIANT, config)[0],
+                labels=read_ground_truth(folder / "ground-truth", config)[0],
+                shadow_telemetry=telemetry(SHADOW_VARIANT),
+                production_telemetry=telemetry(PRODUCTION_VARIANT),
+                offline=offline_metrics(s3, shadow),
+            )
+        return shadow_evidence(config, observed, started, moment)
 
     return build

@@ -21,16 +21,14 @@ def _controller(args: argparse.Namespace) -> tuple[Promotion, Any]:
         import boto3
 
         from pipelines import clients
-        from pipelines.promotion.aws import aws_promotion, with_deployed_key
-        from pipelines.promotion.aws_evidence import aws_evidence
+        from pipelines.promotion.aws import on_aws, with_deployed_key
 
         session = boto3.Session(region_name=config.pipeline.region)
 
         def client(service: str) -> Any:
             return clients.client(service, session)
 
-        deployed = with_deployed_key(config, client("kms"))
-        return aws_promotion(deployed, client), aws_evidence(deployed, client("s3"), client("cloudwatch"))
+        return on_aws(with_deployed_key(config, client("kms")), client)
     from pipelines.local.workspace import Workspace
     from pipelines.promotion.local import local_evidence, local_promotion
 

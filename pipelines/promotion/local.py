@@ -8,17 +8,16 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 
 from pipelines.config import ModelConfig
 from pipelines.local.storage import LocalS3
 from pipelines.local.workspace import Workspace
-from pipelines.naming import ground_truth_prefix
+from pipelines.naming import EVALUATION_REPORT, PRODUCTION_VARIANT, SHADOW_VARIANT, ground_truth_prefix
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.champion import LocalChampion
 from pipelines.promotion.controller import EvidenceSource, ModelVersion, Promotion
-from pipelines.promotion.evidence import ID, LABEL, SCORE, variant_evidence
+from pipelines.promotion.evidence import ID, LABEL, Observed, Telemetry, shadow_evidence
 from pipelines.promotion.lease import SqliteLease
 from pipelines.promotion.local_endpoint import LocalEndpoint
 from pipelines.promotion.shadow import ShadowEvidence
@@ -65,40 +64,24 @@ def write_ground_truth(s3: LocalS3, config: ModelConfig, labels: pd.DataFrame, m
 def local_evidence(
     config: ModelConfig, endpoint: LocalEndpoint, s3: LocalS3, now: Callable[[], datetime] | None = None
 ) -> EvidenceSource:
-    from pipelines.drift import INFERENCE_TIME_COLUMN
+    """The shadow's evidence on this machine: the local endpoint's capture and telemetry, labels
+    from the local S3 (pipelines.promotion.evidence.shadow_evidence does the rest)."""
     from training_containers.capture import read_capture, read_ground_truth
 
-    def since(frame: pd.DataFrame, started: datetime) -> pd.DataFrame:
-        if INFERENCE_TIME_COLUMN not in frame.columns:
-            return frame
-        times = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True)
-        return frame[times >= pd.Timestamp(started).tz_convert("UTC").floor("s")]
-
-    def scored(frame: pd.DataFrame) -> pd.DataFrame:
-        if ID not in frame.columns:  # nothing captured yet
-            return pd.DataFrame({ID: pd.Series(dtype=object), SCORE: pd.Series(dtype="float64")})
-        return frame[[ID, SCORE]]
+    def telemetry(variant: str, started: datetime) -> Telemetry:
+        measured = endpoint.telemetry(variant, started)
+        return Telemetry(measured.latency_p99_ms, measured.error_rate)
 
     def build(shadow: ModelVersion, production: ModelVersion, started: datetime) -> ShadowEvidence:
-        threshold = config.gates.decision_threshold
-        shadow_frame = scored(since(read_capture(endpoint.captured("shadow"), config)[0], started))
-        production_frame = scored(since(read_capture(endpoint.captured("production"), config)[0], started))
-        production_frame = production_frame[production_frame[ID].isin(shadow_frame[ID])]  # the same requests
-        truth, _ = read_ground_truth(s3.path(ground_truth_prefix(config)), config)
-        truth = truth.assign(**{LABEL: (truth[LABEL].astype(str) == str(config.model.positive_class)).astype(np.int64)})
-        shadow_t, production_t = endpoint.telemetry("shadow", started), endpoint.telemetry("production", started)
-        report = shadow.metadata.get("EvaluationReport")
-        offline = s3.read_json(report)["metrics"] if report else {}
-        return ShadowEvidence(
-            started_at=started,
-            now=(now or (lambda: datetime.now(UTC)))(),
-            shadow=variant_evidence(
-                shadow_frame[[ID, SCORE]], truth, threshold, shadow_t.latency_p99_ms, shadow_t.error_rate
-            ),
-            production=variant_evidence(
-                production_frame[[ID, SCORE]], truth, threshold, production_t.latency_p99_ms, production_t.error_rate
-            ),
-            offline=offline,
+        report = shadow.metadata.get(EVALUATION_REPORT)
+        observed = Observed(
+            shadow=read_capture(endpoint.captured(SHADOW_VARIANT), config)[0],
+            production=read_capture(endpoint.captured(PRODUCTION_VARIANT), config)[0],
+            labels=read_ground_truth(s3.path(ground_truth_prefix(config)), config)[0],
+            shadow_telemetry=telemetry(SHADOW_VARIANT, started),
+            production_telemetry=telemetry(PRODUCTION_VARIANT, started),
+            offline=s3.read_json(report)["metrics"] if report else {},
         )
+        return shadow_evidence(config, observed, started, (now or (lambda: datetime.now(UTC)))())
 
     return build

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.trigger import DuplicateEvent, StartRequest, StateConflict, TriggerDecision, TriggerState
+from pipelines import naming
+from pipelines.trigger import (
+    DuplicateEvent,
+    RetrainTrigger,
+    StartRequest,
+    StateConflict,
+    TriggerDecision,
+    TriggerPolicy,
+    TriggerState,
+)
 
 SEEN_EVENT_DAYS = 30  # EventBridge retries for at most 24 hours; markers expire later (TTL)
 ACTIVE_STATUSES = ("Executing", "Stopping")
@@ -169,3 +178,16 @@ class CloudWatchAlarmStates:
             return None
         found = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
         return str(found[0]["StateValue"]) if found else None
+
+
+def retrain_trigger(config: Mapping[str, Any], client: Callable[[str], Any]) -> RetrainTrigger:
+    """The retrain trigger as its function runs it, from the deployed config (JSON) alone."""
+    model = config["model"]["name"]
+    pipeline = naming.pipeline_name(model)
+    return RetrainTrigger(
+        pipeline=pipeline,
+        store=DynamoDbTriggerStore(client("dynamodb"), naming.audit_table(model)),
+        runner=SageMakerPipelineRunner(client("sagemaker"), pipeline),
+        policy=TriggerPolicy.from_config(config["trigger"]),
+        alarms=CloudWatchAlarmStates(client("cloudwatch")),
+    )

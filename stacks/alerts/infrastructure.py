@@ -27,7 +27,7 @@ from constructs import Construct
 from pipelines import naming
 from pipelines.config import AlertsSection
 from pipelines.naming import ResourceNames
-from stacks.functions import staged_function
+from stacks.functions import Settings, staged_function
 from stacks.nag import acknowledge, logical_id
 
 
@@ -59,8 +59,10 @@ class Alerts(Construct):
         routes: AlertsSection,
         key: kms.IKey,
         artifact_bucket: s3.IBucket,
+        settings: Settings,
         staging: Path,
     ) -> None:
+        """The functions read the topic, model and PagerDuty route from `settings`."""
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self,
@@ -105,11 +107,7 @@ class Alerts(Construct):
             key=key,
             role_description=f"{names.pipeline} failure alerts",
             description=f"Explains failed {names.pipeline} executions: failed gate or data check, observed, threshold",
-            environment={
-                "MODEL_NAME": names.model,
-                "ARTIFACT_PREFIX": names.artifact_prefix,
-                "TOPIC_ARN": self.topic.topic_arn,
-            },
+            environment=settings.environment(),
         )
         self.function, role, log_group = staged.function, staged.role, staged.log_group
         self.failures = [staged.failures]
@@ -137,9 +135,10 @@ class Alerts(Construct):
                     resources=[artifact_bucket.bucket_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{names.layout.key(naming.EXECUTIONS)}*"]}},
                 ),
+                settings.statement(),
                 iam.PolicyStatement(sid="Publish", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
                 iam.PolicyStatement(
-                    sid="ReportAndTopicKey",
+                    sid="ReportSettingsAndTopicKey",
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=[key.key_arn],
                 ),
@@ -165,7 +164,7 @@ class Alerts(Construct):
 
         self.pagerduty: lambda_.Function | None = None
         if routes.pagerduty is not None:
-            self.pagerduty = self._pagerduty(names, routes, key, staging)
+            self.pagerduty = self._pagerduty(names, routes, key, settings, staging)
 
         self.failure_rule = events.Rule(
             self,
@@ -190,7 +189,9 @@ class Alerts(Construct):
             ],
         )
 
-    def _pagerduty(self, names: ResourceNames, routes: AlertsSection, key: kms.IKey, staging: Path) -> lambda_.Function:
+    def _pagerduty(
+        self, names: ResourceNames, routes: AlertsSection, key: kms.IKey, settings: Settings, staging: Path
+    ) -> lambda_.Function:
         assert routes.pagerduty is not None
         scope = Construct(self, "PagerDuty")
         reference = routes.pagerduty.routing_key_secret
@@ -206,11 +207,7 @@ class Alerts(Construct):
             key=key,
             role_description=f"{names.pipeline} alerts to PagerDuty",
             description=f"Sends {names.model}'s alerts to PagerDuty (Events API v2)",
-            environment={
-                "MODEL_NAME": names.model,
-                "ROUTING_KEY_SECRET": reference,
-                "SEVERITY": routes.pagerduty.severity,
-            },
+            environment=settings.environment(),
             handler="pagerduty.handler",
         )
         self.failures.append(staged.failures)
@@ -222,6 +219,8 @@ class Alerts(Construct):
                 iam.PolicyStatement(
                     sid="RoutingKey", actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
                 ),
+                settings.statement(),
+                iam.PolicyStatement(sid="SettingsKey", actions=["kms:Decrypt"], resources=[key.key_arn]),
                 iam.PolicyStatement(
                     sid="Logs",
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],

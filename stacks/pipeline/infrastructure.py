@@ -40,7 +40,7 @@ from pipelines import naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource
 from pipelines.definition.builder import artifacts, definition_json
 from pipelines.naming import ResourceNames
-from stacks.functions import log_group
+from stacks.functions import Settings, log_group
 from stacks.nag import acknowledge, logical_id
 from stacks.network import acknowledge_vpc_scans, vpc_network_statement
 from stacks.packaging import stage_job_image
@@ -104,7 +104,8 @@ def _s3_parts(uri: str) -> tuple[str, str]:
 
 class RetrainingPipeline(Construct):
     """Attributes: `key`, `bucket`, `access_logs`, `image`, `image_uri`, `role`, `model_package_group`,
-    `pipeline`, `definition` (the JSON with the key placeholder), `deployed_config`."""
+    `pipeline`, `definition` (the JSON with the key placeholder), `deployed_config`, `settings` (the
+    uploaded config object every function reads its settings from)."""
 
     def __init__(
         self,
@@ -180,6 +181,7 @@ class RetrainingPipeline(Construct):
         self.deployed_config = deployment_config(config, names, self.image_uri)
         self.definition = build_definition(self.deployed_config)
         uploads = self._upload_artifacts(self.deployed_config)
+        self.settings = Settings(self.bucket, artifacts(self.deployed_config)["config"].uri)
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",

@@ -38,14 +38,11 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from pipelines import naming
 from pipelines.config import ModelConfig
-from pipelines.definition.builder import artifacts
 from pipelines.monitoring.alarms import retraining_alarm_names
 from pipelines.naming import (
     CHAMPION_POINTER,
@@ -57,10 +54,10 @@ from pipelines.naming import (
 )
 from pipelines.promotion.champion import pointer_document
 from pipelines.promotion.endpoint import guardrail_alarm_names
-from stacks.functions import failure_queue, log_group, on_failure
-from stacks.nag import acknowledge, logical_id
-from stacks.network import acknowledge_vpc_scans, vpc_network_statement
+from stacks.functions import Settings, failure_queue, log_group, on_failure
+from stacks.nag import acknowledge
 from stacks.packaging import stage_image
+from stacks.promotion.iam import PromotionResources, acknowledge_function_policy, endpoint_role, function_statements
 
 APPROVAL_HANDLER, EVALUATION_HANDLER = "handler.on_approved", "handler.evaluate"
 # Guardrail alarms: one-minute datapoints, 2 of 3 breaching, so an alarm can fire within the
@@ -106,22 +103,24 @@ class ModelPromotion(Construct):
         bucket: s3.IBucket,
         image_repository: ecr.IRepository,
         audit_table: dynamodb.ITableV2,
+        settings: Settings,
         staging: Path,
         dashboard: cloudwatch.Dashboard | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.names, self.key, self.bucket = names, key, bucket
         self.endpoint = config.promotion.endpoint(names.model)
-        arn = f"arn:aws:sagemaker:{names.region}:{names.account}"
-        self.endpoint_arn = f"{arn}:endpoint/{self.endpoint.lower()}"
-        # Each grant is the pattern of the names the controller creates (pipelines.naming).
-        self.endpoint_config_arns = f"{arn}:{naming.endpoint_config_pattern(self.endpoint)}"
-        self.model_arns = f"{arn}:{naming.model_pattern(names.model)}"
-        self.package_arns = f"{arn}:model-package/{names.model_package_group.lower()}/*"
         self.alarm_names = guardrail_alarm_names(config)
-        self.retraining_alarm_names = retraining_alarm_names(config)
-
-        self.endpoint_role = self._endpoint_role(config, image_repository)
+        self.resources = PromotionResources(
+            names, bucket, key, self.endpoint, self.alarm_names, retraining_alarm_names(config), settings
+        )
+        self.endpoint_role = endpoint_role(
+            self,
+            self.resources,
+            endpoint_role_arn(config).rsplit("/", 1)[-1],
+            image_repository,
+            vpc=config.pipeline.vpc is not None,
+        )
         self.alarms = self._guardrail_alarms(config)
         self.champion_seed = self._seed_champion(config)
 
@@ -130,18 +129,14 @@ class ModelPromotion(Construct):
         self.failed_events = failure_queue(self, key, "the promotion functions")
         self.failures = [self.failed_events]
         code = str(stage_image("promotion", staging, ("Dockerfile", "requirements.lock")))
-        environment = {
-            "MODEL_CONFIG_URI": artifacts(config)["config"].uri,
-            "KMS_KEY_ARN": key.key_arn,
-            "AUDIT_TABLE": audit_table.table_name,
-        }
+        # The deployed config names the key by a placeholder (its ARN exists at deploy time only).
+        environment = {**settings.environment(), "KMS_KEY_ARN": key.key_arn}
         self.approval_function, self.approval_policy = self._function(
             "Approval",
             code,
             APPROVAL_HANDLER,
             f"{names.model}: approved versions go to shadow (or to production when nothing serves)",
             environment,
-            config,
             audit_table,
             memory=1024,
             timeout=cdk.Duration.minutes(5),
@@ -152,7 +147,6 @@ class ModelPromotion(Construct):
             EVALUATION_HANDLER,
             f"{names.model}: reconcile the endpoint, judge the shadow on live evidence, promote or reject",
             environment,
-            config,
             audit_table,
             memory=3008,
             timeout=cdk.Duration.minutes(15),
@@ -189,88 +183,6 @@ class ModelPromotion(Construct):
         )
         if dashboard is not None:
             self._widgets(dashboard)
-
-    # ---- the endpoint's execution role
-
-    def _endpoint_role(self, config: ModelConfig, repository: ecr.IRepository) -> iam.Role:
-        n, bucket = self.names, self.bucket
-        role_name = endpoint_role_arn(config).rsplit("/", 1)[-1]
-        role = iam.Role(
-            self,
-            "EndpointRole",
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"{self.endpoint}: the SageMaker models behind the endpoint",
-        )
-        log_groups = f"arn:aws:logs:{n.region}:{n.account}:log-group:/aws/sagemaker/Endpoints/{self.endpoint}:*"
-        statements = [
-            iam.PolicyStatement(
-                sid="ModelArtifacts",
-                actions=["s3:GetObject"],
-                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.EXECUTIONS)}*"],
-            ),
-            iam.PolicyStatement(
-                sid="DataCapture",
-                actions=["s3:PutObject"],
-                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.CAPTURE)}*"],
-            ),
-            iam.PolicyStatement(
-                sid="Key",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[self.key.key_arn],
-            ),
-            iam.PolicyStatement(
-                sid="Image",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[repository.repository_arn],
-            ),
-            iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_groups],
-            ),
-            iam.PolicyStatement(
-                sid="Metrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            ),
-            iam.PolicyStatement(
-                sid="RollbackAlarms",
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[n.alarm_arn(name) for name in self.alarm_names],
-            ),
-        ]
-        if config.pipeline.vpc is not None:
-            statements.append(vpc_network_statement("NetworkInterfaces"))
-        policy = iam.Policy(self, "EndpointRolePolicy", roles=[role], statements=statements)
-        if config.pipeline.vpc is not None:
-            acknowledge_vpc_scans(policy)
-        reasons = {
-            f"Resource::<{logical_id(bucket)}.Arn>/{n.layout.key(naming.EXECUTIONS)}*": (
-                "Model artifacts of this model's registered versions, under per-run prefixes of its pipeline."
-            ),
-            f"Resource::<{logical_id(bucket)}.Arn>/{n.layout.key(naming.CAPTURE)}*": (
-                "SageMaker data capture writes one object per batch under <endpoint>/<variant>/yyyy/mm/dd/hh/."
-            ),
-            "Resource::*": (
-                "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none either and is "
-                "limited by its namespace condition to /aws/sagemaker/*"
-                + (
-                    "; EC2 network interface actions for VPC endpoints have no resource scoping"
-                    if config.pipeline.vpc
-                    else ""
-                )
-                + "."
-            ),
-            f"Resource::{log_groups}": (
-                "The endpoint's own log group /aws/sagemaker/Endpoints/<endpoint>, one stream per instance and variant."
-            ),
-        }
-        for finding, reason in reasons.items():
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-        return role
 
     # ---- guardrail alarms
 
@@ -382,7 +294,6 @@ class ModelPromotion(Construct):
         handler: str,
         description: str,
         environment: dict[str, str],
-        config: ModelConfig,
         audit_table: dynamodb.ITableV2,
         *,
         memory: int,
@@ -412,157 +323,11 @@ class ModelPromotion(Construct):
             environment_encryption=self.key,
         )
         evaluation = handler == EVALUATION_HANDLER
-        policy = iam.Policy(
-            self,
-            f"{name}Policy",
-            roles=[role],
-            statements=self._statements(config, audit_table, logs_, evaluation=evaluation),
-        )
+        statements = function_statements(self.resources, self.endpoint_role, audit_table, logs_, evaluation=evaluation)
+        policy = iam.Policy(self, f"{name}Policy", roles=[role], statements=statements)
         function.node.add_dependency(policy)
-        self._acknowledge_function_policy(policy, config, evaluation=evaluation)
+        acknowledge_function_policy(policy, self.resources, evaluation=evaluation)
         return function, policy
-
-    def _statements(
-        self, config: ModelConfig, audit_table: dynamodb.ITableV2, log_group: logs.ILogGroup, *, evaluation: bool
-    ) -> list[iam.PolicyStatement]:
-        """Exactly what pipelines.promotion calls through the handlers (tests/infra/test_promotion_functions.py)."""
-        n, bucket, key = self.names, self.bucket, self.key
-        config_bucket_key = artifacts(config)["config"].uri.removeprefix(f"s3://{n.bucket}/")
-        statements = [
-            iam.PolicyStatement(
-                sid="Registry",
-                actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-                resources=[self.package_arns],
-            ),
-            iam.PolicyStatement(sid="RegistryListing", actions=["sagemaker:ListModelPackages"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="Serving",
-                actions=[
-                    "sagemaker:DescribeModel",
-                    "sagemaker:CreateModel",
-                    "sagemaker:DescribeEndpointConfig",
-                    "sagemaker:CreateEndpointConfig",
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:CreateEndpoint",
-                    "sagemaker:UpdateEndpoint",
-                ],
-                resources=[self.model_arns, self.endpoint_config_arns, self.endpoint_arn],
-            ),
-            iam.PolicyStatement(
-                sid="PassEndpointRole",
-                actions=["iam:PassRole"],
-                resources=[self.endpoint_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
-            iam.PolicyStatement(
-                sid="RollbackAlarms",
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[n.alarm_arn(name) for name in self.alarm_names],
-            ),
-            iam.PolicyStatement(
-                sid="Config", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(config_bucket_key)]
-            ),
-            iam.PolicyStatement(
-                sid="RunArtifacts",
-                actions=["s3:GetObject"],
-                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.EXECUTIONS)}*"],
-            ),
-            iam.PolicyStatement(
-                sid="Champion",
-                actions=["s3:PutObject"],
-                resources=[f"{bucket.bucket_arn}/{n.layout.key(naming.CHAMPION)}*"],
-            ),
-            # Records, intents and the lease: put, query (consistent reads) and delete (intents done,
-            # lease released).
-            iam.PolicyStatement(
-                sid="AuditTrail",
-                actions=["dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
-                resources=[audit_table.table_arn],
-            ),
-            iam.PolicyStatement(
-                sid="Key",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[key.key_arn],
-            ),
-            # kms:GrantIsForAWSResource is on CreateGrant, ListGrants and RevokeGrant requests only
-            # (https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html):
-            # DescribeKey, which every endpoint config naming the key needs, stays above.
-            iam.PolicyStatement(
-                sid="KeyGrantsForEndpoint",
-                actions=["kms:CreateGrant"],
-                resources=[key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            ),
-        ]
-        if evaluation:
-            statements += [
-                iam.PolicyStatement(
-                    sid="Evidence",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        f"{bucket.bucket_arn}/{n.layout.key(naming.CAPTURE)}*",
-                        f"{bucket.bucket_arn}/{n.layout.key(naming.GROUND_TRUTH)}*",
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="EvidenceListing",
-                    actions=["s3:ListBucket"],
-                    resources=[bucket.bucket_arn],
-                    conditions={
-                        "StringLike": {
-                            "s3:prefix": [f"{n.layout.key(naming.CAPTURE)}*", f"{n.layout.key(naming.GROUND_TRUTH)}*"]
-                        }
-                    },
-                ),
-                iam.PolicyStatement(sid="VariantMetrics", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]),
-                # Re-arming is due N alarm periods after a change of production: the scheduled
-                # evaluation does it, after reading whether it was done since that change.
-                iam.PolicyStatement(
-                    sid="RearmRetrainingAlarms",
-                    actions=["cloudwatch:SetAlarmState"],
-                    resources=[n.alarm_arn(name) for name in self.retraining_alarm_names],
-                ),
-            ]
-        return statements
-
-    def _acknowledge_function_policy(self, policy: iam.Policy, config: ModelConfig, *, evaluation: bool) -> None:
-        n, bucket = self.names, logical_id(self.bucket)
-        reasons = {
-            f"Resource::{self.package_arns}": (
-                "Versions of this model's package group only; version numbers are assigned at registration."
-            ),
-            f"Resource::{self.model_arns}": (
-                "SageMaker models of this model's versions are named <model>-<hash>-v<version> (pipelines.naming)."
-            ),
-            f"Resource::{self.endpoint_config_arns}": (
-                "Endpoint configs of this endpoint are named <endpoint>-<hash>-p<production>-s<shadow>-<settings hash>."
-            ),
-            "Resource::*": (
-                "sagemaker:ListModelPackages has no resource type (the group is a request parameter)"
-                + ("; cloudwatch:GetMetricStatistics has no resource type either" if evaluation else "")
-                + "."
-            ),
-            f"Resource::<{bucket}.Arn>/{n.layout.key(naming.EXECUTIONS)}*": (
-                "Reads the model artifact and baseline of a version (copied to champion/) and its evaluation report."
-            ),
-            f"Resource::<{bucket}.Arn>/{n.layout.key(naming.CHAMPION)}*": (
-                "Writes the champion prefix: champion.json, model.tar.gz and baseline_profile.json."
-            ),
-        }
-        if evaluation:
-            reasons[f"Resource::<{bucket}.Arn>/{n.layout.key(naming.CAPTURE)}*"] = (
-                "Reads data capture of both variants since the shadow started, one object per batch and hour."
-            )
-            reasons[f"Resource::<{bucket}.Arn>/{n.layout.key(naming.GROUND_TRUTH)}*"] = (
-                "Reads ground-truth labels, delivered as objects under hourly prefixes of their arrival."
-            )
-        for finding, reason in reasons.items():
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
     # ---- dashboard
 

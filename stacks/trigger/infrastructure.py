@@ -21,7 +21,7 @@ from constructs import Construct
 
 from pipelines.naming import ResourceNames
 from pipelines.trigger.events import TERMINAL_STATUSES
-from stacks.functions import staged_function
+from stacks.functions import Settings, staged_function
 
 SWEEP = "rate(1 hour)"
 
@@ -54,11 +54,12 @@ class Trigger(Construct):
         names: ResourceNames,
         alarm_names: Sequence[str],
         key: kms.IKey,
-        cooldown_hours: float,
-        max_staleness_days: int | None,
+        settings: Settings,
         retry_failed_runs: bool,
         staging: Path,
     ) -> None:
+        """`settings` is where the function reads the `trigger` section (cooldown, max staleness,
+        retries); `retry_failed_runs` decides whether its role may read the alarms' states."""
         super().__init__(scope, construct_id)
         self.table = dynamodb.TableV2(
             self,
@@ -75,14 +76,6 @@ class Trigger(Construct):
             deletion_protection=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        environment = {
-            "PIPELINE_NAME": names.pipeline,
-            "AUDIT_TABLE": self.table.table_name,
-            "COOLDOWN_HOURS": f"{cooldown_hours:g}",
-            "RETRY_FAILED_RUNS": "true" if retry_failed_runs else "false",
-        }
-        if max_staleness_days is not None:
-            environment["MAX_STALENESS_DAYS"] = str(max_staleness_days)
         staged = staged_function(
             self,
             "trigger",
@@ -92,12 +85,12 @@ class Trigger(Construct):
             description=f"Retrain trigger of {names.pipeline}: dedupe, cooldown, single flight, audit",
             # No reserved concurrency: decisions are serialised by conditional writes, and an
             # account at the default quota rejects any reservation (pipelines.promotion.lease).
-            environment=environment,
+            environment=settings.environment(),
         )
         self.function, role, log_group = staged.function, staged.role, staged.log_group
         self.dead_letters = staged.failures
         retried = [names.alarm_arn(a) for a in alarm_names] if retry_failed_runs else []
-        self._grant(role, log_group, names, key, retried)
+        self._grant(role, log_group, names, key, settings, retried)
 
         target = targets.LambdaFunction(self.function, retry_attempts=8, max_event_age=cdk.Duration.hours(24))
         self.alarm_rule = events.Rule(
@@ -128,6 +121,7 @@ class Trigger(Construct):
         log_group: logs.LogGroup,
         names: ResourceNames,
         key: kms.IKey,
+        settings: Settings,
         retried_alarm_arns: list[str],
     ) -> None:
         """Exactly what pipelines.trigger.aws calls (tests/infra/test_functions.py);
@@ -151,13 +145,14 @@ class Trigger(Construct):
                     resources=[pipeline_arn],
                 ),
                 *(retry if retried_alarm_arns else []),
+                settings.statement(),
                 iam.PolicyStatement(
                     sid="AuditTable",
                     actions=["dynamodb:GetItem", "dynamodb:PutItem"],
                     resources=[self.table.table_arn],
                 ),
                 iam.PolicyStatement(
-                    sid="TableKey",
+                    sid="TableAndSettingsKey",
                     actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                     resources=[key.key_arn],
                 ),

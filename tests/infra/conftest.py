@@ -22,11 +22,15 @@ VARIANT = "fraud-detector-full"
 VARIANT_ENDPOINT = "fraud-detector-full-endpoint-serving-card-transactions-eu-west"
 
 
+TEAM_STACK, TEAM_MODEL = "platform-team-ml", "fraud-team"
+
+
 @dataclass
 class Synth:
     outdir: Path
     stacks: dict[str, Any]  # stack name -> RetrainingStack
     seconds: float
+    team: Any = None  # a platform team's own stack holding a RetrainingLoop beside its own function
 
     def template(self, stack: str) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads((self.outdir / f"{stack}.template.json").read_text())
@@ -69,8 +73,41 @@ def synth() -> Iterator[Synth]:
         for path in [*config_paths(app), variant_config(base)]:
             stack = RetrainingStack(app, config=load_config(path), staging=base / "staging")
             stacks[stack.stack_name] = stack
+        team = team_stack(app, base)
         app.synth()
-        yield Synth(base / "cdk.out", stacks, time.perf_counter() - started)
+        yield Synth(base / "cdk.out", stacks, time.perf_counter() - started, team)
+
+
+def team_stack(app: Any, folder: Path) -> Any:
+    """What the docs show a platform team doing: the loop as one construct of its own stack, beside
+    a function of its own (whose findings the loop must not acknowledge)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+
+    from pipelines.config import load_config
+    from stacks.nag import acknowledge
+    from stacks.retraining_loop import RetrainingLoop
+
+    raw = yaml.safe_load((ROOT / "configs" / "fraud-detector.yaml").read_text())
+    raw["model"]["name"] = raw["registry"]["model_package_group"] = TEAM_MODEL
+    raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")
+    path = folder / f"{TEAM_MODEL}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    stack = cdk.Stack(app, TEAM_STACK, env=cdk.Environment(account="111122223333", region="us-east-1"))
+    own = lambda_.Function(
+        stack,
+        "TeamFunction",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
+    )
+    acknowledge(  # the team's own decision, about its own function: the loop acknowledges nothing of it
+        own,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "The team's own function (a stand-in in this test) logs with the basic execution role.",
+    )
+    stack.loop = RetrainingLoop(stack, "Fraud", config=load_config(path), staging=folder / "team-staging")
+    return stack
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,19 +15,24 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from pipelines import clients
+from pipelines.alerts import aws as alerts_aws
+from pipelines.config import config_to_json, load_config
 from pipelines.trigger import MalformedEvent, client_request_token
 from stacks.alerts.runtime import handler as alert_handler
 from stacks.alerts.runtime import pagerduty as pagerduty_handler
 from stacks.monitoring.runtime import handler as launcher_handler
 from stacks.trigger.runtime import handler as trigger_handler
-from tests.infra.conftest import resources
+from tests.infra.conftest import ROOT, resources
 from tests.infra.sample_events import alarm_state_change, execution_status_change, scheduled_event
+from tests.lambda_context import Context
 
 REGION = "us-east-1"
 PIPELINE = "fraud-detector-retraining"
 PIPELINE_ARN = f"arn:aws:sagemaker:{REGION}:111122223333:pipeline/{PIPELINE}"
 TABLE = "fraud-detector-audit"
 BUCKET = "fraud-detector-111122223333-us-east-1"
+CONFIG_URI = f"s3://{BUCKET}/fraud-detector/config/abc123/model-config.json"
 
 # Operations whose IAM action differs from "<service>:<Operation>".
 IAM_ACTIONS = {
@@ -36,7 +42,7 @@ IAM_ACTIONS = {
 }
 # Allowed but never called by handler code: calls AWS makes with the function's role on its behalf.
 DOCUMENTED_EXCEPTIONS = {
-    "kms:Decrypt": "DynamoDB, S3, SNS and SQS use the key of the encrypted table, object, topic or queue",
+    "kms:Decrypt": "DynamoDB, S3, SNS and SQS use the key of the encrypted table, object (settings), topic or queue",
     "kms:Encrypt": "DynamoDB encrypts items with the table's key",
     "kms:GenerateDataKey": "SNS, SQS and DynamoDB generate data keys for encrypted messages and items",
     "logs:CreateLogStream": "the Lambda runtime writes the function's logs",
@@ -75,13 +81,48 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
+        "MOTO_ACCOUNT_ID": "111122223333",  # the config's account: ARNs the functions derive match moto's
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         yield
 
 
+def settings(**trigger: Any) -> dict[str, Any]:
+    """The deployed config (JSON) of configs/fraud-detector.yaml, with `trigger` settings changed."""
+    config = load_config(ROOT / "configs" / "fraud-detector.yaml")
+    changed = config.model_copy(update={"trigger": config.trigger.model_copy(update=trigger)})
+    return dict(json.loads(config_to_json(changed)))
+
+
+@contextmanager
+def container(config: dict[str, Any], **services: Any) -> Iterator[None]:
+    """One function container: `config` deployed at MODEL_CONFIG_URI (in moto S3), `services` as
+    the container's clients (pipelines.clients.SHARED), and nothing cached from another one."""
+    setup = boto3.client("s3", region_name=REGION)
+    if BUCKET not in [b["Name"] for b in setup.list_buckets().get("Buckets", [])]:
+        setup.create_bucket(Bucket=BUCKET)
+    setup.put_object(Bucket=BUCKET, Key=CONFIG_URI.removeprefix(f"s3://{BUCKET}/"), Body=json.dumps(config).encode())
+
+    def fresh() -> None:
+        clients.forget()
+        trigger_handler.trigger.cache_clear()
+        alerts_aws._routing_keys.clear()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(clients.CONFIG_URI, CONFIG_URI)
+        fresh()
+        clients.SHARED.update(services)
+        try:
+            yield
+        finally:
+            fresh()
+
+
 def _table(dynamodb: Any, table: str = TABLE) -> None:
+    """The audit table, empty (a scenario run after another starts from a new table)."""
+    if table in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=table)
     dynamodb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -100,11 +141,6 @@ def _listing(*running: str) -> dict[str, Any]:
             for arn in running
         ]
     }
-
-
-class Context:
-    def __init__(self, request_id: str) -> None:
-        self.aws_request_id = request_id
 
 
 def run_trigger_gate(recorder: CallRecorder) -> Stubber:
@@ -136,16 +172,12 @@ def run_trigger_gate(recorder: CallRecorder) -> Stubber:
     )
     stubber.add_response("list_pipeline_executions", _listing(), listing)
     stubber.activate()
-    environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": TABLE, "COOLDOWN_HOURS": "24", "MAX_STALENESS_DAYS": "60"}
     cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
-    trigger_handler._gate = trigger_handler.build_gate(
-        environ, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch
-    )
-    try:
+    s3 = recorder.watch(boto3.client("s3", region_name=REGION))
+    config = settings(cooldown_hours=24, max_staleness_days=60)
+    with container(config, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch, s3=s3):
         results = [trigger_handler.handler(event, Context(f"req-{i}")) for i in range(50)]
         ended = trigger_handler.handler(execution_status_change(PIPELINE, "run1", event_id="end-1"), Context("req-e"))
-    finally:
-        trigger_handler._gate = None
     outcomes = [r["decisions"][0]["outcome"] for r in results]
     assert outcomes == ["started"] + ["duplicate"] * 49
     assert results[0]["decisions"][0]["execution_arn"] == f"{PIPELINE_ARN}/execution/run1"
@@ -167,7 +199,7 @@ def run_trigger_gate_retry(recorder: CallRecorder) -> Stubber:
     alarm = "fraud-detector-retrain-drifted-features"
     dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
     cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
-    _table(dynamodb, table="fraud-detector-retry-gate")
+    _table(dynamodb)
     cloudwatch.put_metric_alarm(
         AlarmName=alarm,
         MetricName="DriftedFeatures",
@@ -201,21 +233,16 @@ def run_trigger_gate_retry(recorder: CallRecorder) -> Stubber:
         {**_start_expected(), "PipelineParameters": retry_parameters, "ClientRequestToken": ANY},
     )
     stubber.activate()
-    environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": "fraud-detector-retry-gate", "COOLDOWN_HOURS": "0"}
-    trigger_handler._gate = trigger_handler.build_gate(
-        environ, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch
-    )
-    try:
+    s3 = recorder.watch(boto3.client("s3", region_name=REGION))
+    with container(settings(cooldown_hours=0), dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch, s3=s3):
         trigger_handler.handler(alarm_state_change(alarm, event_id="evt-1", value=3.0), Context("req-1"))
         failed = trigger_handler.handler(
             execution_status_change(PIPELINE, "run1", status="Failed", event_id="end-1"), Context("req-2")
         )
         later = datetime.now(UTC) + timedelta(hours=2)
-        trigger_handler._gate.clock = lambda: later
+        trigger_handler.trigger().clock = lambda: later
         sweep = scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T18:00:00Z")
         swept = trigger_handler.handler(sweep, Context("req-3"))
-    finally:
-        trigger_handler._gate = None
     assert "is still in ALARM" in failed["decisions"][0]["reason"]
     assert [(d["outcome"], d["trigger"]["kind"]) for d in swept["decisions"]] == [("started", "retry")]
     assert "cloudwatch:DescribeAlarms" in recorder.actions()
@@ -263,7 +290,7 @@ def run_alerts(recorder: CallRecorder) -> dict[str, Any]:
     }
     key = "fraud-detector/executions/run7/Evaluate/evaluation/evaluation.json"
     s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(evaluation).encode())
-    topic = sns.create_topic(Name="fraud-detector-retraining-alerts")["TopicArn"]
+    sns.create_topic(Name="fraud-detector-retraining-alerts")
     recorder.calls.clear()
     sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
     stubber = Stubber(sagemaker)
@@ -283,16 +310,8 @@ def run_alerts(recorder: CallRecorder) -> dict[str, Any]:
         {"PipelineExecutionArn": f"{PIPELINE_ARN}/execution/run7", "SortOrder": "Ascending"},
     )
     stubber.activate()
-    alert_handler._clients.update(sagemaker=sagemaker, s3=s3, sns=sns)
-    environ = {"MODEL_NAME": "fraud-detector", "ARTIFACT_PREFIX": f"s3://{BUCKET}/fraud-detector", "TOPIC_ARN": topic}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environ.items():
-            patch.setenv(name, value)
-        try:
-            event = execution_status_change(PIPELINE, "run7", status="Failed")
-            result = alert_handler.handler(event, Context("req-a"))
-        finally:
-            alert_handler._clients.clear()
+    with container(settings(), sagemaker=sagemaker, s3=s3, sns=sns):
+        result = alert_handler.handler(execution_status_change(PIPELINE, "run7", status="Failed"), Context("req-a"))
     stubber.assert_no_pending_responses()
     return result
 
@@ -312,17 +331,14 @@ def test_trigger_gate_function_rejects_a_malformed_event_before_any_call(aws: No
     sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
     dynamodb = recorder.watch(boto3.client("dynamodb", region_name=REGION))
     cloudwatch = recorder.watch(boto3.client("cloudwatch", region_name=REGION))
-    environ = {"PIPELINE_NAME": PIPELINE, "AUDIT_TABLE": TABLE, "COOLDOWN_HOURS": "24"}
-    trigger_handler._gate = trigger_handler.build_gate(
-        environ, dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch
-    )
+    s3 = recorder.watch(boto3.client("s3", region_name=REGION))
     event = alarm_state_change("fraud-detector-retrain-drifted-features")
     del event["detail"]["alarmName"]
-    try:
-        with pytest.raises(MalformedEvent, match=r"detail\.alarmName: missing"):
-            trigger_handler.handler(event, Context("req"))
-    finally:
-        trigger_handler._gate = None
+    with (
+        container(settings(), dynamodb=dynamodb, sagemaker=sagemaker, cloudwatch=cloudwatch, s3=s3),
+        pytest.raises(MalformedEvent, match=r"detail\.alarmName: missing"),
+    ):
+        trigger_handler.handler(event, Context("req"))
     assert recorder.calls == set()
 
 
@@ -438,51 +454,78 @@ def test_pagerduty_function_sends_the_notification_and_is_allowed_exactly_that(
         return Accepted(b'{"status": "success", "dedup_key": "d1"}')
 
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-    for name, value in {
-        "MODEL_NAME": "fraud",
-        "ROUTING_KEY_SECRET": "retraining/pagerduty-routing-key",
-        "SEVERITY": "error",
-    }.items():
-        monkeypatch.setenv(name, value)
-    pagerduty_handler._cache.clear()
-    pagerduty_handler._cache["secretsmanager"] = secrets
-    try:
+    config = settings()
+    config["alerts"]["pagerduty"] = {"routing_key_secret": "retraining/pagerduty-routing-key", "severity": "error"}
+    s3 = recorder.watch(boto3.client("s3", region_name=REGION))
+    with container(config, secretsmanager=secrets, s3=s3):
         notification = {
-            "Records": [{"Sns": {"MessageId": "m1", "Subject": "[fraud] retraining failed", "Message": "gates"}}]
+            "Records": [
+                {"Sns": {"MessageId": "m1", "Subject": "[fraud-detector] retraining failed", "Message": "gates"}}
+            ]
         }
         assert pagerduty_handler.handler(notification, Context("req-p")) == {"sent": 1}
         pagerduty_handler.handler(notification, Context("req-q"))  # the key is read once per container
-    finally:
-        pagerduty_handler._cache.clear()
-    assert [(p["routing_key"], p["payload"]["summary"]) for p in posted] == [(key, "[fraud] retraining failed")] * 2
-    assert recorder.calls == {"secretsmanager:GetSecretValue", "https:events.pagerduty.com"}
+    summaries = [(p["routing_key"], p["payload"]["summary"]) for p in posted]
+    assert summaries == [(key, "[fraud-detector] retraining failed")] * 2
+    assert recorder.calls == {"secretsmanager:GetSecretValue", "https:events.pagerduty.com", "s3:GetObject"}
     allowed = _allowed(full_template, "AlertsPagerDutyFunctionPolicy")
     assert recorder.actions() - {"https:events.pagerduty.com"} == allowed - set(DOCUMENTED_EXCEPTIONS)
 
 
 @pytest.mark.parametrize("concern", ["trigger", "alerts", "monitoring"])
 def test_a_function_bundle_holds_every_module_its_handler_imports(concern: str, tmp_path: Any) -> None:
-    """The staged zip alone (the project is not on the path) imports every handler module in it."""
+    """The staged zip alone imports every handler module in it: every module loaded from outside
+    the bundle is the standard library's or the Lambda runtime's (boto3 and its dependencies), so
+    an import the bundle lacks fails here, not in the deployed function. Powertools comes from the
+    bundle, and no local stand-in (pipelines.local, pipelines.simulation, `*.local`) is imported."""
+    import importlib.metadata
     import os
     import subprocess
     import sys
 
-    from stacks.packaging import stage_function
+    from stacks.packaging import LAMBDA_RUNTIME, stage_function
 
     bundle = stage_function(concern, tmp_path)
-    handlers = sorted(p.stem for p in bundle.glob("*.py"))
+    handlers = sorted(p.stem for p in bundle.glob("*.py") if p.parent == bundle and p.stem in ("handler", "pagerduty"))
     assert "handler" in handlers
+    runtime = sorted(
+        top
+        for top, dists in importlib.metadata.packages_distributions().items()
+        if {d.lower() for d in dists} & LAMBDA_RUNTIME
+    )
+    # As in Lambda: a module that is neither in the bundle, the standard library nor the runtime's
+    # SDK cannot be imported (an optional import, like botocore's of certifi, falls back).
     code = (
-        f"import sys, {', '.join(handlers)}\n"
-        "ours = [m for n, m in sys.modules.items() if n.split('.')[0] == 'pipelines']\n"
-        "print([m.__name__ for m in ours if not m.__file__.startswith(sys.argv[1])])\n"
+        "import json, os, sys\n"
+        "bundle, runtime = sys.argv[1], set(json.loads(sys.argv[2]))\n"
+        "class Lambda:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        top = name.split('.')[0]\n"
+        "        if top in runtime or top in sys.stdlib_module_names or top.startswith('_sysconfigdata')\\\n"
+        "                or os.path.exists(os.path.join(bundle, top))\\\n"
+        "                or os.path.exists(os.path.join(bundle, top + '.py')):\n"
+        "            return None\n"
+        "        raise ModuleNotFoundError(f'{name} is neither in the bundle nor in the Lambda runtime', name=name)\n"
+        "sys.meta_path.insert(0, Lambda())\n"
+        f"import {', '.join(handlers)}\n"
+        "found = {n: getattr(m, '__file__', None) for n, m in list(sys.modules.items())}\n"
+        "local = sorted(n for n in found if n.startswith('pipelines.')\n"
+        "               and {'local', 'simulation'} & set(n.split('.')))\n"
+        "ours = [n for n, f in found.items() if n.split('.')[0] == 'pipelines' and not f.startswith(bundle)]\n"
+        "powertools = found['aws_lambda_powertools'].startswith(bundle)\n"
+        "print(json.dumps({'outside': ours, 'local': local, 'powertools': powertools}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, "-c", code, str(bundle)], cwd=bundle, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, str(bundle), json.dumps(runtime)],
+        cwd=bundle,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "[]"
+    assert json.loads(result.stdout) == {"outside": [], "local": [], "powertools": True}
 
 
 def run_monitor_launcher(recorder: CallRecorder, launch: dict[str, Any]) -> list[dict[str, Any]]:
@@ -503,7 +546,8 @@ def run_monitor_launcher(recorder: CallRecorder, launch: dict[str, Any]) -> list
     stubber.add_response("create_processing_job", {"ProcessingJobArn": arn})
     stubber.add_client_error("create_processing_job", "ResourceInUse", "Job name must be unique within the region")
     stubber.activate()
-    launcher_handler._clients.update(s3=s3, sagemaker=sagemaker)
+    clients.forget()
+    clients.SHARED.update(s3=s3, sagemaker=sagemaker)
     try:
         results = [launcher_handler.handler(dict(launch, window_end="2026-03-01T11:00:00Z"), Context("req-1"))]
         capture = launch["request"]["ProcessingInputs"][1]["S3Input"]["S3Uri"].removeprefix(f"s3://{BUCKET}/")
@@ -511,7 +555,7 @@ def run_monitor_launcher(recorder: CallRecorder, launch: dict[str, Any]) -> list
         later = dict(launch, window_end="2026-03-01T12:00:00Z")
         results += [launcher_handler.handler(later, Context(f"req-{i}")) for i in (2, 3)]
     finally:
-        launcher_handler._clients.clear()
+        clients.forget()
     stubber.assert_no_pending_responses()
     return results
 

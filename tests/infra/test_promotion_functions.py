@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from botocore.validate import ParamValidator
 
-from pipelines import naming
+from pipelines import clients, naming
 from pipelines.definition.builder import artifacts
 from pipelines.monitoring.alarms import retraining_alarm_names
 from pipelines.promotion.champion import pointer_document
@@ -34,7 +34,8 @@ from tests.fake_sagemaker import MODEL as SAGEMAKER_MODEL
 from tests.fake_sagemaker import FakeSageMaker
 from tests.infra.conftest import Synth, resources
 from tests.infra.sample_events import model_package_state_change, scheduled_event
-from tests.infra.test_functions import DOCUMENTED_EXCEPTIONS, TABLE, CallRecorder, Context, _allowed, _table
+from tests.infra.test_functions import DOCUMENTED_EXCEPTIONS, TABLE, CallRecorder, _allowed, _table
+from tests.lambda_context import Context
 
 REGION, ACCOUNT = "us-east-1", "111122223333"
 STACK = "fraud-detector-retraining"
@@ -200,7 +201,7 @@ class World:
 
     def __init__(self, synth: Synth, recorder: CallRecorder, monkeypatch: pytest.MonkeyPatch) -> None:
         self.recorder = recorder
-        self.config = synth.stacks[STACK].pipeline.deployed_config
+        self.config = synth.stacks[STACK].loop.pipeline.deployed_config
         self.s3 = boto3.client("s3", region_name=REGION)
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.s3.create_bucket(Bucket=BUCKET)
@@ -215,17 +216,17 @@ class World:
         self.metrics.activate()
         for client in (self.s3, self.dynamodb, self.sagemaker.client, self.cloudwatch):
             recorder.watch(client)
-        promotion_handler._clients.update(
+        clients.forget()
+        promotion_handler.controller.cache_clear()
+        clients.SHARED.update(
             s3=self.s3, dynamodb=self.dynamodb, sagemaker=self.sagemaker.client, cloudwatch=self.cloudwatch
         )
-        promotion_handler._config = None
-        environ = {"MODEL_CONFIG_URI": config_artifact.uri, "KMS_KEY_ARN": KEY_ARN, "AUDIT_TABLE": TABLE}
-        for name, value in environ.items():
+        for name, value in {clients.CONFIG_URI: config_artifact.uri, "KMS_KEY_ARN": KEY_ARN}.items():
             monkeypatch.setenv(name, value)
 
     def close(self) -> None:
-        promotion_handler._clients.clear()
-        promotion_handler._config = None
+        clients.forget()
+        promotion_handler.controller.cache_clear()
         self.metrics.deactivate()
 
     def version(self, number: int, *, stage: str | None = None, **metadata: str) -> str:
@@ -492,7 +493,12 @@ def test_the_image_holds_every_module_the_handlers_import(synth: Synth, template
     pins = [
         line for line in (context / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")
     ]
-    assert pins and set(pins) <= job_pins
+    # The job image's versions, so the functions parse capture as the monitor does; plus the
+    # function's own logger, at the project's pin.
+    logger = {pin for pin in pins if pin.startswith("aws-lambda-powertools==")}
+    project_pins = set((ROOT / "requirements.lock").read_text().splitlines())
+    assert len(logger) == 1 and logger <= project_pins
+    assert pins and set(pins) - logger <= job_pins
     dockerfile = (context / "Dockerfile").read_text()
     assert "FROM public.ecr.aws/lambda/python:" in dockerfile
     for copied in ("requirements.lock", "handler.py", "pipelines/", "training_containers/"):

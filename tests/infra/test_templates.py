@@ -29,7 +29,7 @@ def _definition(template: dict[str, Any]) -> str:
 
 
 def test_pipeline_uses_this_stacks_bucket_role_image_and_key(template: dict[str, Any], synth: Synth) -> None:
-    stack = synth.stacks[STACK]
+    stack = synth.stacks[STACK].loop
     names = stack.names
     pipeline = _only(template, "AWS::SageMaker::Pipeline")
     assert pipeline["PipelineName"] == "fraud-detector-retraining"
@@ -51,7 +51,7 @@ def test_pipeline_uses_this_stacks_bucket_role_image_and_key(template: dict[str,
 def test_definition_in_the_stack_is_the_sdk_definition_for_the_deployed_config(
     synth: Synth, template: dict[str, Any]
 ) -> None:
-    stack = synth.stacks[STACK]
+    stack = synth.stacks[STACK].loop
     expected = stack.pipeline.definition.replace(
         "arn:aws:kms:us-east-1:111122223333:key/retraining-key-set-at-deploy", "KMS_KEY_ARN"
     )
@@ -146,13 +146,22 @@ def test_audit_table_has_kms_pitr_ttl_and_keys(template: dict[str, Any]) -> None
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_trigger_function_settings(template: dict[str, Any]) -> None:
+def _settings(synth: Synth, stack: str) -> tuple[str, dict[str, Any]]:
+    """The config object the stack deploys (its URI, and its JSON as the functions read it)."""
+    from pipelines.definition.builder import artifacts
+
+    artifact = artifacts(synth.stacks[stack].loop.pipeline.deployed_config)["config"]
+    return artifact.uri, json.loads(artifact.content)
+
+
+def test_trigger_function_settings(template: dict[str, Any], synth: Synth) -> None:
     functions = {k: f["Properties"] for k, f in resources(template, "AWS::Lambda::Function").items()}
     trigger = next(f for k, f in functions.items() if k.startswith("TriggerFunction"))
-    env = trigger["Environment"]["Variables"]
-    assert env["PIPELINE_NAME"] == "fraud-detector-retraining"
-    assert env["COOLDOWN_HOURS"] == "24"
-    assert env["MAX_STALENESS_DAYS"] == "60"
+    uri, deployed = _settings(synth, STACK)
+    assert trigger["Environment"]["Variables"] == {"MODEL_CONFIG_URI": uri}
+    assert deployed["model"]["name"] == "fraud-detector"  # the pipeline: fraud-detector-retraining
+    assert deployed["trigger"]["cooldown_hours"] == 24
+    assert deployed["trigger"]["max_staleness_days"] == 60
     assert trigger["Handler"] == "handler.handler"
     assert "ReservedConcurrentExecutions" not in trigger  # serialised by conditional writes
     (invoke,) = [
@@ -164,8 +173,45 @@ def test_trigger_function_settings(template: dict[str, Any]) -> None:
     assert "OnFailure" in invoke["DestinationConfig"]
 
 
+@pytest.mark.parametrize("stack", ["fraud-detector-retraining", f"{VARIANT}-retraining"])
+def test_every_function_reads_its_settings_from_the_deployed_config_alone(synth: Synth, stack: str) -> None:
+    """One way for every function: MODEL_CONFIG_URI names the deployed config object, and the
+    function's policy may read that object and no other config (the monitor launcher's settings
+    are its schedule's input; the promotion functions are also given the key the config names by a
+    placeholder)."""
+    template = synth.template(stack)
+    uri, _ = _settings(synth, stack)
+    key = uri.split("/", 3)[3]
+    policies = resources(template, "AWS::IAM::Policy")
+    (bucket,) = [k for k in resources(template, "AWS::S3::Bucket") if k.startswith("PipelineArtifacts")]
+    seen = set()
+    ours = {
+        k: f for k, f in resources(template, "AWS::Lambda::Function").items() if not k.startswith(("Custom", "AWS"))
+    }
+    for logical, function in ours.items():  # not CDK's own (BucketDeployment, AwsCustomResource)
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if logical.startswith("Monitoring"):  # the monitor launcher
+            assert variables == {}
+            continue
+        extra = {"KMS_KEY_ARN"} if logical.startswith("Promotion") else set()
+        assert set(variables) == {"MODEL_CONFIG_URI", *extra} and variables["MODEL_CONFIG_URI"] == uri, logical
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        (statement,) = [
+            st
+            for p in policies.values()
+            if {"Ref": role} in p["Properties"]["Roles"]
+            for st in p["Properties"]["PolicyDocument"]["Statement"]
+            if st.get("Sid") == "Settings"
+        ]
+        assert statement["Action"] == "s3:GetObject"
+        assert statement["Resource"]["Fn::Join"][1] == [{"Fn::GetAtt": [bucket, "Arn"]}, f"/{key}"]
+        seen.add(logical.split("Function")[0])
+    expected = {"Trigger", "Alerts", "PromotionApproval", "PromotionEvaluation"}
+    assert seen == (expected | {"AlertsPagerDuty"} if stack.startswith(VARIANT) else expected)
+
+
 def test_alerts_topic_is_encrypted_with_routes_from_config(
-    template: dict[str, Any], full_template: dict[str, Any]
+    template: dict[str, Any], full_template: dict[str, Any], synth: Synth
 ) -> None:
     assert "KmsMasterKeyId" in _only(template, "AWS::SNS::Topic")
     protocols = sorted(s["Properties"]["Protocol"] for s in resources(template, "AWS::SNS::Subscription").values())
@@ -183,7 +229,8 @@ def test_alerts_topic_is_encrypted_with_routes_from_config(
         if k.startswith("AlertsPagerDutyFunction")
     )
     assert pagerduty["Handler"] == "pagerduty.handler"
-    assert pagerduty["Environment"]["Variables"]["ROUTING_KEY_SECRET"] == "retraining/pagerduty-routing-key"
+    _, deployed = _settings(synth, f"{VARIANT}-retraining")  # what the function reads
+    assert deployed["alerts"]["pagerduty"]["routing_key_secret"] == "retraining/pagerduty-routing-key"
     assert "pagerduty.com" not in json.dumps(full_template)  # no integration URL or key in the template
     slack = _only(full_template, "AWS::Chatbot::SlackChannelConfiguration")
     assert (slack["SlackWorkspaceId"], slack["SlackChannelId"]) == ("T0123ABCD", "C0456EFGH")
@@ -203,7 +250,7 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
     }
     # Besides the specs, only the promotion's deployment guardrails (test_promotion_templates.py)
     # and one alarm per failure queue.
-    failures = set(synth.stacks["fraud-detector-retraining"].failure_alarms)
+    failures = set(synth.stacks["fraud-detector-retraining"].loop.failure_alarms)
     assert set(alarms) == set(specs) | set(guardrail_alarm_names(config)) | failures
     for name, spec in specs.items():
         alarm = alarms[name]
@@ -290,7 +337,7 @@ def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_
     from pipelines.naming import capture_prefix, champion_prefix, ground_truth_prefix
     from pipelines.promotion.endpoint import endpoint_config_request
 
-    deployed = synth.stacks[STACK].pipeline.deployed_config
+    deployed = synth.stacks[STACK].loop.pipeline.deployed_config
     inputs = {i["InputName"]: i["S3Input"] for i in _monitor_request(template)["ProcessingInputs"]}
     uris = {name: s3["S3Uri"] for name, s3 in inputs.items()}
     endpoint = deployed.promotion.endpoint(deployed.model.name)
@@ -337,7 +384,7 @@ def test_the_monitor_job_runs_on_what_its_inputs_download(
     from training_containers import monitor
     from training_containers.profile import baseline_profile
 
-    deployed = synth.stacks[STACK].pipeline.deployed_config
+    deployed = synth.stacks[STACK].loop.pipeline.deployed_config
     s3 = LocalS3(tmp_path / "s3")
     config_artifact = artifacts(deployed)["config"]
     s3.put_bytes(config_artifact.uri, config_artifact.content)
@@ -413,29 +460,25 @@ def test_variant_stack_exists(synth: Synth) -> None:
     assert f"{VARIANT}-retraining" in synth.stacks
 
 
-def _trigger_function(template: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    (function,) = [
-        f
-        for f in resources(template, "AWS::Lambda::Function").values()
-        if "COOLDOWN_HOURS" in f["Properties"].get("Environment", {}).get("Variables", {})
-    ]
+def _trigger_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     (policy,) = [p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("TriggerFunctionPolicy")]
-    return function["Properties"]["Environment"]["Variables"], policy["Properties"]["PolicyDocument"]["Statement"]
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
 
 
-def test_the_gate_reads_alarm_states_only_where_failed_runs_are_retried(
-    template: dict[str, Any], full_template: dict[str, Any]
+def test_the_trigger_reads_alarm_states_only_where_failed_runs_are_retried(
+    template: dict[str, Any], full_template: dict[str, Any], synth: Synth
 ) -> None:
-    environment, statements = _trigger_function(template)
-    assert environment["RETRY_FAILED_RUNS"] == "true"
+    statements = _trigger_statements(template)
+    assert _settings(synth, STACK)[1]["trigger"]["retry_failed_runs"] is True
     (describe,) = [s for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"]
     arns = describe["Resource"] if isinstance(describe["Resource"], list) else [describe["Resource"]]
     names = json.dumps(arns)
     assert "fraud-detector-retrain-drifted-features" in names and "fraud-detector-retrain-performance-slo" in names
     assert len(arns) == 2 and "*" not in names  # the retraining alarms only: no watch-only alarm, no wildcard
 
-    variant_environment, variant_statements = _trigger_function(full_template)  # retry_failed_runs: false
-    assert variant_environment["RETRY_FAILED_RUNS"] == "false"
+    variant_statements = _trigger_statements(full_template)  # retry_failed_runs: false
+    assert _settings(synth, f"{VARIANT}-retraining")[1]["trigger"]["retry_failed_runs"] is False
     assert not [s for s in variant_statements if "cloudwatch" in json.dumps(s["Action"])]
 
 

@@ -11,6 +11,7 @@ from botocore.client import BaseClient
 from pipelines.events import MalformedEvent
 from stacks.alerts.runtime import handler as alert_handler
 from stacks.promotion.runtime import handler as promotion_handler
+from tests.lambda_context import Context
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +35,7 @@ def no_calls(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_promotion_function_names_what_its_event_lacks(event: dict[str, Any], field: str) -> None:
     with pytest.raises(MalformedEvent) as raised:
-        promotion_handler.on_approved(event, None)
+        promotion_handler.on_approved(event, Context())
     assert raised.value.field == field
     assert str(raised.value).startswith(f"malformed event: {field}: ")
 
@@ -48,5 +49,5 @@ def test_promotion_function_names_what_its_event_lacks(event: dict[str, Any], fi
 )
 def test_alert_function_names_what_its_event_lacks(event: dict[str, Any], field: str) -> None:
     with pytest.raises(MalformedEvent) as raised:
-        alert_handler.handler(event, None)
+        alert_handler.handler(event, Context())
     assert raised.value.field == field

@@ -1,54 +1,38 @@
-"""Retrain trigger function: an EventBridge event in, the gate's decisions (pipelines.trigger.service) out.
+"""Retrain trigger function: an EventBridge event in, the trigger's decisions (pipelines.trigger) out.
 
 Events: CloudWatch alarm state change to ALARM, pipeline execution status change to a terminal
 status, and the sweep schedule (which also retries a failed alarm-started run while its alarm is
-still in ALARM). A malformed event raises before any call; the function's
-failure destination keeps it.
+still in ALARM). A malformed event raises before any call; the function's failure destination
+keeps it. Settings: the deployed config at MODEL_CONFIG_URI (pipelines.clients).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+
 from pipelines import clients
-from pipelines.trigger import RetrainTrigger, TriggerPolicy
-from pipelines.trigger.aws import CloudWatchAlarmStates, DynamoDbTriggerStore, SageMakerPipelineRunner
+from pipelines.trigger import RetrainTrigger
+from pipelines.trigger.aws import retrain_trigger
 from pipelines.trigger.events import parse_gate_event
 
-LOG = logging.getLogger(__name__)
-LOG.setLevel(logging.INFO)
-_gate: RetrainTrigger | None = None
+logger = Logger(service="retrain-trigger")
 
 
-def build_gate(environ: Mapping[str, str], *, dynamodb: Any, sagemaker: Any, cloudwatch: Any) -> RetrainTrigger:
-    staleness = environ.get("MAX_STALENESS_DAYS")
-    return RetrainTrigger(
-        pipeline=environ["PIPELINE_NAME"],
-        store=DynamoDbTriggerStore(dynamodb, environ["AUDIT_TABLE"]),
-        runner=SageMakerPipelineRunner(sagemaker, environ["PIPELINE_NAME"]),
-        policy=TriggerPolicy.from_settings(
-            cooldown_hours=float(environ["COOLDOWN_HOURS"]),
-            max_staleness_days=float(staleness) if staleness else None,
-            retry_failed_runs=environ.get("RETRY_FAILED_RUNS", "true") == "true",
-        ),
-        alarms=CloudWatchAlarmStates(cloudwatch),
-    )
+@cache
+def trigger() -> RetrainTrigger:
+    return retrain_trigger(clients.deployed_config(os.environ[clients.CONFIG_URI]), clients.shared)
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    global _gate
-    if _gate is None:
-        _gate = build_gate(
-            os.environ,
-            dynamodb=clients.client("dynamodb"),
-            sagemaker=clients.client("sagemaker"),
-            cloudwatch=clients.client("cloudwatch"),
-        )
-    decisions = _gate.handle(parse_gate_event(event), delivery_id=getattr(context, "aws_request_id", ""))
+    received = parse_gate_event(event)  # MalformedEvent before any call
+    decisions = trigger().handle(received, delivery_id=context.aws_request_id)
     document = {"decisions": [d.to_json() for d in decisions]}
-    LOG.info(json.dumps(document, sort_keys=True))
+    logger.info("trigger decided", extra=document)
     return document

@@ -1,0 +1,266 @@
+"""The promotion construct's IAM: the endpoint's execution role, and the promotion functions'
+policies (exactly what pipelines.promotion calls through the handlers:
+tests/infra/test_promotion_functions.py), each wildcard acknowledged with its reason.
+
+Each grant is the pattern of the names the controller creates (pipelines.naming)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from pipelines import naming
+from pipelines.naming import ResourceNames
+from stacks.functions import Settings
+from stacks.nag import acknowledge, logical_id
+from stacks.network import acknowledge_vpc_scans, vpc_network_statement
+
+
+@dataclass(frozen=True)
+class PromotionResources:
+    """What the promotion touches: the model's names, bucket and key, its endpoint, the guardrail
+    alarms UpdateEndpoint watches and the retraining alarms it re-arms."""
+
+    names: ResourceNames
+    bucket: s3.IBucket
+    key: kms.IKey
+    endpoint: str
+    guardrail_alarms: list[str]
+    retraining_alarms: list[str]
+    settings: Settings
+
+    @property
+    def _arn(self) -> str:
+        return f"arn:aws:sagemaker:{self.names.region}:{self.names.account}"
+
+    @property
+    def endpoint_arn(self) -> str:
+        return f"{self._arn}:endpoint/{self.endpoint.lower()}"
+
+    @property
+    def endpoint_config_arns(self) -> str:
+        return f"{self._arn}:{naming.endpoint_config_pattern(self.endpoint)}"
+
+    @property
+    def model_arns(self) -> str:
+        return f"{self._arn}:{naming.model_pattern(self.names.model)}"
+
+    @property
+    def package_arns(self) -> str:
+        return f"{self._arn}:model-package/{self.names.model_package_group.lower()}/*"
+
+    def prefix(self, part: str) -> str:
+        """The ARN pattern of every object under one of the model's S3 prefixes."""
+        return f"{self.bucket.bucket_arn}/{self.names.layout.key(part)}*"
+
+    def prefix_finding(self, part: str) -> str:
+        """The same pattern as cdk-nag prints it."""
+        return f"Resource::<{logical_id(self.bucket)}.Arn>/{self.names.layout.key(part)}*"
+
+
+# ---- the endpoint's execution role
+
+
+def endpoint_role(
+    scope: Construct, at: PromotionResources, role_name: str, repository: ecr.IRepository, *, vpc: bool
+) -> iam.Role:
+    """The role the SageMaker models behind the endpoint run with."""
+    n = at.names
+    role = iam.Role(
+        scope,
+        "EndpointRole",
+        role_name=role_name,
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description=f"{at.endpoint}: the SageMaker models behind the endpoint",
+    )
+    log_groups = f"arn:aws:logs:{n.region}:{n.account}:log-group:/aws/sagemaker/Endpoints/{at.endpoint}:*"
+    statements = [
+        iam.PolicyStatement(sid="ModelArtifacts", actions=["s3:GetObject"], resources=[at.prefix(naming.EXECUTIONS)]),
+        iam.PolicyStatement(sid="DataCapture", actions=["s3:PutObject"], resources=[at.prefix(naming.CAPTURE)]),
+        iam.PolicyStatement(
+            sid="Key", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resources=[at.key.key_arn]
+        ),
+        iam.PolicyStatement(
+            sid="Image",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[repository.repository_arn],
+        ),
+        iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="Logs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_groups],
+        ),
+        iam.PolicyStatement(
+            sid="Metrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ),
+        iam.PolicyStatement(
+            sid="RollbackAlarms",
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[n.alarm_arn(name) for name in at.guardrail_alarms],
+        ),
+    ]
+    if vpc:
+        statements.append(vpc_network_statement("NetworkInterfaces"))
+    policy = iam.Policy(scope, "EndpointRolePolicy", roles=[role], statements=statements)
+    if vpc:
+        acknowledge_vpc_scans(policy)
+    reasons = {
+        at.prefix_finding(naming.EXECUTIONS): (
+            "Model artifacts of this model's registered versions, under per-run prefixes of its pipeline."
+        ),
+        at.prefix_finding(naming.CAPTURE): (
+            "SageMaker data capture writes one object per batch under <endpoint>/<variant>/yyyy/mm/dd/hh/."
+        ),
+        "Resource::*": (
+            "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none either and is "
+            "limited by its namespace condition to /aws/sagemaker/*"
+            + ("; EC2 network interface actions for VPC endpoints have no resource scoping" if vpc else "")
+            + "."
+        ),
+        f"Resource::{log_groups}": (
+            "The endpoint's own log group /aws/sagemaker/Endpoints/<endpoint>, one stream per instance and variant."
+        ),
+    }
+    for finding, reason in reasons.items():
+        acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+    return role
+
+
+# ---- the functions' policies
+
+
+def function_statements(
+    at: PromotionResources,
+    endpoint_role: iam.IRole,
+    audit_table: dynamodb.ITableV2,
+    log_group: logs.ILogGroup,
+    *,
+    evaluation: bool,
+) -> list[iam.PolicyStatement]:
+    """The approval function's statements, and the evaluation function's (`evaluation`), which
+    also reads evidence, variant metrics and re-arms the retraining alarms."""
+    n, key = at.names, at.key
+    statements = [
+        iam.PolicyStatement(
+            sid="Registry",
+            actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+            resources=[at.package_arns],
+        ),
+        iam.PolicyStatement(sid="RegistryListing", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="Serving",
+            actions=[
+                "sagemaker:DescribeModel",
+                "sagemaker:CreateModel",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:UpdateEndpoint",
+            ],
+            resources=[at.model_arns, at.endpoint_config_arns, at.endpoint_arn],
+        ),
+        iam.PolicyStatement(
+            sid="PassEndpointRole",
+            actions=["iam:PassRole"],
+            resources=[endpoint_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="RollbackAlarms",
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[n.alarm_arn(name) for name in at.guardrail_alarms],
+        ),
+        at.settings.statement(),
+        iam.PolicyStatement(sid="RunArtifacts", actions=["s3:GetObject"], resources=[at.prefix(naming.EXECUTIONS)]),
+        iam.PolicyStatement(sid="Champion", actions=["s3:PutObject"], resources=[at.prefix(naming.CHAMPION)]),
+        # Records, intents and the lease: put, query (consistent reads) and delete (intents done,
+        # lease released).
+        iam.PolicyStatement(
+            sid="AuditTrail",
+            actions=["dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+            resources=[audit_table.table_arn],
+        ),
+        iam.PolicyStatement(
+            sid="Key",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            resources=[key.key_arn],
+        ),
+        # kms:GrantIsForAWSResource is on CreateGrant, ListGrants and RevokeGrant requests only
+        # (https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html):
+        # DescribeKey, which every endpoint config naming the key needs, stays above.
+        iam.PolicyStatement(
+            sid="KeyGrantsForEndpoint",
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        iam.PolicyStatement(
+            sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+        ),
+    ]
+    if evaluation:
+        evidence = [naming.CAPTURE, naming.GROUND_TRUTH]
+        statements += [
+            iam.PolicyStatement(sid="Evidence", actions=["s3:GetObject"], resources=[at.prefix(p) for p in evidence]),
+            iam.PolicyStatement(
+                sid="EvidenceListing",
+                actions=["s3:ListBucket"],
+                resources=[at.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{n.layout.key(p)}*" for p in evidence]}},
+            ),
+            iam.PolicyStatement(sid="VariantMetrics", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]),
+            # Re-arming is due N alarm periods after a change of production: the scheduled
+            # evaluation does it, after reading whether it was done since that change.
+            iam.PolicyStatement(
+                sid="RearmRetrainingAlarms",
+                actions=["cloudwatch:SetAlarmState"],
+                resources=[n.alarm_arn(name) for name in at.retraining_alarms],
+            ),
+        ]
+    return statements
+
+
+def acknowledge_function_policy(policy: iam.Policy, at: PromotionResources, *, evaluation: bool) -> None:
+    reasons = {
+        f"Resource::{at.package_arns}": (
+            "Versions of this model's package group only; version numbers are assigned at registration."
+        ),
+        f"Resource::{at.model_arns}": (
+            "SageMaker models of this model's versions are named <model>-<hash>-v<version> (pipelines.naming)."
+        ),
+        f"Resource::{at.endpoint_config_arns}": (
+            "Endpoint configs of this endpoint are named <endpoint>-<hash>-p<production>-s<shadow>-<settings hash>."
+        ),
+        "Resource::*": (
+            "sagemaker:ListModelPackages has no resource type (the group is a request parameter)"
+            + ("; cloudwatch:GetMetricStatistics has no resource type either" if evaluation else "")
+            + "."
+        ),
+        at.prefix_finding(naming.EXECUTIONS): (
+            "Reads the model artifact and baseline of a version (copied to champion/) and its evaluation report."
+        ),
+        at.prefix_finding(naming.CHAMPION): (
+            "Writes the champion prefix: champion.json, model.tar.gz and baseline_profile.json."
+        ),
+    }
+    if evaluation:
+        reasons[at.prefix_finding(naming.CAPTURE)] = (
+            "Reads data capture of both variants since the shadow started, one object per batch and hour."
+        )
+        reasons[at.prefix_finding(naming.GROUND_TRUTH)] = (
+            "Reads ground-truth labels, delivered as objects under hourly prefixes of their arrival."
+        )
+    for finding, reason in reasons.items():
+        acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
