@@ -28,18 +28,28 @@ def _validate_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(text: str, out: str | None) -> int:
+    """`text` to the file `out`, or to stdout without one."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {out} ({len(text):,} characters)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _definition(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
     from pipelines.definition.builder import definition_json
 
-    text = definition_json(load_config(args.config))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out} ({len(text):,} characters)", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _write(definition_json(load_config(args.config)), args.out)
+
+
+def _config_reference(args: argparse.Namespace) -> int:
+    from pipelines.reference import reference
+
+    return _write(reference(), args.out)
 
 
 def _generate_data(args: argparse.Namespace) -> int:
@@ -173,6 +183,12 @@ def parser() -> argparse.ArgumentParser:
     definition.add_argument("config")
     definition.add_argument("--out", help="file to write (default: stdout)")
     definition.set_defaults(handler=_definition)
+
+    config_reference = commands.add_parser(
+        "config-reference", help="write the configuration reference (docs/configuration.md) from the schema"
+    )
+    config_reference.add_argument("--out", help="file to write (default: stdout)")
+    config_reference.set_defaults(handler=_config_reference)
 
     generate = commands.add_parser("generate-data", help="write synthetic fraud-like transactions")
     generate.add_argument("--out", required=True, help=".parquet or .csv file")

@@ -40,7 +40,7 @@ class _Strict(BaseModel):
     """Unknown keys are errors: a typo must not silently become a default. No float may be
     infinite or NaN: CloudWatch, CloudFormation and JSON take none of them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 def _number(value: Any) -> Any:
@@ -90,6 +90,7 @@ def _instance_type(shape: str, what: str) -> AfterValidator:
             )
         return value
 
+    check.__doc__ = f"one of botocore's SageMaker `{shape}`"  # shown in the reference
     return AfterValidator(check)
 
 
@@ -134,11 +135,17 @@ _DIMENSION_VALUE = re.compile(r"[ -~]*[!-~][ -~]*")
 
 class Feature(_Strict):
     name: Annotated[str, Field(min_length=1)]
+    """Column name; becomes a CloudWatch dimension value (printable ASCII, at most 255 characters)."""
     type: FeatureType
+    """How the data check, the estimators and the drift monitor treat the column."""
     min: Float | None = None
+    """Numeric only: smallest valid value; rows below count toward `data.checks.max_out_of_range_rate`."""
     max: Float | None = None
+    """Numeric only: largest valid value."""
     categories: list[str] | None = None
+    """Categorical only: the valid labels, or numeric codes compared with the data as text (`1` matches 1 and 1.0)."""
     max_null_rate: Annotated[Float, Field(ge=0, le=1)] | None = None
+    """This feature's own null-rate limit, instead of `data.checks.max_null_rate`."""
 
     @field_validator("name")
     @classmethod
@@ -185,13 +192,23 @@ class ModelSection(_Strict):
     a year or a row number read as nanoseconds since 1970 would put every row in one window."""
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Lowercase model name, used in every resource name (`<name>-retraining`, `<name>-endpoint`, ...)."""
     problem_type: Literal["binary_classification"]
+    """The kind of model."""
     label: str
+    """The label column."""
     positive_class: Annotated[int | str, BeforeValidator(_number_or_text)] = 1
+    """The label value of the positive class."""
     id_column: str
+    """A unique id per row (duplicates count toward `data.checks.max_duplicate_ids`)."""
     time_column: str
+    """Event time: timestamps, or text that parses as one; windows and splits are cut on it."""
     time_unit: TimeUnit | None = None
+    """Read a numeric time column as epoch times in this unit; without it a numeric time column (a year, say) fails the
+    data check `schema_dtypes`."""
     features: Annotated[list[Feature], Field(min_length=1)]
+    """The model's inputs, in order. An error inside one names it: `model.features[2].max (feature 'hour_of_day'):
+    ...`."""
 
     @model_validator(mode="after")
     def _columns_distinct(self) -> ModelSection:
@@ -222,25 +239,38 @@ class ModelSection(_Strict):
 
 class AthenaSource(_Strict):
     catalog: str = "AwsDataCatalog"
+    """The data catalog the query runs against."""
     database: str
+    """The database the query runs in."""
     work_group: str = "primary"
+    """The Athena workgroup (its result location and encryption apply)."""
     output_s3_uri: Annotated[str, Field(pattern=r"^s3://")]
+    """Where the processing input writes the query's result (Athena's OutputS3Uri)."""
 
 
 class RedshiftSource(_Strict):
     cluster_id: str
+    """The provisioned cluster's identifier."""
     database: str
+    """The database the query runs in."""
     db_user: str
+    """The database user the query runs as."""
     cluster_role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::")]
+    """The role Redshift assumes to UNLOAD the result to S3."""
     output_s3_uri: Annotated[str, Field(pattern=r"^s3://")]
+    """Where UNLOAD writes the query's result (the Redshift dataset definition's OutputS3Uri)."""
 
 
 class FilesSource(_Strict):
     """A prefix of Parquet or CSV objects (an S3 URI, or a local path for local runs)."""
 
     kind: Literal["files"]
+    """Files under an S3 prefix."""
     uri: Annotated[str, Field(min_length=1)]
+    """An `s3://` prefix (a local folder in a backtest config)."""
     format: Literal["parquet", "csv"] = "parquet"
+    """Parquet is read by content (Athena and Redshift write results without an extension), CSV by its `.csv` name;
+    names starting with `_` or `.` and empty files are passed over, any other file fails the data check `readable`."""
 
 
 class SqlSource(_Strict):
@@ -248,11 +278,18 @@ class SqlSource(_Strict):
     (Athena or Redshift); locally the same SQL runs on DuckDB over `local_tables`."""
 
     kind: Literal["sql"]
+    """A query: on SageMaker the processing input's Athena or Redshift dataset definition; locally the same SQL on
+    DuckDB over `local_tables`."""
     query: Annotated[str, Field(min_length=1)]
+    """The SQL."""
     engine: Literal["athena", "redshift"]
+    """Which service runs the query on SageMaker."""
     athena: AthenaSource | None = None
+    """Required with `engine: athena`."""
     redshift: RedshiftSource | None = None
+    """Required with `engine: redshift`."""
     local_tables: dict[str, str] = Field(default_factory=dict)
+    """Table name → file URI for local runs only; not checked."""
 
     @model_validator(mode="after")
     def _engine_settings_present(self) -> SqlSource:
@@ -272,9 +309,14 @@ class Window(_Strict):
     """
 
     strategy: Literal["rolling", "expanding", "weighted"]
+    """rolling: the last `history_days` of history; expanding: all history; weighted: all history, sample weights
+    halving every `half_life_days` of age."""
     fresh_days: Annotated[Int, Field(gt=0, le=MAX_DAYS)]
+    """The labelled window: the newest days, from which validation and test rows are cut."""
     history_days: Annotated[Int, Field(gt=0, le=MAX_DAYS)] | None = None
+    """Required with `rolling`."""
     half_life_days: Annotated[Float, Field(gt=0, le=MAX_DAYS)] | None = None
+    """Required with `weighted`."""
 
     @model_validator(mode="after")
     def _sizes_match_strategy(self) -> Window:
@@ -292,11 +334,17 @@ class Window(_Strict):
 
 class DataChecks(_Strict):
     min_rows: Annotated[Int, Field(ge=1)] = 1000
+    """Fewer rows in the fresh window fail the data check."""
     label_rate: tuple[Float, Float] = (0.0, 1.0)
+    """[low, high] bounds of the positive-label rate."""
     max_null_rate: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    """Largest share of nulls in any feature (unless the feature sets its own)."""
     max_duplicate_ids: Annotated[Int, Field(ge=0)] = 0
+    """Largest number of repeated `id_column` values."""
     max_out_of_range_rate: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    """Largest share of values outside a feature's `min`/`max` or `categories`."""
     max_outside_window_rate: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    """Largest share of rows whose time falls outside the window."""
 
     @field_validator("label_rate")
     @classmethod
@@ -309,15 +357,23 @@ class DataChecks(_Strict):
 
 class Split(_Strict):
     validation_fraction: Annotated[Float, Field(gt=0, lt=0.5)] = 0.15
+    """Share of the fresh window, newest rows, held out for validation (early stopping, calibration)."""
     test_fraction: Annotated[Float, Field(gt=0, lt=1)] = 0.3
+    """Share of the fresh window, newest rows, held out for the gates."""
 
 
 class DataSection(_Strict):
     fresh: Source
+    """The labelled window the model is trained and judged on."""
     historical: Source | None = None
+    """Older data added by the window strategy; a configured source that delivers no rows fails the check
+    `historical_rows`."""
     window: Window
+    """How history and the fresh window combine."""
     checks: DataChecks = DataChecks()
+    """The data checks DataPull runs before training."""
     split: Split = Split()
+    """How the fresh window is split."""
 
 
 # --------------------------------------------------------------------------- training
@@ -343,13 +399,21 @@ ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
 
 class TrainingSection(_Strict):
     estimator: Literal["gradient_boosting", "logistic_regression"]
+    """The built-in estimator."""
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    """Passed to the estimator; names are checked against the estimator's own."""
     instance_type: TrainingInstance = "ml.m5.xlarge"
+    """The training job's instance."""
     instance_count: Annotated[Int, Field(ge=1)] = 1
+    """Training instances."""
     max_runtime_seconds: Annotated[Int, Field(ge=60, le=2_419_200)] = 3600
+    """The training budget (SageMaker stops the job after it)."""
     use_spot: bool = False
+    """Managed spot training; needs `max_wait_seconds` ≥ `max_runtime_seconds`."""
     max_wait_seconds: Annotated[Int, Field(ge=60)] | None = None
+    """With `use_spot`: the longest wait for spot capacity plus the run."""
     random_seed: Int = 42
+    """Seeds the split and the estimator."""
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> TrainingSection:
@@ -384,13 +448,18 @@ _WHERE = re.compile(r"^\s*(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>==|!=|>=|<
 
 class SegmentFilter(_Strict):
     column: str
+    """A feature or the label."""
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
+    """The comparison."""
     value: Annotated[str | float | int, BeforeValidator(_number_or_text)]
+    """Compared as a number when the column is numeric, as text otherwise."""
 
 
 class MetricGate(_Strict):
     metric: Metric
+    """The test-split metric."""
     min: Annotated[Float, Field(ge=0, le=1)]
+    """The candidate fails below this value."""
 
 
 class ChampionGate(_Strict):
@@ -398,8 +467,11 @@ class ChampionGate(_Strict):
     beat it by at least `min_improvement` (0 accepts a tie)."""
 
     metric: Metric
+    """Compared with the champion's value on the same test split."""
     max_regression: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    """The candidate may be this much worse than the champion."""
     min_improvement: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    """Or: the candidate must be at least this much better."""
 
     @model_validator(mode="after")
     def _one_rule(self) -> ChampionGate:
@@ -410,10 +482,15 @@ class ChampionGate(_Strict):
 
 class SegmentAssertion(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """Names the gate in reports."""
     where: SegmentFilter
+    """The rows of the segment, e.g. `where: 'country == "DE"'`."""
     metric: Metric
+    """The metric on the segment's rows."""
     min: Annotated[Float, Field(ge=0, le=1)]
+    """The candidate fails below this value."""
     min_samples: Annotated[Int, Field(ge=1)] = 30
+    """Positives for recall, rows otherwise; too few fails the gate."""
 
     @field_validator("where", mode="before")
     @classmethod
@@ -439,15 +516,22 @@ class EdgeCases(_Strict):
     """A CSV of hand-picked rows (features plus `expected_label`) the candidate must get right."""
 
     uri: str
+    """A CSV with the features and `expected_label`."""
     min_pass_rate: Annotated[Float, Field(ge=0, le=1)]
+    """Share of the cases the candidate must get right."""
 
 
 class GatesSection(_Strict):
     metrics: list[MetricGate] = Field(default_factory=list)
+    """Absolute thresholds on test-split metrics."""
     champion: ChampionGate | None = None
+    """The candidate against the current champion."""
     segments: list[SegmentAssertion] = Field(default_factory=list)
+    """Thresholds on slices of the test split."""
     edge_cases: EdgeCases | None = None
+    """Hand-written cases the candidate must get right."""
     decision_threshold: Annotated[Float, Field(gt=0, lt=1)] = 0.5
+    """The score above which a row is predicted positive (precision, recall, f1, accuracy)."""
 
     @model_validator(mode="after")
     def _names_unique(self) -> GatesSection:
@@ -463,8 +547,11 @@ class GatesSection(_Strict):
 
 class RegistrySection(_Strict):
     model_package_group: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+    """The Model Registry group each candidate is registered in."""
     approval: Literal["manual", "auto"] = "manual"
+    """manual: registered PendingManualApproval, approved in Studio; auto: registered Approved."""
     inference_instance_types: list[InferenceInstance] = Field(default_factory=lambda: ["ml.m5.large"])
+    """Recorded on the model package as its inference and transform instances."""
 
     @property
     def approval_status(self) -> str:
@@ -473,7 +560,9 @@ class RegistrySection(_Strict):
 
 class SlackRoute(_Strict):
     workspace_id: str
+    """The AWS Chatbot Slack workspace (team) id."""
     channel_id: str
+    """The Slack channel id."""
 
 
 class PagerDutyRoute(_Strict):
@@ -491,7 +580,10 @@ class PagerDutyRoute(_Strict):
             pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$",
         ),
     ]
+    """The Secrets Manager secret holding the Events API v2 routing key (the key never enters the config or the
+    template)."""
     severity: Literal["critical", "error", "warning", "info"] = "error"
+    """The severity of the PagerDuty events sent."""
 
     @field_validator("routing_key_secret")
     @classmethod
@@ -506,8 +598,11 @@ class PagerDutyRoute(_Strict):
 
 class AlertsSection(_Strict):
     email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
+    """Addresses subscribed to the alert topic (each confirms once)."""
     pagerduty: PagerDutyRoute | None = None
+    """A function sends Events API v2 events."""
     slack: SlackRoute | None = None
+    """Through AWS Chatbot."""
 
     @model_validator(mode="before")
     @classmethod
@@ -526,34 +621,55 @@ class AlertsSection(_Strict):
 
 class PerformanceSlo(_Strict):
     metric: Metric
+    """Measured on labelled captured predictions."""
     min: Annotated[Float, Field(ge=0, le=1)]
+    """Below this value the SLO alarm breaches."""
 
 
 class DriftSection(_Strict):
     """Drift statistics and their verdict thresholds (effect sizes, not p-values).
 
     A feature is drifted when any of its statistics reaches its threshold; the statistics are
-    defined in `pipelines/drift/statistics.py` and listed in the README's "Drift metrics".
+    defined in `pipelines/drift/statistics.py` and listed in docs/drift.md.
     """
 
     numeric_bins: Annotated[Int, Field(ge=2, le=100)] = 10
+    """Reference-quantile bins per numeric feature, fixed at baseline time."""
     psi_threshold: Annotated[Float, Field(gt=0)] = 0.2
+    """Population stability index above which a feature drifted."""
     ks_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    """Kolmogorov–Smirnov statistic above which a numeric feature drifted."""
     wasserstein_threshold: Annotated[Float, Field(gt=0)] = 0.1
+    """Wasserstein distance, in reference standard deviations."""
     js_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    """Jensen–Shannon distance above which a categorical feature drifted."""
     cramers_v_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    """Cramér's V above which a categorical feature drifted."""
     ood_share_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.05
+    """Share of values outside the baseline range or in unseen categories."""
     null_rate_increase_threshold: Annotated[Float, Field(gt=0, le=1)] = 0.1
+    """Increase of a feature's null rate over the baseline's."""
     label_shift_threshold: Annotated[Float, Field(gt=0, le=math.pi)] = 0.1
+    """Cohen's h between the baseline's and the window's positive rates."""
     min_window_rows: Annotated[Int, Field(ge=1)] = 100
+    """Fewer values give statistics but no verdict."""
     min_drifted_features: Annotated[Int, Field(ge=1)] = 2
+    """The "k of N features" alarm: this many drifted features breach it."""
     min_labels_for_performance: Annotated[Int, Field(ge=1)] = 500
+    """Fewer labelled predictions give no performance value."""
     performance_window_hours: Annotated[Float, Field(gt=0, le=9600)] = 24.0
+    """Labelled predictions of this span count toward performance."""
     performance_slo: PerformanceSlo | None = None
+    """The realized-performance alarm; without it there is none."""
     schedule: str = "rate(1 hour)"
+    """When the monitor runs: `rate(...)` or `cron(...)` (EventBridge Scheduler syntax)."""
     period_seconds: Annotated[Int, Field(ge=60, le=604_800)] | None = None
+    """The alarms' period, a multiple of 60; default the rate's interval, required with cron. Times
+    `trigger.evaluation_periods` it must fit CloudWatch's limit (1 day below a one-hour period, else 7 days)."""
     metric_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#: ]{1,255}$")] = "DriftRetraining"
+    """The CloudWatch namespace of the monitor's metrics (not `AWS/...`)."""
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
+    """How the alarms treat a period without data."""
 
     @field_validator("schedule")
     @classmethod
@@ -693,11 +809,17 @@ class TriggerSection(_Strict):
     moving back and again) starts the next run."""
 
     retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
+    """Which alarms start a retrain. A config in which nothing could start one is refused."""
     retry_failed_runs: bool = True
+    """A failed alarm-started run is retried with back-off while its alarm is in ALARM."""
     cooldown_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
+    """After a run starts, further triggers within this span are coalesced into one."""
     evaluation_periods: Annotated[Int, Field(ge=1)] = 3
+    """N of the M-of-N rule of every drift alarm."""
     datapoints_to_alarm: Annotated[Int, Field(ge=1)] = 2
+    """M of the M-of-N rule."""
     max_staleness_days: Annotated[Int, Field(ge=1, le=MAX_DAYS)] | None = None
+    """Without drift, a model older than this is retrained (a safety net, off by default)."""
 
     @model_validator(mode="after")
     def _m_of_n(self) -> TriggerSection:
@@ -722,14 +844,23 @@ class ShadowCriteria(_Strict):
     its p99 latency and error rate must stay within the limits. Otherwise it is rejected."""
 
     metric: Metric = "roc_auc"
+    """The live metric the shadow is judged on."""
     min_labels: Annotated[Int, Field(ge=1)] = 500
+    """Labelled shadow predictions needed before a verdict."""
     min_duration_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
+    """The shadow runs at least this long."""
     offline_tolerance: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    """The live metric may fall this far below the offline (test-split) value."""
     champion_margin: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    """And this far below the champion's live value on the same requests."""
     max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 200
+    """The shadow's p99 model latency limit."""
     max_error_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    """The shadow's largest share of failed invocations."""
     sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
+    """Share of requests copied to the shadow."""
     evaluation_schedule: str = "rate(1 hour)"
+    """When the shadow evaluation runs (it also runs when an endpoint update finishes)."""
 
     @field_validator("evaluation_schedule")
     @classmethod
@@ -741,11 +872,17 @@ class DeploymentGuardrails(_Strict):
     """Blue/green traffic shifting for promotion and rollback, with auto-rollback alarms."""
 
     canary_percent: Annotated[Int, Field(ge=1, le=50)] = 10
+    """Share of capacity shifted first in the blue/green update."""
     canary_wait_seconds: Annotated[Int, Field(ge=0, le=3600)] = 300
+    """How long the canary runs before the rest shifts."""
     termination_wait_seconds: Annotated[Int, Field(ge=0, le=3600)] = 600
+    """How long the old fleet stays after the shift (rollback without a new deployment)."""
     max_execution_seconds: Annotated[Int, Field(ge=600, le=28_800)] = 3600
+    """The update's time limit."""
     max_5xx_rate: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    """Auto-rollback alarm: share of 5xx responses."""
     max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 500
+    """Auto-rollback alarm: p99 model latency."""
 
     @model_validator(mode="after")
     def _time_for_the_waits(self) -> DeploymentGuardrails:
@@ -764,14 +901,20 @@ class DeploymentGuardrails(_Strict):
 
 class PromotionSection(_Strict):
     endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")] | None = None
+    """Default `<model>-endpoint`."""
     instance_type: EndpointInstance = "ml.m5.large"
+    """The endpoint's instance."""
     instance_count: Annotated[Int, Field(ge=1)] = 1
+    """Instances per variant."""
     capture_sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
+    """Share of requests data capture writes to S3 (what the monitor reads)."""
     shadow: ShadowCriteria = ShadowCriteria()
+    """When a shadow may replace the champion."""
     deployment: DeploymentGuardrails = DeploymentGuardrails()
+    """The blue/green update that promotes."""
 
     def endpoint(self, model_name: str) -> str:
-        return self.endpoint_name or f"{model_name}-endpoint"
+        return self.endpoint_name or naming.endpoint_name(model_name)
 
 
 # --------------------------------------------------------------------------- deployment
@@ -779,7 +922,9 @@ class PromotionSection(_Strict):
 
 class Vpc(_Strict):
     subnet_ids: Annotated[list[str], Field(min_length=1)]
+    """Subnets the jobs run in."""
     security_group_ids: Annotated[list[str], Field(min_length=1)]
+    """Security groups of the jobs."""
 
 
 class PipelineSection(_Strict):
@@ -787,15 +932,25 @@ class PipelineSection(_Strict):
     definition can be built anywhere; CDK substitutes the real resources at deploy time."""
 
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
+    """Where everything is deployed."""
     account: Annotated[str, Field(pattern=r"^\d{12}$")] = "111122223333"
+    """The account everything is deployed to; physical names are derived from it."""
     artifact_bucket: str | None = None
+    """Default: the stack's own bucket, `<model>-retraining-<account>-<region>`."""
     role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")] | None = None
+    """Default: the stack's own least-privilege pipeline role."""
     image_uri: str | None = None
+    """Default: the job image built from `training_containers/`."""
     processing_instance_type: ProcessingInstance = "ml.m5.xlarge"
+    """Instance of the processing jobs (DataPull, Evaluate, the monitor)."""
     processing_max_runtime_seconds: Annotated[Int, Field(ge=60, le=777_600)] = 3600
+    """Time limit of each processing job."""
     kms_key_id: str | None = None
+    """Default: the stack's own key."""
     network_isolation: bool = False
+    """Jobs without network access."""
     vpc: Vpc | None = None
+    """Run the jobs in a VPC."""
 
     def bucket(self, model_name: str) -> str:
         return self.artifact_bucket or f"{model_name}-{self.account}-{self.region}"
@@ -818,16 +973,28 @@ class ModelConfig(_Strict):
     _source: str = PrivateAttr(default="<config>")
 
     purpose: Purpose = "deploy"
+    """`deploy`: a SageMaker pipeline is built from it, so files sources must be `s3://` prefixes; `backtest`: only
+    `python -m pipelines backtest` reads it and its data may be local."""
     model: ModelSection
+    """The model: label, features, time."""
     data: DataSection
+    """Where training data comes from and how it is checked and split."""
     training: TrainingSection
+    """How the model is trained."""
     gates: GatesSection
+    """What a candidate must pass to be registered."""
     registry: RegistrySection
+    """Where candidates are registered and how they are approved."""
     alerts: AlertsSection = AlertsSection()
+    """Who hears about alarms and failures."""
     drift: DriftSection = DriftSection()
+    """The drift monitor."""
     trigger: TriggerSection = TriggerSection()
+    """What starts a retrain."""
     promotion: PromotionSection = PromotionSection()
+    """The endpoint, the shadow and the promotion."""
     pipeline: PipelineSection = PipelineSection()
+    """Where and how the jobs run."""
 
     @model_validator(mode="after")
     def _references_exist(self) -> ModelConfig:
@@ -919,7 +1086,7 @@ def _describe(error: dict[str, Any], raw: Any = None) -> tuple[str, str]:
     if isinstance(cause, FieldError):
         loc += cause.path
     if error["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling; see the config reference in README.md)"
+        message = "unknown field (check the spelling; see docs/configuration.md)"
     elif error["type"] == "missing":
         message = "required field is missing"
     return _location(loc, raw), message
