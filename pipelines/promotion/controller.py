@@ -4,24 +4,24 @@ pointer and the audit trail. The Lambda functions, the CLI and the local demo al
 Every method is idempotent and re-runnable: the wanted endpoint is derived from the stages in
 the registry, and `apply` converges on it, so a run interrupted between two calls finishes the
 job when repeated; a repeated event finds the work done and records a duplicate.
+
+The moves are here; reading the versions is in `versions`, the lease and the intents of a run in
+`runs`, status and history in `status`.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from pipelines.config import ModelConfig
 from pipelines.monitoring.alarms import rearm_time, retraining_alarm_names
 from pipelines.promotion.audit import Audit, AuditRecord, Intent
 from pipelines.promotion.endpoint import Endpoint, Version
-from pipelines.promotion.lease import Lease, PromotionBusy
+from pipelines.promotion.lease import Lease
 from pipelines.promotion.lifecycle import (
     STAGE_KEY,
     Action,
@@ -29,33 +29,26 @@ from pipelines.promotion.lifecycle import (
     Stage,
     approval_status,
     next_stage,
-    stage_of,
 )
+from pipelines.promotion.runs import RunKeeping, under_lease
 from pipelines.promotion.shadow import ShadowDecision, ShadowEvidence, decide
+from pipelines.promotion.status import StatusReport
+from pipelines.promotion.versions import (
+    CHANGE_SEQUENCE,
+    CHANGED_AT,
+    RESTORED_BY,
+    RETIRED_BY,
+    ROLLBACK_OF,
+    SHADOW_STARTED,
+    UPDATE_REQUESTED,
+    ModelVersion,
+    Registry,
+    changed,
+    model_version,
+    update_requested,
+)
 
-SHADOW_STARTED = "ShadowStartedAt"
-RETIRED_BY = "RetiredBy"
-CHANGED_AT = "StageChangedAt"
-CHANGE_SEQUENCE = "StageChangeSequence"  # orders two moves within the same second of StageChangedAt
-RESTORED_BY = "RestoredBy"  # on a version restored to production: "rollback" or "guardrails"
-ROLLBACK_OF = "RollbackOf"  # on a version restored by rollback: the version it replaced
-UPDATE_REQUESTED = "EndpointUpdateRequestedAt"  # on a promoted version, once its UpdateEndpoint was sent
-
-
-class Registry(Protocol):
-    def describe_model_package(self, arn: str) -> dict[str, Any]: ...
-
-    def list_model_packages(self, group: str, approval_status: str | None = None) -> list[dict[str, Any]]: ...
-
-    def update_model_package(
-        self,
-        arn: str,
-        *,
-        approval_status: str | None = None,
-        approval_description: str | None = None,
-        metadata: dict[str, str] | None = None,
-        actor: str = "user",
-    ) -> dict[str, Any]: ...
+__all__ = ["EvidenceSource", "ModelVersion", "Promotion", "Registry"]
 
 
 class Champion(Protocol):
@@ -71,70 +64,11 @@ class AlarmRearmer(Protocol):
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class ModelVersion:
-    version: Version
-    stage: Stage
-    metadata: dict[str, str]
-    created: str
-
-    @property
-    def arn(self) -> str:
-        return self.version.package_arn
-
-    @property
-    def label(self) -> str:
-        return f"v{self.version.number}"
-
-
-def model_version(described: dict[str, Any]) -> ModelVersion:
-    container = described.get("InferenceSpecification", {}).get("Containers", [{}])[0]
-    metadata = dict(described.get("CustomerMetadataProperties", {}))
-    return ModelVersion(
-        version=Version(
-            package_arn=described["ModelPackageArn"],
-            number=int(described["ModelPackageVersion"]),
-            model_data=str(container.get("ModelDataUrl", "")),
-            image=str(container.get("Image", "")),
-            baseline=metadata.get("BaselineProfile", ""),
-        ),
-        stage=stage_of(str(described.get("ModelApprovalStatus")), metadata),
-        metadata=metadata,
-        created=str(described.get("CreationTime", "")),
-    )
-
-
 EvidenceSource = Callable[[ModelVersion, ModelVersion, datetime], ShadowEvidence]
 
 
-def _update_requested(version: ModelVersion) -> bool:
-    """An UpdateEndpoint serving `version` was sent while it is production: the marker is newer than
-    the version's last stage change (a marker from an earlier time in production is stale)."""
-    return version.metadata.get(UPDATE_REQUESTED, "") >= version.metadata.get(CHANGED_AT, "\uffff")
-
-
-def _changed(version: ModelVersion) -> tuple[str, int]:
-    """When the version last changed stage, finer than StageChangedAt's seconds."""
-    return version.metadata.get(CHANGED_AT, ""), int(version.metadata.get(CHANGE_SEQUENCE, "0"))
-
-
-Method = TypeVar("Method", bound=Callable[..., Any])
-
-
-def under_lease(method: Method) -> Method:
-    """Run the method holding the model's lease (re-entrant: a method called by another runs
-    under the lease its caller took)."""
-
-    @functools.wraps(method)
-    def run(self: Promotion, *args: Any, **kwargs: Any) -> Any:
-        with self.holding_lease(str(kwargs.get("actor", method.__name__))):
-            return method(self, *args, **kwargs)
-
-    return run  # type: ignore[return-value]
-
-
 @dataclass
-class Promotion:
+class Promotion(RunKeeping, StatusReport):
     config: ModelConfig
     registry: Registry
     endpoint: Endpoint
@@ -147,142 +81,7 @@ class Promotion:
     _held: int = field(default=0, init=False, repr=False)
     _resumed: list[Intent] = field(default_factory=list, init=False, repr=False)
 
-    # ---- one run at a time, and nothing lost when a run is interrupted
-
-    @contextmanager
-    def holding_lease(self, actor: str) -> Iterator[None]:
-        """Hold the model's lease while acting (pipelines.promotion.lease); refuse with
-        PromotionBusy while another run holds it."""
-        if self._held or self.lease is None:
-            self._held += 1
-            try:
-                yield
-            finally:
-                self._held -= 1
-            return
-        model, owner = self.config.model.name, f"{actor}:{uuid.uuid4().hex[:8]}"
-        holder = self.lease.acquire(model, owner, self.clock())
-        if holder is not None:
-            raise PromotionBusy(
-                f"another promotion run ({holder.owner}) is acting on {model} until "
-                f"{holder.until.isoformat(timespec='seconds')} at the latest; try again when it is done"
-            )
-        self._held = 1
-        try:
-            yield
-        finally:
-            self._held = 0
-            self.lease.release(model, owner)
-
-    @contextmanager
-    def _intent(
-        self, action: str, version: ModelVersion, targets: Sequence[Stage], actor: str, reason: str, **details: Any
-    ) -> Iterator[Intent]:
-        """Write what is about to happen before the first change; the body writes the record
-        (`self.audit.append(intent.record(outcome))`). A run that dies in between leaves the
-        intent, and the next run writes the record from it (`_resume`)."""
-        now, sequence = self._now(), time.time_ns()
-        intent = Intent(
-            id=f"{now}#{sequence:020d}",
-            at=now,
-            sequence=sequence,
-            model=self.config.model.name,
-            action=action,
-            version=version.label,
-            targets=tuple(t.value for t in targets),
-            actor=actor,
-            reason=reason,
-            details=details,
-        )
-        self.audit.begin(intent)
-        try:
-            yield intent
-        except IllegalTransition:  # refused before any change: nothing for a later run to finish
-            self.audit.finish(intent.model, intent.id)
-            raise
-        self.audit.finish(intent.model, intent.id)
-
-    def _resume(self, actor: str, pending: list[Intent]) -> list[Intent]:
-        """Write the records of interrupted runs from their intents, once `reconcile` finished
-        their moves and converged the endpoint: "completed" when the version reached what the run
-        set out to do, else "interrupted"."""
-        if not pending:
-            return []
-        model = self.config.model.name
-        stages = {v.label: v.stage.value for v in self.versions()}
-        completed = []
-        for intent in pending:
-            reached = stages.get(intent.version) in intent.targets
-            note = "finished after an interruption" if reached else "interrupted before it took effect: run it again"
-            self.audit.append(intent.record("completed" if reached else "interrupted", resumed_by=actor, note=note))
-            self.audit.finish(model, intent.id)
-            if reached:
-                completed.append(intent)
-        self._resumed += completed
-        return completed
-
-    def _finish_interrupted_runs(self, actor: str) -> None:
-        """Before a command acts: if a run was interrupted, finish it first (`reconcile`)."""
-        if self.audit.pending(self.config.model.name):
-            self.reconcile(actor)
-
-    def _already_done(self, action: str, version: str | None = None) -> str | None:
-        """The version a resumed, completed intent of `action` was about, if this run resumed one."""
-        for intent in self._resumed:
-            if intent.action == action and version in (None, intent.version):
-                return intent.version
-        return None
-
-    # ---- reading
-
-    def versions(self) -> list[ModelVersion]:
-        """Newest first."""
-        group = self.config.registry.model_package_group
-        return [model_version(p) for p in self.registry.list_model_packages(group)]
-
-    def find(self, ref: str | int) -> ModelVersion:
-        text = str(ref).removeprefix("v")
-        if text.startswith("arn:"):
-            # One DescribeModelPackage instead of describing the whole group, and consistent with
-            # the approval event that named it (a listing may lag a change just made).
-            try:
-                return model_version(self.registry.describe_model_package(text))
-            except Exception as error:  # SageMaker answers an unknown package with a ValidationException
-                code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-                if code != "ValidationException" and not str(error).startswith("ValidationException"):
-                    raise
-                raise IllegalTransition(
-                    f"no model version {ref!r} in group {self.config.registry.model_package_group}"
-                ) from None
-        for version in self.versions():
-            if text in (version.arn, str(version.version.number)):
-                return version
-        where = f" in {self.location}" if self.location else ""
-        raise IllegalTransition(f"no model version {ref!r} in group {self.config.registry.model_package_group}{where}")
-
-    # Each reader takes an optional snapshot of `versions()`: on AWS a listing describes every
-    # package of the group, so a caller that needs several answers lists once.
-
-    def in_stage(self, stage: Stage, among: list[ModelVersion] | None = None) -> list[ModelVersion]:
-        return [v for v in (self.versions() if among is None else among) if v.stage is stage]
-
-    def production(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
-        found = self.in_stage(Stage.PRODUCTION, among)
-        return found[0] if found else None
-
-    def shadow(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
-        found = self.in_stage(Stage.SHADOW, among)
-        return found[0] if found else None
-
-    def previous_champion(self, among: list[ModelVersion] | None = None) -> ModelVersion | None:
-        """The most recently superseded production version (a rolled-back one never counts)."""
-        superseded = [v for v in self.in_stage(Stage.RETIRED, among) if v.metadata.get(RETIRED_BY) == "promotion"]
-        return max(superseded, key=_changed, default=None)
-
     # ---- writing
-
-    def _now(self) -> str:
-        return self.clock().isoformat(timespec="seconds")
 
     def _record(
         self, action: str, outcome: str, version: ModelVersion | None, actor: str, reason: str, **details: Any
@@ -299,6 +98,11 @@ class Promotion:
                 details=details,
             )
         )
+
+    def _finish_interrupted_runs(self, actor: str) -> None:
+        """Before a command acts: if a run was interrupted, finish it first (`reconcile`)."""
+        if self.audit.pending(self.config.model.name):
+            self.reconcile(actor)
 
     def _move(self, version: ModelVersion, action: Action, actor: str, reason: str, **metadata: str) -> ModelVersion:
         target = next_stage(version.stage, action, version.label)
@@ -460,7 +264,7 @@ class Promotion:
                 self._move(previous, Action.RETIRE, actor, retired, **{RETIRED_BY: "promotion"})
             applied = self._converge()
             if applied == "updating":
-                promoted = self._mark_update_requested(promoted, actor)
+                promoted = self._markupdate_requested(promoted, actor)
             self.champion.publish(promoted.version)
             self.audit.append(intent.record(applied))
         self._schedule_rearm(promoted, actor)
@@ -547,7 +351,7 @@ class Promotion:
             applied = following
         return applied
 
-    def _mark_update_requested(self, version: ModelVersion, actor: str) -> ModelVersion:
+    def _markupdate_requested(self, version: ModelVersion, actor: str) -> ModelVersion:
         """The UpdateEndpoint that serves `version` was sent: from now on, an endpoint back on an
         older version was rolled back by SageMaker's guardrails (`_guardrail_rollback`)."""
         described = self.registry.update_model_package(
@@ -558,7 +362,7 @@ class Promotion:
     def _finish_interrupted_moves(self, actor: str) -> None:
         """Two production versions mean a promotion or rollback stopped between its two registry
         writes: the newer one stands, the other is retired the way the move would have."""
-        productions = sorted(self.in_stage(Stage.PRODUCTION), key=_changed)
+        productions = sorted(self.in_stage(Stage.PRODUCTION), key=changed)
         newest = productions[-1] if productions else None
         for version in productions[:-1]:
             assert newest is not None
@@ -579,7 +383,7 @@ class Promotion:
         production, state = self.production(), self.endpoint.state()
         if production is None or not state.exists or state.status != "InService" or state.production is None:
             return False
-        if state.production == production.arn or not _update_requested(production):
+        if state.production == production.arn or not update_requested(production):
             return False
         try:
             serving = self.find(state.production)
@@ -619,8 +423,8 @@ class Promotion:
         # guardrail alarms, which are likely firing in the incident that asked for it.
         applied = self._converge(guarded=not any(i.action == "rollback" for i in pending))
         production = self.production()
-        if production is not None and applied == "updating" and not _update_requested(production):
-            production = self._mark_update_requested(production, actor)  # the swap after a staged step
+        if production is not None and applied == "updating" and not update_requested(production):
+            production = self._markupdate_requested(production, actor)  # the swap after a staged step
         if production is not None:
             self.champion.publish(production.version)
         self._resume(actor, pending)
@@ -636,44 +440,3 @@ class Promotion:
         decision = self.evaluate_shadow(evidence)
         self.rearm_if_due()
         return decision
-
-    # ---- reporting
-
-    def status(self) -> dict[str, Any]:
-        state = self.endpoint.state()
-        versions = self.versions()
-
-        def brief(v: ModelVersion | None) -> dict[str, Any] | None:
-            return (
-                None
-                if v is None
-                else {
-                    "version": v.label,
-                    "arn": v.arn,
-                    "stage": v.stage.value,
-                    **{
-                        k: v.metadata[k]
-                        for k in (CHANGED_AT, SHADOW_STARTED, "TriggerReason", "TriggerAlarm")
-                        if k in v.metadata
-                    },
-                }
-            )
-
-        return {
-            "model": self.config.model.name,
-            "endpoint": {
-                "name": state.name,
-                "exists": state.exists,
-                "status": state.status,
-                "config": state.config_name,
-            },
-            "production": brief(self.production(versions)),
-            "shadow": brief(self.shadow(versions)),
-            "previous_champion": brief(self.previous_champion(versions)),
-            "pending_approval": [v.label for v in versions if v.stage is Stage.REGISTERED],
-            "versions": [{"version": v.label, "stage": v.stage.value} for v in versions],
-            "recent_decisions": [r.to_json() for r in self.audit.records(self.config.model.name)[-10:]],
-        }
-
-    def history(self) -> list[dict[str, Any]]:
-        return [r.to_json() for r in self.audit.records(self.config.model.name)]
