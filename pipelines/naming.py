@@ -171,6 +171,10 @@ def alert_topic(model: str) -> str:
     return f"{model}-retraining-alerts"
 
 
+def alert_topic_arn(region: str, account: str, model: str) -> str:
+    return f"arn:aws:sns:{region}:{account}:{alert_topic(model)}"
+
+
 def monitor_schedule(model: str) -> str:
     return f"{model}-drift-monitor"
 
@@ -189,7 +193,7 @@ def guardrail_alarms(endpoint: str) -> list[str]:
 
 
 def failures_alarm(model: str, unit: str) -> str:
-    """The alarm on a unit's failure queue (`trigger-gate`, `alerts`, `promotion`, `monitor`, ...)."""
+    """The alarm on a unit's failure queue (`trigger`, `alerts`, `promotion`, `monitor`, `pagerduty`)."""
     return f"{model}-{unit}-failures"
 
 
@@ -219,6 +223,18 @@ REGISTER = "Register"
 EVALUATION_REPORT = "EvaluationReport"  # the Evaluate step's property file, and the version's metadata key
 VALIDATION_REPORT = "DataValidationReport"  # DataPull's property file
 VALIDATION_FILE, MANIFEST_FILE, EVALUATION_FILE = "validation_report.json", "manifest.json", "evaluation.json"
+MODEL_QUALITY_FILE = "model_quality.json"  # Evaluate's, registered as the version's ModelStatistics
+# DataPull's baseline in Model Monitor's format, registered as ModelDataStatistics/-Constraints
+STATISTICS_FILE, CONSTRAINTS_FILE = "statistics.json", "constraints.json"
+CONFIG_FILE = "model-config.json"  # the config every job reads, content-addressed under config/
+
+# The pipeline's parameters: the retrain trigger passes its context through these, and Register
+# records the first four in the version's metadata under the same names.
+TRIGGER_REASON = "TriggerReason"
+TRIGGER_ALARM = "TriggerAlarm"
+TRIGGER_METRIC_VALUE = "TriggerMetricValue"
+DATA_WINDOW_END = "DataWindowEnd"
+CHAMPION_URI = "ChampionUri"
 
 
 # ---- S3: everything of a model lives under s3://<bucket>/<model>/<area>/

@@ -48,7 +48,7 @@ REPORT, MANIFEST, PROFILE = naming.VALIDATION_FILE, naming.MANIFEST_FILE, naming
 
 
 def load_job_config() -> ModelConfig:
-    return parse_config(read_json(contract.processing_input("config") / "model-config.json"))
+    return parse_config(read_json(contract.processing_input("config") / naming.CONFIG_FILE))
 
 
 def _read(name: str, folder: Path) -> tuple[pd.DataFrame | None, CheckResult | None]:

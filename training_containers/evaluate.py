@@ -37,7 +37,7 @@ from training_containers.profile import with_predictions
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
 EVALUATION = naming.EVALUATION_FILE
-MODEL_QUALITY = "model_quality.json"
+MODEL_QUALITY = naming.MODEL_QUALITY_FILE
 PROFILE = naming.BASELINE_PROFILE
 _OPS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
@@ -109,7 +109,7 @@ def measurements(candidate: dict[str, Any], champion: dict[str, Any] | None) -> 
 
 
 def run(workdir: Path) -> dict[str, Any]:
-    config = parse_config(read_json(contract.processing_input("config") / "model-config.json"))
+    config = parse_config(read_json(contract.processing_input("config") / naming.CONFIG_FILE))
     test = read_tables(contract.processing_input("test"))
     if len(test) == 0:
         raise ValueError("the test input holds no rows: nothing to evaluate on")
@@ -173,7 +173,7 @@ def run(workdir: Path) -> dict[str, Any]:
 
 
 def _champion_info() -> dict[str, Any]:
-    path = contract.processing_input("champion") / "champion.json"
+    path = contract.processing_input("champion") / naming.CHAMPION_POINTER
     return read_json(path) if path.exists() else {}
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
 from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
 from pipelines.drift.metrics import MetricsClient, metric_data, publish_metrics
@@ -92,8 +93,8 @@ def _find(folder: Path, name: str, what: str) -> Path:
 
 
 def load_inputs() -> tuple[ModelConfig, dict[str, Any]]:
-    config_path = _find(contract.processing_input("config"), "model-config.json", "model config")
-    profile_path = _find(contract.processing_input("baseline"), "baseline_profile.json", "baseline profile")
+    config_path = _find(contract.processing_input("config"), naming.CONFIG_FILE, "model config")
+    profile_path = _find(contract.processing_input("baseline"), naming.BASELINE_PROFILE, "baseline profile")
     return parse_config(read_json(config_path)), read_json(profile_path)
 
 
@@ -155,6 +156,24 @@ def _client(args: argparse.Namespace, config_region: str) -> MetricsClient | Non
     return client("cloudwatch", region_name=os.environ.get("AWS_REGION", config_region))  # type: ignore[no-any-return]
 
 
+def _failed(exc: MonitorInputMissing) -> int:
+    """The failure reason where SageMaker reads it (FailureReason), and on stderr."""
+    failure = contract.failure_file()
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(f"DriftMonitor: {exc}"[:1024])
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+def _summary(report: dict[str, Any]) -> str:
+    summary = report["summary"]
+    return (
+        f"drift monitor: {report['window']['rows']:,} rows, {summary['drifted_feature_count']} of "
+        f"{summary['features']} features drifted (alarm at {summary['min_drifted_features']}), "
+        f"{report['metrics']['datapoints']} datapoints published"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window-start", default=None)
@@ -164,24 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config, _ = load_inputs()
-        report = run(
-            window_start=args.window_start or None,
-            window_end=args.window_end or None,
-            metrics_client=_client(args, config.pipeline.region),
-        )
+        metrics = _client(args, config.pipeline.region)
+        report = run(window_start=args.window_start or None, window_end=args.window_end or None, metrics_client=metrics)
     except MonitorInputMissing as exc:
-        failure = contract.failure_file()
-        failure.parent.mkdir(parents=True, exist_ok=True)
-        failure.write_text(f"DriftMonitor: {exc}"[:1024])
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    summary = report["summary"]
-    print(
-        f"drift monitor: {report['window']['rows']:,} rows, {summary['drifted_feature_count']} of "
-        f"{summary['features']} features drifted (alarm at {summary['min_drifted_features']}), "
-        f"{report['metrics']['datapoints']} datapoints published",
-        file=sys.stderr,
-    )
+        return _failed(exc)
+    print(_summary(report), file=sys.stderr)
     return 0
 
 

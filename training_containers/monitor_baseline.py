@@ -66,11 +66,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines import naming
 from pipelines.config import Feature, FeatureType, ModelConfig
 from pipelines.drift.reference import category_counts, finite_values
 
-STATISTICS = "statistics.json"
-CONSTRAINTS = "constraints.json"
+STATISTICS, CONSTRAINTS = naming.STATISTICS_FILE, naming.CONSTRAINTS_FILE
 SCHEMA_VERSION = 0  # both schemas show "version": 0
 BUCKETS = 10  # "By default, the distribution is materialized in 10 buckets." (statistics page)
 

@@ -19,6 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
 from training_containers import contract
 from training_containers.environment import environment, environment_hash
@@ -102,7 +103,7 @@ def fit(
 
 def main() -> int:
     try:
-        config = parse_config(read_json(contract.training_channel("config") / "model-config.json"))
+        config = parse_config(read_json(contract.training_channel("config") / naming.CONFIG_FILE))
         metadata = train(config, decode(contract.hyperparameters()))
     except Exception as exc:
         failure = contract.failure_file()

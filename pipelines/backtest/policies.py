@@ -29,8 +29,8 @@ from pipelines.backtest.history import Window
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import metric_data
 from pipelines.monitoring.alarms import AlarmEvaluation, AlarmSpec, AlarmState, alarm_specs, evaluate_alarm
+from pipelines.naming import DATA_WINDOW_END
 from pipelines.trigger import (
-    DATA_WINDOW_END,
     ExecutionEnded,
     Outcome,
     RetrainTrigger,

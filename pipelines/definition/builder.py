@@ -21,34 +21,53 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import bundles, naming
-from pipelines.config import FilesSource, ModelConfig, SqlSource, config_to_json, require_deployable
+from pipelines.config import ModelConfig, SqlSource, config_to_json, require_deployable
 from pipelines.errors import DefinitionError
-from pipelines.gates.rules import gate_names
 
 PROJECT_ROOT = bundles.PROJECT_ROOT
-PROCESSING = "/opt/ml/processing"
-
-# Pipeline parameter names: the retrain trigger passes its context through these.
-TRIGGER_REASON = "TriggerReason"
-TRIGGER_ALARM = "TriggerAlarm"
-TRIGGER_METRIC_VALUE = "TriggerMetricValue"
-DATA_WINDOW_END = "DataWindowEnd"
-CHAMPION_URI = "ChampionUri"
-LATEST = "latest"  # DataWindowEnd default: the window ends at the newest fresh row
-
-# Step names, shared with the local runtime, the alert function and the tests.
-from pipelines.naming import (  # noqa: E402  (re-exported: tests and the local runtime read them here)
+# Re-exported: tests and the local runtime read the step and parameter names here.
+from pipelines.definition.steps import LATEST, PROCESSING  # noqa: E402
+from pipelines.naming import (  # noqa: E402
+    CHAMPION_URI,
     DATA_FAILED,
     DATA_PULL,
     DATA_VALID,
+    DATA_WINDOW_END,
     EVALUATE,
     EVALUATION_REPORT,
     GATES_FAILED,
     QUALITY_GATES,
     REGISTER,
     TRAIN,
+    TRIGGER_ALARM,
+    TRIGGER_METRIC_VALUE,
+    TRIGGER_REASON,
     VALIDATION_REPORT,
 )
+
+__all__ = [
+    "CHAMPION_URI",
+    "DATA_FAILED",
+    "DATA_PULL",
+    "DATA_VALID",
+    "DATA_WINDOW_END",
+    "EVALUATE",
+    "EVALUATION_REPORT",
+    "GATES_FAILED",
+    "LATEST",
+    "PROCESSING",
+    "QUALITY_GATES",
+    "REGISTER",
+    "TRAIN",
+    "TRIGGER_ALARM",
+    "TRIGGER_METRIC_VALUE",
+    "TRIGGER_REASON",
+    "VALIDATION_REPORT",
+    "Artifact",
+    "artifacts",
+    "build_pipeline",
+    "definition_json",
+]
 
 
 @dataclass(frozen=True)
@@ -89,7 +108,7 @@ def _content_addressed(config: ModelConfig, kind: str, name: str, content: bytes
 
 def artifacts(config: ModelConfig) -> dict[str, Artifact]:
     """Objects the jobs read that come from the config rather than from data or earlier steps."""
-    found = {"config": _content_addressed(config, naming.CONFIG, "model-config.json", config_to_json(config).encode())}
+    found = {"config": _content_addressed(config, naming.CONFIG, naming.CONFIG_FILE, config_to_json(config).encode())}
     edge = config.gates.edge_cases
     if edge is not None and not edge.uri.startswith("s3://"):
         path = config.local_path(edge.uri)
@@ -134,321 +153,22 @@ def _session(config: ModelConfig) -> Any:
 
 
 def build_pipeline(config: ModelConfig) -> Any:
-    """The `sagemaker.mlops.workflow.Pipeline` for this config."""
-    session = _session(config)
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
-    from sagemaker.core.network import NetworkConfig
-    from sagemaker.core.processing import Processor
-    from sagemaker.core.shapes import (
-        DatasetDefinition,
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-        Tag,
-    )
-    from sagemaker.core.workflow.conditions import ConditionEquals
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join, JsonGet
-    from sagemaker.core.workflow.parameters import ParameterString
-    from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, ProcessingStep, TrainingStep
-    from sagemaker.mlops.workflow.retry import (
-        SageMakerJobExceptionTypeEnum,
-        SageMakerJobStepRetryPolicy,
-        StepExceptionTypeEnum,
-        StepRetryPolicy,
-    )
-    from sagemaker.mlops.workflow.steps import CacheConfig
-    from sagemaker.serve.model_builder import ModelBuilder
-    from sagemaker.train import ModelTrainer
-    from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
+    """The `sagemaker.mlops.workflow.Pipeline` for this config: one builder per step (`steps`)."""
+    session = _session(config)  # before the SDK's import, which needs the region it sets
+    from sagemaker.mlops.workflow import Pipeline
 
-    p = config.pipeline
-    role = p.role(config.model.name)
-    image = image_uri(config)
-    version = code_version()
-    staged = artifacts(config)
-    layout = naming.layout(config)
+    from pipelines.definition import steps
 
-    trigger_reason = ParameterString(TRIGGER_REASON, default_value="manual")
-    # Defaults are never empty: they end up in CustomerMetadataProperties, whose values
-    # CreateModelPackage requires to be at least one character long.
-    trigger_alarm = ParameterString(TRIGGER_ALARM, default_value="none")
-    trigger_metric_value = ParameterString(TRIGGER_METRIC_VALUE, default_value="none")
-    window_end = ParameterString(DATA_WINDOW_END, default_value=LATEST)
-    champion_uri = ParameterString(CHAMPION_URI, default_value=naming.champion_prefix(config))
-    parameters = [trigger_reason, trigger_alarm, trigger_metric_value, window_end, champion_uri]
-
-    def run_uri(*parts: str) -> Any:
-        return Join(
-            on="/", values=[layout.uri(naming.EXECUTIONS).rstrip("/"), ExecutionVariables.PIPELINE_EXECUTION_ID, *parts]
-        )
-
-    def s3_input(name: str, uri: Any) -> Any:
-        return ProcessingInput(
-            input_name=name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri, local_path=f"{PROCESSING}/input/{name}", s3_data_type="S3Prefix", s3_input_mode="File"
-            ),
-        )
-
-    def s3_output(step: str, name: str) -> Any:
-        return ProcessingOutput(
-            output_name=name,
-            s3_output=ProcessingS3Output(
-                s3_uri=run_uri(step, name), local_path=f"{PROCESSING}/output/{name}", s3_upload_mode="EndOfJob"
-            ),
-        )
-
-    def source_input(name: str, source: FilesSource | SqlSource) -> Any:
-        if isinstance(source, FilesSource):
-            return s3_input(name, source.uri)
-        # The SDK (3.27) drops DatasetDefinition when it serialises inputs; `definition_json`
-        # puts the request form back (see `dataset_definition`).
-        return ProcessingInput(
-            input_name=name,
-            dataset_definition=DatasetDefinition(local_path=f"{PROCESSING}/input/{name}"),
-        )
-
-    network = NetworkConfig(
-        enable_network_isolation=p.network_isolation,
-        encrypt_inter_container_traffic=True,
-        security_group_ids=p.vpc.security_group_ids if p.vpc else None,
-        subnets=p.vpc.subnet_ids if p.vpc else None,
-    )
-    job_env = {"JOB_IMAGE_URI": image, "CODE_VERSION": version}
-    # Every job carries its model's tag: the pipeline role may create, describe and stop only jobs
-    # with it (Pipelines names jobs pipelines-<execution>-..., a name every pipeline shares).
-    job_tags = [{"Key": naming.MODEL_TAG, "Value": config.model.name}]
-
-    def processor(module: str, job: str) -> Any:
-        return Processor(
-            role=role,
-            image_uri=image,
-            instance_count=1,
-            instance_type=p.processing_instance_type,
-            entrypoint=["python3", "-m", f"training_containers.{module}"],
-            volume_kms_key=p.kms_key_id,
-            output_kms_key=p.kms_key_id,
-            max_runtime_in_seconds=p.processing_max_runtime_seconds,
-            base_job_name=naming.job_base_name(config.model.name, job),
-            sagemaker_session=session,
-            env=job_env,
-            network_config=network,
-            tags=job_tags,
-        )
-
-    # Retries cover the platform's transient faults only; a job that fails on its own stays failed.
-    retries = [
-        SageMakerJobStepRetryPolicy(
-            exception_types=[
-                SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
-                SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
-                SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
-            ],
-            interval_seconds=60,
-            backoff_rate=2.0,
-            max_attempts=3,
-        ),
-        StepRetryPolicy(
-            exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
-            interval_seconds=10,
-            backoff_rate=2.0,
-            max_attempts=5,
-        ),
-    ]
-
-    # ---- DataPull+Validate
-    pull_inputs = [s3_input("config", staged["config"].uri), source_input("fresh", config.data.fresh)]
-    if config.data.historical is not None:
-        pull_inputs.append(source_input("historical", config.data.historical))
-    validation_report = PropertyFile(name=VALIDATION_REPORT, output_name="report", path=naming.VALIDATION_FILE)
-    data_pull = ProcessingStep(
-        name=DATA_PULL,
-        display_name="Pull and validate data",
-        step_args=processor("data_pull", "data-pull").run(
-            inputs=pull_inputs,
-            outputs=[s3_output(DATA_PULL, n) for n in ("train", "validation", "test", "report", "baseline")],
-            arguments=["--window-end", window_end],
-        ),
-        property_files=[validation_report],
-        retry_policies=retries,
-        # Never cached: the sources are mutable prefixes and tables, so equal arguments do not
-        # mean equal data.
-    )
-    pull_output = data_pull.properties.ProcessingOutputConfig.Outputs
-
-    # ---- Train
-    training = config.training
-    hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
-    trainer = ModelTrainer(
-        sagemaker_session=session,
-        role=role,
-        training_image=image,
-        base_job_name=naming.job_base_name(config.model.name, "train"),
-        compute=Compute(
-            instance_type=training.instance_type,
-            instance_count=training.instance_count,
-            volume_size_in_gb=30,
-            enable_managed_spot_training=training.use_spot or None,
-            **({"volume_kms_key_id": p.kms_key_id} if p.kms_key_id else {}),
-        ),
-        stopping_condition=StoppingCondition(
-            max_runtime_in_seconds=training.max_runtime_seconds,
-            **({"max_wait_time_in_seconds": training.max_wait_seconds} if training.use_spot else {}),
-        ),
-        networking=Networking(
-            enable_network_isolation=p.network_isolation,
-            enable_inter_container_traffic_encryption=True,
-            security_group_ids=p.vpc.security_group_ids if p.vpc else None,
-            subnets=p.vpc.subnet_ids if p.vpc else None,
-        ),
-        output_data_config=OutputDataConfig(
-            s3_output_path=run_uri(TRAIN),
-            compression_type="GZIP",
-            **({"kms_key_id": p.kms_key_id} if p.kms_key_id else {}),
-        ),
-        hyperparameters={k: json.dumps(v) for k, v in hyperparameters.items()},
-        environment=job_env,
-        tags=[Tag(key=t["Key"], value=t["Value"]) for t in job_tags],
-    )
-    train = TrainingStep(
-        name=TRAIN,
-        display_name="Train candidate",
-        step_args=trainer.train(
-            input_data_config=[
-                InputData(channel_name="train", data_source=pull_output["train"].S3Output.S3Uri),
-                InputData(channel_name="validation", data_source=pull_output["validation"].S3Output.S3Uri),
-                InputData(channel_name="config", data_source=staged["config"].uri),
-            ]
-        ),
-        retry_policies=retries,
-        # Safe to cache: same image, hyperparameters and input objects give the same model
-        # (seeded), and DataPull writes its splits under the execution id.
-        cache_config=CacheConfig(enable_caching=True, expire_after="P30D"),
-    )
-
-    # ---- Evaluate
-    evaluation_report = PropertyFile(name=EVALUATION_REPORT, output_name="evaluation", path=naming.EVALUATION_FILE)
-    eval_inputs = [
-        s3_input("config", staged["config"].uri),
-        s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
-        s3_input("test", pull_output["test"].S3Output.S3Uri),
-        s3_input("baseline", pull_output["baseline"].S3Output.S3Uri),
-        s3_input("champion", champion_uri),
-    ]
-    if "edge_cases" in staged:
-        eval_inputs.append(s3_input("edge_cases", staged["edge_cases"].uri))
-    evaluate = ProcessingStep(
-        name=EVALUATE,
-        display_name="Evaluate candidate and champion",
-        step_args=processor("evaluate", "evaluate").run(
-            inputs=eval_inputs, outputs=[s3_output(EVALUATE, "evaluation")]
-        ),
-        property_files=[evaluation_report],
-        retry_policies=retries,
-        # Never cached: the champion behind ChampionUri changes when a version is promoted.
-    )
-    evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
-    report_uri = pull_output["report"].S3Output.S3Uri
-    # The drift monitor's baseline is Evaluate's: DataPull's profile plus the candidate's test
-    # scores. It is recorded in the metadata only: SageMaker reads ModelDataQuality in Model
-    # Monitor's format, which DataPull writes from the same window (monitor_baseline.py).
-    baseline = Join(on="/", values=[evaluation_uri, "baseline_profile.json"])
-    monitor_baseline = pull_output["baseline"].S3Output.S3Uri
-
-    # ---- Register
-    registry = config.registry
-    builder = ModelBuilder(
-        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
-        image_uri=image,
-        sagemaker_session=session,
-        role_arn=role,
-        env_vars={"SAGEMAKER_REGION": p.region, "MODEL_NAME": config.model.name},
-    )
-    register_args = builder.register(
-        model_package_group_name=registry.model_package_group,
-        content_types=["text/csv", "application/json"],
-        response_types=["application/json"],
-        inference_instances=registry.inference_instance_types,
-        transform_instances=registry.inference_instance_types,
-        approval_status=registry.approval_status,
-        description=f"{config.model.name} retrained by the drift-triggered pipeline",
-        model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(
-                content_type="application/json", s3_uri=Join(on="/", values=[evaluation_uri, "model_quality.json"])
-            ),
-            # "Schema for Statistics (statistics.json file)" and "Schema for Constraints
-            # (constraints.json file)", SageMaker developer guide:
-            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html
-            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html
-            # DriftCheckBaselines is not set: it is for a Model Monitor schedule built from the
-            # model package (API reference, DriftCheckModelDataQuality); this project's monitor
-            # reads BaselineProfile, and the statistics carry no KLL sketch for such a schedule.
-            model_data_statistics=MetricsSource(
-                content_type="application/json", s3_uri=Join(on="/", values=[monitor_baseline, "statistics.json"])
-            ),
-            model_data_constraints=MetricsSource(
-                content_type="application/json", s3_uri=Join(on="/", values=[monitor_baseline, "constraints.json"])
-            ),
-        ),
-        customer_metadata_properties={
-            "TriggerReason": trigger_reason,
-            "TriggerAlarm": trigger_alarm,
-            "TriggerMetricValue": trigger_metric_value,
-            "DataWindowEnd": window_end,
-            "DatasetManifest": Join(on="/", values=[report_uri, "manifest.json"]),
-            naming.EVALUATION_REPORT: Join(on="/", values=[evaluation_uri, naming.EVALUATION_FILE]),
-            "BaselineProfile": baseline,
-            "EnvironmentHash": JsonGet(
-                step_name=EVALUATE, property_file=evaluation_report, json_path="lineage.environment_hash"
-            ),
-            "CodeVersion": version,
-            "ImageUri": image,
-            "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
-        },
-    )
-    register = ModelStep(name=REGISTER, display_name="Register candidate", step_args=register_args)
-
-    # ---- Gates and failures
-    gates_failed = FailStep(
-        name=GATES_FAILED,
-        error_message=JsonGet(step_name=EVALUATE, property_file=evaluation_report, json_path="summary.failure_message"),
-    )
-    quality_gates = ConditionStep(
-        name=QUALITY_GATES,
-        display_name="Quality gates",
-        conditions=[
-            ConditionEquals(
-                left=JsonGet(step_name=EVALUATE, property_file=evaluation_report, json_path=f"gates.{name}.passed"),
-                right=True,
-            )
-            for name in gate_names(config)
-        ],
-        if_steps=[register],
-        else_steps=[gates_failed],
-    )
-    data_failed = FailStep(
-        name=DATA_FAILED,
-        error_message=JsonGet(step_name=DATA_PULL, property_file=validation_report, json_path="failure_message"),
-    )
-    data_valid = ConditionStep(
-        name=DATA_VALID,
-        display_name="Data checks passed",
-        conditions=[
-            ConditionEquals(
-                left=JsonGet(step_name=DATA_PULL, property_file=validation_report, json_path="passed"), right=True
-            )
-        ],
-        if_steps=[train, evaluate, quality_gates],
-        else_steps=[data_failed],
-    )
+    job = steps.Job.of(config, session, image_uri(config), code_version(), artifacts(config))
+    data_pull = steps.data_pull(job)
+    train = steps.train(job, data_pull)
+    evaluate = steps.evaluate(job, data_pull, train)
+    register = steps.register(job, data_pull, train, evaluate)
     return Pipeline(
         name=pipeline_name(config),
-        parameters=parameters,
-        steps=[data_pull, data_valid],
-        sagemaker_session=session,
+        parameters=list(job.parameters.values()),
+        steps=[data_pull, steps.data_valid(data_pull, [train, evaluate, steps.quality_gates(job, evaluate, register)])],
+        sagemaker_session=job.session,
         # No SageMaker Experiments entities (an experiment per pipeline, a run group per execution,
         # created by default in some regions): lineage is in the registry's metadata, and the
         # pipeline role is not granted the Experiments API. Kept in the definition as an explicit

@@ -20,8 +20,8 @@ from pipelines.errors import PipelinesError
 from pipelines.local import record
 from pipelines.local.runtime import REGISTRY_FILE, Execution, LocalRuntime, RuntimeOptions
 from pipelines.local.storage import LocalS3
+from pipelines.naming import CHAMPION_POINTER
 
-CHAMPION_POINTER = "champion.json"
 NO_CHAMPION = {"model_package_arn": None, "model_data": "model.tar.gz"}
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines import naming
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.monitoring.alarms import AlarmSpec, alarm_specs, evaluate_alarms
@@ -292,7 +293,7 @@ class LocalLoop:
         window = captured[(times >= start) & (times < end)]
         lookback = end - timedelta(hours=config.drift.performance_window_hours)
         labelled_window = captured[(times >= lookback) & (times < end)]
-        profile = s3.read_json(champion_prefix(config) + "baseline_profile.json")
+        profile = s3.read_json(champion_prefix(config) + naming.BASELINE_PROFILE)
         report = run_monitor(
             config, profile, window, labels, labelled_window=labelled_window,
             window_start=start.isoformat(), window_end=end.isoformat(),

@@ -1,14 +1,11 @@
 """The retrain trigger: alarm events in, at most one pipeline execution at a time out (dedupe,
 cooldown, single flight, retries, max staleness, audit). Value types (`model`), pure decisions
-(`policy`), the trigger that applies them through its ports (`gate`), the events it reads
+(`policy`), the trigger that applies them through its ports (`service`), the events it reads
 (`events`), and its store and ports on AWS (`aws`) and on this machine (`local`). Standard library
 only: the trigger function's bundle carries this package."""
 
 from __future__ import annotations
 
-from pipelines.trigger.model import (
-    DATA_WINDOW_END as DATA_WINDOW_END,
-)
 from pipelines.trigger.model import (
     MAX_DESCRIPTION_LENGTH as MAX_DESCRIPTION_LENGTH,
 )
@@ -17,15 +14,6 @@ from pipelines.trigger.model import (
 )
 from pipelines.trigger.model import (
     NONE as NONE,
-)
-from pipelines.trigger.model import (
-    TRIGGER_ALARM as TRIGGER_ALARM,
-)
-from pipelines.trigger.model import (
-    TRIGGER_METRIC_VALUE as TRIGGER_METRIC_VALUE,
-)
-from pipelines.trigger.model import (
-    TRIGGER_REASON as TRIGGER_REASON,
 )
 from pipelines.trigger.model import (
     DuplicateEvent as DuplicateEvent,

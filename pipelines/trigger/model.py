@@ -10,13 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from pipelines.errors import PipelinesError
-
-# Pipeline parameter names (the same constants as pipelines.definition.builder, which imports the
-# sagemaker SDK and so cannot be imported here).
-TRIGGER_REASON = "TriggerReason"
-TRIGGER_ALARM = "TriggerAlarm"
-TRIGGER_METRIC_VALUE = "TriggerMetricValue"
-DATA_WINDOW_END = "DataWindowEnd"
+from pipelines.naming import DATA_WINDOW_END, TRIGGER_ALARM, TRIGGER_METRIC_VALUE, TRIGGER_REASON
 
 NONE = "none"  # the definition's default for absent context: parameter values may not be empty
 MAX_PARAMETER_LENGTH = 1024  # StartPipelineExecution: PipelineParameter.Value
@@ -243,6 +237,15 @@ class TriggerPolicy:
     cooldown: timedelta
     max_staleness: timedelta | None = None
     retry_failed_runs: bool = True
+
+    @classmethod
+    def from_config(cls, trigger: Mapping[str, Any]) -> TriggerPolicy:
+        """From the config's `trigger` section as JSON (what the deployed function reads)."""
+        return cls.from_settings(
+            cooldown_hours=float(trigger["cooldown_hours"]),
+            max_staleness_days=trigger.get("max_staleness_days"),
+            retry_failed_runs=bool(trigger.get("retry_failed_runs", True)),
+        )
 
     @classmethod
     def from_settings(

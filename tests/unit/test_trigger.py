@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.naming import DATA_WINDOW_END, TRIGGER_ALARM, TRIGGER_METRIC_VALUE, TRIGGER_REASON
 from pipelines.trigger import (
-    DATA_WINDOW_END,
     MAX_RETRY_DELAY,
-    TRIGGER_ALARM,
-    TRIGGER_METRIC_VALUE,
-    TRIGGER_REASON,
     MalformedEvent,
     Outcome,
     RetrainTrigger,

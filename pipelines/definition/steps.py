@@ -1,0 +1,400 @@
+"""One builder per step of the retraining pipeline (sagemaker SDK 3.x). `Job` holds what every
+step shares: the session, role, image, the staged artifacts, the pipeline parameters, network,
+tags and retry policies. The SDK is imported inside the builders: importing it is slow, and the
+local runtime and the functions never build a pipeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines import naming
+from pipelines.config import FilesSource, ModelConfig, SqlSource
+from pipelines.gates.rules import gate_names
+from pipelines.naming import (
+    CHAMPION_URI,
+    DATA_FAILED,
+    DATA_PULL,
+    DATA_VALID,
+    DATA_WINDOW_END,
+    EVALUATE,
+    EVALUATION_REPORT,
+    GATES_FAILED,
+    QUALITY_GATES,
+    REGISTER,
+    TRAIN,
+    TRIGGER_ALARM,
+    TRIGGER_METRIC_VALUE,
+    TRIGGER_REASON,
+    VALIDATION_REPORT,
+)
+
+PROCESSING = "/opt/ml/processing"
+
+LATEST = "latest"  # DataWindowEnd default: the window ends at the newest fresh row
+
+
+def parameters(config: ModelConfig) -> dict[str, Any]:
+    """The pipeline parameters, by name, in the definition's order."""
+    from sagemaker.core.workflow.parameters import ParameterString
+
+    # Defaults are never empty: they end up in CustomerMetadataProperties, whose values
+    # CreateModelPackage requires to be at least one character long.
+    defaults = {
+        TRIGGER_REASON: "manual",
+        TRIGGER_ALARM: "none",
+        TRIGGER_METRIC_VALUE: "none",
+        DATA_WINDOW_END: LATEST,
+        CHAMPION_URI: naming.champion_prefix(config),
+    }
+    return {name: ParameterString(name, default_value=value) for name, value in defaults.items()}
+
+
+def retry_policies() -> list[Any]:
+    """Retries cover the platform's transient faults only; a job that fails on its own stays failed."""
+    from sagemaker.mlops.workflow.retry import (
+        SageMakerJobExceptionTypeEnum,
+        SageMakerJobStepRetryPolicy,
+        StepExceptionTypeEnum,
+        StepRetryPolicy,
+    )
+
+    return [
+        SageMakerJobStepRetryPolicy(
+            exception_types=[
+                SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
+                SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+                SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
+            ],
+            interval_seconds=60,
+            backoff_rate=2.0,
+            max_attempts=3,
+        ),
+        StepRetryPolicy(
+            exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
+            interval_seconds=10,
+            backoff_rate=2.0,
+            max_attempts=5,
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every step of one config's pipeline shares."""
+
+    config: ModelConfig
+    session: Any
+    image: str
+    code_version: str
+    staged: dict[str, Any]  # artifact name -> builder.Artifact
+    parameters: dict[str, Any]
+    retries: list[Any]
+
+    @classmethod
+    def of(cls, config: ModelConfig, session: Any, image: str, code_version: str, staged: dict[str, Any]) -> Job:
+        return cls(config, session, image, code_version, staged, parameters(config), retry_policies())
+
+    @property
+    def role(self) -> str:
+        return self.config.pipeline.role(self.config.model.name)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {"JOB_IMAGE_URI": self.image, "CODE_VERSION": self.code_version}
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        """Every job carries its model's tag: the pipeline role may create, describe and stop only
+        jobs with it (Pipelines names jobs pipelines-<execution>-..., a name every pipeline shares)."""
+        return [{"Key": naming.MODEL_TAG, "Value": self.config.model.name}]
+
+    def run_uri(self, *parts: str) -> Any:
+        """Under this execution's folder of the artifact bucket."""
+        from sagemaker.core.workflow.execution_variables import ExecutionVariables
+        from sagemaker.core.workflow.functions import Join
+
+        executions = naming.layout(self.config).uri(naming.EXECUTIONS).rstrip("/")
+        return Join(on="/", values=[executions, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+    def processor(self, module: str, job: str) -> Any:
+        from sagemaker.core.network import NetworkConfig
+        from sagemaker.core.processing import Processor
+
+        p = self.config.pipeline
+        return Processor(
+            role=self.role,
+            image_uri=self.image,
+            instance_count=1,
+            instance_type=p.processing_instance_type,
+            entrypoint=["python3", "-m", f"training_containers.{module}"],
+            volume_kms_key=p.kms_key_id,
+            output_kms_key=p.kms_key_id,
+            max_runtime_in_seconds=p.processing_max_runtime_seconds,
+            base_job_name=naming.job_base_name(self.config.model.name, job),
+            sagemaker_session=self.session,
+            env=self.environment,
+            network_config=NetworkConfig(
+                enable_network_isolation=p.network_isolation,
+                encrypt_inter_container_traffic=True,
+                security_group_ids=p.vpc.security_group_ids if p.vpc else None,
+                subnets=p.vpc.subnet_ids if p.vpc else None,
+            ),
+            tags=self.tags,
+        )
+
+
+def s3_input(name: str, uri: Any) -> Any:
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=uri, local_path=f"{PROCESSING}/input/{name}", s3_data_type="S3Prefix", s3_input_mode="File"
+        ),
+    )
+
+
+def s3_output(job: Job, step: str, name: str) -> Any:
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(
+            s3_uri=job.run_uri(step, name), local_path=f"{PROCESSING}/output/{name}", s3_upload_mode="EndOfJob"
+        ),
+    )
+
+
+def source_input(name: str, source: FilesSource | SqlSource) -> Any:
+    from sagemaker.core.shapes import DatasetDefinition, ProcessingInput
+
+    if isinstance(source, FilesSource):
+        return s3_input(name, source.uri)
+    # The SDK (3.27) drops DatasetDefinition when it serialises inputs; `definition_json`
+    # puts the request form back (see `builder.dataset_definition`).
+    return ProcessingInput(
+        input_name=name, dataset_definition=DatasetDefinition(local_path=f"{PROCESSING}/input/{name}")
+    )
+
+
+def outputs(step: Any) -> Any:
+    """A processing step's outputs, by name."""
+    return step.properties.ProcessingOutputConfig.Outputs
+
+
+def data_pull(job: Job) -> Any:
+    """DataPull+Validate: the window's train/validation/test splits, the data report and the baseline."""
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow import ProcessingStep
+
+    data = job.config.data
+    inputs = [s3_input("config", job.staged["config"].uri), source_input("fresh", data.fresh)]
+    if data.historical is not None:
+        inputs.append(source_input("historical", data.historical))
+    return ProcessingStep(
+        name=DATA_PULL,
+        display_name="Pull and validate data",
+        step_args=job.processor("data_pull", "data-pull").run(
+            inputs=inputs,
+            outputs=[s3_output(job, DATA_PULL, n) for n in ("train", "validation", "test", "report", "baseline")],
+            arguments=["--window-end", job.parameters[DATA_WINDOW_END]],
+        ),
+        property_files=[PropertyFile(name=VALIDATION_REPORT, output_name="report", path=naming.VALIDATION_FILE)],
+        retry_policies=job.retries,
+        # Never cached: the sources are mutable prefixes and tables, so equal arguments do not
+        # mean equal data.
+    )
+
+
+def train(job: Job, data_pull: Any) -> Any:
+    from sagemaker.core.shapes import Tag
+    from sagemaker.mlops.workflow import TrainingStep
+    from sagemaker.mlops.workflow.steps import CacheConfig
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
+
+    training, p = job.config.training, job.config.pipeline
+    hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
+    trainer = ModelTrainer(
+        sagemaker_session=job.session,
+        role=job.role,
+        training_image=job.image,
+        base_job_name=naming.job_base_name(job.config.model.name, "train"),
+        compute=Compute(
+            instance_type=training.instance_type,
+            instance_count=training.instance_count,
+            volume_size_in_gb=30,
+            enable_managed_spot_training=training.use_spot or None,
+            **({"volume_kms_key_id": p.kms_key_id} if p.kms_key_id else {}),
+        ),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=training.max_runtime_seconds,
+            **({"max_wait_time_in_seconds": training.max_wait_seconds} if training.use_spot else {}),
+        ),
+        networking=Networking(
+            enable_network_isolation=p.network_isolation,
+            enable_inter_container_traffic_encryption=True,
+            security_group_ids=p.vpc.security_group_ids if p.vpc else None,
+            subnets=p.vpc.subnet_ids if p.vpc else None,
+        ),
+        output_data_config=OutputDataConfig(
+            s3_output_path=job.run_uri(TRAIN),
+            compression_type="GZIP",
+            **({"kms_key_id": p.kms_key_id} if p.kms_key_id else {}),
+        ),
+        hyperparameters={k: json.dumps(v) for k, v in hyperparameters.items()},
+        environment=job.environment,
+        tags=[Tag(key=t["Key"], value=t["Value"]) for t in job.tags],
+    )
+    pulled = outputs(data_pull)
+    return TrainingStep(
+        name=TRAIN,
+        display_name="Train candidate",
+        step_args=trainer.train(
+            input_data_config=[
+                InputData(channel_name="train", data_source=pulled["train"].S3Output.S3Uri),
+                InputData(channel_name="validation", data_source=pulled["validation"].S3Output.S3Uri),
+                InputData(channel_name="config", data_source=job.staged["config"].uri),
+            ]
+        ),
+        retry_policies=job.retries,
+        # Safe to cache: same image, hyperparameters and input objects give the same model
+        # (seeded), and DataPull writes its splits under the execution id.
+        cache_config=CacheConfig(enable_caching=True, expire_after="P30D"),
+    )
+
+
+def evaluate(job: Job, data_pull: Any, train: Any) -> Any:
+    """The candidate and the champion on the test split, the gates, the candidate's baseline."""
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow import ProcessingStep
+
+    pulled = outputs(data_pull)
+    inputs = [
+        s3_input("config", job.staged["config"].uri),
+        s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
+        s3_input("test", pulled["test"].S3Output.S3Uri),
+        s3_input("baseline", pulled["baseline"].S3Output.S3Uri),
+        s3_input("champion", job.parameters[CHAMPION_URI]),
+    ]
+    if "edge_cases" in job.staged:
+        inputs.append(s3_input("edge_cases", job.staged["edge_cases"].uri))
+    return ProcessingStep(
+        name=EVALUATE,
+        display_name="Evaluate candidate and champion",
+        step_args=job.processor("evaluate", "evaluate").run(
+            inputs=inputs, outputs=[s3_output(job, EVALUATE, "evaluation")]
+        ),
+        property_files=[PropertyFile(name=EVALUATION_REPORT, output_name="evaluation", path=naming.EVALUATION_FILE)],
+        retry_policies=job.retries,
+        # Never cached: the champion behind ChampionUri changes when a version is promoted.
+    )
+
+
+def _evaluation(evaluate: Any, json_path: str) -> Any:
+    """A value of Evaluate's report."""
+    from sagemaker.core.workflow.functions import JsonGet
+
+    (report,) = evaluate.property_files
+    return JsonGet(step_name=EVALUATE, property_file=report, json_path=json_path)
+
+
+def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
+    """The candidate as a model package, with its metrics, baselines and lineage."""
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join
+    from sagemaker.mlops.workflow import ModelStep
+    from sagemaker.serve.model_builder import ModelBuilder
+
+    config, registry = job.config, job.config.registry
+    evaluation_uri = outputs(evaluate)["evaluation"].S3Output.S3Uri
+    pulled = outputs(data_pull)
+    # The drift monitor's baseline is Evaluate's: DataPull's profile plus the candidate's test
+    # scores. It is recorded in the metadata only: SageMaker reads ModelDataQuality in Model
+    # Monitor's format, which DataPull writes from the same window (monitor_baseline.py).
+    monitor_baseline = pulled["baseline"].S3Output.S3Uri
+
+    def json_source(*path: Any) -> Any:
+        return MetricsSource(content_type="application/json", s3_uri=Join(on="/", values=list(path)))
+
+    builder = ModelBuilder(
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        image_uri=job.image,
+        sagemaker_session=job.session,
+        role_arn=job.role,
+        env_vars={"SAGEMAKER_REGION": config.pipeline.region, "MODEL_NAME": config.model.name},
+    )
+    step_args = builder.register(
+        model_package_group_name=registry.model_package_group,
+        content_types=["text/csv", "application/json"],
+        response_types=["application/json"],
+        inference_instances=registry.inference_instance_types,
+        transform_instances=registry.inference_instance_types,
+        approval_status=registry.approval_status,
+        description=f"{config.model.name} retrained by the drift-triggered pipeline",
+        model_metrics=ModelMetrics(
+            model_statistics=json_source(evaluation_uri, naming.MODEL_QUALITY_FILE),
+            # "Schema for Statistics (statistics.json file)" and "Schema for Constraints
+            # (constraints.json file)", SageMaker developer guide:
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html
+            # DriftCheckBaselines is not set: it is for a Model Monitor schedule built from the
+            # model package (API reference, DriftCheckModelDataQuality); this project's monitor
+            # reads BaselineProfile, and the statistics carry no KLL sketch for such a schedule.
+            model_data_statistics=json_source(monitor_baseline, naming.STATISTICS_FILE),
+            model_data_constraints=json_source(monitor_baseline, naming.CONSTRAINTS_FILE),
+        ),
+        customer_metadata_properties={
+            **{name: job.parameters[name] for name in (TRIGGER_REASON, TRIGGER_ALARM, TRIGGER_METRIC_VALUE)},
+            DATA_WINDOW_END: job.parameters[DATA_WINDOW_END],
+            "DatasetManifest": Join(on="/", values=[pulled["report"].S3Output.S3Uri, naming.MANIFEST_FILE]),
+            naming.EVALUATION_REPORT: Join(on="/", values=[evaluation_uri, naming.EVALUATION_FILE]),
+            "BaselineProfile": Join(on="/", values=[evaluation_uri, naming.BASELINE_PROFILE]),
+            "EnvironmentHash": _evaluation(evaluate, "lineage.environment_hash"),
+            "CodeVersion": job.code_version,
+            "ImageUri": job.image,
+            "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        },
+    )
+    return ModelStep(name=REGISTER, display_name="Register candidate", step_args=step_args)
+
+
+def quality_gates(job: Job, evaluate: Any, register: Any) -> Any:
+    """Register when every gate passed, else fail with Evaluate's failure message."""
+    from sagemaker.core.workflow.conditions import ConditionEquals
+    from sagemaker.mlops.workflow import ConditionStep, FailStep
+
+    failed = FailStep(name=GATES_FAILED, error_message=_evaluation(evaluate, "summary.failure_message"))
+    return ConditionStep(
+        name=QUALITY_GATES,
+        display_name="Quality gates",
+        conditions=[
+            ConditionEquals(left=_evaluation(evaluate, f"gates.{name}.passed"), right=True)
+            for name in gate_names(job.config)
+        ],
+        if_steps=[register],
+        else_steps=[failed],
+    )
+
+
+def data_valid(data_pull: Any, then: list[Any]) -> Any:
+    """Go on with `then` when the data checks passed, else fail with DataPull's failure message."""
+    from sagemaker.core.workflow.conditions import ConditionEquals
+    from sagemaker.core.workflow.functions import JsonGet
+    from sagemaker.mlops.workflow import ConditionStep, FailStep
+
+    (report,) = data_pull.property_files
+
+    def validation(json_path: str) -> Any:
+        return JsonGet(step_name=DATA_PULL, property_file=report, json_path=json_path)
+
+    return ConditionStep(
+        name=DATA_VALID,
+        display_name="Data checks passed",
+        conditions=[ConditionEquals(left=validation("passed"), right=True)],
+        if_steps=then,
+        else_steps=[FailStep(name=DATA_FAILED, error_message=validation("failure_message"))],
+    )
