@@ -71,6 +71,13 @@ def log_group(scope: Construct, construct_id: str, key: kms.IKey) -> logs.LogGro
     return logs.LogGroup(scope, construct_id, retention=logs.RetentionDays.ONE_YEAR, encryption_key=key)
 
 
+def logs_statement(group: logs.ILogGroup) -> iam.PolicyStatement:
+    """A function's right to write its own log group, and no other."""
+    return iam.PolicyStatement(
+        sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[group.log_group_arn]
+    )
+
+
 def failure_queue(scope: Construct, key: kms.IKey, purpose: str) -> sqs.Queue:
     queue = sqs.Queue(
         scope,

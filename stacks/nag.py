@@ -2,7 +2,7 @@
 
 cdk-nag 3 is a validation plugin, not an Aspect: `Validations.of(app).add_plugins(...)`. Every
 acknowledgement names one finding (rule id and, for IAM5, the exact resource or action) and says
-why it is right here; the README summarises them.
+why it is right here; docs/deploying.md ("cdk-nag acknowledgements") summarises them.
 """
 
 from __future__ import annotations

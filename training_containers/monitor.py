@@ -4,7 +4,7 @@ Inputs:  config/model-config.json; baseline/baseline_profile.json (the champion'
          DataPull); capture/ (SageMaker data-capture JSONL, or Parquet/CSV tables);
          ground_truth/ (optional: Model Monitor ground-truth JSONL, or tables).
 Outputs: report/drift_report.json and report/drift_report.html.
-Metrics: CloudWatch (namespace and dimensions in `pipelines/drift/metrics.py` and the README)
+Metrics: CloudWatch (namespace and dimensions in `pipelines/drift/metrics.py` and docs/drift.md)
          through an injected client; locally the same datapoints go to the SQLite metrics store
          at `--metrics-store PATH`, else `$DRIFT_METRICS_STORE` (a store that outlives one run,
          so alarms can be evaluated over many), else, under the local runtime,

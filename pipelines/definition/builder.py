@@ -22,52 +22,11 @@ from typing import Any
 
 from pipelines import bundles, naming
 from pipelines.config import ModelConfig, SqlSource, config_to_json, require_deployable
+from pipelines.definition.steps import PROCESSING
 from pipelines.errors import DefinitionError
+from pipelines.naming import DATA_PULL
 
 PROJECT_ROOT = bundles.PROJECT_ROOT
-# Re-exported: tests and the local runtime read the step and parameter names here.
-from pipelines.definition.steps import LATEST, PROCESSING  # noqa: E402
-from pipelines.naming import (  # noqa: E402
-    CHAMPION_URI,
-    DATA_FAILED,
-    DATA_PULL,
-    DATA_VALID,
-    DATA_WINDOW_END,
-    EVALUATE,
-    EVALUATION_REPORT,
-    GATES_FAILED,
-    QUALITY_GATES,
-    REGISTER,
-    TRAIN,
-    TRIGGER_ALARM,
-    TRIGGER_METRIC_VALUE,
-    TRIGGER_REASON,
-    VALIDATION_REPORT,
-)
-
-__all__ = [
-    "CHAMPION_URI",
-    "DATA_FAILED",
-    "DATA_PULL",
-    "DATA_VALID",
-    "DATA_WINDOW_END",
-    "EVALUATE",
-    "EVALUATION_REPORT",
-    "GATES_FAILED",
-    "LATEST",
-    "PROCESSING",
-    "QUALITY_GATES",
-    "REGISTER",
-    "TRAIN",
-    "TRIGGER_ALARM",
-    "TRIGGER_METRIC_VALUE",
-    "TRIGGER_REASON",
-    "VALIDATION_REPORT",
-    "Artifact",
-    "artifacts",
-    "build_pipeline",
-    "definition_json",
-]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Drift statistics as pure, vectorised functions of shares, counts and sorted samples.
 
-Definitions (the README's "Drift metrics" section repeats them for operators):
+Definitions (docs/drift.md, "Drift metrics", repeats them for operators):
 
 - **PSI** (population stability index) over bins: sum((c - r) * ln(c / r)). Bin shares below
   `PSI_FLOOR` are raised to it and each side is renormalised, so a bin empty on one side adds a

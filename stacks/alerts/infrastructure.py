@@ -27,7 +27,7 @@ from constructs import Construct
 from pipelines import naming
 from pipelines.config import AlertsSection
 from pipelines.naming import ResourceNames
-from stacks.functions import Settings, staged_function
+from stacks.functions import Settings, logs_statement, staged_function
 from stacks.nag import acknowledge, logical_id
 
 
@@ -142,11 +142,7 @@ class Alerts(Construct):
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=[key.key_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
+                logs_statement(log_group),
             ],
         )
         self.function.node.add_dependency(policy)
@@ -221,11 +217,7 @@ class Alerts(Construct):
                 ),
                 settings.statement(),
                 iam.PolicyStatement(sid="SettingsKey", actions=["kms:Decrypt"], resources=[key.key_arn]),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[staged.log_group.log_group_arn],
-                ),
+                logs_statement(staged.log_group),
             ],
         )
         staged.function.node.add_dependency(policy)

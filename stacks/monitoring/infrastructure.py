@@ -35,7 +35,7 @@ from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, 
 from pipelines.monitoring.alarms import AlarmSpec, alarm_specs
 from pipelines.monitoring.job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
 from pipelines.naming import ResourceNames
-from stacks.functions import staged_function
+from stacks.functions import logs_statement, staged_function
 from stacks.nag import acknowledge
 
 
@@ -239,11 +239,7 @@ class DriftMonitoring(Construct):
                     resources=[bucket.bucket_arn],
                     conditions={"StringLike": {"s3:prefix": prefixes}},
                 ),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
+                logs_statement(log_group),
             ],
         )
         self.launcher.node.add_dependency(policy)

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from pipelines import naming
 from pipelines.naming import ResourceNames
-from stacks.functions import Settings
+from stacks.functions import Settings, logs_statement
 from stacks.nag import acknowledge, logical_id
 from stacks.network import acknowledge_vpc_scans, vpc_network_statement
 
@@ -206,9 +206,7 @@ def function_statements(
             resources=[key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
-        iam.PolicyStatement(
-            sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-        ),
+        logs_statement(log_group),
     ]
     if evaluation:
         evidence = [naming.CAPTURE, naming.GROUND_TRUTH]

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from pipelines.naming import ResourceNames
 from pipelines.trigger.events import TERMINAL_STATUSES
-from stacks.functions import Settings, staged_function
+from stacks.functions import Settings, logs_statement, staged_function
 
 SWEEP = "rate(1 hour)"
 
@@ -156,11 +156,7 @@ class Trigger(Construct):
                     actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                     resources=[key.key_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
+                logs_statement(log_group),
             ],
         )
         self.function.node.add_dependency(policy)
