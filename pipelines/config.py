@@ -30,10 +30,19 @@ from pydantic import (
 
 from pipelines import naming
 from pipelines.errors import ConfigError
+from pipelines.gates import catalog
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,46}[a-z0-9]$"
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
-Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"]
+
+
+def _known_metric(value: str) -> str:
+    if value not in catalog.ALL_METRICS:
+        raise ValueError(f"unknown metric {value!r}; metrics: {', '.join(sorted(catalog.ALL_METRICS))}")
+    return value
+
+
+_known_metric.__doc__ = "a metric of the model's problem type (pipelines/gates/catalog.py)"  # shown in the reference
+Metric = Annotated[str, AfterValidator(_known_metric)]
 
 
 class _Strict(BaseModel):
@@ -193,7 +202,7 @@ class ModelSection(_Strict):
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     """Lowercase model name, used in every resource name (`<name>-retraining`, `<name>-endpoint`, ...)."""
-    problem_type: Literal["binary_classification"]
+    problem_type: catalog.ProblemType
     """The kind of model."""
     label: str
     """The label column."""
@@ -336,7 +345,7 @@ class DataChecks(_Strict):
     min_rows: Annotated[Int, Field(ge=1)] = 1000
     """Fewer rows in the fresh window fail the data check."""
     label_rate: tuple[Float, Float] = (0.0, 1.0)
-    """[low, high] bounds of the positive-label rate."""
+    """[low, high] bounds of the positive-label rate (a binary classifier only)."""
     max_null_rate: Annotated[Float, Field(ge=0, le=1)] = 0.05
     """Largest share of nulls in any feature (unless the feature sets its own)."""
     max_duplicate_ids: Annotated[Int, Field(ge=0)] = 0
@@ -394,11 +403,31 @@ ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
         }
     ),
     "logistic_regression": frozenset({"C", "max_iter", "class_weight", "tol"}),
+    "random_forest": frozenset(
+        {
+            "n_estimators",
+            "max_depth",
+            "min_samples_split",
+            "min_samples_leaf",
+            "max_features",
+            "max_leaf_nodes",
+            "bootstrap",
+            "max_samples",
+            "class_weight",
+        }
+    ),
+}
+CLASSIFIER_ONLY_PARAMETERS = frozenset({"class_weight"})
+# The problem types each estimator has a scikit-learn implementation for (training_containers/estimators.py).
+ESTIMATOR_PROBLEM_TYPES: dict[str, tuple[catalog.ProblemType, ...]] = {
+    "gradient_boosting": catalog.PROBLEM_TYPES,
+    "logistic_regression": ("binary_classification", "multiclass_classification"),
+    "random_forest": catalog.PROBLEM_TYPES,
 }
 
 
 class TrainingSection(_Strict):
-    estimator: Literal["gradient_boosting", "logistic_regression"]
+    estimator: Literal["gradient_boosting", "logistic_regression", "random_forest"]
     """The built-in estimator."""
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
     """Passed to the estimator; names are checked against the estimator's own."""
@@ -455,11 +484,34 @@ class SegmentFilter(_Strict):
     """Compared as a number when the column is numeric, as text otherwise."""
 
 
-class MetricGate(_Strict):
+class _Bound(_Strict):
+    """A metric with a floor (`min`) or a ceiling (`max`), exactly one of them: `min` for metrics
+    where higher is better (accuracy, r2, ...), `max` for errors (rmse, mae, mse)."""
+
     metric: Metric
-    """The test-split metric."""
-    min: Annotated[Float, Field(ge=0, le=1)]
-    """The candidate fails below this value."""
+    """Measured on the test split (a gate) or on labelled live predictions."""
+    min: Float | None = None
+    """Fails below this value."""
+    max: Float | None = None
+    """Fails above this value."""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Any:
+        if (self.min is None) == (self.max is None):
+            raise FieldError(("min",), f"{self.metric}: set min or max (exactly one)")
+        return self
+
+    @property
+    def threshold(self) -> float:
+        return self.min if self.min is not None else self.max  # type: ignore[return-value]
+
+    @property
+    def bound(self) -> Literal["min", "max"]:
+        return "min" if self.min is not None else "max"
+
+
+class MetricGate(_Bound):
+    """A bound on a test-split metric."""
 
 
 class ChampionGate(_Strict):
@@ -468,9 +520,10 @@ class ChampionGate(_Strict):
 
     metric: Metric
     """Compared with the champion's value on the same test split."""
-    max_regression: Annotated[Float, Field(ge=0, le=1)] = 0.0
-    """The candidate may be this much worse than the champion."""
-    min_improvement: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    max_regression: Annotated[Float, Field(ge=0)] = 0.0
+    """The candidate may be this much worse than the champion (in the metric's units; worse is
+    lower, or higher for errors such as rmse)."""
+    min_improvement: Annotated[Float, Field(ge=0)] = 0.0
     """Or: the candidate must be at least this much better."""
 
     @model_validator(mode="after")
@@ -480,15 +533,14 @@ class ChampionGate(_Strict):
         return self
 
 
-class SegmentAssertion(_Strict):
+class SegmentAssertion(_Bound):
+    """A bound on a metric of a slice of the test split. In a multiclass model, `recall` on the
+    rows of one class (`where: '<label> == "<class>"'`) is that class's recall."""
+
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     """Names the gate in reports."""
     where: SegmentFilter
     """The rows of the segment, e.g. `where: 'country == "DE"'`."""
-    metric: Metric
-    """The metric on the segment's rows."""
-    min: Annotated[Float, Field(ge=0, le=1)]
-    """The candidate fails below this value."""
     min_samples: Annotated[Int, Field(ge=1)] = 30
     """Positives for recall, rows otherwise; too few fails the gate."""
 
@@ -519,6 +571,9 @@ class EdgeCases(_Strict):
     """A CSV with the features and `expected_label`."""
     min_pass_rate: Annotated[Float, Field(ge=0, le=1)]
     """Share of the cases the candidate must get right."""
+    tolerance: Annotated[Float, Field(ge=0)] | None = None
+    """Regression only, and required there: a case passes when the prediction is within this
+    distance of `expected_label`."""
 
 
 class GatesSection(_Strict):
@@ -843,8 +898,9 @@ class ShadowCriteria(_Strict):
     step and no more than `champion_margin` below the champion's live value on the same requests;
     its p99 latency and error rate must stay within the limits. Otherwise it is rejected."""
 
-    metric: Metric = "roc_auc"
-    """The live metric the shadow is judged on."""
+    metric: Metric | None = None
+    """The live metric the shadow is judged on; by default roc_auc for a binary classifier, macro_f1
+    for a multiclass one, rmse for a regression."""
     min_labels: Annotated[Int, Field(ge=1)] = 500
     """Labelled shadow predictions needed before a verdict."""
     min_duration_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
@@ -996,9 +1052,82 @@ class ModelConfig(_Strict):
     pipeline: PipelineSection = PipelineSection()
     """Where and how the jobs run."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shadow_metric_default(cls, data: Any) -> Any:
+        """The shadow's metric defaults by problem type (DEFAULT_SHADOW_METRIC)."""
+        if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+            return data
+        problem_type = data["model"].get("problem_type")
+        promotion = data.get("promotion") or {}
+        if problem_type not in catalog.PROBLEM_TYPES or not isinstance(promotion, dict):
+            return data
+        shadow = promotion.get("shadow") or {}
+        if not isinstance(shadow, dict) or shadow.get("metric") is not None:
+            return data
+        shadow = {**shadow, "metric": catalog.DEFAULT_SHADOW_METRIC[problem_type]}
+        return {**data, "promotion": {**promotion, "shadow": shadow}}
+
+    @model_validator(mode="after")
+    def _fits_problem_type(self) -> ModelConfig:
+        """Every metric named is one of the problem type's; the estimator has an implementation
+        for it; bounds of [0, 1] metrics lie in [0, 1]; regression edge cases have a tolerance."""
+        problem_type = self.model.problem_type
+        training = self.training
+        if problem_type not in ESTIMATOR_PROBLEM_TYPES[training.estimator]:
+            supported = ", ".join(ESTIMATOR_PROBLEM_TYPES[training.estimator])
+            raise FieldError(
+                ("training", "estimator"),
+                f"{training.estimator} does not support {problem_type}; it supports {supported}",
+            )
+        if problem_type == "regression" and CLASSIFIER_ONLY_PARAMETERS & set(training.hyperparameters):
+            raise FieldError(
+                ("training", "hyperparameters"), "class_weight is for classifiers; this model is a regression"
+            )
+        named: list[tuple[tuple[str | int, ...], str, float | None]] = [
+            (("gates", "metrics", i), g.metric, g.threshold) for i, g in enumerate(self.gates.metrics)
+        ]
+        named += [(("gates", "segments", i), g.metric, g.threshold) for i, g in enumerate(self.gates.segments)]
+        if self.gates.champion is not None:
+            named.append((("gates", "champion"), self.gates.champion.metric, None))
+        slo = self.drift.performance_slo
+        if slo is not None and problem_type != "binary_classification":
+            message = (
+                f"live performance is measured for binary classifiers only so far; a {problem_type} model "
+                "retrains on drifted features: remove performance_slo"
+            )
+            raise FieldError(("drift", "performance_slo"), message)
+        if slo is not None:
+            named.append((("drift", "performance_slo"), slo.metric, slo.min))
+        named.append((("promotion", "shadow"), self.promotion.shadow.metric or "", None))
+        for path, name, threshold in named:
+            try:
+                found = catalog.metric(problem_type, name)
+            except catalog.UnknownMetric as error:
+                raise FieldError((*path, "metric"), str(error)) from None
+            if name == catalog.CLASS_RECALL and problem_type == "multiclass_classification":
+                self._names_a_class(path)
+            if found.unit_interval and threshold is not None and not 0 <= threshold <= 1:
+                raise FieldError((*path, "min"), f"{name} lies in [0, 1]; {threshold} can never be met or always is")
+        edge = self.gates.edge_cases
+        if edge is not None and (edge.tolerance is None) == (problem_type == "regression"):
+            wanted = "needs a tolerance" if problem_type == "regression" else "takes no tolerance (regression only)"
+            raise FieldError(("gates", "edge_cases", "tolerance"), f"edge cases of a {problem_type} {wanted}")
+        return self
+
+    def _names_a_class(self, path: tuple[str | int, ...]) -> None:
+        """Multiclass `recall` is a class's: the gate must be a segment of one class's rows."""
+        segment = self.gates.segments[int(path[2])] if path[:2] == ("gates", "segments") else None
+        if segment is None or segment.where.column != self.model.label or segment.where.op != "==":
+            raise FieldError(
+                (*path, "metric"),
+                f"recall of a multiclass model is one class's: use it in a segment whose where is "
+                f"'{self.model.label} == \"<class>\"', or use macro_recall / weighted_recall",
+            )
+
     @model_validator(mode="after")
     def _references_exist(self) -> ModelConfig:
-        columns = set(self.model.feature_names) | {self.model.id_column, self.model.time_column}
+        columns = set(self.model.feature_names) | {self.model.id_column, self.model.time_column, self.model.label}
         for i, segment in enumerate(self.gates.segments):
             if segment.where.column not in columns:
                 raise FieldError(

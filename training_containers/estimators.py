@@ -1,53 +1,104 @@
-"""Estimators named in the config, as sklearn pipelines that carry their own preprocessing."""
+"""Estimators named in the config, as scikit-learn pipelines that carry their own preprocessing:
+a classifier or a regressor by the model's problem type, and the predictions every job and the
+server make with them (`predictions`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from pipelines.config import FeatureType, ModelConfig
+from pipelines.gates.catalog import ProblemType
+from pipelines.gates.metrics import as_classes
+
+MODEL_STEP = "model"  # the pipeline's last step: fit parameters go to it as model__<name>
+
+_TREES = {
+    ("gradient_boosting", False): HistGradientBoostingClassifier,
+    ("gradient_boosting", True): HistGradientBoostingRegressor,
+    ("random_forest", False): RandomForestClassifier,
+    ("random_forest", True): RandomForestRegressor,
+}
+
+
+def _ordinal(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    """Numbers as they are (trees take NaN), categories as codes (unknown -1, missing -2)."""
+    codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2)
+    return ColumnTransformer(
+        [("numeric", "passthrough", numeric), ("categorical", codes, categorical)], verbose_feature_names_out=False
+    )
+
+
+def _scaled(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    """Imputed and standardised numbers, one-hot categories: what a linear model needs."""
+    return ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                categorical,
+            ),
+        ]
+    )
 
 
 def build_estimator(config: ModelConfig, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
+    """The configured estimator for the model's problem type; an unknown hyperparameter is refused
+    by the estimator itself (scikit-learn's set_params names it)."""
     numeric = [f.name for f in config.model.features if f.type is FeatureType.numeric]
     categorical = [f.name for f in config.model.features if f.type is FeatureType.categorical]
-    if config.training.estimator == "gradient_boosting":
-        prepare = ColumnTransformer(
-            [
-                ("numeric", "passthrough", numeric),
-                (
-                    "categorical",
-                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2),
-                    categorical,
-                ),
-            ],
-            verbose_feature_names_out=False,
-        )
+    regression = config.model.problem_type == "regression"
+    estimator = config.training.estimator
+    model: Any
+    if estimator == "gradient_boosting":
+        prepare = _ordinal(numeric, categorical)
         is_categorical = [False] * len(numeric) + [True] * len(categorical)
-        model: Any = HistGradientBoostingClassifier(categorical_features=is_categorical, random_state=seed)
+        model = _TREES[estimator, regression](categorical_features=is_categorical, random_state=seed)
+    elif estimator == "random_forest":
+        prepare, model = _ordinal(numeric, categorical), _TREES[estimator, regression](random_state=seed)
+    elif regression:
+        raise ValueError(f"training.estimator {estimator} does not support regression")
     else:
-        prepare = ColumnTransformer(
-            [
-                ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-                (
-                    "categorical",
-                    make_pipeline(
-                        SimpleImputer(strategy="constant", fill_value="missing"),
-                        OneHotEncoder(handle_unknown="ignore"),
-                    ),
-                    categorical,
-                ),
-            ]
-        )
-        model = LogisticRegression(random_state=seed)
+        prepare, model = _scaled(numeric, categorical), LogisticRegression(random_state=seed)
     model.set_params(**hyperparameters)
-    return Pipeline([("prepare", prepare), ("classifier", model)])
+    return Pipeline([("prepare", prepare), (MODEL_STEP, model)])
+
+
+def targets(frame: Any, config: ModelConfig) -> np.ndarray:
+    """The label column as the estimator learns it: 0/1 for a binary classifier (1 the positive
+    class), class labels as text for a multiclass one, numbers for a regression."""
+    labels = frame[config.model.label]
+    problem_type: ProblemType = config.model.problem_type
+    if problem_type == "binary_classification":
+        return np.asarray((labels == config.model.positive_class).astype(int).to_numpy())
+    if problem_type == "multiclass_classification":
+        return as_classes(labels.to_numpy())
+    return np.asarray(labels.to_numpy(dtype="float64"))
+
+
+def predictions(model: Any, rows: Any, problem_type: ProblemType) -> np.ndarray:
+    """What the model says of each row: the positive class's score (binary), the predicted class
+    as text (multiclass), the predicted value (regression)."""
+    if problem_type == "binary_classification":
+        return np.asarray(model.predict_proba(rows)[:, 1], dtype="float64")
+    if problem_type == "multiclass_classification":
+        return as_classes(model.predict(rows))
+    return np.asarray(model.predict(rows), dtype="float64")
 
 
 def features_frame(frame: Any, config: ModelConfig) -> Any:

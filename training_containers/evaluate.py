@@ -28,11 +28,12 @@ import pandas as pd
 
 from pipelines import naming
 from pipelines.config import ModelConfig, SegmentFilter, parse_config
+from pipelines.gates.metrics import as_classes
 from pipelines.gates.rules import Measurements, evaluate_gates, failure_message
 from training_containers import contract
-from training_containers.estimators import features_frame
+from training_containers.estimators import features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, table_files, write_json
-from training_containers.metrics import classification_metrics, model_quality_statistics
+from training_containers.metrics import gate_metrics, quality_statistics
 from training_containers.profile import with_predictions
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
@@ -64,35 +65,58 @@ def segment_mask(frame: pd.DataFrame, where: SegmentFilter) -> pd.Series:
 
 def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None) -> dict[str, Any]:
     """Overall metrics, per-segment metrics (with support) and edge-case results of one model."""
-    threshold = config.gates.decision_threshold
-    y_true = (frame[config.model.label] == config.model.positive_class).astype(int).to_numpy()
-    scores = model.predict_proba(features_frame(frame, config))[:, 1]
+    threshold, problem_type = config.gates.decision_threshold, config.model.problem_type
+    truth = targets(frame, config)
+    predicted = predictions(model, features_frame(frame, config), problem_type)
     segments = {}
     for segment in config.gates.segments:
         mask = segment_mask(frame, segment.where).to_numpy()
-        result = classification_metrics(y_true[mask], scores[mask], threshold)
-        support = result["positives"] if segment.metric == "recall" else result["samples"]
+        of_class = str(segment.where.value) if segment.where.column == config.model.label else None
+        result = gate_metrics(problem_type, truth[mask], predicted[mask], threshold, of_class)
+        binary_recall = segment.metric == "recall" and problem_type == "binary_classification"
+        support = result["positives"] if binary_recall else result["samples"]
         segments[segment.name] = result | {"support": int(support or 0)}
-    edge: dict[str, Any] | None = None
-    if edge_cases is not None and len(edge_cases):
-        expected = edge_cases["expected_label"].astype(int).to_numpy()
-        edge_scores = model.predict_proba(features_frame(edge_cases, config))[:, 1]
-        predicted = (edge_scores >= threshold).astype(int)
-        misses = np.flatnonzero(predicted != expected)
-        edge = {
-            "pass_rate": float((predicted == expected).mean()),
-            "cases": len(expected),
-            "failures": [
-                {"row": int(i), "expected": int(expected[i]), "score": round(float(edge_scores[i]), 4)} for i in misses
-            ],
-        }
     return {
-        "metrics": classification_metrics(y_true, scores, threshold),
+        "metrics": gate_metrics(problem_type, truth, predicted, threshold),
         "segments": segments,
-        "edge_cases": edge,
-        "_scores": scores,
-        "_y_true": y_true,
+        "edge_cases": _edge_cases(model, edge_cases, config),
+        "_predictions": predicted,
+        "_truth": truth,
     }
+
+
+def _edge_cases(model: Any, cases: pd.DataFrame | None, config: ModelConfig) -> dict[str, Any] | None:
+    """Which hand-written cases the model gets right: the expected class (a classifier), or a
+    value within `gates.edge_cases.tolerance` of the expected one (a regression)."""
+    if cases is None or not len(cases):
+        return None
+    problem_type = config.model.problem_type
+    predicted = predictions(model, features_frame(cases, config), problem_type)
+    expected: Any
+    if problem_type == "binary_classification":
+        expected = cases["expected_label"].astype(int).to_numpy()
+        right = (predicted >= config.gates.decision_threshold).astype(int) == expected
+    elif problem_type == "multiclass_classification":
+        expected = as_classes(cases["expected_label"].to_numpy())
+        right = predicted == expected
+    else:
+        edge = config.gates.edge_cases
+        assert edge is not None and edge.tolerance is not None  # the config requires it
+        expected = cases["expected_label"].to_numpy(dtype="float64")
+        right = np.abs(predicted - expected) <= edge.tolerance
+    return {
+        "pass_rate": float(right.mean()),
+        "cases": len(expected),
+        "failures": [
+            {"row": int(i), "expected": _plain(expected[i]), "prediction": _plain(predicted[i])}
+            for i in np.flatnonzero(~right)
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A value for JSON: numbers rounded, classes as text."""
+    return round(float(value), 4) if isinstance(value, int | float | np.number) else str(value)
 
 
 def measurements(candidate: dict[str, Any], champion: dict[str, Any] | None) -> Measurements:
@@ -159,16 +183,15 @@ def run(workdir: Path) -> dict[str, Any]:
     }
     out = contract.processing_output("evaluation")
     write_json(out / EVALUATION, document)
-    write_json(out / PROFILE, with_predictions(read_json(baseline_path), candidate["_scores"], config))
-    write_json(
-        out / MODEL_QUALITY,
-        model_quality_statistics(
-            candidate["_y_true"],
-            candidate["_scores"],
-            config.gates.decision_threshold,
-            seed=config.training.random_seed,
-        ),
+    write_json(out / PROFILE, with_predictions(read_json(baseline_path), candidate["_predictions"], config))
+    quality = quality_statistics(
+        config.model.problem_type,
+        candidate["_truth"],
+        candidate["_predictions"],
+        config.gates.decision_threshold,
+        seed=config.training.random_seed,
     )
+    write_json(out / MODEL_QUALITY, quality)
     return document
 
 

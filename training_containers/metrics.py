@@ -1,23 +1,111 @@
-"""Classification metrics for gates and the SageMaker model-quality statistics format."""
+"""Metrics for the gates, and SageMaker Model Monitor's model-quality statistics format (what the
+Model Registry shows in Studio) for each problem type."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from sklearn import metrics as sk
 
-from pipelines.drift.performance import classification_metrics as live_metrics
-
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+from pipelines.gates import metrics
+from pipelines.gates.catalog import ProblemType
 
 
 def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """The monitor's metrics (`pipelines.drift.performance`, one definition for offline gates and
-    live performance) plus the support gates need: `samples` and `positives`."""
-    truth = np.asarray(y_true).astype(np.int64)
-    measured: dict[str, float | None] = dict(live_metrics(truth, np.asarray(scores, dtype=np.float64), threshold))
-    return measured | {"samples": int(truth.size), "positives": int(truth.sum())}
+    """A binary classifier's metrics plus the support gates need: `samples` and `positives`."""
+    return gate_metrics("binary_classification", y_true, scores, threshold)
+
+
+def gate_metrics(
+    problem_type: ProblemType, truth: Any, predicted: Any, threshold: float, of_class: str | None = None
+) -> dict[str, float | None]:
+    """Every metric of the problem type (`pipelines.gates.metrics`, one definition for offline gates
+    and live performance) plus `samples`, and `positives` for a binary classifier."""
+    measured = metrics.measure(problem_type, truth, predicted, decision_threshold=threshold, of_class=of_class)
+    support: dict[str, float | None] = {"samples": len(truth)}
+    if problem_type == "binary_classification":
+        support["positives"] = int(np.asarray(truth).astype(np.int64).sum())
+    return measured | support
+
+
+def quality_statistics(
+    problem_type: ProblemType, truth: Any, predicted: Any, threshold: float, *, seed: int = 0
+) -> dict[str, Any]:
+    """The model-quality statistics document of the problem type."""
+    if problem_type == "binary_classification":
+        return model_quality_statistics(truth, predicted, threshold, seed=seed)
+    if problem_type == "multiclass_classification":
+        return multiclass_quality_statistics(truth, predicted, seed=seed)
+    return regression_quality_statistics(truth, predicted, seed=seed)
+
+
+def _bootstrap(size: int, seed: int, draws: int = 30) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, size, size) for _ in range(draws)]
+
+
+def _statistic(fn: Any, truth: np.ndarray, predicted: np.ndarray, samples: list[np.ndarray]) -> dict[str, float]:
+    drawn = np.array([fn(truth[i], predicted[i]) for i in samples]) if truth.size else np.array([np.nan])
+    value = float(fn(truth, predicted)) if truth.size else float("nan")
+    return {"value": value, "standard_deviation": float(np.nanstd(drawn))}
+
+
+def regression_quality_statistics(truth: Any, predicted: Any, *, seed: int = 0) -> dict[str, Any]:
+    """`regression_metrics`: mae, mse, rmse, r2 ("Model quality metrics and Amazon CloudWatch
+    monitoring", https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html);
+    standard deviations from a seeded bootstrap."""
+    truth, predicted = np.asarray(truth, dtype=float), np.asarray(predicted, dtype=float)
+    samples = _bootstrap(truth.size, seed)
+    return {
+        "version": 0.0,
+        "dataset": {"item_count": int(truth.size), "evaluation_time": None},
+        "regression_metrics": {
+            "mae": _statistic(sk.mean_absolute_error, truth, predicted, samples),
+            "mse": _statistic(sk.mean_squared_error, truth, predicted, samples),
+            "rmse": _statistic(lambda t, p: np.sqrt(sk.mean_squared_error(t, p)), truth, predicted, samples),
+            "r2": _statistic(sk.r2_score, truth, predicted, samples),
+        },
+    }
+
+
+def multiclass_quality_statistics(truth: Any, predicted: Any, *, seed: int = 0) -> dict[str, Any]:
+    """`multiclass_classification_metrics` (same page as above): the confusion matrix, accuracy,
+    and weighted recall, precision, f0.5, f1 and f2, with what always predicting the most frequent
+    class would score."""
+    truth, predicted = metrics.as_classes(truth), metrics.as_classes(predicted)
+    classes = sorted(set(truth) | set(predicted))
+    matrix = sk.confusion_matrix(truth, predicted, labels=classes)
+    samples = _bootstrap(truth.size, seed)
+    weighted: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+        "weighted_recall": lambda t, p: sk.recall_score(t, p, average="weighted", zero_division=0),
+        "weighted_precision": lambda t, p: sk.precision_score(t, p, average="weighted", zero_division=0),
+        "weighted_f0_5": lambda t, p: sk.fbeta_score(t, p, beta=0.5, average="weighted", zero_division=0),
+        "weighted_f1": lambda t, p: sk.f1_score(t, p, average="weighted", zero_division=0),
+        "weighted_f2": lambda t, p: sk.fbeta_score(t, p, beta=2, average="weighted", zero_division=0),
+    }
+    values, counts = np.unique(truth, return_counts=True)
+    constant = np.full(truth.size, values[np.argmax(counts)] if truth.size else "", dtype=object)
+    found: dict[str, Any] = {
+        "confusion_matrix": {a: {b: int(matrix[i, j]) for j, b in enumerate(classes)} for i, a in enumerate(classes)},
+        "accuracy": _statistic(sk.accuracy_score, truth, predicted, samples),
+        "accuracy_best_constant_classifier": {
+            "value": float(sk.accuracy_score(truth, constant)) if truth.size else float("nan"),
+            "standard_deviation": 0.0,
+        },
+    }
+    for name, fn in weighted.items():
+        found[name] = _statistic(fn, truth, predicted, samples)
+        found[f"{name}_best_constant_classifier"] = {
+            "value": float(fn(truth, constant)) if truth.size else float("nan"),
+            "standard_deviation": 0.0,
+        }
+    return {
+        "version": 0.0,
+        "dataset": {"item_count": int(truth.size), "evaluation_time": None},
+        "multiclass_classification_metrics": found,
+    }
 
 
 def model_quality_statistics(

@@ -43,8 +43,11 @@ def prediction_profile(scores: np.ndarray, bins: int) -> dict[str, Any]:
 
 
 def with_predictions(profile: dict[str, Any], scores: np.ndarray, config: ModelConfig) -> dict[str, Any]:
-    """`profile` with the model's scores as its prediction baseline (Evaluate adds the candidate's
-    test-split scores to DataPull's profile; the backtest does the same for its candidates)."""
+    """`profile` with the model's predictions as its prediction baseline (Evaluate adds the
+    candidate's test-split predictions to DataPull's profile; the backtest does the same for its
+    candidates): scores or values as numbers, a multiclass model's classes as categories."""
+    if config.model.problem_type == "multiclass_classification":
+        return profile | {"prediction": categorical_profile(pd.Series(scores, dtype=object))}
     return profile | {"prediction": prediction_profile(scores, config.drift.numeric_bins)}
 
 
@@ -62,8 +65,15 @@ def baseline_profile(frame: pd.DataFrame, config: ModelConfig, predictions: np.n
         "rows": len(frame),
         "features": features,
         "label": {
-            "positive_rate": float((labels == config.model.positive_class).mean()) if len(labels) else None,
+            "positive_rate": _positive_rate(labels, config),
             "count": int(labels.notna().sum()),
         },
     }
     return profile if predictions is None else with_predictions(profile, predictions, config)
+
+
+def _positive_rate(labels: pd.Series, config: ModelConfig) -> float | None:
+    """A binary classifier's share of positive labels (label drift's baseline); None otherwise."""
+    if config.model.problem_type != "binary_classification" or not len(labels):
+        return None
+    return float((labels == config.model.positive_class).mean())

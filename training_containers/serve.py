@@ -42,7 +42,9 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from pipelines.gates.catalog import ProblemType
 from training_containers import contract
+from training_containers.estimators import predictions
 from training_containers.files import read_json
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
@@ -106,10 +108,16 @@ class LoadedModel:
     def names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    @property
+    def problem_type(self) -> ProblemType:
+        """From the model's metadata; a model written before problem types is a binary classifier."""
+        found: ProblemType = self.metadata.get("problem_type", "binary_classification")
+        return found
+
     def score(self, records: pd.DataFrame) -> np.ndarray:
-        """Positive-class scores of a frame built by `parse`."""
-        scores: np.ndarray = np.asarray(self.pipeline.predict_proba(records)[:, 1], dtype="float64")
-        return scores
+        """What the model says of each record of a frame built by `parse`: the positive class's
+        score (binary), the predicted class (multiclass), the predicted value (regression)."""
+        return predictions(self.pipeline, records, self.problem_type)
 
 
 def model_dir() -> Path:
@@ -129,8 +137,10 @@ def load(folder: Path) -> LoadedModel:
     metadata_path = folder / METADATA_FILE
     metadata: dict[str, Any] = read_json(metadata_path) if metadata_path.is_file() else {}
     pipeline = joblib.load(model_path)
-    if not hasattr(pipeline, "predict_proba"):
-        raise ModelLoadError(f"{MODEL_FILE} holds a {type(pipeline).__name__}, which has no predict_proba")
+    binary = metadata.get("problem_type", "binary_classification") == "binary_classification"
+    needed = "predict_proba" if binary else "predict"
+    if not hasattr(pipeline, needed):
+        raise ModelLoadError(f"{MODEL_FILE} holds a {type(pipeline).__name__}, which has no {needed}")
     return LoadedModel(pipeline, schema(pipeline, metadata), metadata)
 
 
@@ -280,11 +290,12 @@ def accepted(header: str | None) -> str:
 
 
 def render(scores: np.ndarray, kind: str) -> bytes:
-    """Scores as CSV (one per line) or JSON; `repr` of a float reads back to the same float."""
-    values = [float(s) for s in scores]
+    """Predictions as CSV (one per line) or JSON: numbers (`repr` of a float reads back to the same
+    float), or a multiclass model's classes as text."""
+    values: list[Any] = [str(s) for s in scores] if scores.dtype == object else [float(s) for s in scores]
     if kind == JSON:
         return json.dumps({"predictions": values}).encode()
-    return ("\n".join(repr(v) for v in values) + "\n").encode()
+    return ("\n".join(v if isinstance(v, str) else repr(v) for v in values) + "\n").encode()
 
 
 # --------------------------------------------------------------------------- HTTP

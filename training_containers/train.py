@@ -21,11 +21,11 @@ import pandas as pd
 
 from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
+from pipelines.gates.metrics import measure
 from training_containers import contract
 from training_containers.environment import environment, environment_hash
-from training_containers.estimators import build_estimator, features_frame
+from training_containers.estimators import MODEL_STEP, build_estimator, features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, write_json
-from training_containers.metrics import classification_metrics
 from training_containers.windowing import WEIGHT_COLUMN
 
 MODEL_FILE = "model.joblib"
@@ -68,25 +68,31 @@ def fit(
     params = {k: v for k, v in hyperparameters.items() if k not in RESERVED}
     if len(train_rows) == 0:
         raise ValueError("the train channel holds no rows")
-    label = config.model.label
-    y_train = (train_rows[label] == config.model.positive_class).astype(int).to_numpy()
-    if len(np.unique(y_train)) < 2:
-        raise ValueError("the train channel holds a single class; a classifier needs both")
+    problem_type = config.model.problem_type
+    y_train = targets(train_rows, config)
+    if problem_type != "regression" and len(np.unique(y_train)) < 2:
+        raise ValueError(f"the train channel holds a single class; a {problem_type} model needs at least two")
 
     estimator = build_estimator(config, params, seed)
     weights = train_rows[WEIGHT_COLUMN].to_numpy() if WEIGHT_COLUMN in train_rows else None
-    estimator.fit(features_frame(train_rows, config), y_train, classifier__sample_weight=weights)
+    estimator.fit(features_frame(train_rows, config), y_train, **{f"{MODEL_STEP}__sample_weight": weights})
 
     validation_metrics = None
     if len(validation_rows):
-        scores = estimator.predict_proba(features_frame(validation_rows, config))[:, 1]
-        y_val = (validation_rows[label] == config.model.positive_class).astype(int).to_numpy()
-        validation_metrics = classification_metrics(y_val, scores, config.gates.decision_threshold)
+        predicted = predictions(estimator, features_frame(validation_rows, config), problem_type)
+        validation_metrics = measure(
+            problem_type,
+            targets(validation_rows, config),
+            predicted,
+            decision_threshold=config.gates.decision_threshold,
+        )
 
     env = environment()
     metadata = {
         "model_name": config.model.name,
         "estimator": config.training.estimator,
+        "problem_type": problem_type,
+        "classes": [str(c) for c in getattr(estimator, "classes_", [])] if problem_type != "regression" else None,
         "hyperparameters": params,
         "random_seed": seed,
         "features": config.model.feature_names,

@@ -66,10 +66,9 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
         parse_times(frame[config.model.time_column], config.model.time_unit)
     except TimeColumnError as exc:
         wrong[config.model.time_column] = str(exc)
-    labels = set(frame[config.model.label].dropna().unique().tolist())
-    allowed = {0, 1, config.model.positive_class}
-    if not labels <= allowed:
-        wrong[config.model.label] = f"values {sorted(map(str, labels - allowed))[:5]} (expected 0/1)"
+    label_error = _label_values(frame[config.model.label], config)
+    if label_error:
+        wrong[config.model.label] = label_error
     results.append(
         CheckResult(
             name="schema_dtypes",
@@ -172,6 +171,8 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
         return results
 
     results.append(_time_window(fresh[config.model.time_column], config, window))
+    if config.model.problem_type != "binary_classification":
+        return results  # label_rate is a positive rate: a binary classifier's
     labels = fresh[config.model.label].dropna()
     rate = float((labels == config.model.positive_class).mean()) if len(labels) else 0.0
     low, high = checks.label_rate
@@ -320,3 +321,19 @@ def failure_message(results: list[CheckResult]) -> str:
     if not failed:
         return ""
     return "DataValidation failed: " + "; ".join(f"{r.name}: {r.message}" for r in failed)
+
+
+def _label_values(labels: pd.Series, config: ModelConfig) -> str:
+    """What is wrong with the label column's values for the problem type ('' when nothing): 0/1
+    or the positive class for a binary classifier, numbers for a regression; any class names a
+    multiclass one."""
+    present = labels.dropna()
+    if config.model.problem_type == "binary_classification":
+        allowed = {0, 1, config.model.positive_class}
+        unexpected = set(present.unique().tolist()) - allowed
+        return f"values {sorted(map(str, unexpected))[:5]} (expected 0/1)" if unexpected else ""
+    if config.model.problem_type == "regression":
+        numbers = pd.to_numeric(present, errors="coerce")
+        bad = present[numbers.isna()]
+        return f"values {sorted(map(str, bad.unique()))[:5]} (a regression's label is a number)" if len(bad) else ""
+    return ""

@@ -124,6 +124,11 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
     stderr = stderr or sys.stderr
     try:
         config = load_config(request.config)
+        if config.model.problem_type != "binary_classification":
+            raise BacktestInputError(
+                f"{request.config}: the backtest replays binary classifiers only so far "
+                f"(model.problem_type is {config.model.problem_type})"
+            )
         history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)
         settings = BacktestSettings(
             window_rows=request.window,

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn import metrics as sk
 
 from pipelines.config import DriftSection, PerformanceSlo
 from pipelines.drift import statistics as st
+from pipelines.gates import metrics
 
 PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 
@@ -22,16 +22,9 @@ PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_a
 def classification_metrics(
     truth: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], decision_threshold: float
 ) -> dict[str, float | None]:
-    predicted = (scores >= decision_threshold).astype(np.int64)
-    two_classes = np.unique(truth).size == 2
-    return {
-        "accuracy": float(sk.accuracy_score(truth, predicted)),
-        "precision": float(sk.precision_score(truth, predicted, zero_division=0)),
-        "recall": float(sk.recall_score(truth, predicted, zero_division=0)),
-        "f1": float(sk.f1_score(truth, predicted, zero_division=0)),
-        "roc_auc": float(sk.roc_auc_score(truth, scores)) if two_classes else None,
-        "pr_auc": float(sk.average_precision_score(truth, scores)) if two_classes else None,
-    }
+    """A binary classifier's metrics (pipelines.gates.metrics: one definition for offline gates and
+    live performance)."""
+    return metrics.binary(truth, scores, decision_threshold)
 
 
 def performance(

@@ -5,8 +5,9 @@ verdicts to evaluation.json; the pipeline definition has one condition per gate 
 `gates.<name>.passed` from it; the FailStep message is `failure_message(...)`. The gate names
 come from `gate_names(config)`, so definition and job can never disagree on what is checked.
 
-Every gate reports observed, threshold, the champion's value on the same data and
-delta = observed - threshold (negative means short of the bar).
+Every gate reports observed, threshold, the champion's value on the same data and delta, the
+distance to the bar on the right side of it: observed - threshold for a floor (`min`),
+threshold - observed for a ceiling (`max`, errors such as rmse); negative means short of the bar.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from pipelines.config import ModelConfig
+from pipelines.gates import catalog
 
 GateKind = Literal["metric", "champion", "segment", "edge_cases"]
+Bound = Literal["min", "max"]
 Metrics = dict[str, Any]
 EDGE_CASES = "edge_cases"
 
@@ -31,12 +34,14 @@ class GateResult:
     champion: float | None
     passed: bool
     detail: str = ""
+    bound: Bound = "min"
 
     @property
     def delta(self) -> float | None:
         if self.observed is None or self.threshold is None:
             return None
-        return round(self.observed - self.threshold, 6)
+        distance = self.observed - self.threshold
+        return round(distance if self.bound == "min" else -distance, 6)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"delta": self.delta}
@@ -56,7 +61,7 @@ class Measurements:
 
 def gate_names(config: ModelConfig) -> list[str]:
     gates = config.gates
-    names = [f"min_{g.metric}" for g in gates.metrics]
+    names = [f"{g.bound}_{g.metric}" for g in gates.metrics]
     if gates.champion is not None:
         names.append(f"champion_{gates.champion.metric}")
     names += [s.name for s in gates.segments]
@@ -71,13 +76,14 @@ def evaluate_gates(config: ModelConfig, measured: Measurements) -> list[GateResu
     results = []
     for gate in gates.metrics:
         results.append(
-            _at_least(
-                f"min_{gate.metric}",
+            _within(
+                f"{gate.bound}_{gate.metric}",
                 "metric",
                 gate.metric,
                 measured.candidate.get(gate.metric),
-                gate.min,
+                gate.threshold,
                 champion.get(gate.metric),
+                bound=gate.bound,
             )
         )
     if gates.champion is not None:
@@ -86,17 +92,19 @@ def evaluate_gates(config: ModelConfig, measured: Measurements) -> list[GateResu
         observed = (measured.segments or {}).get(segment.name, {})
         reference = (measured.champion_segments or {}).get(segment.name, {})
         support = int(observed.get("support", 0))
-        result = _at_least(
+        result = _within(
             segment.name,
             "segment",
             segment.metric,
             observed.get(segment.metric),
-            segment.min,
+            segment.threshold,
             reference.get(segment.metric),
             f"on {_where(segment)}",
+            bound=segment.bound,
         )
         if support < segment.min_samples:
-            what = "positives" if segment.metric == "recall" else "rows"
+            binary_recall = segment.metric == "recall" and config.model.problem_type == "binary_classification"
+            what = "positives" if binary_recall else "rows"
             result = replace(
                 result,
                 passed=False,
@@ -106,7 +114,7 @@ def evaluate_gates(config: ModelConfig, measured: Measurements) -> list[GateResu
         results.append(result)
     if gates.edge_cases is not None:
         results.append(
-            _at_least(
+            _within(
                 EDGE_CASES,
                 "edge_cases",
                 "pass_rate",
@@ -124,28 +132,20 @@ def _champion_gate(config: ModelConfig, measured: Measurements) -> GateResult:
     name = f"champion_{rule.metric}"
     observed = measured.candidate.get(rule.metric)
     reference = (measured.champion or {}).get(rule.metric)
+    bound = catalog.metric(config.model.problem_type, rule.metric).bound
     if measured.champion is None:
-        return GateResult(
-            name, "champion", rule.metric, observed, None, None, True, "no champion yet: nothing to compare against"
-        )
+        detail = "no champion yet: nothing to compare against"
+        return GateResult(name, "champion", rule.metric, observed, None, None, True, detail, bound)
     if reference is None:
-        return GateResult(
-            name,
-            "champion",
-            rule.metric,
-            observed,
-            None,
-            None,
-            False,
-            f"champion's {rule.metric} is undefined on this test set",
-        )
-    threshold = reference + rule.min_improvement if rule.min_improvement else reference - rule.max_regression
-    return _at_least(
-        name, "champion", rule.metric, observed, round(threshold, 6), reference, "vs champion on the same test set"
-    )
+        detail = f"champion's {rule.metric} is undefined on this test set"
+        return GateResult(name, "champion", rule.metric, observed, None, None, False, detail, bound)
+    better = 1 if bound == "min" else -1  # an error metric (rmse, ...) improves downwards
+    threshold = reference + better * (rule.min_improvement if rule.min_improvement else -rule.max_regression)
+    detail = "vs champion on the same test set"
+    return _within(name, "champion", rule.metric, observed, round(threshold, 6), reference, detail, bound=bound)
 
 
-def _at_least(
+def _within(
     name: str,
     kind: GateKind,
     metric: str,
@@ -153,6 +153,8 @@ def _at_least(
     threshold: float,
     champion: float | None,
     detail: str = "",
+    *,
+    bound: Bound = "min",
 ) -> GateResult:
     if observed is None:
         return GateResult(
@@ -164,7 +166,9 @@ def _at_least(
             champion,
             False,
             f"{metric} is undefined on this data (a single class?)",
+            bound,
         )
+    passed = float(observed) >= threshold if bound == "min" else float(observed) <= threshold
     return GateResult(
         name,
         kind,
@@ -172,8 +176,9 @@ def _at_least(
         round(float(observed), 6),
         threshold,
         None if champion is None else round(float(champion), 6),
-        float(observed) >= threshold,
+        passed,
         detail,
+        bound,
     )
 
 
@@ -186,8 +191,9 @@ def _where(segment: Any) -> str:
 def describe(result: GateResult) -> str:
     if result.observed is None or result.threshold is None:
         return f"{result.name}: {result.detail}"
+    short = "<" if result.bound == "min" else ">"
     text = (
-        f"{result.name}: {result.metric} observed {result.observed:.4f} < threshold "
+        f"{result.name}: {result.metric} observed {result.observed:.4f} {short} threshold "
         f"{result.threshold:.4f} (delta {result.delta:+.4f}"
     )
     if result.champion is not None:

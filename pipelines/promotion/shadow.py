@@ -106,6 +106,7 @@ def decide(evidence: ShadowEvidence, criteria: ShadowCriteria) -> ShadowDecision
             "wait", f"{evidence.shadow.labelled} labelled predictions of the {criteria.min_labels} needed", serving
         )
     metric = criteria.metric
+    assert metric is not None, "ModelConfig sets the problem type's default shadow metric"
     live, champion, offline = (
         evidence.shadow.metrics.get(metric),
         evidence.production.metrics.get(metric),

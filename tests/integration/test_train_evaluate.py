@@ -93,7 +93,7 @@ def test_train_writes_model_with_metadata_and_environment_hash(trained: Path, co
     assert metadata["environment"]["packages_lock_sha256"] == environment()["packages_lock_sha256"]
     assert metadata["validation_metrics"]["roc_auc"] > 0.9
     model = joblib.load(model_dir / "model.joblib")
-    assert model.named_steps["classifier"].get_params()["learning_rate"] == 0.1
+    assert model.named_steps["model"].get_params()["learning_rate"] == 0.1
 
 
 def test_evaluate_gate_values_match_sklearn(

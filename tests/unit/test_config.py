@@ -54,7 +54,7 @@ def mutate(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 INVALID = [
     # (path, value, text the error must contain)
     ("model.name", "Fraud Detector!", "model.name"),
-    ("model.problem_type", "regression", "model.problem_type"),
+    ("model.problem_type", "ranking", "model.problem_type"),
     ("model.label", "del", "model.label: required field is missing"),
     ("model.features.0.type", "text", "model.features[0].type"),
     ("model.time_unit", "hours", "model.time_unit"),

@@ -1,0 +1,108 @@
+"""Every problem type with every built-in estimator that supports it, through the local runtime
+to a registered version: the gates, the registry, the model-quality statistics and the prediction
+baseline work the same around each. Every metric is recomputed here with scikit-learn's own
+functions from the registered model's predictions on the test split."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn import metrics as sk
+
+from pipelines.config import load_config
+from pipelines.local.workspace import Workspace
+from tests.problem_types import config_dict, rows
+
+CASES = [
+    ("multiclass_classification", "gradient_boosting"),
+    ("multiclass_classification", "logistic_regression"),
+    ("multiclass_classification", "random_forest"),
+    ("regression", "gradient_boosting"),
+    ("regression", "random_forest"),
+]
+
+
+def _registered(problem_type: str, estimator: str, folder: Path) -> tuple[Any, Workspace, dict[str, Any]]:
+    raw = config_dict(problem_type, estimator, folder)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    workspace = Workspace(config, folder / "workspace")
+    target = workspace.s3.path(config.data.fresh.uri) / "part-0.parquet"  # type: ignore[union-attr]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows(problem_type).to_parquet(target, index=False)
+    execution = workspace.run(echo=lambda _: None)
+    assert execution.status == "Succeeded", [(s.name, s.status, s.failure_reason) for s in execution.steps]
+    (package,) = workspace.runtime().registry.list_model_packages(config.registry.model_package_group)
+    return config, workspace, package
+
+
+def _model(workspace: Workspace, package: dict[str, Any]) -> Any:
+    archive = workspace.s3.path(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("model.joblib")
+        assert member is not None
+        return joblib.load(io.BytesIO(member.read()))
+
+
+@pytest.mark.parametrize(("problem_type", "estimator"), CASES, ids=[f"{p}-{e}" for p, e in CASES])
+def test_a_model_of_each_kind_is_trained_gated_and_registered(
+    problem_type: str, estimator: str, tmp_path: Path
+) -> None:
+    config, workspace, package = _registered(problem_type, estimator, tmp_path)
+    metadata = package["CustomerMetadataProperties"]
+    evaluation = workspace.s3.read_json(metadata["EvaluationReport"])
+    assert evaluation["summary"]["passed"] is True, evaluation["summary"]
+    test = pd.concat(
+        pd.read_parquet(p) for p in sorted(workspace.s3.path(evaluation_uri(metadata, "test")).glob("*.parquet"))
+    )
+    model = _model(workspace, package)
+    features = test[config.model.feature_names].copy()
+    features["region"] = features["region"].astype(str).astype(object)
+    predicted, truth = model.predict(features), test["target"].to_numpy()
+    measured = evaluation["metrics"]
+    quality = workspace.s3.read_json(evaluation_uri(metadata, "model_quality"))
+    if problem_type == "regression":
+        truth = truth.astype(float)
+        assert measured["rmse"] == pytest.approx(np.sqrt(sk.mean_squared_error(truth, predicted)), rel=1e-9)
+        assert measured["mae"] == pytest.approx(sk.mean_absolute_error(truth, predicted), rel=1e-9)
+        assert measured["r2"] == pytest.approx(sk.r2_score(truth, predicted), rel=1e-9)
+        assert evaluation["gates"]["max_rmse"]["bound"] == "max" and evaluation["gates"]["max_rmse"]["delta"] > 0
+        south = (test["region"] == "south").to_numpy()
+        gate = evaluation["gates"]["south_mae"]
+        assert gate["observed"] == pytest.approx(sk.mean_absolute_error(truth[south], predicted[south]), abs=1e-6)
+        assert set(quality["regression_metrics"]) == {"mae", "mse", "rmse", "r2"}
+        assert quality["regression_metrics"]["rmse"]["value"] == pytest.approx(measured["rmse"], rel=1e-9)
+        assert "edges" in workspace.s3.read_json(metadata["BaselineProfile"])["prediction"]
+    else:
+        truth = truth.astype(str)
+        assert measured["accuracy"] == pytest.approx(sk.accuracy_score(truth, predicted), rel=1e-9)
+        assert measured["macro_f1"] == pytest.approx(sk.f1_score(truth, predicted, average="macro"), rel=1e-9)
+        assert measured["weighted_f1"] == pytest.approx(sk.f1_score(truth, predicted, average="weighted"), rel=1e-9)
+        gold = truth == "gold"
+        gate = evaluation["gates"]["gold_recall"]
+        assert gate["observed"] == pytest.approx(np.mean(predicted[gold] == "gold"), abs=1e-6)
+        assert evaluation["segments"]["gold_recall"]["support"] == int(gold.sum())
+        statistics = quality["multiclass_classification_metrics"]
+        assert statistics["weighted_f1"]["value"] == pytest.approx(measured["weighted_f1"], rel=1e-9)
+        assert sum(sum(row.values()) for row in statistics["confusion_matrix"].values()) == len(truth)
+        prediction = workspace.s3.read_json(metadata["BaselineProfile"])["prediction"]
+        assert prediction["type"] == "categorical" and set(prediction["counts"]) <= {"bronze", "silver", "gold"}
+    assert evaluation["edge_cases"]["cases"] == 2
+
+
+def evaluation_uri(metadata: dict[str, str], what: str) -> str:
+    """The test split DataPull wrote, or Evaluate's model-quality statistics, of this version."""
+    evaluation = metadata["EvaluationReport"].rsplit("/", 1)[0]
+    if what == "model_quality":
+        return f"{evaluation}/model_quality.json"
+    execution = evaluation.rsplit("/", 2)[0]
+    return f"{execution}/DataPull/test/"

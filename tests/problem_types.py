@@ -1,0 +1,98 @@
+"""Generated data and configs for a multiclass and a regression model: the same loop around a
+model that is not the example's binary classifier."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from tests.conftest import EXAMPLE_CONFIG
+
+CLASSES = ("bronze", "silver", "gold")
+DATA_URI = "s3://tabular-data-111122223333/{model}/labelled/"
+
+
+def rows(problem_type: str, count: int = 6000, days: int = 30, seed: int = 7) -> pd.DataFrame:
+    """`count` rows over `days`: three numeric features and a categorical one; the label is a
+    noisy function of them (classes by score tercile, or a value)."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(0, 1, count), rng.uniform(0, 10, count)
+    x3 = rng.exponential(2.0, count)
+    region = rng.choice(["north", "south", "east"], count, p=[0.5, 0.3, 0.2])
+    effect = pd.Series(region).map({"north": 0.0, "south": 1.5, "east": -1.0}).to_numpy()
+    value = 3.0 * x1 + 0.8 * x2 - 0.5 * x3 + effect + rng.normal(0, 0.5, count)
+    start = pd.Timestamp("2026-01-01")
+    frame = pd.DataFrame(
+        {
+            "row_id": np.arange(count),
+            "event_time": start + pd.to_timedelta(np.sort(rng.uniform(0, days * 86_400, count)), unit="s"),
+            "x1": x1,
+            "x2": x2,
+            "x3": x3,
+            "region": region,
+        }
+    )
+    if problem_type == "regression":
+        frame["target"] = value
+    else:
+        cuts = np.quantile(value, [1 / 3, 2 / 3])
+        frame["target"] = np.asarray(CLASSES, dtype=object)[np.searchsorted(cuts, value)]
+    return frame
+
+
+def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, Any]:
+    """A deploy config for `problem_type` built from the example's, with gates that fit it."""
+    raw = copy.deepcopy(yaml.safe_load(EXAMPLE_CONFIG.read_text()))
+    name = f"tabular-{problem_type.split('_')[0]}-{estimator.replace('_', '-')}"
+    raw["model"] = {
+        "name": name,
+        "problem_type": problem_type,
+        "label": "target",
+        "id_column": "row_id",
+        "time_column": "event_time",
+        "features": [
+            {"name": "x1", "type": "numeric"},
+            {"name": "x2", "type": "numeric", "min": 0, "max": 10},
+            {"name": "x3", "type": "numeric", "min": 0},
+            {"name": "region", "type": "categorical", "categories": ["north", "south", "east"]},
+        ],
+    }
+    raw["data"] = {
+        "fresh": {"kind": "files", "uri": DATA_URI.format(model=name), "format": "parquet"},
+        "window": {"strategy": "expanding", "fresh_days": 30},
+        "checks": {"min_rows": 1000},
+        "split": {"validation_fraction": 0.15, "test_fraction": 0.3},
+    }
+    raw["training"] = {"estimator": estimator, "random_seed": 42}
+    raw["registry"]["model_package_group"] = name
+    raw["drift"].pop("performance_slo")
+    raw["promotion"]["shadow"].pop("metric")
+    edge = folder / f"{name}.edge-cases.csv"
+    if problem_type == "regression":
+        raw["gates"] = {
+            "metrics": [{"metric": "rmse", "max": 1.5}, {"metric": "r2", "min": 0.8}],
+            "champion": {"metric": "rmse", "max_regression": 0.2},
+            "segments": [{"name": "south_mae", "where": 'region == "south"', "metric": "mae", "max": 1.5}],
+            "edge_cases": {"uri": str(edge), "min_pass_rate": 0.5, "tolerance": 2.0},
+        }
+        cases = pd.DataFrame({"x1": [0.0, 1.0], "x2": [5.0, 5.0], "x3": [1.0, 1.0], "region": ["north", "north"]})
+        cases["expected_label"] = 3.0 * cases["x1"] + 0.8 * cases["x2"] - 0.5 * cases["x3"]
+    else:
+        raw["gates"] = {
+            "metrics": [{"metric": "accuracy", "min": 0.7}, {"metric": "macro_f1", "min": 0.7}],
+            "champion": {"metric": "macro_f1", "max_regression": 0.02},
+            "segments": [
+                {"name": "gold_recall", "where": 'target == "gold"', "metric": "recall", "min": 0.7, "min_samples": 50}
+            ],
+            "edge_cases": {"uri": str(edge), "min_pass_rate": 0.5},
+        }
+        cases = pd.DataFrame({"x1": [-3.0, 3.0], "x2": [0.5, 9.5], "x3": [1.0, 1.0], "region": ["north", "south"]})
+        cases["expected_label"] = ["bronze", "gold"]
+    folder.mkdir(parents=True, exist_ok=True)
+    cases.to_csv(edge, index=False)
+    return raw
