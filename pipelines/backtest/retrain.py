@@ -97,7 +97,7 @@ def pull_and_train(
         model_id=model_id,
         window=window,
         estimator=estimator,
-        profile=with_predictions(profile, measured["_scores"], config),  # as Evaluate registers it
+        profile=with_predictions(profile, measured["_predictions"], config),  # as Evaluate registers it
         test=test,
         measured=measured,
         rows={"train": len(train), "validation": len(validation), "test": len(test)},
