@@ -417,20 +417,74 @@ ESTIMATOR_PARAMETERS: dict[str, frozenset[str]] = {
         }
     ),
 }
-CLASSIFIER_ONLY_PARAMETERS = frozenset({"class_weight"})
+ESTIMATOR_PARAMETERS |= {
+    "xgboost": frozenset(
+        {
+            "n_estimators",
+            "max_depth",
+            "learning_rate",
+            "subsample",
+            "colsample_bytree",
+            "min_child_weight",
+            "gamma",
+            "reg_alpha",
+            "reg_lambda",
+            "max_bin",
+            "scale_pos_weight",
+        }
+    ),
+    "lightgbm": frozenset(
+        {
+            "n_estimators",
+            "num_leaves",
+            "max_depth",
+            "learning_rate",
+            "subsample",
+            "subsample_freq",
+            "colsample_bytree",
+            "min_child_samples",
+            "reg_alpha",
+            "reg_lambda",
+            "class_weight",
+        }
+    ),
+}
+CLASSIFIER_ONLY_PARAMETERS = frozenset({"class_weight", "scale_pos_weight"})
 # The problem types each estimator has a scikit-learn implementation for (training_containers/estimators.py).
 ESTIMATOR_PROBLEM_TYPES: dict[str, tuple[catalog.ProblemType, ...]] = {
     "gradient_boosting": catalog.PROBLEM_TYPES,
     "logistic_regression": ("binary_classification", "multiclass_classification"),
     "random_forest": catalog.PROBLEM_TYPES,
+    "xgboost": catalog.PROBLEM_TYPES,
+    "lightgbm": catalog.PROBLEM_TYPES,
 }
 
 
+_RELATIVE_FILE = r"^[A-Za-z0-9_-][A-Za-z0-9_-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.py$"  # no "..", not absolute
+
+
+class TrainingScript(_Strict):
+    """The team's own training code, run the way SageMaker's framework estimators run a script:
+    `entry_point` reads the `SM_CHANNEL_TRAIN` and `SM_CHANNEL_VALIDATION` folders and writes its
+    model to `SM_MODEL_DIR`; hyperparameters arrive as `--name value`. `inference` defines
+    `model_fn(model_dir)` and `predict_fn(data, model)` (the SageMaker inference toolkit's names);
+    Evaluate and the endpoint predict through them. docs/bring-your-own-model.md has the contract."""
+
+    source_dir: str
+    """The folder of the code, relative to the config file; shipped whole, content-addressed."""
+    entry_point: Annotated[str, Field(pattern=_RELATIVE_FILE)] = "train.py"
+    """The training script, relative to `source_dir`."""
+    inference: Annotated[str, Field(pattern=_RELATIVE_FILE)] = "inference.py"
+    """The module with `model_fn` and `predict_fn`, relative to `source_dir`."""
+
+
 class TrainingSection(_Strict):
-    estimator: Literal["gradient_boosting", "logistic_regression", "random_forest"]
-    """The built-in estimator."""
+    estimator: Literal["gradient_boosting", "logistic_regression", "random_forest", "xgboost", "lightgbm"] | None = None
+    """A built-in estimator; or `script`, not both."""
+    script: TrainingScript | None = None
+    """The team's own training code instead of a built-in estimator."""
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
-    """Passed to the estimator; names are checked against the estimator's own."""
+    """Passed to the estimator (names checked against its own) or to the script as `--name value`."""
     instance_type: TrainingInstance = "ml.m5.xlarge"
     """The training job's instance."""
     instance_count: Annotated[Int, Field(ge=1)] = 1
@@ -445,7 +499,15 @@ class TrainingSection(_Strict):
     """Seeds the split and the estimator."""
 
     @model_validator(mode="after")
+    def _estimator_or_script(self) -> TrainingSection:
+        if (self.estimator is None) == (self.script is None):
+            raise FieldError(("estimator",), "name a built-in estimator or a script (training.script), exactly one")
+        return self
+
+    @model_validator(mode="after")
     def _known_hyperparameters(self) -> TrainingSection:
+        if self.estimator is None:
+            return self  # a script's arguments are its own
         unknown = sorted(set(self.hyperparameters) - ESTIMATOR_PARAMETERS[self.estimator])
         if unknown:
             allowed = ", ".join(sorted(ESTIMATOR_PARAMETERS[self.estimator]))
@@ -1074,15 +1136,17 @@ class ModelConfig(_Strict):
         for it; bounds of [0, 1] metrics lie in [0, 1]; regression edge cases have a tolerance."""
         problem_type = self.model.problem_type
         training = self.training
-        if problem_type not in ESTIMATOR_PROBLEM_TYPES[training.estimator]:
+        if training.estimator is not None and problem_type not in ESTIMATOR_PROBLEM_TYPES[training.estimator]:
             supported = ", ".join(ESTIMATOR_PROBLEM_TYPES[training.estimator])
             raise FieldError(
                 ("training", "estimator"),
                 f"{training.estimator} does not support {problem_type}; it supports {supported}",
             )
-        if problem_type == "regression" and CLASSIFIER_ONLY_PARAMETERS & set(training.hyperparameters):
+        builtin = training.estimator is not None
+        if builtin and problem_type == "regression" and CLASSIFIER_ONLY_PARAMETERS & set(training.hyperparameters):
             raise FieldError(
-                ("training", "hyperparameters"), "class_weight is for classifiers; this model is a regression"
+                ("training", "hyperparameters"),
+                "class_weight and scale_pos_weight are for classifiers; this model is a regression",
             )
         named: list[tuple[tuple[str | int, ...], str, float | None]] = [
             (("gates", "metrics", i), g.metric, g.threshold) for i, g in enumerate(self.gates.metrics)

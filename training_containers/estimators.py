@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -17,7 +18,7 @@ from sklearn.ensemble import (
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import LabelEncoder, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from pipelines.config import FeatureType, ModelConfig
 from pipelines.gates.catalog import ProblemType
@@ -57,6 +58,43 @@ def _scaled(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
     )
 
 
+class EncodedLabels(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """A classifier that learns class indices 0..k-1 (XGBoost's) fitted on any labels: the labels
+    are encoded on the way in and decoded on the way out."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def fit(self, rows: Any, labels: Any, sample_weight: Any = None) -> EncodedLabels:
+        self.encoder_ = LabelEncoder().fit(labels)
+        self.classes_ = self.encoder_.classes_
+        self.estimator.fit(rows, self.encoder_.transform(labels), sample_weight=sample_weight)
+        return self
+
+    def predict(self, rows: Any) -> np.ndarray:
+        decoded: np.ndarray = self.encoder_.inverse_transform(np.asarray(self.estimator.predict(rows), dtype=int))
+        return decoded
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        probabilities: np.ndarray = self.estimator.predict_proba(rows)
+        return probabilities
+
+
+def _boosting(estimator: str, regression: bool, seed: int, hyperparameters: dict[str, Any]) -> Any:
+    """XGBoost or LightGBM through their scikit-learn interfaces, with the config's hyperparameters
+    (imported here: only a model that uses them needs them)."""
+    if estimator == "xgboost":
+        import xgboost
+
+        model = (xgboost.XGBRegressor if regression else xgboost.XGBClassifier)(random_state=seed, n_jobs=1)
+        model.set_params(**hyperparameters)
+        return model if regression else EncodedLabels(model)
+    import lightgbm
+
+    model = (lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier)(random_state=seed, n_jobs=1, verbose=-1)
+    return model.set_params(**hyperparameters)
+
+
 def build_estimator(config: ModelConfig, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     """The configured estimator for the model's problem type; an unknown hyperparameter is refused
     by the estimator itself (scikit-learn's set_params names it)."""
@@ -71,6 +109,9 @@ def build_estimator(config: ModelConfig, hyperparameters: dict[str, Any], seed: 
         model = _TREES[estimator, regression](categorical_features=is_categorical, random_state=seed)
     elif estimator == "random_forest":
         prepare, model = _ordinal(numeric, categorical), _TREES[estimator, regression](random_state=seed)
+    elif estimator in ("xgboost", "lightgbm"):
+        model = _boosting(estimator, regression, seed, hyperparameters)
+        return Pipeline([("prepare", _ordinal(numeric, categorical)), (MODEL_STEP, model)])
     elif regression:
         raise ValueError(f"training.estimator {estimator} does not support regression")
     else:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from pipelines.config import ModelConfig, parse_config
+from pipelines.config import ESTIMATOR_PROBLEM_TYPES, ModelConfig, parse_config
 from pipelines.errors import ConfigError
 from pipelines.gates import catalog, metrics
 from pipelines.gates.rules import Measurements, evaluate_gates, failure_message
@@ -86,7 +86,10 @@ def test_a_regression_and_a_multiclass_config_load_with_their_default_shadow_met
         (lambda r: r["gates"]["metrics"].append({"metric": "rmse"}), "set min or max"),
         (lambda r: r["gates"]["metrics"].append({"metric": "rmse", "min": 0, "max": 1}), "set min or max"),
         (lambda r: r["training"].update(estimator="logistic_regression"), "does not support regression"),
-        (lambda r: r["training"].update(hyperparameters={"class_weight": "balanced"}), "class_weight is for"),
+        (
+            lambda r: r["training"].update(hyperparameters={"class_weight": "balanced"}),
+            "scale_pos_weight are for classifiers",
+        ),
         (lambda r: r["gates"]["edge_cases"].pop("tolerance"), "needs a tolerance"),
         (lambda r: r["drift"].update(performance_slo={"metric": "r2", "min": 0.5}), "drift.performance_slo"),
         (lambda r: r["promotion"]["shadow"].update(metric="accuracy"), "promotion.shadow.metric"),
@@ -123,7 +126,7 @@ def test_edge_cases_of_a_classifier_take_no_tolerance(multiclass: dict[str, Any]
 def test_every_estimators_parameters_are_its_own() -> None:
     """The names the config accepts are the scikit-learn estimators' own (get_params)."""
     from pipelines.config import CLASSIFIER_ONLY_PARAMETERS, ESTIMATOR_PARAMETERS, ESTIMATOR_PROBLEM_TYPES
-    from training_containers.estimators import MODEL_STEP, build_estimator
+    from training_containers.estimators import MODEL_STEP, EncodedLabels, build_estimator
 
     base = config_dict("regression", "gradient_boosting", Path("/tmp/unused-edge-cases"))
     for estimator, problem_types in ESTIMATOR_PROBLEM_TYPES.items():
@@ -134,7 +137,8 @@ def test_every_estimators_parameters_are_its_own() -> None:
             raw["gates"] = {}
             raw["promotion"]["shadow"].pop("metric", None)
             config = parse_config(raw)
-            own = set(build_estimator(config, {}, 0).named_steps[MODEL_STEP].get_params())
+            step = build_estimator(config, {}, 0).named_steps[MODEL_STEP]
+            own = set((step.estimator if isinstance(step, EncodedLabels) else step).get_params())
             accepted = ESTIMATOR_PARAMETERS[estimator] - (
                 CLASSIFIER_ONLY_PARAMETERS if problem_type == "regression" else set()
             )
@@ -191,3 +195,34 @@ def test_the_backtest_refuses_what_it_cannot_replay_yet(regression: dict[str, An
     stderr = io.StringIO()
     assert backtest_command(BacktestRequest(config=str(path), data=str(tmp_path / "none.csv")), stderr) == 2
     assert "replays binary classifiers only so far (model.problem_type is regression)" in stderr.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("estimator", "problem_type"),
+    [(e, p) for e, types in ESTIMATOR_PROBLEM_TYPES.items() for p in types],
+)
+def test_every_estimator_fits_every_problem_type_it_supports(estimator: str, problem_type: str, tmp_path: Path) -> None:
+    """Train's fit on generated rows: the validation metrics are scikit-learn's on the model's own
+    predictions, and the model has learnt something (better than a constant)."""
+    from tests.problem_types import rows
+    from training_containers.estimators import features_frame, predictions, targets
+    from training_containers.train import fit
+
+    raw = config_dict(problem_type, "gradient_boosting", tmp_path)
+    raw["training"] = {"estimator": estimator, "random_seed": 3}
+    config = parse_config(raw)
+    frame = rows(problem_type, count=1500)
+    model, metadata = fit(config, {}, frame.iloc[:1000], frame.iloc[1000:])
+    validation = frame.iloc[1000:]
+    predicted = predictions(model, features_frame(validation, config), config.model.problem_type)
+    truth = targets(validation, config)
+    measured = metadata["validation_metrics"]
+    if problem_type == "regression":
+        assert measured["r2"] == pytest.approx(sk.r2_score(truth, predicted)) and measured["r2"] > 0.8
+    elif problem_type == "binary_classification":
+        assert measured["roc_auc"] == pytest.approx(sk.roc_auc_score(truth, predicted)) and measured["roc_auc"] > 0.9
+    else:
+        assert set(predicted) <= {"bronze", "silver", "gold"}
+        assert measured["macro_f1"] == pytest.approx(sk.f1_score(truth, predicted, average="macro"))
+        assert measured["macro_f1"] > 0.6
+    assert metadata["problem_type"] == problem_type and metadata["estimator"] == estimator
