@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, ROOT
 
 CLASSES = ("bronze", "silver", "gold")
 DATA_URI = "s3://tabular-data-111122223333/{model}/labelled/"
 
 
-def rows(problem_type: str, count: int = 6000, days: int = 30, seed: int = 7) -> pd.DataFrame:
+def rows(problem_type: str, count: int = 3000, days: int = 30, seed: int = 7) -> pd.DataFrame:
     """`count` rows over `days`: three numeric features and a categorical one; the label is a
     noisy function of them (classes by score tercile, or a value)."""
     rng = np.random.default_rng(seed)
@@ -39,6 +39,8 @@ def rows(problem_type: str, count: int = 6000, days: int = 30, seed: int = 7) ->
     )
     if problem_type == "regression":
         frame["target"] = value
+    elif problem_type == "binary_classification":
+        frame["target"] = (value > np.quantile(value, 0.7)).astype(int)
     else:
         cuts = np.quantile(value, [1 / 3, 2 / 3])
         frame["target"] = np.asarray(CLASSES, dtype=object)[np.searchsorted(cuts, value)]
@@ -46,7 +48,8 @@ def rows(problem_type: str, count: int = 6000, days: int = 30, seed: int = 7) ->
 
 
 def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, Any]:
-    """A deploy config for `problem_type` built from the example's, with gates that fit it."""
+    """A deploy config for `problem_type` built from the example's, with gates that fit it;
+    `estimator` "script" trains with the example script in models/tabular."""
     raw = copy.deepcopy(yaml.safe_load(EXAMPLE_CONFIG.read_text()))
     name = f"tabular-{problem_type.split('_')[0]}-{estimator.replace('_', '-')}"
     raw["model"] = {
@@ -69,11 +72,26 @@ def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, An
         "split": {"validation_fraction": 0.15, "test_fraction": 0.3},
     }
     raw["training"] = {"estimator": estimator, "random_seed": 42}
+    if estimator == "script":
+        task = "regression" if problem_type == "regression" else "classification"
+        raw["training"] = {
+            "script": {"source_dir": str(ROOT / "models" / "tabular")},
+            "hyperparameters": {"task": task, "label": "target", "max_iter": 100},
+        }
     raw["registry"]["model_package_group"] = name
     raw["drift"].pop("performance_slo")
     raw["promotion"]["shadow"].pop("metric")
     edge = folder / f"{name}.edge-cases.csv"
-    if problem_type == "regression":
+    if problem_type == "binary_classification":
+        raw["gates"] = {
+            "metrics": [{"metric": "roc_auc", "min": 0.9}, {"metric": "recall", "min": 0.6}],
+            "champion": {"metric": "pr_auc", "max_regression": 0.02},
+            "segments": [{"name": "south_recall", "where": 'region == "south"', "metric": "recall", "min": 0.6}],
+            "edge_cases": {"uri": str(edge), "min_pass_rate": 0.5},
+        }
+        cases = pd.DataFrame({"x1": [-3.0, 3.0], "x2": [0.5, 9.5], "x3": [1.0, 1.0], "region": ["north", "south"]})
+        cases["expected_label"] = [0, 1]
+    elif problem_type == "regression":
         raw["gates"] = {
             "metrics": [{"metric": "rmse", "max": 1.5}, {"metric": "r2", "min": 0.8}],
             "champion": {"metric": "rmse", "max_regression": 0.2},

@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -30,12 +29,11 @@ from pipelines import naming
 from pipelines.config import ModelConfig, SegmentFilter, parse_config
 from pipelines.gates.metrics import as_classes
 from pipelines.gates.rules import Measurements, evaluate_gates, failure_message
-from training_containers import contract
+from training_containers import contract, models
 from training_containers.estimators import features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.metrics import gate_metrics, quality_statistics
 from training_containers.profile import with_predictions
-from training_containers.train import METADATA_FILE, MODEL_FILE
 
 EVALUATION = naming.EVALUATION_FILE
 MODEL_QUALITY = naming.MODEL_QUALITY_FILE
@@ -44,14 +42,12 @@ _OPS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.
 
 
 def load_model(archive: Path, workdir: Path) -> tuple[Any, dict[str, Any]]:
-    """Unpack a SageMaker model.tar.gz and load the pipeline and its metadata."""
+    """Unpack a SageMaker model.tar.gz and load the model and its metadata."""
     target = workdir / archive.stem.replace(".tar", "")
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
-    metadata_path = target / METADATA_FILE
-    metadata = read_json(metadata_path) if metadata_path.exists() else {}
-    return joblib.load(target / MODEL_FILE), metadata
+    return models.load(target)
 
 
 def segment_mask(frame: pd.DataFrame, where: SegmentFilter) -> pd.Series:

@@ -38,14 +38,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from pipelines.gates.catalog import ProblemType
-from training_containers import contract
+from training_containers import contract, models
 from training_containers.estimators import predictions
-from training_containers.files import read_json
+from training_containers.script import ScriptError
 from training_containers.train import METADATA_FILE, MODEL_FILE
 
 DEFAULT_PORT = 8080
@@ -130,13 +129,11 @@ def port() -> int:
 
 
 def load(folder: Path) -> LoadedModel:
-    """The pipeline and its input schema, from the model dir alone."""
-    model_path = folder / MODEL_FILE
-    if not model_path.is_file():
-        raise ModelLoadError(f"no {MODEL_FILE} in {folder}: the model archive was not unpacked there")
-    metadata_path = folder / METADATA_FILE
-    metadata: dict[str, Any] = read_json(metadata_path) if metadata_path.is_file() else {}
-    pipeline = joblib.load(model_path)
+    """The model and its input schema, from the model dir alone."""
+    try:
+        pipeline, metadata = models.load(folder)
+    except (models.ModelDirError, ScriptError) as error:
+        raise ModelLoadError(str(error)) from error
     binary = metadata.get("problem_type", "binary_classification") == "binary_classification"
     needed = "predict_proba" if binary else "predict"
     if not hasattr(pipeline, needed):

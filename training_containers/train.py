@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import traceback
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -26,6 +28,7 @@ from training_containers import contract
 from training_containers.environment import environment, environment_hash
 from training_containers.estimators import MODEL_STEP, build_estimator, features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, write_json
+from training_containers.script import ScriptModel, run_entry_point, unpack_source
 from training_containers.windowing import WEIGHT_COLUMN
 
 MODEL_FILE = "model.joblib"
@@ -47,11 +50,53 @@ def decode(hyperparameters: dict[str, str]) -> dict[str, Any]:
 def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any]:
     train_rows = read_tables(contract.training_channel("train"))
     validation_rows = read_tables(contract.training_channel("validation"))
+    if config.training.script is not None:
+        return train_script(config, hyperparameters, validation_rows)
     estimator, metadata = fit(config, hyperparameters, train_rows, validation_rows)
     out = contract.model_dir()
     joblib.dump(estimator, out / MODEL_FILE)
     write_json(out / METADATA_FILE, metadata)
     return metadata
+
+
+def train_script(config: ModelConfig, hyperparameters: dict[str, Any], validation_rows: pd.DataFrame) -> dict[str, Any]:
+    """The team's script trains (training_containers.script); its model is then loaded and
+    measured through its own model_fn and predict_fn, so a broken inference module fails here."""
+    script = config.training.script
+    assert script is not None
+    with tempfile.TemporaryDirectory() as workdir:
+        run_entry_point(script, unpack_source(Path(workdir)), hyperparameters)
+    out = contract.model_dir()
+    metadata = _metadata(config, {"inference": script.inference, "entry_point": script.entry_point})
+    metadata["hyperparameters"] = hyperparameters
+    if len(validation_rows):
+        model = ScriptModel(out, script.inference, config.model.problem_type)
+        metadata["validation_metrics"] = _measured(model, validation_rows, config)
+    write_json(out / METADATA_FILE, metadata)
+    return metadata
+
+
+def _measured(model: Any, rows: pd.DataFrame, config: ModelConfig) -> dict[str, float | None]:
+    predicted = predictions(model, features_frame(rows, config), config.model.problem_type)
+    threshold = config.gates.decision_threshold
+    return measure(config.model.problem_type, targets(rows, config), predicted, decision_threshold=threshold)
+
+
+def _metadata(config: ModelConfig, how: dict[str, Any]) -> dict[str, Any]:
+    """What serving and evaluation read besides the model: its schema, problem type and lineage."""
+    env = environment()
+    return {
+        "model_name": config.model.name,
+        **how,
+        "problem_type": config.model.problem_type,
+        "features": config.model.feature_names,
+        "feature_types": {f.name: f.type.value for f in config.model.features},
+        "positive_class": config.model.positive_class,
+        "decision_threshold": config.gates.decision_threshold,
+        "validation_metrics": None,
+        "environment": env,
+        "environment_hash": environment_hash(env),
+    }
 
 
 def fit(
@@ -77,32 +122,13 @@ def fit(
     weights = train_rows[WEIGHT_COLUMN].to_numpy() if WEIGHT_COLUMN in train_rows else None
     estimator.fit(features_frame(train_rows, config), y_train, **{f"{MODEL_STEP}__sample_weight": weights})
 
-    validation_metrics = None
-    if len(validation_rows):
-        predicted = predictions(estimator, features_frame(validation_rows, config), problem_type)
-        validation_metrics = measure(
-            problem_type,
-            targets(validation_rows, config),
-            predicted,
-            decision_threshold=config.gates.decision_threshold,
-        )
-
-    env = environment()
-    metadata = {
-        "model_name": config.model.name,
-        "estimator": config.training.estimator,
-        "problem_type": problem_type,
+    metadata = _metadata(config, {"estimator": config.training.estimator})
+    metadata |= {
         "classes": [str(c) for c in getattr(estimator, "classes_", [])] if problem_type != "regression" else None,
         "hyperparameters": params,
         "random_seed": seed,
-        "features": config.model.feature_names,
-        "feature_types": {f.name: f.type.value for f in config.model.features},
-        "positive_class": config.model.positive_class,
-        "decision_threshold": config.gates.decision_threshold,
         "rows": {"train": len(train_rows), "validation": len(validation_rows)},
-        "validation_metrics": validation_metrics,
-        "environment": env,
-        "environment_hash": environment_hash(env),
+        "validation_metrics": _measured(estimator, validation_rows, config) if len(validation_rows) else None,
     }
     return estimator, metadata
 
@@ -117,7 +143,8 @@ def main() -> int:
         failure.write_text(f"{type(exc).__name__}: {exc}"[:1024])
         traceback.print_exc()
         return 1
-    print(f"trained {metadata['estimator']}; validation {metadata['validation_metrics']}", file=sys.stderr)
+    trained = metadata.get("estimator") or metadata.get("entry_point")
+    print(f"trained {trained}; validation {metadata['validation_metrics']}", file=sys.stderr)
     return 0
 
 

@@ -11,10 +11,13 @@ the local runtime can put them where the definition expects them.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import logging
 import os
+import tarfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +79,36 @@ def artifacts(config: ModelConfig) -> dict[str, Artifact]:
         found["edge_cases"] = _content_addressed(config, naming.EDGE_CASES, "edge-cases.csv", path.read_bytes())
     elif edge is not None:
         found["edge_cases"] = Artifact(edge.uri, b"")
+    script = config.training.script
+    if script is not None:
+        archive = source_archive(config.local_path(script.source_dir), script.entry_point, script.inference)
+        found["source"] = _content_addressed(config, naming.SOURCE, naming.SOURCE_ARCHIVE, archive)
     return found
+
+
+def source_archive(folder: Path, *required: str) -> bytes:
+    """`folder` as a gzipped tar, the same bytes for the same files: entries sorted, times, owners
+    and modes fixed, no gzip timestamp; caches and hidden files left out. `required` files must
+    be there."""
+    if not folder.is_dir():
+        raise DefinitionError(f"training.script.source_dir: {folder} is not a folder")
+    for name in required:
+        if not (folder / name).is_file():
+            raise DefinitionError(f"training.script: {folder / name} does not exist")
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts)
+    )
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, tarfile.open(fileobj=zipped, mode="w") as tar:
+        for path in files:
+            info = tarfile.TarInfo(path.relative_to(folder).as_posix())
+            data = path.read_bytes()
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def pipeline_name(config: ModelConfig) -> str:

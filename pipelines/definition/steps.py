@@ -216,7 +216,12 @@ def train(job: Job, data_pull: Any) -> Any:
     from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
 
     training, p = job.config.training, job.config.pipeline
-    hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
+    hyperparameters: dict[str, Any]
+    if training.script is None:
+        hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed}
+    else:  # a script gets its own arguments only (as SageMaker's framework estimators pass them)
+        hyperparameters = {}
+    hyperparameters |= training.hyperparameters
     trainer = ModelTrainer(
         sagemaker_session=job.session,
         role=job.role,
@@ -249,6 +254,10 @@ def train(job: Job, data_pull: Any) -> Any:
         tags=[Tag(key=t["Key"], value=t["Value"]) for t in job.tags],
     )
     pulled = outputs(data_pull)
+    channels = {"train": pulled["train"].S3Output.S3Uri, "validation": pulled["validation"].S3Output.S3Uri}
+    channels["config"] = job.staged["config"].uri
+    if "source" in job.staged:
+        channels["code"] = job.staged["source"].uri
     return TrainingStep(
         name=TRAIN,
         display_name="Train candidate",
@@ -257,6 +266,11 @@ def train(job: Job, data_pull: Any) -> Any:
                 InputData(channel_name="train", data_source=pulled["train"].S3Output.S3Uri),
                 InputData(channel_name="validation", data_source=pulled["validation"].S3Output.S3Uri),
                 InputData(channel_name="config", data_source=job.staged["config"].uri),
+                *(
+                    [InputData(channel_name="code", data_source=job.staged["source"].uri)]
+                    if "source" in job.staged
+                    else []
+                ),
             ]
         ),
         retry_policies=job.retries,

@@ -5,12 +5,10 @@ functions from the registered model's predictions on the test split."""
 
 from __future__ import annotations
 
-import io
 import tarfile
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,12 +18,19 @@ from sklearn import metrics as sk
 from pipelines.config import load_config
 from pipelines.local.workspace import Workspace
 from tests.problem_types import config_dict, rows
+from training_containers.estimators import features_frame, predictions
 
 CASES = [
+    ("binary_classification", "random_forest"),
+    ("binary_classification", "script"),
+    ("multiclass_classification", "script"),
+    ("regression", "script"),
     ("multiclass_classification", "gradient_boosting"),
     ("multiclass_classification", "logistic_regression"),
     ("multiclass_classification", "random_forest"),
+    ("multiclass_classification", "xgboost"),
     ("regression", "gradient_boosting"),
+    ("regression", "lightgbm"),
     ("regression", "random_forest"),
 ]
 
@@ -45,12 +50,14 @@ def _registered(problem_type: str, estimator: str, folder: Path) -> tuple[Any, W
     return config, workspace, package
 
 
-def _model(workspace: Workspace, package: dict[str, Any]) -> Any:
+def _model(workspace: Workspace, package: dict[str, Any], folder: Path) -> Any:
+    """The registered model, loaded the way Evaluate and the server load it."""
+    from training_containers import models
+
     archive = workspace.s3.path(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
     with tarfile.open(archive) as tar:
-        member = tar.extractfile("model.joblib")
-        assert member is not None
-        return joblib.load(io.BytesIO(member.read()))
+        tar.extractall(folder, filter="data")
+    return models.load(folder)[0]
 
 
 @pytest.mark.parametrize(("problem_type", "estimator"), CASES, ids=[f"{p}-{e}" for p, e in CASES])
@@ -64,13 +71,18 @@ def test_a_model_of_each_kind_is_trained_gated_and_registered(
     test = pd.concat(
         pd.read_parquet(p) for p in sorted(workspace.s3.path(evaluation_uri(metadata, "test")).glob("*.parquet"))
     )
-    model = _model(workspace, package)
-    features = test[config.model.feature_names].copy()
-    features["region"] = features["region"].astype(str).astype(object)
-    predicted, truth = model.predict(features), test["target"].to_numpy()
+    model = _model(workspace, package, tmp_path / "model")
+    predicted = predictions(model, features_frame(test, config), config.model.problem_type)
+    truth = test["target"].to_numpy()
     measured = evaluation["metrics"]
     quality = workspace.s3.read_json(evaluation_uri(metadata, "model_quality"))
-    if problem_type == "regression":
+    if problem_type == "binary_classification":
+        truth = truth.astype(int)
+        assert measured["roc_auc"] == pytest.approx(sk.roc_auc_score(truth, predicted), rel=1e-9)
+        assert measured["pr_auc"] == pytest.approx(sk.average_precision_score(truth, predicted), rel=1e-9)
+        assert measured["recall"] == pytest.approx(sk.recall_score(truth, predicted >= 0.5), rel=1e-9)
+        assert quality["binary_classification_metrics"]["auc"]["value"] == pytest.approx(measured["roc_auc"])
+    elif problem_type == "regression":
         truth = truth.astype(float)
         assert measured["rmse"] == pytest.approx(np.sqrt(sk.mean_squared_error(truth, predicted)), rel=1e-9)
         assert measured["mae"] == pytest.approx(sk.mean_absolute_error(truth, predicted), rel=1e-9)

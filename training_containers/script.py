@@ -1,0 +1,162 @@
+"""A team's own training script and inference module, run under SageMaker's script-mode contract.
+
+Training (what SageMaker's framework estimators do with `entry_point` and `source_dir`): the
+source dir arrives as the `code` channel (`sourcedir.tar.gz`, built by
+pipelines.definition.builder.source_archive) and is unpacked; the entry point runs with the
+working directory at its root, hyperparameters as `--name value` arguments, and the environment
+variables the SageMaker training toolkit sets: `SM_CHANNEL_TRAIN`, `SM_CHANNEL_VALIDATION`,
+`SM_MODEL_DIR`, `SM_OUTPUT_DATA_DIR`, `SM_HPS` (the hyperparameters as JSON), `SM_CHANNELS`,
+`SM_NUM_CPUS` ("Environment variables", sagemaker-training-toolkit README:
+https://github.com/aws/sagemaker-training-toolkit/blob/master/ENVIRONMENT_VARIABLES.md). The
+source dir is then copied into the model dir as `code/`, where the SageMaker inference toolkit
+looks for `inference.py` in `model.tar.gz`.
+
+Inference: `model_fn(model_dir)` loads the model, `predict_fn(data, model)` predicts for `data`,
+a pandas DataFrame of the config's features in order (categoricals as text). It returns one value
+per row: the positive class's probability in [0, 1] (or an n x 2 array of both classes'), the
+class, or the value, by the model's problem type. Anything else is an error naming the function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines import naming
+from pipelines.config import TrainingScript
+from pipelines.gates.catalog import ProblemType
+from training_containers import contract
+
+CODE_DIR = "code"  # in the model dir, as the SageMaker inference toolkit expects it
+TAIL = 800  # characters of a failed script's stderr kept in the job's FailureReason
+
+
+class ScriptError(RuntimeError):
+    """The team's code failed or broke the contract; the message names the file or function."""
+
+
+def unpack_source(workdir: Path) -> Path:
+    """The `code` channel's source archive, unpacked into `workdir`."""
+    archive = contract.training_channel("code") / naming.SOURCE_ARCHIVE
+    if not archive.is_file():
+        raise ScriptError(f"the code channel holds no {naming.SOURCE_ARCHIVE} (training.script's source_dir)")
+    with tarfile.open(archive) as tar:
+        tar.extractall(workdir, filter="data")
+    return workdir
+
+
+def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[str, Any]) -> None:
+    """Run the training script as SageMaker's script mode does; its output goes to this job's."""
+    entry = source / script.entry_point
+    if not entry.is_file():
+        raise ScriptError(f"training.script.entry_point: {script.entry_point} is not in the source dir")
+    arguments = [item for name, value in hyperparameters.items() for item in (f"--{name}", _argument(value))]
+    environment = {
+        **os.environ,
+        "SM_CHANNEL_TRAIN": str(contract.training_channel("train")),
+        "SM_CHANNEL_VALIDATION": str(contract.training_channel("validation")),
+        "SM_MODEL_DIR": str(contract.model_dir()),
+        "SM_OUTPUT_DATA_DIR": str(contract.training_output_dir()),
+        "SM_HPS": json.dumps(hyperparameters),
+        "SM_CHANNELS": json.dumps(["train", "validation"]),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
+    done = subprocess.run(
+        [sys.executable, str(entry), *arguments], cwd=source, env=environment, capture_output=True, text=True
+    )
+    sys.stderr.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise ScriptError(f"{script.entry_point} exited with {done.returncode}: {done.stderr.strip()[-TAIL:]}")
+    model_dir = contract.model_dir()
+    if not any(p.name != CODE_DIR for p in model_dir.iterdir()):
+        raise ScriptError(f"{script.entry_point} wrote nothing to SM_MODEL_DIR ({model_dir})")
+    shutil.copytree(source, model_dir / CODE_DIR, dirs_exist_ok=True)
+
+
+def _argument(value: Any) -> str:
+    """A hyperparameter as SageMaker passes it on the command line."""
+    return json.dumps(value) if isinstance(value, bool | list | dict) else str(value)
+
+
+class ScriptModel:
+    """A model behind the team's `model_fn` and `predict_fn`, with the methods the jobs and the
+    server call on a scikit-learn pipeline (`predict_proba`, `predict`), checked on every call."""
+
+    def __init__(self, model_dir: Path, inference: str, problem_type: ProblemType) -> None:
+        self.inference, self.problem_type = inference, problem_type
+        path = model_dir / CODE_DIR / inference
+        if not path.is_file():
+            raise ScriptError(f"the model has no {CODE_DIR}/{inference} (training.script.inference)")
+        module = _import(path)
+        for name in ("model_fn", "predict_fn"):
+            if not callable(getattr(module, name, None)):
+                raise ScriptError(
+                    f"{inference} defines no {name}: it needs model_fn(model_dir) and predict_fn(data, model)"
+                )
+        self._predict_fn = module.predict_fn
+        try:
+            self.model = module.model_fn(str(model_dir))
+        except Exception as error:
+            raise ScriptError(f"{inference} model_fn failed: {type(error).__name__}: {error}") from error
+
+    def _predicted(self, rows: Any) -> np.ndarray:
+        try:
+            found = np.asarray(self._predict_fn(rows, self.model))
+        except Exception as error:
+            raise ScriptError(f"{self.inference} predict_fn failed: {type(error).__name__}: {error}") from error
+        if self.problem_type == "binary_classification" and found.ndim == 2 and found.shape[1] == 2:
+            found = found[:, 1]
+        if found.ndim != 1 or len(found) != len(rows):
+            raise ScriptError(
+                f"{self.inference} predict_fn returned shape {found.shape} for {len(rows)} rows; "
+                f"a {self.problem_type} model returns one value per row"
+            )
+        return found
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        scores = self._predicted(rows)
+        try:
+            scores = scores.astype("float64")
+        except ValueError:
+            raise ScriptError(f"{self.inference} predict_fn returned non-numbers for a binary classifier") from None
+        if not np.all((scores >= 0) & (scores <= 1)):
+            outside = scores[~((scores >= 0) & (scores <= 1))][:3].tolist()
+            raise ScriptError(f"{self.inference} predict_fn returned probabilities outside [0, 1]: {outside}")
+        return np.column_stack([1 - scores, scores])
+
+    def predict(self, rows: Any) -> np.ndarray:
+        found = self._predicted(rows)
+        if self.problem_type == "regression":
+            try:
+                values = found.astype("float64")
+            except ValueError:
+                raise ScriptError(f"{self.inference} predict_fn returned non-numbers for a regression") from None
+            if not np.all(np.isfinite(values)):
+                raise ScriptError(f"{self.inference} predict_fn returned values that are not finite numbers")
+            return values
+        return found
+
+
+def _import(path: Path) -> Any:
+    """The inference module, with its folder importable (its own helper modules)."""
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(f"inference_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise ScriptError(f"{path.name} cannot be imported: {type(error).__name__}: {error}") from error
+    return module
