@@ -736,11 +736,9 @@ class AlertsSection(_Strict):
 # --------------------------------------------------------------------------- drift, trigger
 
 
-class PerformanceSlo(_Strict):
-    metric: Metric
-    """Measured on labelled captured predictions."""
-    min: Annotated[Float, Field(ge=0, le=1)]
-    """Below this value the SLO alarm breaches."""
+class PerformanceSlo(_Bound):
+    """The live metric, measured on labelled captured predictions, and its floor (`min`) or ceiling
+    (`max`, for errors such as rmse): past it the SLO alarm breaches."""
 
 
 class DriftSection(_Strict):
@@ -967,9 +965,9 @@ class ShadowCriteria(_Strict):
     """Labelled shadow predictions needed before a verdict."""
     min_duration_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
     """The shadow runs at least this long."""
-    offline_tolerance: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    offline_tolerance: Annotated[Float, Field(ge=0)] = 0.05
     """The live metric may fall this far below the offline (test-split) value."""
-    champion_margin: Annotated[Float, Field(ge=0, le=1)] = 0.01
+    champion_margin: Annotated[Float, Field(ge=0)] = 0.01
     """And this far below the champion's live value on the same requests."""
     max_latency_p99_ms: Annotated[Float, Field(gt=0)] = 200
     """The shadow's p99 model latency limit."""
@@ -1155,14 +1153,8 @@ class ModelConfig(_Strict):
         if self.gates.champion is not None:
             named.append((("gates", "champion"), self.gates.champion.metric, None))
         slo = self.drift.performance_slo
-        if slo is not None and problem_type != "binary_classification":
-            message = (
-                f"live performance is measured for binary classifiers only so far; a {problem_type} model "
-                "retrains on drifted features: remove performance_slo"
-            )
-            raise FieldError(("drift", "performance_slo"), message)
         if slo is not None:
-            named.append((("drift", "performance_slo"), slo.metric, slo.min))
+            named.append((("drift", "performance_slo"), slo.metric, slo.threshold))
         named.append((("promotion", "shadow"), self.promotion.shadow.metric or "", None))
         for path, name, threshold in named:
             try:

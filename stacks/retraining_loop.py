@@ -68,12 +68,6 @@ class RetrainingLoop(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         require_deployable(config)
-        if config.model.problem_type != "binary_classification":
-            raise LoopError(
-                f"{config.model.name}: a {config.model.problem_type} model trains, is gated and registered "
-                "(python -m pipelines run-local), but its live side (the monitor's prediction drift, the shadow "
-                "verdict) judges binary classifiers only so far: it cannot be deployed yet"
-            )
         self.names = names = ResourceNames.of(config)
         _same_environment(cdk.Stack.of(self), names)
         staging = staging or _staging()

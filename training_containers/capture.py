@@ -10,9 +10,10 @@ Data capture (what an endpoint with DataCaptureConfig writes, one JSON object pe
 The input holds the model's features in config order without a header; a request with several
 records holds one line each. `encoding` is CSV, JSON or BASE64 (then `observedContentType` says
 which of the two the bytes are). The output is the positive-class score (the last value of a line
-when there are several). JSON inputs may be an object of feature values, a list of them, a list
-in feature order, or any of those under "instances"; JSON outputs a number, a list, or
-{"predictions": [...]} whose items are numbers or objects with "score" or "probability".
+when there are several), a regression's value, or a multiclass model's class (kept as text). JSON
+inputs may be an object of feature values, a list of them, a list in feature order, or any of
+those under "instances"; JSON outputs a number, a list, or {"predictions": [...]} whose items are
+numbers (classes) or objects with "score" or "probability".
 
 Ground truth (SageMaker Model Monitor's format, one object per line, usually under
 `<prefix>/yyyy/mm/dd/hh/`):
@@ -213,6 +214,17 @@ def _json_records(body: str, names: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _json_scores(body: str) -> list[float]:
+    return [float(item) for item in _json_outputs(body)]
+
+
+def _json_classes(body: str) -> list[str]:
+    """A multiclass model's answers: its classes, as text."""
+    return [
+        str(int(item)) if isinstance(item, float) and item.is_integer() else str(item) for item in _json_outputs(body)
+    ]
+
+
+def _json_outputs(body: str) -> list[Any]:
     document = json.loads(body)
     if isinstance(document, dict):
         document = document.get("predictions", document.get("scores", [document]))
@@ -224,7 +236,7 @@ def _json_scores(body: str) -> list[float]:
             item = item.get("score", item.get("probability", item.get("scores")))
         if isinstance(item, list):
             item = item[-1]
-        scores.append(float(item))
+        scores.append(item)
     return scores
 
 
@@ -275,11 +287,13 @@ def parse_capture(raw: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -
         raw["captureData.endpointOutput.encoding"],
         raw["captureData.endpointOutput.observedContentType"],
     )
+    classes = config.model.problem_type == "multiclass_classification"  # text answers, not numbers
     csv_scores = _lines(out_text[out_kind == "csv"]).str.rsplit(",", n=1).str[-1]
-    score_parts = [pd.to_numeric(csv_scores, errors="coerce")]
-    score_rows, scores = _per_body(out_text[out_kind == "json"], _json_scores, stats, "JSON output")
+    score_parts = [csv_scores.str.strip() if classes else pd.to_numeric(csv_scores, errors="coerce")]
+    parse_output = _json_classes if classes else _json_scores
+    score_rows, scores = _per_body(out_text[out_kind == "json"], parse_output, stats, "JSON output")
     if scores:
-        score_parts.append(pd.Series(scores, index=score_rows, dtype="float64"))
+        score_parts.append(pd.Series(scores, index=score_rows, dtype=object if classes else "float64"))
     predictions = pd.concat(score_parts).sort_index(kind="stable") if len(score_parts) > 1 else score_parts[0]
 
     # Inputs and outputs pair up record by record; a capture whose counts differ gets no scores.
@@ -290,9 +304,10 @@ def parse_capture(raw: pd.DataFrame, config: ModelConfig, stats: CaptureStats) -
     if mismatched and len(stats.problems) < MAX_PROBLEMS:
         stats.problems.append(f"{mismatched} captures have a different number of input and output records")
     inputs = inputs.copy()
-    inputs[PREDICTION_COLUMN] = np.nan
+    inputs[PREDICTION_COLUMN] = pd.Series(None, index=inputs.index, dtype=object) if classes else np.nan
     paired = inputs.index.isin(matched)
-    inputs.loc[paired, PREDICTION_COLUMN] = predictions[predictions.index.isin(matched)].to_numpy(dtype="float64")
+    answers = predictions[predictions.index.isin(matched)]
+    inputs.loc[paired, PREDICTION_COLUMN] = answers.to_numpy(dtype=object if classes else "float64")
 
     ids = raw["eventMetadata.inferenceId"].fillna(raw["eventMetadata.eventId"]).astype(str)
     per_capture = inputs.index.value_counts()

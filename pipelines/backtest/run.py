@@ -65,7 +65,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     slo = config.drift.performance_slo
 
     def summary(run: PolicyRun) -> dict[str, Any]:
-        document = summarize(run, metric, slo.min if slo else None, drift_points)
+        document = summarize(run, metric, slo.threshold if slo else None, drift_points)
         return document | {"timeline": [r.to_json() for r in run.records]}
 
     trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress)
@@ -93,7 +93,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             "last": windows[-1].end.isoformat(),
         },
         "metric": metric,
-        "slo": None if slo is None else {"metric": slo.metric, "min": slo.min},
+        "slo": None if slo is None else {"metric": slo.metric, slo.bound: slo.threshold},
         "drift_points": [{"time": p.time, "window": p.window} for p in drift_points],
         "policies": summaries,
         "comparison": comparison,

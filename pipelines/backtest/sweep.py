@@ -87,7 +87,7 @@ def _slo_options(config: ModelConfig) -> list[_Option]:
     if slo is None:
         return options
     for offset in SLO_OFFSETS:
-        floor = round(min(max(slo.min + offset, 0.0), 1.0), 4)
+        floor = round(min(max(slo.threshold + offset, 0.0), 1.0), 4)
         overrides = {"drift.performance_slo": {"metric": slo.metric, "min": floor}}
         options.append(_Option(f"{slo.metric}<{floor:g}", overrides, "performance_slo"))
     return list({o.name: o for o in options}.values())
@@ -166,7 +166,7 @@ def run_sweep(
             progress(f"sweep {number}/{len(points)}: {point.name}")
         run = replay(lab, GatedTrigger(variant, name=point.name), monitor_config=variant)
         slo = variant.drift.performance_slo
-        summary = summarize(run, metric, slo.min if slo else None, drift_points)
+        summary = summarize(run, metric, slo.threshold if slo else None, drift_points)
         results.append(
             {
                 "name": point.name,

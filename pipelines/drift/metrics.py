@@ -41,6 +41,16 @@ PERFORMANCE_METRICS = {
     "f1": "F1",
     "roc_auc": "ROCAUC",
     "pr_auc": "PRAUC",
+    "macro_f1": "MacroF1",
+    "weighted_f1": "WeightedF1",
+    "macro_precision": "MacroPrecision",
+    "weighted_precision": "WeightedPrecision",
+    "macro_recall": "MacroRecall",
+    "weighted_recall": "WeightedRecall",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "mse": "MSE",
+    "r2": "R2",
 }
 DRIFTED_FEATURE_COUNT = "DriftedFeatureCount"
 WINDOW_ROWS = "WindowRows"

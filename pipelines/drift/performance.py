@@ -15,6 +15,7 @@ import numpy.typing as npt
 from pipelines.config import DriftSection, PerformanceSlo
 from pipelines.drift import statistics as st
 from pipelines.gates import metrics
+from pipelines.gates.catalog import ProblemType
 
 PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 
@@ -28,35 +29,38 @@ def classification_metrics(
 
 
 def performance(
-    truth: npt.NDArray[np.int64],
-    scores: npt.NDArray[np.float64],
+    truth: Any,
+    predicted: Any,
     *,
     decision_threshold: float,
     min_labels: int,
     slo: PerformanceSlo | None,
+    problem_type: ProblemType = "binary_classification",
 ) -> dict[str, Any]:
-    """`truth` holds 0/1 labels and `scores` positive-class scores of the labelled predictions."""
-    labels = int(truth.size)
+    """The labelled predictions' metrics (pipelines.gates.metrics) and the SLO's verdict. `truth`
+    holds 0/1 labels and `predicted` positive-class scores for a binary classifier; classes for a
+    multiclass one; values for a regression."""
+    labels = len(truth)
     result: dict[str, Any] = {
         "labels": labels,
         "min_labels": min_labels,
-        "positives": int(truth.sum()),
+        "positives": int(np.asarray(truth).astype(np.int64).sum()) if problem_type == "binary_classification" else None,
         "decision_threshold": decision_threshold,
         "metrics": None,
         "slo": None,
     }
     if labels < min_labels:
         return result | {"status": "insufficient_labels"}
-    measured = classification_metrics(truth, scores, decision_threshold)
+    measured = metrics.measure(problem_type, truth, predicted, decision_threshold=decision_threshold)
     result |= {"status": "ok", "metrics": measured}
     if slo is not None:
         observed = measured[slo.metric]
-        result["slo"] = {
-            "metric": slo.metric,
-            "min": slo.min,
-            "observed": observed,
-            "met": None if observed is None else observed >= slo.min,
-        }
+        met = (
+            None
+            if observed is None
+            else (observed >= slo.threshold if slo.bound == "min" else observed <= slo.threshold)
+        )
+        result["slo"] = {"metric": slo.metric, slo.bound: slo.threshold, "observed": observed, "met": met}
     return result
 
 

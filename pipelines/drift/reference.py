@@ -236,7 +236,7 @@ class BaselineReference:
 
     rows: int
     features: Mapping[str, FeatureReference]
-    prediction: NumericReference | None = None
+    prediction: FeatureReference | None = None  # scores or values; a multiclass model's classes
     positive_rate: float | None = None
     labels: int = 0
     version: int | None = None
@@ -269,28 +269,36 @@ class BaselineReference:
             labelled = frame[label].dropna()
             labels = int(labelled.size)
             positive_rate = float((labelled == positive_class).mean()) if labels else None
-        predicted = None
+        predicted: FeatureReference | None = None
         if prediction is not None and prediction in frame.columns:
-            predicted = NumericReference.from_values(frame[prediction], bins)
-            predicted = predicted if exact else predicted.compressed()
+            column = frame[prediction]
+            if pd.api.types.is_numeric_dtype(column):
+                numeric = NumericReference.from_values(column, bins)
+                predicted = numeric if exact else numeric.compressed()
+            else:  # a multiclass model's classes
+                predicted = CategoricalReference.from_values(column)
         return cls(len(frame), built, predicted, positive_rate, labels)
 
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any]) -> BaselineReference:
         built: dict[str, FeatureReference] = {}
         for name, entry in profile.get("features", {}).items():
-            built[name] = (
-                NumericReference.from_profile(entry)
-                if entry.get("type") == "numeric"
-                else CategoricalReference.from_profile(entry)
-            )
+            built[name] = _reference(entry)
         prediction = profile.get("prediction")
         label = profile.get("label") or {}
         return cls(
             rows=int(profile.get("rows", 0)),
             features=built,
-            prediction=NumericReference.from_profile(prediction) if prediction else None,
+            prediction=_reference(prediction) if prediction else None,
             positive_rate=label.get("positive_rate"),
             labels=int(label.get("count", profile.get("rows", 0)) or 0),
             version=profile.get("version"),
         )
+
+
+def _reference(entry: Mapping[str, Any]) -> FeatureReference:
+    """A stored profile entry as the reference of its type (a prediction entry written before
+    types were recorded is numeric)."""
+    if entry.get("type", "numeric") == "numeric":
+        return NumericReference.from_profile(entry)
+    return CategoricalReference.from_profile(entry)

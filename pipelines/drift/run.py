@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import DriftSection, Feature, ModelConfig
-from pipelines.drift.engine import compare_features, compare_numeric, feature_types_from
+from pipelines.drift.engine import compare_categorical, compare_features, compare_numeric, feature_types_from
 from pipelines.drift.files import PREDICTION, DriftInputError
 from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
-from pipelines.drift.reference import BaselineReference
+from pipelines.drift.reference import BaselineReference, CategoricalReference
+from pipelines.gates.catalog import ProblemType
+from pipelines.gates.metrics import as_classes
 
 REPORT_VERSION = 1
 PREDICTION_COLUMN = PREDICTION
@@ -62,6 +64,7 @@ def run_monitor(
         label=config.model.label,
         positive_class=config.model.positive_class,
         decision_threshold=config.gates.decision_threshold,
+        problem_type=config.model.problem_type,
         labelled_window=labelled_window,
         window_start=window_start,
         window_end=window_end,
@@ -121,6 +124,28 @@ def compare_frames(
     )
 
 
+def _prediction_drift(reference: BaselineReference, predicted: pd.Series, drift: DriftSection) -> dict[str, Any]:
+    """The predictions against the baseline's: scores and values as numbers, classes as categories."""
+    if reference.prediction is None:
+        return {"status": "no_baseline", "drifted": False}
+    if isinstance(reference.prediction, CategoricalReference):
+        return compare_categorical(reference.prediction, predicted.astype(object), drift)
+    return compare_numeric(reference.prediction, predicted, drift)
+
+
+def _judged(
+    scored: pd.DataFrame, label: str | None, positive: pd.Series, problem_type: ProblemType
+) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, predictions) of the labelled, predicted rows as the problem type's metrics take them."""
+    if problem_type == "binary_classification" or label is None or scored.empty:
+        predicted = scored[PREDICTION_COLUMN].to_numpy(dtype=np.float64) if len(scored) else np.zeros(0)
+        return positive.to_numpy().astype(np.int64), predicted
+    if problem_type == "multiclass_classification":
+        return as_classes(scored[label].to_numpy()), as_classes(scored[PREDICTION_COLUMN].to_numpy())
+    truth = pd.to_numeric(scored[label], errors="coerce").to_numpy(dtype=np.float64)
+    return truth, pd.to_numeric(scored[PREDICTION_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
+
+
 def join_labels(window: pd.DataFrame, labels: pd.DataFrame, label_column: str) -> pd.DataFrame:
     """The window with `label_column` filled from ground truth by inference id (the last label
     wins when one id was labelled twice). Rows without a label get null."""
@@ -146,6 +171,7 @@ def drift_report(
     label: str | None,
     positive_class: int | str,
     decision_threshold: float,
+    problem_type: ProblemType = "binary_classification",
     labelled_window: pd.DataFrame | None = None,
     window_start: str | None = None,
     window_end: str | None = None,
@@ -156,11 +182,7 @@ def drift_report(
 
     prediction: dict[str, Any] = {"status": "no_predictions", "drifted": False}
     if PREDICTION_COLUMN in window.columns:
-        prediction = (
-            compare_numeric(reference.prediction, window[PREDICTION_COLUMN], drift)
-            if reference.prediction is not None
-            else {"status": "no_baseline", "drifted": False}
-        )
+        prediction = _prediction_drift(reference, window[PREDICTION_COLUMN], drift)
 
     labelled = pd.Series(False, index=judged.index)
     positive = pd.Series(False, index=judged.index)
@@ -168,14 +190,16 @@ def drift_report(
         labelled = judged[label].notna()
         positive = _is_positive(judged[label], positive_class) & labelled
     label_result = label_drift(int(positive.sum()), int(labelled.sum()), reference.positive_rate, drift)
+    if problem_type != "binary_classification":  # a positive rate is a binary classifier's
+        label_result = label_result | {"status": "not_applicable", "drifted": False}
 
     scored = labelled & judged[PREDICTION_COLUMN].notna() if PREDICTION_COLUMN in judged.columns else labelled & False
     performance_result = performance(
-        positive[scored].to_numpy().astype(np.int64),
-        judged.loc[scored, PREDICTION_COLUMN].to_numpy(dtype=np.float64) if scored.any() else np.zeros(0),
+        *_judged(judged[scored], label, positive[scored], problem_type),
         decision_threshold=decision_threshold,
         min_labels=drift.min_labels_for_performance,
         slo=drift.performance_slo,
+        problem_type=problem_type,
     )
     if PREDICTION_COLUMN not in judged.columns or not judged[PREDICTION_COLUMN].notna().any():
         performance_result["status"] = "no_predictions"

@@ -75,6 +75,11 @@ def metric(problem_type: ProblemType, name: str) -> Metric:
     return found
 
 
+def higher_is_better(name: str) -> bool:
+    """Which way `name` improves (the same in every problem type that has it)."""
+    return all(m[name].higher_is_better for m in METRICS.values() if name in m)
+
+
 def overall(problem_type: ProblemType) -> list[str]:
     """The metrics measured on a whole data set (per-class recall needs a class)."""
     names = list(METRICS[problem_type])

@@ -196,12 +196,15 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
         specs.append(
             AlarmSpec(
                 name=_signal_alarm_name(config, "performance_slo"),
-                description=f"{model}: {slo.metric} below {slo.min:g} on labelled windows {m_of_n}",
+                description=(
+                    f"{model}: {slo.metric} {'below' if slo.bound == 'min' else 'above'} {slo.threshold:g} "
+                    f"on labelled windows {m_of_n}"
+                ),
                 metric_name=PERFORMANCE_METRICS[slo.metric],
                 dimensions=tuple(model_dimensions(model).items()),
-                statistic="Minimum",
-                comparison="LessThanThreshold",
-                threshold=slo.min,
+                statistic="Minimum" if slo.bound == "min" else "Maximum",
+                comparison="LessThanThreshold" if slo.bound == "min" else "GreaterThanThreshold",
+                threshold=slo.threshold,
                 kind="performance_slo",
                 triggers_retraining="performance_slo" in retraining,
                 **common,

@@ -5,8 +5,9 @@ One function (`shadow_evidence`) turns what was observed into the evidence, wher
 on AWS (`pipelines.promotion.aws_evidence`: data capture and labels from S3, latency and errors
 from CloudWatch) and on this machine (`pipelines.promotion.local`: the local endpoint's capture
 and telemetry). Requests before the shadow started are dropped, production is compared on the
-requests the shadow also served, labels are joined by inference id, and a label is positive when
-it equals `model.positive_class`."""
+requests the shadow also served, and labels are joined by inference id. For a binary classifier a
+label is positive when it equals `model.positive_class`; a multiclass model's labels and answers
+are classes (compared as text), a regression's numbers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import pandas as pd
 
 from pipelines.config import ModelConfig
 from pipelines.drift import INFERENCE_TIME_COLUMN
-from pipelines.drift.performance import classification_metrics
+from pipelines.gates import metrics as gate_metrics
+from pipelines.gates.catalog import ProblemType
 from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence
 
 ID, SCORE, LABEL = "inference_id", "prediction", "label"
@@ -30,16 +32,24 @@ def variant_evidence(
     decision_threshold: float,
     latency_p99_ms: float | None,
     error_rate: float | None,
+    problem_type: ProblemType = "binary_classification",
 ) -> VariantEvidence:
-    """`captured` has inference_id and prediction (positive-class score); `labels` has
-    inference_id and label (0/1). Requests without a label yet are counted, not measured; no
-    request at all gives zero requests (the verdict waits). Ids are compared as text: an empty
-    frame has no id type to agree on."""
+    """`captured` has inference_id and prediction (positive-class score, class or value); `labels`
+    has inference_id and label (0/1 for a binary classifier). Requests without a label yet are
+    counted, not measured; no request at all gives zero requests (the verdict waits). Ids are
+    compared as text: an empty frame has no id type to agree on."""
     predictions = captured[[ID, SCORE]].astype({ID: str}).drop_duplicates(ID)
     joined = predictions.merge(labels[[ID, LABEL]].astype({ID: str}).drop_duplicates(ID), on=ID)
-    truth = joined[LABEL].to_numpy(dtype=np.int64)
-    scores = joined[SCORE].to_numpy(dtype=np.float64)
-    metrics = classification_metrics(truth, scores, decision_threshold) if len(joined) else {}
+    truth, predicted = joined[LABEL].to_numpy(), joined[SCORE].to_numpy()
+    if problem_type == "binary_classification":
+        truth, predicted = truth.astype(np.int64), predicted.astype(np.float64)
+    elif problem_type == "regression":
+        truth, predicted = truth.astype(np.float64), predicted.astype(np.float64)
+    metrics = (
+        gate_metrics.measure(problem_type, truth, predicted, decision_threshold=decision_threshold)
+        if len(joined)
+        else {}
+    )
     return VariantEvidence(
         requests=int(captured[ID].nunique()),
         labelled=len(joined),
@@ -85,15 +95,16 @@ def shadow_evidence(config: ModelConfig, observed: Observed, started_at: datetim
     production = _scored_since(observed.production, started_at)
     production = production[production[ID].astype(str).isin(shadow[ID].astype(str))]  # the same requests
     labels = observed.labels
-    if LABEL in labels.columns:
+    problem_type = config.model.problem_type
+    if LABEL not in labels.columns:
+        labels = pd.DataFrame({ID: pd.Series(dtype=object), LABEL: pd.Series(dtype="int64")})
+    elif problem_type == "binary_classification":
         positive = (labels[LABEL].astype(str) == str(config.model.positive_class)).astype(np.int64)
         labels = labels.assign(**{LABEL: positive})
-    else:
-        labels = pd.DataFrame({ID: pd.Series(dtype=object), LABEL: pd.Series(dtype="int64")})
     threshold = config.gates.decision_threshold
 
     def measured(frame: pd.DataFrame, telemetry: Telemetry) -> VariantEvidence:
-        return variant_evidence(frame, labels, threshold, telemetry.latency_p99_ms, telemetry.error_rate)
+        return variant_evidence(frame, labels, threshold, telemetry.latency_p99_ms, telemetry.error_rate, problem_type)
 
     return ShadowEvidence(
         started_at=started_at,

@@ -90,7 +90,7 @@ class LocalEndpoint:
 
     def invoke(self, requests: pd.DataFrame, now: datetime | None = None) -> np.ndarray:
         """Score `requests` (feature columns plus `inference_id`) with production; copy a sample
-        to the shadow. Returns production's positive-class scores."""
+        to the shadow. Returns production's answers: positive-class scores, classes or values."""
         raw = self._read()
         if not raw:
             raise RuntimeError(f"endpoint {self.name} does not exist: deploy a version first")
@@ -103,9 +103,11 @@ class LocalEndpoint:
         return scores
 
     def _serve(self, variant: str, version: dict[str, Any], requests: pd.DataFrame, moment: datetime) -> np.ndarray:
-        features = [f.name for f in self.config.model.features]
+        from training_containers.estimators import features_frame, predictions
+
         started = time.perf_counter()
-        scores = self._model(version).predict_proba(requests[features])[:, 1]
+        rows = features_frame(requests, self.config)
+        scores = predictions(self._model(version), rows, self.config.model.problem_type)
         per_request_ms = (time.perf_counter() - started) * 1000 / max(len(requests), 1)
         self._capture(variant, requests, scores, moment)
         self._record(variant, len(requests), per_request_ms, moment)
@@ -135,7 +137,7 @@ class LocalEndpoint:
                         "endpointOutput": {
                             "observedContentType": "text/csv",
                             "mode": "OUTPUT",
-                            "data": f"{score:.6f}",
+                            "data": self._answer(score),
                             "encoding": "CSV",
                         },
                     },
@@ -151,6 +153,14 @@ class LocalEndpoint:
         ]
         uri = f"{capture_prefix(self.config)}/{self.name}/{variant}/{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}.jsonl"
         self.s3.put_bytes(uri, ("\n".join(lines) + "\n").encode())
+
+    def _answer(self, prediction: Any) -> str:
+        """One answer as the server writes it in CSV: a score, a class or a value."""
+        if self.config.model.problem_type == "multiclass_classification":
+            return str(prediction)
+        if self.config.model.problem_type == "regression":
+            return f"{float(prediction):.10g}"
+        return f"{prediction:.6f}"
 
     def _record(self, variant: str, requests: int, latency_ms: float, moment: datetime) -> None:
         log = self.folder / f"{variant}-telemetry.jsonl"

@@ -4,7 +4,8 @@ Order matters and is the same every time: nothing is decided before the minimum 
 latency and error rate (they need no labels) can reject; then the shadow waits for the minimum
 number of labelled predictions; then its live metric must hold up against its own offline value
 (`offline_tolerance`, one-sided: a model doing better live than offline is not a defect) and
-against the champion's live value on the same requests (`champion_margin`).
+against the champion's live value on the same requests (`champion_margin`). For an error metric
+(rmse, mae, mse) "holding up" is not rising above them by more than the tolerance and margin.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pipelines.config import ShadowCriteria
+from pipelines.gates.catalog import higher_is_better
 
 Verdict = Literal["promote", "reject", "wait"]
 
@@ -118,15 +120,18 @@ def decide(evidence: ShadowEvidence, criteria: ShadowCriteria) -> ShadowDecision
         return ShadowDecision(
             "reject", f"the evaluation report has no offline {metric} to compare the live one with", serving
         )
-    quality = [
-        _at_least(
-            f"live_{metric}_vs_offline",
-            live,
-            offline - criteria.offline_tolerance,
-            "offline minus tolerance",
-        ),
-        _at_least(f"live_{metric}_vs_champion", live, champion - criteria.champion_margin, "champion minus margin"),
-    ]
+    if higher_is_better(metric):
+        quality = [
+            _at_least(
+                f"live_{metric}_vs_offline", live, offline - criteria.offline_tolerance, "offline minus tolerance"
+            ),
+            _at_least(f"live_{metric}_vs_champion", live, champion - criteria.champion_margin, "champion minus margin"),
+        ]
+    else:
+        quality = [
+            _at_most(f"live_{metric}_vs_offline", live, offline + criteria.offline_tolerance, ""),
+            _at_most(f"live_{metric}_vs_champion", live, champion + criteria.champion_margin, ""),
+        ]
     checks = serving + quality
     failed = [c for c in quality if not c.passed]
     if failed:

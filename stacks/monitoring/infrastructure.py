@@ -32,6 +32,7 @@ from constructs import Construct
 from pipelines import naming
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, model_dimensions
+from pipelines.gates import catalog
 from pipelines.monitoring.alarms import AlarmSpec, alarm_specs
 from pipelines.monitoring.job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
 from pipelines.naming import ResourceNames
@@ -282,7 +283,10 @@ class DriftMonitoring(Construct):
             )
         performance = cloudwatch.GraphWidget(
             title="Performance on labelled windows",
-            left=[metric(name, model_dimensions(model), key) for key, name in PERFORMANCE_METRICS.items()],
+            left=[
+                metric(PERFORMANCE_METRICS[key], model_dimensions(model), key)
+                for key in catalog.overall(config.model.problem_type)
+            ],
             width=12,
         )
         drifted = cloudwatch.GraphWidget(

@@ -57,17 +57,3 @@ def test_our_stacks_keep_the_logical_ids_of_constructs_held_by_the_stack(templat
     assert unique_id(["BootstrapVersion"]) == "BootstrapVersion"
     assert "PipelineKeyF48EE773" in template["Resources"] and "TriggerAuditTable38FB1285" in template["Resources"]
     assert not [k for k in template["Resources"] if k.startswith("Loop")]
-
-
-def test_a_model_whose_live_side_is_not_built_yet_is_refused(tmp_path: Any) -> None:
-    """Regression and multiclass models run locally to a registered version; deploying them
-    waits for the monitor and the shadow verdict to judge them."""
-    import yaml
-
-    from tests.problem_types import config_dict
-
-    path = tmp_path / "regression.yaml"
-    path.write_text(yaml.safe_dump(config_dict("regression", "random_forest", tmp_path)))
-    stack = cdk.Stack(cdk.App(), "Regression", env=cdk.Environment(account="111122223333", region="us-east-1"))
-    with pytest.raises(LoopError, match=r"a regression model trains, is gated and registered .* cannot be deployed"):
-        RetrainingLoop(stack, "Model", config=load_config(path))

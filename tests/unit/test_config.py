@@ -64,7 +64,7 @@ INVALID = [
     ("data.checks.label_rate", [0.5, 0.1], "data.checks.label_rate"),
     ("data.fresh.kind", "ftp", "data.fresh"),
     ("data.historical.engine", "redshift", "the 'redshift' section is missing"),
-    ("training.estimator", "xgboost", "training.estimator"),
+    ("training.estimator", "catboost", "training.estimator"),
     ("training.hyperparameters.max_depthh", 3, "unknown hyperparameters ['max_depthh']"),
     ("training.max_wait_seconds", 60, "max_wait_seconds (60) must be >= max_runtime_seconds"),
     ("training.instance_type", "m5.xlarge", "training.instance_type"),

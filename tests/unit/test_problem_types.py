@@ -91,7 +91,10 @@ def test_a_regression_and_a_multiclass_config_load_with_their_default_shadow_met
             "scale_pos_weight are for classifiers",
         ),
         (lambda r: r["gates"]["edge_cases"].pop("tolerance"), "needs a tolerance"),
-        (lambda r: r["drift"].update(performance_slo={"metric": "r2", "min": 0.5}), "drift.performance_slo"),
+        (
+            lambda r: r["drift"].update(performance_slo={"metric": "roc_auc", "min": 0.5}),
+            "drift.performance_slo.metric",
+        ),
         (lambda r: r["promotion"]["shadow"].update(metric="accuracy"), "promotion.shadow.metric"),
     ],
     ids=["binary-metric", "no-bound", "two-bounds", "estimator", "class-weight", "tolerance", "slo", "shadow"],
@@ -226,3 +229,43 @@ def test_every_estimator_fits_every_problem_type_it_supports(estimator: str, pro
         assert measured["macro_f1"] == pytest.approx(sk.f1_score(truth, predicted, average="macro"))
         assert measured["macro_f1"] > 0.6
     assert metadata["problem_type"] == problem_type and metadata["estimator"] == estimator
+
+
+# ---- the live side: alarms and the shadow verdict follow the metric's direction
+
+
+def test_an_error_slo_alarms_above_its_ceiling(regression: dict[str, Any]) -> None:
+    from pipelines.monitoring.alarms import alarm_specs
+
+    regression["drift"]["performance_slo"] = {"metric": "rmse", "max": 1.2}
+    (spec,) = [s for s in alarm_specs(parse_config(regression)) if s.kind == "performance_slo"]
+    assert (spec.metric_name, spec.statistic, spec.comparison, spec.threshold) == (
+        "RMSE",
+        "Maximum",
+        "GreaterThanThreshold",
+        1.2,
+    )
+    assert spec.is_breaching(1.3) and not spec.is_breaching(1.1)
+    assert "rmse above 1.2" in spec.description
+
+
+def test_a_shadow_judged_on_rmse_is_rejected_when_its_error_rises(regression: dict[str, Any]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence, decide
+
+    criteria = parse_config(regression).promotion.shadow.model_copy(
+        update={"min_labels": 10, "offline_tolerance": 0.2, "champion_margin": 0.05, "min_duration_hours": 1}
+    )
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def evidence(live: float, champion: float) -> ShadowEvidence:
+        def variant(rmse: float) -> VariantEvidence:
+            return VariantEvidence(100, 100, {"rmse": rmse}, latency_p99_ms=10.0, error_rate=0.0)
+
+        return ShadowEvidence(start, start + timedelta(hours=2), variant(live), variant(champion), {"rmse": 1.0})
+
+    assert decide(evidence(1.1, 1.08), criteria).verdict == "promote"  # within 0.2 of offline, 0.05 of champion
+    worse = decide(evidence(1.1, 1.0), criteria)
+    assert worse.verdict == "reject" and "live_rmse_vs_champion" in worse.reason
+    assert decide(evidence(1.25, 1.3), criteria).verdict == "reject"  # 0.25 above its offline 1.0
