@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pipelines.errors import ConfigError, PipelinesError
 
@@ -54,7 +55,11 @@ def _config_reference(args: argparse.Namespace) -> int:
 
 def _generate_data(args: argparse.Namespace) -> int:
     from pipelines.simulation.datagen import StreamSpec, generate
+    from pipelines.simulation.tabular import DATASETS, tabular
 
+    if args.dataset != "fraud":
+        frame = tabular(DATASETS[args.dataset], rows=args.rows, days=args.days, seed=args.seed, start=args.start)
+        return _write_table(frame, Path(args.out), f"{args.dataset}")
     spec = StreamSpec(
         rows=args.rows,
         start=args.start,
@@ -65,13 +70,16 @@ def _generate_data(args: argparse.Namespace) -> int:
         drift_start=args.drift_start,
     )
     frame = generate(spec)
-    out = Path(args.out)
+    return _write_table(frame, Path(args.out), f"fraud rate {frame['is_fraud'].mean():.4f}")
+
+
+def _write_table(frame: Any, out: Path, what: str) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    print(f"wrote {len(frame):,} rows to {out} (fraud rate {frame['is_fraud'].mean():.4f})", file=sys.stderr)
+    print(f"wrote {len(frame):,} rows to {out} ({what})", file=sys.stderr)
     return 0
 
 
@@ -190,8 +198,16 @@ def parser() -> argparse.ArgumentParser:
     config_reference.add_argument("--out", help="file to write (default: stdout)")
     config_reference.set_defaults(handler=_config_reference)
 
-    generate = commands.add_parser("generate-data", help="write synthetic fraud-like transactions")
+    generate = commands.add_parser(
+        "generate-data", help="write synthetic fraud-like transactions, or the tabular examples' data"
+    )
     generate.add_argument("--out", required=True, help=".parquet or .csv file")
+    generate.add_argument(
+        "--dataset",
+        choices=["fraud", "tabular-regression", "tabular-multiclass", "tabular-binary"],
+        default="fraud",
+        help="fraud (the demo's transactions) or an example of another problem type (configs/tabular-*.yaml)",
+    )
     generate.add_argument("--rows", type=int, default=100_000)
     generate.add_argument("--start", default="2026-01-01")
     generate.add_argument("--days", type=float, default=120.0)

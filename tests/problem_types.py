@@ -7,44 +7,18 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
+from pipelines.simulation.tabular import tabular
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
-CLASSES = ("bronze", "silver", "gold")
 DATA_URI = "s3://tabular-data-111122223333/{model}/labelled/"
 
 
 def rows(problem_type: str, count: int = 3000, days: int = 30, seed: int = 7) -> pd.DataFrame:
-    """`count` rows over `days`: three numeric features and a categorical one; the label is a
-    noisy function of them (classes by score tercile, or a value)."""
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(0, 1, count), rng.uniform(0, 10, count)
-    x3 = rng.exponential(2.0, count)
-    region = rng.choice(["north", "south", "east"], count, p=[0.5, 0.3, 0.2])
-    effect = pd.Series(region).map({"north": 0.0, "south": 1.5, "east": -1.0}).to_numpy()
-    value = 3.0 * x1 + 0.8 * x2 - 0.5 * x3 + effect + rng.normal(0, 0.5, count)
-    start = pd.Timestamp("2026-01-01")
-    frame = pd.DataFrame(
-        {
-            "row_id": np.arange(count),
-            "event_time": start + pd.to_timedelta(np.sort(rng.uniform(0, days * 86_400, count)), unit="s"),
-            "x1": x1,
-            "x2": x2,
-            "x3": x3,
-            "region": region,
-        }
-    )
-    if problem_type == "regression":
-        frame["target"] = value
-    elif problem_type == "binary_classification":
-        frame["target"] = (value > np.quantile(value, 0.7)).astype(int)
-    else:
-        cuts = np.quantile(value, [1 / 3, 2 / 3])
-        frame["target"] = np.asarray(CLASSES, dtype=object)[np.searchsorted(cuts, value)]
-    return frame
+    """The examples' generated data (pipelines.simulation.tabular)."""
+    return tabular(problem_type, rows=count, days=days, seed=seed)  # type: ignore[arg-type]
 
 
 def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, Any]:
