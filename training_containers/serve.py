@@ -1,11 +1,12 @@
 """Model server: SageMaker hosting starts the job image with the argument `serve`.
 
 The container contract for hosting: SageMaker unpacks the model's model.tar.gz (what the Train
-job wrote: model.joblib, an sklearn pipeline with its preprocessing, and model_metadata.json) into
+job wrote: model.joblib, an sklearn pipeline with its preprocessing, or a script's model and its
+code/, and model_metadata.json) into
 /opt/ml/model (`$OPT_ML_ROOT/model`), and expects an HTTP server on port 8080
 (`$SAGEMAKER_BIND_TO_PORT` when set) with
     GET  /ping         200 once the model is loaded
-    POST /invocations  scores
+    POST /invocations  predictions
 The input schema (feature names in order and their types) comes from the model dir alone:
 `features` and `feature_types` in model_metadata.json, or, for a model written before the types
 were recorded, the column lists of the pipeline's own ColumnTransformer.
@@ -15,8 +16,9 @@ Requests (what `training_containers.capture` reads back from data capture):
                       field (or a pandas NA token such as `NA`) is a missing value
     application/json  {"instances": [record, ...]}, a list of records, or one record; a record is
                       an object {feature: value} (null for a missing value) or a list in model order
-Responses: the positive-class score of each record, `text/csv` one per line by default, or
-`{"predictions": [score, ...]}` with `Accept: application/json`.
+Responses: the prediction of each record (the positive-class score of a binary classifier, the
+class of a multiclass one, the value of a regression; a script model's `predict_fn` answer),
+`text/csv` one per line by default, or `{"predictions": [...]}` with `Accept: application/json`.
 Input the model cannot take (wrong field count, a non-numeric value for a numeric feature, a
 missing feature key, unreadable JSON) gets 400 with a message naming the record and the feature;
 an unsupported Content-Type 415, an unsupported Accept 406. A category the model has not seen is

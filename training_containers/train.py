@@ -1,11 +1,14 @@
 """Train job.
 
-Channels: train/, validation/ (Parquet from DataPull), config/model-config.json.
-Hyperparameters: `estimator`, `random_seed` and the estimator's own, JSON-encoded strings.
-Model dir: model.joblib (an sklearn pipeline with its preprocessing) and model_metadata.json
-(parameters, validation metrics, environment and its hash, and the input schema: `features` in
-order and `feature_types`, so serving needs nothing but the model dir). Errors go to
-/opt/ml/output/failure, which SageMaker reports as the job's FailureReason.
+Channels: train/, validation/ (Parquet from DataPull), config/model-config.json, and with
+`training.script` code/sourcedir.tar.gz (the team's script, run by training_containers.script).
+Hyperparameters: `estimator`, `random_seed` and the estimator's own, JSON-encoded strings; for a
+script, the script's own only.
+Model dir: model.joblib (an sklearn pipeline with its preprocessing), or whatever the script
+wrote plus its code in code/; and model_metadata.json (problem type, parameters, validation
+metrics, environment and its hash, and the input schema: `features` in order and
+`feature_types`, so serving needs nothing but the model dir). Errors go to /opt/ml/output/failure,
+which SageMaker reports as the job's FailureReason.
 """
 
 from __future__ import annotations

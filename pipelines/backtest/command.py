@@ -124,10 +124,10 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
     stderr = stderr or sys.stderr
     try:
         config = load_config(request.config)
-        if config.model.problem_type != "binary_classification":
+        if config.training.script is not None:
             raise BacktestInputError(
-                f"{request.config}: the backtest replays binary classifiers only so far "
-                f"(model.problem_type is {config.model.problem_type})"
+                f"{request.config}: the backtest retrains in this process with a built-in estimator; "
+                "training.script is not replayed (set training.estimator to backtest the loop's policies)"
             )
         history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)
         settings = BacktestSettings(

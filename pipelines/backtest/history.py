@@ -4,9 +4,10 @@ Any CSV or Parquet table works when the config describes it: the features, the l
 order. Rows must already be in time order (a backtest on shuffled rows would leak the future into
 training, so an out-of-order row is an error, not something to fix silently). A table without a
 time column (Elec2) gets one from its row order with `row_interval`; a table without the id column
-gets row-number ids (ids only serve the duplicate check). The label is encoded 0/1 with the
-config's `positive_class` as 1, and the backtest uses a config copy whose `positive_class` is 1,
-so string labels ("UP"/"DOWN") pass the same data checks as 0/1 ones.
+gets row-number ids (ids only serve the duplicate check). A binary classifier's label is encoded
+0/1 with the config's `positive_class` as 1, and the backtest uses a config copy whose
+`positive_class` is 1, so string labels ("UP"/"DOWN") pass the same data checks as 0/1 ones; a
+regression's label must be numbers, a multiclass one's classes are kept as text.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ def prepare_history(
     if model.id_column not in frame.columns:
         frame[model.id_column] = [f"row-{i}" for i in range(len(frame))]
         notes.append(f"id column '{model.id_column}' absent: row numbers used")
+    if model.problem_type == "regression":
+        frame[model.label] = numeric_label(frame[model.label], source, model.label)
+        return History(frame=frame, config=config, source=source, notes=tuple(notes))
+    if model.problem_type == "multiclass_classification":
+        return History(frame=frame, config=config, source=source, notes=tuple(notes))
     frame[model.label] = encode_label(frame[model.label], model.positive_class, source, model.label)
     binary = config.model_copy(update={"model": model.model_copy(update={"positive_class": 1})})
     return History(frame=frame, config=binary, source=source, notes=tuple(notes))
@@ -135,6 +141,18 @@ def _check_order(times: pd.Series, source: str, column: str) -> None:
             f"{source}: rows are not in time order: row {row} ({times.iloc[row]}) is earlier than row {row - 1} "
             f"({times.iloc[row - 1]}); sort the table by '{column}' first"
         )
+
+
+def numeric_label(values: pd.Series, source: str, column: str) -> pd.Series:
+    """A regression's label as numbers (null stays null); anything else is an error naming a row."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise BacktestInputError(
+            f"{source}: label '{column}' of a regression must be numbers; row {row} holds {values.iloc[row]!r}"
+        )
+    return numbers.astype("float64")
 
 
 def encode_label(values: pd.Series, positive_class: int | str, source: str, column: str) -> pd.Series:

@@ -19,11 +19,12 @@ from pipelines.backtest.history import BacktestInputError, History, Window
 from pipelines.backtest.retrain import Candidate, GateVerdict, judge, pull_and_train
 from pipelines.config import DriftSection, ModelConfig
 from pipelines.drift import PREDICTION_COLUMN, run_monitor
+from pipelines.gates.metrics import as_classes
+from pipelines.gates.metrics import measure as measure_metrics
 from pipelines.promotion.evidence import variant_evidence
 from pipelines.promotion.shadow import VariantEvidence
-from training_containers.estimators import features_frame
+from training_containers.estimators import features_frame, predictions
 from training_containers.evaluate import measure
-from training_containers.metrics import classification_metrics
 
 Progress = Callable[[str], None]
 
@@ -69,8 +70,13 @@ class Lab:
         return self.history.frame.iloc[window.start_row : window.stop_row]
 
     def truth(self, window: Window) -> np.ndarray:
-        labels: np.ndarray = self.rows(window)[self.config.model.label].to_numpy(dtype=np.float64)
-        return labels
+        """The window's labels: numbers (0/1 for a binary classifier) with NaN where unknown, or a
+        multiclass model's classes as text with None where unknown."""
+        labels = self.rows(window)[self.config.model.label]
+        if self.config.model.problem_type == "multiclass_classification":
+            return np.asarray([None if pd.isna(v) else c for v, c in zip(labels, as_classes(labels), strict=True)])
+        known: np.ndarray = labels.to_numpy(dtype=np.float64)
+        return known
 
     # ------------------------------------------------------------------ models
 
@@ -114,18 +120,20 @@ class Lab:
         if key not in self._scores:
             model = self.model(model_id)
             frame = features_frame(self.rows(window), self.config)
-            self._scores[key] = model.estimator.predict_proba(frame)[:, 1]
+            self._scores[key] = predictions(model.estimator, frame, self.config.model.problem_type)
         return self._scores[key]
 
     def metrics(self, model_id: str, window: Window) -> dict[str, float | None]:
-        """Every classification metric of the model's predictions on the window's labelled rows."""
+        """Every metric of the problem type, of the model's predictions on the window's labelled rows."""
         key = (model_id, window.index)
         if key not in self._metrics:
             truth = self.truth(window)
-            known = ~np.isnan(truth)
-            scores = self.scores(model_id, window)[known]
+            known = pd.notna(truth)
+            predicted = self.scores(model_id, window)[known]
             threshold = self.config.gates.decision_threshold
-            self._metrics[key] = classification_metrics(truth[known].astype(int), scores, threshold)
+            problem_type = self.config.model.problem_type
+            labels = truth[known].astype(int) if problem_type == "binary_classification" else truth[known]
+            self._metrics[key] = measure_metrics(problem_type, labels, predicted, decision_threshold=threshold)
         return self._metrics[key]
 
     def evidence(self, model_id: str, first: int, last: int) -> VariantEvidence:
@@ -136,13 +144,15 @@ class Lab:
             seen = self.windows[first : last + 1]
             truth = np.concatenate([self.truth(w) for w in seen])
             ids = np.arange(truth.size)
-            known = ~np.isnan(truth)
-            labels = pd.DataFrame({"inference_id": ids[known], "label": truth[known].astype(np.int64)})
+            known = pd.notna(truth)
+            problem_type = self.config.model.problem_type
+            label = truth[known].astype(np.int64) if problem_type == "binary_classification" else truth[known]
+            labels = pd.DataFrame({"inference_id": ids[known], "label": label})
             scores = np.concatenate([self.scores(model_id, w) for w in seen])
             captured = pd.DataFrame({"inference_id": ids, "prediction": scores})
             threshold = self.config.gates.decision_threshold
             self._evidence[key] = variant_evidence(
-                captured, labels, threshold, SIMULATED_LATENCY_P99_MS, SIMULATED_ERROR_RATE
+                captured, labels, threshold, SIMULATED_LATENCY_P99_MS, SIMULATED_ERROR_RATE, problem_type
             )
         return self._evidence[key]
 

@@ -65,7 +65,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     slo = config.drift.performance_slo
 
     def summary(run: PolicyRun) -> dict[str, Any]:
-        document = summarize(run, metric, slo.threshold if slo else None, drift_points)
+        document = summarize(run, metric, slo.threshold if slo and slo.metric == metric else None, drift_points)
         return document | {"timeline": [r.to_json() for r in run.records]}
 
     trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress)

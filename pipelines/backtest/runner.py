@@ -24,13 +24,21 @@ from pipelines.backtest.history import Window
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.policies import Observation, Policy
 from pipelines.config import ModelConfig
+from pipelines.gates.catalog import higher_is_better
 from pipelines.promotion.shadow import ShadowDecision, ShadowEvidence, decide
 from pipelines.trigger import iso
 
+HEADLINE = {"binary_classification": "accuracy", "multiclass_classification": "macro_f1", "regression": "r2"}
+
 
 def headline_metric(config: ModelConfig) -> str:
-    """The metric a backtest compares policies on: the performance SLO's, else accuracy."""
-    return config.drift.performance_slo.metric if config.drift.performance_slo else "accuracy"
+    """The metric a backtest compares policies on, one where higher is better (the summary and the
+    sweep rank on it): the performance SLO's when it is such a metric, else the problem type's
+    (accuracy, macro_f1, r2)."""
+    slo = config.drift.performance_slo
+    if slo is not None and higher_is_better(slo.metric):
+        return slo.metric
+    return HEADLINE[config.model.problem_type]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pipelines.backtest.policies import GatedTrigger
 from pipelines.backtest.runner import replay
 from pipelines.backtest.summary import DriftPoint, summarize
 from pipelines.config import ModelConfig, parse_config
+from pipelines.gates import catalog
 
 DRIFT_SCALES = (0.5, 1.0, 2.0)
 SLO_OFFSETS = (-0.15, -0.1, -0.05, 0.0, 0.05)
@@ -86,10 +87,13 @@ def _slo_options(config: ModelConfig) -> list[_Option]:
     slo = config.drift.performance_slo
     if slo is None:
         return options
+    unit_interval = catalog.metric(config.model.problem_type, slo.metric).unit_interval
     for offset in SLO_OFFSETS:
-        floor = round(min(max(slo.threshold + offset, 0.0), 1.0), 4)
-        overrides = {"drift.performance_slo": {"metric": slo.metric, "min": floor}}
-        options.append(_Option(f"{slo.metric}<{floor:g}", overrides, "performance_slo"))
+        bound = slo.threshold + offset if unit_interval else slo.threshold * (1 + offset)
+        bound = round(min(max(bound, 0.0), 1.0) if unit_interval else bound, 4)
+        overrides = {"drift.performance_slo": {"metric": slo.metric, slo.bound: bound}}
+        sign = "<" if slo.bound == "min" else ">"
+        options.append(_Option(f"{slo.metric}{sign}{bound:g}", overrides, "performance_slo"))
     return list({o.name: o for o in options}.values())
 
 
@@ -166,7 +170,7 @@ def run_sweep(
             progress(f"sweep {number}/{len(points)}: {point.name}")
         run = replay(lab, GatedTrigger(variant, name=point.name), monitor_config=variant)
         slo = variant.drift.performance_slo
-        summary = summarize(run, metric, slo.threshold if slo else None, drift_points)
+        summary = summarize(run, metric, slo.threshold if slo and slo.metric == metric else None, drift_points)
         results.append(
             {
                 "name": point.name,

@@ -35,7 +35,7 @@ def tabular(
     region = rng.choice(["north", "south", "east"], rows, p=[0.5, 0.3, 0.2])
     effect = pd.Series(region).map({"north": 0.0, "south": 1.5, "east": -1.0}).to_numpy()
     value = 3.0 * x1 + 0.8 * x2 - 0.5 * x3 + effect + rng.normal(0, 0.5, rows)
-    seconds = np.sort(rng.uniform(0, days * 86_400, rows))
+    seconds = np.floor(np.sort(rng.uniform(0, days * 86_400, rows)))  # whole seconds, as event logs hold them
     frame = pd.DataFrame(
         {
             "row_id": np.arange(rows),

@@ -128,7 +128,7 @@ def test_edge_cases_of_a_classifier_take_no_tolerance(multiclass: dict[str, Any]
 
 def test_every_estimators_parameters_are_its_own() -> None:
     """The names the config accepts are the scikit-learn estimators' own (get_params)."""
-    from pipelines.config import CLASSIFIER_ONLY_PARAMETERS, ESTIMATOR_PARAMETERS, ESTIMATOR_PROBLEM_TYPES
+    from pipelines.config import CLASSIFIER_ONLY_PARAMETERS, ESTIMATOR_PARAMETERS
     from training_containers.estimators import MODEL_STEP, EncodedLabels, build_estimator
 
     base = config_dict("regression", "gradient_boosting", Path("/tmp/unused-edge-cases"))
@@ -185,19 +185,20 @@ def test_catalog_directions() -> None:
         catalog.metric("regression", "roc_auc")
 
 
-def test_the_backtest_refuses_what_it_cannot_replay_yet(regression: dict[str, Any], tmp_path: Path) -> None:
+def test_the_backtest_refuses_a_script_it_cannot_retrain_in_process(tmp_path: Path) -> None:
     import io
 
     import yaml
 
     from pipelines.backtest.command import BacktestRequest, backtest_command
 
-    regression["purpose"] = "backtest"
+    raw = config_dict("regression", "script", tmp_path)
+    raw["purpose"] = "backtest"
     path = tmp_path / "regression.yaml"
-    path.write_text(yaml.safe_dump(regression))
+    path.write_text(yaml.safe_dump(raw))
     stderr = io.StringIO()
     assert backtest_command(BacktestRequest(config=str(path), data=str(tmp_path / "none.csv")), stderr) == 2
-    assert "replays binary classifiers only so far (model.problem_type is regression)" in stderr.getvalue()
+    assert "training.script is not replayed" in stderr.getvalue()
 
 
 @pytest.mark.parametrize(
