@@ -476,6 +476,10 @@ class TrainingScript(_Strict):
     """The training script, relative to `source_dir`."""
     inference: Annotated[str, Field(pattern=_RELATIVE_FILE)] = "inference.py"
     """The module with `model_fn` and `predict_fn`, relative to `source_dir`."""
+    requirements: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_./-]*\.txt$")] | None = None
+    """A pip requirements file in `source_dir`, installed in the Train job before the script runs
+    (and shipped with the model for inference); it needs the package index, so not with
+    `pipeline.network_isolation`."""
 
 
 class TrainingSection(_Strict):
@@ -1165,6 +1169,10 @@ class ModelConfig(_Strict):
                 self._names_a_class(path)
             if found.unit_interval and threshold is not None and not 0 <= threshold <= 1:
                 raise FieldError((*path, "min"), f"{name} lies in [0, 1]; {threshold} can never be met or always is")
+        script = training.script
+        if script is not None and script.requirements and self.pipeline.network_isolation:
+            message = "pip cannot reach the package index from a job with pipeline.network_isolation"
+            raise FieldError(("training", "script", "requirements"), message)
         edge = self.gates.edge_cases
         if edge is not None and (edge.tolerance is None) == (problem_type == "regression"):
             wanted = "needs a tolerance" if problem_type == "regression" else "takes no tolerance (regression only)"

@@ -37,6 +37,7 @@ from pipelines.gates.catalog import ProblemType
 from training_containers import contract
 
 CODE_DIR = "code"  # in the model dir, as the SageMaker inference toolkit expects it
+PACKAGES = "_packages"  # in the source (and so the model's code/): what `requirements` installed
 TAIL = 800  # characters of a failed script's stderr kept in the job's FailureReason
 
 
@@ -59,6 +60,8 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
     entry = source / script.entry_point
     if not entry.is_file():
         raise ScriptError(f"training.script.entry_point: {script.entry_point} is not in the source dir")
+    if script.requirements:
+        install_requirements(source, script.requirements)
     arguments = [item for name, value in hyperparameters.items() for item in (f"--{name}", _argument(value))]
     environment = {
         **os.environ,
@@ -69,7 +72,9 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
         "SM_HPS": json.dumps(hyperparameters),
         "SM_CHANNELS": json.dumps(["train", "validation"]),
         "SM_NUM_CPUS": str(os.cpu_count() or 1),
-        "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYTHONPATH": os.pathsep.join([str(source), str(source / PACKAGES), os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
     }
     done = subprocess.run(
         [sys.executable, str(entry), *arguments], cwd=source, env=environment, capture_output=True, text=True
@@ -81,6 +86,18 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
     if not any(p.name != CODE_DIR for p in model_dir.iterdir()):
         raise ScriptError(f"{script.entry_point} wrote nothing to SM_MODEL_DIR ({model_dir})")
     shutil.copytree(source, model_dir / CODE_DIR, dirs_exist_ok=True)
+
+
+def install_requirements(source: Path, requirements: str) -> None:
+    """pip-install the script's requirements into the source's `_packages` (as the SageMaker
+    training toolkit installs a source dir's requirements.txt before the entry point runs)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--disable-pip-version-check",
+         "--target", str(source / PACKAGES), "-r", str(source / requirements)],
+        cwd=source, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ScriptError(f"{requirements} could not be installed: {done.stderr.strip()[-TAIL:]}")
 
 
 def _argument(value: Any) -> str:
@@ -97,7 +114,7 @@ class ScriptModel:
         path = model_dir / CODE_DIR / inference
         if not path.is_file():
             raise ScriptError(f"the model has no {CODE_DIR}/{inference} (training.script.inference)")
-        module = _import(path)
+        module = _import(path, model_dir / CODE_DIR)
         for name in ("model_fn", "predict_fn"):
             if not callable(getattr(module, name, None)):
                 raise ScriptError(
@@ -147,11 +164,12 @@ class ScriptModel:
         return found
 
 
-def _import(path: Path) -> Any:
-    """The inference module, with its folder importable (its own helper modules)."""
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+def _import(path: Path, code: Path) -> Any:
+    """The inference module, with the code's folder (its own helper modules), the module's folder
+    and the installed requirements importable."""
+    for folder in (str(code / PACKAGES), str(code), str(path.parent)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(f"inference_{abs(hash(str(path)))}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

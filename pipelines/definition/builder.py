@@ -81,7 +81,8 @@ def artifacts(config: ModelConfig) -> dict[str, Artifact]:
         found["edge_cases"] = Artifact(edge.uri, b"")
     script = config.training.script
     if script is not None:
-        archive = source_archive(config.local_path(script.source_dir), script.entry_point, script.inference)
+        needed = [script.entry_point, script.inference, *([script.requirements] if script.requirements else [])]
+        archive = source_archive(config.local_path(script.source_dir), *needed)
         found["source"] = _content_addressed(config, naming.SOURCE, naming.SOURCE_ARCHIVE, archive)
     return found
 
