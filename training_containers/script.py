@@ -62,7 +62,7 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
         raise ScriptError(f"training.script.entry_point: {script.entry_point} is not in the source dir")
     if script.requirements:
         install_requirements(source, script.requirements)
-    arguments = [item for name, value in hyperparameters.items() for item in (f"--{name}", _argument(value))]
+    arguments = [item for name in sorted(hyperparameters) for item in (f"--{name}", _argument(hyperparameters[name]))]
     environment = {
         **os.environ,
         "SM_CHANNEL_TRAIN": str(contract.training_channel("train")),
@@ -101,8 +101,12 @@ def install_requirements(source: Path, requirements: str) -> None:
 
 
 def _argument(value: Any) -> str:
-    """A hyperparameter as SageMaker passes it on the command line."""
-    return json.dumps(value) if isinstance(value, bool | list | dict) else str(value)
+    """A hyperparameter on the command line as the SageMaker training toolkit writes it
+    (`mapping.to_cmd_args` in sagemaker-training-toolkit's src/sagemaker_training/mapping.py:
+    keys sorted, a mapping as `k=v,k=v`, anything else `str(value)`, so True is "True")."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return str(value)
 
 
 class ScriptModel:

@@ -44,12 +44,6 @@ CASES = {
         "train.py exited with 1: ",
         "RuntimeError: bad column mapping",
     ),
-    "the script writes no model": ({"train.py": "print('done')\n"}, "train.py wrote nothing to SM_MODEL_DIR", ""),
-    "no model_fn": (
-        {"inference.py": "def predict_fn(data, model):\n    return data['x1']\n"},
-        "inference.py defines no model_fn",
-        "",
-    ),
     "predict_fn returns the wrong shape": (
         {
             "inference.py": (
@@ -60,15 +54,6 @@ CASES = {
         },
         "inference.py predict_fn returned shape (",
         "a regression model returns one value per row",
-    ),
-    "predict_fn raises": (
-        {
-            "inference.py": (
-                "def model_fn(model_dir):\n    return None\ndef predict_fn(data, model):\n    raise KeyError('x9')\n"
-            )
-        },
-        "inference.py predict_fn failed: KeyError: 'x9'",
-        "",
     ),
 }
 
@@ -127,15 +112,6 @@ def test_a_scripts_requirements_are_installed_for_training_and_inference(tmp_pat
 
     with tarfile.open(workspace.s3.path(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])) as tar:
         assert "code/_packages/tinypkg/__init__.py" in tar.getnames()
-
-
-def test_requirements_that_cannot_be_installed_fail_train_naming_the_file(tmp_path: Path) -> None:
-    edit = {"requirements.txt": f"--no-index\n--find-links {tmp_path}\nnot-a-package-anywhere==9.9\n"}
-    workspace = _workspace(tmp_path, edit, requirements="requirements.txt")
-    execution = workspace.run(echo=lambda _: None)
-    failed = {s.name: s.failure_reason for s in execution.steps if s.status == "Failed"}
-    assert set(failed) == {"Train"} and "requirements.txt could not be installed" in failed["Train"]
-    assert "not-a-package-anywhere" in failed["Train"]
 
 
 def test_requirements_need_the_package_index(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from training_containers.script import CODE_DIR, ScriptError, ScriptModel
+from pipelines.config import TrainingScript
+from training_containers.script import CODE_DIR, ScriptError, ScriptModel, run_entry_point
 
 ROWS = pd.DataFrame({"x": [0.1, 0.5, 0.9]})
 
@@ -85,3 +87,54 @@ def test_the_server_serves_a_script_model_through_its_predict_fn(tmp_path: Path)
     records = serve.parse(b"0.1\n0.5\n", serve.CSV, loaded.features)
     assert json.loads(serve.render(loaded.score(records), serve.JSON)) == {"predictions": ["class-1", "class-5"]}
     assert serve.render(loaded.score(records), serve.CSV) == b"class-1\nclass-5\n"
+
+
+# ---- running the training script (the Train job's part, without the pipeline around it)
+
+
+def _source(tmp_path: Path, train: str, requirements: str | None = None) -> tuple[Path, TrainingScript]:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "train.py").write_text(train)
+    if requirements is not None:
+        (source / "requirements.txt").write_text(requirements)
+    return source, TrainingScript(source_dir=str(source), requirements="requirements.txt" if requirements else None)
+
+
+@pytest.fixture
+def opt_ml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "opt-ml"
+    monkeypatch.setenv("OPT_ML_ROOT", str(root))
+    for name in ("SM_MODEL_DIR", "SM_CHANNEL_TRAIN", "SM_CHANNEL_VALIDATION", "SM_HPS"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def test_the_script_gets_sagemakers_environment_and_arguments_and_its_code_is_kept(
+    opt_ml: Path, tmp_path: Path
+) -> None:
+    train = (
+        "import json, os, sys\n"
+        "out = os.path.join(os.environ['SM_MODEL_DIR'], 'seen.json')\n"
+        "json.dump({'argv': sys.argv[1:], 'train': os.environ['SM_CHANNEL_TRAIN'],\n"
+        "           'hps': json.loads(os.environ['SM_HPS'])}, open(out, 'w'))\n"
+    )
+    source, script = _source(tmp_path, train)
+    run_entry_point(script, source, {"max_iter": 200, "task": "regression", "early_stop": True})
+    seen = json.loads((opt_ml / "model" / "seen.json").read_text())
+    assert seen["argv"] == ["--early_stop", "True", "--max_iter", "200", "--task", "regression"]  # keys sorted
+    assert seen["train"] == str(opt_ml / "input" / "data" / "train")
+    assert seen["hps"] == {"max_iter": 200, "task": "regression", "early_stop": True}
+    assert (opt_ml / "model" / CODE_DIR / "train.py").read_text() == train
+
+
+def test_a_script_that_writes_no_model_is_an_error(opt_ml: Path, tmp_path: Path) -> None:
+    source, script = _source(tmp_path, "print('trained, honestly')\n")
+    with pytest.raises(ScriptError, match=r"train\.py wrote nothing to SM_MODEL_DIR"):
+        run_entry_point(script, source, {})
+
+
+def test_requirements_pip_cannot_satisfy_name_the_file_and_the_package(opt_ml: Path, tmp_path: Path) -> None:
+    source, script = _source(tmp_path, "", f"--no-index\n--find-links {tmp_path}\nnot-a-package-anywhere==9.9\n")
+    with pytest.raises(ScriptError, match=r"requirements\.txt could not be installed: .*not-a-package-anywhere"):
+        run_entry_point(script, source, {})
