@@ -36,8 +36,9 @@ def test_the_definition_does_not_change_when_only_file_times_do(tmp_path: Path) 
     (tmp_path / "source" / "__pycache__").mkdir()
     (tmp_path / "source" / "__pycache__" / "features.cpython-311.pyc").write_bytes(b"\0compiled")
     assert definition_json(load_config(path)) == first
+    before = artifacts(load_config(path))["source"].uri
     (tmp_path / "source" / "features.py").write_text("# changed\n", encoding="utf-8")
-    assert definition_json(load_config(path)) != first
+    assert artifacts(load_config(path))["source"].uri != before  # a new content address, so a new definition
 
 
 def test_the_train_step_gets_the_source_as_its_code_channel_and_the_scripts_arguments_only(tmp_path: Path) -> None:

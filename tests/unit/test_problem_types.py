@@ -213,7 +213,12 @@ def test_every_estimator_fits_every_problem_type_it_supports(estimator: str, pro
     from training_containers.train import fit
 
     raw = config_dict(problem_type, "gradient_boosting", tmp_path)
-    raw["training"] = {"estimator": estimator, "random_seed": 3}
+    small = {"gradient_boosting": {"max_iter": 40}, "logistic_regression": {}}  # quick fits, still learning
+    raw["training"] = {
+        "estimator": estimator,
+        "random_seed": 3,
+        "hyperparameters": small.get(estimator, {"n_estimators": 40}),
+    }
     config = parse_config(raw)
     frame = rows(problem_type, count=1500)
     model, metadata = fit(config, {}, frame.iloc[:1000], frame.iloc[1000:])
