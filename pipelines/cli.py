@@ -18,7 +18,10 @@ def _validate_config(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if config.purpose == "deploy":
+        from pipelines.definition.builder import artifacts
+
         require_deployable(config)
+        artifacts(config)  # the local files it names (edge cases, a script's source) exist
     print(json.dumps(config.model_dump(mode="json"), indent=2))
     if config.purpose == "backtest":
         print(

@@ -500,7 +500,7 @@ class TrainingSection(_Strict):
     max_wait_seconds: Annotated[Int, Field(ge=60)] | None = None
     """With `use_spot`: the longest wait for spot capacity plus the run."""
     random_seed: Int = 42
-    """Seeds the split and the estimator."""
+    """Seeds the split and a built-in estimator (a script gets only its own hyperparameters)."""
 
     @model_validator(mode="after")
     def _estimator_or_script(self) -> TrainingSection:
@@ -1167,6 +1167,11 @@ class ModelConfig(_Strict):
                 raise FieldError((*path, "metric"), str(error)) from None
             if name == catalog.CLASS_RECALL and problem_type == "multiclass_classification":
                 self._names_a_class(path)
+            bound = _bound_of(self, path)
+            if bound is not None and bound != found.bound:
+                better, kind = ("higher", "floor") if found.higher_is_better else ("lower", "ceiling")
+                message = f"{name}: {better} is better, so it takes {found.bound}: (a {kind}), not {bound}:"
+                raise FieldError((*path, bound), message)
             if found.unit_interval and threshold is not None and not 0 <= threshold <= 1:
                 raise FieldError((*path, "min"), f"{name} lies in [0, 1]; {threshold} can never be met or always is")
         script = training.script
@@ -1240,6 +1245,14 @@ class ModelConfig(_Strict):
         if "://" in uri:
             raise ValueError(f"{uri} is not a local path")
         return self._base_dir / uri
+
+
+def _bound_of(config: ModelConfig, path: tuple[str | int, ...]) -> str | None:
+    """The bound (`min`/`max`) the gate or SLO at `path` sets, when it is one that sets a bound."""
+    found: Any = config
+    for part in path:
+        found = found[part] if isinstance(part, int) else getattr(found, str(part))
+    return found.bound if isinstance(found, _Bound) else None
 
 
 # --------------------------------------------------------------------------- loading

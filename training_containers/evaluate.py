@@ -174,6 +174,7 @@ def run(workdir: Path) -> dict[str, Any]:
             "environment_hash": candidate_metadata.get("environment_hash", "unknown"),
             "environment": candidate_metadata.get("environment", {}),
             "estimator": candidate_metadata.get("estimator"),
+            "entry_point": candidate_metadata.get("entry_point"),  # a script model's
             "test_rows": len(test),
         },
     }

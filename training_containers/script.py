@@ -19,6 +19,7 @@ class, or the value, by the model's problem type. Anything else is an error nami
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import os
@@ -26,8 +27,11 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -76,16 +80,28 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
             os.pathsep
         ),
     }
-    done = subprocess.run(
-        [sys.executable, str(entry), *arguments], cwd=source, env=environment, capture_output=True, text=True
-    )
-    sys.stderr.write(done.stdout + done.stderr)
-    if done.returncode != 0:
-        raise ScriptError(f"{script.entry_point} exited with {done.returncode}: {done.stderr.strip()[-TAIL:]}")
+    code, tail = _streamed([sys.executable, str(entry), *arguments], source, environment)
+    if code != 0:
+        raise ScriptError(f"{script.entry_point} exited with {code}: {tail.strip()[-TAIL:]}")
     model_dir = contract.model_dir()
     if not any(p.name != CODE_DIR for p in model_dir.iterdir()):
         raise ScriptError(f"{script.entry_point} wrote nothing to SM_MODEL_DIR ({model_dir})")
     shutil.copytree(source, model_dir / CODE_DIR, dirs_exist_ok=True)
+
+
+def _streamed(command: list[str], cwd: Path, environment: dict[str, str]) -> tuple[int, str]:
+    """Run `command` with its output (stdout and stderr, interleaved) passed on line by line as it
+    comes, as a training job's log shows it; returns the exit code and the output's end."""
+    kept: collections.deque[str] = collections.deque(maxlen=40)
+    with subprocess.Popen(
+        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as running:
+        assert running.stdout is not None
+        for line in running.stdout:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            kept.append(line)
+    return running.returncode, "".join(kept)
 
 
 def install_requirements(source: Path, requirements: str) -> None:
@@ -111,28 +127,63 @@ def _argument(value: Any) -> str:
 
 class ScriptModel:
     """A model behind the team's `model_fn` and `predict_fn`, with the methods the jobs and the
-    server call on a scikit-learn pipeline (`predict_proba`, `predict`), checked on every call."""
+    server call on a scikit-learn pipeline (`predict_proba`, `predict`), checked on every call.
+
+    Several script models live in one process (Evaluate's candidate and champion, the endpoint's
+    production and shadow), often with helper modules of the same name (`features`). Each model's
+    modules are its own: loading and every prediction run with the model's code first on the
+    import path and only its own modules under those names (`_own_modules`)."""
+
+    _roots: ClassVar[list[Path]] = []  # the code folders of every script model loaded here
 
     def __init__(self, model_dir: Path, inference: str, problem_type: ProblemType) -> None:
         self.inference, self.problem_type = inference, problem_type
-        path = model_dir / CODE_DIR / inference
+        self.code = (model_dir / CODE_DIR).resolve()
+        self._modules: dict[str, ModuleType] = {}
+        path = self.code / inference
         if not path.is_file():
             raise ScriptError(f"the model has no {CODE_DIR}/{inference} (training.script.inference)")
-        module = _import(path, model_dir / CODE_DIR)
-        for name in ("model_fn", "predict_fn"):
-            if not callable(getattr(module, name, None)):
-                raise ScriptError(
-                    f"{inference} defines no {name}: it needs model_fn(model_dir) and predict_fn(data, model)"
-                )
-        self._predict_fn = module.predict_fn
+        ScriptModel._roots.append(self.code)
+        with self._own_modules():
+            module = _import(path, inference)
+            for name in ("model_fn", "predict_fn"):
+                if not callable(getattr(module, name, None)):
+                    raise ScriptError(
+                        f"{inference} defines no {name}: it needs model_fn(model_dir) and predict_fn(data, model)"
+                    )
+            self._predict_fn = module.predict_fn
+            try:
+                self.model = module.model_fn(str(model_dir))
+            except Exception as error:
+                raise ScriptError(f"{inference} model_fn failed: {type(error).__name__}: {error}") from error
+
+    def _owns(self, module: Any) -> bool:
+        return _under(module, [self.code])
+
+    @contextmanager
+    def _own_modules(self) -> Iterator[None]:
+        """Run with this model's code first on the import path and, under each module name, this
+        model's module rather than another script model's; what it imports is kept for next time."""
+        others = [root for root in ScriptModel._roots if root != self.code]
+        foreign = {name: m for name, m in list(sys.modules.items()) if _under(m, others)}
+        for name in foreign:
+            del sys.modules[name]
+        sys.modules.update(self._modules)
+        saved = list(sys.path)
+        sys.path[:0] = [str(self.code / PACKAGES), str(self.code)]
         try:
-            self.model = module.model_fn(str(model_dir))
-        except Exception as error:
-            raise ScriptError(f"{inference} model_fn failed: {type(error).__name__}: {error}") from error
+            yield
+        finally:
+            self._modules = {name: m for name, m in list(sys.modules.items()) if self._owns(m)}
+            for name in self._modules:
+                del sys.modules[name]
+            sys.modules.update(foreign)
+            sys.path[:] = saved
 
     def _predicted(self, rows: Any) -> np.ndarray:
         try:
-            found = np.asarray(self._predict_fn(rows, self.model))
+            with self._own_modules():
+                found = np.asarray(self._predict_fn(rows, self.model))
         except Exception as error:
             raise ScriptError(f"{self.inference} predict_fn failed: {type(error).__name__}: {error}") from error
         if self.problem_type == "binary_classification" and found.ndim == 2 and found.shape[1] == 2:
@@ -168,17 +219,22 @@ class ScriptModel:
         return found
 
 
-def _import(path: Path, code: Path) -> Any:
-    """The inference module, with the code's folder (its own helper modules), the module's folder
-    and the installed requirements importable."""
-    for folder in (str(code / PACKAGES), str(code), str(path.parent)):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
+def _under(module: Any, roots: list[Path]) -> bool:
+    """Whether `module` was loaded from a file under one of `roots`."""
+    file = getattr(module, "__file__", None)
+    if not file or not roots:
+        return False
+    resolved = Path(file).resolve()
+    return any(resolved.is_relative_to(root) for root in roots)
+
+
+def _import(path: Path, inference: str) -> Any:
+    """The inference module, under a name of its own (the import path is `_own_modules`')."""
     spec = importlib.util.spec_from_file_location(f"inference_{abs(hash(str(path)))}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as error:
-        raise ScriptError(f"{path.name} cannot be imported: {type(error).__name__}: {error}") from error
+        raise ScriptError(f"{inference} cannot be imported: {type(error).__name__}: {error}") from error
     return module

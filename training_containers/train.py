@@ -31,7 +31,7 @@ from training_containers import contract
 from training_containers.environment import environment, environment_hash
 from training_containers.estimators import MODEL_STEP, build_estimator, features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, write_json
-from training_containers.script import ScriptModel, run_entry_point, unpack_source
+from training_containers.script import ScriptError, ScriptModel, run_entry_point, unpack_source
 from training_containers.windowing import WEIGHT_COLUMN
 
 MODEL_FILE = "model.joblib"
@@ -54,7 +54,7 @@ def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any
     train_rows = read_tables(contract.training_channel("train"))
     validation_rows = read_tables(contract.training_channel("validation"))
     if config.training.script is not None:
-        return train_script(config, hyperparameters, validation_rows)
+        return train_script(config, hyperparameters, train_rows, validation_rows)
     estimator, metadata = fit(config, hyperparameters, train_rows, validation_rows)
     out = contract.model_dir()
     joblib.dump(estimator, out / MODEL_FILE)
@@ -62,9 +62,12 @@ def train(config: ModelConfig, hyperparameters: dict[str, Any]) -> dict[str, Any
     return metadata
 
 
-def train_script(config: ModelConfig, hyperparameters: dict[str, Any], validation_rows: pd.DataFrame) -> dict[str, Any]:
+def train_script(
+    config: ModelConfig, hyperparameters: dict[str, Any], train_rows: pd.DataFrame, validation_rows: pd.DataFrame
+) -> dict[str, Any]:
     """The team's script trains (training_containers.script); its model is then loaded and
-    measured through its own model_fn and predict_fn, so a broken inference module fails here."""
+    measured through its own model_fn and predict_fn, so a broken inference module fails here
+    (and a multiclass one that answers with classes the label never holds)."""
     script = config.training.script
     assert script is not None
     with tempfile.TemporaryDirectory() as workdir:
@@ -75,6 +78,8 @@ def train_script(config: ModelConfig, hyperparameters: dict[str, Any], validatio
     if len(validation_rows):
         model = ScriptModel(out, script.inference, config.model.problem_type)
         metadata["validation_metrics"] = _measured(model, validation_rows, config)
+        if config.model.problem_type == "multiclass_classification":
+            _known_classes(model, validation_rows, pd.concat([train_rows, validation_rows]), config, script.inference)
     write_json(out / METADATA_FILE, metadata)
     return metadata
 
@@ -83,6 +88,19 @@ def _measured(model: Any, rows: pd.DataFrame, config: ModelConfig) -> dict[str, 
     predicted = predictions(model, features_frame(rows, config), config.model.problem_type)
     threshold = config.gates.decision_threshold
     return measure(config.model.problem_type, targets(rows, config), predicted, decision_threshold=threshold)
+
+
+def _known_classes(model: Any, rows: pd.DataFrame, labelled: pd.DataFrame, config: ModelConfig, inference: str) -> None:
+    """A multiclass model answers with the label's own classes (as text): an index or a class
+    spelt another way would be scored as wrong on every row."""
+    classes = set(targets(labelled, config))
+    answered = set(predictions(model, features_frame(rows, config), config.model.problem_type))
+    unknown = sorted(answered - classes)
+    if unknown:
+        raise ScriptError(
+            f"{inference} predict_fn returned classes the label '{config.model.label}' never holds: "
+            f"{unknown[:5]}; its classes are {sorted(classes)[:10]} (answer with the class itself, as text)"
+        )
 
 
 def _metadata(config: ModelConfig, how: dict[str, Any]) -> dict[str, Any]:

@@ -81,21 +81,23 @@ def artifacts(config: ModelConfig) -> dict[str, Artifact]:
         found["edge_cases"] = Artifact(edge.uri, b"")
     script = config.training.script
     if script is not None:
-        needed = [script.entry_point, script.inference, *([script.requirements] if script.requirements else [])]
-        archive = source_archive(config.local_path(script.source_dir), *needed)
+        needed = {"entry_point": script.entry_point, "inference": script.inference}
+        if script.requirements:
+            needed["requirements"] = script.requirements
+        archive = source_archive(config.local_path(script.source_dir), needed)
         found["source"] = _content_addressed(config, naming.SOURCE, naming.SOURCE_ARCHIVE, archive)
     return found
 
 
-def source_archive(folder: Path, *required: str) -> bytes:
+def source_archive(folder: Path, required: dict[str, str]) -> bytes:
     """`folder` as a gzipped tar, the same bytes for the same files: entries sorted, times, owners
-    and modes fixed, no gzip timestamp; caches and hidden files left out. `required` files must
-    be there."""
+    and modes fixed, no gzip timestamp; caches and hidden files left out. `required` (the
+    training.script field -> its file) must be there."""
     if not folder.is_dir():
         raise DefinitionError(f"training.script.source_dir: {folder} is not a folder")
-    for name in required:
+    for field, name in required.items():
         if not (folder / name).is_file():
-            raise DefinitionError(f"training.script: {folder / name} does not exist")
+            raise DefinitionError(f"training.script.{field}: {folder / name} does not exist")
     files = sorted(
         p
         for p in folder.rglob("*")

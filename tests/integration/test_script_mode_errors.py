@@ -73,7 +73,7 @@ def test_a_broken_script_fails_train_naming_what_broke(case: str, tmp_path: Path
 def test_a_missing_entry_point_stops_the_definition_before_anything_runs(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path, {})
     (tmp_path / "source" / "train.py").unlink()
-    with pytest.raises(DefinitionError, match=r"training.script: .*source/train.py does not exist"):
+    with pytest.raises(DefinitionError, match=r"training.script.entry_point: .*source/train.py does not exist"):
         workspace.run(echo=lambda _: None)
     assert not (workspace.root / "executions").exists()
 

@@ -275,3 +275,26 @@ def test_a_shadow_judged_on_rmse_is_rejected_when_its_error_rises(regression: di
     worse = decide(evidence(1.1, 1.0), criteria)
     assert worse.verdict == "reject" and "live_rmse_vs_champion" in worse.reason
     assert decide(evidence(1.25, 1.3), criteria).verdict == "reject"  # 0.25 above its offline 1.0
+
+
+@pytest.mark.parametrize(
+    ("where", "bound", "message"),
+    [
+        (
+            "gates.metrics",
+            {"metric": "rmse", "min": 1.0},
+            "rmse: lower is better, so it takes max: (a ceiling), not min:",
+        ),
+        ("gates.metrics", {"metric": "r2", "max": 0.9}, "r2: higher is better, so it takes min: (a floor), not max:"),
+        ("drift.performance_slo", {"metric": "rmse", "min": 1.2}, "drift.performance_slo.min: rmse: lower is better"),
+    ],
+)
+def test_a_bound_on_the_wrong_side_of_a_metric_is_refused(
+    regression: dict[str, Any], where: str, bound: dict[str, Any], message: str
+) -> None:
+    """An rmse floor fails every good model, and an rmse floor as an SLO alarms whenever the model is good."""
+    if where == "gates.metrics":
+        regression["gates"]["metrics"] = [bound]
+    else:
+        regression["drift"]["performance_slo"] = bound
+    assert message in _error(regression)

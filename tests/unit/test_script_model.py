@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -138,3 +139,119 @@ def test_requirements_pip_cannot_satisfy_name_the_file_and_the_package(opt_ml: P
     source, script = _source(tmp_path, "", f"--no-index\n--find-links {tmp_path}\nnot-a-package-anywhere==9.9\n")
     with pytest.raises(ScriptError, match=r"requirements\.txt could not be installed: .*not-a-package-anywhere"):
         run_entry_point(script, source, {})
+
+
+def _model_with_helper(folder: Path, value: int, lazy: bool = False) -> ScriptModel:
+    """A model whose predict_fn answers with its own helper module's `VALUE`."""
+    code = folder / CODE_DIR
+    code.mkdir(parents=True)
+    (code / "helper.py").write_text(f"VALUE = {value}\n")
+    if lazy:
+        predict = "def predict_fn(data, model):\n    import helper\n    return [float(helper.VALUE)] * len(data)\n"
+        (code / "inference.py").write_text("def model_fn(d):\n    return None\n" + predict)
+    else:
+        predict = "def predict_fn(data, model):\n    return [float(helper.VALUE)] * len(data)\n"
+        (code / "inference.py").write_text("import helper\ndef model_fn(d):\n    return None\n" + predict)
+    return ScriptModel(folder, "inference.py", "regression")
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["imported-at-load", "imported-in-predict_fn"])
+def test_two_models_each_run_their_own_helper_modules(tmp_path: Path, lazy: bool) -> None:
+    """A candidate and its champion (or production and shadow) in one process: each model's
+    `import helper` is its own, whichever was loaded first."""
+    champion = _model_with_helper(tmp_path / "champion", 1, lazy)
+    candidate = _model_with_helper(tmp_path / "candidate", 2, lazy)
+    assert champion.predict(ROWS).tolist() == [1.0, 1.0, 1.0]
+    assert candidate.predict(ROWS).tolist() == [2.0, 2.0, 2.0]
+    assert champion.predict(ROWS).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_an_inference_module_in_a_subfolder_imports_the_code_at_the_root(tmp_path: Path) -> None:
+    code = tmp_path / CODE_DIR
+    (code / "serving").mkdir(parents=True)
+    (code / "helper.py").write_text("VALUE = 7\n")
+    (code / "serving" / "inference.py").write_text(
+        "from helper import VALUE\ndef model_fn(d):\n    return None\n"
+        "def predict_fn(data, model):\n    return [float(VALUE)] * len(data)\n"
+    )
+    assert ScriptModel(tmp_path, "serving/inference.py", "regression").predict(ROWS).tolist() == [7.0] * 3
+    (code / "serving" / "broken.py").write_text("import not_a_module_anywhere\n")
+    with pytest.raises(ScriptError, match=r"serving/broken\.py cannot be imported"):
+        ScriptModel(tmp_path, "serving/broken.py", "regression")
+
+
+def test_the_scripts_output_is_passed_on_while_it_runs(
+    opt_ml: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A long fit shows its progress as it goes (CloudWatch, the local job log), not at the end:
+    a line printed before the script waits is seen before the script is done."""
+    marker = tmp_path / "seen"
+    train = (
+        "import os, pathlib, sys, time\n"
+        "print('epoch 1', flush=True)\n"
+        "deadline = time.time() + 10\n"
+        f"while not pathlib.Path({str(marker)!r}).exists() and time.time() < deadline:\n    time.sleep(0.05)\n"
+        "pathlib.Path(os.environ['SM_MODEL_DIR'], 'm').write_text('x')\n"
+        f"sys.exit(0 if pathlib.Path({str(marker)!r}).exists() else 7)\n"
+    )
+    source, script = _source(tmp_path, train)
+    import threading
+
+    def release_when_seen() -> None:
+        for _ in range(200):
+            if "epoch 1" in capfd.readouterr().err:
+                marker.write_text("")
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=release_when_seen)
+    watcher.start()
+    run_entry_point(script, source, {})  # exits 7 (a ScriptError) if the line were held back
+    watcher.join()
+    assert marker.exists()
+
+
+def test_a_multiclass_script_answering_with_class_indices_fails_train_naming_the_classes(tmp_path: Path) -> None:
+    from pipelines.config import parse_config
+    from tests.problem_types import config_dict, rows
+    from training_containers.train import _known_classes
+
+    config = parse_config(config_dict("multiclass_classification", "script", tmp_path))
+    frame = rows("multiclass_classification", count=60)
+
+    class Indices:
+        def predict(self, data: pd.DataFrame) -> list[int]:
+            return [i % 3 for i in range(len(data))]
+
+    with pytest.raises(ScriptError, match=r"returned classes the label 'target' never holds: \['0', '1', '2'\]"):
+        _known_classes(Indices(), frame, frame, config, "inference.py")
+
+    class Classes:
+        def predict(self, data: pd.DataFrame) -> list[str]:
+            return ["gold"] * len(data)
+
+    _known_classes(Classes(), frame, frame, config, "inference.py")  # the label's own classes: fine
+
+
+def test_validate_config_checks_the_scripts_files_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    import yaml
+
+    from pipelines.cli import main
+    from tests.conftest import ROOT
+    from tests.problem_types import config_dict
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "models" / "tabular", source, ignore=shutil.ignore_patterns("__pycache__"))
+    raw = config_dict("regression", "script", tmp_path)
+    raw["training"]["script"] |= {"source_dir": "source", "entry_point": "trian.py"}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate-config", str(path)]) != 0
+    assert f"training.script.entry_point: {source / 'trian.py'} does not exist" in capsys.readouterr().err
+    raw["training"]["script"]["entry_point"] = "train.py"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate-config", str(path)]) == 0
