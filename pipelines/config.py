@@ -1150,28 +1150,29 @@ class ModelConfig(_Strict):
                 ("training", "hyperparameters"),
                 "class_weight and scale_pos_weight are for classifiers; this model is a regression",
             )
-        named: list[tuple[tuple[str | int, ...], str, float | None]] = [
-            (("gates", "metrics", i), g.metric, g.threshold) for i, g in enumerate(self.gates.metrics)
+        # (where, the metric named, the bound set there if any): gates and the SLO set one
+        named: list[tuple[tuple[str | int, ...], str, _Bound | None]] = [
+            (("gates", "metrics", i), g.metric, g) for i, g in enumerate(self.gates.metrics)
         ]
-        named += [(("gates", "segments", i), g.metric, g.threshold) for i, g in enumerate(self.gates.segments)]
+        named += [(("gates", "segments", i), g.metric, g) for i, g in enumerate(self.gates.segments)]
         if self.gates.champion is not None:
             named.append((("gates", "champion"), self.gates.champion.metric, None))
         slo = self.drift.performance_slo
         if slo is not None:
-            named.append((("drift", "performance_slo"), slo.metric, slo.threshold))
+            named.append((("drift", "performance_slo"), slo.metric, slo))
         named.append((("promotion", "shadow"), self.promotion.shadow.metric or "", None))
-        for path, name, threshold in named:
+        for path, name, bounded in named:
             try:
                 found = catalog.metric(problem_type, name)
             except catalog.UnknownMetric as error:
                 raise FieldError((*path, "metric"), str(error)) from None
             if name == catalog.CLASS_RECALL and problem_type == "multiclass_classification":
                 self._names_a_class(path)
-            bound = _bound_of(self, path)
-            if bound is not None and bound != found.bound:
+            if bounded is not None and bounded.bound != found.bound:
                 better, kind = ("higher", "floor") if found.higher_is_better else ("lower", "ceiling")
-                message = f"{name}: {better} is better, so it takes {found.bound}: (a {kind}), not {bound}:"
-                raise FieldError((*path, bound), message)
+                message = f"{name}: {better} is better, so it takes {found.bound}: (a {kind}), not {bounded.bound}:"
+                raise FieldError((*path, bounded.bound), message)
+            threshold = None if bounded is None else bounded.threshold
             if found.unit_interval and threshold is not None and not 0 <= threshold <= 1:
                 raise FieldError((*path, "min"), f"{name} lies in [0, 1]; {threshold} can never be met or always is")
         script = training.script
@@ -1245,14 +1246,6 @@ class ModelConfig(_Strict):
         if "://" in uri:
             raise ValueError(f"{uri} is not a local path")
         return self._base_dir / uri
-
-
-def _bound_of(config: ModelConfig, path: tuple[str | int, ...]) -> str | None:
-    """The bound (`min`/`max`) the gate or SLO at `path` sets, when it is one that sets a bound."""
-    found: Any = config
-    for part in path:
-        found = found[part] if isinstance(part, int) else getattr(found, str(part))
-    return found.bound if isinstance(found, _Bound) else None
 
 
 # --------------------------------------------------------------------------- loading

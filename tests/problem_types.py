@@ -10,9 +10,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from pipelines.config import load_config
+from pipelines.local.workspace import Workspace
 from pipelines.simulation.tabular import tabular
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
+FEATURES = [  # pipelines.simulation.tabular's columns
+    {"name": "x1", "type": "numeric"},
+    {"name": "x2", "type": "numeric", "min": 0, "max": 10},
+    {"name": "x3", "type": "numeric", "min": 0},
+    {"name": "region", "type": "categorical", "categories": ["north", "south", "east"]},
+]
 DATA_URI = "s3://tabular-data-111122223333/{model}/labelled/"
 
 
@@ -32,12 +40,7 @@ def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, An
         "label": "target",
         "id_column": "row_id",
         "time_column": "event_time",
-        "features": [
-            {"name": "x1", "type": "numeric"},
-            {"name": "x2", "type": "numeric", "min": 0, "max": 10},
-            {"name": "x3", "type": "numeric", "min": 0},
-            {"name": "region", "type": "categorical", "categories": ["north", "south", "east"]},
-        ],
+        "features": FEATURES,
     }
     raw["data"] = {
         "fresh": {"kind": "files", "uri": DATA_URI.format(model=name), "format": "parquet"},
@@ -88,3 +91,16 @@ def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, An
     folder.mkdir(parents=True, exist_ok=True)
     cases.to_csv(edge, index=False)
     return raw
+
+
+def seeded(raw: dict[str, Any], folder: Path) -> Workspace:
+    """A local workspace for the config `raw` (written to `folder`), its fresh data generated and
+    put where the config reads it."""
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    workspace = Workspace(config, folder / "workspace")
+    target = workspace.s3.path(config.data.fresh.uri) / "part-0.parquet"  # type: ignore[union-attr]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows(config.model.problem_type).to_parquet(target, index=False)
+    return workspace

@@ -20,6 +20,7 @@ class, or the value, by the model's problem type. Anything else is an error nami
 from __future__ import annotations
 
 import collections
+import functools
 import importlib.util
 import json
 import os
@@ -143,7 +144,8 @@ class ScriptModel:
         path = self.code / inference
         if not path.is_file():
             raise ScriptError(f"the model has no {CODE_DIR}/{inference} (training.script.inference)")
-        ScriptModel._roots.append(self.code)
+        if self.code not in ScriptModel._roots:
+            ScriptModel._roots.append(self.code)
         with self._own_modules():
             module = _import(path, inference)
             for name in ("model_fn", "predict_fn"):
@@ -165,7 +167,7 @@ class ScriptModel:
         """Run with this model's code first on the import path and, under each module name, this
         model's module rather than another script model's; what it imports is kept for next time."""
         others = [root for root in ScriptModel._roots if root != self.code]
-        foreign = {name: m for name, m in list(sys.modules.items()) if _under(m, others)}
+        foreign = {name: m for name, m in list(sys.modules.items()) if others and _under(m, others)}
         for name in foreign:
             del sys.modules[name]
         sys.modules.update(self._modules)
@@ -175,9 +177,10 @@ class ScriptModel:
             yield
         finally:
             self._modules = {name: m for name, m in list(sys.modules.items()) if self._owns(m)}
-            for name in self._modules:
-                del sys.modules[name]
-            sys.modules.update(foreign)
+            if others:  # another script model may run next: its modules go back under these names
+                for name in self._modules:
+                    del sys.modules[name]
+                sys.modules.update(foreign)
             sys.path[:] = saved
 
     def _predicted(self, rows: Any) -> np.ndarray:
@@ -224,8 +227,14 @@ def _under(module: Any, roots: list[Path]) -> bool:
     file = getattr(module, "__file__", None)
     if not file or not roots:
         return False
-    resolved = Path(file).resolve()
+    resolved = _resolved(file)
     return any(resolved.is_relative_to(root) for root in roots)
+
+
+@functools.cache
+def _resolved(file: str) -> Path:
+    """A module file's real path, resolved once (ownership is checked on every prediction)."""
+    return Path(file).resolve()
 
 
 def _import(path: Path, inference: str) -> Any:

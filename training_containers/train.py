@@ -77,24 +77,25 @@ def train_script(
     metadata["hyperparameters"] = hyperparameters
     if len(validation_rows):
         model = ScriptModel(out, script.inference, config.model.problem_type)
-        metadata["validation_metrics"] = _measured(model, validation_rows, config)
+        predicted = predictions(model, features_frame(validation_rows, config), config.model.problem_type)
         if config.model.problem_type == "multiclass_classification":
-            _known_classes(model, validation_rows, pd.concat([train_rows, validation_rows]), config, script.inference)
+            _known_classes(predicted, pd.concat([train_rows, validation_rows]), config, script.inference)
+        metadata["validation_metrics"] = _measured(predicted, validation_rows, config)
     write_json(out / METADATA_FILE, metadata)
     return metadata
 
 
-def _measured(model: Any, rows: pd.DataFrame, config: ModelConfig) -> dict[str, float | None]:
-    predicted = predictions(model, features_frame(rows, config), config.model.problem_type)
+def _measured(predicted: Any, rows: pd.DataFrame, config: ModelConfig) -> dict[str, float | None]:
+    """The problem type's metrics of `predicted`, the model's answers for `rows`."""
     threshold = config.gates.decision_threshold
     return measure(config.model.problem_type, targets(rows, config), predicted, decision_threshold=threshold)
 
 
-def _known_classes(model: Any, rows: pd.DataFrame, labelled: pd.DataFrame, config: ModelConfig, inference: str) -> None:
+def _known_classes(predicted: Any, labelled: pd.DataFrame, config: ModelConfig, inference: str) -> None:
     """A multiclass model answers with the label's own classes (as text): an index or a class
     spelt another way would be scored as wrong on every row."""
     classes = set(targets(labelled, config))
-    answered = set(predictions(model, features_frame(rows, config), config.model.problem_type))
+    answered = set(predicted)
     unknown = sorted(answered - classes)
     if unknown:
         raise ScriptError(
@@ -149,7 +150,13 @@ def fit(
         "hyperparameters": params,
         "random_seed": seed,
         "rows": {"train": len(train_rows), "validation": len(validation_rows)},
-        "validation_metrics": _measured(estimator, validation_rows, config) if len(validation_rows) else None,
+        "validation_metrics": (
+            _measured(
+                predictions(estimator, features_frame(validation_rows, config), problem_type), validation_rows, config
+            )
+            if len(validation_rows)
+            else None
+        ),
     }
     return estimator, metadata
 

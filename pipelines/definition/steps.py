@@ -110,6 +110,15 @@ class Job:
         jobs with it (Pipelines names jobs pipelines-<execution>-..., a name every pipeline shares)."""
         return [{"Key": naming.MODEL_TAG, "Value": self.config.model.name}]
 
+    @property
+    def vpc(self) -> dict[str, list[str] | None]:
+        """The jobs' subnets and security groups (the SDK's argument names), None outside a VPC."""
+        vpc = self.config.pipeline.vpc
+        return {
+            "security_group_ids": vpc.security_group_ids if vpc else None,
+            "subnets": vpc.subnet_ids if vpc else None,
+        }
+
     def run_uri(self, *parts: str) -> Any:
         """Under this execution's folder of the artifact bucket."""
         from sagemaker.core.workflow.execution_variables import ExecutionVariables
@@ -136,10 +145,7 @@ class Job:
             sagemaker_session=self.session,
             env=self.environment,
             network_config=NetworkConfig(
-                enable_network_isolation=p.network_isolation,
-                encrypt_inter_container_traffic=True,
-                security_group_ids=p.vpc.security_group_ids if p.vpc else None,
-                subnets=p.vpc.subnet_ids if p.vpc else None,
+                enable_network_isolation=p.network_isolation, encrypt_inter_container_traffic=True, **self.vpc
             ),
             tags=self.tags,
         )
@@ -239,10 +245,7 @@ def train(job: Job, data_pull: Any) -> Any:
             **({"max_wait_time_in_seconds": training.max_wait_seconds} if training.use_spot else {}),
         ),
         networking=Networking(
-            enable_network_isolation=p.network_isolation,
-            enable_inter_container_traffic_encryption=True,
-            security_group_ids=p.vpc.security_group_ids if p.vpc else None,
-            subnets=p.vpc.subnet_ids if p.vpc else None,
+            enable_network_isolation=p.network_isolation, enable_inter_container_traffic_encryption=True, **job.vpc
         ),
         output_data_config=OutputDataConfig(
             s3_output_path=job.run_uri(TRAIN),

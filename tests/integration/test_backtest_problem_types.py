@@ -13,6 +13,7 @@ from pipelines.backtest.history import prepare_history
 from pipelines.backtest.run import BacktestSettings, run_backtest
 from pipelines.config import parse_config
 from pipelines.simulation.tabular import tabular
+from tests.problem_types import FEATURES
 
 ROWS_PER_DAY = 1_000
 GATES: dict[str, dict[str, Any]] = {
@@ -49,12 +50,7 @@ def test_the_trigger_retrains_after_the_shift_and_beats_never_retraining(problem
                 "label": "target",
                 "id_column": "row_id",
                 "time_column": "event_time",
-                "features": [
-                    {"name": "x1", "type": "numeric"},
-                    {"name": "x2", "type": "numeric"},
-                    {"name": "x3", "type": "numeric"},
-                    {"name": "region", "type": "categorical"},
-                ],
+                "features": FEATURES,
             },
             "data": {
                 "fresh": {"kind": "files", "uri": "history.parquet"},

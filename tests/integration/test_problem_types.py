@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sklearn import metrics as sk
 
-from pipelines.config import load_config
 from pipelines.local.workspace import Workspace
-from tests.problem_types import config_dict, rows
+from tests.problem_types import config_dict, seeded
 from training_containers.estimators import features_frame, predictions
 
 # Each problem type with a built-in estimator, and the binary one with the example script; the
@@ -33,14 +31,8 @@ CASES = [
 
 
 def _registered(problem_type: str, estimator: str, folder: Path) -> tuple[Any, Workspace, dict[str, Any]]:
-    raw = config_dict(problem_type, estimator, folder)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    config = load_config(path)
-    workspace = Workspace(config, folder / "workspace")
-    target = workspace.s3.path(config.data.fresh.uri) / "part-0.parquet"  # type: ignore[union-attr]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    rows(problem_type).to_parquet(target, index=False)
+    workspace = seeded(config_dict(problem_type, estimator, folder), folder)
+    config = workspace.config
     execution = workspace.run(echo=lambda _: None)
     assert execution.status == "Succeeded", [(s.name, s.status, s.failure_reason) for s in execution.steps]
     (package,) = workspace.runtime().registry.list_model_packages(config.registry.model_package_group)

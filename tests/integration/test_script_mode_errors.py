@@ -8,13 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipelines.config import load_config
 from pipelines.errors import DefinitionError
 from pipelines.local.workspace import Workspace
 from tests.conftest import ROOT
-from tests.problem_types import config_dict, rows
+from tests.problem_types import config_dict, seeded
 
 EXAMPLE = ROOT / "models" / "tabular"
 
@@ -29,14 +27,7 @@ def _workspace(tmp_path: Path, edit: dict[str, str], requirements: str | None = 
     raw["training"]["script"]["source_dir"] = str(source)
     if requirements:
         raw["training"]["script"]["requirements"] = requirements
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    config = load_config(path)
-    workspace = Workspace(config, tmp_path / "workspace")
-    target = workspace.s3.path(config.data.fresh.uri) / "part-0.parquet"  # type: ignore[union-attr]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    rows("regression", count=3000).to_parquet(target, index=False)
-    return workspace
+    return seeded(raw, tmp_path)
 
 
 CASES = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -214,7 +215,11 @@ def test_the_scripts_output_is_passed_on_while_it_runs(
 def test_a_multiclass_script_answering_with_class_indices_fails_train_naming_the_classes(tmp_path: Path) -> None:
     from pipelines.config import parse_config
     from tests.problem_types import config_dict, rows
+    from training_containers.estimators import features_frame, predictions
     from training_containers.train import _known_classes
+
+    def answers(model: Any) -> Any:
+        return predictions(model, features_frame(frame, config), "multiclass_classification")
 
     config = parse_config(config_dict("multiclass_classification", "script", tmp_path))
     frame = rows("multiclass_classification", count=60)
@@ -224,13 +229,13 @@ def test_a_multiclass_script_answering_with_class_indices_fails_train_naming_the
             return [i % 3 for i in range(len(data))]
 
     with pytest.raises(ScriptError, match=r"returned classes the label 'target' never holds: \['0', '1', '2'\]"):
-        _known_classes(Indices(), frame, frame, config, "inference.py")
+        _known_classes(answers(Indices()), frame, config, "inference.py")
 
     class Classes:
         def predict(self, data: pd.DataFrame) -> list[str]:
             return ["gold"] * len(data)
 
-    _known_classes(Classes(), frame, frame, config, "inference.py")  # the label's own classes: fine
+    _known_classes(answers(Classes()), frame, config, "inference.py")  # the label's own classes: fine
 
 
 def test_validate_config_checks_the_scripts_files_naming_the_field(
