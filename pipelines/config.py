@@ -482,13 +482,36 @@ class TrainingScript(_Strict):
     `pipeline.network_isolation`."""
 
 
+class TrainingImage(_Strict):
+    """The team's own container image, following SageMaker's training and serving contract: run
+    with `train` it reads `/opt/ml/input/data/{train,validation}` and writes `/opt/ml/model`; run
+    with `serve` it answers `GET /ping` and `POST /invocations` on port 8080. Evaluate scores the
+    test split through that serving contract (a batch transform), so the image needs none of this
+    project's code. docs/bring-your-own-model.md has the contract."""
+
+    # In Amazon ECR, as `registry/repository[:tag]` or `registry/repository[@digest]`
+    # (AlgorithmSpecification.TrainingImage, SageMaker API reference); at most 255 characters
+    # (ContainerDefinition.Image in botocore's model). The repository is what the roles may pull.
+    uri: Annotated[str, Field(pattern=naming.ECR_IMAGE_PATTERN, max_length=255)]
+    """The image in Amazon ECR, `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>` or
+    `...@sha256:<digest>`; the pipeline's and the endpoint's roles get pull access to its repository."""
+    local_command: Annotated[list[str], Field(min_length=1)] | None = None
+    """What stands in for the image on a machine without Docker (`run-local`), run from the
+    config's folder with `train` or `serve` appended, e.g. `[python, models/churn/container.py]`;
+    `OPT_ML_ROOT` names the folder that stands for `/opt/ml`, `SAGEMAKER_BIND_TO_PORT` the port.
+    Without it `run-local` refuses the pipeline before anything runs."""
+
+
 class TrainingSection(_Strict):
     estimator: Literal["gradient_boosting", "logistic_regression", "random_forest", "xgboost", "lightgbm"] | None = None
-    """A built-in estimator; or `script`, not both."""
+    """A built-in estimator; or `script`, or `image`: exactly one of the three."""
     script: TrainingScript | None = None
     """The team's own training code instead of a built-in estimator."""
+    image: TrainingImage | None = None
+    """The team's own training and serving image instead of a built-in estimator."""
     hyperparameters: dict[str, int | float | str | bool] = Field(default_factory=dict)
-    """Passed to the estimator (names checked against its own) or to the script as `--name value`."""
+    """Passed to the estimator (names checked against its own), to the script as `--name value`,
+    or to the image in `hyperparameters.json` (values as text)."""
     instance_type: TrainingInstance = "ml.m5.xlarge"
     """The training job's instance."""
     instance_count: Annotated[Int, Field(ge=1)] = 1
@@ -503,15 +526,20 @@ class TrainingSection(_Strict):
     """Seeds the split and a built-in estimator (a script gets only its own hyperparameters)."""
 
     @model_validator(mode="after")
-    def _estimator_or_script(self) -> TrainingSection:
-        if (self.estimator is None) == (self.script is None):
-            raise FieldError(("estimator",), "name a built-in estimator or a script (training.script), exactly one")
+    def _one_source(self) -> TrainingSection:
+        named = [s for s in (self.estimator, self.script, self.image) if s is not None]
+        if len(named) != 1:
+            raise FieldError(
+                ("estimator",),
+                "say where the model comes from exactly once: a built-in estimator (training.estimator), "
+                "a script (training.script) or an image (training.image)",
+            )
         return self
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> TrainingSection:
         if self.estimator is None:
-            return self  # a script's arguments are its own
+            return self  # a script's or an image's arguments are its own
         unknown = sorted(set(self.hyperparameters) - ESTIMATOR_PARAMETERS[self.estimator])
         if unknown:
             allowed = ", ".join(sorted(ESTIMATOR_PARAMETERS[self.estimator]))

@@ -17,6 +17,7 @@ Standard library only: every bundle carries this module.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -220,6 +221,16 @@ EVALUATE = "Evaluate"
 QUALITY_GATES = "QualityGates"
 GATES_FAILED = "QualityGatesFailed"
 REGISTER = "Register"
+# An image model (training.image) is scored through its own serving contract:
+CREATE_CANDIDATE = "CandidateModel"  # CreateModel of the candidate
+SCORE_CANDIDATE = "ScoreCandidate"  # a batch transform of the scoring rows
+SELECT_CHAMPION = "SelectChampion"  # which model ScoreChampion scores (the candidate when none serves)
+CREATE_CHAMPION = "ChampionModel"
+SCORE_CHAMPION = "ScoreChampion"
+CHAMPION_SELECTION = "ChampionSelection"  # SelectChampion's property file
+SELECTION_FILE = "selection.json"
+SCORING_FILE = "scoring.csv"  # DataPull's: the test rows' features, then the edge cases', no header
+TRANSFORM_SUFFIX = ".out"  # batch transform names each result <input file>.out
 EVALUATION_REPORT = "EvaluationReport"  # the Evaluate step's property file, and the version's metadata key
 VALIDATION_REPORT = "DataValidationReport"  # DataPull's property file
 VALIDATION_FILE, MANIFEST_FILE, EVALUATION_FILE = "validation_report.json", "manifest.json", "evaluation.json"
@@ -310,6 +321,25 @@ def endpoint_role_arn(config: ModelConfig) -> str:
     """The execution role of the SageMaker models behind the endpoint (created by the stack)."""
     p = config.pipeline
     return f"arn:aws:iam::{p.account}:role/{role_name(config.model.name, p.region, 'endpoint')}"
+
+
+# An image in Amazon ECR: repository names as the ECR API reference gives them
+# (CreateRepository.repositoryName), a tag as Docker allows it, or a sha256 digest.
+ECR_IMAGE_PATTERN = (
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
+
+
+def ecr_repository_arn(image_uri: str) -> str:
+    """The ECR repository an image lives in, as an IAM resource."""
+    found = re.match(ECR_IMAGE_PATTERN, image_uri)
+    if found is None:
+        raise ValueError(f"{image_uri} is not an image in Amazon ECR (<account>.dkr.ecr.<region>.amazonaws.com/...)")
+    partition = "aws-cn" if ".amazonaws.com.cn/" in image_uri else "aws"
+    account, region, repository = found["account"], found["region"], found["repository"]
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
 
 
 def job_image_uri(account: str, region: str, model: str, tag: str) -> str:

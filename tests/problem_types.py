@@ -22,6 +22,7 @@ FEATURES = [  # pipelines.simulation.tabular's columns
     {"name": "region", "type": "categorical", "categories": ["north", "south", "east"]},
 ]
 DATA_URI = "s3://tabular-data-111122223333/{model}/labelled/"
+TEAM_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/team/scorer:7"
 
 
 def rows(problem_type: str, count: int = 3000, days: int = 30, seed: int = 7) -> pd.DataFrame:
@@ -49,6 +50,11 @@ def config_dict(problem_type: str, estimator: str, folder: Path) -> dict[str, An
         "split": {"validation_fraction": 0.15, "test_fraction": 0.3},
     }
     raw["training"] = {"estimator": estimator, "random_seed": 42}
+    if estimator == "image":  # the stand-in team image of tests/image_stand_in.py
+        raw["training"] = {
+            "image": {"uri": TEAM_IMAGE, "local_command": ["python3", str(ROOT / "tests" / "image_stand_in.py")]},
+            "hyperparameters": {"label": "target", "behaviour": "right"},
+        }
     if estimator == "script":
         task = "regression" if problem_type == "regression" else "classification"
         raw["training"] = {

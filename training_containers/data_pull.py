@@ -26,8 +26,8 @@ import pandas as pd
 
 from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
-from training_containers import contract
-from training_containers.files import read_json, read_tables, write_json
+from training_containers import contract, scoring
+from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.manifest import describe_inputs, input_origins, s3_version_lookup
 from training_containers.monitor_baseline import baseline_files
 from training_containers.profile import baseline_profile
@@ -140,6 +140,8 @@ def run(window_end: str) -> dict[str, Any]:
         for name, monitor_file in baseline_files(fresh_rows, config).items():
             write_json(contract.processing_output("baseline") / name, monitor_file)
         document["rows"] |= {"train": len(train), "validation": len(validation), "test": len(test)}
+        if config.training.image is not None:
+            document["rows"]["scoring"] = write_scoring_rows(test, config)
 
     origins = input_origins()
     versions = None
@@ -150,6 +152,13 @@ def run(window_end: str) -> dict[str, Any]:
     write_json(report_dir / MANIFEST, {"inputs": describe_inputs(inputs, origins, versions)})
     write_json(report_dir / REPORT, document)
     return document
+
+
+def write_scoring_rows(test: pd.DataFrame, config: ModelConfig) -> int:
+    """An image model's rows to score through its server: the test split, then the edge cases."""
+    edge_files = table_files(contract.processing_input("edge_cases"))
+    frames = [test, *([read_tables(edge_files[0])] if edge_files else [])]
+    return scoring.write_rows(frames, config, contract.processing_output("scoring"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,10 +15,12 @@ stage keeps it current. A missing file means there is no champion yet.
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from pipelines import naming
 from pipelines.config import ModelConfig, SegmentFilter, parse_config
 from pipelines.gates.metrics import as_classes
 from pipelines.gates.rules import Measurements, evaluate_gates, failure_message
-from training_containers import contract, models
+from training_containers import contract, models, scoring
 from training_containers.estimators import features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.metrics import gate_metrics, quality_statistics
@@ -59,11 +61,37 @@ def segment_mask(frame: pd.DataFrame, where: SegmentFilter) -> pd.Series:
     return mask
 
 
-def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scored:
+    """What one model predicted for the test rows and for the edge cases."""
+
+    test: np.ndarray
+    edge_cases: np.ndarray | None = None
+
+
+def score(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None) -> Scored:
+    """A model this job can load, asked in process."""
+    problem_type = config.model.problem_type
+    on_edge = None if edge_cases is None else predictions(model, features_frame(edge_cases, config), problem_type)
+    return Scored(predictions(model, features_frame(frame, config), problem_type), on_edge)
+
+
+def answers(
+    folder: Path, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None, who: str
+) -> Scored:
+    """An image model, asked through its server: a transform's answers to DataPull's scoring rows."""
+    edge_rows = 0 if edge_cases is None else len(edge_cases)
+    found = scoring.read_answers(folder, len(frame) + edge_rows, config.model.problem_type, who)
+    return Scored(found[: len(frame)], found[len(frame) :] if edge_cases is not None else None)
+
+
+def measure(
+    scored: Scored, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None
+) -> dict[str, Any]:
     """Overall metrics, per-segment metrics (with support) and edge-case results of one model."""
     threshold, problem_type = config.gates.decision_threshold, config.model.problem_type
     truth = targets(frame, config)
-    predicted = predictions(model, features_frame(frame, config), problem_type)
+    predicted = scored.test
     segments = {}
     for segment in config.gates.segments:
         mask = segment_mask(frame, segment.where).to_numpy()
@@ -75,19 +103,18 @@ def measure(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd
     return {
         "metrics": gate_metrics(problem_type, truth, predicted, threshold),
         "segments": segments,
-        "edge_cases": _edge_cases(model, edge_cases, config),
+        "edge_cases": _edge_cases(scored.edge_cases, edge_cases, config),
         "_predictions": predicted,
         "_truth": truth,
     }
 
 
-def _edge_cases(model: Any, cases: pd.DataFrame | None, config: ModelConfig) -> dict[str, Any] | None:
+def _edge_cases(predicted: np.ndarray | None, cases: pd.DataFrame | None, config: ModelConfig) -> dict[str, Any] | None:
     """Which hand-written cases the model gets right: the expected class (a classifier), or a
     value within `gates.edge_cases.tolerance` of the expected one (a regression)."""
-    if cases is None or not len(cases):
+    if cases is None or not len(cases) or predicted is None:
         return None
     problem_type = config.model.problem_type
-    predicted = predictions(model, features_frame(cases, config), problem_type)
     expected: Any
     if problem_type == "binary_classification":
         expected = cases["expected_label"].astype(int).to_numpy()
@@ -141,17 +168,26 @@ def run(workdir: Path) -> dict[str, Any]:
     if config.gates.edge_cases is not None and edge_cases is None:
         raise ValueError("gates.edge_cases is configured but the edge_cases input holds no CSV")
 
-    candidate_model, candidate_metadata = load_model(
-        contract.processing_input("model") / "model.tar.gz", workdir / "candidate"
-    )
-    candidate = measure(candidate_model, test, config, edge_cases)
-
+    image = config.training.image
     champion_info = _champion_info()
-    champion: dict[str, Any] | None = None
-    if champion_info.get("model_package_arn"):
-        archive = contract.processing_input("champion") / champion_info.get("model_data", "model.tar.gz")
-        champion_model, _ = load_model(archive, workdir / "champion")
-        champion = measure(champion_model, test, config, edge_cases)
+    champion_scored: Scored | None = None
+    if image is not None:  # scored by its own server (ScoreCandidate and ScoreChampion)
+        candidate_metadata = {"environment_hash": hashlib.sha256(image.uri.encode()).hexdigest(), "image": image.uri}
+        candidate_scored = answers(contract.processing_input("predictions"), test, config, edge_cases, "ScoreCandidate")
+        if champion_info.get("model_package_arn"):
+            folder = contract.processing_input("champion_predictions")
+            champion_scored = answers(folder, test, config, edge_cases, "ScoreChampion")
+    else:
+        candidate_model, candidate_metadata = load_model(
+            contract.processing_input("model") / "model.tar.gz", workdir / "candidate"
+        )
+        candidate_scored = score(candidate_model, test, config, edge_cases)
+        if champion_info.get("model_package_arn"):
+            archive = contract.processing_input("champion") / champion_info.get("model_data", "model.tar.gz")
+            champion_model, _ = load_model(archive, workdir / "champion")
+            champion_scored = score(champion_model, test, config, edge_cases)
+    candidate = measure(candidate_scored, test, config, edge_cases)
+    champion = None if champion_scored is None else measure(champion_scored, test, config, edge_cases)
 
     results = evaluate_gates(config, measurements(candidate, champion))
     document = {
@@ -175,6 +211,7 @@ def run(workdir: Path) -> dict[str, Any]:
             "environment": candidate_metadata.get("environment", {}),
             "estimator": candidate_metadata.get("estimator"),
             "entry_point": candidate_metadata.get("entry_point"),  # a script model's
+            "image": candidate_metadata.get("image"),  # an image model's
             "test_rows": len(test),
         },
     }

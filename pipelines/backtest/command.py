@@ -124,10 +124,11 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
     stderr = stderr or sys.stderr
     try:
         config = load_config(request.config)
-        if config.training.script is not None:
+        own = "training.script" if config.training.script is not None else "training.image"
+        if config.training.estimator is None:
             raise BacktestInputError(
                 f"{request.config}: the backtest retrains in this process with a built-in estimator; "
-                "training.script is not replayed (set training.estimator to backtest the loop's policies)"
+                f"{own} is not replayed (set training.estimator to backtest the loop's policies)"
             )
         history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)
         settings = BacktestSettings(

@@ -24,7 +24,7 @@ from pipelines.gates.metrics import measure as measure_metrics
 from pipelines.promotion.evidence import variant_evidence
 from pipelines.promotion.shadow import VariantEvidence
 from training_containers.estimators import features_frame, predictions
-from training_containers.evaluate import measure
+from training_containers.evaluate import measure, score
 
 Progress = Callable[[str], None]
 
@@ -109,7 +109,12 @@ class Lab:
         if champion is not None and candidate.test is not None:
             key = (champion.model_id, candidate.model_id)
             if key not in self._champion_measures:
-                self._champion_measures[key] = measure(champion.estimator, candidate.test, self.config, self.edge_cases)
+                self._champion_measures[key] = measure(
+                    score(champion.estimator, candidate.test, self.config, self.edge_cases),
+                    candidate.test,
+                    self.config,
+                    self.edge_cases,
+                )
             champion_measured = self._champion_measures[key]
         return judge(self.config, candidate, champion_measured)
 

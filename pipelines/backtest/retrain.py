@@ -19,7 +19,7 @@ import pandas as pd
 from pipelines.config import ModelConfig
 from pipelines.gates.rules import GateResult, evaluate_gates, failure_message
 from training_containers.data_pull import validate
-from training_containers.evaluate import measure, measurements
+from training_containers.evaluate import measure, measurements, score
 from training_containers.profile import baseline_profile, with_predictions
 from training_containers.train import fit
 from training_containers.validation import failure_message as data_failure_message
@@ -92,7 +92,7 @@ def pull_and_train(
         estimator, _ = fit(config, job_hyperparameters(config), train, validation)
     except ValueError as exc:  # the Train job fails the same way (e.g. a single class)
         return Candidate(model_id, window, failure=f"Train failed: {exc}")
-    measured = measure(estimator, test, config, edge_cases)
+    measured = measure(score(estimator, test, config, edge_cases), test, config, edge_cases)
     return Candidate(
         model_id=model_id,
         window=window,

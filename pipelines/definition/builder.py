@@ -125,11 +125,33 @@ def _quiet_sdk() -> None:
     warnings.filterwarnings("ignore", message=r".*PipelineSession.*")
 
 
+def _validate_sdk_config_once() -> None:
+    """The SDK checks the session's `sagemaker_config` against its JSON schema on every config
+    lookup (over a hundred a build, most of the build's time with image models' ModelSteps). The
+    same dict passes or fails the same way each time: each distinct one is checked once."""
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    check = SageMakerConfig.validate_sagemaker_config
+    if getattr(check, "once", False):
+        return
+    passed: set[str] = set()
+
+    def validate_once(sagemaker_config: dict[str, Any] | None = None) -> None:
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key not in passed:
+            check(sagemaker_config)
+            passed.add(key)
+
+    validate_once.once = True  # type: ignore[attr-defined]
+    SageMakerConfig.validate_sagemaker_config = staticmethod(validate_once)
+
+
 def _session(config: ModelConfig) -> Any:
     # The SDK creates boto3 clients at import time and needs a region for that (no call is made).
     os.environ.setdefault("AWS_DEFAULT_REGION", config.pipeline.region)
     os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"  # else ModelTrainer calls iam:SimulatePrincipalPolicy
     _quiet_sdk()
+    _validate_sdk_config_once()
     import boto3
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
@@ -156,12 +178,14 @@ def build_pipeline(config: ModelConfig) -> Any:
     job = steps.Job.of(config, session, image_uri(config), code_version(), artifacts(config))
     data_pull = steps.data_pull(job)
     train = steps.train(job, data_pull)
-    evaluate = steps.evaluate(job, data_pull, train)
+    scoring, scored = steps.scoring(job, data_pull, train) if job.team_image else ([], None)
+    evaluate = steps.evaluate(job, data_pull, train, scored)
     register = steps.register(job, data_pull, train, evaluate)
+    gated = [train, *scoring, evaluate, steps.quality_gates(job, evaluate, register)]
     return Pipeline(
         name=pipeline_name(config),
         parameters=list(job.parameters.values()),
-        steps=[data_pull, steps.data_valid(data_pull, [train, evaluate, steps.quality_gates(job, evaluate, register)])],
+        steps=[data_pull, steps.data_valid(data_pull, gated)],
         sagemaker_session=job.session,
         # No SageMaker Experiments entities (an experiment per pipeline, a run group per execution,
         # created by default in some regions): lineage is in the registry's metadata, and the

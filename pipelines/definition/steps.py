@@ -13,7 +13,10 @@ from pipelines import naming
 from pipelines.config import FilesSource, ModelConfig, SqlSource
 from pipelines.gates.rules import gate_names
 from pipelines.naming import (
+    CHAMPION_SELECTION,
     CHAMPION_URI,
+    CREATE_CANDIDATE,
+    CREATE_CHAMPION,
     DATA_FAILED,
     DATA_PULL,
     DATA_VALID,
@@ -23,6 +26,9 @@ from pipelines.naming import (
     GATES_FAILED,
     QUALITY_GATES,
     REGISTER,
+    SCORE_CANDIDATE,
+    SCORE_CHAMPION,
+    SELECT_CHAMPION,
     TRAIN,
     TRIGGER_ALARM,
     TRIGGER_METRIC_VALUE,
@@ -99,6 +105,17 @@ class Job:
     @property
     def role(self) -> str:
         return self.config.pipeline.role(self.config.model.name)
+
+    @property
+    def team_image(self) -> str | None:
+        """The team's own image (training.image): trained and served as it is, scored by transform."""
+        image = self.config.training.image
+        return image.uri if image is not None else None
+
+    @property
+    def model_image(self) -> str:
+        """The image that serves the candidate: the team's, else the job image."""
+        return self.team_image or self.image
 
     @property
     def environment(self) -> dict[str, str]:
@@ -199,12 +216,17 @@ def data_pull(job: Job) -> Any:
     inputs = [s3_input("config", job.staged["config"].uri), source_input("fresh", data.fresh)]
     if data.historical is not None:
         inputs.append(source_input("historical", data.historical))
+    names = ["train", "validation", "test", "report", "baseline"]
+    if job.team_image:  # the rows an image model is scored on, as its serving contract takes them
+        names.append("scoring")
+        if "edge_cases" in job.staged:
+            inputs.append(s3_input("edge_cases", job.staged["edge_cases"].uri))
     return ProcessingStep(
         name=DATA_PULL,
         display_name="Pull and validate data",
         step_args=job.processor("data_pull", "data-pull").run(
             inputs=inputs,
-            outputs=[s3_output(job, DATA_PULL, n) for n in ("train", "validation", "test", "report", "baseline")],
+            outputs=[s3_output(job, DATA_PULL, n) for n in names],
             arguments=["--window-end", job.parameters[DATA_WINDOW_END]],
         ),
         property_files=[PropertyFile(name=VALIDATION_REPORT, output_name="report", path=naming.VALIDATION_FILE)],
@@ -222,16 +244,18 @@ def train(job: Job, data_pull: Any) -> Any:
     from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
 
     training, p = job.config.training, job.config.pipeline
-    hyperparameters: dict[str, Any]
-    if training.script is None:
-        hyperparameters = {"estimator": training.estimator, "random_seed": training.random_seed}
-    else:  # a script gets its own arguments only (as SageMaker's framework estimators pass them)
-        hyperparameters = {}
-    hyperparameters |= training.hyperparameters
+    hyperparameters: dict[str, str]
+    if training.estimator is not None:
+        chosen = {"estimator": training.estimator, "random_seed": training.random_seed} | training.hyperparameters
+        hyperparameters = {k: json.dumps(v) for k, v in chosen.items()}
+    elif training.script is not None:  # its own arguments only, JSON-encoded as the framework estimators pass them
+        hyperparameters = {k: json.dumps(v) for k, v in training.hyperparameters.items()}
+    else:  # an image reads hyperparameters.json itself: values as plain text
+        hyperparameters = {k: _text(v) for k, v in training.hyperparameters.items()}
     trainer = ModelTrainer(
         sagemaker_session=job.session,
         role=job.role,
-        training_image=job.image,
+        training_image=job.model_image,
         base_job_name=naming.job_base_name(job.config.model.name, "train"),
         compute=Compute(
             instance_type=training.instance_type,
@@ -252,29 +276,21 @@ def train(job: Job, data_pull: Any) -> Any:
             compression_type="GZIP",
             **({"kms_key_id": p.kms_key_id} if p.kms_key_id else {}),
         ),
-        hyperparameters={k: json.dumps(v) for k, v in hyperparameters.items()},
-        environment=job.environment,
+        hyperparameters=hyperparameters,
+        environment={} if job.team_image else job.environment,
         tags=[Tag(key=t["Key"], value=t["Value"]) for t in job.tags],
     )
     pulled = outputs(data_pull)
     channels = {"train": pulled["train"].S3Output.S3Uri, "validation": pulled["validation"].S3Output.S3Uri}
-    channels["config"] = job.staged["config"].uri
-    if "source" in job.staged:
-        channels["code"] = job.staged["source"].uri
+    if not job.team_image:  # the job image's code reads the config; a script's folder is the code channel
+        channels["config"] = job.staged["config"].uri
+        if "source" in job.staged:
+            channels["code"] = job.staged["source"].uri
     return TrainingStep(
         name=TRAIN,
         display_name="Train candidate",
         step_args=trainer.train(
-            input_data_config=[
-                InputData(channel_name="train", data_source=pulled["train"].S3Output.S3Uri),
-                InputData(channel_name="validation", data_source=pulled["validation"].S3Output.S3Uri),
-                InputData(channel_name="config", data_source=job.staged["config"].uri),
-                *(
-                    [InputData(channel_name="code", data_source=job.staged["source"].uri)]
-                    if "source" in job.staged
-                    else []
-                ),
-            ]
+            input_data_config=[InputData(channel_name=name, data_source=uri) for name, uri in channels.items()]
         ),
         retry_policies=job.retries,
         # Safe to cache: same image, hyperparameters and input objects give the same model
@@ -283,21 +299,27 @@ def train(job: Job, data_pull: Any) -> Any:
     )
 
 
-def evaluate(job: Job, data_pull: Any, train: Any) -> Any:
-    """The candidate and the champion on the test split, the gates, the candidate's baseline."""
+def evaluate(job: Job, data_pull: Any, train: Any, scored: tuple[Any, Any] | None = None) -> Any:
+    """The candidate and the champion on the test split, the gates, the candidate's baseline.
+    `scored`: the candidate's and the champion's transform steps, for an image model."""
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow import ProcessingStep
 
     pulled = outputs(data_pull)
     inputs = [
         s3_input("config", job.staged["config"].uri),
-        s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
         s3_input("test", pulled["test"].S3Output.S3Uri),
         s3_input("baseline", pulled["baseline"].S3Output.S3Uri),
         s3_input("champion", job.parameters[CHAMPION_URI]),
     ]
     if "edge_cases" in job.staged:
         inputs.append(s3_input("edge_cases", job.staged["edge_cases"].uri))
+    if scored is None:
+        inputs.insert(1, s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts))
+    else:  # an image model: what its own server answered for the scoring rows
+        candidate, champion = scored
+        inputs.append(s3_input("predictions", candidate.properties.TransformOutput.S3OutputPath))
+        inputs.append(s3_input("champion_predictions", champion.properties.TransformOutput.S3OutputPath))
     return ProcessingStep(
         name=EVALUATE,
         display_name="Evaluate candidate and champion",
@@ -339,7 +361,7 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
 
     builder = ModelBuilder(
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
-        image_uri=job.image,
+        image_uri=job.model_image,
         sagemaker_session=job.session,
         role_arn=job.role,
         env_vars={"SAGEMAKER_REGION": config.pipeline.region, "MODEL_NAME": config.model.name},
@@ -372,7 +394,7 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
             "BaselineProfile": Join(on="/", values=[evaluation_uri, naming.BASELINE_PROFILE]),
             "EnvironmentHash": _evaluation(evaluate, "lineage.environment_hash"),
             "CodeVersion": job.code_version,
-            "ImageUri": job.image,
+            "ImageUri": job.model_image,
             "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
         },
     )
@@ -415,3 +437,112 @@ def data_valid(data_pull: Any, then: list[Any]) -> Any:
         if_steps=then,
         else_steps=[FailStep(name=DATA_FAILED, error_message=validation("failure_message"))],
     )
+
+
+def _text(value: int | float | str | bool) -> str:
+    """A hyperparameter as an image reads it from hyperparameters.json: numbers and booleans as
+    Python writes them in JSON (`300`, `0.1`, `true`), text as it is."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# --------------------------------------------------------------------------- image models
+# An image model is scored through its own serving contract: a SageMaker Model of the image and
+# the artifacts, then a batch transform of DataPull's scoring rows (test split, then edge cases).
+# The champion is scored the same way; when no champion serves yet, SelectChampion names the
+# candidate instead (a pipeline cannot rejoin after a condition, and a transform needs a model).
+
+
+def create_model(job: Job, name: str, image: Any, model_data: Any) -> Any:
+    """A SageMaker Model (CreateModel) of `image` serving `model_data`."""
+    from sagemaker.mlops.workflow import ModelStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train.configs import Networking
+
+    builder = ModelBuilder(
+        s3_model_data_url=model_data,
+        image_uri=image,
+        sagemaker_session=job.session,
+        role_arn=job.role,
+        env_vars={"SAGEMAKER_REGION": job.config.pipeline.region, "MODEL_NAME": job.config.model.name},
+        network=Networking(enable_network_isolation=job.config.pipeline.network_isolation, **job.vpc),
+    )
+    step_args = builder.build()
+    # Tagged like every job: the pipeline role may create only models that carry the model's tag.
+    step_args.create_model_request["Tags"] = job.tags
+    return ModelStep(name=name, display_name=f"Model of the {name.removesuffix('Model').lower()}", step_args=step_args)
+
+
+def transform(job: Job, name: str, model: Any, rows: Any) -> Any:
+    """A batch transform of the scoring rows (CSV, one record per line) by `model`'s own server;
+    the answers land as `<input file>.out`, one line per record."""
+    from sagemaker.core.transformer import Transformer
+    from sagemaker.mlops.workflow import TransformStep
+
+    kms = job.config.pipeline.kms_key_id
+    transformer = Transformer(
+        model_name=model.properties.ModelName,
+        instance_count=1,
+        instance_type=job.config.registry.inference_instance_types[0],
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="text/csv",
+        max_payload=6,  # MB per request: the real-time endpoint's limit, so a model that serves can score
+        output_path=job.run_uri(name),
+        output_kms_key=kms,
+        volume_kms_key=kms,
+        sagemaker_session=job.session,
+        tags=job.tags,
+    )
+    return TransformStep(
+        name=name,
+        display_name=f"Score the {name.removeprefix('Score').lower()}",
+        step_args=transformer.transform(data=rows, content_type="text/csv", split_type="Line"),
+        retry_policies=job.retries,
+    )
+
+
+def select_champion(job: Job, train: Any) -> Any:
+    """Which image and artifacts ScoreChampion scores: the champion's (champion.json), else the
+    candidate's, so the transform always has a model; Evaluate ignores it when none serves."""
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow import ProcessingStep
+
+    candidate = train.properties.ModelArtifacts.S3ModelArtifacts
+    return ProcessingStep(
+        name=SELECT_CHAMPION,
+        display_name="Select the model to compare with",
+        step_args=job.processor("select_champion", "select-champion").run(
+            inputs=[s3_input("champion", job.parameters[CHAMPION_URI])],
+            outputs=[s3_output(job, SELECT_CHAMPION, "selection")],
+            arguments=[
+                "--champion-uri",
+                job.parameters[CHAMPION_URI],
+                "--candidate-image",
+                job.model_image,
+                "--candidate-model-data",
+                candidate,
+            ],
+        ),
+        property_files=[PropertyFile(name=CHAMPION_SELECTION, output_name="selection", path=naming.SELECTION_FILE)],
+        retry_policies=job.retries,
+    )
+
+
+def selected(select: Any, field: str) -> Any:
+    from sagemaker.core.workflow.functions import JsonGet
+
+    (selection,) = select.property_files
+    return JsonGet(step_name=SELECT_CHAMPION, property_file=selection, json_path=field)
+
+
+def scoring(job: Job, data_pull: Any, train: Any) -> tuple[list[Any], tuple[Any, Any]]:
+    """The steps that score an image model and its champion, and the two transform steps."""
+    rows = outputs(data_pull)["scoring"].S3Output.S3Uri
+    candidate_model = create_model(
+        job, CREATE_CANDIDATE, job.model_image, train.properties.ModelArtifacts.S3ModelArtifacts
+    )
+    select = select_champion(job, train)
+    champion_model = create_model(job, CREATE_CHAMPION, selected(select, "image"), selected(select, "model_data"))
+    candidate = transform(job, SCORE_CANDIDATE, candidate_model, rows)
+    champion = transform(job, SCORE_CHAMPION, champion_model, rows)
+    return [candidate_model, candidate, select, champion_model, champion], (candidate, champion)

@@ -10,8 +10,8 @@ from pipelines.errors import PipelinesError
 from pipelines.local.conditions import CONDITION_TYPES, condition_types
 from pipelines.local.expressions import EXECUTION_VARIABLES, FUNCTIONS, references, step_dependencies
 
-JOB_TYPES = ("Processing", "Training")
-STEP_TYPES = (*JOB_TYPES, "Condition", "Fail", "RegisterModel")
+JOB_TYPES = ("Processing", "Training", "Transform")
+STEP_TYPES = (*JOB_TYPES, "Condition", "Fail", "Model", "RegisterModel")
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 
 

@@ -19,7 +19,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,11 @@ import pandas as pd
 
 from pipelines.bundles import PROJECT_ROOT
 from pipelines.errors import PipelinesError
+from pipelines.local import containers
+from pipelines.local.containers import Images
 from pipelines.local.storage import LocalS3
 
 OPT_ML = "/opt/ml"
-# The job image's ENTRYPOINT (training_containers/Dockerfile); training runs it with `train`.
-IMAGE_ENTRYPOINT = ("python3", "-m", "training_containers.entrypoint")
-PYTHON_NAMES = ("python", "python3")
 FAILURE_REASON_LIMIT = 1024
 QUERY_RESULT_FILE = "0000_part_00"
 
@@ -56,6 +55,7 @@ class JobContext:
     folder: Path  # the job's own directory: opt_ml/ and job.log
     s3: LocalS3
     run_query: QueryRunner | None = None
+    images: Images = field(default_factory=Images)
 
     @property
     def opt_ml(self) -> Path:
@@ -94,6 +94,8 @@ def run_processing(request: dict[str, Any], job: JobContext, timeout: float | No
 def run_training(request: dict[str, Any], job: JobContext, timeout: float | None = None) -> dict[str, Any]:
     config_dir = job.opt_ml / "input" / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
+    for folder in ("model", "output/data"):  # SageMaker creates them before the container starts
+        (job.opt_ml / folder).mkdir(parents=True, exist_ok=True)
     channels: dict[str, Any] = {}
     for channel in request.get("InputDataConfig", []):
         source = channel["DataSource"].get("S3DataSource")
@@ -106,10 +108,13 @@ def run_training(request: dict[str, Any], job: JobContext, timeout: float | None
     (config_dir / "inputdataconfig.json").write_text(json.dumps(channels))
     (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
     algorithm = request["AlgorithmSpecification"]
-    entrypoint = algorithm.get("ContainerEntrypoint") or list(IMAGE_ENTRYPOINT)
-    command = [*_python_command(entrypoint), *(algorithm.get("ContainerArguments") or ["train"])]
+    cwd = None
+    if algorithm.get("ContainerEntrypoint"):
+        command = [*_python_command(algorithm["ContainerEntrypoint"]), *algorithm.get("ContainerArguments", [])]
+    else:  # SageMaker runs the image as `docker run <image> train`
+        command, cwd = _image_command(job, algorithm["TrainingImage"], "train")
     environment = {**request.get("Environment", {}), "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn}
-    _run(command, environment, job, _runtime_limit(request, timeout))
+    _run(command, environment, job, _runtime_limit(request, timeout), cwd)
     output_path = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job.name}/output"
     model_uri = f"{output_path}/model.tar.gz"
     job.s3.put_bytes(model_uri, _tar_gz(job.opt_ml / "model"))
@@ -122,6 +127,71 @@ def run_training(request: dict[str, Any], job: JobContext, timeout: float | None
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
     }
+
+
+def run_transform(
+    request: dict[str, Any], model: dict[str, Any], job: JobContext, timeout: float | None = None
+) -> dict[str, Any]:
+    """A batch transform: `model`'s image serves its unpacked ModelDataUrl; every object under the
+    input prefix is split into lines, sent in requests of at most MaxPayloadInMB (one record a
+    request with SingleRecord) and answered into `<S3OutputPath>/<object key>.out`."""
+    container = model.get("PrimaryContainer") or {}
+    _require_transform(request, container)
+    if container.get("ModelDataUrl"):
+        _download(job, container["ModelDataUrl"], job.folder / "model-data")
+        archives = sorted((job.folder / "model-data").rglob("*.tar.gz"))
+        if not archives:
+            raise JobFailed(f"ClientError: ModelDataUrl {container['ModelDataUrl']} holds no .tar.gz archive")
+        containers.unpack_model(archives[0], job.opt_ml / "model")
+    command, cwd = _image_command(job, container["Image"], "serve")
+    source = request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    output = request["TransformOutput"]
+    objects = job.s3.keys(source)
+    if not objects:
+        raise JobFailed(f'ClientError: No S3 objects found under S3 URL "{source}" given in input data source.')
+    single = request.get("BatchStrategy") == "SingleRecord"
+    payload = 0.0 if single else float(request.get("MaxPayloadInMB", 6))
+    limit = _runtime_limit({}, timeout) or 3600.0
+    environment = {**container.get("Environment", {}), **request.get("Environment", {})}
+    try:
+        with containers.model_server(command, cwd, environment, job.opt_ml, job.log) as url:
+            for relative, path in objects:
+                lines = path.read_bytes().splitlines(keepends=True)
+                batches = lines if single else containers.mini_batches(lines, payload)
+                answers = [
+                    containers.invoke(
+                        url,
+                        body,
+                        request["TransformInput"].get("ContentType", "text/csv"),
+                        output.get("Accept", "text/csv"),
+                        limit,
+                    )
+                    for body in batches
+                ]
+                joined = b"".join(a if a.endswith(b"\n") else a + b"\n" for a in answers)
+                job.s3.put_bytes(f"{output['S3OutputPath'].rstrip('/')}/{relative}.out", joined)
+    except PipelinesError as error:
+        raise JobFailed(str(error)) from error
+    return request | {"TransformJobName": job.name, "TransformJobArn": job.arn, "TransformJobStatus": "Completed"}
+
+
+def _require_transform(request: dict[str, Any], container: dict[str, Any]) -> None:
+    source = request["TransformInput"]["DataSource"].get("S3DataSource")
+    if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise JobFailed("ClientError: the local runtime transforms S3Prefix inputs only")
+    if request["TransformInput"].get("SplitType", "None") != "Line":
+        raise JobFailed("ClientError: the local runtime transforms line-split input only (SplitType Line)")
+    if request["TransformOutput"].get("AssembleWith", "None") != "Line":
+        raise JobFailed("ClientError: the local runtime assembles transform output by line only (AssembleWith Line)")
+    if not container.get("Image"):
+        raise JobFailed("ClientError: the model has no PrimaryContainer image")
+
+
+def _image_command(job: JobContext, image: str, mode: str) -> tuple[list[str], Path | None]:
+    try:
+        return job.images.command(image, mode)
+    except containers.ImageNotRunnable as error:
+        raise JobFailed(str(error)) from error
 
 
 def _stage_processing_input(item: dict[str, Any], job: JobContext) -> None:
@@ -174,7 +244,7 @@ def _require(ok: bool, what: str) -> None:
 
 
 def _python_command(entrypoint: list[str]) -> list[str]:
-    if not entrypoint or Path(entrypoint[0]).name not in PYTHON_NAMES:
+    if not entrypoint or Path(entrypoint[0]).name not in containers.PYTHON_NAMES:
         raise JobFailed(
             f"ClientError: entrypoint {entrypoint!r}: the local runtime runs Python entrypoints of the job image"
         )
@@ -186,7 +256,9 @@ def _runtime_limit(request: dict[str, Any], timeout: float | None) -> float | No
     return timeout if timeout is not None else (float(limit) if limit else None)
 
 
-def _run(command: list[str], environment: dict[str, str], job: JobContext, limit: float | None) -> None:
+def _run(
+    command: list[str], environment: dict[str, str], job: JobContext, limit: float | None, cwd: Path | None = None
+) -> None:
     env = {
         # On a shared laptop, OpenMP threads that spin while waiting slow training down by an order
         # of magnitude as soon as another process holds a core; passive waiting costs little.
@@ -203,7 +275,13 @@ def _run(command: list[str], environment: dict[str, str], job: JobContext, limit
     with job.log.open("w", encoding="utf-8") as log:
         try:
             result = subprocess.run(
-                command, env=env, cwd=job.folder, stdout=log, stderr=subprocess.STDOUT, timeout=limit, check=False
+                command,
+                env=env,
+                cwd=cwd or job.folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=limit,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise JobFailed(f"MaxRuntimeExceeded: the job ran longer than {limit:.0f} s") from exc

@@ -11,6 +11,8 @@ from pipelines.errors import PipelinesError
 OPERATIONS = {
     "Processing": "CreateProcessingJob",
     "Training": "CreateTrainingJob",
+    "Transform": "CreateTransformJob",
+    "Model": "CreateModel",
     "RegisterModel": "CreateModelPackage",
 }
 

@@ -24,8 +24,9 @@ from pipelines.errors import PipelinesError
 from pipelines.local import jobs
 from pipelines.local.cache import StepCache, cache_key, expire_after
 from pipelines.local.conditions import outcome
+from pipelines.local.containers import Images
 from pipelines.local.expressions import Scope, resolve
-from pipelines.local.graph import Step, check, flatten
+from pipelines.local.graph import Step, UnsupportedDefinition, check, flatten
 from pipelines.local.parameters import resolve_parameters
 from pipelines.local.requests import validate
 from pipelines.local.retry import retry_delay
@@ -33,7 +34,7 @@ from pipelines.local.storage import LocalS3
 from pipelines.registry.local import LocalRegistry
 
 SUCCEEDED, FAILED, NOT_EXECUTED = "Succeeded", "Failed", "NotExecuted"
-JOB_KIND = {"Processing": "ProcessingJob", "Training": "TrainingJob"}
+JOB_KIND = {"Processing": "ProcessingJob", "Training": "TrainingJob", "Transform": "TransformJob"}
 REGISTRY_FILE = "registry.db"  # the local model registry, in the workspace root
 
 
@@ -48,6 +49,7 @@ class RuntimeOptions:
     retry_interval_scale: float = 1.0  # 0 in tests: retry at once
     job_timeout: float | None = None  # overrides StoppingCondition (tests)
     echo: Callable[[str], None] = print
+    images: Images = field(default_factory=Images)  # what runs in each image's place
 
 
 @dataclass
@@ -104,6 +106,7 @@ class LocalRuntime:
         self.s3 = LocalS3(options.workdir / "s3")
         self.registry = LocalRegistry(options.workdir / REGISTRY_FILE, options.region, options.account)
         self.cache = StepCache(options.workdir / "state.db")
+        self.models: dict[str, dict[str, Any]] = {}  # CreateModel requests, by model name
         self._lock = threading.Lock()
 
     @property
@@ -114,6 +117,9 @@ class LocalRuntime:
     def execute(self, definition: dict[str, Any], overrides: dict[str, str] | None = None) -> Execution:
         steps = flatten(definition.get("Steps", []))
         check(definition, steps)
+        unrunnable = [p for s in steps for p in self.options.images.problems(s.name, s.type, s.arguments)]
+        if unrunnable:
+            raise UnsupportedDefinition(unrunnable)
         parameters = resolve_parameters(definition.get("Parameters", []), overrides or {})
         execution_id = new_execution_id()
         started = datetime.now(UTC)
@@ -223,6 +229,15 @@ class LocalRuntime:
             record.status, record.failure_reason = FAILED, str(message)[: jobs.FAILURE_REASON_LIMIT]
             record.metadata = {"Fail": {"ErrorMessage": str(message)}}
             return StepResult(record)
+        if step.type == "Model":
+            name = _job_name(execution.execution_id, step.name)
+            request = {"ModelName": name, **self._resolve(step.arguments, execution)}
+            validate(step.type, request)
+            arn = f"arn:aws:sagemaker:{self.options.region}:{self.options.account}:model/{name.lower()}"
+            with self._lock:
+                self.models[name] = request
+            record.metadata = {"Model": {"Arn": arn}}
+            return StepResult(record, properties={**request, "ModelArn": arn})
         if step.type == "RegisterModel":
             request = self._resolve(step.arguments, execution)
             validate(step.type, request)
@@ -266,10 +281,16 @@ class LocalRuntime:
                 folder=execution.folder / "jobs" / f"{step.name}-{record.attempts}",
                 s3=self.s3,
                 run_query=self._query_runner(),
+                images=self.options.images,
             )
-            runner = jobs.run_processing if step.type == "Processing" else jobs.run_training
             try:
                 try:
+                    if step.type == "Transform":
+                        model = self.models.get(request["ModelName"])
+                        if model is None:
+                            raise jobs.JobFailed(f'ClientError: Could not find model "{request["ModelName"]}".')
+                        return jobs.run_transform(request, model, job, self.options.job_timeout)
+                    runner = jobs.run_processing if step.type == "Processing" else jobs.run_training
                     return runner(request, job, self.options.job_timeout)
                 except OSError as exc:  # the machine, not the job's code: what SageMaker retries
                     raise jobs.JobFailed(

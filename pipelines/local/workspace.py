@@ -18,11 +18,24 @@ from typing import Any
 from pipelines.config import ModelConfig, Source, SqlSource, require_deployable
 from pipelines.errors import PipelinesError
 from pipelines.local import record
+from pipelines.local.containers import ImageCommand, Images
 from pipelines.local.runtime import REGISTRY_FILE, Execution, LocalRuntime, RuntimeOptions
 from pipelines.local.storage import LocalS3
 from pipelines.naming import CHAMPION_POINTER
 
 NO_CHAMPION = {"model_package_arn": None, "model_data": "model.tar.gz"}
+
+
+def local_images(config: ModelConfig) -> Images:
+    """The job image runs from this checkout; the team's image (training.image) through its local
+    command, run from the config's folder."""
+    from pipelines.definition.builder import image_uri
+
+    image = config.training.image
+    commands = {}
+    if image is not None and image.local_command:
+        commands[image.uri] = ImageCommand(tuple(image.local_command), config.local_path("."))
+    return Images(job_image=image_uri(config), commands=commands)
 
 
 def local_uri(source: Source) -> str:
@@ -94,6 +107,7 @@ class Workspace:
                 account=pipeline.account,
                 tables=self.tables(),
                 echo=echo,
+                images=local_images(self.config),
                 **options,
             )
         )

@@ -20,6 +20,7 @@ def pointer_document(version: Version | None) -> dict[str, Any]:
         "version": version.number,
         "model_data": CHAMPION_MODEL,
         "source": version.model_data,
+        "image": version.image,  # what scores the champion when it is an image model (SelectChampion)
     }
 
 

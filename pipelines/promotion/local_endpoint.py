@@ -82,11 +82,29 @@ class LocalEndpoint:
     def _model(self, version: dict[str, Any]) -> Any:
         key = version["package_arn"]
         if key not in self._models:
-            from training_containers.evaluate import load_model
-
-            archive = self.s3.path(version["model_data"])
-            self._models[key], _ = load_model(archive, Path(tempfile.mkdtemp(prefix="endpoint-")))
+            self._models[key] = self._load(version)
         return self._models[key]
+
+    def _load(self, version: dict[str, Any]) -> Any:
+        """An image version (training.image) is served by its image's stand-in, over HTTP; any
+        other loads in process, as the job image's server loads it."""
+        from pipelines.local.containers import ServedModel
+        from pipelines.local.workspace import local_images
+        from training_containers.evaluate import load_model
+        from training_containers.models import ModelDirError
+
+        archive, folder = self.s3.path(version["model_data"]), Path(tempfile.mkdtemp(prefix="endpoint-"))
+        images, image = local_images(self.config), version.get("image", "")
+        if image in images.commands:
+            command, cwd = images.command(image, "serve")
+            return ServedModel(command, cwd, archive, folder, self.config)
+        try:
+            return load_model(archive, folder)[0]
+        except ModelDirError as error:
+            raise ModelDirError(
+                f"v{version.get('number')}: {error}; if image {image} is the team's own, "
+                "give it a local command (training.image.local_command)"
+            ) from error
 
     def invoke(self, requests: pd.DataFrame, now: datetime | None = None) -> np.ndarray:
         """Score `requests` (feature columns plus `inference_id`) with production; copy a sample

@@ -360,7 +360,7 @@ class RetrainingPipeline(Construct):
             iam.PolicyStatement(
                 sid="JobImage",
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[self.image.repository.repository_arn],
+                resources=[self.image.repository.repository_arn, *self._team_repositories(config)],
             ),
             iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             iam.PolicyStatement(
@@ -408,6 +408,7 @@ class RetrainingPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
             *self._source_statements(config),
+            *self._image_model_statements(config),
         ]
         if config.pipeline.vpc is not None:
             statements.append(vpc_network_statement("JobNetworkInterfaces"))
@@ -445,8 +446,45 @@ class RetrainingPipeline(Construct):
             ),
             **self._source_reasons(config),
         }
+        if config.training.image is not None:
+            reasons[f"Resource::{sagemaker_arn}:model/*"] = (
+                "SageMaker Pipelines names the models a ModelStep creates; a condition on the retraining:model tag "
+                "every model of this definition carries limits the grant to this model's candidates and champions."
+            )
+            reasons[f"Resource::{sagemaker_arn}:transform-job/pipelines-*"] = (
+                "SageMaker Pipelines names the jobs it creates pipelines-<execution>-<step>-<suffix>; a condition on "
+                "the retraining:model tag every job of this definition carries limits the grant to this model's jobs."
+            )
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    @staticmethod
+    def _team_repositories(config: ModelConfig) -> list[str]:
+        image = config.training.image
+        return [naming.ecr_repository_arn(image.uri)] if image is not None else []
+
+    def _image_model_statements(self, config: ModelConfig) -> list[iam.PolicyStatement]:
+        """An image model is scored by batch transform of a SageMaker Model (ScoreCandidate,
+        ScoreChampion): create both, tagged with the model's name, and follow the jobs."""
+        if config.training.image is None:
+            return []
+        n = self.names
+        sagemaker_arn = f"arn:aws:sagemaker:{n.region}:{n.account}"
+        resources = [f"{sagemaker_arn}:model/*", f"{sagemaker_arn}:transform-job/pipelines-*"]
+        return [
+            iam.PolicyStatement(
+                sid="ScoringModelsAndJobs",
+                actions=["sagemaker:CreateModel", "sagemaker:CreateTransformJob", "sagemaker:AddTags"],
+                resources=resources,
+                conditions={"StringEquals": {f"aws:RequestTag/{naming.MODEL_TAG}": n.model}},
+            ),
+            iam.PolicyStatement(
+                sid="ScoringModelsAndJobsOfThisModel",
+                actions=["sagemaker:DescribeModel", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"],
+                resources=resources,
+                conditions={"StringEquals": {f"aws:ResourceTag/{naming.MODEL_TAG}": n.model}},
+            ),
+        ]
 
     @staticmethod
     def _read_uris(config: ModelConfig) -> list[str]:

@@ -69,9 +69,16 @@ class PromotionResources:
 
 
 def endpoint_role(
-    scope: Construct, at: PromotionResources, role_name: str, repository: ecr.IRepository, *, vpc: bool
+    scope: Construct,
+    at: PromotionResources,
+    role_name: str,
+    repository: ecr.IRepository,
+    *,
+    vpc: bool,
+    team_image: str | None = None,
 ) -> iam.Role:
-    """The role the SageMaker models behind the endpoint run with."""
+    """The role the SageMaker models behind the endpoint run with; `team_image`: the team's own
+    serving image (training.image), whose repository it pulls from as well."""
     n = at.names
     role = iam.Role(
         scope,
@@ -90,7 +97,7 @@ def endpoint_role(
         iam.PolicyStatement(
             sid="Image",
             actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[repository.repository_arn],
+            resources=[repository.repository_arn, *([naming.ecr_repository_arn(team_image)] if team_image else [])],
         ),
         iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
         iam.PolicyStatement(

@@ -18,6 +18,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT = "fraud-detector-full"
+VARIANT_IMAGE = "444455556666.dkr.ecr.us-east-1.amazonaws.com/team/fraud-scorer:3"  # another account's
 # Long enough that endpoint config names must be cut to fit SageMaker's 63 characters.
 VARIANT_ENDPOINT = "fraud-detector-full-endpoint-serving-card-transactions-eu-west"
 
@@ -48,6 +49,8 @@ def variant_config(folder: Path) -> Path:
     }
     raw["pipeline"]["vpc"] = {"subnet_ids": ["subnet-0abc"], "security_group_ids": ["sg-0abc"]}
     raw["pipeline"]["network_isolation"] = True
+    # The team's own image: trained and served by it, scored by batch transform.
+    raw["training"] = {"image": {"uri": VARIANT_IMAGE}, "hyperparameters": {"max_iter": 200}}
     raw["trigger"]["retry_failed_runs"] = False
     raw["promotion"]["endpoint_name"] = VARIANT_ENDPOINT
     raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")

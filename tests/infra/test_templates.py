@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import VARIANT, Synth, resources
+from tests.infra.conftest import VARIANT, VARIANT_IMAGE, Synth, resources
 
 STACK = "fraud-detector-retraining"
 
@@ -628,3 +628,42 @@ def test_every_alarm_that_notifies_a_topic_may_publish_to_it(synth: Synth, stack
             alarm_arn = f"arn:aws:cloudwatch:us-east-1:111122223333:alarm:{properties['AlarmName']}"
             assert any(fnmatch.fnmatchcase(alarm_arn, a) for a in arns)
     assert notifying >= 8  # four failure alarms, ALARM and OK each
+
+
+def test_an_image_model_is_pulled_scored_and_served_with_grants_on_its_own_repository_only(
+    full_template: dict[str, Any],
+) -> None:
+    """The variant trains with a team image in another account: both roles pull it (its repository
+    only), the pipeline role creates scoring models and transform jobs with the model's tag only,
+    and every model and transform of the definition carries that tag, the VPC and the isolation."""
+    repository = "arn:aws:ecr:us-east-1:444455556666:repository/team/fraud-scorer"
+    policies = resources(full_template, "AWS::IAM::Policy")
+    (pipeline,) = [p for k, p in policies.items() if k.startswith("PipelineRolePolicy")]
+    statements = {s["Sid"]: s for s in pipeline["Properties"]["PolicyDocument"]["Statement"]}
+    assert repository in statements["JobImage"]["Resource"]
+    scoring = statements["ScoringModelsAndJobs"]
+    assert sorted(scoring["Action"]) == ["sagemaker:AddTags", "sagemaker:CreateModel", "sagemaker:CreateTransformJob"]
+    assert scoring["Condition"] == {"StringEquals": {"aws:RequestTag/retraining:model": VARIANT}}
+    assert statements["ScoringModelsAndJobsOfThisModel"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/retraining:model": VARIANT}
+    }
+    endpoint = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "Image" and repository in s["Resource"]
+    ]
+    assert len(endpoint) == 1  # the endpoint role's
+
+    definition = json.loads(_definition(full_template))
+    steps = {s["Name"]: s for s in definition["Steps"][1]["Arguments"]["IfSteps"]}
+    assert steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == VARIANT_IMAGE
+    for name in ("CandidateModel", "ChampionModel"):
+        arguments = steps[name]["Arguments"]
+        assert {"Key": "retraining:model", "Value": VARIANT} in arguments["Tags"], name
+        assert arguments["EnableNetworkIsolation"] is True, name
+        assert arguments["VpcConfig"] == {"SecurityGroupIds": ["sg-0abc"], "Subnets": ["subnet-0abc"]}, name
+    for name in ("ScoreCandidate", "ScoreChampion"):
+        arguments = steps[name]["Arguments"]
+        assert {"Key": "retraining:model", "Value": VARIANT} in arguments["Tags"], name
+        assert arguments["TransformOutput"]["KmsKeyId"] == arguments["TransformResources"]["VolumeKmsKeyId"], name

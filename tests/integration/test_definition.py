@@ -216,16 +216,24 @@ def _resolve(node: Any, parameters: dict[str, str]) -> Any:
     return node
 
 
-REQUESTS = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob", "RegisterModel": "CreateModelPackage"}
+REQUESTS = {
+    "Processing": "CreateProcessingJob",
+    "Training": "CreateTrainingJob",
+    "Transform": "CreateTransformJob",
+    "Model": "CreateModel",
+    "RegisterModel": "CreateModelPackage",
+}
+# The name each request needs, which Pipelines supplies at run time (the SDK pops it).
+NAMES = {"Processing": "ProcessingJobName", "Training": "TrainingJobName", "Transform": "TransformJobName"}
+NAMES["Model"] = "ModelName"
 
 
 def validate_request(step: dict[str, Any], parameters: dict[str, str]) -> Any:
     model = botocore.session.get_session().get_service_model("sagemaker")
     operation = REQUESTS[step["Type"]]
     request = _resolve(step["Arguments"], parameters)
-    request.setdefault("ProcessingJobName" if step["Type"] == "Processing" else "TrainingJobName", "job-name")
-    if step["Type"] == "RegisterModel":
-        del request["TrainingJobName"]
+    if step["Type"] in NAMES:
+        request.setdefault(NAMES[step["Type"]], "job-name")
     return ParamValidator().validate(request, model.operation_model(operation).input_shape)
 
 

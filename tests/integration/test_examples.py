@@ -22,7 +22,7 @@ from pipelines.drift.run import run_monitor
 from pipelines.local.workspace import Workspace
 from pipelines.naming import GROUND_TRUTH, capture_prefix, layout
 from pipelines.promotion.local import local_evidence, local_promotion, write_ground_truth
-from pipelines.simulation.tabular import DATASETS, tabular
+from pipelines.simulation.tabular import tabular
 from tests.conftest import ROOT
 from training_containers.capture import read_capture, read_ground_truth
 
@@ -46,7 +46,7 @@ def _run_as_documented(example: str, folder: Path) -> tuple[ModelConfig, Workspa
     return config, Workspace(config, folder / "out" / "local" / example)
 
 
-@pytest.mark.parametrize("example", ["tabular-regression", "tabular-multiclass"])
+@pytest.mark.parametrize("example", ["tabular-regression", "tabular-multiclass", "tabular-image"])
 def test_an_example_registers_then_shadows_promotes_and_is_monitored(example: str, tmp_path: Path) -> None:
     config, workspace = _run_as_documented(example, tmp_path)
     registry = workspace.runtime().registry
@@ -63,7 +63,7 @@ def test_an_example_registers_then_shadows_promotes_and_is_monitored(example: st
     promotion, endpoint = local_promotion(workspace, clock=lambda: now[0])
     promotion.approve(1, actor="alice")
     promotion.approve(2, actor="bob")
-    traffic = tabular(DATASETS[example], rows=1000, seed=11).rename(columns={"row_id": "inference_id"})
+    traffic = tabular(config.model.problem_type, rows=1000, seed=11).rename(columns={"row_id": "inference_id"})
     answers = endpoint.invoke(traffic, now=now[0] + timedelta(minutes=1))
     labels = traffic[["inference_id", "target"]].rename(columns={"target": "label"})
     now[0] += timedelta(hours=30)

@@ -226,11 +226,11 @@ def test_cached_step_reuses_an_earlier_result(runtime: LocalRuntime) -> None:
 
 
 def test_unsupported_steps_and_functions_fail_before_anything_runs(runtime: LocalRuntime, tmp_path: Path) -> None:
-    transform = {"Name": "Batch", "Type": "Transform", "Arguments": {}}
+    emr = {"Name": "Spark", "Type": "EMR", "Arguments": {}}
     odd = processing("Score", ["write-json", f"{OUT}/r/r.json", {"Std:Select": {"Values": [1]}}], ("r",))
     with pytest.raises(UnsupportedDefinition) as caught:
-        runtime.execute(definition(odd, transform))
-    assert any("type 'Transform' is not supported" in p for p in caught.value.problems)
+        runtime.execute(definition(odd, emr))
+    assert any("type 'EMR' is not supported" in p for p in caught.value.problems)
     assert any("function 'Std:Select' is not supported" in p for p in caught.value.problems)
     assert not (tmp_path / "executions").exists()
 
