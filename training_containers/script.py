@@ -30,6 +30,7 @@ import sys
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -60,8 +61,31 @@ def unpack_source(workdir: Path) -> Path:
     return workdir
 
 
-def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class ScriptFolders:
+    """Where the script reads its channels and writes its model: the job's (the container
+    contract's folders) unless given, as the backtest gives its own for each retraining."""
+
+    train: Path
+    validation: Path
+    model: Path
+    output: Path
+
+    @classmethod
+    def of_job(cls) -> ScriptFolders:
+        return cls(
+            contract.training_channel("train"),
+            contract.training_channel("validation"),
+            contract.model_dir(),
+            contract.training_output_dir(),
+        )
+
+
+def run_entry_point(
+    script: TrainingScript, source: Path, hyperparameters: dict[str, Any], folders: ScriptFolders | None = None
+) -> None:
     """Run the training script as SageMaker's script mode does; its output goes to this job's."""
+    folders = folders or ScriptFolders.of_job()
     entry = source / script.entry_point
     if not entry.is_file():
         raise ScriptError(f"training.script.entry_point: {script.entry_point} is not in the source dir")
@@ -70,10 +94,10 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
     arguments = [item for name in sorted(hyperparameters) for item in (f"--{name}", _argument(hyperparameters[name]))]
     environment = {
         **os.environ,
-        "SM_CHANNEL_TRAIN": str(contract.training_channel("train")),
-        "SM_CHANNEL_VALIDATION": str(contract.training_channel("validation")),
-        "SM_MODEL_DIR": str(contract.model_dir()),
-        "SM_OUTPUT_DATA_DIR": str(contract.training_output_dir()),
+        "SM_CHANNEL_TRAIN": str(folders.train),
+        "SM_CHANNEL_VALIDATION": str(folders.validation),
+        "SM_MODEL_DIR": str(folders.model),
+        "SM_OUTPUT_DATA_DIR": str(folders.output),
         "SM_HPS": json.dumps(hyperparameters),
         "SM_CHANNELS": json.dumps(["train", "validation"]),
         "SM_NUM_CPUS": str(os.cpu_count() or 1),
@@ -84,7 +108,7 @@ def run_entry_point(script: TrainingScript, source: Path, hyperparameters: dict[
     code, tail = _streamed([sys.executable, str(entry), *arguments], source, environment)
     if code != 0:
         raise ScriptError(f"{script.entry_point} exited with {code}: {tail.strip()[-TAIL:]}")
-    model_dir = contract.model_dir()
+    model_dir = folders.model
     if not any(p.name != CODE_DIR for p in model_dir.iterdir()):
         raise ScriptError(f"{script.entry_point} wrote nothing to SM_MODEL_DIR ({model_dir})")
     shutil.copytree(source, model_dir / CODE_DIR, dirs_exist_ok=True)

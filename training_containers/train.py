@@ -14,6 +14,7 @@ which SageMaker reports as the job's FailureReason.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import traceback
@@ -31,7 +32,7 @@ from training_containers import contract
 from training_containers.environment import environment, environment_hash
 from training_containers.estimators import MODEL_STEP, build_estimator, features_frame, predictions, targets
 from training_containers.files import read_json, read_tables, write_json
-from training_containers.script import ScriptError, ScriptModel, run_entry_point, unpack_source
+from training_containers.script import ScriptError, ScriptFolders, ScriptModel, run_entry_point, unpack_source
 from training_containers.windowing import WEIGHT_COLUMN
 
 MODEL_FILE = "model.joblib"
@@ -72,17 +73,53 @@ def train_script(
     assert script is not None
     with tempfile.TemporaryDirectory() as workdir:
         run_entry_point(script, unpack_source(Path(workdir)), hyperparameters)
-    out = contract.model_dir()
+    _, metadata = script_model(config, hyperparameters, contract.model_dir(), train_rows, validation_rows)
+    return metadata
+
+
+def fit_script(
+    config: ModelConfig,
+    hyperparameters: dict[str, Any],
+    train_rows: pd.DataFrame,
+    validation_rows: pd.DataFrame,
+    folder: Path,
+) -> tuple[ScriptModel, dict[str, Any]]:
+    """The Train job of a script without its container: the splits written where the script
+    reads them, the script run from a copy of its source dir, the model loaded from `folder`."""
+    script = config.training.script
+    assert script is not None
+    folders = ScriptFolders(folder / "train", folder / "validation", folder / "model", folder / "output")
+    for path, rows in ((folders.train, train_rows), (folders.validation, validation_rows)):
+        path.mkdir(parents=True)
+        rows.to_parquet(path / f"{path.name}.parquet", index=False)
+    folders.model.mkdir()
+    folders.output.mkdir()
+    source = shutil.copytree(config.local_path(script.source_dir), folder / "source")
+    run_entry_point(script, source, hyperparameters, folders)
+    return script_model(config, hyperparameters, folders.model, train_rows, validation_rows)
+
+
+def script_model(
+    config: ModelConfig,
+    hyperparameters: dict[str, Any],
+    out: Path,
+    train_rows: pd.DataFrame,
+    validation_rows: pd.DataFrame,
+) -> tuple[ScriptModel, dict[str, Any]]:
+    """The model a script wrote to `out`, loaded and measured through its own model_fn and
+    predict_fn; its metadata is written beside it."""
+    script = config.training.script
+    assert script is not None
     metadata = _metadata(config, {"inference": script.inference, "entry_point": script.entry_point})
     metadata["hyperparameters"] = hyperparameters
+    model = ScriptModel(out, script.inference, config.model.problem_type)
     if len(validation_rows):
-        model = ScriptModel(out, script.inference, config.model.problem_type)
         predicted = predictions(model, features_frame(validation_rows, config), config.model.problem_type)
         if config.model.problem_type == "multiclass_classification":
             _known_classes(predicted, pd.concat([train_rows, validation_rows]), config, script.inference)
         metadata["validation_metrics"] = _measured(predicted, validation_rows, config)
     write_json(out / METADATA_FILE, metadata)
-    return metadata
+    return model, metadata
 
 
 def _measured(predicted: Any, rows: pd.DataFrame, config: ModelConfig) -> dict[str, float | None]:

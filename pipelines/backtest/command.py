@@ -124,11 +124,11 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
     stderr = stderr or sys.stderr
     try:
         config = load_config(request.config)
-        own = "training.script" if config.training.script is not None else "training.image"
-        if config.training.estimator is None:
+        if config.training.image is not None:
             raise BacktestInputError(
-                f"{request.config}: the backtest retrains in this process with a built-in estimator; "
-                f"{own} is not replayed (set training.estimator to backtest the loop's policies)"
+                f"{request.config}: the backtest retrains on this machine with a built-in estimator or a "
+                "script; training.image is not replayed (set training.estimator or training.script to "
+                "backtest the loop's policies)"
             )
         history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)
         settings = BacktestSettings(

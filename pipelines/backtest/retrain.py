@@ -10,8 +10,12 @@ backtest run hundreds of retrainings in minutes.
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,7 +25,8 @@ from pipelines.gates.rules import GateResult, evaluate_gates, failure_message
 from training_containers.data_pull import validate
 from training_containers.evaluate import measure, measurements, score
 from training_containers.profile import baseline_profile, with_predictions
-from training_containers.train import fit
+from training_containers.script import ScriptError
+from training_containers.train import fit, fit_script
 from training_containers.validation import failure_message as data_failure_message
 from training_containers.windowing import split
 
@@ -58,9 +63,27 @@ class GateVerdict:
 
 
 def job_hyperparameters(config: ModelConfig) -> dict[str, Any]:
-    """What the Train step receives (pipelines/definition/builder.py builds the same dict)."""
+    """What the Train step receives (pipelines/definition/steps.py builds the same dict): a
+    script gets its own hyperparameters only."""
     training = config.training
+    if training.script is not None:
+        return dict(training.hyperparameters)
     return {"estimator": training.estimator, "random_seed": training.random_seed, **training.hyperparameters}
+
+
+def train_candidate(config: ModelConfig, train: pd.DataFrame, validation: pd.DataFrame) -> Any:
+    """The Train job's model: a built-in estimator fitted here, or the team's script run in a
+    subprocess (its model kept in a folder of its own for as long as the model is used)."""
+    if config.training.script is None:
+        return fit(config, job_hyperparameters(config), train, validation)[0]
+    folder = Path(tempfile.mkdtemp(prefix="backtest-script-"))
+    try:
+        model, _ = fit_script(config, job_hyperparameters(config), train, validation, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(model, shutil.rmtree, folder, True)
+    return model
 
 
 def as_written(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,8 +112,8 @@ def pull_and_train(
     profile = baseline_profile(fresh_rows, config)  # DataPull's: the fresh window is the drift baseline
     train, validation, test = (as_written(frame) for frame in (train, validation, test))
     try:
-        estimator, _ = fit(config, job_hyperparameters(config), train, validation)
-    except ValueError as exc:  # the Train job fails the same way (e.g. a single class)
+        estimator = train_candidate(config, train, validation)
+    except (ValueError, ScriptError) as exc:  # the Train job fails the same way (e.g. a single class)
         return Candidate(model_id, window, failure=f"Train failed: {exc}")
     measured = measure(score(estimator, test, config, edge_cases), test, config, edge_cases)
     return Candidate(

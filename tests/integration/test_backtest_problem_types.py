@@ -1,6 +1,7 @@
-"""The backtest replays a regression and a multiclass model like a binary classifier: on a stream
-whose x1 shifts after five calm days the drift trigger retrains after the shift and never before,
-and retraining beats never retraining on the problem type's headline metric (r2, macro_f1)."""
+"""The backtest replays a regression and a multiclass model like a binary classifier, and a team's
+own script like a built-in estimator: on a stream whose x1 shifts after five calm days the drift
+trigger retrains after the shift and never before, and retraining beats never retraining on the
+problem type's headline metric (r2, macro_f1)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pipelines.backtest.history import prepare_history
 from pipelines.backtest.run import BacktestSettings, run_backtest
 from pipelines.config import parse_config
 from pipelines.simulation.tabular import tabular
+from tests.conftest import ROOT
 from tests.problem_types import FEATURES
 
 ROWS_PER_DAY = 1_000
@@ -39,8 +41,20 @@ def _stream(problem_type: str) -> tuple[pd.DataFrame, pd.Timestamp]:
     return pd.concat([calm, shifted], ignore_index=True), pd.Timestamp("2026-01-06", tz="UTC")
 
 
-@pytest.mark.parametrize("problem_type", ["regression", "multiclass_classification"])
-def test_the_trigger_retrains_after_the_shift_and_beats_never_retraining(problem_type: str) -> None:
+SCRIPT = {  # the team's own script of models/tabular, run as the Train job runs it
+    "script": {"source_dir": str(ROOT / "models" / "tabular")},
+    "hyperparameters": {"task": "regression", "label": "target", "max_iter": 50},
+}
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "trainer"),
+    [("regression", "estimator"), ("multiclass_classification", "estimator"), ("regression", "script")],
+)
+def test_the_trigger_retrains_after_the_shift_and_beats_never_retraining(problem_type: str, trainer: str) -> None:
+    training = (
+        SCRIPT if trainer == "script" else {"estimator": "gradient_boosting", "hyperparameters": {"max_iter": 50}}
+    )
     config = parse_config(
         {
             "purpose": "backtest",
@@ -57,7 +71,7 @@ def test_the_trigger_retrains_after_the_shift_and_beats_never_retraining(problem
                 "window": {"strategy": "rolling", "fresh_days": 2, "history_days": 2},
                 "checks": {"min_rows": 500},
             },
-            "training": {"estimator": "gradient_boosting", "hyperparameters": {"max_iter": 50}},
+            "training": training,
             "gates": GATES[problem_type],
             "registry": {"model_package_group": "tabular-backtest", "approval": "auto"},
             "drift": {"min_drifted_features": 1, "min_labels_for_performance": 200, "schedule": "rate(1 day)"},
