@@ -480,6 +480,22 @@ class TrainingScript(_Strict):
     """A pip requirements file in `source_dir`, installed in the Train job before the script runs
     (and shipped with the model for inference); it needs the package index, so not with
     `pipeline.network_isolation`."""
+    framework_image: Annotated[str, Field(pattern=naming.ECR_IMAGE_PATTERN, max_length=255)] | None = None
+    """A SageMaker framework image (e.g. scikit-learn's) to run the script in, instead of the
+    pinned job image: its training toolkit runs `entry_point`, its inference toolkit serves
+    `inference` (which then defines `input_fn` too), and Evaluate scores the model through it by
+    batch transform. Locally the job image's code stands in for it. Its serving reads the source
+    dir from S3, so not with `pipeline.network_isolation`."""
+
+    @model_validator(mode="after")
+    def _toolkit_requirements(self) -> TrainingScript:
+        if self.framework_image and self.requirements not in (None, "requirements.txt"):
+            raise FieldError(
+                ("requirements",),
+                "a framework image's training toolkit installs requirements.txt at the source dir's root "
+                f"only; name it requirements.txt (not {self.requirements})",
+            )
+        return self
 
 
 class TrainingImage(_Strict):
@@ -524,6 +540,14 @@ class TrainingSection(_Strict):
     """With `use_spot`: the longest wait for spot capacity plus the run."""
     random_seed: Int = 42
     """Seeds the split and a built-in estimator (a script gets only its own hyperparameters)."""
+
+    @property
+    def outside_image(self) -> str | None:
+        """The image that trains and serves the model when it is not the job image: the team's
+        own (`image`) or a SageMaker framework image a script runs in."""
+        if self.image is not None:
+            return self.image.uri
+        return self.script.framework_image if self.script is not None else None
 
     @model_validator(mode="after")
     def _one_source(self) -> TrainingSection:
@@ -1204,6 +1228,12 @@ class ModelConfig(_Strict):
             if found.unit_interval and threshold is not None and not 0 <= threshold <= 1:
                 raise FieldError((*path, "min"), f"{name} lies in [0, 1]; {threshold} can never be met or always is")
         script = training.script
+        if script is not None and script.framework_image and self.pipeline.network_isolation:
+            message = (
+                "a framework image's inference toolkit downloads the source dir from S3 when it serves, "
+                "which pipeline.network_isolation forbids: run the script in the job image (drop framework_image)"
+            )
+            raise FieldError(("training", "script", "framework_image"), message)
         if script is not None and script.requirements and self.pipeline.network_isolation:
             message = "pip cannot reach the package index from a job with pipeline.network_isolation"
             raise FieldError(("training", "script", "requirements"), message)

@@ -260,6 +260,10 @@ CONFIG = "config"  # <sha>/model-config.json: content-addressed
 EDGE_CASES = "edge-cases"  # <sha>/edge-cases.csv: content-addressed
 SOURCE = "source"  # <sha>/sourcedir.tar.gz: a training script's folder, content-addressed
 SOURCE_ARCHIVE = "sourcedir.tar.gz"  # the name SageMaker's framework estimators give it
+# How a SageMaker framework image finds a script: the training toolkit's hyperparameters
+# (sagemaker-training-toolkit, params.py) and the inference toolkit's environment.
+TOOLKIT_PROGRAM, TOOLKIT_SUBMIT_DIRECTORY = "sagemaker_program", "sagemaker_submit_directory"
+PROGRAM_ENVIRONMENT = ("SAGEMAKER_PROGRAM", "SAGEMAKER_SUBMIT_DIRECTORY")
 DEFINITION = "definition"  # <sha>/pipeline.json: a definition too large to inline
 CHAMPION_POINTER, CHAMPION_MODEL, BASELINE_PROFILE = "champion.json", "model.tar.gz", "baseline_profile.json"
 PRODUCTION_VARIANT, SHADOW_VARIANT = "production", "shadow"

@@ -22,7 +22,8 @@ def _copy(files: Iterable[Path], root: Path, target: Path) -> Path:
     return target
 
 
-def _fresh(target: Path) -> Path:
+def fresh_folder(target: Path) -> Path:
+    """`target`, emptied (created when missing)."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -85,7 +86,7 @@ def stage_function(concern: str, staging: Path) -> Path:
     the project packages they import and the third-party packages they need beyond the runtime's."""
     handlers = runtime_modules(concern)
     project = reached_files(handlers)
-    target = _copy(project, PROJECT_ROOT, _fresh(staging / f"{concern}-function"))
+    target = _copy(project, PROJECT_ROOT, fresh_folder(staging / f"{concern}-function"))
     for source, relative in vendored_files(third_party([*handlers, *project])):
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def stage_image(concern: str, staging: Path, recipe: Iterable[str]) -> Path:
     (Dockerfile, lock) and its handler modules at the root, with the project packages they import."""
     folder = PROJECT_ROOT / "stacks" / concern / "runtime"
     handlers = runtime_modules(concern)
-    target = _copy(reached_files(handlers), PROJECT_ROOT, _fresh(staging / f"{concern}-image"))
+    target = _copy(reached_files(handlers), PROJECT_ROOT, fresh_folder(staging / f"{concern}-image"))
     for name in [*recipe, *(h.name for h in handlers)]:
         shutil.copyfile(folder / name, target / name)
     return target
@@ -109,4 +110,4 @@ def stage_image(concern: str, staging: Path, recipe: Iterable[str]) -> Path:
 def stage_job_image(staging: Path) -> Path:
     """The job image's build context: exactly the files `code_version()` hashes (the Dockerfile
     copies these and nothing else)."""
-    return _copy(job_code_files(), PROJECT_ROOT, _fresh(staging / "job-image"))
+    return _copy(job_code_files(), PROJECT_ROOT, fresh_folder(staging / "job-image"))

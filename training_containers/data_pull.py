@@ -140,7 +140,7 @@ def run(window_end: str) -> dict[str, Any]:
         for name, monitor_file in baseline_files(fresh_rows, config).items():
             write_json(contract.processing_output("baseline") / name, monitor_file)
         document["rows"] |= {"train": len(train), "validation": len(validation), "test": len(test)}
-        if config.training.image is not None:
+        if config.training.outside_image is not None:
             document["rows"]["scoring"] = write_scoring_rows(test, config)
 
     origins = input_origins()

@@ -168,11 +168,16 @@ def run(workdir: Path) -> dict[str, Any]:
     if config.gates.edge_cases is not None and edge_cases is None:
         raise ValueError("gates.edge_cases is configured but the edge_cases input holds no CSV")
 
-    image = config.training.image
+    image = config.training.outside_image
     champion_info = _champion_info()
     champion_scored: Scored | None = None
     if image is not None:  # scored by its own server (ScoreCandidate and ScoreChampion)
-        candidate_metadata = {"environment_hash": hashlib.sha256(image.uri.encode()).hexdigest(), "image": image.uri}
+        script = config.training.script
+        candidate_metadata = {
+            "environment_hash": hashlib.sha256(image.encode()).hexdigest(),
+            "image": image,
+            "entry_point": script.entry_point if script is not None else None,
+        }
         candidate_scored = answers(contract.processing_input("predictions"), test, config, edge_cases, "ScoreCandidate")
         if champion_info.get("model_package_arn"):
             folder = contract.processing_input("champion_predictions")

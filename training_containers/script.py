@@ -45,6 +45,7 @@ from training_containers import contract
 CODE_DIR = "code"  # in the model dir, as the SageMaker inference toolkit expects it
 PACKAGES = "_packages"  # in the source (and so the model's code/): what `requirements` installed
 TAIL = 800  # characters of a failed script's stderr kept in the job's FailureReason
+TOOLKIT_PREFIX = "sagemaker_"  # the training toolkit's own hyperparameters (sagemaker_program, ...)
 
 
 class ScriptError(RuntimeError):
@@ -91,14 +92,16 @@ def run_entry_point(
         raise ScriptError(f"training.script.entry_point: {script.entry_point} is not in the source dir")
     if script.requirements:
         install_requirements(source, script.requirements)
-    arguments = [item for name in sorted(hyperparameters) for item in (f"--{name}", _argument(hyperparameters[name]))]
+    # The training toolkit keeps its own (sagemaker_program, ...) and passes the script the rest.
+    own = {name: value for name, value in hyperparameters.items() if not name.startswith(TOOLKIT_PREFIX)}
+    arguments = [item for name in sorted(own) for item in (f"--{name}", _argument(own[name]))]
     environment = {
         **os.environ,
         "SM_CHANNEL_TRAIN": str(folders.train),
         "SM_CHANNEL_VALIDATION": str(folders.validation),
         "SM_MODEL_DIR": str(folders.model),
         "SM_OUTPUT_DATA_DIR": str(folders.output),
-        "SM_HPS": json.dumps(hyperparameters),
+        "SM_HPS": json.dumps(own),
         "SM_CHANNELS": json.dumps(["train", "validation"]),
         "SM_NUM_CPUS": str(os.cpu_count() or 1),
         "PYTHONPATH": os.pathsep.join([str(source), str(source / PACKAGES), os.environ.get("PYTHONPATH", "")]).rstrip(

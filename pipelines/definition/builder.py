@@ -178,7 +178,7 @@ def build_pipeline(config: ModelConfig) -> Any:
     job = steps.Job.of(config, session, image_uri(config), code_version(), artifacts(config))
     data_pull = steps.data_pull(job)
     train = steps.train(job, data_pull)
-    scoring, scored = steps.scoring(job, data_pull, train) if job.team_image else ([], None)
+    scoring, scored = steps.scoring(job, data_pull, train) if job.scored_by_transform else ([], None)
     evaluate = steps.evaluate(job, data_pull, train, scored)
     register = steps.register(job, data_pull, train, evaluate)
     gated = [train, *scoring, evaluate, steps.quality_gates(job, evaluate, register)]

@@ -37,6 +37,7 @@ from pipelines.naming import (
 )
 
 PROCESSING = "/opt/ml/processing"
+CODE_CHANNEL = "/opt/ml/input/data/code"  # where a training job finds its code channel
 
 LATEST = "latest"  # DataWindowEnd default: the window ends at the newest fresh row
 
@@ -113,9 +114,36 @@ class Job:
         return image.uri if image is not None else None
 
     @property
+    def framework_image(self) -> str | None:
+        """A SageMaker framework image a script runs in (training.script.framework_image)."""
+        script = self.config.training.script
+        return script.framework_image if script is not None else None
+
+    @property
     def model_image(self) -> str:
-        """The image that serves the candidate: the team's, else the job image."""
-        return self.team_image or self.image
+        """The image that trains and serves the candidate: the team's, a framework's, else the job image."""
+        return self.team_image or self.framework_image or self.image
+
+    @property
+    def scored_by_transform(self) -> bool:
+        """An image without this project's model code serves the model: Evaluate reads its answers."""
+        return self.model_image != self.image
+
+    @property
+    def serving_environment(self) -> dict[str, Any]:
+        """What the serving image needs besides the artifacts: a framework image's inference toolkit
+        finds the script by SAGEMAKER_PROGRAM in the source archive SAGEMAKER_SUBMIT_DIRECTORY names."""
+        environment: dict[str, Any] = {
+            "SAGEMAKER_REGION": self.config.pipeline.region,
+            "MODEL_NAME": self.config.model.name,
+        }
+        script = self.config.training.script
+        if self.framework_image and script is not None:
+            environment |= {
+                "SAGEMAKER_PROGRAM": script.inference,
+                "SAGEMAKER_SUBMIT_DIRECTORY": self.staged["source"].uri,
+            }
+        return environment
 
     @property
     def environment(self) -> dict[str, str]:
@@ -217,7 +245,7 @@ def data_pull(job: Job) -> Any:
     if data.historical is not None:
         inputs.append(source_input("historical", data.historical))
     names = ["train", "validation", "test", "report", "baseline"]
-    if job.team_image:  # the rows an image model is scored on, as its serving contract takes them
+    if job.scored_by_transform:  # the rows an image model is scored on, as its serving contract takes them
         names.append("scoring")
         if "edge_cases" in job.staged:
             inputs.append(s3_input("edge_cases", job.staged["edge_cases"].uri))
@@ -250,6 +278,11 @@ def train(job: Job, data_pull: Any) -> Any:
         hyperparameters = {k: json.dumps(v) for k, v in chosen.items()}
     elif training.script is not None:  # its own arguments only, JSON-encoded as the framework estimators pass them
         hyperparameters = {k: json.dumps(v) for k, v in training.hyperparameters.items()}
+        if training.script.framework_image:  # what the framework's training toolkit runs, from the code channel
+            hyperparameters |= {
+                naming.TOOLKIT_PROGRAM: json.dumps(training.script.entry_point),
+                naming.TOOLKIT_SUBMIT_DIRECTORY: json.dumps(f"{CODE_CHANNEL}/{naming.SOURCE_ARCHIVE}"),
+            }
     else:  # an image reads hyperparameters.json itself: values as plain text
         hyperparameters = {k: _text(v) for k, v in training.hyperparameters.items()}
     trainer = ModelTrainer(
@@ -364,7 +397,7 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
         image_uri=job.model_image,
         sagemaker_session=job.session,
         role_arn=job.role,
-        env_vars={"SAGEMAKER_REGION": config.pipeline.region, "MODEL_NAME": config.model.name},
+        env_vars=job.serving_environment,
     )
     step_args = builder.register(
         model_package_group_name=registry.model_package_group,
@@ -452,7 +485,7 @@ def _text(value: int | float | str | bool) -> str:
 # candidate instead (a pipeline cannot rejoin after a condition, and a transform needs a model).
 
 
-def create_model(job: Job, name: str, image: Any, model_data: Any) -> Any:
+def create_model(job: Job, name: str, image: Any, model_data: Any, environment: dict[str, Any]) -> Any:
     """A SageMaker Model (CreateModel) of `image` serving `model_data`."""
     from sagemaker.mlops.workflow import ModelStep
     from sagemaker.serve.model_builder import ModelBuilder
@@ -463,7 +496,7 @@ def create_model(job: Job, name: str, image: Any, model_data: Any) -> Any:
         image_uri=image,
         sagemaker_session=job.session,
         role_arn=job.role,
-        env_vars={"SAGEMAKER_REGION": job.config.pipeline.region, "MODEL_NAME": job.config.model.name},
+        env_vars=environment,
         network=Networking(enable_network_isolation=job.config.pipeline.network_isolation, **job.vpc),
     )
     step_args = builder.build()
@@ -521,6 +554,7 @@ def select_champion(job: Job, train: Any) -> Any:
                 job.model_image,
                 "--candidate-model-data",
                 candidate,
+                *[f"--candidate-environment={k}={v}" for k, v in _program_environment(job).items()],
             ],
         ),
         property_files=[PropertyFile(name=CHAMPION_SELECTION, output_name="selection", path=naming.SELECTION_FILE)],
@@ -538,11 +572,21 @@ def selected(select: Any, field: str) -> Any:
 def scoring(job: Job, data_pull: Any, train: Any) -> tuple[list[Any], tuple[Any, Any]]:
     """The steps that score an image model and its champion, and the two transform steps."""
     rows = outputs(data_pull)["scoring"].S3Output.S3Uri
-    candidate_model = create_model(
-        job, CREATE_CANDIDATE, job.model_image, train.properties.ModelArtifacts.S3ModelArtifacts
-    )
+    artifacts = train.properties.ModelArtifacts.S3ModelArtifacts
+    candidate_model = create_model(job, CREATE_CANDIDATE, job.model_image, artifacts, job.serving_environment)
     select = select_champion(job, train)
-    champion_model = create_model(job, CREATE_CHAMPION, selected(select, "image"), selected(select, "model_data"))
+    # The champion serves with its own code: the program and source archive it was registered with.
+    champion_environment = job.serving_environment | {
+        name: selected(select, f"environment.{name}") for name in _program_environment(job)
+    }
+    champion_model = create_model(
+        job, CREATE_CHAMPION, selected(select, "image"), selected(select, "model_data"), champion_environment
+    )
     candidate = transform(job, SCORE_CANDIDATE, candidate_model, rows)
     champion = transform(job, SCORE_CHAMPION, champion_model, rows)
     return [candidate_model, candidate, select, champion_model, champion], (candidate, champion)
+
+
+def _program_environment(job: Job) -> dict[str, Any]:
+    """The serving variables that name a framework image's code (none for other images)."""
+    return {k: v for k, v in job.serving_environment.items() if k in naming.PROGRAM_ENVIRONMENT}

@@ -18,7 +18,7 @@ from typing import Any
 from pipelines.config import ModelConfig, Source, SqlSource, require_deployable
 from pipelines.errors import PipelinesError
 from pipelines.local import record
-from pipelines.local.containers import ImageCommand, Images
+from pipelines.local.containers import JOB_IMAGE_ENTRYPOINT, ImageCommand, Images
 from pipelines.local.runtime import REGISTRY_FILE, Execution, LocalRuntime, RuntimeOptions
 from pipelines.local.storage import LocalS3
 from pipelines.naming import CHAMPION_POINTER
@@ -28,13 +28,16 @@ NO_CHAMPION = {"model_package_arn": None, "model_data": "model.tar.gz"}
 
 def local_images(config: ModelConfig) -> Images:
     """The job image runs from this checkout; the team's image (training.image) through its local
-    command, run from the config's folder."""
+    command, run from the config's folder; a SageMaker framework image that runs a script
+    (training.script.framework_image) as the job image, whose script mode keeps its contract."""
     from pipelines.definition.builder import image_uri
 
-    image = config.training.image
+    image, script = config.training.image, config.training.script
     commands = {}
     if image is not None and image.local_command:
         commands[image.uri] = ImageCommand(tuple(image.local_command), config.local_path("."))
+    if script is not None and script.framework_image:
+        commands[script.framework_image] = ImageCommand(JOB_IMAGE_ENTRYPOINT)
     return Images(job_image=image_uri(config), commands=commands)
 
 

@@ -21,6 +21,7 @@ def pointer_document(version: Version | None) -> dict[str, Any]:
         "model_data": CHAMPION_MODEL,
         "source": version.model_data,
         "image": version.image,  # what scores the champion when it is an image model (SelectChampion)
+        "environment": dict(version.program),  # and the code a framework image serves it with
     }
 
 

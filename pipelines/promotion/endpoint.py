@@ -44,6 +44,8 @@ class Version:
     model_data: str
     image: str
     baseline: str = ""  # the baseline profile the drift monitor compares production traffic with
+    # A framework image's serving variables naming the version's code (SAGEMAKER_PROGRAM, ...).
+    program: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pipelines.config import ModelConfig
+from pipelines.naming import PROGRAM_ENVIRONMENT
 from pipelines.promotion.endpoint import Version
 from pipelines.promotion.lifecycle import IllegalTransition, Stage, stage_of
 
@@ -61,6 +62,11 @@ def model_version(described: dict[str, Any]) -> ModelVersion:
             model_data=str(container.get("ModelDataUrl", "")),
             image=str(container.get("Image", "")),
             baseline=metadata.get("BaselineProfile", ""),
+            program=tuple(
+                (name, str(value))
+                for name, value in sorted(container.get("Environment", {}).items())
+                if name in PROGRAM_ENVIRONMENT
+            ),
         ),
         stage=stage_of(str(described.get("ModelApprovalStatus")), metadata),
         metadata=metadata,

@@ -43,7 +43,7 @@ from pipelines.naming import ResourceNames
 from stacks.functions import Settings, log_group
 from stacks.nag import acknowledge, logical_id
 from stacks.network import acknowledge_vpc_scans, vpc_network_statement
-from stacks.packaging import stage_job_image
+from stacks.packaging import fresh_folder, stage_job_image
 
 # CreatePipeline accepts 1,048,576 characters; CloudFormation templates are at most 1 MB. Up to
 # this size the definition is inline (readable in `cdk diff`), beyond it it goes to S3.
@@ -180,7 +180,7 @@ class RetrainingPipeline(Construct):
         )
         self.deployed_config = deployment_config(config, names, self.image_uri)
         self.definition = build_definition(self.deployed_config)
-        uploads = self._upload_artifacts(self.deployed_config)
+        uploads = self._upload_artifacts(self.deployed_config, staging)
         self.settings = Settings(self.bucket, artifacts(self.deployed_config)["config"].uri)
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
@@ -269,13 +269,22 @@ class RetrainingPipeline(Construct):
             ),
         ]
 
-    def _upload_artifacts(self, deployed: ModelConfig) -> s3_deployment.BucketDeployment:
-        """The content-addressed objects the definition references (config, edge cases)."""
-        sources = [
-            s3_deployment.Source.data(_s3_parts(artifact.uri)[1], artifact.content.decode("utf-8"))
-            for artifact in artifacts(deployed).values()
-            if artifact.content and _s3_parts(artifact.uri)[0] == self.names.bucket
-        ]
+    def _upload_artifacts(self, deployed: ModelConfig, staging: Path) -> s3_deployment.BucketDeployment:
+        """The content-addressed objects the definition references (config, edge cases, a script's
+        source archive). Text goes inline; an archive, which `Source.data` cannot carry (it takes
+        text), goes as an asset staged at its key."""
+        sources, archives = [], fresh_folder(staging / "job-artifacts" / self.names.model)
+        for artifact in artifacts(deployed).values():
+            bucket, key = _s3_parts(artifact.uri)
+            if not artifact.content or bucket != self.names.bucket:
+                continue
+            if key.endswith(".tar.gz"):
+                (archives / key).parent.mkdir(parents=True, exist_ok=True)
+                (archives / key).write_bytes(artifact.content)
+            else:
+                sources.append(s3_deployment.Source.data(key, artifact.content.decode("utf-8")))
+        if any(archives.iterdir()):
+            sources.append(s3_deployment.Source.asset(str(archives)))
         deployment = s3_deployment.BucketDeployment(
             self,
             "JobArtifacts",
@@ -446,7 +455,7 @@ class RetrainingPipeline(Construct):
             ),
             **self._source_reasons(config),
         }
-        if config.training.image is not None:
+        if config.training.outside_image is not None:
             reasons[f"Resource::{sagemaker_arn}:model/*"] = (
                 "SageMaker Pipelines names the models a ModelStep creates; a condition on the retraining:model tag "
                 "every model of this definition carries limits the grant to this model's candidates and champions."
@@ -460,13 +469,13 @@ class RetrainingPipeline(Construct):
 
     @staticmethod
     def _team_repositories(config: ModelConfig) -> list[str]:
-        image = config.training.image
-        return [naming.ecr_repository_arn(image.uri)] if image is not None else []
+        image = config.training.outside_image
+        return [naming.ecr_repository_arn(image)] if image is not None else []
 
     def _image_model_statements(self, config: ModelConfig) -> list[iam.PolicyStatement]:
         """An image model is scored by batch transform of a SageMaker Model (ScoreCandidate,
         ScoreChampion): create both, tagged with the model's name, and follow the jobs."""
-        if config.training.image is None:
+        if config.training.outside_image is None:
             return []
         n = self.names
         sagemaker_arn = f"arn:aws:sagemaker:{n.region}:{n.account}"

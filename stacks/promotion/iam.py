@@ -76,9 +76,11 @@ def endpoint_role(
     *,
     vpc: bool,
     team_image: str | None = None,
+    serves_source: bool = False,
 ) -> iam.Role:
-    """The role the SageMaker models behind the endpoint run with; `team_image`: the team's own
-    serving image (training.image), whose repository it pulls from as well."""
+    """The role the SageMaker models behind the endpoint run with; `team_image`: the image that
+    serves the model when it is not the job image (its repository is pulled from as well);
+    `serves_source`: a framework image's inference toolkit downloads the script's source archive."""
     n = at.names
     role = iam.Role(
         scope,
@@ -89,7 +91,11 @@ def endpoint_role(
     )
     log_groups = f"arn:aws:logs:{n.region}:{n.account}:log-group:/aws/sagemaker/Endpoints/{at.endpoint}:*"
     statements = [
-        iam.PolicyStatement(sid="ModelArtifacts", actions=["s3:GetObject"], resources=[at.prefix(naming.EXECUTIONS)]),
+        iam.PolicyStatement(
+            sid="ModelArtifacts",
+            actions=["s3:GetObject"],
+            resources=[at.prefix(naming.EXECUTIONS), *([at.prefix(naming.SOURCE)] if serves_source else [])],
+        ),
         iam.PolicyStatement(sid="DataCapture", actions=["s3:PutObject"], resources=[at.prefix(naming.CAPTURE)]),
         iam.PolicyStatement(
             sid="Key", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resources=[at.key.key_arn]
@@ -128,6 +134,15 @@ def endpoint_role(
         ),
         at.prefix_finding(naming.CAPTURE): (
             "SageMaker data capture writes one object per batch under <endpoint>/<variant>/yyyy/mm/dd/hh/."
+        ),
+        **(
+            {
+                at.prefix_finding(naming.SOURCE): (
+                    "A framework image's inference toolkit downloads the script's content-addressed source archive."
+                )
+            }
+            if serves_source
+            else {}
         ),
         "Resource::*": (
             "ecr:GetAuthorizationToken has no resource type; cloudwatch:PutMetricData has none either and is "

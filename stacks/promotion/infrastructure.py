@@ -120,7 +120,8 @@ class ModelPromotion(Construct):
             endpoint_role_arn(config).rsplit("/", 1)[-1],
             image_repository,
             vpc=config.pipeline.vpc is not None,
-            team_image=config.training.image.uri if config.training.image else None,
+            team_image=config.training.outside_image,
+            serves_source=bool(config.training.script and config.training.script.framework_image),
         )
         self.alarms = self._guardrail_alarms(config)
         self.champion_seed = self._seed_champion(config)

@@ -24,6 +24,7 @@ VARIANT_ENDPOINT = "fraud-detector-full-endpoint-serving-card-transactions-eu-we
 
 
 TEAM_STACK, TEAM_MODEL = "platform-team-ml", "fraud-team"
+TEAM_FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 
 
 @dataclass
@@ -94,6 +95,11 @@ def team_stack(app: Any, folder: Path) -> Any:
     raw = yaml.safe_load((ROOT / "configs" / "fraud-detector.yaml").read_text())
     raw["model"]["name"] = raw["registry"]["model_package_group"] = TEAM_MODEL
     raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")
+    # The team's own script, run in a SageMaker framework image.
+    raw["training"] = {
+        "script": {"source_dir": str(ROOT / "models" / "tabular"), "framework_image": TEAM_FRAMEWORK_IMAGE},
+        "hyperparameters": {"task": "classification", "label": "is_fraud"},
+    }
     path = folder / f"{TEAM_MODEL}.yaml"
     path.write_text(yaml.safe_dump(raw))
     stack = cdk.Stack(app, TEAM_STACK, env=cdk.Environment(account="111122223333", region="us-east-1"))

@@ -5,6 +5,7 @@ ids they had before the loop was a construct (a changed one replaces the resourc
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -57,3 +58,27 @@ def test_our_stacks_keep_the_logical_ids_of_constructs_held_by_the_stack(templat
     assert unique_id(["BootstrapVersion"]) == "BootstrapVersion"
     assert "PipelineKeyF48EE773" in template["Resources"] and "TriggerAuditTable38FB1285" in template["Resources"]
     assert not [k for k in template["Resources"] if k.startswith("Loop")]
+
+
+def test_a_script_in_a_framework_image_is_pulled_and_its_source_read_by_the_endpoint(synth: Synth) -> None:
+    """The team stack's script runs in a SageMaker framework image: both roles pull from that
+    image's repository, and the endpoint's models may read the script's source archive, which the
+    framework's inference toolkit downloads (SAGEMAKER_SUBMIT_DIRECTORY)."""
+    team = synth.template(TEAM_STACK)
+    repository = "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn"
+    statements = [
+        s for p in resources(team, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    pulls = [s for s in statements if s.get("Sid") in ("JobImage", "Image") and repository in s["Resource"]]
+    assert sorted(s["Sid"] for s in pulls) == ["Image", "JobImage"]
+    (artifacts,) = [s for s in statements if s.get("Sid") == "ModelArtifacts"]
+    sources = [r for r in artifacts["Resource"] if "/source/" in json.dumps(r)]
+    assert len(sources) == 1 and f"/{TEAM_MODEL}/source/*" in json.dumps(sources[0])
+    ours = synth.template("fraud-detector-retraining")
+    (own,) = [
+        s
+        for p in resources(ours, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "ModelArtifacts"
+    ]
+    assert "/source/" not in json.dumps(own["Resource"])  # the job image reads no source archive

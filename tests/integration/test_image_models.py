@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from botocore.client import BaseClient
 
@@ -190,3 +191,54 @@ def test_a_misbehaving_image_fails_at_its_step_with_the_reason_and_registers_not
     assert reason in (failed[0].failure_reason or "") and reason in (execution.failure_reason or "")
     registry = workspace.runtime().registry
     assert registry.list_model_packages(workspace.config.registry.model_package_group) == []
+
+
+FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+
+
+def test_a_script_in_a_framework_image_is_run_by_its_toolkits_and_scored_through_its_server(tmp_path: Path) -> None:
+    """On SageMaker the framework's training toolkit runs the script from the code channel and its
+    inference toolkit serves it; locally the job image's script mode stands in for both. The
+    metrics Evaluate reports are scikit-learn's on the rows sent and the answers read back."""
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+    from pipelines.definition.builder import artifacts
+
+    raw = config_dict("regression", "script", tmp_path)
+    raw["training"]["script"]["framework_image"] = FRAMEWORK_IMAGE
+    workspace = seeded(raw, tmp_path)
+    config = workspace.config
+    definition = json.loads(definition_json(config))
+    steps = _branch(definition)
+    assert list(steps) == IMAGE_STEPS
+    source = artifacts(config)["source"].uri
+    train = steps["Train"]["Arguments"]
+    assert train["AlgorithmSpecification"]["TrainingImage"] == FRAMEWORK_IMAGE
+    assert train["HyperParameters"]["sagemaker_program"] == '"train.py"'
+    assert train["HyperParameters"]["sagemaker_submit_directory"] == '"/opt/ml/input/data/code/sourcedir.tar.gz"'
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
+    assert channels["code"] == source
+    program = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": source}
+    candidate = steps["CandidateModel"]["Arguments"]["PrimaryContainer"]
+    assert candidate["Image"] == FRAMEWORK_IMAGE and program.items() <= candidate["Environment"].items()
+    (registered,) = register_step(steps)["Arguments"]["InferenceSpecification"]["Containers"]
+    assert registered["Image"] == FRAMEWORK_IMAGE and program.items() <= registered["Environment"].items()
+    champion = steps["ChampionModel"]["Arguments"]["PrimaryContainer"]["Environment"]
+    assert champion["SAGEMAKER_PROGRAM"]["Std:JsonGet"]["Path"] == "environment.SAGEMAKER_PROGRAM"
+    parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    for step in [*steps.values(), register_step(steps)]:
+        if step["Type"] != "Condition":
+            report = validate_request(step, parameters)
+            assert not report.has_errors(), f"{step['Name']}: {report.generate_report()}"
+
+    execution = workspace.run(echo=lambda _: None)
+    assert execution.status == "Succeeded", execution.failure_reason
+    evaluation = _evaluation(workspace, execution)
+    run = f"s3://{config.pipeline.bucket(config.model.name)}/{config.model.name}/executions/{execution.execution_id}"
+    test = pd.read_parquet(workspace.s3.path(f"{run}/DataPull/test/test.parquet"))
+    answers = workspace.s3.path(f"{run}/ScoreCandidate/scoring.csv.out").read_text().split()
+    predicted = [float(a) for a in answers[: len(test)]]
+    assert len(answers) == len(test) + 2  # then the two edge cases
+    assert evaluation["metrics"]["rmse"] == pytest.approx(root_mean_squared_error(test["target"], predicted))
+    assert evaluation["metrics"]["mae"] == pytest.approx(mean_absolute_error(test["target"], predicted))
+    assert evaluation["lineage"]["image"] == FRAMEWORK_IMAGE and evaluation["lineage"]["entry_point"] == "train.py"

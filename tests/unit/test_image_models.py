@@ -159,12 +159,13 @@ def test_records_are_sent_in_requests_no_larger_than_the_payload_limit() -> None
 
 def test_the_champion_scored_is_the_one_serving_else_the_candidate() -> None:
     none = selection({}, "s3://b/m/champion/", "img:new", "s3://b/run/model.tar.gz")
-    assert none == {"present": False, "image": "img:new", "model_data": "s3://b/run/model.tar.gz"}
+    assert none == {"present": False, "image": "img:new", "model_data": "s3://b/run/model.tar.gz", "environment": {}}
     pointer = {"model_package_arn": "arn:v3", "model_data": "model.tar.gz", "image": "img:old"}
     assert selection(pointer, "s3://b/m/champion/", "img:new", "s3://x") == {
         "present": True,
         "image": "img:old",  # the image it was registered with, not today's
         "model_data": "s3://b/m/champion/model.tar.gz",
+        "environment": {},
     }
     older = {"model_package_arn": "arn:v3", "model_data": "model.tar.gz"}  # written before images were recorded
     assert selection(older, "s3://b/m/champion", "img:new", "s3://x")["image"] == "img:new"
@@ -206,3 +207,78 @@ def test_the_local_transform_answers_every_object_into_its_own_out_file(tmp_path
     request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = "s3://b/nothing/"
     with pytest.raises(jobs.JobFailed, match="No S3 objects found"):
         jobs.run_transform(request, model, context)
+
+
+# ---- a script in a SageMaker framework image
+
+
+FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+
+
+def test_a_framework_image_refuses_what_its_toolkits_cannot_do(tmp_path: Path) -> None:
+    raw = config_dict("regression", "script", tmp_path)
+    raw["training"]["script"]["framework_image"] = FRAMEWORK_IMAGE
+    assert parse_config(raw).training.outside_image == FRAMEWORK_IMAGE
+    isolated = {**raw, "pipeline": {**raw["pipeline"], "network_isolation": True}}
+    with pytest.raises(ConfigError, match=r"framework_image.*downloads the source dir from S3"):
+        parse_config(isolated)
+    raw["training"]["script"]["requirements"] = "deps/requirements-prod.txt"
+    with pytest.raises(ConfigError, match=r"installs requirements\.txt at the source dir.s root only"):
+        parse_config(raw)
+    raw["training"]["script"]["requirements"] = "requirements.txt"
+    assert parse_config(raw).training.script.requirements == "requirements.txt"  # type: ignore[union-attr]
+
+
+def test_the_champion_serves_with_the_code_it_was_registered_with() -> None:
+    from pipelines.promotion.champion import pointer_document
+    from pipelines.promotion.versions import model_version
+
+    described = {
+        "ModelPackageArn": "arn:aws:sagemaker:us-east-1:111122223333:model-package/g/4",
+        "ModelPackageVersion": 4,
+        "ModelApprovalStatus": "Approved",
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": FRAMEWORK_IMAGE,
+                    "ModelDataUrl": "s3://b/run/model.tar.gz",
+                    "Environment": {
+                        "MODEL_NAME": "m",
+                        "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/m/source/abc/sourcedir.tar.gz",
+                    },
+                }
+            ]
+        },
+    }
+    pointer = pointer_document(model_version(described).version)
+    assert pointer["image"] == FRAMEWORK_IMAGE
+    assert pointer["environment"] == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/m/source/abc/sourcedir.tar.gz",
+    }
+    today = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/m/source/new/sourcedir.tar.gz"}
+    chosen = selection(pointer, "s3://b/m/champion/", FRAMEWORK_IMAGE, "s3://b/run2/model.tar.gz", today)
+    assert chosen["environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "s3://b/m/source/abc/sourcedir.tar.gz"  # its own
+    assert selection({}, "s3://c", FRAMEWORK_IMAGE, "s3://m", today)["environment"] == today  # none: the candidate's
+
+
+def test_the_example_script_reads_a_framework_images_requests_as_this_projects_server_does(tmp_path: Path) -> None:
+    """What the framework's inference toolkit hands predict_fn (through the example's input_fn) is
+    the frame this project's server builds from the same records."""
+    import importlib.util
+
+    config = parse_config(config_dict("regression", "script", tmp_path))
+    frame = pd.DataFrame({"x1": [0.5, -1.25], "x2": [3.0, 9.5], "x3": [1.0, 0.0], "region": ["east", "north"]})
+    body = scoring.records([frame], config).encode()
+    spec = importlib.util.spec_from_file_location("example_inference", ROOT / "models" / "tabular" / "inference.py")
+    assert spec is not None and spec.loader is not None
+    sys.path.insert(0, str(ROOT / "models" / "tabular"))
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "models" / "tabular"))
+    pd.testing.assert_frame_equal(module.input_fn(body, "text/csv"), frame)
+    with pytest.raises(ValueError, match="send text/csv"):
+        module.input_fn(body, "application/json")
