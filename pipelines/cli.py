@@ -19,9 +19,11 @@ def _validate_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if config.purpose == "deploy":
         from pipelines.definition.builder import artifacts
+        from pipelines.local.workspace import require_local_command
 
         require_deployable(config)
         artifacts(config)  # the local files it names (edge cases, a script's source) exist
+        require_local_command(config)
     print(json.dumps(config.model_dump(mode="json"), indent=2))
     if config.purpose == "backtest":
         print(

@@ -450,6 +450,7 @@ ESTIMATOR_PARAMETERS |= {
     ),
 }
 CLASSIFIER_ONLY_PARAMETERS = frozenset({"class_weight", "scale_pos_weight"})
+HYPERPARAMETER_LIMIT = 100  # CreateTrainingJob.HyperParameters entries (botocore's SageMaker model)
 # The problem types each estimator has a scikit-learn implementation for (training_containers/estimators.py).
 ESTIMATOR_PROBLEM_TYPES: dict[str, tuple[catalog.ProblemType, ...]] = {
     "gradient_boosting": catalog.PROBLEM_TYPES,
@@ -458,6 +459,16 @@ ESTIMATOR_PROBLEM_TYPES: dict[str, tuple[catalog.ProblemType, ...]] = {
     "xgboost": catalog.PROBLEM_TYPES,
     "lightgbm": catalog.PROBLEM_TYPES,
 }
+
+
+def _ecr_image(value: str) -> str:
+    if len(value) > 255 or re.match(naming.ECR_IMAGE_PATTERN, value) is None:
+        raise ValueError(
+            f"{value!r} is not an image in Amazon ECR: give "
+            "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or .../<repository>@sha256:<digest> "
+            "(a tag or digest is required, repository names are lowercase, at most 255 characters)"
+        )
+    return value
 
 
 _RELATIVE_FILE = r"^[A-Za-z0-9_-][A-Za-z0-9_-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.py$"  # no "..", not absolute
@@ -480,7 +491,7 @@ class TrainingScript(_Strict):
     """A pip requirements file in `source_dir`, installed in the Train job before the script runs
     (and shipped with the model for inference); it needs the package index, so not with
     `pipeline.network_isolation`."""
-    framework_image: Annotated[str, Field(pattern=naming.ECR_IMAGE_PATTERN, max_length=255)] | None = None
+    framework_image: Annotated[str, AfterValidator(_ecr_image)] | None = None
     """A SageMaker framework image (e.g. scikit-learn's) to run the script in, instead of the
     pinned job image: its training toolkit runs `entry_point`, its inference toolkit serves
     `inference` (which then defines `input_fn` too), and Evaluate scores the model through it by
@@ -508,7 +519,7 @@ class TrainingImage(_Strict):
     # In Amazon ECR, as `registry/repository[:tag]` or `registry/repository[@digest]`
     # (AlgorithmSpecification.TrainingImage, SageMaker API reference); at most 255 characters
     # (ContainerDefinition.Image in botocore's model). The repository is what the roles may pull.
-    uri: Annotated[str, Field(pattern=naming.ECR_IMAGE_PATTERN, max_length=255)]
+    uri: Annotated[str, AfterValidator(_ecr_image)]
     """The image in Amazon ECR, `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>` or
     `...@sha256:<digest>`; the pipeline's and the endpoint's roles get pull access to its repository."""
     local_command: Annotated[list[str], Field(min_length=1)] | None = None
@@ -570,6 +581,27 @@ class TrainingSection(_Strict):
             raise FieldError(
                 ("hyperparameters",), f"unknown hyperparameters {unknown} for {self.estimator}; allowed: {allowed}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _hyperparameters_fit_sagemaker(self) -> TrainingSection:
+        # CreateTrainingJob.HyperParameters in botocore's SageMaker model: at most 100 entries, names
+        # up to 256 characters, values up to 2500 (as sent: text); the job adds two of its own.
+        if len(self.hyperparameters) > HYPERPARAMETER_LIMIT - 2:
+            raise FieldError(
+                ("hyperparameters",),
+                f"{len(self.hyperparameters)} hyperparameters; SageMaker takes {HYPERPARAMETER_LIMIT} in all, "
+                f"2 of which the training job's own: give at most {HYPERPARAMETER_LIMIT - 2}",
+            )
+        for name, value in self.hyperparameters.items():
+            if len(name) > 256:
+                raise FieldError(
+                    ("hyperparameters",), f"hyperparameter name {name[:40]!r}... is longer than 256 characters"
+                )
+            if len(json.dumps(value)) > 2500:
+                raise FieldError(
+                    ("hyperparameters", name), f"{name}: the value is longer than SageMaker's 2500 characters"
+                )
         return self
 
     @model_validator(mode="after")
@@ -1263,6 +1295,24 @@ class ModelConfig(_Strict):
                     f"gates.segments '{segment.name}' filters on unknown column "
                     f"'{segment.where.column}'; known: {sorted(columns)}",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _image_in_the_pipelines_region(self) -> ModelConfig:
+        # CreateModel: the image "must be in the same region as the model" (ContainerDefinition.Image,
+        # SageMaker API reference), so an image elsewhere fails the first transform after training.
+        image = self.training.outside_image
+        found = re.match(naming.ECR_IMAGE_PATTERN, image or "")
+        if found is not None and found["region"] != self.pipeline.region:
+            field = "image" if self.training.image is not None else "script"
+            path: tuple[str, ...] = (
+                ("training", "image", "uri") if field == "image" else ("training", "script", "framework_image")
+            )
+            raise FieldError(
+                path,
+                f"{image} is in {found['region']}, the pipeline in {self.pipeline.region}: SageMaker runs a model's "
+                "image from its own region only; replicate the image to that region's ECR",
+            )
         return self
 
     @model_validator(mode="after")

@@ -31,8 +31,8 @@ def main(argv: list[str]) -> int:
         target = container(rest[1])
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"started": started, "ended": time.time(), "env": os.environ.get("MARK")}))
-    elif command == "fail":  # fail MESSAGE: as a job whose code raised, via /opt/ml/output/failure
-        failure = container("/opt/ml/output/failure")
+    elif command == "fail":  # fail MESSAGE: as a processing job whose code raised, via its ExitMessage file
+        failure = container("/opt/ml/output/message")
         failure.parent.mkdir(parents=True, exist_ok=True)
         failure.write_text(rest[0])
         return 1

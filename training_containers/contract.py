@@ -47,8 +47,22 @@ def training_output_dir() -> Path:
 
 
 def failure_file() -> Path:
-    """SageMaker shows the first 1024 characters of this file as the job's FailureReason."""
+    """A training job's: SageMaker shows its first 1024 characters as the job's FailureReason."""
     return opt_ml() / "output" / "failure"
+
+
+def exit_message_file() -> Path:
+    """A processing job's: DescribeProcessingJob returns its first 1 KB as ExitMessage ("Save and
+    Access Metadata Information About Your Processing Job", SageMaker developer guide:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/byoc-metadata.html)."""
+    return opt_ml() / "output" / "message"
+
+
+def report_exit_message(text: str) -> None:
+    """Leave a processing job's reason where SageMaker reads it (UTF-8, first 1 KB kept)."""
+    path = exit_message_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text[:1024], encoding="utf-8")
 
 
 def hyperparameters() -> dict[str, str]:

@@ -20,6 +20,7 @@ import operator
 import sys
 import tarfile
 import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,17 @@ def score(model: Any, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.D
 
 
 def answers(
-    folder: Path, frame: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None, who: str
+    folder: Path,
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    edge_cases: pd.DataFrame | None,
+    who: str,
+    classes: set[str] | None = None,
 ) -> Scored:
-    """An image model, asked through its server: a transform's answers to DataPull's scoring rows."""
+    """An image model, asked through its server: a transform's answers to DataPull's scoring rows;
+    `classes`: those a multiclass answer may name."""
     edge_rows = 0 if edge_cases is None else len(edge_cases)
-    found = scoring.read_answers(folder, len(frame) + edge_rows, config.model.problem_type, who)
+    found = scoring.read_answers(folder, len(frame) + edge_rows, config.model.problem_type, who, classes)
     return Scored(found[: len(frame)], found[len(frame) :] if edge_cases is not None else None)
 
 
@@ -171,26 +178,22 @@ def run(workdir: Path) -> dict[str, Any]:
     image = config.training.outside_image
     champion_info = _champion_info()
     champion_scored: Scored | None = None
+    not_compared: str | None = None
     if image is not None:  # scored by its own server (ScoreCandidate and ScoreChampion)
-        script = config.training.script
-        candidate_metadata = {
-            "environment_hash": hashlib.sha256(image.encode()).hexdigest(),
-            "image": image,
-            "entry_point": script.entry_point if script is not None else None,
-        }
-        candidate_scored = answers(contract.processing_input("predictions"), test, config, edge_cases, "ScoreCandidate")
+        classes = _label_classes(read_json(baseline_path), test, edge_cases, config)
+        candidate_metadata = _image_lineage(config, image)
+        folder = contract.processing_input("predictions")
+        candidate_scored = answers(folder, test, config, edge_cases, "ScoreCandidate", classes)
         if champion_info.get("model_package_arn"):
             folder = contract.processing_input("champion_predictions")
-            champion_scored = answers(folder, test, config, edge_cases, "ScoreChampion")
+            champion_scored = answers(folder, test, config, edge_cases, "ScoreChampion", classes)
     else:
         candidate_model, candidate_metadata = load_model(
             contract.processing_input("model") / "model.tar.gz", workdir / "candidate"
         )
         candidate_scored = score(candidate_model, test, config, edge_cases)
         if champion_info.get("model_package_arn"):
-            archive = contract.processing_input("champion") / champion_info.get("model_data", "model.tar.gz")
-            champion_model, _ = load_model(archive, workdir / "champion")
-            champion_scored = score(champion_model, test, config, edge_cases)
+            champion_scored, not_compared = _champion_in_process(champion_info, test, config, edge_cases, workdir)
     candidate = measure(candidate_scored, test, config, edge_cases)
     champion = None if champion_scored is None else measure(champion_scored, test, config, edge_cases)
 
@@ -202,6 +205,7 @@ def run(workdir: Path) -> dict[str, Any]:
         "champion": {
             "present": champion is not None,
             "model_package_arn": champion_info.get("model_package_arn"),
+            "not_compared": not_compared,  # why a champion that serves was not scored
             "metrics": champion["metrics"] if champion else None,
             "segments": champion["segments"] if champion else None,
         },
@@ -234,14 +238,61 @@ def run(workdir: Path) -> dict[str, Any]:
     return document
 
 
+def _label_classes(
+    baseline: dict[str, Any], test: pd.DataFrame, edge_cases: pd.DataFrame | None, config: ModelConfig
+) -> set[str] | None:
+    """The classes a multiclass answer may name: the training window's (DataPull's profile), the
+    test split's and the edge cases' expected ones. None for other problem types."""
+    if config.model.problem_type != "multiclass_classification":
+        return None
+    found = set(baseline.get("label", {}).get("classes") or []) | set(targets(test, config))
+    if edge_cases is not None and "expected_label" in edge_cases:
+        found |= set(as_classes(edge_cases["expected_label"].to_numpy()))
+    return found
+
+
+def _image_lineage(config: ModelConfig, image: str) -> dict[str, Any]:
+    """What stands for the environment of a model this job cannot look inside: its image."""
+    script = config.training.script
+    return {
+        "environment_hash": hashlib.sha256(image.encode()).hexdigest(),
+        "image": image,
+        "entry_point": script.entry_point if script is not None else None,
+    }
+
+
+def _champion_in_process(
+    info: dict[str, Any], test: pd.DataFrame, config: ModelConfig, edge_cases: pd.DataFrame | None, workdir: Path
+) -> tuple[Scored | None, str | None]:
+    """The champion scored here, or why it cannot be: a champion served by its own image (the
+    config moved from training.image to a built-in estimator or script) is not this job's to load,
+    and is then not compared rather than blocking every later version."""
+    archive = contract.processing_input("champion") / info.get("model_data", "model.tar.gz")
+    try:
+        model, _ = load_model(archive, workdir / "champion")
+    except models.ModelDirError as error:
+        reason = (
+            f"the champion (version {info.get('version')}, image {info.get('image')}) cannot be loaded by the job "
+            f"image ({error}); it was not compared, so the champion gate does not apply to this version"
+        )
+        print(f"warning: {reason}", file=sys.stderr)
+        return None, reason
+    return score(model, test, config, edge_cases), None
+
+
 def _champion_info() -> dict[str, Any]:
     path = contract.processing_input("champion") / naming.CHAMPION_POINTER
     return read_json(path) if path.exists() else {}
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as workdir:
-        document = run(Path(workdir))
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            document = run(Path(workdir))
+    except Exception as exc:  # the reason where SageMaker reads it (ExitMessage), the trace in the log
+        contract.report_exit_message(f"{type(exc).__name__}: {exc}")
+        traceback.print_exc()
+        return 1
     summary = document["summary"]
     print("gates passed" if summary["passed"] else summary["failure_message"], file=sys.stderr)
     return 0

@@ -157,10 +157,8 @@ def _client(args: argparse.Namespace, config_region: str) -> MetricsClient | Non
 
 
 def _failed(exc: MonitorInputMissing) -> int:
-    """The failure reason where SageMaker reads it (FailureReason), and on stderr."""
-    failure = contract.failure_file()
-    failure.parent.mkdir(parents=True, exist_ok=True)
-    failure.write_text(f"DriftMonitor: {exc}"[:1024])
+    """The failure reason where SageMaker reads it (the job's ExitMessage), and on stderr."""
+    contract.report_exit_message(f"DriftMonitor: {exc}")
     print(f"error: {exc}", file=sys.stderr)
     return 1
 

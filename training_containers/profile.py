@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipelines.config import FeatureType, ModelConfig
 from pipelines.drift.reference import CategoricalReference, NumericReference
+from pipelines.gates.metrics import as_classes
 
 PROFILE_VERSION = 2
 
@@ -67,6 +68,12 @@ def baseline_profile(frame: pd.DataFrame, config: ModelConfig, predictions: np.n
         "label": {
             "positive_rate": _positive_rate(labels, config),
             "count": int(labels.notna().sum()),
+            # A multiclass model's classes, as text: what an answer may be (training_containers.scoring).
+            "classes": (
+                sorted(set(as_classes(labels.dropna().to_numpy())))
+                if config.model.problem_type == "multiclass_classification"
+                else None
+            ),
         },
     }
     return profile if predictions is None else with_predictions(profile, predictions, config)

@@ -25,6 +25,12 @@ from pipelines.gates.metrics import as_classes
 from pipelines.naming import SCORING_FILE, TRANSFORM_SUFFIX
 from training_containers.estimators import features_frame
 
+ANSWER = {
+    "binary_classification": "the positive class's score in [0, 1], not both classes' probabilities",
+    "multiclass_classification": "the class, not the classes' probabilities",
+    "regression": "the value",
+}
+
 
 class ScoringError(ValueError):
     """The image's answers cannot be the predictions of the rows it was sent."""
@@ -45,23 +51,47 @@ def write_rows(frames: list[pd.DataFrame], config: ModelConfig, folder: Path) ->
     return text.count("\n")
 
 
-def read_answers(folder: Path, rows: int, problem_type: ProblemType, who: str) -> np.ndarray:
+def read_answers(
+    folder: Path, rows: int, problem_type: ProblemType, who: str, classes: set[str] | None = None
+) -> np.ndarray:
     """The `rows` answers in `folder/scoring.csv.out`, as `estimators.predictions` gives them."""
     path = folder / (SCORING_FILE + TRANSFORM_SUFFIX)
     if not path.is_file():
         found = sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
         raise ScoringError(f"{who}: no {path.name} among the transform's output {found}")
-    return parse_answers(path.read_text(encoding="utf-8"), rows, problem_type, who)
+    return parse_answers(path.read_text(encoding="utf-8"), rows, problem_type, who, classes)
 
 
-def parse_answers(text: str, rows: int, problem_type: ProblemType, who: str) -> np.ndarray:
-    """A text/csv answer of one prediction a line, checked against what the problem type allows."""
+def parse_answers(
+    text: str, rows: int, problem_type: ProblemType, who: str, classes: set[str] | None = None
+) -> np.ndarray:
+    """A text/csv answer of one prediction a line, checked against what the problem type allows;
+    `classes`: those a multiclass answer may name (the label's)."""
+    if text.lstrip()[:1] in ("{", "["):
+        raise ScoringError(
+            f"{who}: the image answered JSON ({text.strip()[:60]!r}...); to Accept: text/csv it answers "
+            "one prediction a line"
+        )
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) != rows:
         raise ScoringError(f"{who}: the image answered {len(lines)} lines for {rows} records; it answers one a record")
-    values = [next(csv.reader(io.StringIO(line)))[0].strip() for line in lines]
+    fields = [next(csv.reader(io.StringIO(line))) for line in lines]
+    wide = next((i for i, found in enumerate(fields) if len(found) != 1), None)
+    if wide is not None:
+        raise ScoringError(
+            f"{who}: line {wide + 1} of the answer holds {len(fields[wide])} fields ({lines[wide][:60]!r}); a line "
+            f"holds one prediction: {ANSWER[problem_type]}"
+        )
+    values = [found[0].strip() for found in fields]
     if problem_type == "multiclass_classification":  # "1.0" is class 1, as a float label column says it
-        return as_classes([float(v) if _is_number(v) else v for v in values])
+        answered = as_classes([float(v) if _is_number(v) else v for v in values])
+        unknown = sorted(set(answered) - classes) if classes else []
+        if unknown:
+            raise ScoringError(
+                f"{who}: the image answered classes the label never holds: {unknown[:5]}; its classes are "
+                f"{sorted(classes or [])[:10]} (answer with the class itself, as text)"
+            )
+        return answered
     try:
         numbers = np.asarray(values, dtype="float64")
     except ValueError:

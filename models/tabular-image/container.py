@@ -34,11 +34,16 @@ FEATURES = ("x1", "x2", "x3", "region")  # the order requests carry them in
 REGIONS = ("north", "south", "east")
 
 
+def number(column: pd.Series) -> pd.Series:
+    """A numeric feature; an empty field (a request's missing value) is NaN, which the model handles."""
+    return pd.to_numeric(column.replace("", np.nan))
+
+
 def engineer(rows: pd.DataFrame) -> np.ndarray:
     columns = [
-        rows["x1"].astype(float),
-        rows["x2"].astype(float),
-        np.log1p(rows["x3"].astype(float).clip(lower=0)),
+        number(rows["x1"]),
+        number(rows["x2"]),
+        np.log1p(number(rows["x3"]).clip(lower=0)),
         *[(rows["region"].astype(str) == region).astype(float) for region in REGIONS],
     ]
     return np.column_stack(columns)

@@ -399,10 +399,12 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
         role_arn=job.role,
         env_vars=job.serving_environment,
     )
+    # An image's contract is CSV in and out; the job image's server takes JSON too.
+    own_server = not job.scored_by_transform
     step_args = builder.register(
         model_package_group_name=registry.model_package_group,
-        content_types=["text/csv", "application/json"],
-        response_types=["application/json"],
+        content_types=["text/csv", "application/json"] if own_server else ["text/csv"],
+        response_types=["application/json"] if own_server else ["text/csv"],
         inference_instances=registry.inference_instance_types,
         transform_instances=registry.inference_instance_types,
         approval_status=registry.approval_status,

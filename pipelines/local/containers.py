@@ -17,6 +17,7 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/inference-pipeline-real-time.htm
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,6 +39,9 @@ PYTHON_NAMES = ("python", "python3")
 # The job image's ENTRYPOINT (training_containers/Dockerfile): `train` and `serve` follow it.
 JOB_IMAGE_ENTRYPOINT = ("python3", "-m", "training_containers.entrypoint")
 PING_TIMEOUT_SECONDS = 120.0
+# A batch transform waits this long for each /invocations answer unless ModelClientConfig says
+# otherwise (InvocationsTimeoutInSeconds, SageMaker API reference: ModelClientConfig).
+INVOCATIONS_TIMEOUT_SECONDS = 600.0
 MB = 1024 * 1024
 
 
@@ -63,9 +67,13 @@ class Images:
     commands: Mapping[str, ImageCommand] = field(default_factory=dict)
 
     def command(self, image: str, mode: str) -> tuple[list[str], Path | None]:
-        """(argv, working directory) that runs `image` with `mode` (`train` or `serve`)."""
-        if image in self.commands:
-            stand_in = self.commands[image]
+        """(argv, working directory) that runs `image` with `mode` (`train` or `serve`). A stand-in
+        serves its whole repository: an older tag or digest (a champion, a rollback target) runs
+        through today's command."""
+        stand_in = self.commands.get(image) or next(
+            (c for uri, c in self.commands.items() if repository(uri) == repository(image)), None
+        )
+        if stand_in is not None:
             return [*python(list(stand_in.argv)), mode], stand_in.cwd
         if self.job_image is None or image == self.job_image:
             return [*python(list(JOB_IMAGE_ENTRYPOINT)), mode], None
@@ -92,6 +100,25 @@ class Images:
                 "give the config a local command for it (training.image.local_command)"
             ]
         return []
+
+
+def repository(image: str) -> str:
+    """An image reference without its tag or digest."""
+    name = image.split("@", 1)[0]
+    head, _, tail = name.rpartition("/")
+    return f"{head}/{tail.split(':', 1)[0]}" if head else tail.split(":", 1)[0]
+
+
+def command_problems(stand_in: ImageCommand) -> list[str]:
+    """What keeps a stand-in command from starting: a program not found, a script file missing."""
+    argv, cwd = list(stand_in.argv), stand_in.cwd or Path.cwd()
+    program = argv[0]
+    if Path(program).name not in PYTHON_NAMES:
+        found = shutil.which(program) if "/" not in program else None
+        if found is None and not (cwd / program).is_file():
+            return [f"{program!r} is neither a program on PATH nor a file in {cwd}"]
+    scripts = [a for a in argv[1:2] if a.endswith(".py")] if Path(program).name in PYTHON_NAMES else []
+    return [f"{s} is not a file (relative to {cwd})" for s in scripts if not (cwd / s).is_file()]
 
 
 def python(argv: list[str]) -> list[str]:
@@ -129,7 +156,10 @@ def model_server(
     }
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as output:
-        process = subprocess.Popen(command, env=env, cwd=cwd or log.parent, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            process = subprocess.Popen(command, env=env, cwd=cwd or log.parent, stdout=output, stderr=subprocess.STDOUT)
+        except (FileNotFoundError, PermissionError) as error:
+            raise PipelinesError(f"ClientError: cannot start {command[0]!r}: {error.strerror}") from error
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_ping(url, process, log)
@@ -144,7 +174,7 @@ def model_server(
 
 
 def _wait_for_ping(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+    deadline, last = time.monotonic() + PING_TIMEOUT_SECONDS, "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise PipelinesError(f"ClientError: the model server exited with code {process.returncode}: {_tail(log)}")
@@ -152,10 +182,16 @@ def _wait_for_ping(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
             with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
                 if answer.status == 200:
                     return
+                last = f"status {answer.status}"
+        except urllib.error.HTTPError as error:
+            last = f"status {error.code}"
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.1)
-    raise PipelinesError(f"ClientError: the model server did not answer /ping within {PING_TIMEOUT_SECONDS:.0f} s")
+    raise PipelinesError(
+        f"ClientError: the model server did not answer /ping with 200 within {PING_TIMEOUT_SECONDS:.0f} s "
+        f"(last: {last}); its log ends: {_tail(log)}"
+    )
 
 
 def _tail(log: Path) -> str:

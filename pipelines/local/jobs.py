@@ -151,7 +151,7 @@ def run_transform(
         raise JobFailed(f'ClientError: No S3 objects found under S3 URL "{source}" given in input data source.')
     single = request.get("BatchStrategy") == "SingleRecord"
     payload = 0.0 if single else float(request.get("MaxPayloadInMB", 6))
-    limit = _runtime_limit({}, timeout) or 3600.0
+    limit = timeout or containers.INVOCATIONS_TIMEOUT_SECONDS
     environment = {**container.get("Environment", {}), **request.get("Environment", {})}
     try:
         with containers.model_server(command, cwd, environment, job.opt_ml, job.log) as url:
@@ -285,14 +285,24 @@ def _run(
             )
         except subprocess.TimeoutExpired as exc:
             raise JobFailed(f"MaxRuntimeExceeded: the job ran longer than {limit:.0f} s") from exc
+        except (FileNotFoundError, PermissionError) as exc:  # the command, not the machine: no retry
+            raise JobFailed(f"ClientError: cannot start {command[0]!r}: {exc.strerror}") from exc
     if result.returncode != 0:
-        raise JobFailed(_failure_reason(job, result.returncode, time.monotonic() - started))
+        processing = "TRAINING_JOB_NAME" not in environment
+        raise JobFailed(_failure_reason(job, result.returncode, time.monotonic() - started, processing))
 
 
-def _failure_reason(job: JobContext, code: int, seconds: float) -> str:
-    failure = job.opt_ml / "output" / "failure"
-    if failure.is_file() and failure.read_text(encoding="utf-8").strip():
-        return failure.read_text(encoding="utf-8").strip()
+def _failure_reason(job: JobContext, code: int, seconds: float, processing: bool) -> str:
+    """A training job's FailureReason is its /opt/ml/output/failure; a processing job reports its
+    /opt/ml/output/message as ExitMessage (contract.exit_message_file), shown here beside the exit
+    code. Without either, the exit code and the end of the log."""
+    if not processing:
+        failure = job.opt_ml / "output" / "failure"
+        if failure.is_file() and failure.read_text(encoding="utf-8").strip():
+            return failure.read_text(encoding="utf-8").strip()
+    message = job.opt_ml / "output" / "message"
+    if processing and message.is_file() and message.read_text(encoding="utf-8").strip():
+        return f"AlgorithmError: exit code {code}. ExitMessage: {message.read_text(encoding='utf-8').strip()}"
     tail = job.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
     last = re.sub(r"\s+", " ", " | ".join(tail))
     return f"AlgorithmError: exit code {code} after {seconds:.1f} s. Log ends: {last}"

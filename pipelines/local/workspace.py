@@ -18,7 +18,7 @@ from typing import Any
 from pipelines.config import ModelConfig, Source, SqlSource, require_deployable
 from pipelines.errors import PipelinesError
 from pipelines.local import record
-from pipelines.local.containers import JOB_IMAGE_ENTRYPOINT, ImageCommand, Images
+from pipelines.local.containers import JOB_IMAGE_ENTRYPOINT, ImageCommand, Images, command_problems
 from pipelines.local.runtime import REGISTRY_FILE, Execution, LocalRuntime, RuntimeOptions
 from pipelines.local.storage import LocalS3
 from pipelines.naming import CHAMPION_POINTER
@@ -39,6 +39,16 @@ def local_images(config: ModelConfig) -> Images:
     if script is not None and script.framework_image:
         commands[script.framework_image] = ImageCommand(JOB_IMAGE_ENTRYPOINT)
     return Images(job_image=image_uri(config), commands=commands)
+
+
+def require_local_command(config: ModelConfig) -> None:
+    """Refuse a `training.image.local_command` that cannot start, naming the field."""
+    image = config.training.image
+    if image is None or not image.local_command:
+        return
+    problems = command_problems(ImageCommand(tuple(image.local_command), config.local_path(".")))
+    if problems:
+        raise PipelinesError(f"training.image.local_command {image.local_command}: " + "; ".join(problems))
 
 
 def local_uri(source: Source) -> str:
@@ -82,6 +92,7 @@ class Workspace:
         from pipelines.naming import champion_prefix
 
         require_deployable(self.config)  # before anything is created
+        require_local_command(self.config)
 
         s3 = self.s3
         for artifact in artifacts(self.config).values():

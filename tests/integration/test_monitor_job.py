@@ -248,7 +248,7 @@ def test_empty_capture_gives_an_empty_window_report(container: Container, config
 def test_missing_profile_fails_the_job_with_a_reason(container: Container, config: ModelConfig) -> None:
     container.put_config(config)
     assert monitor.main(["--no-metrics"]) == 1
-    assert "no baseline profile" in (container.root / "output" / "failure").read_text()
+    assert "no baseline profile" in (container.root / "output" / "message").read_text()  # the ExitMessage
 
 
 def test_cloudwatch_accepts_every_request(config: ModelConfig, profile: dict) -> None:

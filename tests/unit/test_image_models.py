@@ -282,3 +282,106 @@ def test_the_example_script_reads_a_framework_images_requests_as_this_projects_s
     pd.testing.assert_frame_equal(module.input_fn(body, "text/csv"), frame)
     with pytest.raises(ValueError, match="send text/csv"):
         module.input_fn(body, "application/json")
+
+
+# ---- what the review of the image path found
+
+
+@pytest.mark.parametrize(
+    ("text", "problem_type", "message"),
+    [
+        ("0.9,0.1\n0.2,0.8\n", "binary_classification", r"line 1 of the answer holds 2 fields.*not both classes"),
+        ("gold\n0.1,0.2,0.7\n", "multiclass_classification", r"line 2 .* 3 fields.*the class, not"),
+        ('{"predictions": [1, 2]}', "regression", r"answered JSON .*one prediction a line"),
+        ("gold\nplatinum\n", "multiclass_classification", r"classes the label never holds: \['platinum'\]"),
+    ],
+)
+def test_answers_in_another_shape_are_refused_naming_the_line(text: str, problem_type: Any, message: str) -> None:
+    with pytest.raises(scoring.ScoringError, match=message):
+        scoring.parse_answers(text, 2, problem_type, "ScoreCandidate", {"gold", "silver", "bronze"})
+
+
+def test_a_stand_in_serves_every_tag_of_its_repository(tmp_path: Path) -> None:
+    images = Images(job_image="jobs:1", commands={TEAM_IMAGE: ImageCommand(("python3", "c.py"), tmp_path)})
+    older = TEAM_IMAGE.replace(":7", ":6")
+    pinned = TEAM_IMAGE.replace(":7", "@sha256:" + "ab" * 32)
+    assert images.command(older, "serve") == images.command(pinned, "serve") == images.command(TEAM_IMAGE, "serve")
+    with pytest.raises(ImageNotRunnable):
+        images.command(TEAM_IMAGE.replace("team/scorer", "team/other"), "serve")
+
+
+def test_a_stand_in_that_cannot_start_is_named_before_anything_runs(tmp_path: Path) -> None:
+    from pipelines.errors import PipelinesError
+    from pipelines.local.containers import command_problems
+    from pipelines.local.workspace import require_local_command
+
+    (tmp_path / "here.py").write_text("")
+    assert command_problems(ImageCommand(("python3", "here.py"), tmp_path)) == []
+    assert command_problems(ImageCommand(("python3", "gone.py"), tmp_path)) == [
+        f"gone.py is not a file (relative to {tmp_path})"
+    ]
+    assert "neither a program on PATH" in command_problems(ImageCommand(("team-trainer-missing",), tmp_path))[0]
+    raw = _raw(tmp_path)
+    raw["training"]["image"]["local_command"] = ["team-trainer-missing"]
+    with pytest.raises(PipelinesError, match=r"training\.image\.local_command \['team-trainer-missing'\]"):
+        require_local_command(parse_config(raw))
+
+
+def test_a_command_that_cannot_start_fails_its_job_at_once_without_retries(tmp_path: Path) -> None:
+    context = jobs.JobContext(name="t", arn="arn:t", folder=tmp_path / "job", s3=LocalS3(tmp_path / "s3"))
+    with pytest.raises(jobs.JobFailed) as failed:
+        jobs._run(["team-trainer-missing", "train"], {}, context, None)
+    assert failed.value.reason.startswith("ClientError: cannot start 'team-trainer-missing'")
+    assert failed.value.retryable_as is None  # an algorithm's own failure: no retry policy matches
+
+
+def test_configs_sagemaker_would_refuse_at_run_time_are_refused_now(tmp_path: Path) -> None:
+    raw = _raw(tmp_path)
+    raw["training"]["image"]["uri"] = TEAM_IMAGE.replace("us-east-1", "eu-west-1")
+    with pytest.raises(ConfigError, match="is in eu-west-1, the pipeline in us-east-1"):
+        parse_config(raw)
+    raw = _raw(tmp_path)
+    raw["training"]["hyperparameters"] = {f"p{i}": i for i in range(99)}
+    with pytest.raises(ConfigError, match="99 hyperparameters; SageMaker takes 100 in all"):
+        parse_config(raw)
+    raw["training"]["hyperparameters"] = {"long": "x" * 2501}
+    with pytest.raises(ConfigError, match="longer than SageMaker's 2500 characters"):
+        parse_config(raw)
+    raw["training"]["hyperparameters"] = {"fine": "x" * 2400}
+    parse_config(raw)
+
+
+def test_a_champion_served_by_its_own_image_is_not_compared_when_the_config_moves_to_the_job_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training_containers import evaluate
+
+    monkeypatch.setenv("OPT_ML_ROOT", str(tmp_path / "opt_ml"))
+    champion = tmp_path / "opt_ml" / "processing" / "input" / "champion"
+    champion.mkdir(parents=True)
+    with tarfile.open(champion / "model.tar.gz", "w:gz") as tar:
+        tar.add(STAND_IN, arcname="model.pkl")  # what an image's own training wrote: nothing this job loads
+    info = {"model_package_arn": "arn:v1", "version": 1, "image": TEAM_IMAGE, "model_data": "model.tar.gz"}
+    config = parse_config(config_dict("regression", "gradient_boosting", tmp_path))
+    scored, reason = evaluate._champion_in_process(info, pd.DataFrame(), config, None, tmp_path / "work")
+    assert scored is None
+    assert reason is not None and f"version 1, image {TEAM_IMAGE}" in reason and "not compared" in reason
+
+
+def test_an_image_is_registered_as_taking_and_answering_csv(tmp_path: Path) -> None:
+    import yaml
+
+    from pipelines.config import load_config
+    from pipelines.definition.builder import definition_json
+
+    def register(raw: dict[str, Any]) -> dict[str, Any]:
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+        definition = json.loads(definition_json(load_config(tmp_path / "c.yaml")))
+        gates = next(s for s in definition["Steps"][1]["Arguments"]["IfSteps"] if s["Name"] == "QualityGates")
+        spec: dict[str, Any] = gates["Arguments"]["IfSteps"][0]["Arguments"]["InferenceSpecification"]
+        return spec
+
+    image = register(_raw(tmp_path))
+    assert (image["SupportedContentTypes"], image["SupportedResponseMIMETypes"]) == (["text/csv"], ["text/csv"])
+    own = register(config_dict("regression", "gradient_boosting", tmp_path))
+    assert own["SupportedContentTypes"] == ["text/csv", "application/json"]

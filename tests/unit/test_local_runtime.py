@@ -137,7 +137,8 @@ def test_a_failed_job_stops_what_depends_on_it(runtime: LocalRuntime) -> None:
     after = processing("After", ["write-json", f"{OUT}/x/x.json", {"Get": "Steps.Score.ProcessingJobName"}], ("x",))
     execution = runtime.execute(definition(broken, after))
     assert execution.status == "Failed"
-    assert execution.failure_reason == "ValueError: column amount is missing"
+    # A processing job's own reason is its ExitMessage (/opt/ml/output/message), beside the exit code.
+    assert execution.failure_reason == "AlgorithmError: exit code 1. ExitMessage: ValueError: column amount is missing"
     assert statuses(execution) == {"Score": "Failed"}  # After never ran and is not listed
 
 
