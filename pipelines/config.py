@@ -450,6 +450,7 @@ ESTIMATOR_PARAMETERS |= {
     ),
 }
 CLASSIFIER_ONLY_PARAMETERS = frozenset({"class_weight", "scale_pos_weight"})
+FRAMEWORK_REPOSITORIES = ("sagemaker-scikit-learn",)  # framework images whose server reads the source archive
 HYPERPARAMETER_LIMIT = 100  # CreateTrainingJob.HyperParameters entries (botocore's SageMaker model)
 # The problem types each estimator has a scikit-learn implementation for (training_containers/estimators.py).
 ESTIMATOR_PROBLEM_TYPES: dict[str, tuple[catalog.ProblemType, ...]] = {
@@ -492,11 +493,26 @@ class TrainingScript(_Strict):
     (and shipped with the model for inference); it needs the package index, so not with
     `pipeline.network_isolation`."""
     framework_image: Annotated[str, AfterValidator(_ecr_image)] | None = None
-    """A SageMaker framework image (e.g. scikit-learn's) to run the script in, instead of the
-    pinned job image: its training toolkit runs `entry_point`, its inference toolkit serves
-    `inference` (which then defines `input_fn` too), and Evaluate scores the model through it by
-    batch transform. Locally the job image's code stands in for it. Its serving reads the source
-    dir from S3, so not with `pipeline.network_isolation`."""
+    """The SageMaker scikit-learn image to run the script in, instead of the pinned job image: its
+    training toolkit runs `entry_point`, its server serves `inference` (which then defines
+    `input_fn` too), and Evaluate scores the model through it by batch transform. Locally the job
+    image's code stands in for it. Its server downloads the source dir from S3 and pip-installs it,
+    so not with `pipeline.network_isolation`."""
+
+    @model_validator(mode="after")
+    def _served_from_its_source(self) -> TrainingScript:
+        # The scikit-learn image serves through sagemaker_containers, which downloads the source
+        # archive SAGEMAKER_SUBMIT_DIRECTORY names; images on sagemaker-inference-toolkit (PyTorch,
+        # TensorFlow, ...) load code from the model archive's code/ only, which is not repacked here.
+        found = re.match(naming.ECR_IMAGE_PATTERN, self.framework_image or "")
+        if found is not None and found["repository"] not in FRAMEWORK_REPOSITORIES:
+            raise FieldError(
+                ("framework_image",),
+                f"{found['repository']} is not a framework image a script is served from here; supported: "
+                f"{', '.join(FRAMEWORK_REPOSITORIES)} (others load code from the model archive, which is not "
+                "repacked): run the script in the job image or bring the image as training.image",
+            )
+        return self
 
     @model_validator(mode="after")
     def _toolkit_requirements(self) -> TrainingScript:
@@ -1311,7 +1327,13 @@ class ModelConfig(_Strict):
             raise FieldError(
                 path,
                 f"{image} is in {found['region']}, the pipeline in {self.pipeline.region}: SageMaker runs a model's "
-                "image from its own region only; replicate the image to that region's ECR",
+                "image from its own region only; "
+                + (
+                    "replicate the image to that region's ECR"
+                    if field == "image"
+                    else "use the framework image's address in that region (AWS publishes it there under "
+                    "another account: sagemaker.image_uris.retrieve gives it)"
+                ),
             )
         return self
 

@@ -88,7 +88,8 @@ class Lab:
             self._candidates[window] = pull_and_train(self.config, seen, end.end, window, self.edge_cases)
             self.trainings += 1
             if self._progress is not None:
-                self._progress(f"trained {self._candidates[window].model_id}")
+                done = self._candidates[window]
+                self._progress(f"trained {done.model_id}" if done.trained else f"{done.model_id}: {done.failure}")
         return self._candidates[window]
 
     def model(self, model_id: str) -> Candidate:
@@ -98,9 +99,13 @@ class Lab:
         """The first production model: a retraining run at the end of the warm-up."""
         first = self.candidate(self.warmup - 1)
         if not first.trained:
+            advice = (
+                "fix the training script (its output is above)"
+                if first.failure.startswith("Train failed") and self.config.training.script is not None
+                else "use a larger --window or --warmup, or relax data.checks"
+            )
             raise BacktestInputError(
-                f"the warm-up ({self.warmup} window(s)) cannot train a first model: {first.failure}; "
-                "use a larger --window or --warmup, or relax data.checks"
+                f"the warm-up ({self.warmup} window(s)) cannot train a first model: {first.failure}; {advice}"
             )
         return first
 

@@ -11,6 +11,7 @@ the local runtime can put them where the definition expects them.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import io
@@ -85,8 +86,24 @@ def artifacts(config: ModelConfig) -> dict[str, Artifact]:
         if script.requirements:
             needed["requirements"] = script.requirements
         archive = source_archive(config.local_path(script.source_dir), needed)
+        if script.framework_image:
+            require_input_fn(config.local_path(script.source_dir) / script.inference)
         found["source"] = _content_addressed(config, naming.SOURCE, naming.SOURCE_ARCHIVE, archive)
     return found
+
+
+def require_input_fn(inference: Path) -> None:
+    """A framework image's serving library decodes a text/csv request into a numeric array unless
+    the inference module defines `input_fn`; the features hold text, so it must (read without
+    importing the module)."""
+    tree = ast.parse(inference.read_text(encoding="utf-8"), filename=str(inference))
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    if "input_fn" not in defined:
+        raise DefinitionError(
+            f"training.script.inference: {inference} defines no input_fn; with framework_image the framework's "
+            "serving library calls input_fn(body, content_type) first and its default reads CSV as numbers only: "
+            "return the features frame (models/tabular/inference.py shows one)"
+        )
 
 
 def source_archive(folder: Path, required: dict[str, str]) -> bytes:

@@ -385,3 +385,27 @@ def test_an_image_is_registered_as_taking_and_answering_csv(tmp_path: Path) -> N
     assert (image["SupportedContentTypes"], image["SupportedResponseMIMETypes"]) == (["text/csv"], ["text/csv"])
     own = register(config_dict("regression", "gradient_boosting", tmp_path))
     assert own["SupportedContentTypes"] == ["text/csv", "application/json"]
+
+
+def test_a_framework_image_needs_an_input_fn_and_a_server_that_reads_the_source(tmp_path: Path) -> None:
+    import shutil
+
+    from pipelines.definition.builder import DefinitionError, artifacts
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "models" / "tabular", source, ignore=shutil.ignore_patterns("__pycache__"))
+    raw = config_dict("regression", "script", tmp_path)
+    raw["training"]["script"] |= {"source_dir": str(source), "framework_image": FRAMEWORK_IMAGE}
+    assert "source" in artifacts(parse_config(raw))  # the example defines input_fn
+    inference = source / "inference.py"
+    inference.write_text(inference.read_text().replace("def input_fn(", "def parse_request("))
+    with pytest.raises(DefinitionError, match=r"defines no input_fn; with framework_image"):
+        artifacts(parse_config(raw))
+
+    raw["training"]["script"]["framework_image"] = FRAMEWORK_IMAGE.replace("sagemaker-scikit-learn", "pytorch-training")
+    with pytest.raises(ConfigError, match="pytorch-training is not a framework image a script is served from here"):
+        parse_config(raw)
+    raw["training"]["script"]["framework_image"] = FRAMEWORK_IMAGE
+    raw["pipeline"]["region"] = "eu-west-1"
+    with pytest.raises(ConfigError, match="use the framework image's address in that region"):
+        parse_config(raw)
