@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: demo test lint types unit integration infra e2e definition synth deploy clean
+.PHONY: demo test lint types unit integration infra e2e definition synth deploy clean mutation
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ types: $(STAMP)
 
 test: lint types $(SCAN_STAMP)
 	$(BIN)/python -m pytest
+
+# Mutation testing of the decision modules: `make mutation`, or one module with
+# `make mutation MODULES=pipelines.gates.rules`. Minutes per module; not part of `make test`.
+mutation: $(STAMP)
+	$(BIN)/python -m tests.mutation.report $(MODULES)
 
 unit integration e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/$@
