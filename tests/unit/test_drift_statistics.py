@@ -192,3 +192,21 @@ def test_sorted_quantiles_match_numpy() -> None:
     values = np.sort(np.random.default_rng(6).normal(size=1001))
     probabilities = np.asarray([0.0, 0.01, 0.5, 0.975, 1.0])
     assert st.sorted_quantiles(values, probabilities) == pytest.approx(np.quantile(values, probabilities))
+
+
+def test_a_statistic_exactly_at_its_threshold_votes_and_each_kind_votes_only_when_allowed() -> None:
+    """The verdict's rule: drifted at >= the threshold; the null-rate increase votes on its own
+    switch, the distribution statistics on theirs."""
+    from pipelines.config import DriftSection
+    from pipelines.drift.verdict import breaches
+
+    drift = DriftSection()
+    at = {"psi": drift.psi_threshold, "null_rate_increase": drift.null_rate_increase_threshold}
+    assert breaches(at, "numeric", drift, distribution_votes=True, null_rate_votes=True) == [
+        "psi",
+        "null_rate_increase",
+    ]
+    below = {"psi": drift.psi_threshold - 1e-9, "null_rate_increase": drift.null_rate_increase_threshold - 1e-9}
+    assert breaches(below, "numeric", drift, distribution_votes=True, null_rate_votes=True) == []
+    assert breaches(at, "numeric", drift, distribution_votes=True, null_rate_votes=False) == ["psi"]
+    assert breaches(at, "numeric", drift, distribution_votes=False, null_rate_votes=True) == ["null_rate_increase"]

@@ -32,7 +32,15 @@ from pipelines.promotion.endpoint import (
 )
 from pipelines.promotion.evidence import variant_evidence
 from pipelines.promotion.lease import LEASE_SECONDS, PromotionBusy, SqliteLease
-from pipelines.promotion.lifecycle import TRANSITIONS, Action, IllegalTransition, Stage, next_stage, stage_of
+from pipelines.promotion.lifecycle import (
+    STAGE_KEY,
+    TRANSITIONS,
+    Action,
+    IllegalTransition,
+    Stage,
+    next_stage,
+    stage_of,
+)
 from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence, decide
 from pipelines.registry.local import LocalRegistry
 from tests.fake_sagemaker import Crash, FakeSageMaker
@@ -900,3 +908,17 @@ def test_a_failed_endpoint_is_left_to_a_person_with_what_to_do_and_recreated_onc
     assert not [c for c, _ in fake.calls[calls:] if c.startswith(("update", "create"))]
     del fake.endpoints[ENDPOINT]  # the person deleted it
     assert promotion.reconcile() == "created" and fake.serving(ENDPOINT) == (ARN.format(1), None)
+
+
+def test_an_illegal_move_without_a_version_names_this_version() -> None:
+    with pytest.raises(IllegalTransition, match=r"^cannot deploy this version: it is registered; "):
+        next_stage(Stage.REGISTERED, Action.DEPLOY)
+
+
+@pytest.mark.parametrize(
+    ("approval", "expected"), [("Approved", Stage.APPROVED), ("PendingManualApproval", Stage.REGISTERED)]
+)
+def test_a_stage_the_project_does_not_know_falls_back_to_the_approval_status(approval: str, expected: Stage) -> None:
+    """A package whose recorded stage is not one of ours (edited by hand, an older release) takes
+    the stage its approval status says, rather than failing every read of the registry."""
+    assert stage_of(approval, {STAGE_KEY: "bogus"}) is expected
