@@ -136,5 +136,6 @@ def decide(evidence: ShadowEvidence, criteria: ShadowCriteria) -> ShadowDecision
     failed = [c for c in quality if not c.passed]
     if failed:
         return ShadowDecision("reject", "; ".join(c.detail for c in failed), checks)
-    shown = "n/a" if offline is None else f"{offline:.4f}"
-    return ShadowDecision("promote", f"live {metric} {live:.4f} (champion {champion:.4f}, offline {shown})", checks)
+    return ShadowDecision(
+        "promote", f"live {metric} {live:.4f} (champion {champion:.4f}, offline {offline:.4f})", checks
+    )
