@@ -210,3 +210,33 @@ def test_a_statistic_exactly_at_its_threshold_votes_and_each_kind_votes_only_whe
     assert breaches(below, "numeric", drift, distribution_votes=True, null_rate_votes=True) == []
     assert breaches(at, "numeric", drift, distribution_votes=True, null_rate_votes=False) == ["psi"]
     assert breaches(at, "numeric", drift, distribution_votes=False, null_rate_votes=True) == ["null_rate_increase"]
+
+
+def test_js_distance_normalises_counts_itself() -> None:
+    p, q = np.asarray([30.0, 50.0, 20.0]), np.asarray([5.0, 5.0, 10.0])
+    assert st.js_distance(p, q) == pytest.approx(jensenshannon(p / p.sum(), q / q.sum(), base=2), rel=1e-9)
+
+
+def test_chi2_drops_empty_categories_and_gives_up_without_two_of_them_or_one_side() -> None:
+    reference, current = np.asarray([500, 300, 1, 0]), np.asarray([80, 70, 0, 0])  # a category seen once
+    statistic, dof, p_value = st.chi2_two_sample(reference, current)
+    expected = stats.chi2_contingency(np.vstack([reference[:3], current[:3]]), correction=False)
+    assert (statistic, dof, p_value) == (pytest.approx(expected.statistic), 2, pytest.approx(expected.pvalue))
+    two = stats.chi2_contingency(np.asarray([[5, 5], [1, 0]]), correction=False)  # one row sums to 1
+    assert st.chi2_two_sample(np.asarray([5, 5]), np.asarray([1, 0]))[:2] == (pytest.approx(two.statistic), 1)
+    assert st.chi2_two_sample(np.asarray([7, 0]), np.asarray([3, 0])) == (0.0, 0, 1.0)  # one category
+    assert st.chi2_two_sample(np.asarray([5, 3, 0]), np.asarray([0, 0, 0])) == (0.0, 1, 1.0)  # no current rows
+
+
+def test_cramers_v_ignores_categories_neither_side_holds() -> None:
+    reference, current = np.asarray([0.5, 0.5, 0.0]), np.asarray([0.25, 0.75, 0.0])
+    assert st.cramers_v_equal_size(reference, current) == pytest.approx(
+        st.cramers_v_equal_size(reference[:2], current[:2])
+    )
+    assert np.isfinite(st.cramers_v_equal_size(reference, current))
+
+
+def test_sorted_quantiles_interpolate_between_neighbours() -> None:
+    values = np.sort(np.random.default_rng(7).normal(size=1000))  # positions fall between samples
+    probabilities = np.asarray([0.0, 0.0015, 0.3337, 0.999, 1.0])
+    assert st.sorted_quantiles(values, probabilities) == pytest.approx(np.quantile(values, probabilities))
