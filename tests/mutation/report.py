@@ -66,8 +66,18 @@ def table(statuses: dict[str, str], listed: dict[str, str]) -> tuple[str, bool]:
     return "\n".join(rows), met
 
 
+def forget(modules: list[str]) -> None:
+    """Drop mutmut's stored results of these modules (all when none is named): it re-tests only
+    mutants without a result, so a test added since would not count."""
+    for meta in (ROOT / "mutants").rglob("*.py.meta"):
+        name = meta.relative_to(ROOT / "mutants").as_posix().removesuffix(".py.meta").replace("/", ".")
+        if not modules or name in modules:
+            meta.unlink()
+
+
 def main(argv: list[str]) -> int:
     patterns = [f"{module}.*" for module in argv]
+    forget(argv)
     subprocess.run([*MUTMUT, "run", *patterns], cwd=ROOT, check=True)
     statuses = results()
     if argv:
