@@ -170,6 +170,7 @@ def run(workdir: Path) -> dict[str, Any]:
     baseline_path = contract.processing_input("baseline") / PROFILE
     if not baseline_path.exists():
         raise ValueError(f"the baseline input holds no {PROFILE} (DataPull's baseline output)")
+    baseline = read_json(baseline_path)
     edge_files = table_files(contract.processing_input("edge_cases"))
     edge_cases = read_tables(edge_files[0]) if edge_files else None
     if config.gates.edge_cases is not None and edge_cases is None:
@@ -180,7 +181,7 @@ def run(workdir: Path) -> dict[str, Any]:
     champion_scored: Scored | None = None
     not_compared: str | None = None
     if image is not None:  # scored by its own server (ScoreCandidate and ScoreChampion)
-        classes = _label_classes(read_json(baseline_path), test, edge_cases, config)
+        classes = _label_classes(baseline, test, edge_cases, config)
         candidate_metadata = _image_lineage(config, image)
         folder = contract.processing_input("predictions")
         candidate_scored = answers(folder, test, config, edge_cases, "ScoreCandidate", classes)
@@ -226,7 +227,7 @@ def run(workdir: Path) -> dict[str, Any]:
     }
     out = contract.processing_output("evaluation")
     write_json(out / EVALUATION, document)
-    write_json(out / PROFILE, with_predictions(read_json(baseline_path), candidate["_predictions"], config))
+    write_json(out / PROFILE, with_predictions(baseline, candidate["_predictions"], config))
     quality = quality_statistics(
         config.model.problem_type,
         candidate["_truth"],

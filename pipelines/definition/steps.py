@@ -114,15 +114,9 @@ class Job:
         return image.uri if image is not None else None
 
     @property
-    def framework_image(self) -> str | None:
-        """A SageMaker framework image a script runs in (training.script.framework_image)."""
-        script = self.config.training.script
-        return script.framework_image if script is not None else None
-
-    @property
     def model_image(self) -> str:
         """The image that trains and serves the candidate: the team's, a framework's, else the job image."""
-        return self.team_image or self.framework_image or self.image
+        return self.config.training.outside_image or self.image
 
     @property
     def scored_by_transform(self) -> bool:
@@ -138,7 +132,7 @@ class Job:
             "MODEL_NAME": self.config.model.name,
         }
         script = self.config.training.script
-        if self.framework_image and script is not None:
+        if script is not None and script.framework_image:
             environment |= {
                 "SAGEMAKER_PROGRAM": script.inference,
                 "SAGEMAKER_SUBMIT_DIRECTORY": self.staged["source"].uri,

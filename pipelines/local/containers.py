@@ -70,9 +70,7 @@ class Images:
         """(argv, working directory) that runs `image` with `mode` (`train` or `serve`). A stand-in
         serves its whole repository: an older tag or digest (a champion, a rollback target) runs
         through today's command."""
-        stand_in = self.commands.get(image) or next(
-            (c for uri, c in self.commands.items() if repository(uri) == repository(image)), None
-        )
+        stand_in = self.stand_in(image)
         if stand_in is not None:
             return [*python(list(stand_in.argv)), mode], stand_in.cwd
         if self.job_image is None or image == self.job_image:
@@ -80,6 +78,12 @@ class Images:
         raise ImageNotRunnable(
             f"ClientError: image {image} has no local stand-in: the local runtime runs only the job image "
             "and images with a local command (training.image.local_command)"
+        )
+
+    def stand_in(self, image: str) -> ImageCommand | None:
+        """The command that stands in for `image`: its own, else its repository's (any tag or digest)."""
+        return self.commands.get(image) or next(
+            (c for uri, c in self.commands.items() if repository(uri) == repository(image)), None
         )
 
     def problems(self, step: str, step_type: str, arguments: dict[str, Any]) -> list[str]:

@@ -81,7 +81,7 @@ def run_processing(request: dict[str, Any], job: JobContext, timeout: float | No
     (job.opt_ml / "config" / "processingjobconfig.json").write_text(json.dumps(request, indent=2, default=str))
     app = request["AppSpecification"]
     command = [*_python_command(app.get("ContainerEntrypoint") or []), *app.get("ContainerArguments", [])]
-    _run(command, request.get("Environment", {}), job, _runtime_limit(request, timeout))
+    _run(command, request.get("Environment", {}), job, _runtime_limit(request, timeout), processing=True)
     outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for output in outputs:
         if "S3Output" in output:
@@ -114,7 +114,7 @@ def run_training(request: dict[str, Any], job: JobContext, timeout: float | None
     else:  # SageMaker runs the image as `docker run <image> train`
         command, cwd = _image_command(job, algorithm["TrainingImage"], "train")
     environment = {**request.get("Environment", {}), "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn}
-    _run(command, environment, job, _runtime_limit(request, timeout), cwd)
+    _run(command, environment, job, _runtime_limit(request, timeout), cwd, processing=False)
     output_path = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job.name}/output"
     model_uri = f"{output_path}/model.tar.gz"
     job.s3.put_bytes(model_uri, _tar_gz(job.opt_ml / "model"))
@@ -257,7 +257,13 @@ def _runtime_limit(request: dict[str, Any], timeout: float | None) -> float | No
 
 
 def _run(
-    command: list[str], environment: dict[str, str], job: JobContext, limit: float | None, cwd: Path | None = None
+    command: list[str],
+    environment: dict[str, str],
+    job: JobContext,
+    limit: float | None,
+    cwd: Path | None = None,
+    *,
+    processing: bool,
 ) -> None:
     env = {
         # On a shared laptop, OpenMP threads that spin while waiting slow training down by an order
@@ -288,7 +294,6 @@ def _run(
         except (FileNotFoundError, PermissionError) as exc:  # the command, not the machine: no retry
             raise JobFailed(f"ClientError: cannot start {command[0]!r}: {exc.strerror}") from exc
     if result.returncode != 0:
-        processing = "TRAINING_JOB_NAME" not in environment
         raise JobFailed(_failure_reason(job, result.returncode, time.monotonic() - started, processing))
 
 

@@ -95,7 +95,7 @@ class LocalEndpoint:
 
         archive, folder = self.s3.path(version["model_data"]), Path(tempfile.mkdtemp(prefix="endpoint-"))
         images, image = local_images(self.config), version.get("image", "")
-        if image in images.commands:
+        if images.stand_in(image) is not None:
             command, cwd = images.command(image, "serve")
             return ServedModel(command, cwd, archive, folder, self.config)
         try:

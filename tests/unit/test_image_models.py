@@ -330,7 +330,7 @@ def test_a_stand_in_that_cannot_start_is_named_before_anything_runs(tmp_path: Pa
 def test_a_command_that_cannot_start_fails_its_job_at_once_without_retries(tmp_path: Path) -> None:
     context = jobs.JobContext(name="t", arn="arn:t", folder=tmp_path / "job", s3=LocalS3(tmp_path / "s3"))
     with pytest.raises(jobs.JobFailed) as failed:
-        jobs._run(["team-trainer-missing", "train"], {}, context, None)
+        jobs._run(["team-trainer-missing", "train"], {}, context, None, processing=False)
     assert failed.value.reason.startswith("ClientError: cannot start 'team-trainer-missing'")
     assert failed.value.retryable_as is None  # an algorithm's own failure: no retry policy matches
 
