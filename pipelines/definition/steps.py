@@ -136,7 +136,8 @@ class Job:
             environment |= {
                 "SAGEMAKER_PROGRAM": script.inference,
                 "SAGEMAKER_SUBMIT_DIRECTORY": self.staged["source"].uri,
-                # Its server answers JSON to a request without Accept; the version answers text/csv.
+                # Its server (sagemaker_containers) answers a request without Accept in this type,
+                # JSON when unset; the version is registered as answering text/csv.
                 "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
             }
         return environment
