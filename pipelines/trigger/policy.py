@@ -52,7 +52,8 @@ def iso(moment: datetime) -> str:
 
 
 def parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """ISO 8601, with Z or an offset (Python 3.11+ reads both); a time without one is UTC."""
+    moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -71,6 +72,11 @@ def _decision(
     state: TriggerState, event_id: str, outcome: Outcome, reason: str, now: datetime, delivery_id: str, **extra: Any
 ) -> TriggerDecision:
     return TriggerDecision(state.pipeline, event_id, outcome, reason, iso(now), delivery_id, **extra)
+
+
+def _named(execution: Execution) -> str:
+    """An execution in a reason: its ARN, or its token while the start is unconfirmed."""
+    return execution.arn or f"token {execution.token[:12]}"
 
 
 def _cooldown_ends(state: TriggerState, policy: TriggerPolicy) -> datetime | None:
@@ -127,8 +133,7 @@ def on_trigger(
     if started is not None:
         return started
     if state.running is not None:
-        running = state.running.arn or f"token {state.running.token[:12]}"
-        outcome, reason = Outcome.deferred, f"execution {running} is running; starts when it ends"
+        outcome, reason = Outcome.deferred, f"execution {_named(state.running)} is running; starts when it ends"
     else:
         ends = _cooldown_ends(state, policy)
         assert ends is not None  # neither started nor running: only the cooldown holds it
@@ -288,7 +293,7 @@ def on_sweep(
         decisions.append(_decision(state, sweep.event_id, Outcome.fresh, reason, now, delivery_id))
         return Transition(state, tuple(decisions))
     if not decisions:
-        reason = f"{len(state.pending)} pending; running: {state.running.arn if state.running else 'none'}"
+        reason = f"{len(state.pending)} pending; running: {_named(state.running) if state.running else 'none'}"
         decisions.append(_decision(state, sweep.event_id, Outcome.idle, reason, now, delivery_id))
     return Transition(state, tuple(decisions))
 
