@@ -240,3 +240,22 @@ def test_sorted_quantiles_interpolate_between_neighbours() -> None:
     values = np.sort(np.random.default_rng(7).normal(size=1000))  # positions fall between samples
     probabilities = np.asarray([0.0, 0.0015, 0.3337, 0.999, 1.0])
     assert st.sorted_quantiles(values, probabilities) == pytest.approx(np.quantile(values, probabilities))
+
+
+def test_a_constant_sample_against_the_same_constant_reference_is_at_distance_zero() -> None:
+    """Every merged point equal: no step rises, and both distances are 0 (scipy agrees)."""
+    support, cdf = np.array([3.0]), np.array([1.0])
+    current = np.full(5, 3.0)  # merged path: the reference is not 8 times smaller
+    assert st.ecdf_distances(support, cdf, current) == (0.0, 0.0)
+    assert stats.ks_2samp(np.full(4, 3.0), current).statistic == 0.0
+
+
+def test_ks_p_value_switches_to_the_limit_distribution_exactly_at_the_limit() -> None:
+    """At an effective size of exactly KS_LIMIT_FROM the limiting distribution answers; below it
+    scipy's one-sample distribution at the rounded effective size."""
+    n = 2 * st.KS_LIMIT_FROM  # n * n / (n + n) == KS_LIMIT_FROM
+    d = 0.012
+    assert st.ks_p_value(d, n, n) == float(stats.kstwobign.sf(d * math.sqrt(st.KS_LIMIT_FROM)))
+    below = n - 2
+    effective = below * below / (2 * below)
+    assert st.ks_p_value(d, below, below) == float(stats.kstwo.sf(d, np.round(effective)))
