@@ -1,13 +1,14 @@
 """Image entrypoint: SageMaker training starts the container with the argument `train`, hosting
-with `serve` (the model server of `training_containers.serve`)."""
+with `serve` (the model server of `training_containers.serving`)."""
 
 from __future__ import annotations
 
 import sys
 
-from training_containers import serve, train
+from training_containers import train
+from training_containers.serving import server
 
-COMMANDS = {"train": train.main, "serve": serve.main}
+COMMANDS = {"train": train.main, "serve": server.main}
 
 
 def main(argv: list[str]) -> int:

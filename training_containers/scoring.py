@@ -6,7 +6,7 @@ the image's `/invocations`, and Evaluate reads the answers back here.
 A batch transform with `SplitType: Line`, `AssembleWith: Line` and `Accept: text/csv` writes one
 answer line per input line to `<input file>.out` ("TransformOutput", SageMaker API reference:
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html). Each answer
-is what `training_containers.serve` answers too: the positive class's score (binary), the class
+is what `training_containers.serving` answers too: the positive class's score (binary), the class
 (multiclass), the value (regression).
 """
 

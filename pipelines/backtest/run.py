@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from pipelines.backtest.history import BacktestInputError, History, cut_windows, default_warmup
 from pipelines.backtest.lab import Lab

@@ -1,12 +1,14 @@
 """The model server of the job image (`serve`), on a model the Train job wrote.
 
 SageMaker hosting runs `docker run IMAGE serve` with the model unpacked under /opt/ml/model; these
-tests train with the real job code in a temp /opt/ml, serve that model dir over HTTP and compare
-every answer with the pipeline's own `predict_proba`.
+tests train with the real job code in a temp /opt/ml, start `serve` (gunicorn, two workers) on
+that model dir and compare every answer with the pipeline's own `predict_proba`. What needs no
+HTTP (an unloaded or failing model, a body that stops arriving) is asked of the ASGI application.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -15,10 +17,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,15 @@ import pandas as pd
 import pytest
 
 from pipelines.config import FeatureType, ModelConfig
+from pipelines.local.containers import model_server
 from pipelines.simulation.datagen import StreamSpec, generate
 from tests.conftest import Container
-from training_containers import entrypoint, serve, train
+from training_containers import entrypoint, train
 from training_containers.capture import read_capture
 from training_containers.estimators import features_frame
+from training_containers.serving import app, server
+from training_containers.serving.model import LoadedModel, load
+from training_containers.serving.schema import Feature, ModelLoadError
 
 Response = tuple[int, str, str]  # status, content type, body
 
@@ -79,15 +85,26 @@ def expected(model_dir: Path, requests_frame: pd.DataFrame, config: ModelConfig)
     return scores
 
 
+SERVE = [sys.executable, "-m", "training_containers.entrypoint", "serve"]  # the image's ENTRYPOINT + serve
+
+
+@dataclass(frozen=True)
+class Served:
+    port: int
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def server(model_dir: Path) -> Iterator[serve.ModelServer]:
-    running = serve.ModelServer(("127.0.0.1", 0), serve.load(model_dir))
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield running
-    running.shutdown()
-    running.server_close()
-    thread.join(timeout=10)
+def served(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`serve` as SageMaker starts it, with two workers (as on a 2-core instance)."""
+    log = tmp_path_factory.mktemp("served") / "serve.log"
+    with model_server(SERVE, None, {server.WORKERS_ENV: "2"}, model_dir.parent, log) as url:
+        yield Served(int(url.rsplit(":", 1)[1]), log)
+
+
+@pytest.fixture(scope="module")
+def port(served: Served) -> int:
+    return served.port
 
 
 def request(
@@ -103,9 +120,28 @@ def request(
         connection.close()
 
 
-def invoke(server: serve.ModelServer, body: bytes | str, content_type: str, accept: str | None = None) -> Response:
+def invoke(port: int, body: bytes | str, content_type: str, accept: str | None = None) -> Response:
     headers = {"Content-Type": content_type} | ({"Accept": accept} if accept else {})
-    return request(server.server_address[1], "POST", "/invocations", body, headers)
+    return request(port, "POST", "/invocations", body, headers)
+
+
+def call(application: app.ModelApp, method: str, path: str, body: bytes = b"", **headers: str) -> Response:
+    """One request to the ASGI application, without a server; `headers` as name=value."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    fields = [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    scope = {"type": "http", "method": method, "path": path, "headers": fields}
+    asyncio.run(application(scope, receive, send))
+    start, content = sent
+    answer = dict(start["headers"])
+    assert answer[b"content-length"] == str(len(content["body"])).encode()
+    return start["status"], answer[b"content-type"].decode(), content["body"].decode()
 
 
 def _cell(value: Any) -> str:
@@ -135,56 +171,54 @@ def csv_scores(body: str) -> np.ndarray:
 # --------------------------------------------------------------------------- answers
 
 
-def test_ping_answers_200_once_the_model_is_loaded(server: serve.ModelServer) -> None:
-    assert request(server.server_address[1], "GET", "/ping")[0] == 200
-    unloaded = serve.ModelServer(("127.0.0.1", 0), None)
-    thread = threading.Thread(target=unloaded.serve_forever, daemon=True)
-    thread.start()
-    try:
-        assert request(unloaded.server_address[1], "GET", "/ping")[0] == 503
-    finally:
-        unloaded.shutdown()
-        unloaded.server_close()
+def test_ping_answers_200_once_the_model_is_loaded(port: int) -> None:
+    assert request(port, "GET", "/ping")[0] == 200
+    unloaded = app.ModelApp(None)
+    assert call(unloaded, "GET", "/ping")[0] == 503
+    assert call(unloaded, "POST", "/invocations", b"1,2\n")[0] == 503
+    status, content_type, body = call(unloaded, "GET", "/execution-parameters")
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body) == {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
 
 
 def test_csv_scores_are_the_pipelines_predict_proba(
-    server: serve.ModelServer, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
 ) -> None:
-    status, content_type, body = invoke(server, csv_body(requests_frame, config), "text/csv")
+    status, content_type, body = invoke(port, csv_body(requests_frame, config), "text/csv")
     assert (status, content_type) == (200, "text/csv"), body
     np.testing.assert_array_equal(csv_scores(body), expected)
     assert 0 < expected[4] < 1  # the unseen category was scored
 
 
 def test_json_shapes_give_the_same_scores(
-    server: serve.ModelServer, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
 ) -> None:
     records = json_records(requests_frame, config)
     as_lists = [[r[name] for name in config.model.feature_names] for r in records]
 
-    status, content_type, body = invoke(server, json.dumps({"instances": records}), "application/json")
+    status, content_type, body = invoke(port, json.dumps({"instances": records}), "application/json")
     assert (status, content_type) == (200, "text/csv"), body  # CSV unless JSON is asked for
     np.testing.assert_array_equal(csv_scores(body), expected)
 
     status, content_type, body = invoke(
-        server, json.dumps({"instances": as_lists}), "application/json; charset=utf-8", accept="application/json"
+        port, json.dumps({"instances": as_lists}), "application/json; charset=utf-8", accept="application/json"
     )
     assert (status, content_type) == (200, "application/json"), body
     np.testing.assert_array_equal(json.loads(body)["predictions"], expected)
 
-    status, _, body = invoke(server, json.dumps(records[7]), "application/json", accept="application/json")
+    status, _, body = invoke(port, json.dumps(records[7]), "application/json", accept="application/json")
     assert status == 200 and json.loads(body) == {"predictions": [expected[7]]}
-    status, _, body = invoke(server, json.dumps(as_lists[8]), "application/json", accept="application/json")
+    status, _, body = invoke(port, json.dumps(as_lists[8]), "application/json", accept="application/json")
     assert status == 200 and json.loads(body) == {"predictions": [expected[8]]}
 
 
 def test_csv_requests_can_ask_for_json_and_concurrent_requests_each_get_their_own_scores(
-    server: serve.ModelServer, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
 ) -> None:
     chunks = [(start, requests_frame.iloc[start : start + 25]) for start in range(0, len(requests_frame), 25)]
 
     def score(chunk: tuple[int, pd.DataFrame]) -> tuple[int, list[float]]:
-        status, _, body = invoke(server, csv_body(chunk[1], config), "text/csv", accept="application/json")
+        status, _, body = invoke(port, csv_body(chunk[1], config), "text/csv", accept="application/json")
         assert status == 200, body
         return chunk[0], json.loads(body)["predictions"]
 
@@ -194,9 +228,9 @@ def test_csv_requests_can_ask_for_json_and_concurrent_requests_each_get_their_ow
 
 
 def test_one_connection_serves_several_requests(
-    server: serve.ModelServer, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
 ) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         for row in range(3):
             connection.request("POST", "/invocations", csv_body(requests_frame.iloc[[row]], config), {})
@@ -216,7 +250,7 @@ def test_one_connection_serves_several_requests(
 
 
 def test_bad_requests_get_4xx_naming_the_problem_and_the_server_keeps_serving(
-    server: serve.ModelServer, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
 ) -> None:
     good = csv_body(requests_frame.iloc[:2], config).splitlines()
     record = json_records(requests_frame.iloc[:1], config)[0]
@@ -259,17 +293,75 @@ def test_bad_requests_get_4xx_naming_the_problem_and_the_server_keeps_serving(
         (good[0], "text/csv", "image/png", 406, ["unsupported Accept"]),
     ]
     for body, content_type, accept, status, words in cases:
-        got_status, got_type, text = invoke(server, body, content_type, accept)
+        got_status, got_type, text = invoke(port, body, content_type, accept)
         assert got_status == status, (body[:80], text)
         assert got_type.startswith("text/plain")
         for word in words:
             assert word in text, (body[:80], text)
-    assert invoke(server, b"\xff\xfe1,2", "text/csv")[0] == 400
-    assert request(server.server_address[1], "GET", "/invocations")[0] == 404
-    assert request(server.server_address[1], "POST", "/predict", good[0], {"Content-Type": "text/csv"})[0] == 404
+    assert invoke(port, b"\xff\xfe1,2", "text/csv")[0] == 400
+    assert request(port, "GET", "/invocations")[0] == 404
+    assert request(port, "POST", "/predict", good[0], {"Content-Type": "text/csv"})[0] == 404
 
-    status, _, body = invoke(server, "\n".join(good), "text/csv")
+    status, _, body = invoke(port, "\n".join(good), "text/csv")
     assert status == 200 and csv_scores(body).tolist() == expected[:2].tolist()
+
+
+def test_a_chunked_body_is_read_and_an_oversized_one_refused_before_it_is_read(
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        lines = csv_body(requests_frame.iloc[:3], config).encode().splitlines(keepends=True)
+        connection.request("POST", "/invocations", iter(lines), {"Content-Type": "text/csv"}, encode_chunked=True)
+        answer = connection.getresponse()
+        assert answer.status == 200 and csv_scores(answer.read().decode()).tolist() == expected[:3].tolist()
+    finally:
+        connection.close()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        too_large = app.MAX_BODY_BYTES + 1
+        raw.sendall(f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {too_large}\r\n\r\n".encode())
+        answer = http.client.HTTPResponse(raw)
+        answer.begin()
+        assert answer.status == 413 and f"the body has {too_large} bytes" in answer.read().decode()
+
+
+def test_slow_clients_and_bad_requests_under_load_do_not_touch_other_requests(
+    served: Served, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+) -> None:
+    port = served.port
+    # Three clients that send their headers and part of a body, then stall (each holds a thread
+    # of a worker; the other threads and the other worker go on).
+    stalled = []
+    for _ in range(3):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        raw.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 500\r\n\r\n1,")
+        stalled.append(raw)
+    good = csv_body(requests_frame, config).splitlines()
+    bad = [
+        ("1,2", "text/csv", 400),
+        ("{", "application/json", 400),
+        (good[0], "image/png", 415),
+        ("nan," * 9, "text/csv", 400),
+    ]
+
+    def call(i: int) -> tuple[int, int]:
+        """Every fourth request is bad: it must get its own 4xx; the others their exact score."""
+        if i % 4 == 3:
+            body, content_type, want = bad[(i // 4) % len(bad)]
+            return i, invoke(port, body, content_type)[0] - want
+        status, _, text = invoke(port, good[i % len(good)], "text/csv")
+        return i, status - 200 if status != 200 else int(float(text) != expected[i % len(good)])
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            wrong = [i for i, off in pool.map(call, range(160)) if off != 0]
+    finally:
+        for raw in stalled:
+            raw.close()
+    assert wrong == []
+    assert request(port, "GET", "/ping")[0] == 200
+    log = served.log.read_text()
+    assert log.count("Booting worker") == 2 and "Worker exiting" not in log, log[-2000:]
 
 
 class _Failing:
@@ -277,23 +369,45 @@ class _Failing:
         raise RuntimeError("the model broke")
 
 
-def test_a_model_that_raises_gives_500_and_the_server_keeps_answering(config: ModelConfig) -> None:
-    features = tuple(serve.Feature(f.name, f.type.value) for f in config.model.features)
-    failing = serve.ModelServer(("127.0.0.1", 0), serve.LoadedModel(_Failing(), features, {}))
-    thread = threading.Thread(target=failing.serve_forever, daemon=True)
-    thread.start()
-    try:
-        row = ",".join(["1"] * len(features))
-        status, _, body = invoke(failing, row, "text/csv")
-        assert status == 500 and "scoring failed: RuntimeError: the model broke" in body
-        assert request(failing.server_address[1], "GET", "/ping")[0] == 200
-    finally:
-        failing.shutdown()
-        failing.server_close()
+def test_a_model_that_raises_gives_500_and_the_application_keeps_answering(config: ModelConfig) -> None:
+    features = tuple(Feature(f.name, f.type.value) for f in config.model.features)
+    failing = app.ModelApp(LoadedModel(_Failing(), features, {}))
+    row = ",".join(["1"] * len(features)).encode()
+    status, content_type, body = call(failing, "POST", "/invocations", row, content_type="text/csv")
+    assert (status, content_type) == (500, "text/plain; charset=utf-8")
+    assert "scoring failed: RuntimeError: the model broke" in body
+    assert call(failing, "GET", "/ping")[0] == 200
+
+
+def test_a_body_that_stops_arriving_gets_408_and_others_are_served_meanwhile(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.2)
+    application = app.ModelApp(load(model_dir))
+    sent: list[dict[str, Any]] = []
+
+    async def stalled() -> dict[str, Any]:
+        await asyncio.sleep(3600)  # the rest of the body never comes
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def both() -> None:
+        scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": [(b"content-length", b"100")]}
+        slow = asyncio.create_task(application(scope, stalled, send))
+        await asyncio.sleep(0.05)
+        ping = {"type": "http", "method": "GET", "path": "/ping", "headers": []}
+        await application(ping, stalled, send)  # answered while the slow body is awaited
+        assert sent[0]["status"] == 200 and not slow.done()
+        await slow
+
+    asyncio.run(both())
+    assert sent[2]["status"] == 408 and sent[3]["body"] == b"the body stopped arriving for 0.2 s\n"
 
 
 def test_csv_missing_values_follow_the_na_strings_capture_reads(
-    server: serve.ModelServer, model_dir: Path, requests_frame: pd.DataFrame, config: ModelConfig
+    port: int, model_dir: Path, requests_frame: pd.DataFrame, config: ModelConfig
 ) -> None:
     # an empty field, `NA` and `null` are missing values in CSV (pandas' defaults, as capture.py
     # reads CSV capture); in JSON only null is
@@ -305,11 +419,11 @@ def test_csv_missing_values_follow_the_na_strings_capture_reads(
     row = csv_body(requests_frame.iloc[[0]], config).strip().split(",")
     for token in ("", "NA", "null"):
         row[names.index("device_trust")] = row[names.index("risk_band")] = token
-        status, _, body = invoke(server, ",".join(row), "text/csv")
+        status, _, body = invoke(port, ",".join(row), "text/csv")
         assert status == 200 and float(body) == want, token
     record = json_records(missing, config)[0]
     assert record["device_trust"] is None and record["risk_band"] is None
-    status, _, body = invoke(server, json.dumps(record), "application/json")
+    status, _, body = invoke(port, json.dumps(record), "application/json")
     assert status == 200 and float(body) == want
 
 
@@ -338,16 +452,16 @@ def capture_line(request_body: str, request_type: str, response_body: str, respo
 
 
 def test_capture_reads_back_the_requests_and_scores_the_server_exchanged(
-    server: serve.ModelServer, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray, tmp_path: Path
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray, tmp_path: Path
 ) -> None:
     csv_part, json_part = requests_frame.iloc[:100], requests_frame.iloc[100:]
     lines = []
     csv_request = csv_body(csv_part, config)
-    status, csv_type, csv_answer = invoke(server, csv_request, "text/csv")
+    status, csv_type, csv_answer = invoke(port, csv_request, "text/csv")
     assert status == 200
     lines.append(capture_line(csv_request, "text/csv", csv_answer, csv_type, "csv-request"))
     json_request = json.dumps({"instances": json_records(json_part, config)})
-    status, json_type, json_answer = invoke(server, json_request, "application/json", accept="application/json")
+    status, json_type, json_answer = invoke(port, json_request, "application/json", accept="application/json")
     assert status == 200
     lines.append(capture_line(json_request, "application/json", json_answer, json_type, "json-request"))
     folder = tmp_path / "capture" / "fraud-detector" / "production" / "2026" / "03" / "01" / "10"
@@ -377,30 +491,30 @@ def test_train_records_the_input_schema_in_the_model_dir(model_dir: Path, config
     metadata = json.loads((model_dir / train.METADATA_FILE).read_text())
     assert metadata["features"] == config.model.feature_names
     assert metadata["feature_types"] == {f.name: f.type.value for f in config.model.features}
-    loaded = serve.load(model_dir)
+    loaded = load(model_dir)
     assert [(f.name, f.type) for f in loaded.features] == [(f.name, f.type.value) for f in config.model.features]
 
 
 def test_a_model_without_recorded_types_gets_its_schema_from_the_pipeline(model_dir: Path, tmp_path: Path) -> None:
-    recorded = serve.load(model_dir).features
+    recorded = load(model_dir).features
     older = tmp_path / "older"
     shutil.copytree(model_dir, older)
     metadata = json.loads((older / train.METADATA_FILE).read_text())
     del metadata["feature_types"]
     (older / train.METADATA_FILE).write_text(json.dumps(metadata))
-    assert serve.load(older).features == recorded
+    assert load(older).features == recorded
     (older / train.METADATA_FILE).unlink()  # names from the fitted pipeline too
-    assert serve.load(older).features == recorded
+    assert load(older).features == recorded
 
 
 def test_a_model_dir_without_a_model_or_schema_is_refused(model_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(serve.ModelLoadError, match=r"no model\.joblib"):
-        serve.load(tmp_path)
+    with pytest.raises(ModelLoadError, match=r"no model\.joblib"):
+        load(tmp_path)
     broken = tmp_path / "broken"
     broken.mkdir()
     joblib.dump({"not": "a model"}, broken / train.MODEL_FILE)
-    with pytest.raises(serve.ModelLoadError, match="no predict_proba"):
-        serve.load(broken)
+    with pytest.raises(ModelLoadError, match="no predict_proba"):
+        load(broken)
 
 
 # --------------------------------------------------------------------------- the container contract
@@ -413,37 +527,45 @@ def free_port() -> int:
         return port
 
 
-def test_the_server_reads_the_model_under_opt_ml_root_and_binds_the_port_sagemaker_names(
-    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_server_reads_the_model_under_opt_ml_root_and_takes_sagemakers_settings(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(serve.PORT_ENV, raising=False)
-    assert serve.port() == 8080
+    for name in (server.PORT_ENV, server.WORKERS_ENV, server.TIMEOUT_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert server.port() == 8080
     monkeypatch.setenv("OPT_ML_ROOT", str(model_dir.parent))
-    port = free_port()
-    monkeypatch.setenv(serve.PORT_ENV, str(port))
-    assert serve.model_dir() == model_dir
-    running = serve.make_server(host="127.0.0.1")
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    try:
-        assert running.server_address[1] == port
-        assert request(port, "GET", "/ping")[0] == 200
-    finally:
-        running.shutdown()
-        running.server_close()
+    assert server.model_dir() == model_dir
+    defaults = server.settings(server.port())
+    assert (defaults["bind"], defaults["workers"], defaults["timeout"]) == ("0.0.0.0:8080", server.cores(), 60)
+    assert defaults["worker_class"] == "asgi"  # one event loop a worker: a slow client holds only its connection
+    monkeypatch.setenv(server.PORT_ENV, "9001")
+    monkeypatch.setenv(server.WORKERS_ENV, "3")
+    monkeypatch.setenv(server.TIMEOUT_ENV, "120")
+    chosen = server.settings(server.port())
+    assert (chosen["bind"], chosen["workers"], chosen["timeout"]) == ("0.0.0.0:9001", 3, 120)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_worker_count_that_cannot_work_stops_serve_with_the_setting_named(
+    value: str, model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPT_ML_ROOT", str(model_dir.parent))
+    monkeypatch.setenv(server.WORKERS_ENV, value)
+    assert entrypoint.main(["serve"]) == 1
+    assert f"{server.WORKERS_ENV}={value!r}: give a whole number of at least 1" in capsys.readouterr().err
 
 
 def test_serve_fails_fast_and_says_why_without_a_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OPT_ML_ROOT", str(tmp_path))
-    monkeypatch.setenv(serve.PORT_ENV, str(free_port()))
+    monkeypatch.setenv(server.PORT_ENV, str(free_port()))
     assert entrypoint.main(["serve"]) == 1
     assert "cannot serve: ModelLoadError: no model.joblib" in capsys.readouterr().err
 
 
 def test_the_entrypoint_knows_serve() -> None:
-    assert entrypoint.COMMANDS["serve"] is serve.main
+    assert entrypoint.COMMANDS["serve"] is server.main
     assert entrypoint.COMMANDS["train"] is train.main
 
 
@@ -462,7 +584,7 @@ def test_docker_run_image_serve_works_from_exactly_the_image_files(
     opt_ml = tmp_path / "opt_ml"
     shutil.copytree(model_dir, opt_ml / "model")
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(image), "OPT_ML_ROOT": str(opt_ml), serve.PORT_ENV: str(port)}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(image), "OPT_ML_ROOT": str(opt_ml), server.PORT_ENV: str(port)}
     process = subprocess.Popen(
         [sys.executable, "-m", "training_containers.entrypoint", "serve"],
         cwd=image,
@@ -490,4 +612,4 @@ def test_docker_run_image_serve_works_from_exactly_the_image_files(
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]
-    assert "serving 9 features" in output, output[-2000:]
+    assert "serving 9 features" in output and "through lean path" in output, output[-2000:]

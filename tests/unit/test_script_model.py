@@ -75,7 +75,9 @@ def test_a_module_that_cannot_be_imported_or_a_failing_model_fn_is_named(tmp_pat
 def test_the_server_serves_a_script_model_through_its_predict_fn(tmp_path: Path) -> None:
     import json
 
-    from training_containers import serve
+    from training_containers.serving.model import load
+    from training_containers.serving.requests import CSV, JSON, parse
+    from training_containers.serving.responses import render
 
     _model(tmp_path, "    return (data['x'] * 10).round().astype(int).astype(str).radd('class-').to_numpy()")
     metadata = {
@@ -85,10 +87,11 @@ def test_the_server_serves_a_script_model_through_its_predict_fn(tmp_path: Path)
         "feature_types": {"x": "numeric"},
     }
     (tmp_path / "model_metadata.json").write_text(json.dumps(metadata))
-    loaded = serve.load(tmp_path)
-    records = serve.parse(b"0.1\n0.5\n", serve.CSV, loaded.features)
-    assert json.loads(serve.render(loaded.score(records), serve.JSON)) == {"predictions": ["class-1", "class-5"]}
-    assert serve.render(loaded.score(records), serve.CSV) == b"class-1\nclass-5\n"
+    loaded = load(tmp_path)
+    assert loaded.lean is None  # a script's model answers through its own predict_fn
+    records = parse(b"0.1\n0.5\n", CSV, loaded.features)
+    assert json.loads(render(loaded.score(records), JSON)) == {"predictions": ["class-1", "class-5"]}
+    assert render(loaded.score(records), CSV) == b"class-1\nclass-5\n"
 
 
 # ---- running the training script (the Train job's part, without the pipeline around it)

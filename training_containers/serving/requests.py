@@ -1,0 +1,177 @@
+"""Request bodies as typed columns: what `/invocations` takes, and the 4xx it answers otherwise.
+
+    text/csv          one record per line, the features in model order, no header; an empty
+                      field (or a pandas NA token such as `NA`) is a missing value
+    application/json  {"instances": [record, ...]}, a list of records, or one record; a record is
+                      an object {feature: value} (null for a missing value) or a list in model order
+
+Input the model cannot take (wrong field count, a non-numeric or infinite value for a numeric
+feature, a missing feature key, unreadable JSON) is a `BadRequest` naming the record and the
+feature. A category the model has not seen is not an error: the model's encoders handle it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training_containers.serving.schema import CATEGORICAL, NUMERIC, Feature
+
+CSV, JSON = "text/csv", "application/json"
+# pandas.read_csv's default NA strings: capture.py reads CSV capture with them, so the server
+# treats them as missing too and the monitor sees what the model saw.
+NA_TOKENS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+
+
+class BadRequest(ValueError):
+    """The request cannot be scored; the message says why (sent back with the status)."""
+
+    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Records:
+    """A request's records as one typed array per feature, in model order: float64 for numeric
+    features (NaN when missing), object (str, or NaN when missing) for categorical ones."""
+
+    columns: dict[str, np.ndarray]
+    count: int
+
+    def frame(self) -> pd.DataFrame:
+        """As the frame `features_frame` gives a pipeline in training."""
+        return pd.DataFrame(self.columns)
+
+
+def media_type(header: str | None) -> str:
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def parse(body: bytes, content_type: str, features: Sequence[Feature]) -> Records:
+    """A request body as typed columns (how `features_frame` prepares training data: numeric
+    columns as floats, categoricals as strings, NaN for missing values)."""
+    kind = media_type(content_type) or CSV
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    if kind == CSV:
+        rows = _csv_rows(text, features)
+    elif kind == JSON:
+        rows = _json_rows(text, features)
+    else:
+        raise BadRequest(
+            f"unsupported Content-Type {content_type!r}; send {CSV} or {JSON}", HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+        )
+    if not rows:
+        raise BadRequest("the body holds no records")
+    columns: dict[str, np.ndarray] = {}
+    for position, feature in enumerate(features):
+        values = [row[position] for row in rows]
+        columns[feature.name] = np.asarray(values, dtype="float64" if feature.type == NUMERIC else object)
+    return Records(columns, len(rows))
+
+
+def _order(features: Sequence[Feature]) -> str:
+    return ", ".join(f.name for f in features)
+
+
+def _csv_rows(text: str, features: Sequence[Feature]) -> list[list[Any]]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    rows = []
+    for number, fields in enumerate(csv.reader(lines), 1):
+        if len(fields) != len(features):
+            raise BadRequest(
+                f"CSV record {number} has {len(fields)} fields; the model takes {len(features)} "
+                f"features in this order, without a header: {_order(features)}"
+            )
+        where = f"CSV record {number}"
+        rows.append([_value(field, feature, where, NA_TOKENS) for field, feature in zip(fields, features, strict=True)])
+    return rows
+
+
+def _json_rows(text: str, features: Sequence[Feature]) -> list[list[Any]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    if isinstance(document, dict) and "instances" in document:
+        document = document["instances"]
+        if not isinstance(document, list):
+            raise BadRequest('"instances" must be a list of records')
+    if isinstance(document, dict):
+        document = [document]
+    elif isinstance(document, list) and document and not isinstance(document[0], dict | list):
+        document = [document]  # one record given as a list of values
+    if not isinstance(document, list):
+        raise BadRequest('expected {"instances": [...]}, a list of records or one record object')
+    rows = []
+    for number, item in enumerate(document):
+        where = f"JSON record {number}"
+        if isinstance(item, dict):
+            absent = [f.name for f in features if f.name not in item]
+            if absent:
+                raise BadRequest(f"{where} lacks features {', '.join(absent)} (send null for a missing value)")
+            values = [item[f.name] for f in features]
+        elif isinstance(item, list):
+            if len(item) != len(features):
+                raise BadRequest(
+                    f"{where} has {len(item)} values; the model takes {len(features)} features "
+                    f"in this order: {_order(features)}"
+                )
+            values = item
+        else:
+            raise BadRequest(f"{where} is neither an object of features nor a list of values in model order")
+        rows.append([_value(value, feature, where) for value, feature in zip(values, features, strict=True)])
+    return rows
+
+
+def _value(value: Any, feature: Feature, where: str, missing: frozenset[str] = frozenset()) -> Any:
+    """One feature value as the pipeline takes it: float or str, NaN when missing (JSON null, or in
+    CSV one of `missing`)."""
+    if value is None or (isinstance(value, str) and value in missing):
+        return math.nan
+    if isinstance(value, dict | list):
+        raise BadRequest(f"{where}, feature {feature.name!r}: expected a single value, got {json.dumps(value)}")
+    if feature.type == CATEGORICAL:
+        return value if isinstance(value, str) else str(value)
+    if isinstance(value, bool):
+        raise BadRequest(f"{where}, feature {feature.name!r} is numeric: got {json.dumps(value)}, send 1 or 0")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{where}, feature {feature.name!r} is numeric: {value!r} is not a number") from None
+    if math.isinf(number):
+        raise BadRequest(f"{where}, feature {feature.name!r}: {value!r} is not a finite number")
+    return number
