@@ -29,7 +29,9 @@ from training_containers.train import fit
 QUICK = {"gradient_boosting": {"max_iter": 40}, "logistic_regression": {}}
 
 
-def fitted(estimator: str, problem_type: str, folder: Path) -> tuple[ModelConfig, Any, dict[str, Any]]:
+def fitted(
+    estimator: str, problem_type: str, folder: Path, missing_in_training: bool = True
+) -> tuple[ModelConfig, Any, dict[str, Any]]:
     raw = config_dict(problem_type, "gradient_boosting", folder)
     raw["training"] = {
         "estimator": estimator,
@@ -38,8 +40,9 @@ def fitted(estimator: str, problem_type: str, folder: Path) -> tuple[ModelConfig
     }
     config = parse_config(raw)
     frame = rows(problem_type, count=1500)
-    frame.loc[frame.index[:60], "x3"] = np.nan  # missing values seen in training too
-    frame.loc[frame.index[60:90], "region"] = np.nan
+    if missing_in_training:  # else a missing value at serving time is an unknown category
+        frame.loc[frame.index[:60], "x3"] = np.nan
+        frame.loc[frame.index[60:90], "region"] = np.nan
     model, metadata = fit(config, {}, frame.iloc[:1000], frame.iloc[1000:])
     return config, model, metadata
 
@@ -64,14 +67,22 @@ def csv_request(frame: pd.DataFrame, config: ModelConfig) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("estimator", "problem_type"), [(e, p) for e, types in ESTIMATOR_PROBLEM_TYPES.items() for p in types]
+    ("estimator", "problem_type", "missing_in_training"),
+    [(e, p, True) for e, types in ESTIMATOR_PROBLEM_TYPES.items() for p in types]
+    + [(e, "binary_classification", False) for e in ESTIMATOR_PROBLEM_TYPES],
 )
-def test_the_lean_path_answers_what_the_pipeline_answers(estimator: str, problem_type: str, tmp_path: Path) -> None:
-    config, model, metadata = fitted(estimator, problem_type, tmp_path)
+def test_the_lean_path_answers_what_the_pipeline_answers(
+    estimator: str, problem_type: str, missing_in_training: bool, tmp_path: Path
+) -> None:
+    config, model, metadata = fitted(estimator, problem_type, tmp_path, missing_in_training)
     test = awkward_test_split(problem_type)
     records = parse(csv_request(test, config), CSV, schema(model, metadata))
     lean = lean_model(model, problem_type)
     assert lean is not None, f"{estimator} has no lean path"
+    # the estimator sees the very matrix the pipeline's preprocessing gives it
+    prepared = model.named_steps["prepare"].transform(features_frame(test, config))
+    prepared = prepared.toarray() if hasattr(prepared, "toarray") else prepared
+    np.testing.assert_array_equal(lean.matrix(records.columns, records.count), prepared)
 
     got = lean.score(records.columns, records.count)
     want = predictions(model, features_frame(test, config), problem_type)
@@ -87,7 +98,7 @@ def test_the_lean_path_answers_what_the_pipeline_answers(estimator: str, problem
         want = expected[:, 0]
     elif estimator == "logistic_regression":  # one-hot columns: a dense product where the pipeline's is sparse
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
-    else:  # the very same matrix reaches the same trees: bit for bit
+    else:  # the same matrix reaches the same trees: bit for bit
         np.testing.assert_array_equal(got, want)
     assert len(set(np.asarray(want).tolist())) > 3  # the rows are told apart: the comparison means something
     for row in (0, 20, 40, 60, 100):  # one record alone, as real-time traffic sends it
@@ -97,6 +108,17 @@ def test_the_lean_path_answers_what_the_pipeline_answers(estimator: str, problem
             assert single.tolist() == [got[row]]
         else:
             assert single[0] == pytest.approx(want[row], abs=1e-12)
+
+
+def test_columns_given_by_position_are_served_through_the_pipeline() -> None:
+    frame = rows("regression", count=200)
+    by_position = Pipeline(
+        [
+            ("prepare", ColumnTransformer([("numeric", "passthrough", [2, 3])])),
+            ("model", RandomForestRegressor(n_estimators=5, random_state=0)),
+        ]
+    ).fit(frame, frame["target"])
+    assert lean_model(by_position, "regression") is None
 
 
 def test_a_preprocessing_the_lean_path_does_not_know_is_served_through_the_pipeline(tmp_path: Path) -> None:

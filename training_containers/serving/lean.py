@@ -80,7 +80,9 @@ def lean_model(model: Any, problem_type: ProblemType) -> LeanModel | None:
     for _, transformer, columns in prepare.transformers_:
         if transformer == "drop" or len(columns) == 0:
             continue
-        block = _block(transformer, [str(c) for c in columns])
+        if not all(isinstance(column, str) for column in columns):
+            return None  # columns by position or mask: only named features map to a request's columns
+        block = _block(transformer, list(columns))
         if block is None:
             return None
         blocks.append(block)
@@ -171,7 +173,8 @@ def _codes(categories: np.ndarray) -> dict[str, int]:
 
 def _ordinal(encoder: OrdinalEncoder, names: Sequence[str]) -> Block | None:
     """OrdinalEncoder.transform: a category's index among the fitted categories, the configured
-    code for an unknown and for a missing value."""
+    code for an unknown; a missing value gets `encoded_missing_value` where training saw missing
+    values (NaN is then one of the fitted categories), else it is an unknown like any other."""
     if (
         encoder.handle_unknown != "use_encoded_value"
         or getattr(encoder, "_infrequent_enabled", False)
@@ -179,11 +182,16 @@ def _ordinal(encoder: OrdinalEncoder, names: Sequence[str]) -> Block | None:
     ):
         return None
     lookups = [_codes(c) for c in encoder.categories_]
-    unknown, missing = float(encoder.unknown_value), float(encoder.encoded_missing_value)
+    unknown = float(encoder.unknown_value)
+    missing = [
+        float(encoder.encoded_missing_value) if any(_is_missing(c) for c in categories) else unknown
+        for categories in encoder.categories_
+    ]
 
     def fill(columns: Columns, out: np.ndarray) -> None:
         for position, (name, codes) in enumerate(zip(names, lookups, strict=True)):
-            out[:, position] = [missing if _is_missing(v) else codes.get(v, unknown) for v in columns[name]]
+            absent = missing[position]
+            out[:, position] = [absent if _is_missing(v) else codes.get(v, unknown) for v in columns[name]]
 
     return Block(len(names), fill)
 
