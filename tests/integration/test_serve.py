@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from training_containers.capture import read_capture
 from training_containers.estimators import features_frame
 from training_containers.serving import app, server
 from training_containers.serving.model import LoadedModel, load
+from training_containers.serving.requests import parse
 from training_containers.serving.schema import Feature, ModelLoadError
 
 Response = tuple[int, str, str]  # status, content type, body
@@ -173,12 +175,14 @@ def csv_scores(body: str) -> np.ndarray:
 
 def test_ping_answers_200_once_the_model_is_loaded(port: int) -> None:
     assert request(port, "GET", "/ping")[0] == 200
-    unloaded = app.ModelApp(None)
+    unloaded = app.ModelApp(None, workers=3)
     assert call(unloaded, "GET", "/ping")[0] == 503
     assert call(unloaded, "POST", "/invocations", b"1,2\n")[0] == 503
     status, content_type, body = call(unloaded, "GET", "/execution-parameters")
     assert (status, content_type) == (200, "application/json")
-    assert json.loads(body) == {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+    # batch transform sends as many requests at a time as there are workers
+    assert json.loads(body) == {"MaxConcurrentTransforms": 3, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+    assert json.loads(request(port, "GET", "/execution-parameters")[2])["MaxConcurrentTransforms"] == 2
 
 
 def test_csv_scores_are_the_pipelines_predict_proba(
@@ -289,6 +293,9 @@ def test_bad_requests_get_4xx_naming_the_problem_and_the_server_keeps_serving(
         (json.dumps(record | {"card_present": True}), "application/json", None, 400, ["'card_present'", "send 1 or 0"]),
         (json.dumps(record | {"risk_band": ["low"]}), "application/json", None, 400, ["'risk_band'", "single value"]),
         (json.dumps("hello"), "application/json", None, 400, ["expected"]),
+        ("[" + "9" * 5000 + ', "x"]', "application/json", None, 400, ["JSON cannot be read", "5000 digits"]),
+        (json.dumps(record | {"amount": 10**400}), "application/json", None, 400, ["'amount'", "is not a number"]),
+        (json.dumps(record | {"amount": "1_000"}), "application/json", None, 400, ["'1_000' is not a number"]),
         (good[0], "application/x-parquet", None, 415, ["unsupported Content-Type", "text/csv", "application/json"]),
         (good[0], "text/csv", "image/png", 406, ["unsupported Accept"]),
     ]
@@ -362,6 +369,7 @@ def test_slow_clients_and_bad_requests_under_load_do_not_touch_other_requests(
     assert request(port, "GET", "/ping")[0] == 200
     log = served.log.read_text()
     assert log.count("Booting worker") == 2 and "Worker exiting" not in log, log[-2000:]
+    assert "POST /invocations: 400 CSV record 1 has 2 fields" in log  # each failure says why, in the log
 
 
 class _Failing:
@@ -404,6 +412,68 @@ def test_a_body_that_stops_arriving_gets_408_and_others_are_served_meanwhile(
 
     asyncio.run(both())
     assert sent[2]["status"] == 408 and sent[3]["body"] == b"the body stopped arriving for 0.2 s\n"
+
+
+class _Held:
+    """A model whose scoring waits until the test lets it go (and says when it started)."""
+
+    def __init__(self) -> None:
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        self.started.set()
+        assert self.go.wait(30)
+        return np.tile([0.5, 0.5], (len(frame), 1))
+
+
+def test_a_large_request_is_scored_off_the_loop_which_keeps_answering(
+    config: ModelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "INLINE_BODY_BYTES", 10)
+    held = _Held()
+    features = tuple(Feature(f.name, f.type.value) for f in config.model.features)
+    application = app.ModelApp(LoadedModel(held, features, {}))
+    body = ("\n".join([",".join(["1"] * len(features))] * 3) + "\n").encode()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def both() -> None:
+        scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": []}
+        scoring = asyncio.create_task(application(scope, receive, send))
+        while not held.started.is_set():
+            await asyncio.sleep(0.01)
+        await application({"type": "http", "method": "GET", "path": "/ping", "headers": []}, receive, send)
+        assert sent[0]["status"] == 200 and not scoring.done()  # /ping answered while the model works
+        held.go.set()
+        await scoring
+
+    asyncio.run(both())
+    assert sent[2]["status"] == 200 and sent[3]["body"] == b"0.5\n0.5\n0.5\n"
+
+
+def test_a_client_that_expects_100_continue_is_told_to_send_its_body(
+    port: int, requests_frame: pd.DataFrame, config: ModelConfig, expected: np.ndarray
+) -> None:
+    body = csv_body(requests_frame.iloc[:2], config).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        head = f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {len(body)}\r\n"
+        raw.sendall((head + "Expect: 100-continue\r\n\r\n").encode())
+        assert raw.recv(4096).startswith(b"HTTP/1.1 100 Continue")  # before any body byte was sent
+        raw.sendall(body)
+        answer = http.client.HTTPResponse(raw)
+        answer.begin()
+        assert answer.status == 200 and csv_scores(answer.read().decode()).tolist() == expected[:2].tolist()
+
+
+def test_a_quoted_csv_field_may_hold_a_line_break() -> None:
+    features = (Feature("amount", "numeric"), Feature("note", "categorical"))
+    records = parse(b'1.5,"two\nlines"\n\n  \n2.5,plain\n', "text/csv", features)
+    assert records.count == 2 and records.columns["note"].tolist() == ["two\nlines", "plain"]
 
 
 def test_csv_missing_values_follow_the_na_strings_capture_reads(

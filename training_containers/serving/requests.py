@@ -13,6 +13,7 @@ feature. A category the model has not seen is not an error: the model's encoders
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -108,9 +109,13 @@ def _order(features: Sequence[Feature]) -> str:
 
 
 def _csv_rows(text: str, features: Sequence[Feature]) -> list[list[Any]]:
-    lines = [line for line in text.splitlines() if line.strip()]
+    records = (
+        fields
+        for fields in csv.reader(io.StringIO(text))
+        if fields and not (len(fields) == 1 and not fields[0].strip())
+    )
     rows = []
-    for number, fields in enumerate(csv.reader(lines), 1):
+    for number, fields in enumerate(records, 1):  # a quoted field may hold a line break
         if len(fields) != len(features):
             raise BadRequest(
                 f"CSV record {number} has {len(fields)} fields; the model takes {len(features)} "
@@ -126,6 +131,8 @@ def _json_rows(text: str, features: Sequence[Feature]) -> list[list[Any]]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BadRequest(f"the body's JSON cannot be read: {exc}") from exc
     if isinstance(document, dict) and "instances" in document:
         document = document["instances"]
         if not isinstance(document, list):
@@ -158,9 +165,14 @@ def _json_rows(text: str, features: Sequence[Feature]) -> list[list[Any]]:
 
 
 def _value(value: Any, feature: Feature, where: str, missing: frozenset[str] = frozenset()) -> Any:
-    """One feature value as the pipeline takes it: float or str, NaN when missing (JSON null, or in
-    CSV one of `missing`)."""
-    if value is None or (isinstance(value, str) and value in missing):
+    """One feature value as the pipeline takes it: float or str, NaN when missing (JSON null or
+    NaN, or in CSV one of `missing`). A number is what pandas reads as one (capture is read back
+    with pandas): ASCII digits, no digit separators."""
+    if (
+        value is None
+        or (isinstance(value, str) and value in missing)
+        or (isinstance(value, float) and math.isnan(value))
+    ):
         return math.nan
     if isinstance(value, dict | list):
         raise BadRequest(f"{where}, feature {feature.name!r}: expected a single value, got {json.dumps(value)}")
@@ -169,9 +181,12 @@ def _value(value: Any, feature: Feature, where: str, missing: frozenset[str] = f
     if isinstance(value, bool):
         raise BadRequest(f"{where}, feature {feature.name!r} is numeric: got {json.dumps(value)}, send 1 or 0")
     try:
+        if isinstance(value, str) and (not value.isascii() or "_" in value):
+            raise ValueError(value)
         number = float(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"{where}, feature {feature.name!r} is numeric: {value!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        shown = repr(value) if len(str(value)) <= 40 else f"{str(value)[:40]!r}..."
+        raise BadRequest(f"{where}, feature {feature.name!r} is numeric: {shown} is not a number") from None
     if math.isinf(number):
         raise BadRequest(f"{where}, feature {feature.name!r}: {value!r} is not a finite number")
     return number

@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import joblib
 from gunicorn.app.base import BaseApplication
 from threadpoolctl import threadpool_limits
 
@@ -66,7 +67,8 @@ def _positive(name: str, default: int) -> int:
 
 
 def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The CPUs this container may use (joblib reads the cgroup's CPU quota, not only the host's count)."""
+    return max(1, int(joblib.cpu_count()))
 
 
 def settings(bind_port: int) -> dict[str, Any]:
@@ -107,5 +109,5 @@ def main() -> int:
         f"on {config['bind']} with {config['workers']} workers",
         file=sys.stderr,
     )
-    ModelServer(ModelApp(model), config).run()
+    ModelServer(ModelApp(model, config["workers"]), config).run()
     return 0
