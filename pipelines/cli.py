@@ -244,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     from pipelines.promotion.cli import add_commands as add_promotion_commands
 
     add_promotion_commands(commands)
+    from pipelines.lineage.cli import add_commands as add_lineage_commands
+
+    add_lineage_commands(commands)
     drift = commands.add_parser("drift", help="per-feature drift of a current table against a reference table")
     drift.add_argument("--reference", required=True, help="reference Parquet (any name) or .csv")
     drift.add_argument("--current", required=True, help="current Parquet (any name) or .csv")

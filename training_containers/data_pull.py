@@ -28,7 +28,13 @@ from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
 from training_containers import contract, scoring
 from training_containers.files import read_json, read_tables, table_files, write_json
-from training_containers.manifest import describe_inputs, input_origins, s3_version_lookup
+from training_containers.manifest import (
+    MANIFEST_FORMAT,
+    describe_inputs,
+    describe_split,
+    input_origins,
+    s3_version_lookup,
+)
 from training_containers.monitor_baseline import baseline_files
 from training_containers.profile import baseline_profile
 from training_containers.validation import (
@@ -143,15 +149,32 @@ def run(window_end: str) -> dict[str, Any]:
         if config.training.outside_image is not None:
             document["rows"]["scoring"] = write_scoring_rows(test, config)
 
+    write_json(report_dir / MANIFEST, manifest(inputs, window_end, document["passed"]))
+    write_json(report_dir / REPORT, document)
+    return document
+
+
+def manifest(inputs: dict[str, Path], window_end: str, passed: bool) -> dict[str, Any]:
+    """Every object read (the config too) with its version, the window argument, and each split's
+    content hash: what `python -m pipelines reconstruct` needs to rebuild the splits exactly."""
     origins = input_origins()
     versions = None
     if os.environ.get("SM_LOCAL_RUNTIME") != "1" and origins:
         from pipelines.clients import client  # only inside SageMaker, where the job role may read object versions
 
         versions = s3_version_lookup(client("s3"))
-    write_json(report_dir / MANIFEST, {"inputs": describe_inputs(inputs, origins, versions)})
-    write_json(report_dir / REPORT, document)
-    return document
+    config_dir = contract.processing_input("config")
+    read = {**inputs, "config": config_dir}
+    splits = {}
+    if passed:
+        for name in ("train", "validation", "test"):
+            splits[name] = describe_split(contract.processing_output(name) / f"{name}.parquet")
+    return {
+        "format": MANIFEST_FORMAT,
+        "window_end": window_end,
+        "inputs": describe_inputs(read, origins, versions, files={"config": [config_dir / naming.CONFIG_FILE]}),
+        "splits": splits,
+    }
 
 
 def write_scoring_rows(test: pd.DataFrame, config: ModelConfig) -> int:

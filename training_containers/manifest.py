@@ -3,18 +3,27 @@
 Inside a SageMaker processing container, /opt/ml/config/processingjobconfig.json says which S3
 URI each input came from; each file's S3 object and version id follow from that. Locally the
 file's own path is recorded. Size and sha256 are always measured from the bytes read.
+
+The manifest (format 2) also records the window argument and each split's rows and content hash
+(`describe_split`), so `python -m pipelines reconstruct` can rebuild the splits from the objects
+and prove them equal (pipelines.lineage).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from training_containers.contract import opt_ml
 from training_containers.files import list_tables, read_json, sha256_of
 
 VersionLookup = Callable[[str, str], str | None]
+MANIFEST_FORMAT = 2  # 1: inputs only (no splits, no window argument, no config)
 
 
 def input_origins() -> dict[str, dict[str, Any]]:
@@ -45,12 +54,17 @@ def s3_version_lookup(client: Any) -> VersionLookup:
 
 
 def describe_inputs(
-    inputs: dict[str, Path], origins: dict[str, dict[str, Any]], versions: VersionLookup | None
+    inputs: dict[str, Path],
+    origins: dict[str, dict[str, Any]],
+    versions: VersionLookup | None,
+    files: dict[str, list[Path]] | None = None,
 ) -> list[dict[str, Any]]:
+    """One entry per file read: the tables of each input (what was read; a stray file fails the
+    data checks), or the files `files` names for an input that holds no table (the config)."""
     entries = []
     for name, folder in sorted(inputs.items()):
         origin = origins.get(name, {})
-        for path in list_tables(folder).tables:  # what was read; a stray file fails the data checks
+        for path in (files or {}).get(name) or list_tables(folder).tables:
             relative = path.relative_to(folder).as_posix() if folder.is_dir() else path.name
             entry: dict[str, Any] = {
                 "input": name,
@@ -60,7 +74,10 @@ def describe_inputs(
             }
             s3_uri = origin.get("s3_uri")
             if s3_uri and str(s3_uri).startswith("s3://"):
-                uri = str(s3_uri).rstrip("/") + "/" + relative
+                # An input naming one object (the content-addressed config) holds it under its own
+                # name; an input naming a prefix holds each object under its key below the prefix.
+                exact = str(s3_uri).rstrip("/").endswith("/" + relative)
+                uri = str(s3_uri) if exact else str(s3_uri).rstrip("/") + "/" + relative
                 entry["uri"] = uri
                 bucket, _, key = uri.removeprefix("s3://").partition("/")
                 entry["version_id"] = versions(bucket, key) if versions else None
@@ -70,3 +87,17 @@ def describe_inputs(
                 entry["dataset_definition"] = origin["dataset_definition"]
             entries.append(entry)
     return entries
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A table's content, whatever file format holds it: sha256 over its column names and types
+    and pandas' hash of every row, in order (so the same rows in another order differ)."""
+    digest = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def describe_split(path: Path) -> dict[str, Any]:
+    """A split as DataPull wrote it: rows, content hash (read back from the file) and file hash."""
+    frame = pd.read_parquet(path)
+    return {"file": path.name, "rows": len(frame), "sha256": frame_sha256(frame), "file_sha256": sha256_of(path)}

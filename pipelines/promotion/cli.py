@@ -13,7 +13,7 @@ from typing import Any
 from pipelines.promotion.controller import Promotion
 
 
-def _controller(args: argparse.Namespace) -> tuple[Promotion, Any]:
+def controller(args: argparse.Namespace) -> tuple[Promotion, Any]:
     from pipelines.config import load_config
 
     config = load_config(args.config)
@@ -67,35 +67,35 @@ def _line(record: dict[str, Any]) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    promotion, _ = _controller(args)
+    promotion, _ = controller(args)
     status = promotion.status()
     print(json.dumps(status, indent=2) if args.json else render_status(status))
     return 0
 
 
 def _approve(args: argparse.Namespace) -> int:
-    promotion, _ = _controller(args)
+    promotion, _ = controller(args)
     version = promotion.approve(args.version, actor=args.actor, reason=args.reason)
     print(f"{version.label} approved by {args.actor}: now {version.stage.value}")
     return 0
 
 
 def _reject(args: argparse.Namespace) -> int:
-    promotion, _ = _controller(args)
+    promotion, _ = controller(args)
     version = promotion.reject(args.version, actor=args.actor, reason=args.reason)
     print(f"{version.label} rejected by {args.actor}: {args.reason or 'no reason given'}")
     return 0
 
 
 def _promote(args: argparse.Namespace) -> int:
-    promotion, evidence = _controller(args)
+    promotion, evidence = controller(args)
     version = promotion.promote(args.version, force=args.force, evidence=evidence, actor=args.actor)
     print(f"{version.label} is now {version.stage.value}")
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    promotion, _ = _controller(args)
+    promotion, _ = controller(args)
     before = promotion.production()
     restored = promotion.rollback(actor=args.actor, reason=args.reason)
     print(f"rolled back {before.label if before else '-'} -> {restored.label} (production)")
@@ -103,21 +103,21 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    promotion, _ = _controller(args)
+    promotion, _ = controller(args)
     for record in promotion.history():
         print(json.dumps(record) if args.json else _line(record))
     return 0
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    promotion, _ = _controller(args)
+    promotion, _ = controller(args)
     applied = promotion.reconcile(actor=args.actor)
     print(f"endpoint: {applied}")
     return 0
 
 
 def _shadow_evaluate(args: argparse.Namespace) -> int:
-    promotion, evidence = _controller(args)
+    promotion, evidence = controller(args)
     decision = promotion.evaluate_shadow(evidence)
     print("no version in shadow" if decision is None else f"{decision.verdict}: {decision.reason}")
     return 0

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 from moto import mock_aws
 
@@ -62,3 +63,17 @@ def test_local_inputs_record_their_path(tmp_path: Path) -> None:
     (folder / "x.parquet").write_bytes(b"PAR1")
     (entry,) = describe_inputs({"fresh": folder}, {}, None)
     assert entry["uri"] == str((folder / "x.parquet").resolve()) and "version_id" not in entry
+
+
+def test_a_tables_content_hash_follows_its_rows_their_order_and_types_not_its_file(tmp_path: Path) -> None:
+    from training_containers.manifest import describe_split, frame_sha256
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, float("nan")], "region": ["north", None, "east"], "w": [1, 1, 2]})
+    frame.to_parquet(tmp_path / "a.parquet", index=False)
+    frame.to_parquet(tmp_path / "b.parquet", index=False, compression="gzip")  # other bytes, same rows
+    a, b = describe_split(tmp_path / "a.parquet"), describe_split(tmp_path / "b.parquet")
+    assert a["sha256"] == b["sha256"] == frame_sha256(pd.read_parquet(tmp_path / "a.parquet"))
+    assert a["file_sha256"] != b["file_sha256"] and a["rows"] == 3
+    assert frame_sha256(frame.iloc[::-1]) != frame_sha256(frame)  # the order is part of the content
+    assert frame_sha256(frame.assign(w=[1, 1, 3])) != frame_sha256(frame)  # and every weight
+    assert frame_sha256(frame.astype({"w": "float64"})) != frame_sha256(frame)  # and the types

@@ -1,0 +1,149 @@
+"""Rebuild a registered version's train/validation/test splits from its dataset manifest.
+
+Every object the manifest names is read by its recorded version and checked (size, sha256);
+the objects are laid out as DataPull's processing inputs were, and DataPull's own `run` builds
+the splits with the recorded window argument. Each rebuilt split's content hash must equal the
+one recorded at training time. Anything that differs is an error naming it; nothing is written
+over a non-empty output folder unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.errors import PipelinesError
+from pipelines.lineage.objects import Objects
+
+SPLITS = ("train", "validation", "test")
+REPORT_FILE = "reconstruction.json"
+
+
+class ReconstructError(PipelinesError):
+    """The version cannot be rebuilt as it was; the message names what differs or is missing."""
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    version: str
+    manifest: str
+    objects: int
+    splits: dict[str, dict[str, Any]]  # name -> rows, sha256, recorded sha256, file, file_sha256_equal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "manifest": self.manifest, "objects": self.objects, "splits": self.splits}
+
+
+def reconstruct(
+    label: str, metadata: dict[str, str], objects: Objects, out: Path, force: bool = False
+) -> Reconstruction:
+    """Rebuild version `label` (its registry metadata) into `out`: the three splits as Parquet and
+    reconstruction.json."""
+    manifest_uri = metadata.get("DatasetManifest", "")
+    if not manifest_uri:
+        raise ReconstructError(f"{label} has no DatasetManifest in its registry entry: it cannot be reconstructed")
+    manifest = _manifest(label, manifest_uri, objects)
+    _prepare(out, force)
+    with tempfile.TemporaryDirectory(prefix="reconstruct-") as temporary:
+        stage = Path(temporary)
+        for entry in manifest["inputs"]:
+            _stage(entry, objects, stage / "processing" / "input" / entry["input"])
+        with _job_environment(stage):
+            from training_containers import data_pull
+
+            report = data_pull.run(manifest["window_end"])
+        if not report["passed"]:
+            raise ReconstructError(
+                f"{label}: DataPull's checks fail on the recorded objects: {report['failure_message']}"
+            )
+        splits = {name: _compare(label, name, stage, manifest["splits"][name], out) for name in SPLITS}
+    done = Reconstruction(label, manifest_uri, len(manifest["inputs"]), splits)
+    (out / REPORT_FILE).write_text(json.dumps(done.to_json(), indent=2) + "\n", encoding="utf-8")
+    return done
+
+
+def _manifest(label: str, uri: str, objects: Objects) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads(objects.read(uri))
+    except PipelinesError as error:
+        raise ReconstructError(f"{label}: its dataset manifest cannot be read: {error}") from None
+    if manifest.get("format", 1) < 2 or "splits" not in manifest:
+        raise ReconstructError(
+            f"{label}: its manifest ({uri}) was written before manifests recorded the splits and the config "
+            "(manifest format 1): the objects it names can be checked, but the splits cannot be proven equal"
+        )
+    return manifest
+
+
+def _prepare(out: Path, force: bool) -> None:
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ReconstructError(f"{out} is not empty: choose another --out, or pass --force to write over it")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (*(f"{split}.parquet" for split in SPLITS), REPORT_FILE):
+        (out / name).unlink(missing_ok=True)
+
+
+def _stage(entry: dict[str, Any], objects: Objects, folder: Path) -> None:
+    """Fetch one recorded object, check it is the one read, and put it where DataPull found it."""
+    uri, version = entry["uri"], entry.get("version_id")
+    named = f"{entry['input']} object {uri}" + (f" (version {version})" if version else "")
+    if entry.get("dataset_definition") and not str(uri).startswith("s3://"):
+        raise ReconstructError(
+            f"{named}: an Athena or Redshift result read from the job's disk; the manifest names no S3 object to "
+            "fetch it from"
+        )
+    try:
+        content = objects.read(uri, version)
+    except PipelinesError as error:
+        raise ReconstructError(f"{named} cannot be read: {error}") from None
+    if len(content) != entry["size"]:
+        raise ReconstructError(f"{named} has {len(content)} bytes; {entry['size']} were read at training time")
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != entry["sha256"]:
+        raise ReconstructError(f"{named} has sha256 {digest}; {entry['sha256']} was read at training time")
+    target = folder / entry["path"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+
+
+def _compare(label: str, name: str, stage: Path, recorded: dict[str, Any], out: Path) -> dict[str, Any]:
+    from training_containers.manifest import describe_split
+
+    built = stage / "processing" / "output" / name / f"{name}.parquet"
+    rebuilt = describe_split(built)
+    if rebuilt["sha256"] != recorded["sha256"] or rebuilt["rows"] != recorded["rows"]:
+        raise ReconstructError(
+            f"{label}: the rebuilt {name} split ({rebuilt['rows']} rows, sha256 {rebuilt['sha256']}) differs from the "
+            f"one trained on ({recorded['rows']} rows, sha256 {recorded['sha256']})"
+        )
+    shutil.copyfile(built, out / f"{name}.parquet")
+    return {
+        "rows": rebuilt["rows"],
+        "sha256": rebuilt["sha256"],
+        "recorded_sha256": recorded["sha256"],
+        # The Parquet bytes also depend on the writer's version; the content hash does not.
+        "file_sha256_equal": rebuilt["file_sha256"] == recorded["file_sha256"],
+    }
+
+
+@contextlib.contextmanager
+def _job_environment(stage: Path) -> Iterator[None]:
+    """DataPull's container contract, in this process: /opt/ml under `stage`, no S3 lookups."""
+    saved = {name: os.environ.get(name) for name in ("OPT_ML_ROOT", "SM_LOCAL_RUNTIME")}
+    os.environ["OPT_ML_ROOT"], os.environ["SM_LOCAL_RUNTIME"] = str(stage), "1"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

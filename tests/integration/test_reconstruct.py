@@ -1,0 +1,159 @@
+"""`python -m pipelines reconstruct`: a version trained by the local runtime is rebuilt from its
+dataset manifest, its splits proven equal to the ones it was trained on; every way the recorded
+data can be gone or changed is an error naming it, and nothing is written over an output folder
+without --force."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+from moto import mock_aws
+
+from pipelines.cli import main
+from pipelines.lineage.objects import LocalObjects, MissingObject, S3Objects
+from pipelines.lineage.reconstruct import ReconstructError, reconstruct
+from pipelines.local.workspace import Workspace
+from pipelines.promotion.versions import model_version
+from tests.problem_types import config_dict, seeded
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A workspace whose first run registered v1 (a regression, the quickest example)."""
+    folder = tmp_path_factory.mktemp("reconstruct")
+    workspace = seeded(config_dict("regression", "gradient_boosting", folder), folder)
+    execution = workspace.run(echo=lambda _: None)
+    assert execution.status == "Succeeded", execution.failure_reason
+    return workspace
+
+
+def copy_of(workspace: Workspace, folder: Path) -> Workspace:
+    """A workspace to damage without touching the module's."""
+    shutil.copytree(workspace.root, folder / "workspace")
+    return Workspace(workspace.config, folder / "workspace")
+
+
+def v1(workspace: Workspace) -> tuple[str, dict[str, str]]:
+    (package,) = workspace.runtime().registry.list_model_packages(workspace.config.registry.model_package_group)
+    version = model_version(package)
+    return version.label, version.metadata
+
+
+def manifest(workspace: Workspace) -> dict[str, object]:
+    document: dict[str, object] = workspace.s3.read_json(v1(workspace)[1]["DatasetManifest"])
+    return document
+
+
+def test_the_cli_rebuilds_the_splits_a_version_was_trained_on(
+    trained: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = trained.root.parent / "config.yaml"
+    out = tmp_path / "v1"
+    assert main(["reconstruct", str(config_file), "v1", "--out", str(out), "--workdir", str(trained.root)]) == 0
+
+    recorded = manifest(trained)["splits"]
+    report = json.loads((out / "reconstruction.json").read_text())
+    for name in ("train", "validation", "test"):
+        rebuilt = pd.read_parquet(out / f"{name}.parquet")
+        assert len(rebuilt) == recorded[name]["rows"] > 0  # type: ignore[index]
+        assert report["splits"][name]["sha256"] == recorded[name]["sha256"]  # type: ignore[index]
+        assert report["splits"][name]["file_sha256_equal"] is True  # same writer, same bytes
+    # the very rows the Train job read: its train channel is DataPull's output
+    execution = next((trained.root / "executions").iterdir()).name
+    trained_on = next(trained.root.rglob(f"*{execution}*/DataPull/output/train/train.parquet"), None) or next(
+        trained.s3.root.rglob("train/train.parquet")
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "train.parquet"), pd.read_parquet(trained_on))
+    printed = capsys.readouterr().out
+    assert "v1: " in printed and "objects read by their recorded version" in printed
+    assert report["objects"] == len(manifest(trained)["inputs"]) >= 2  # type: ignore[arg-type]  # config and data
+
+
+def test_the_manifest_records_the_config_as_its_content_addressed_object(trained: Workspace) -> None:
+    entries = {entry["input"]: entry for entry in manifest(trained)["inputs"]}  # type: ignore[union-attr,index]
+    config = entries["config"]
+    assert config["uri"].endswith("/model-config.json") and "/config/" in config["uri"]
+    assert trained.s3.path(config["uri"]).is_file()  # the object itself, not a prefix of it
+    assert entries["fresh"]["uri"].startswith("s3://") and entries["fresh"]["uri"].endswith("part-0.parquet")
+
+
+def test_an_overwritten_input_is_named_with_both_hashes(trained: Workspace, tmp_path: Path) -> None:
+    workspace = copy_of(trained, tmp_path)
+    fresh = next(e for e in manifest(workspace)["inputs"] if e["input"] == "fresh")  # type: ignore[union-attr,index]
+    path = workspace.s3.path(fresh["uri"])
+    frame = pd.read_parquet(path)
+    frame.loc[0, "x1"] += 1.0  # one value changed in place
+    frame.to_parquet(path, index=False)
+    label, metadata = v1(workspace)
+    with pytest.raises(ReconstructError) as error:
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+    message = str(error.value)
+    assert f"fresh object {fresh['uri']}" in message and fresh["sha256"] in message
+    assert "read at training time" in message
+
+
+def test_a_deleted_input_is_named(trained: Workspace, tmp_path: Path) -> None:
+    workspace = copy_of(trained, tmp_path)
+    fresh = next(e for e in manifest(workspace)["inputs"] if e["input"] == "fresh")  # type: ignore[union-attr,index]
+    workspace.s3.path(fresh["uri"]).unlink()
+    label, metadata = v1(workspace)
+    with pytest.raises(ReconstructError, match=r"fresh object .*part-0\.parquet cannot be read: .*no such object"):
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+
+
+def test_a_version_registered_before_manifests_recorded_splits_is_refused(trained: Workspace, tmp_path: Path) -> None:
+    workspace = copy_of(trained, tmp_path)
+    label, metadata = v1(workspace)
+    old = {"inputs": manifest(workspace)["inputs"]}  # what DataPull wrote before format 2
+    workspace.s3.put_bytes(metadata["DatasetManifest"], json.dumps(old).encode())
+    with pytest.raises(ReconstructError, match="manifest format 1"):
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+    without = {k: v for k, v in metadata.items() if k != "DatasetManifest"}
+    with pytest.raises(ReconstructError, match="v1 has no DatasetManifest"):
+        reconstruct(label, without, LocalObjects(workspace.s3), tmp_path / "out")
+
+
+def test_rebuilt_splits_that_differ_are_an_error(trained: Workspace, tmp_path: Path) -> None:
+    workspace = copy_of(trained, tmp_path)
+    label, metadata = v1(workspace)
+    document = manifest(workspace)
+    document["splits"]["test"]["sha256"] = "0" * 64  # type: ignore[index]
+    workspace.s3.put_bytes(metadata["DatasetManifest"], json.dumps(document).encode())
+    with pytest.raises(ReconstructError, match=r"the rebuilt test split \(\d+ rows, sha256 \w+\) differs"):
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+
+
+def test_nothing_is_written_over_an_output_folder_without_force(trained: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    label, metadata = v1(trained)
+    with pytest.raises(ReconstructError, match=r"is not empty: .*--force"):
+        reconstruct(label, metadata, LocalObjects(trained.s3), out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    reconstruct(label, metadata, LocalObjects(trained.s3), out, force=True)
+    assert (out / "train.parquet").is_file() and (out / "notes.txt").read_text() == "mine"
+
+
+def test_on_s3_the_recorded_version_is_read_even_after_an_overwrite(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="data")
+        s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="data", Key="fresh/part-0.csv", Body=b"a,b\n1,2\n")["VersionId"]
+        s3.put_object(Bucket="data", Key="fresh/part-0.csv", Body=b"a,b\n9,9\n")  # overwritten since
+        objects = S3Objects(s3)
+        assert objects.read("s3://data/fresh/part-0.csv", first) == b"a,b\n1,2\n"
+        assert objects.read("s3://data/fresh/part-0.csv") == b"a,b\n9,9\n"
+        s3.delete_object(Bucket="data", Key="fresh/part-0.csv", VersionId=first)  # expired by a lifecycle rule
+        with pytest.raises(MissingObject, match=rf"s3://data/fresh/part-0\.csv version {first}: NoSuchVersion"):
+            objects.read("s3://data/fresh/part-0.csv", first)
+        with pytest.raises(MissingObject, match="NoSuchKey"):
+            objects.read("s3://data/other.csv")
