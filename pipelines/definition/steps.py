@@ -428,6 +428,8 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
             "CodeVersion": job.code_version,
             "ImageUri": job.model_image,
             "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            # a script's code, content-addressed (its key holds its sha256): what reproduce runs
+            **({"SourceArchive": job.staged["source"].uri} if "source" in job.staged else {}),
         },
     )
     return ModelStep(name=REGISTER, display_name="Register candidate", step_args=step_args)

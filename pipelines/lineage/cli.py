@@ -1,5 +1,6 @@
-"""`reconstruct`: a registered version's training data rebuilt and proven equal, from the local
-workspace or (`--aws`) the deployed registry and the data bucket's object versions."""
+"""`reconstruct` (a registered version's training data rebuilt and proven equal) and `reproduce`
+(the version retrained from it and compared), from the local workspace or (`--aws`) the deployed
+registry and the buckets' object versions."""
 
 from __future__ import annotations
 
@@ -41,16 +42,39 @@ def _reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from pipelines.lineage.reproduce import reproduce
+    from pipelines.promotion.cli import controller
+
+    promotion, _ = controller(args)
+    done = reproduce(promotion.find(args.version), _objects(args, promotion.config), Path(args.out), args.force)
+    if args.json:
+        print(json.dumps(done.to_json(), indent=2))
+        return 0
+    print(f"{done.version}: data rebuilt ({done.data.objects} objects verified, splits equal to those trained on)")
+    for note in done.notes:
+        print(f"  note: {note}")
+    print("  metric                      registered            reproduced")
+    for name, pair in done.metrics.items():
+        print(f"  {name:<27} {pair['registered']!r:<21} {pair['reproduced']!r}")
+    for name, same in done.model_files.items():
+        print(f"  {name}: sha256 {'identical' if same else 'differs'}")
+    print(f"reproduced: every metric equal; written to {args.out}")
+    return 0
+
+
 def add_commands(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "reconstruct", help="rebuild a version's train/validation/test splits and prove them equal"
-    )
-    parser.add_argument("config")
-    parser.add_argument("version", help="version number (7 or v7) or model package ARN")
-    parser.add_argument("--out", required=True, help="folder for the splits and reconstruction.json")
-    parser.add_argument("--force", action="store_true", help="write over a non-empty --out")
-    parser.add_argument("--json", action="store_true", help="print the reconstruction report as JSON")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workdir", help="local workspace (default out/local/MODEL)")
-    where.add_argument("--aws", action="store_true", help="the deployed registry and S3, with your AWS credentials")
-    parser.set_defaults(handler=_reconstruct)
+    for name, handler, text in (
+        ("reconstruct", _reconstruct, "rebuild a version's train/validation/test splits and prove them equal"),
+        ("reproduce", _reproduce, "reconstruct a version's data, retrain it here and compare metrics and model"),
+    ):
+        parser: argparse.ArgumentParser = commands.add_parser(name, help=text)
+        parser.add_argument("config")
+        parser.add_argument("version", help="version number (7 or v7) or model package ARN")
+        parser.add_argument("--out", required=True, help="folder for what is rebuilt and its report")
+        parser.add_argument("--force", action="store_true", help="write over a non-empty --out")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--workdir", help="local workspace (default out/local/MODEL)")
+        where.add_argument("--aws", action="store_true", help="the deployed registry and S3, with your AWS credentials")
+        parser.set_defaults(handler=handler)

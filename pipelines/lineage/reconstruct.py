@@ -9,19 +9,18 @@ over a non-empty output folder unless asked.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines.errors import PipelinesError
+from pipelines.lineage.jobs import job_environment
 from pipelines.lineage.objects import Objects
+from pipelines.naming import CONFIG_FILE
 
 SPLITS = ("train", "validation", "test")
 REPORT_FILE = "reconstruction.json"
@@ -45,8 +44,8 @@ class Reconstruction:
 def reconstruct(
     label: str, metadata: dict[str, str], objects: Objects, out: Path, force: bool = False
 ) -> Reconstruction:
-    """Rebuild version `label` (its registry metadata) into `out`: the three splits as Parquet and
-    reconstruction.json."""
+    """Rebuild version `label` (its registry metadata) into `out`: the three splits as Parquet, the
+    config the run read (model-config.json) and reconstruction.json."""
     manifest_uri = metadata.get("DatasetManifest", "")
     if not manifest_uri:
         raise ReconstructError(f"{label} has no DatasetManifest in its registry entry: it cannot be reconstructed")
@@ -56,7 +55,7 @@ def reconstruct(
         stage = Path(temporary)
         for entry in manifest["inputs"]:
             _stage(entry, objects, stage / "processing" / "input" / entry["input"])
-        with _job_environment(stage):
+        with job_environment(stage):
             from training_containers import data_pull
 
             report = data_pull.run(manifest["window_end"])
@@ -65,6 +64,7 @@ def reconstruct(
                 f"{label}: DataPull's checks fail on the recorded objects: {report['failure_message']}"
             )
         splits = {name: _compare(label, name, stage, manifest["splits"][name], out) for name in SPLITS}
+        shutil.copyfile(stage / "processing" / "input" / "config" / CONFIG_FILE, out / CONFIG_FILE)
     done = Reconstruction(label, manifest_uri, len(manifest["inputs"]), splits)
     (out / REPORT_FILE).write_text(json.dumps(done.to_json(), indent=2) + "\n", encoding="utf-8")
     return done
@@ -87,7 +87,7 @@ def _prepare(out: Path, force: bool) -> None:
     if out.exists() and any(out.iterdir()) and not force:
         raise ReconstructError(f"{out} is not empty: choose another --out, or pass --force to write over it")
     out.mkdir(parents=True, exist_ok=True)
-    for name in (*(f"{split}.parquet" for split in SPLITS), REPORT_FILE):
+    for name in (*(f"{split}.parquet" for split in SPLITS), REPORT_FILE, CONFIG_FILE):
         (out / name).unlink(missing_ok=True)
 
 
@@ -132,18 +132,3 @@ def _compare(label: str, name: str, stage: Path, recorded: dict[str, Any], out: 
         # The Parquet bytes also depend on the writer's version; the content hash does not.
         "file_sha256_equal": rebuilt["file_sha256"] == recorded["file_sha256"],
     }
-
-
-@contextlib.contextmanager
-def _job_environment(stage: Path) -> Iterator[None]:
-    """DataPull's container contract, in this process: /opt/ml under `stage`, no S3 lookups."""
-    saved = {name: os.environ.get(name) for name in ("OPT_ML_ROOT", "SM_LOCAL_RUNTIME")}
-    os.environ["OPT_ML_ROOT"], os.environ["SM_LOCAL_RUNTIME"] = str(stage), "1"
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

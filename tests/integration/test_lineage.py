@@ -1,12 +1,14 @@
-"""`python -m pipelines reconstruct`: a version trained by the local runtime is rebuilt from its
-dataset manifest, its splits proven equal to the ones it was trained on; every way the recorded
-data can be gone or changed is an error naming it, and nothing is written over an output folder
-without --force."""
+"""`python -m pipelines reconstruct` and `reproduce`: a version trained by the local runtime is
+rebuilt from its dataset manifest, its splits proven equal to the ones it was trained on, then
+retrained here with metrics equal to the registered ones; every way the recorded data can be gone
+or changed, and another environment, is an error naming it; nothing is written over an output
+folder without --force."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import boto3
@@ -157,3 +159,67 @@ def test_on_s3_the_recorded_version_is_read_even_after_an_overwrite(monkeypatch:
             objects.read("s3://data/fresh/part-0.csv", first)
         with pytest.raises(MissingObject, match="NoSuchKey"):
             objects.read("s3://data/other.csv")
+
+
+def test_the_cli_reproduces_a_version_with_every_metric_equal(
+    trained: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = trained.root.parent / "config.yaml"
+    out = tmp_path / "v1"
+    assert main(["reproduce", str(config_file), "1", "--out", str(out), "--workdir", str(trained.root)]) == 0
+
+    report = json.loads((out / "reproduction.json").read_text())
+    evaluation = trained.s3.read_json(v1(trained)[1]["EvaluationReport"])
+    for name in ("rmse", "r2", "mae"):
+        pair = report["metrics"][f"test {name}"]
+        assert pair["registered"] == pair["reproduced"] == evaluation["metrics"][name]  # bit for bit
+    assert any(name.startswith("validation ") for name in report["metrics"])
+    assert report["model_files_identical"] == {"model.joblib": True}  # the same bytes: a deterministic fit
+    printed = capsys.readouterr().out
+    assert "reproduced: every metric equal" in printed and "model.joblib: sha256 identical" in printed
+
+
+def test_another_environment_is_refused_naming_each_difference(trained: Workspace, tmp_path: Path) -> None:
+    from pipelines.lineage.reproduce import ReproduceError, reproduce
+    from pipelines.promotion.versions import model_version
+
+    workspace = copy_of(trained, tmp_path)
+    (package,) = workspace.runtime().registry.list_model_packages(workspace.config.registry.model_package_group)
+    version = model_version(package)
+    archive = workspace.s3.path(version.version.model_data)
+    unpacked = tmp_path / "model"
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    metadata = json.loads((unpacked / "model_metadata.json").read_text())
+    metadata["environment"]["packages"]["scikit-learn"] = "1.5.0"
+    metadata["environment"]["python"] = "3.10.1"
+    (unpacked / "model_metadata.json").write_text(json.dumps(metadata))
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(unpacked.iterdir()):
+            tar.add(path, arcname=path.name)
+
+    with pytest.raises(ReproduceError) as error:
+        reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+    message = str(error.value)
+    assert "v1 was trained in another environment" in message
+    assert "scikit-learn 1.5.0 then, " in message and "python 3.10.1 then, " in message
+
+
+def test_a_script_model_is_reproduced_from_its_registered_source_archive(tmp_path: Path) -> None:
+    from pipelines.lineage.reproduce import reproduce
+
+    workspace = seeded(config_dict("regression", "script", tmp_path), tmp_path)
+    assert workspace.run(echo=lambda _: None).status == "Succeeded"
+    (package,) = workspace.runtime().registry.list_model_packages(workspace.config.registry.model_package_group)
+    version = model_version(package)
+    source = version.metadata["SourceArchive"]
+    assert source.endswith("/sourcedir.tar.gz") and workspace.s3.path(source).is_file()
+
+    done = reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+
+    evaluation = workspace.s3.read_json(version.metadata["EvaluationReport"])
+    assert done.metrics["test rmse"] == {
+        "registered": evaluation["metrics"]["rmse"],
+        "reproduced": evaluation["metrics"]["rmse"],
+    }
+    assert (tmp_path / "out" / "model" / "code").is_dir()  # the script's inference code, from the archive
