@@ -256,6 +256,9 @@ GROUND_TRUTH = "ground-truth"  # yyyy/mm/dd/hh/: labels, by Model Monitor's conv
 CHAMPION = "champion"  # champion.json, model.tar.gz, baseline_profile.json of production
 MONITORING = "monitoring"  # <job name>/: the drift monitor's reports
 SCRATCH = "scratch"
+# objects/<sha256>: every input object a run that passed its data checks read, by content, so a
+# version can be reconstructed after its source data is overwritten, expired or deleted
+LINEAGE = "lineage"
 CONFIG = "config"  # <sha>/model-config.json: content-addressed
 EDGE_CASES = "edge-cases"  # <sha>/edge-cases.csv: content-addressed
 SOURCE = "source"  # <sha>/sourcedir.tar.gz: a training script's folder, content-addressed

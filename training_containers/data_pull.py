@@ -33,7 +33,9 @@ from training_containers.manifest import (
     describe_inputs,
     describe_split,
     input_origins,
+    output_destination,
     s3_version_lookup,
+    snapshot,
 )
 from training_containers.monitor_baseline import baseline_files
 from training_containers.profile import baseline_profile
@@ -130,7 +132,7 @@ def run(window_end: str) -> dict[str, Any]:
             results = [check_history_present(history), *results]
 
     report_dir = contract.processing_output("report")
-    for name in ("train", "validation", "test", "baseline"):
+    for name in ("train", "validation", "test", "baseline", "snapshot"):
         contract.processing_output(name)
     document = report_document(results, window, {"fresh": len(fresh_rows), "historical": len(selected)})
     if document["passed"]:
@@ -165,16 +167,15 @@ def manifest(inputs: dict[str, Path], window_end: str, passed: bool) -> dict[str
         versions = s3_version_lookup(client("s3"))
     config_dir = contract.processing_input("config")
     read = {**inputs, "config": config_dir}
+    entries = describe_inputs(read, origins, versions, files={"config": [config_dir / naming.CONFIG_FILE]})
     splits = {}
     if passed:
         for name in ("train", "validation", "test"):
             splits[name] = describe_split(contract.processing_output(name) / f"{name}.parquet")
-    return {
-        "format": MANIFEST_FORMAT,
-        "window_end": window_end,
-        "inputs": describe_inputs(read, origins, versions, files={"config": [config_dir / naming.CONFIG_FILE]}),
-        "splits": splits,
-    }
+        destination = output_destination("snapshot")
+        if destination:  # the pipeline asks for it; a run by hand may not
+            snapshot(entries, read, contract.processing_output("snapshot"), destination)
+    return {"format": MANIFEST_FORMAT, "window_end": window_end, "inputs": entries, "splits": splits}
 
 
 def write_scoring_rows(test: pd.DataFrame, config: ModelConfig) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,30 @@ def input_origins() -> dict[str, dict[str, Any]]:
             "dataset_definition": dataset or None,
         }
     return origins
+
+
+def output_destination(name: str) -> str | None:
+    """The S3 URI a processing output is uploaded to, from the job's own config file."""
+    path = opt_ml() / "config" / "processingjobconfig.json"
+    if not path.exists():
+        return None
+    for item in read_json(path).get("ProcessingOutputConfig", {}).get("Outputs", []):
+        if item.get("OutputName") == name:
+            return str((item.get("S3Output") or {}).get("S3Uri") or "") or None
+    return None
+
+
+def snapshot(entries: list[dict[str, Any]], inputs: dict[str, Path], folder: Path, destination: str) -> None:
+    """A copy of each object read, named by its sha256, in `folder` (uploaded to `destination`):
+    the same content is one object however many runs read it. Each entry names its copy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        source = inputs[entry["input"]]
+        path = source if source.is_file() else source / entry["path"]
+        target = folder / entry["sha256"]
+        if not target.exists():
+            shutil.copyfile(path, target)
+        entry["snapshot"] = destination.rstrip("/") + "/" + entry["sha256"]
 
 
 def s3_version_lookup(client: Any) -> VersionLookup:

@@ -233,7 +233,9 @@ def outputs(step: Any) -> Any:
 
 
 def data_pull(job: Job) -> Any:
-    """DataPull+Validate: the window's train/validation/test splits, the data report and the baseline."""
+    """DataPull+Validate: the window's train/validation/test splits, the data report and the
+    baseline, and a content-addressed copy of every object it read (`naming.LINEAGE`)."""
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow import ProcessingStep
 
@@ -246,12 +248,20 @@ def data_pull(job: Job) -> Any:
         names.append("scoring")
         if "edge_cases" in job.staged:
             inputs.append(s3_input("edge_cases", job.staged["edge_cases"].uri))
+    snapshot = ProcessingOutput(  # content-addressed: one prefix for every run, each object stored once
+        output_name="snapshot",
+        s3_output=ProcessingS3Output(
+            s3_uri=naming.layout(job.config).uri(naming.LINEAGE, "objects"),
+            local_path=f"{PROCESSING}/output/snapshot",
+            s3_upload_mode="EndOfJob",
+        ),
+    )
     return ProcessingStep(
         name=DATA_PULL,
         display_name="Pull and validate data",
         step_args=job.processor("data_pull", "data-pull").run(
             inputs=inputs,
-            outputs=[s3_output(job, DATA_PULL, n) for n in names],
+            outputs=[*(s3_output(job, DATA_PULL, n) for n in names), snapshot],
             arguments=["--window-end", job.parameters[DATA_WINDOW_END]],
         ),
         property_files=[PropertyFile(name=VALIDATION_REPORT, output_name="report", path=naming.VALIDATION_FILE)],

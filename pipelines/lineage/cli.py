@@ -35,6 +35,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
         print(json.dumps(done.to_json(), indent=2))
         return 0
     print(f"{done.version}: {done.objects} objects read by their recorded version, size and sha256 verified")
+    for uri in done.from_snapshots:
+        print(f"  {uri}: gone or changed at its source; read from its lineage snapshot")
     for name in SPLITS:
         split = done.splits[name]
         print(f"  {name:<10} {split['rows']:>8} rows  sha256 {split['sha256'][:16]}  = recorded at training time")

@@ -35,10 +35,17 @@ class Reconstruction:
     version: str
     manifest: str
     objects: int
-    splits: dict[str, dict[str, Any]]  # name -> rows, sha256, recorded sha256, file, file_sha256_equal
+    splits: dict[str, dict[str, Any]]  # name -> rows, sha256, recorded sha256, file_sha256_equal
+    from_snapshots: list[str]  # objects gone or changed at their source, read from their lineage snapshot
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "manifest": self.manifest, "objects": self.objects, "splits": self.splits}
+        return {
+            "version": self.version,
+            "manifest": self.manifest,
+            "objects": self.objects,
+            "from_snapshots": self.from_snapshots,
+            "splits": self.splits,
+        }
 
 
 def reconstruct(
@@ -53,8 +60,9 @@ def reconstruct(
     _prepare(out, force)
     with tempfile.TemporaryDirectory(prefix="reconstruct-") as temporary:
         stage = Path(temporary)
-        for entry in manifest["inputs"]:
-            _stage(entry, objects, stage / "processing" / "input" / entry["input"])
+        fetched = [
+            _stage(entry, objects, stage / "processing" / "input" / entry["input"]) for entry in manifest["inputs"]
+        ]
         with job_environment(stage):
             from training_containers import data_pull
 
@@ -65,7 +73,10 @@ def reconstruct(
             )
         splits = {name: _compare(label, name, stage, manifest["splits"][name], out) for name in SPLITS}
         shutil.copyfile(stage / "processing" / "input" / "config" / CONFIG_FILE, out / CONFIG_FILE)
-    done = Reconstruction(label, manifest_uri, len(manifest["inputs"]), splits)
+    from_snapshots = [
+        e["uri"] for e, kind in zip(manifest["inputs"], fetched, strict=True) if kind == "lineage snapshot"
+    ]
+    done = Reconstruction(label, manifest_uri, len(manifest["inputs"]), splits, from_snapshots)
     (out / REPORT_FILE).write_text(json.dumps(done.to_json(), indent=2) + "\n", encoding="utf-8")
     return done
 
@@ -91,27 +102,48 @@ def _prepare(out: Path, force: bool) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _stage(entry: dict[str, Any], objects: Objects, folder: Path) -> None:
-    """Fetch one recorded object, check it is the one read, and put it where DataPull found it."""
+def _stage(entry: dict[str, Any], objects: Objects, folder: Path) -> str:
+    """Fetch one recorded object, check it is the one read, and put it where DataPull found it:
+    the object by its recorded version, else its lineage snapshot (the copy DataPull kept by
+    content). Returns which of the two it was."""
     uri, version = entry["uri"], entry.get("version_id")
     named = f"{entry['input']} object {uri}" + (f" (version {version})" if version else "")
-    if entry.get("dataset_definition") and not str(uri).startswith("s3://"):
-        raise ReconstructError(
-            f"{named}: an Athena or Redshift result read from the job's disk; the manifest names no S3 object to "
-            "fetch it from"
+    sources = []
+    if str(uri).startswith("s3://") or not entry.get("dataset_definition"):
+        sources.append(("recorded object", uri, version))
+    if entry.get("snapshot"):
+        sources.append(("lineage snapshot", entry["snapshot"], None))
+    problems = []
+    for kind, where, which in sources:
+        try:
+            content = objects.read(where, which)
+        except PipelinesError as error:
+            problems.append(f"cannot be read: {error}")
+            continue
+        problem = _difference(content, entry)
+        if problem:
+            problems.append(problem)
+            continue
+        target = folder / entry["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return kind
+    if not sources:
+        problems.append(
+            "is an Athena or Redshift result read from the job's disk, and no lineage snapshot of it was kept"
         )
-    try:
-        content = objects.read(uri, version)
-    except PipelinesError as error:
-        raise ReconstructError(f"{named} cannot be read: {error}") from None
+    elif len(problems) == 2:
+        problems[1] = f"its lineage snapshot {entry['snapshot']} {problems[1]}"
+    raise ReconstructError(f"{named} {'; '.join(problems)}")
+
+
+def _difference(content: bytes, entry: dict[str, Any]) -> str | None:
     if len(content) != entry["size"]:
-        raise ReconstructError(f"{named} has {len(content)} bytes; {entry['size']} were read at training time")
+        return f"has {len(content)} bytes; {entry['size']} were read at training time"
     digest = hashlib.sha256(content).hexdigest()
     if digest != entry["sha256"]:
-        raise ReconstructError(f"{named} has sha256 {digest}; {entry['sha256']} was read at training time")
-    target = folder / entry["path"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
+        return f"has sha256 {digest}; {entry['sha256']} was read at training time"
+    return None
 
 
 def _compare(label: str, name: str, stage: Path, recorded: dict[str, Any], out: Path) -> dict[str, Any]:

@@ -43,7 +43,9 @@ def render_status(status: dict[str, Any]) -> str:
         if entry is None:
             return f"  {label:<18} -"
         since = entry.get("StageChangedAt", "")
-        return f"  {label:<18} {entry['version']:<5} {entry['stage']:<11} since {since}  {entry['arn']}"
+        return f"  {label:<18} {entry['version']:<5} {entry['stage']:<11} since {since}  {entry['arn']}" + (
+            f"\n  {'':<18} {trained_by(entry.get('lineage', {}))}" if entry.get("lineage") else ""
+        )
 
     endpoint = status["endpoint"]
     lines = [
@@ -59,11 +61,23 @@ def render_status(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _line(record: dict[str, Any]) -> str:
+def trained_by(lineage: dict[str, str]) -> str:
+    """A version's lineage in one line: the execution, the data manifest, the code and environment."""
+    execution = lineage.get("PipelineExecutionArn", "-").rsplit("/", 1)[-1]
+    code, environment = lineage.get("CodeVersion", "-")[:12], lineage.get("EnvironmentHash", "-")[:12]
+    source = f", source {lineage['SourceArchive']}" if "SourceArchive" in lineage else ""
     return (
+        f"trained by execution {execution} on {lineage.get('DatasetManifest', '-')} "
+        f"(job code {code}, environment {environment}{source})"
+    )
+
+
+def _line(record: dict[str, Any]) -> str:
+    line = (
         f"{record['at']}  {record['action']:<15} {record['outcome']:<12} {record['version'] or '':<5} "
         f"{record['actor']}: {record['reason']}"
     )
+    return line + (f"\n    {trained_by(record['lineage'])}" if record.get("lineage") else "")
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ class StatusReport(VersionReading):
                         for k in (CHANGED_AT, SHADOW_STARTED, "TriggerReason", "TriggerAlarm")
                         if k in v.metadata
                     },
+                    "lineage": v.lineage,
                 }
             )
 
@@ -49,9 +50,14 @@ class StatusReport(VersionReading):
             "shadow": brief(self.shadow(versions)),
             "previous_champion": brief(self.previous_champion(versions)),
             "pending_approval": [v.label for v in versions if v.stage is Stage.REGISTERED],
-            "versions": [{"version": v.label, "stage": v.stage.value} for v in versions],
+            "versions": [{"version": v.label, "stage": v.stage.value, "lineage": v.lineage} for v in versions],
             "recent_decisions": [r.to_json() for r in self.audit.records(self.config.model.name)[-10:]],
         }
 
     def history(self) -> list[dict[str, Any]]:
-        return [r.to_json() for r in self.audit.records(self.config.model.name)]
+        """Every decision, oldest first, each with the lineage of the version it moved."""
+        lineage = {v.label: v.lineage for v in self.versions()}
+        return [
+            record | {"lineage": lineage.get(record.get("version") or "", {})}
+            for record in (r.to_json() for r in self.audit.records(self.config.model.name))
+        ]

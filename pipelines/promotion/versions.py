@@ -18,6 +18,10 @@ CHANGE_SEQUENCE = "StageChangeSequence"  # orders two moves within the same seco
 RESTORED_BY = "RestoredBy"  # on a version restored to production: "rollback" or "guardrails"
 ROLLBACK_OF = "RollbackOf"  # on a version restored by rollback: the version it replaced
 UPDATE_REQUESTED = "EndpointUpdateRequestedAt"  # on a promoted version, once its UpdateEndpoint was sent
+# What a version was made from (the Register step writes them): the dataset manifest, the training
+# environment's hash, the job code's content hash, a script's content-addressed source archive, the
+# image, and the execution that trained it. `reconstruct` and `reproduce` start from them.
+LINEAGE = ("PipelineExecutionArn", "DatasetManifest", "EnvironmentHash", "CodeVersion", "SourceArchive", "ImageUri")
 
 
 class Registry(Protocol):
@@ -50,6 +54,10 @@ class ModelVersion:
     @property
     def label(self) -> str:
         return f"v{self.version.number}"
+
+    @property
+    def lineage(self) -> dict[str, str]:
+        return {name: self.metadata[name] for name in LINEAGE if name in self.metadata}
 
 
 def model_version(described: dict[str, Any]) -> ModelVersion:

@@ -257,15 +257,21 @@ class RetrainingPipeline(Construct):
                 expiration=cdk.Duration.days(GROUND_TRUTH_DAYS),
             ),
             # Executions hold the artifacts registered model versions point at (model, reports,
-            # manifest): they move to cheaper storage but are never expired.
-            s3.LifecycleRule(
-                id="Executions",
-                prefix=names.layout.key(naming.EXECUTIONS),
-                transitions=[
-                    s3.Transition(
-                        storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=cdk.Duration.days(30)
-                    )
-                ],
+            # manifest), and lineage every input object those runs read, once by content (what
+            # `reconstruct` falls back to when the source data is gone): both move to cheaper
+            # storage but are never expired. Their cost is the distinct input bytes: an appended,
+            # partitioned dataset adds its new partitions only; one rewritten in place, a copy a run.
+            *(
+                s3.LifecycleRule(
+                    id=rule,
+                    prefix=names.layout.key(area),
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=cdk.Duration.days(30)
+                        )
+                    ],
+                )
+                for rule, area in (("Executions", naming.EXECUTIONS), ("Lineage", naming.LINEAGE))
             ),
         ]
 

@@ -80,6 +80,15 @@ def test_artifact_bucket_is_versioned_encrypted_private_logged_and_tls_only(temp
     )
     assert rules["GroundTruth"]["ExpirationInDays"] == 400 and "Executions" in rules
     assert "ExpirationInDays" not in rules["Executions"]
+    # what a registered version references is never expired: its run's outputs (model, reports,
+    # manifest), the content-addressed config and code it ran, and the input objects it read
+    kept = [f"fraud-detector/{area}/" for area in ("executions", "lineage", "config", "source", "edge-cases")]
+    for rule in rules.values():
+        if "ExpirationInDays" in rule or "ExpirationDate" in rule:
+            prefix = rule.get("Prefix") or rule.get("Filter", {}).get("Prefix", "")
+            assert not any(area.startswith(prefix) for area in kept), (rule["Id"], prefix)
+    assert rules["Lineage"]["Prefix"] == "fraud-detector/lineage/"
+    assert rules["Lineage"]["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30}]
     policies = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::S3::BucketPolicy").values()]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -84,28 +84,52 @@ def test_the_manifest_records_the_config_as_its_content_addressed_object(trained
     assert entries["fresh"]["uri"].startswith("s3://") and entries["fresh"]["uri"].endswith("part-0.parquet")
 
 
-def test_an_overwritten_input_is_named_with_both_hashes(trained: Workspace, tmp_path: Path) -> None:
+def test_every_object_read_is_kept_once_by_content_in_the_lineage_prefix(trained: Workspace) -> None:
+    for entry in manifest(trained)["inputs"]:  # type: ignore[attr-defined]
+        kept = trained.s3.path(entry["snapshot"])
+        assert entry["snapshot"].endswith(f"/lineage/objects/{entry['sha256']}")
+        assert kept.read_bytes() == trained.s3.path(entry["uri"]).read_bytes()
+
+
+def fresh_entry(workspace: Workspace) -> dict[str, str]:
+    found: dict[str, str] = next(e for e in manifest(workspace)["inputs"] if e["input"] == "fresh")  # type: ignore[attr-defined]
+    return found
+
+
+def test_an_overwritten_input_is_read_from_its_snapshot_and_named_when_that_is_gone_too(
+    trained: Workspace, tmp_path: Path
+) -> None:
     workspace = copy_of(trained, tmp_path)
-    fresh = next(e for e in manifest(workspace)["inputs"] if e["input"] == "fresh")  # type: ignore[union-attr,index]
+    fresh = fresh_entry(workspace)
     path = workspace.s3.path(fresh["uri"])
     frame = pd.read_parquet(path)
     frame.loc[0, "x1"] += 1.0  # one value changed in place
     frame.to_parquet(path, index=False)
     label, metadata = v1(workspace)
+
+    done = reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+    assert done.from_snapshots == [fresh["uri"]]
+    assert done.splits["train"]["sha256"] == manifest(trained)["splits"]["train"]["sha256"]  # type: ignore[index]
+
+    workspace.s3.path(fresh["snapshot"]).unlink()
     with pytest.raises(ReconstructError) as error:
-        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "again")
     message = str(error.value)
-    assert f"fresh object {fresh['uri']}" in message and fresh["sha256"] in message
-    assert "read at training time" in message
+    assert f"fresh object {fresh['uri']} has sha256 " in message and f"{fresh['sha256']} was read" in message
+    assert f"its lineage snapshot {fresh['snapshot']} cannot be read: " in message and "no such object" in message
 
 
-def test_a_deleted_input_is_named(trained: Workspace, tmp_path: Path) -> None:
+def test_a_deleted_input_is_read_from_its_snapshot_and_named_when_that_is_gone_too(
+    trained: Workspace, tmp_path: Path
+) -> None:
     workspace = copy_of(trained, tmp_path)
-    fresh = next(e for e in manifest(workspace)["inputs"] if e["input"] == "fresh")  # type: ignore[union-attr,index]
+    fresh = fresh_entry(workspace)
     workspace.s3.path(fresh["uri"]).unlink()
     label, metadata = v1(workspace)
+    assert reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out").from_snapshots == [fresh["uri"]]
+    workspace.s3.path(fresh["snapshot"]).unlink()
     with pytest.raises(ReconstructError, match=r"fresh object .*part-0\.parquet cannot be read: .*no such object"):
-        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "again")
 
 
 def test_a_version_registered_before_manifests_recorded_splits_is_refused(trained: Workspace, tmp_path: Path) -> None:
@@ -223,3 +247,26 @@ def test_a_script_model_is_reproduced_from_its_registered_source_archive(tmp_pat
         "reproduced": evaluation["metrics"]["rmse"],
     }
     assert (tmp_path / "out" / "model" / "code").is_dir()  # the script's inference code, from the archive
+
+
+def test_status_and_history_name_what_each_version_was_made_from(
+    trained: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = copy_of(trained, tmp_path)
+    config_file, where = str(trained.root.parent / "config.yaml"), ["--workdir", str(workspace.root)]
+    assert main(["approve", config_file, "v1", *where, "--reason", "reviewed"]) == 0
+    capsys.readouterr()
+    _, metadata = v1(workspace)
+    expected = {k: metadata[k] for k in ("PipelineExecutionArn", "DatasetManifest", "EnvironmentHash", "CodeVersion")}
+
+    assert main(["status", config_file, *where, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["versions"]
+    assert expected.items() <= listed["lineage"].items() and listed["lineage"]["ImageUri"]
+    assert main(["history", config_file, *where, "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (approval,) = [r for r in records if r["action"] == "approve"]
+    assert approval["version"] == "v1" and expected.items() <= approval["lineage"].items()
+    assert all(r["lineage"] == {} for r in records if not r["version"])  # decisions about no version
+    assert main(["history", config_file, *where]) == 0
+    execution = metadata["PipelineExecutionArn"].rsplit("/", 1)[-1]
+    assert f"trained by execution {execution} on {metadata['DatasetManifest']}" in capsys.readouterr().out
