@@ -59,7 +59,9 @@ class Reproduction:
 
 def reproduce(version: ModelVersion, objects: Objects, out: Path, force: bool = False) -> Reproduction:
     label = version.label
-    data = reconstruct(label, version.metadata, objects, out / "data", force)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ReproduceError(f"{out} is not empty: choose another --out, or pass --force to write over it")
+    data = reconstruct(label, version.metadata, objects, out / "data", force=True)
     registered = out / "registered"
     shutil.rmtree(registered, ignore_errors=True)
     _unpack(objects.read(version.version.model_data), registered)

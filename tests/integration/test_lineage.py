@@ -222,8 +222,12 @@ def test_another_environment_is_refused_naming_each_difference(trained: Workspac
         for path in sorted(unpacked.iterdir()):
             tar.add(path, arcname=path.name)
 
-    with pytest.raises(ReproduceError) as error:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(ReproduceError, match=r"is not empty: .*--force"):
         reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+    with pytest.raises(ReproduceError) as error:
+        reproduce(version, LocalObjects(workspace.s3), tmp_path / "out", force=True)
     message = str(error.value)
     assert "v1 was trained in another environment" in message
     assert "scikit-learn 1.5.0 then, " in message and "python 3.10.1 then, " in message
