@@ -46,6 +46,7 @@ class ModelVersion:
     stage: Stage
     metadata: dict[str, str]
     created: str
+    image_digest: str = ""  # SageMaker's, of the registered container's image (not set locally)
 
     @property
     def arn(self) -> str:
@@ -57,7 +58,8 @@ class ModelVersion:
 
     @property
     def lineage(self) -> dict[str, str]:
-        return {name: self.metadata[name] for name in LINEAGE if name in self.metadata}
+        found = {name: self.metadata[name] for name in LINEAGE if name in self.metadata}
+        return found | ({"ImageDigest": self.image_digest} if self.image_digest else {})
 
 
 def model_version(described: dict[str, Any]) -> ModelVersion:
@@ -79,6 +81,7 @@ def model_version(described: dict[str, Any]) -> ModelVersion:
         stage=stage_of(str(described.get("ModelApprovalStatus")), metadata),
         metadata=metadata,
         created=str(described.get("CreationTime", "")),
+        image_digest=str(container.get("ImageDigest", "")),
     )
 
 

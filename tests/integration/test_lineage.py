@@ -274,3 +274,11 @@ def test_status_and_history_name_what_each_version_was_made_from(
     assert main(["history", config_file, *where]) == 0
     execution = metadata["PipelineExecutionArn"].rsplit("/", 1)[-1]
     assert f"trained by execution {execution} on {metadata['DatasetManifest']}" in capsys.readouterr().out
+
+
+def test_the_image_digest_sagemaker_records_is_part_of_the_lineage(trained: Workspace) -> None:
+    (package,) = trained.runtime().registry.list_model_packages(trained.config.registry.model_package_group)
+    assert "ImageDigest" not in model_version(package).lineage  # the local registry computes none
+    container = package["InferenceSpecification"]["Containers"][0]
+    described = package | {"InferenceSpecification": {"Containers": [container | {"ImageDigest": "sha256:ab12"}]}}
+    assert model_version(described).lineage["ImageDigest"] == "sha256:ab12"
