@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.lineage.objects import LocalObjects, Objects, S3Objects
-from pipelines.lineage.reconstruct import SPLITS, reconstruct
+from pipelines.lineage.reconstruct import SPLITS, Reconstruction, reconstruct
+from pipelines.promotion.versions import ModelVersion
+
+if TYPE_CHECKING:
+    from pipelines.lineage.reproduce import Reproduction
 
 
 def _objects(args: argparse.Namespace, config: Any) -> Objects:
@@ -25,44 +30,48 @@ def _objects(args: argparse.Namespace, config: Any) -> Objects:
     return LocalObjects(Workspace(config, Path(args.workdir or f"out/local/{config.model.name}")).s3)
 
 
-def _reconstruct(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, act: Callable[..., Any], render: Callable[[Any], str]) -> int:
+    """Find the version, act on it with the workspace's or S3's objects, print the report."""
     from pipelines.promotion.cli import controller
 
     promotion, _ = controller(args)
-    version = promotion.find(args.version)
-    done = reconstruct(version.label, version.metadata, _objects(args, promotion.config), Path(args.out), args.force)
-    if args.json:
-        print(json.dumps(done.to_json(), indent=2))
-        return 0
-    print(f"{done.version}: {done.objects} objects read by their recorded version, size and sha256 verified")
-    for uri in done.from_snapshots:
-        print(f"  {uri}: gone or changed at its source; read from its lineage snapshot")
-    for name in SPLITS:
-        split = done.splits[name]
-        print(f"  {name:<10} {split['rows']:>8} rows  sha256 {split['sha256'][:16]}  = recorded at training time")
-    print(f"written to {args.out}")
+    done = act(promotion.find(args.version), _objects(args, promotion.config), Path(args.out), args.force)
+    print(json.dumps(done.to_json(), indent=2) if args.json else render(done))
     return 0
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    def act(version: ModelVersion, objects: Objects, out: Path, force: bool) -> Reconstruction:
+        return reconstruct(version.label, version.metadata, objects, out, force)
+
+    return _run(args, act, _reconstruction_text)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
     from pipelines.lineage.reproduce import reproduce
-    from pipelines.promotion.cli import controller
 
-    promotion, _ = controller(args)
-    done = reproduce(promotion.find(args.version), _objects(args, promotion.config), Path(args.out), args.force)
-    if args.json:
-        print(json.dumps(done.to_json(), indent=2))
-        return 0
-    print(f"{done.version}: data rebuilt ({done.data.objects} objects verified, splits equal to those trained on)")
-    for note in done.notes:
-        print(f"  note: {note}")
-    print("  metric                      registered            reproduced")
-    for name, pair in done.metrics.items():
-        print(f"  {name:<27} {pair['registered']!r:<21} {pair['reproduced']!r}")
-    for name, same in done.model_files.items():
-        print(f"  {name}: sha256 {'identical' if same else 'differs'}")
-    print(f"reproduced: every metric equal; written to {args.out}")
-    return 0
+    return _run(args, reproduce, _reproduction_text)
+
+
+def _reconstruction_text(done: Reconstruction) -> str:
+    lines = [f"{done.version}: {done.objects} objects read by their recorded version, size and sha256 verified"]
+    lines += [f"  {uri}: gone or changed at its source; read from its lineage snapshot" for uri in done.from_snapshots]
+    for name in SPLITS:
+        split = done.splits[name]
+        lines.append(
+            f"  {name:<10} {split['rows']:>8} rows  sha256 {split['sha256'][:16]}  = recorded at training time"
+        )
+    return "\n".join(lines)
+
+
+def _reproduction_text(done: Reproduction) -> str:
+    lines = [f"{done.version}: data rebuilt ({done.data.objects} objects verified, splits equal to those trained on)"]
+    lines += [f"  note: {note}" for note in done.notes]
+    lines.append(f"  {'metric':<27} {'registered':<21} reproduced")
+    lines += [f"  {name:<27} {pair['registered']!r:<21} {pair['reproduced']!r}" for name, pair in done.metrics.items()]
+    lines += [f"  {name}: sha256 {'identical' if same else 'differs'}" for name, same in done.model_files.items()]
+    lines.append("reproduced: every metric equal")
+    return "\n".join(lines)
 
 
 def add_commands(commands: Any) -> None:
