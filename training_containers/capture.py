@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.json as pa_json  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.json as pa_json
 
 from pipelines.config import FeatureType, ModelConfig
 from pipelines.drift import GROUND_TRUTH_COLUMN, INFERENCE_ID_COLUMN, INFERENCE_TIME_COLUMN, PREDICTION_COLUMN

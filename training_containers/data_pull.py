@@ -27,6 +27,7 @@ import pandas as pd
 from pipelines import naming
 from pipelines.config import ModelConfig, parse_config
 from training_containers import contract, scoring
+from training_containers.environment import environment
 from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.manifest import (
     MANIFEST_FORMAT,
@@ -34,6 +35,7 @@ from training_containers.manifest import (
     describe_split,
     input_origins,
     output_destination,
+    s3_object_exists,
     s3_version_lookup,
     snapshot,
 )
@@ -160,13 +162,14 @@ def manifest(inputs: dict[str, Path], window_end: str, passed: bool) -> dict[str
     """Every object read (the config too) with its version, the window argument, and each split's
     content hash: what `python -m pipelines reconstruct` needs to rebuild the splits exactly."""
     origins = input_origins()
-    versions = None
+    versions, kept = None, None
     if os.environ.get("SM_LOCAL_RUNTIME") != "1" and origins:
         from pipelines.clients import client  # only inside SageMaker, where the job role may read object versions
 
-        versions = s3_version_lookup(client("s3"))
-    config_dir = contract.processing_input("config")
-    read = {**inputs, "config": config_dir}
+        s3 = client("s3")
+        versions, kept = s3_version_lookup(s3), s3_object_exists(s3)
+    config_dir, edge_dir = contract.processing_input("config"), contract.processing_input("edge_cases")
+    read = {**inputs, "config": config_dir, **({"edge_cases": edge_dir} if edge_dir.exists() else {})}
     entries = describe_inputs(read, origins, versions, files={"config": [config_dir / naming.CONFIG_FILE]})
     splits = {}
     if passed:
@@ -174,8 +177,14 @@ def manifest(inputs: dict[str, Path], window_end: str, passed: bool) -> dict[str
             splits[name] = describe_split(contract.processing_output(name) / f"{name}.parquet")
         destination = output_destination("snapshot")
         if destination:  # the pipeline asks for it; a run by hand may not
-            snapshot(entries, read, contract.processing_output("snapshot"), destination)
-    return {"format": MANIFEST_FORMAT, "window_end": window_end, "inputs": entries, "splits": splits}
+            snapshot(entries, read, contract.processing_output("snapshot"), destination, kept)
+    return {
+        "format": MANIFEST_FORMAT,
+        "window_end": window_end,
+        "environment": environment(),  # DataPull's: what a reconstruction's differences may come from
+        "inputs": entries,
+        "splits": splits,
+    }
 
 
 def write_scoring_rows(test: pd.DataFrame, config: ModelConfig) -> int:

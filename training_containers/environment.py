@@ -34,6 +34,7 @@ def environment() -> dict[str, Any]:
     lock = LOCK_FILE.read_bytes() if LOCK_FILE.exists() else b""
     return {
         "python": platform.python_version(),
+        "machine": platform.machine(),  # float results can differ in the last bit between architectures
         "packages_lock_sha256": hashlib.sha256(lock).hexdigest(),
         "packages": {name: installed(name) for name in locked_packages()},  # what ran, not what was asked for
         "image_uri": os.environ.get("JOB_IMAGE_URI", "unknown"),
@@ -48,9 +49,11 @@ def environment_hash(env: dict[str, Any]) -> str:
 def differences(recorded: dict[str, Any], today: dict[str, Any]) -> list[str]:
     """What differs between the environment a model was trained in and today's, one line each:
     the Python version, each package whose installed version differs (or that one side lacks)."""
-    found = []
-    if recorded.get("python") != today.get("python"):
-        found.append(f"python {recorded.get('python')} then, {today.get('python')} now")
+    found = [
+        f"{name} {recorded.get(name)} then, {today.get(name)} now"
+        for name in ("python", "machine")
+        if name in recorded and recorded.get(name) != today.get(name)
+    ]
     then, now = recorded.get("packages"), today.get("packages", {})
     if then is None:
         found.append("the model's record names no package versions (trained before they were recorded)")

@@ -34,7 +34,7 @@ from pipelines.gates.metrics import as_classes
 from pipelines.gates.rules import Measurements, evaluate_gates, failure_message
 from training_containers import contract, models, scoring
 from training_containers.estimators import features_frame, predictions, targets
-from training_containers.files import read_json, read_tables, table_files, write_json
+from training_containers.files import read_json, read_tables, sha256_of, table_files, write_json
 from training_containers.metrics import gate_metrics, quality_statistics
 from training_containers.profile import with_predictions
 
@@ -144,6 +144,11 @@ def _edge_cases(predicted: np.ndarray | None, cases: pd.DataFrame | None, config
     }
 
 
+def _sha256_or_none(path: Path) -> str:
+    """A file's sha256, or "none" (registry metadata values may not be empty)."""
+    return sha256_of(path) if path.is_file() else "none"
+
+
 def _plain(value: Any) -> Any:
     """A value for JSON: numbers rounded, classes as text."""
     return round(float(value), 4) if isinstance(value, int | float | np.number) else str(value)
@@ -223,6 +228,9 @@ def run(workdir: Path) -> dict[str, Any]:
             "entry_point": candidate_metadata.get("entry_point"),  # a script model's
             "image": candidate_metadata.get("image"),  # an image model's
             "test_rows": len(test),
+            # what the registry anchors by content (reconstruct and reproduce check them)
+            "manifest_sha256": _sha256_or_none(contract.processing_input("report") / naming.MANIFEST_FILE),
+            "model_sha256": _sha256_or_none(contract.processing_input("model") / "model.tar.gz"),
         },
     }
     out = contract.processing_output("evaluation")

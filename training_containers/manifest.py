@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from training_containers.contract import opt_ml
 from training_containers.files import list_tables, read_json, sha256_of
@@ -55,17 +58,49 @@ def output_destination(name: str) -> str | None:
     return None
 
 
-def snapshot(entries: list[dict[str, Any]], inputs: dict[str, Path], folder: Path, destination: str) -> None:
-    """A copy of each object read, named by its sha256, in `folder` (uploaded to `destination`):
-    the same content is one object however many runs read it. Each entry names its copy."""
+def snapshot(
+    entries: list[dict[str, Any]],
+    inputs: dict[str, Path],
+    folder: Path,
+    destination: str,
+    kept: Callable[[str], bool] | None = None,
+) -> int:
+    """Each object read, named by its sha256, in `folder` (uploaded to `destination`), unless
+    `kept(uri)` says that content is there already: the same bytes are one object however many
+    runs read them, and a run uploads only what no run kept before. Each entry names its copy.
+    Returns how many were added."""
     folder.mkdir(parents=True, exist_ok=True)
+    added = 0
     for entry in entries:
+        uri = destination.rstrip("/") + "/" + entry["sha256"]
+        entry["snapshot"] = uri
+        target = folder / entry["sha256"]
+        if target.exists() or (kept is not None and kept(uri)):
+            continue
         source = inputs[entry["input"]]
         path = source if source.is_file() else source / entry["path"]
-        target = folder / entry["sha256"]
-        if not target.exists():
+        try:
+            os.link(path, target)  # the same volume: no second copy on the job's disk
+        except OSError:
             shutil.copyfile(path, target)
-        entry["snapshot"] = destination.rstrip("/") + "/" + entry["sha256"]
+        added += 1
+    return added
+
+
+def s3_object_exists(client: Any) -> Callable[[str], bool]:
+    """HeadObject: whether a lineage copy is there already (404: it is not)."""
+
+    def exists(uri: str) -> bool:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+        except Exception as error:
+            if getattr(error, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    return exists
 
 
 def s3_version_lookup(client: Any) -> VersionLookup:
@@ -114,15 +149,16 @@ def describe_inputs(
     return entries
 
 
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """A table's content, whatever file format holds it: sha256 over its column names and types
-    and pandas' hash of every row, in order (so the same rows in another order differ)."""
-    digest = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+def table_sha256(table: pa.Table) -> str:
+    """A table's content, whatever file holds it and whichever pandas reads it: sha256 over its
+    Arrow schema (column names and types) and pandas' hash of every row, in order (the same rows
+    in another order differ; a text value hashes alike as object or string dtype)."""
+    digest = hashlib.sha256(json.dumps([[field.name, str(field.type)] for field in table.schema]).encode())
+    digest.update(pd.util.hash_pandas_object(table.to_pandas(), index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
 def describe_split(path: Path) -> dict[str, Any]:
     """A split as DataPull wrote it: rows, content hash (read back from the file) and file hash."""
-    frame = pd.read_parquet(path)
-    return {"file": path.name, "rows": len(frame), "sha256": frame_sha256(frame), "file_sha256": sha256_of(path)}
+    table = pq.read_table(path)
+    return {"file": path.name, "rows": table.num_rows, "sha256": table_sha256(table), "file_sha256": sha256_of(path)}

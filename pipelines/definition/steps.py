@@ -348,15 +348,17 @@ def evaluate(job: Job, data_pull: Any, train: Any, scored: tuple[Any, Any] | Non
     pulled = outputs(data_pull)
     inputs = [
         s3_input("config", job.staged["config"].uri),
+        # the model (scored in process, or hashed only: lineage.model_sha256) and DataPull's
+        # report (lineage.manifest_sha256): the registry entry anchors both by content
+        s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts),
         s3_input("test", pulled["test"].S3Output.S3Uri),
         s3_input("baseline", pulled["baseline"].S3Output.S3Uri),
+        s3_input("report", pulled["report"].S3Output.S3Uri),
         s3_input("champion", job.parameters[CHAMPION_URI]),
     ]
     if "edge_cases" in job.staged:
         inputs.append(s3_input("edge_cases", job.staged["edge_cases"].uri))
-    if scored is None:
-        inputs.insert(1, s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts))
-    else:  # an image model: what its own server answered for the scoring rows
+    if scored is not None:  # an image model: what its own server answered for the scoring rows
         candidate, champion = scored
         inputs.append(s3_input("predictions", candidate.properties.TransformOutput.S3OutputPath))
         inputs.append(s3_input("champion_predictions", champion.properties.TransformOutput.S3OutputPath))
@@ -435,6 +437,8 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
             naming.EVALUATION_REPORT: Join(on="/", values=[evaluation_uri, naming.EVALUATION_FILE]),
             "BaselineProfile": Join(on="/", values=[evaluation_uri, naming.BASELINE_PROFILE]),
             "EnvironmentHash": _evaluation(evaluate, "lineage.environment_hash"),
+            "DatasetManifestSha256": _evaluation(evaluate, "lineage.manifest_sha256"),
+            "ModelSha256": _evaluation(evaluate, "lineage.model_sha256"),
             "CodeVersion": job.code_version,
             "ImageUri": job.model_image,
             "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,

@@ -50,12 +50,16 @@ def _reconstruct(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from pipelines.lineage.reproduce import reproduce
 
-    return _run(args, reproduce, _reproduction_text)
+    def act(version: ModelVersion, objects: Objects, out: Path, force: bool) -> Reproduction:
+        return reproduce(version, objects, out, force, args.tolerance)
+
+    return _run(args, act, _reproduction_text)
 
 
 def _reconstruction_text(done: Reconstruction) -> str:
-    lines = [f"{done.version}: {done.objects} objects read by their recorded version, size and sha256 verified"]
-    lines += [f"  {uri}: gone or changed at its source; read from its lineage snapshot" for uri in done.from_snapshots]
+    copies = f" ({len(done.from_snapshots)} from their lineage copy)" if done.from_snapshots else ""
+    lines = [f"{done.version}: {done.objects} objects read and verified by size and sha256{copies}"]
+    lines += [f"  {uri}: gone or changed at its source; read from its lineage copy" for uri in done.from_snapshots]
     for name in SPLITS:
         split = done.splits[name]
         lines.append(
@@ -70,7 +74,7 @@ def _reproduction_text(done: Reproduction) -> str:
     lines.append(f"  {'metric':<27} {'registered':<21} reproduced")
     lines += [f"  {name:<27} {pair['registered']!r:<21} {pair['reproduced']!r}" for name, pair in done.metrics.items()]
     lines += [f"  {name}: sha256 {'identical' if same else 'differs'}" for name, same in done.model_files.items()]
-    lines.append("reproduced: every metric equal")
+    lines.append("reproduced: every metric equal" + (f" within {done.tolerance:g}" if done.tolerance else ""))
     return "\n".join(lines)
 
 
@@ -88,4 +92,11 @@ def add_commands(commands: Any) -> None:
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--workdir", help="local workspace (default out/local/MODEL)")
         where.add_argument("--aws", action="store_true", help="the deployed registry and S3, with your AWS credentials")
+        if name == "reproduce":
+            parser.add_argument(
+                "--tolerance",
+                type=float,
+                default=0.0,
+                help="absolute difference allowed per metric (default 0: the same bits), for an undeterministic script",
+            )
         parser.set_defaults(handler=handler)

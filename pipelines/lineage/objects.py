@@ -13,7 +13,7 @@ from pipelines.naming import split_uri
 
 
 class MissingObject(PipelinesError):
-    """An object (or the recorded version of it) no longer exists."""
+    """An object (or the recorded version of it) cannot be read: gone, or not ours to read."""
 
 
 class Objects(Protocol):
@@ -42,10 +42,13 @@ class S3Objects:
         try:
             answer = self.client.get_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
         except Exception as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "NoSuchVersion", "404", "InvalidArgument"):
-                which = f" version {version_id}" if version_id else ""
-                raise MissingObject(f"{uri}{which}: {code} (deleted, or expired by a lifecycle rule?)") from None
-            raise
+            answer = getattr(error, "response", None)
+            if not isinstance(answer, dict):
+                raise
+            # NoSuchKey/NoSuchVersion: deleted or expired; AccessDenied: also what S3 answers for a
+            # missing key without s3:ListBucket (S3 API reference, GetObject); NoSuchBucket; a KMS denial
+            code, message = answer.get("Error", {}).get("Code", "?"), answer.get("Error", {}).get("Message", "")
+            which = f" version {version_id}" if version_id else ""
+            raise MissingObject(f"{uri}{which}: {code}" + (f" ({message})" if message else "")) from None
         content: bytes = answer["Body"].read()
         return content

@@ -56,7 +56,7 @@ def reconstruct(
     manifest_uri = metadata.get("DatasetManifest", "")
     if not manifest_uri:
         raise ReconstructError(f"{label} has no DatasetManifest in its registry entry: it cannot be reconstructed")
-    manifest = _manifest(label, manifest_uri, objects)
+    manifest = _manifest(label, manifest_uri, metadata.get("DatasetManifestSha256", "none"), objects)
     _prepare(out, force)
     with tempfile.TemporaryDirectory(prefix="reconstruct-") as temporary:
         stage = Path(temporary)
@@ -71,7 +71,8 @@ def reconstruct(
             raise ReconstructError(
                 f"{label}: DataPull's checks fail on the recorded objects: {report['failure_message']}"
             )
-        splits = {name: _compare(label, name, stage, manifest["splits"][name], out) for name in SPLITS}
+        why = _environment_note(manifest.get("environment"))
+        splits = {name: _compare(label, name, stage, manifest["splits"][name], out, why) for name in SPLITS}
         shutil.copyfile(stage / "processing" / "input" / "config" / CONFIG_FILE, out / CONFIG_FILE)
     from_snapshots = [
         e["uri"] for e, kind in zip(manifest["inputs"], fetched, strict=True) if kind == "lineage snapshot"
@@ -81,11 +82,19 @@ def reconstruct(
     return done
 
 
-def _manifest(label: str, uri: str, objects: Objects) -> dict[str, Any]:
+def _manifest(label: str, uri: str, recorded_sha256: str, objects: Objects) -> dict[str, Any]:
+    """The manifest, checked against the sha256 Evaluate recorded in the registry entry (a version
+    registered before that was recorded is read as it is)."""
     try:
-        manifest: dict[str, Any] = json.loads(objects.read(uri))
+        content = objects.read(uri)
     except PipelinesError as error:
         raise ReconstructError(f"{label}: its dataset manifest cannot be read: {error}") from None
+    digest = hashlib.sha256(content).hexdigest()
+    if recorded_sha256 != "none" and digest != recorded_sha256:
+        raise ReconstructError(
+            f"{label}: its dataset manifest {uri} has sha256 {digest}; the registry recorded {recorded_sha256}"
+        )
+    manifest: dict[str, Any] = json.loads(content)
     if manifest.get("format", 1) < 2 or "splits" not in manifest:
         raise ReconstructError(
             f"{label}: its manifest ({uri}) was written before manifests recorded the splits and the config "
@@ -137,6 +146,23 @@ def _stage(entry: dict[str, Any], objects: Objects, folder: Path) -> str:
     raise ReconstructError(f"{named} {'; '.join(problems)}")
 
 
+def _environment_note(recorded: dict[str, Any] | None) -> str:
+    """What differs from the environment DataPull ran in, for an error about different splits."""
+    from training_containers.environment import differences, environment
+
+    if recorded is None:
+        return ""
+    today = environment()
+    found = differences(recorded, today)
+    code = recorded.get("code_version", "unknown")
+    if code != "unknown":
+        from pipelines.definition.builder import code_version
+
+        if code != code_version():
+            found.append(f"the job code (then {code[:12]}, now {code_version()[:12]})")
+    return f"; DataPull then and now differ in: {'; '.join(found)}" if found else ""
+
+
 def _difference(content: bytes, entry: dict[str, Any]) -> str | None:
     if len(content) != entry["size"]:
         return f"has {len(content)} bytes; {entry['size']} were read at training time"
@@ -146,7 +172,7 @@ def _difference(content: bytes, entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _compare(label: str, name: str, stage: Path, recorded: dict[str, Any], out: Path) -> dict[str, Any]:
+def _compare(label: str, name: str, stage: Path, recorded: dict[str, Any], out: Path, why: str) -> dict[str, Any]:
     from training_containers.manifest import describe_split
 
     built = stage / "processing" / "output" / name / f"{name}.parquet"
@@ -154,7 +180,7 @@ def _compare(label: str, name: str, stage: Path, recorded: dict[str, Any], out: 
     if rebuilt["sha256"] != recorded["sha256"] or rebuilt["rows"] != recorded["rows"]:
         raise ReconstructError(
             f"{label}: the rebuilt {name} split ({rebuilt['rows']} rows, sha256 {rebuilt['sha256']}) differs from the "
-            f"one trained on ({recorded['rows']} rows, sha256 {recorded['sha256']})"
+            f"one trained on ({recorded['rows']} rows, sha256 {recorded['sha256']}){why}"
         )
     shutil.copyfile(built, out / f"{name}.parquet")
     return {

@@ -7,7 +7,9 @@ naming each difference: a reproduction elsewhere proves nothing. The Train job's
 on the rebuilt channels (a script from its registered, content-addressed source archive), then
 the new model is measured on the rebuilt test split as Evaluate measured the registered one.
 Every metric must equal the registered one bit for bit (the built-in estimators and a script
-that fixes its seeds are deterministic); the model files' sha256 are compared and reported.
+that fixes its seeds are deterministic), or within a stated absolute tolerance for a script that
+is not; the model files' sha256 are compared and reported. The registry anchors what is read:
+the model archive by its sha256 (ModelSha256), the environment record by EnvironmentHash.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import shutil
 import tarfile
 import tempfile
@@ -42,6 +45,7 @@ class ReproduceError(PipelinesError):
 @dataclass(frozen=True)
 class Reproduction:
     version: str
+    tolerance: float
     data: Reconstruction
     metrics: dict[str, dict[str, Any]]  # name -> registered, reproduced (test split, then validation)
     model_files: dict[str, bool]  # file -> same sha256 as the registered model's
@@ -50,6 +54,7 @@ class Reproduction:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
+            "tolerance": self.tolerance,
             "data": self.data.to_json(),
             "metrics": self.metrics,
             "model_files_identical": self.model_files,
@@ -57,20 +62,23 @@ class Reproduction:
         }
 
 
-def reproduce(version: ModelVersion, objects: Objects, out: Path, force: bool = False) -> Reproduction:
+def reproduce(
+    version: ModelVersion, objects: Objects, out: Path, force: bool = False, tolerance: float = 0.0
+) -> Reproduction:
+    """`tolerance`: how far (absolute) a reproduced metric may be from the registered one; 0, the
+    default, asks for the same bits (the built-in estimators under their seed give them)."""
     label = version.label
     if out.exists() and any(out.iterdir()) and not force:
         raise ReproduceError(f"{out} is not empty: choose another --out, or pass --force to write over it")
+    evaluation = json.loads(objects.read(version.metadata[EVALUATION_REPORT]))
+    image = evaluation.get("lineage", {}).get("image")
+    if image:
+        raise ReproduceError(f"{label} was trained by the team's image {image}: run that image to reproduce it")
     data = reconstruct(label, version.metadata, objects, out / "data", force=True)
     registered = out / "registered"
     shutil.rmtree(registered, ignore_errors=True)
-    _unpack(objects.read(version.version.model_data), registered)
-    metadata = json.loads((registered / "model_metadata.json").read_text(encoding="utf-8"))
-    if metadata.get("image"):
-        raise ReproduceError(
-            f"{label} was trained by the team's image {metadata['image']}: run that image to reproduce it"
-        )
-    notes = _check_environment(label, metadata, version.metadata.get("CodeVersion", ""))
+    metadata = _registered_model(label, version, objects, registered)
+    notes = _check_environment(label, metadata, version.metadata)
     config_text = (out / "data" / CONFIG_FILE).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="reproduce-") as temporary:
         opt_ml = Path(temporary)
@@ -86,24 +94,48 @@ def reproduce(version: ModelVersion, objects: Objects, out: Path, force: bool = 
             reproduced_model = out / "model"
             shutil.rmtree(reproduced_model, ignore_errors=True)
             shutil.copytree(opt_ml / "model", reproduced_model)
-    evaluation = json.loads(objects.read(version.metadata[EVALUATION_REPORT]))
-    metrics = _compare_metrics(label, config_text, out, metadata, evaluation)
-    done = Reproduction(label, data, metrics, _compare_files(registered, out / "model"), notes)
+    metrics = _compare_metrics(label, config_text, out, metadata, evaluation, tolerance)
+    done = Reproduction(label, tolerance, data, metrics, _compare_files(registered, out / "model"), notes)
     (out / REPORT_FILE).write_text(json.dumps(done.to_json(), indent=2) + "\n", encoding="utf-8")
     return done
 
 
-def _unpack(archive: bytes, folder: Path) -> None:
+def _registered_model(label: str, version: ModelVersion, objects: Objects, folder: Path) -> dict[str, Any]:
+    """The registered model archive, checked against the sha256 Evaluate recorded in the registry
+    entry, unpacked into `folder`; returns its model_metadata.json."""
+    archive = objects.read(version.version.model_data)
+    recorded = version.metadata.get("ModelSha256", "none")
+    digest = hashlib.sha256(archive).hexdigest()
+    if recorded != "none" and digest != recorded:
+        raise ReproduceError(
+            f"{label}: its model archive {version.version.model_data} has sha256 {digest}; "
+            f"the registry recorded {recorded}"
+        )
     folder.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
+    if not (folder / "model_metadata.json").is_file():
+        raise ReproduceError(
+            f"{label}: its model archive holds no model_metadata.json: not a model this project trained"
+        )
+    metadata: dict[str, Any] = json.loads((folder / "model_metadata.json").read_text(encoding="utf-8"))
+    return metadata
 
 
-def _check_environment(label: str, metadata: dict[str, Any], code_version: str) -> list[str]:
+def _check_environment(label: str, metadata: dict[str, Any], registry: dict[str, str]) -> list[str]:
+    """Refuse another environment, or a record the registry's EnvironmentHash does not match."""
     from pipelines.definition.builder import code_version as today_code
-    from training_containers.environment import differences, environment
+    from training_containers.environment import differences, environment, environment_hash
 
-    differ = differences(metadata.get("environment", {}), environment())
+    record = metadata.get("environment", {})
+    recorded_hash = registry.get("EnvironmentHash", "unknown")
+    if recorded_hash not in ("unknown", "none") and environment_hash(record) != recorded_hash:
+        raise ReproduceError(
+            f"{label}: the model archive's environment record hashes to {environment_hash(record)}, not to the "
+            f"registry's EnvironmentHash {recorded_hash}: the archive was changed after registration"
+        )
+    code_version = registry.get("CodeVersion", "")
+    differ = differences(record, environment())
     if differ:
         raise ReproduceError(
             f"{label} was trained in another environment: {'; '.join(differ)}. Reproduce it with these versions "
@@ -149,7 +181,7 @@ def _stage_source(opt_ml: Path, uri: str, objects: Objects) -> None:
 
 
 def _compare_metrics(
-    label: str, config_text: str, out: Path, registered: dict[str, Any], evaluation: dict[str, Any]
+    label: str, config_text: str, out: Path, registered: dict[str, Any], evaluation: dict[str, Any], tolerance: float
 ) -> dict[str, dict[str, Any]]:
     from training_containers import models
     from training_containers.evaluate import measure, score
@@ -162,14 +194,21 @@ def _compare_metrics(
     then_validation = registered.get("validation_metrics") or {}
     now_validation = reproduced.get("validation_metrics") or {}
     compared |= {f"validation {n}": (then_validation.get(n), now_validation.get(n)) for n in then_validation}
-    differ = [f"{name}: {a!r} registered, {b!r} reproduced" for name, (a, b) in compared.items() if not _same(a, b)]
+    differ = [
+        f"{name}: {a!r} registered, {b!r} reproduced" for name, (a, b) in compared.items() if not _same(a, b, tolerance)
+    ]
     if differ:
-        raise ReproduceError(f"{label} reproduced with other results: {'; '.join(differ)}")
+        within = f" (tolerance {tolerance:g})" if tolerance else " (asked for the same bits)"
+        raise ReproduceError(f"{label} reproduced with other results{within}: {'; '.join(differ)}")
     return {name: {"registered": a, "reproduced": b} for name, (a, b) in compared.items()}
 
 
-def _same(a: Any, b: Any) -> bool:
-    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)  # NaN equals NaN here
+def _same(a: Any, b: Any, tolerance: float) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tolerance  # NaN equals NaN here
+    return False
 
 
 def _compare_files(registered: Path, reproduced: Path) -> dict[str, bool]:

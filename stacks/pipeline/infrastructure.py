@@ -261,6 +261,7 @@ class RetrainingPipeline(Construct):
             # `reconstruct` falls back to when the source data is gone): both move to cheaper
             # storage but are never expired. Their cost is the distinct input bytes: an appended,
             # partitioned dataset adds its new partitions only; one rewritten in place, a copy a run.
+            # A noncurrent lineage object is an identical copy (a key names its content): gone after a day.
             *(
                 s3.LifecycleRule(
                     id=rule,
@@ -270,6 +271,7 @@ class RetrainingPipeline(Construct):
                             storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=cdk.Duration.days(30)
                         )
                     ],
+                    noncurrent_version_expiration=cdk.Duration.days(1) if area == naming.LINEAGE else None,
                 )
                 for rule, area in (("Executions", naming.EXECUTIONS), ("Lineage", naming.LINEAGE))
             ),

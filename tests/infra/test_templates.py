@@ -89,6 +89,7 @@ def test_artifact_bucket_is_versioned_encrypted_private_logged_and_tls_only(temp
             assert not any(area.startswith(prefix) for area in kept), (rule["Id"], prefix)
     assert rules["Lineage"]["Prefix"] == "fraud-detector/lineage/"
     assert rules["Lineage"]["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30}]
+    assert rules["Lineage"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}  # identical copies only
     policies = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::S3::BucketPolicy").values()]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

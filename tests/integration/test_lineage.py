@@ -6,10 +6,14 @@ folder without --force."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tarfile
+import tempfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pandas as pd
@@ -20,7 +24,7 @@ from pipelines.cli import main
 from pipelines.lineage.objects import LocalObjects, MissingObject, S3Objects
 from pipelines.lineage.reconstruct import ReconstructError, reconstruct
 from pipelines.local.workspace import Workspace
-from pipelines.promotion.versions import model_version
+from pipelines.promotion.versions import ModelVersion, model_version
 from tests.problem_types import config_dict, seeded
 
 
@@ -72,7 +76,7 @@ def test_the_cli_rebuilds_the_splits_a_version_was_trained_on(
     )
     pd.testing.assert_frame_equal(pd.read_parquet(out / "train.parquet"), pd.read_parquet(trained_on))
     printed = capsys.readouterr().out
-    assert "v1: " in printed and "objects read by their recorded version" in printed
+    assert "v1: 2 objects read and verified by size and sha256\n" in printed  # none from a lineage copy
     assert report["objects"] == len(manifest(trained)["inputs"]) >= 2  # type: ignore[arg-type]  # config and data
 
 
@@ -137,21 +141,31 @@ def test_a_version_registered_before_manifests_recorded_splits_is_refused(traine
     label, metadata = v1(workspace)
     old = {"inputs": manifest(workspace)["inputs"]}  # what DataPull wrote before format 2
     workspace.s3.put_bytes(metadata["DatasetManifest"], json.dumps(old).encode())
+    older = {k: v for k, v in metadata.items() if k != "DatasetManifestSha256"}  # registered before it was recorded
     with pytest.raises(ReconstructError, match="manifest format 1"):
-        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+        reconstruct(label, older, LocalObjects(workspace.s3), tmp_path / "out")
+    with pytest.raises(ReconstructError, match=r"its dataset manifest .* has sha256 \w+; the registry recorded \w+"):
+        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")  # changed after registration
     without = {k: v for k, v in metadata.items() if k != "DatasetManifest"}
     with pytest.raises(ReconstructError, match="v1 has no DatasetManifest"):
         reconstruct(label, without, LocalObjects(workspace.s3), tmp_path / "out")
 
 
-def test_rebuilt_splits_that_differ_are_an_error(trained: Workspace, tmp_path: Path) -> None:
-    workspace = copy_of(trained, tmp_path)
-    label, metadata = v1(workspace)
-    document = manifest(workspace)
-    document["splits"]["test"]["sha256"] = "0" * 64  # type: ignore[index]
-    workspace.s3.put_bytes(metadata["DatasetManifest"], json.dumps(document).encode())
+def test_rebuilt_splits_that_differ_are_an_error(
+    trained: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training_containers import data_pull
+
+    original = data_pull.split
+
+    def reversed_test(*args: object, **kwargs: object) -> tuple[pd.DataFrame, ...]:
+        train, validation, test = original(*args, **kwargs)  # type: ignore[arg-type]
+        return train, validation, test.iloc[::-1]  # the same rows in another order
+
+    monkeypatch.setattr(data_pull, "split", reversed_test)  # as if DataPull's code had changed since
+    label, metadata = v1(trained)
     with pytest.raises(ReconstructError, match=r"the rebuilt test split \(\d+ rows, sha256 \w+\) differs"):
-        reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")
+        reconstruct(label, metadata, LocalObjects(trained.s3), tmp_path / "out")
 
 
 def test_nothing_is_written_over_an_output_folder_without_force(trained: Workspace, tmp_path: Path) -> None:
@@ -221,6 +235,14 @@ def test_another_environment_is_refused_naming_each_difference(trained: Workspac
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(unpacked.iterdir()):
             tar.add(path, arcname=path.name)
+    # the registry entry of a model trained in that environment
+    from training_containers.environment import environment_hash
+
+    anchored = {
+        "ModelSha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "EnvironmentHash": environment_hash(metadata["environment"]),
+    }
+    version = replace(version, metadata=version.metadata | anchored)
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
@@ -282,3 +304,110 @@ def test_the_image_digest_sagemaker_records_is_part_of_the_lineage(trained: Work
     container = package["InferenceSpecification"]["Containers"][0]
     described = package | {"InferenceSpecification": {"Containers": [container | {"ImageDigest": "sha256:ab12"}]}}
     assert model_version(described).lineage["ImageDigest"] == "sha256:ab12"
+
+
+def registered_version(workspace: Workspace) -> ModelVersion:
+    (package,) = workspace.runtime().registry.list_model_packages(workspace.config.registry.model_package_group)
+    return model_version(package)
+
+
+def test_a_model_archive_changed_after_registration_is_refused(trained: Workspace, tmp_path: Path) -> None:
+    from pipelines.lineage.reproduce import ReproduceError, reproduce
+
+    workspace = copy_of(trained, tmp_path)
+    version = registered_version(workspace)
+    archive = workspace.s3.path(version.version.model_data)
+    archive.write_bytes(archive.read_bytes() + b"\0")  # one byte more
+    with pytest.raises(ReproduceError, match=r"its model archive .* has sha256 \w+; the registry recorded \w+"):
+        reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+
+
+def test_an_environment_record_the_registry_does_not_vouch_for_is_refused(trained: Workspace, tmp_path: Path) -> None:
+    from pipelines.lineage.reproduce import ReproduceError, reproduce
+
+    workspace = copy_of(trained, tmp_path)
+    version = registered_version(workspace)
+    archive = workspace.s3.path(version.version.model_data)
+    unpacked = tmp_path / "model"
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    metadata = json.loads((unpacked / "model_metadata.json").read_text())
+    metadata["environment"]["image_uri"] = "elsewhere"
+    (unpacked / "model_metadata.json").write_text(json.dumps(metadata))
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(unpacked.iterdir()):
+            tar.add(path, arcname=path.name)
+    version = replace(
+        version, metadata=version.metadata | {"ModelSha256": hashlib.sha256(archive.read_bytes()).hexdigest()}
+    )
+    with pytest.raises(ReproduceError, match=r"not to the registry's EnvironmentHash .*changed after registration"):
+        reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+
+
+def test_an_image_model_is_refused_before_anything_is_fetched(trained: Workspace, tmp_path: Path) -> None:
+    from pipelines.lineage.reproduce import ReproduceError, reproduce
+
+    workspace = copy_of(trained, tmp_path)
+    version = registered_version(workspace)
+    report = workspace.s3.read_json(version.metadata["EvaluationReport"])
+    report["lineage"]["image"] = "111122223333.dkr.ecr.us-east-1.amazonaws.com/team/scorer:7"
+    workspace.s3.put_bytes(version.metadata["EvaluationReport"], json.dumps(report).encode())
+    with pytest.raises(ReproduceError, match=r"trained by the team's image .*team/scorer:7: run that image"):
+        reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stated_tolerance_accepts_what_the_same_bits_do_not(trained: Workspace, tmp_path: Path) -> None:
+    from pipelines.lineage.reproduce import ReproduceError, reproduce
+
+    workspace = copy_of(trained, tmp_path)
+    version = registered_version(workspace)
+    report = workspace.s3.read_json(version.metadata["EvaluationReport"])
+    report["metrics"]["rmse"] += 1e-9  # as a script that is not deterministic would give
+    workspace.s3.put_bytes(version.metadata["EvaluationReport"], json.dumps(report).encode())
+    with pytest.raises(ReproduceError, match=r"other results \(asked for the same bits\): test rmse: "):
+        reproduce(version, LocalObjects(workspace.s3), tmp_path / "out")
+    done = reproduce(version, LocalObjects(workspace.s3), tmp_path / "out", force=True, tolerance=1e-6)
+    assert done.tolerance == 1e-6 and done.metrics["test rmse"]["registered"] == report["metrics"]["rmse"]
+
+
+class DeniedBucket:
+    """S3 as it answers a caller without s3:ListBucket on the data bucket: AccessDenied."""
+
+    def __init__(self, s3: Any, denied: str) -> None:
+        self.s3, self.denied = s3, denied
+
+    def get_object(self, **request: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        if request["Bucket"] == self.denied:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+        return self.s3.get_object(**request)
+
+
+def test_a_source_object_s3_will_not_give_is_read_from_its_lineage_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("data", "artifacts"):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket="artifacts", Key="m/lineage/objects/abc", Body=b"a,b\n1,2\n")
+        objects = S3Objects(DeniedBucket(s3, "data"))
+        with pytest.raises(MissingObject, match=r"s3://data/fresh/part-0\.csv: AccessDenied \(Access Denied\)"):
+            objects.read("s3://data/fresh/part-0.csv")
+        with pytest.raises(MissingObject, match="NoSuchBucket"):
+            S3Objects(s3).read("s3://nowhere/x.csv")
+        entry = {
+            "input": "fresh",
+            "path": "part-0.csv",
+            "uri": "s3://data/fresh/part-0.csv",
+            "size": 8,
+            "sha256": hashlib.sha256(b"a,b\n1,2\n").hexdigest(),
+            "snapshot": "s3://artifacts/m/lineage/objects/abc",
+        }
+        from pipelines.lineage.reconstruct import _stage
+
+        with tempfile.TemporaryDirectory() as folder:
+            assert _stage(entry, objects, Path(folder)) == "lineage snapshot"
+            assert (Path(folder) / "part-0.csv").read_bytes() == b"a,b\n1,2\n"

@@ -66,14 +66,51 @@ def test_local_inputs_record_their_path(tmp_path: Path) -> None:
 
 
 def test_a_tables_content_hash_follows_its_rows_their_order_and_types_not_its_file(tmp_path: Path) -> None:
-    from training_containers.manifest import describe_split, frame_sha256
+    import pyarrow as pa
+
+    from training_containers.manifest import describe_split, table_sha256
+
+    def content(frame: pd.DataFrame) -> str:
+        return table_sha256(pa.Table.from_pandas(frame, preserve_index=False))
 
     frame = pd.DataFrame({"x": [1.0, 2.0, float("nan")], "region": ["north", None, "east"], "w": [1, 1, 2]})
     frame.to_parquet(tmp_path / "a.parquet", index=False)
     frame.to_parquet(tmp_path / "b.parquet", index=False, compression="gzip")  # other bytes, same rows
     a, b = describe_split(tmp_path / "a.parquet"), describe_split(tmp_path / "b.parquet")
-    assert a["sha256"] == b["sha256"] == frame_sha256(pd.read_parquet(tmp_path / "a.parquet"))
+    assert a["sha256"] == b["sha256"] == content(frame)
     assert a["file_sha256"] != b["file_sha256"] and a["rows"] == 3
-    assert frame_sha256(frame.iloc[::-1]) != frame_sha256(frame)  # the order is part of the content
-    assert frame_sha256(frame.assign(w=[1, 1, 3])) != frame_sha256(frame)  # and every weight
-    assert frame_sha256(frame.astype({"w": "float64"})) != frame_sha256(frame)  # and the types
+    with pd.option_context("future.infer_string", False):  # how pandas 2 reads text: object dtype
+        assert describe_split(tmp_path / "a.parquet")["sha256"] == a["sha256"]
+    assert content(frame.iloc[::-1]) != content(frame)  # the order is part of the content
+    assert content(frame.assign(w=[1, 1, 3])) != content(frame)  # and every weight
+    assert content(frame.astype({"w": "float64"})) != content(frame)  # and the types
+
+
+def test_a_run_keeps_only_the_objects_no_run_kept_before_linked_not_copied(tmp_path: Path) -> None:
+    from training_containers.manifest import snapshot
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "a.csv").write_text("a\n1\n")
+    (fresh / "b.csv").write_text("a\n2\n")
+    entries = describe_inputs({"fresh": fresh}, {}, None)
+    kept_before = {f"s3://art/m/lineage/objects/{entries[0]['sha256']}"}
+    out = tmp_path / "snapshot"
+
+    added = snapshot(entries, {"fresh": fresh}, out, "s3://art/m/lineage/objects/", kept_before.__contains__)
+
+    assert added == 1 and sorted(p.name for p in out.iterdir()) == [entries[1]["sha256"]]
+    assert (out / entries[1]["sha256"]).stat().st_ino == (fresh / "b.csv").stat().st_ino  # a link, no second copy
+    assert [e["snapshot"] for e in entries] == [f"s3://art/m/lineage/objects/{e['sha256']}" for e in entries]
+
+
+def test_head_object_says_whether_a_lineage_copy_is_kept(job: Path) -> None:
+    from training_containers.manifest import s3_object_exists
+
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="art")
+        s3.put_object(Bucket="art", Key="m/lineage/objects/abc", Body=b"x")
+        exists = s3_object_exists(s3)
+        assert exists("s3://art/m/lineage/objects/abc") is True
+        assert exists("s3://art/m/lineage/objects/def") is False
