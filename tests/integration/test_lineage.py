@@ -199,6 +199,22 @@ def test_on_s3_the_recorded_version_is_read_even_after_an_overwrite(monkeypatch:
             objects.read("s3://data/other.csv")
 
 
+def rewrite_environment(archive: Path, folder: Path, change: dict[str, Any]) -> dict[str, Any]:
+    """The model archive with its environment record changed (`change` merged into it, a
+    "packages" entry into the packages); returns the new record."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    metadata = json.loads((folder / "model_metadata.json").read_text())
+    packages = metadata["environment"]["packages"] | change.pop("packages", {})
+    metadata["environment"] |= change | {"packages": packages}
+    (folder / "model_metadata.json").write_text(json.dumps(metadata))
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.iterdir()):
+            tar.add(path, arcname=path.name)
+    record: dict[str, Any] = metadata["environment"]
+    return record
+
+
 def test_the_cli_reproduces_a_version_with_every_metric_equal(
     trained: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,22 +241,15 @@ def test_another_environment_is_refused_naming_each_difference(trained: Workspac
     (package,) = workspace.runtime().registry.list_model_packages(workspace.config.registry.model_package_group)
     version = model_version(package)
     archive = workspace.s3.path(version.version.model_data)
-    unpacked = tmp_path / "model"
-    with tarfile.open(archive) as tar:
-        tar.extractall(unpacked, filter="data")
-    metadata = json.loads((unpacked / "model_metadata.json").read_text())
-    metadata["environment"]["packages"]["scikit-learn"] = "1.5.0"
-    metadata["environment"]["python"] = "3.10.1"
-    (unpacked / "model_metadata.json").write_text(json.dumps(metadata))
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(unpacked.iterdir()):
-            tar.add(path, arcname=path.name)
+    record = rewrite_environment(
+        archive, tmp_path / "model", {"python": "3.10.1", "packages": {"scikit-learn": "1.5.0"}}
+    )
     # the registry entry of a model trained in that environment
     from training_containers.environment import environment_hash
 
     anchored = {
         "ModelSha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
-        "EnvironmentHash": environment_hash(metadata["environment"]),
+        "EnvironmentHash": environment_hash(record),
     }
     version = replace(version, metadata=version.metadata | anchored)
 
@@ -328,15 +337,7 @@ def test_an_environment_record_the_registry_does_not_vouch_for_is_refused(traine
     workspace = copy_of(trained, tmp_path)
     version = registered_version(workspace)
     archive = workspace.s3.path(version.version.model_data)
-    unpacked = tmp_path / "model"
-    with tarfile.open(archive) as tar:
-        tar.extractall(unpacked, filter="data")
-    metadata = json.loads((unpacked / "model_metadata.json").read_text())
-    metadata["environment"]["image_uri"] = "elsewhere"
-    (unpacked / "model_metadata.json").write_text(json.dumps(metadata))
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(unpacked.iterdir()):
-            tar.add(path, arcname=path.name)
+    rewrite_environment(archive, tmp_path / "model", {"image_uri": "elsewhere"})
     version = replace(
         version, metadata=version.metadata | {"ModelSha256": hashlib.sha256(archive.read_bytes()).hexdigest()}
     )
