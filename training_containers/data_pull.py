@@ -31,6 +31,7 @@ from training_containers.environment import environment
 from training_containers.files import read_json, read_tables, table_files, write_json
 from training_containers.manifest import (
     MANIFEST_FORMAT,
+    SPLIT_HASH,
     describe_inputs,
     describe_split,
     input_origins,
@@ -180,6 +181,7 @@ def manifest(inputs: dict[str, Path], window_end: str, passed: bool) -> dict[str
             snapshot(entries, read, contract.processing_output("snapshot"), destination, kept)
     return {
         "format": MANIFEST_FORMAT,
+        "split_hash": SPLIT_HASH,
         "window_end": window_end,
         "environment": environment(),  # DataPull's: what a reconstruction's differences may come from
         "inputs": entries,

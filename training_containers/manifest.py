@@ -28,6 +28,7 @@ from training_containers.files import list_tables, read_json, sha256_of
 
 VersionLookup = Callable[[str, str], str | None]
 MANIFEST_FORMAT = 2  # 1: inputs only (no splits, no window argument, no config)
+SPLIT_HASH = "arrow-schema+pandas-row-hashes"  # how `table_sha256` hashes a split: the manifest says which
 
 
 def input_origins() -> dict[str, dict[str, Any]]:

@@ -95,6 +95,13 @@ def _manifest(label: str, uri: str, recorded_sha256: str, objects: Objects) -> d
             f"{label}: its dataset manifest {uri} has sha256 {digest}; the registry recorded {recorded_sha256}"
         )
     manifest: dict[str, Any] = json.loads(content)
+    from training_containers.manifest import SPLIT_HASH
+
+    if manifest.get("format", 1) >= 2 and manifest.get("split_hash") != SPLIT_HASH:
+        raise ReconstructError(
+            f"{label}: its manifest hashes splits as {manifest.get('split_hash', 'an earlier version did')}; this "
+            f"version of reconstruct hashes them as {SPLIT_HASH}: use the release that trained it"
+        )
     if manifest.get("format", 1) < 2 or "splits" not in manifest:
         raise ReconstructError(
             f"{label}: its manifest ({uri}) was written before manifests recorded the splits and the config "

@@ -144,6 +144,10 @@ def test_a_version_registered_before_manifests_recorded_splits_is_refused(traine
     older = {k: v for k, v in metadata.items() if k != "DatasetManifestSha256"}  # registered before it was recorded
     with pytest.raises(ReconstructError, match="manifest format 1"):
         reconstruct(label, older, LocalObjects(workspace.s3), tmp_path / "out")
+    other_hash = {k: v for k, v in manifest(trained).items() if k != "split_hash"}  # splits hashed another way
+    workspace.s3.put_bytes(metadata["DatasetManifest"], json.dumps(other_hash).encode())
+    with pytest.raises(ReconstructError, match=r"hashes splits as an earlier version did; .* use the release"):
+        reconstruct(label, older, LocalObjects(workspace.s3), tmp_path / "out")
     with pytest.raises(ReconstructError, match=r"its dataset manifest .* has sha256 \w+; the registry recorded \w+"):
         reconstruct(label, metadata, LocalObjects(workspace.s3), tmp_path / "out")  # changed after registration
     without = {k: v for k, v in metadata.items() if k != "DatasetManifest"}
