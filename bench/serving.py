@@ -60,6 +60,7 @@ from pipelines.local.containers import free_port, model_server  # noqa: E402
 from pipelines.simulation.datagen import StreamSpec, generate  # noqa: E402
 from training_containers.estimators import features_frame, predictions  # noqa: E402
 from training_containers.files import write_json  # noqa: E402
+from training_containers.scoring import records as csv_records  # noqa: E402
 from training_containers.serving.lean import lean_model  # noqa: E402
 from training_containers.serving.model import LEAN_PATH_ENV  # noqa: E402
 from training_containers.serving.requests import CSV, parse  # noqa: E402
@@ -104,13 +105,9 @@ def model_dir(folder: Path) -> tuple[Path, pd.DataFrame, Any]:
     return folder, frame.iloc[20_000:].reset_index(drop=True), config
 
 
-def csv_lines(frame: pd.DataFrame, names: list[str]) -> list[str]:
-    def cell(value: object) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        return repr(float(value)) if isinstance(value, int | float | np.number) else str(value)
-
-    return [",".join(cell(v) for v in row) for row in frame[names].itertuples(index=False)]
+def csv_lines(frame: pd.DataFrame, config: Any) -> list[str]:
+    """The rows as text/csv records, as the scoring rows of an image model are written."""
+    return csv_records([frame], config).splitlines()
 
 
 def drive(port: int, bodies: list[bytes], clients: int, requests: int, server: str, records: int) -> Run:
@@ -175,7 +172,7 @@ def peer(folder: Path, log: Path) -> Iterator[int]:
         process.wait(timeout=30)
 
 
-def in_process(folder: Path, test: pd.DataFrame, config: Any, names: list[str]) -> list[list[str]]:
+def in_process(folder: Path, test: pd.DataFrame, config: Any) -> list[list[str]]:
     """The model alone, one thread: median seconds per call, as records/s and ms per call."""
     model = joblib.load(folder / MODEL_FILE)
     features = schema(model, json.loads((folder / METADATA_FILE).read_text()))
@@ -186,10 +183,10 @@ def in_process(folder: Path, test: pd.DataFrame, config: Any, names: list[str]) 
         for count in (1, 100, 10_000):
             part = pd.concat([test] * (1 + count // len(test)), ignore_index=True).iloc[:count]
             frame = features_frame(part, config)
-            records = parse("\n".join(csv_lines(part, names)).encode(), CSV, features)
+            parsed = parse("\n".join(csv_lines(part, config)).encode(), CSV, features)
             for label, call in (
                 ("model alone: pipeline predict_proba", lambda f=frame: predictions(model, f, "binary_classification")),
-                ("model alone: lean path", lambda r=records, n=count: lean.score(r.columns, n)),
+                ("model alone: lean path", lambda r=parsed, n=count: lean.score(r.columns, n)),
             ):
                 seconds = _median_seconds(call, repeat=max(5, min(300, 20_000 // count)))
                 rows.append([label, "-", str(count), "-", f"{count / seconds:,.0f}", f"{seconds * 1000:.2f}", "-"])
@@ -213,8 +210,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     print(f"training the demo model in {work} ...", file=sys.stderr)
     folder, test, config = model_dir(work / "opt_ml" / "model")
-    names = config.model.feature_names
-    lines = csv_lines(test, names)
+    lines = csv_lines(test, config)
     single = [(line + "\n").encode() for line in lines[:2000]]
     batches = [("\n".join(lines[i : i + 100]) + "\n").encode() for i in range(0, len(lines) - 100, 100)]
     command = [sys.executable, "-m", "training_containers.entrypoint", "serve"]
@@ -244,7 +240,7 @@ def main() -> int:
         if len(answer) != len(reference) or not np.allclose(answer, reference, rtol=0, atol=1e-12):
             raise SystemExit(f"{server} answers differently from serve: the comparison would be void")
     header = ["server", "clients", "records/request", "req/s", "records/s", "p50 ms", "p99 ms"]
-    table = [run.row() for run in runs] + in_process(folder, test, config, names)
+    table = [run.row() for run in runs] + in_process(folder, test, config)
     widths = [max(len(header[i]), *(len(r[i]) for r in table)) for i in range(len(header))]
     print(f"\n{cores()} cores; every server with {cores()} workers; the client shares the cores\n")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")

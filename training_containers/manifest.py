@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.naming import split_uri
 from training_containers.contract import opt_ml
 from training_containers.files import list_tables, read_json, sha256_of
 
@@ -31,13 +32,17 @@ MANIFEST_FORMAT = 2  # 1: inputs only (no splits, no window argument, no config)
 SPLIT_HASH = "arrow-schema+pandas-row-hashes"  # how `table_sha256` hashes a split: the manifest says which
 
 
+def _job_config() -> dict[str, Any]:
+    """The processing job's own request (/opt/ml/config/processingjobconfig.json), or {} by hand."""
+    path = opt_ml() / "config" / "processingjobconfig.json"
+    found: dict[str, Any] = read_json(path) if path.exists() else {}
+    return found
+
+
 def input_origins() -> dict[str, dict[str, Any]]:
     """Input name -> {local_path, s3_uri, dataset_definition} from the job's own config file."""
-    path = opt_ml() / "config" / "processingjobconfig.json"
-    if not path.exists():
-        return {}
     origins = {}
-    for item in read_json(path).get("ProcessingInputs", []):
+    for item in _job_config().get("ProcessingInputs", []):
         s3 = item.get("S3Input") or {}
         dataset = item.get("DatasetDefinition") or {}
         origins[item["InputName"]] = {
@@ -50,10 +55,7 @@ def input_origins() -> dict[str, dict[str, Any]]:
 
 def output_destination(name: str) -> str | None:
     """The S3 URI a processing output is uploaded to, from the job's own config file."""
-    path = opt_ml() / "config" / "processingjobconfig.json"
-    if not path.exists():
-        return None
-    for item in read_json(path).get("ProcessingOutputConfig", {}).get("Outputs", []):
+    for item in _job_config().get("ProcessingOutputConfig", {}).get("Outputs", []):
         if item.get("OutputName") == name:
             return str((item.get("S3Output") or {}).get("S3Uri") or "") or None
     return None
@@ -92,7 +94,7 @@ def s3_object_exists(client: Any) -> Callable[[str], bool]:
     """HeadObject: whether a lineage copy is there already (404: it is not)."""
 
     def exists(uri: str) -> bool:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_uri(uri)
         try:
             client.head_object(Bucket=bucket, Key=key)
         except Exception as error:

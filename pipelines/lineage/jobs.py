@@ -1,5 +1,6 @@
-"""A job's container contract in this process: /opt/ml under a folder of ours, no SageMaker
-variables from the caller's shell, no S3 lookups (the objects were fetched and verified)."""
+"""Running the project's jobs again in this process: their container contract (/opt/ml under a
+folder of ours, no SageMaker variables from the caller's shell, no S3 lookups: the objects were
+fetched and verified), the output folder they write to, and whether their code changed since."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from pipelines.errors import PipelinesError
 
 _ONE_JOB = threading.Lock()  # the environment is the process's: two jobs at once would share it
 
@@ -29,3 +32,20 @@ def _contract(opt_ml: Path) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def require_empty(out: Path, force: bool, error: type[PipelinesError]) -> None:
+    """Nothing is written over a folder that holds anything, unless asked (`force`)."""
+    if out.exists() and any(out.iterdir()) and not force:
+        raise error(f"{out} is not empty: choose another --out, or pass --force to write over it")
+
+
+def code_change(recorded: str) -> str | None:
+    """ "(then <recorded>, now <today>)" when the job code that ran differs from this checkout's,
+    by content hash (`CodeVersion`); None when it is the same or was not recorded."""
+    if recorded in ("", "unknown"):
+        return None
+    from pipelines.definition.builder import code_version
+
+    today = code_version()
+    return None if today == recorded else f"(then {recorded[:12]}, now {today[:12]})"

@@ -13,12 +13,12 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines.errors import PipelinesError
-from pipelines.lineage.jobs import job_environment
+from pipelines.lineage.jobs import code_change, job_environment, require_empty
 from pipelines.lineage.objects import Objects
 from pipelines.naming import CONFIG_FILE
 
@@ -39,13 +39,7 @@ class Reconstruction:
     from_snapshots: list[str]  # objects gone or changed at their source, read from their lineage snapshot
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "manifest": self.manifest,
-            "objects": self.objects,
-            "from_snapshots": self.from_snapshots,
-            "splits": self.splits,
-        }
+        return asdict(self)
 
 
 def reconstruct(
@@ -111,8 +105,7 @@ def _manifest(label: str, uri: str, recorded_sha256: str, objects: Objects) -> d
 
 
 def _prepare(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ReconstructError(f"{out} is not empty: choose another --out, or pass --force to write over it")
+    require_empty(out, force, ReconstructError)
     out.mkdir(parents=True, exist_ok=True)
     for name in (*(f"{split}.parquet" for split in SPLITS), REPORT_FILE, CONFIG_FILE):
         (out / name).unlink(missing_ok=True)
@@ -159,14 +152,10 @@ def _environment_note(recorded: dict[str, Any] | None) -> str:
 
     if recorded is None:
         return ""
-    today = environment()
-    found = differences(recorded, today)
-    code = recorded.get("code_version", "unknown")
-    if code != "unknown":
-        from pipelines.definition.builder import code_version
-
-        if code != code_version():
-            found.append(f"the job code (then {code[:12]}, now {code_version()[:12]})")
+    found = differences(recorded, environment())
+    changed = code_change(recorded.get("code_version", "unknown"))
+    if changed:
+        found.append(f"the job code {changed}")
     return f"; DataPull then and now differ in: {'; '.join(found)}" if found else ""
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from pipelines.config import parse_config
 from pipelines.errors import PipelinesError
-from pipelines.lineage.jobs import job_environment
+from pipelines.lineage.jobs import code_change, job_environment, require_empty
 from pipelines.lineage.objects import Objects
 from pipelines.lineage.reconstruct import Reconstruction, reconstruct
 from pipelines.naming import CONFIG_FILE, EVALUATION_REPORT
@@ -68,8 +68,7 @@ def reproduce(
     """`tolerance`: how far (absolute) a reproduced metric may be from the registered one; 0, the
     default, asks for the same bits (the built-in estimators under their seed give them)."""
     label = version.label
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ReproduceError(f"{out} is not empty: choose another --out, or pass --force to write over it")
+    require_empty(out, force, ReproduceError)
     evaluation = json.loads(objects.read(version.metadata[EVALUATION_REPORT]))
     image = evaluation.get("lineage", {}).get("image")
     if image:
@@ -124,7 +123,6 @@ def _registered_model(label: str, version: ModelVersion, objects: Objects, folde
 
 def _check_environment(label: str, metadata: dict[str, Any], registry: dict[str, str]) -> list[str]:
     """Refuse another environment, or a record the registry's EnvironmentHash does not match."""
-    from pipelines.definition.builder import code_version as today_code
     from training_containers.environment import differences, environment, environment_hash
 
     record = metadata.get("environment", {})
@@ -134,17 +132,14 @@ def _check_environment(label: str, metadata: dict[str, Any], registry: dict[str,
             f"{label}: the model archive's environment record hashes to {environment_hash(record)}, not to the "
             f"registry's EnvironmentHash {recorded_hash}: the archive was changed after registration"
         )
-    code_version = registry.get("CodeVersion", "")
     differ = differences(record, environment())
     if differ:
         raise ReproduceError(
             f"{label} was trained in another environment: {'; '.join(differ)}. Reproduce it with these versions "
             "(its job image has them)"
         )
-    today = today_code()
-    if code_version and code_version != today:
-        return [f"the job code differs (then {code_version[:12]}, now {today[:12]}): the comparison below decides"]
-    return []
+    changed = code_change(registry.get("CodeVersion", ""))
+    return [f"the job code differs {changed}: the comparison below decides"] if changed else []
 
 
 def _hyperparameters(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -261,7 +261,10 @@ class RetrainingPipeline(Construct):
             # `reconstruct` falls back to when the source data is gone): both move to cheaper
             # storage but are never expired. Their cost is the distinct input bytes: an appended,
             # partitioned dataset adds its new partitions only; one rewritten in place, a copy a run.
-            # A noncurrent lineage object is an identical copy (a key names its content): gone after a day.
+            # A noncurrent lineage object is an identical copy (a key names its content): gone after a
+            # day. OldVersions' 90 days overlap it; the shorter expiration is honored ("How Amazon S3
+            # handles conflicts in lifecycle configurations", S3 User Guide:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
             *(
                 s3.LifecycleRule(
                     id=rule,

@@ -5,7 +5,6 @@ the score it gets in a batch."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 from pipelines.config import ESTIMATOR_PROBLEM_TYPES, ModelConfig, parse_config
 from tests.problem_types import config_dict, rows
 from training_containers.estimators import features_frame, predictions
+from training_containers.scoring import records
 from training_containers.serving.lean import lean_model
 from training_containers.serving.model import LEAN_PATH_ENV, LoadedModel, load
 from training_containers.serving.requests import CSV, parse
@@ -57,13 +57,8 @@ def awkward_test_split(problem_type: str) -> pd.DataFrame:
 
 
 def csv_request(frame: pd.DataFrame, config: ModelConfig) -> bytes:
-    def cell(value: Any) -> str:
-        if isinstance(value, float) and math.isnan(value):
-            return ""
-        return repr(float(value)) if isinstance(value, int | float | np.number) else str(value)
-
-    names = config.model.feature_names
-    return ("\n".join(",".join(cell(v) for v in row) for row in frame[names].itertuples(index=False)) + "\n").encode()
+    """The rows as an endpoint takes them (the writer of an image model's scoring rows)."""
+    return records([frame], config).encode()
 
 
 @pytest.mark.parametrize(
