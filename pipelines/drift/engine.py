@@ -13,10 +13,11 @@ distribution verdict withheld); `no_values` (every value null: only the null rat
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from pipelines.drift.reference import (
     finite_values,
     sorted_finite,
 )
+from pipelines.drift.sketch import CategoricalSketch, NumericSketch
 from pipelines.drift.verdict import breaches, statistics_for
 
 _SUMMARY_QUANTILES = np.asarray([0.01, 0.25, 0.5, 0.75, 0.99])
@@ -113,6 +115,26 @@ def wasserstein_scale(reference: NumericReference) -> float:
     return std if std > CONSTANT_RELATIVE_STD * mean else 1.0
 
 
+@dataclass(frozen=True)
+class NumericObservation:
+    """What a window's values give against a numeric reference: from the values themselves
+    (`compare_numeric`) or from a mergeable summary of them (`compare_numeric_sketch`)."""
+
+    rows: int
+    values: int
+    invalid: int
+    bin_counts: st.Counts
+    ks: float
+    wasserstein_raw: float
+    wasserstein_error_bound: float  # 0 when computed from the values
+    out_of_range: int
+    mean: float
+    std: float
+    minimum: float
+    maximum: float
+    quantiles: st.Floats  # at _SUMMARY_QUANTILES
+
+
 def compare_numeric(reference: NumericReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
     invalid = 0
     if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
@@ -124,6 +146,62 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
     current, reference = _sorted_window(array, stored)
     del array
     m = current.size
+    observation = None
+    if reference.values and m and reference.minimum is not None and reference.maximum is not None:
+        ks, raw = st.ecdf_distances(reference.support, reference.cdf, current)
+        below = np.searchsorted(current, reference.minimum, "left")
+        above = m - np.searchsorted(current, reference.maximum, "right")
+        observation = NumericObservation(
+            rows=rows,
+            values=m,
+            invalid=invalid,
+            bin_counts=st.bin_counts(current, reference.edges),
+            ks=ks,
+            wasserstein_raw=raw,
+            wasserstein_error_bound=0.0,
+            out_of_range=int(below + above),
+            mean=float(current.mean()),
+            std=float(current.std()),
+            minimum=float(current[0]),
+            maximum=float(current[-1]),
+            quantiles=st.sorted_quantiles(current, _SUMMARY_QUANTILES),
+        )
+    return _numeric_result(stored, reference, rows, m, invalid, observation, drift)
+
+
+def compare_numeric_sketch(reference: NumericReference, sketch: NumericSketch, drift: DriftSection) -> dict[str, Any]:
+    """`compare_numeric`'s result from a summary laid on `reference` (pipelines.drift.sketch)."""
+    m = sketch.values
+    observation = None
+    if reference.values and m and reference.minimum is not None and reference.maximum is not None:
+        ks, raw, bound = sketch.distances(reference)
+        observation = NumericObservation(
+            rows=sketch.rows,
+            values=m,
+            invalid=sketch.invalid,
+            bin_counts=sketch.bins,
+            ks=ks,
+            wasserstein_raw=raw,
+            wasserstein_error_bound=bound,
+            out_of_range=int(sketch.inside[0] + sketch.inside[-1]),
+            mean=sketch.mean,
+            std=math.sqrt(sketch.m2 / m),
+            minimum=sketch.minimum,
+            maximum=sketch.maximum,
+            quantiles=sketch.quantiles(reference, _SUMMARY_QUANTILES),
+        )
+    return _numeric_result(reference, reference, sketch.rows, m, sketch.invalid, observation, drift)
+
+
+def _numeric_result(
+    stored: NumericReference,
+    reference: NumericReference,
+    rows: int,
+    m: int,
+    invalid: int,
+    observed: NumericObservation | None,
+    drift: DriftSection,
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "type": "numeric",
         "status": _status(reference.values, rows, m, drift),
@@ -136,32 +214,23 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
         result[name] = None
     result["current"] = None
     result["histogram"] = None
-    if reference.values and m and reference.minimum is not None and reference.maximum is not None:
-        current_shares = st.bin_counts(current, reference.edges) / m
-        ks, raw = st.ecdf_distances(reference.support, reference.cdf, current)
+    if observed is not None:
+        current_shares = observed.bin_counts / m
         scale = wasserstein_scale(reference)
-        below = np.searchsorted(current, reference.minimum, "left")
-        above = m - np.searchsorted(current, reference.maximum, "right")
         result |= {
             "psi": st.psi(reference.shares, current_shares),
-            "ks": ks,
-            "ks_p_value": st.ks_p_value(ks, reference.values, m),
-            "wasserstein": raw / scale,
-            "wasserstein_raw": raw,
+            "ks": observed.ks,
+            "ks_p_value": st.ks_p_value(observed.ks, reference.values, m),
+            "wasserstein": observed.wasserstein_raw / scale,
+            "wasserstein_raw": observed.wasserstein_raw,
             "js": st.js_distance(reference.shares, current_shares),
-            "ood_share": float((below + above) / m),
+            "ood_share": float(observed.out_of_range / m),
             "current": {
-                "mean": float(current.mean()),
-                "std": float(current.std()),
-                "min": float(current[0]),
-                "max": float(current[-1]),
-                "quantiles": dict(
-                    zip(
-                        [str(q) for q in _SUMMARY_QUANTILES],
-                        st.sorted_quantiles(current, _SUMMARY_QUANTILES).tolist(),
-                        strict=True,
-                    )
-                ),
+                "mean": observed.mean,
+                "std": observed.std,
+                "min": observed.minimum,
+                "max": observed.maximum,
+                "quantiles": dict(zip([str(q) for q in _SUMMARY_QUANTILES], observed.quantiles.tolist(), strict=True)),
             },
             "histogram": {
                 "edges": [float(e) if np.isfinite(e) else None for e in reference.edges],
@@ -169,13 +238,28 @@ def compare_numeric(reference: NumericReference, column: pd.Series, drift: Drift
                 "current": current_shares.tolist(),
             },
         }
+        if observed.wasserstein_error_bound:
+            result["wasserstein_error_bound"] = observed.wasserstein_error_bound / scale
     return _finish(result, "numeric", drift)
 
 
 def compare_categorical(reference: CategoricalReference, column: pd.Series, drift: DriftSection) -> dict[str, Any]:
     categories, counts = category_counts(column)
+    return _categorical_result(reference, int(column.size), categories, counts, drift)
+
+
+def compare_categorical_sketch(
+    reference: CategoricalReference, sketch: CategoricalSketch, drift: DriftSection
+) -> dict[str, Any]:
+    """`compare_categorical`'s result from a summary of the window (pipelines.drift.sketch)."""
+    categories, counts = sketch.category_counts()
+    return _categorical_result(reference, sketch.rows, categories, counts, drift)
+
+
+def _categorical_result(
+    reference: CategoricalReference, rows: int, categories: Sequence[str], counts: st.Counts, drift: DriftSection
+) -> dict[str, Any]:
     m = int(counts.sum())
-    rows = int(column.size)
     result: dict[str, Any] = {
         "type": "categorical",
         "status": _status(reference.values, rows, m, drift),

@@ -1,0 +1,153 @@
+"""Mergeable window summaries (pipelines.drift.sketch) against the exact single-pass statistics:
+counts, bins and moments merge exactly, KS equals the exact ECDF computation, Wasserstein lies
+within the reported bound, and the verdicts do not depend on how the window was split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pipelines.config import DriftSection
+from pipelines.drift import statistics as st
+from pipelines.drift.engine import (
+    compare_categorical,
+    compare_categorical_sketch,
+    compare_numeric,
+    compare_numeric_sketch,
+)
+from pipelines.drift.reference import CategoricalReference, NumericReference
+from pipelines.drift.sketch import CategoricalSketch, NumericSketch, SketchMismatch, sketch_from_json
+
+DRIFT = DriftSection()
+
+
+def _reference(values: np.ndarray) -> NumericReference:
+    return NumericReference.from_profile(NumericReference.from_values(values, DRIFT.numeric_bins).to_profile())
+
+
+def _windows() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(7)
+    base = rng.lognormal(3, 1, 50_000)
+    with_nulls = rng.normal(0.2, 1.1, 30_000)
+    with_nulls[rng.random(with_nulls.size) < 0.1] = np.nan
+    return {
+        "same distribution": (base, rng.lognormal(3, 1, 20_000)),
+        "shifted": (base, rng.lognormal(3.3, 1, 20_000)),
+        "outside the range": (rng.normal(0, 1, 20_000), rng.normal(8, 1, 5_000)),
+        "nulls and ties": (np.round(rng.normal(0, 1, 40_000), 1), np.round(with_nulls, 1)),
+        "few distinct values (exact reference)": (
+            rng.integers(0, 30, 20_000).astype(float),
+            rng.integers(5, 40, 9_000).astype(float),
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_windows()))
+def test_a_summary_gives_the_exact_counts_and_ks_and_wasserstein_within_its_bound(case: str) -> None:
+    baseline, window = _windows()[case]
+    reference = _reference(baseline)
+    sketch = NumericSketch.of(reference, window)
+    finite = np.sort(window[np.isfinite(window)])
+
+    assert sketch.rows == window.size
+    assert sketch.values == finite.size
+    np.testing.assert_array_equal(sketch.bins, st.bin_counts(finite, reference.edges))
+    assert sketch.inside[0] == int((finite < reference.minimum).sum())
+    assert sketch.inside[-1] == int((finite > reference.maximum).sum())
+    assert sketch.mean == pytest.approx(finite.mean(), rel=1e-12)
+    assert np.sqrt(sketch.m2 / sketch.values) == pytest.approx(finite.std(), rel=1e-9)
+
+    ks, wasserstein, bound = sketch.distances(reference)
+    exact_ks, exact_wasserstein = st.ecdf_distances(reference.support, reference.cdf, finite)
+    assert ks == pytest.approx(exact_ks, abs=1e-12)
+    assert abs(wasserstein - exact_wasserstein) <= bound + 1e-9 * max(1.0, exact_wasserstein)
+    if reference.exact:  # against an exact reference KS is scipy's two-sample statistic
+        assert ks == pytest.approx(stats.ks_2samp(baseline[np.isfinite(baseline)], finite).statistic, abs=1e-12)
+
+
+def test_the_wasserstein_bound_is_small_against_the_threshold_on_real_shapes() -> None:
+    baseline, window = _windows()["shifted"]
+    reference = _reference(baseline)
+    _, _, bound = NumericSketch.of(reference, window).distances(reference)
+    assert 0 < bound / reference.std < 0.15 * DRIFT.wasserstein_threshold  # a lognormal's long tail
+
+
+def test_quantiles_fall_within_the_gap_that_holds_them() -> None:
+    baseline, window = _windows()["shifted"]
+    reference = _reference(baseline)
+    sketch = NumericSketch.of(reference, window)
+    probabilities = np.asarray([0.01, 0.25, 0.5, 0.75, 0.99])
+    estimated = sketch.quantiles(reference, probabilities)
+    exact = np.quantile(window, probabilities)
+    for q, e in zip(estimated, exact, strict=True):
+        gap = np.searchsorted(reference.support, e)
+        low = reference.support[gap - 1] if gap > 0 else sketch.minimum
+        high = reference.support[gap] if gap < reference.support.size else sketch.maximum
+        assert low - 1e-9 <= q <= high + 1e-9
+
+
+@pytest.mark.parametrize("parts", [2, 4, 7])
+def test_merged_parts_equal_one_summary_of_the_whole(parts: int) -> None:
+    baseline, window = _windows()["nulls and ties"]
+    reference = _reference(baseline)
+    whole = NumericSketch.of(reference, window)
+    pieces = [NumericSketch.of(reference, piece) for piece in np.array_split(window, parts)]
+    merged = pieces[0]
+    for piece in pieces[1:]:
+        merged = merged.merge(piece)
+    for name in ("bins", "at", "inside"):
+        np.testing.assert_array_equal(getattr(merged, name), getattr(whole, name))
+    np.testing.assert_allclose(merged.inside_sum, whole.inside_sum, rtol=1e-12, atol=1e-9)
+    assert (merged.rows, merged.values, merged.minimum, merged.maximum) == (
+        whole.rows,
+        whole.values,
+        whole.minimum,
+        whole.maximum,
+    )
+    assert merged.mean == pytest.approx(whole.mean, rel=1e-12)
+    assert merged.m2 == pytest.approx(whole.m2, rel=1e-9)
+    one = compare_numeric_sketch(reference, whole, DRIFT)
+    many = compare_numeric_sketch(reference, merged, DRIFT)
+    assert one["breaches"] == many["breaches"]
+    for statistic in ("psi", "ks", "js", "ood_share", "null_rate"):
+        assert many[statistic] == pytest.approx(one[statistic], abs=1e-12)
+
+
+def test_the_summary_verdict_equals_the_single_pass_verdict() -> None:
+    for baseline, window in _windows().values():
+        reference = _reference(baseline)
+        exact = compare_numeric(reference, pd.Series(window), DRIFT)
+        summary = compare_numeric_sketch(reference, NumericSketch.of(reference, window), DRIFT)
+        assert summary["breaches"] == exact["breaches"]
+        assert summary["status"] == exact["status"]
+        assert summary["psi"] == pytest.approx(exact["psi"], abs=1e-9)
+
+
+def test_categorical_summaries_merge_exactly_and_judge_as_the_values() -> None:
+    rng = np.random.default_rng(3)
+    reference = CategoricalReference.from_values(pd.Series(rng.choice(["a", "b", "c"], 10_000, p=[0.6, 0.3, 0.1])))
+    window = pd.Series(rng.choice(["a", "b", "c", "new", None], 6_000, p=[0.4, 0.3, 0.1, 0.1, 0.1]))
+    parts = [CategoricalSketch.of(window.iloc[i : i + 2_000]) for i in (0, 2_000, 4_000)]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    assert merged == CategoricalSketch.of(window)
+    exact = compare_categorical(reference, window, DRIFT)
+    summary = compare_categorical_sketch(reference, merged, DRIFT)
+    assert summary == exact
+
+
+def test_summaries_round_trip_through_json_and_refuse_another_reference() -> None:
+    baseline, window = _windows()["shifted"]
+    reference = _reference(baseline)
+    sketch = NumericSketch.of(reference, window)
+    again = sketch_from_json(sketch.to_json())
+    assert isinstance(again, NumericSketch)
+    assert compare_numeric_sketch(reference, again, DRIFT) == compare_numeric_sketch(reference, sketch, DRIFT)
+    other = NumericSketch.of(_reference(baseline[:50]), window)
+    with pytest.raises(SketchMismatch, match="different references"):
+        sketch.merge(other)
+    with pytest.raises(SketchMismatch, match="numeric and a categorical"):
+        from pipelines.drift.sketch import merge_sketches
+
+        merge_sketches(sketch, CategoricalSketch.of(pd.Series(["a"])))
