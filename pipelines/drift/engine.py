@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,8 +34,9 @@ from pipelines.drift.reference import (
     finite_values,
     sorted_finite,
 )
-from pipelines.drift.sketch import CategoricalSketch, NumericSketch
+from pipelines.drift.sketch import CategoricalSketch, NumericSketch, Sketch, SketchMismatch
 from pipelines.drift.verdict import breaches, statistics_for
+from pipelines.drift.window import WindowProfile
 
 _SUMMARY_QUANTILES = np.asarray([0.01, 0.25, 0.5, 0.75, 0.99])
 HISTOGRAM_CATEGORIES = 20
@@ -344,13 +345,15 @@ def _kind(reference: FeatureReference) -> str:
 
 def compare_features(
     reference: BaselineReference,
-    frame: pd.DataFrame,
+    window: pd.DataFrame | WindowProfile,
     features: Sequence[Feature],
     drift: DriftSection,
     *,
     workers: int | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
-    """Per-feature results (in feature order) and the schema problems found on the way."""
+    """Per-feature results (in feature order) and the schema problems found on the way; `window`
+    is the records themselves or their merged profile (pipelines.drift.window)."""
+    present, judge = _access(window)
     problems: list[dict[str, str]] = []
     results: dict[str, dict[str, Any]] = {}
     jobs: list[tuple[str, FeatureReference]] = []
@@ -359,7 +362,7 @@ def compare_features(
         if baseline is None:
             problems.append({"feature": feature.name, "problem": "no baseline for this feature in the reference"})
             results[feature.name] = _unavailable(feature, "no_baseline", None)
-        elif feature.name not in frame.columns:
+        elif not present(feature.name):
             problems.append({"feature": feature.name, "problem": "missing from the current window"})
             results[feature.name] = _unavailable(feature, "missing", baseline)
         else:
@@ -371,12 +374,20 @@ def compare_features(
                         "compared as the baseline",
                     }
                 )
+            if isinstance(window, WindowProfile) and window.missing.get(feature.name):
+                problems.append(
+                    {
+                        "feature": feature.name,
+                        "problem": f"missing from {window.missing[feature.name]:,} of {window.rows:,} rows "
+                        "(counted as null)",
+                    }
+                )
             results[feature.name] = {}
             jobs.append((feature.name, baseline))
 
     threads = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        computed = pool.map(lambda job: compare_feature(job[1], frame[job[0]], drift), jobs)
+        computed = pool.map(lambda job: judge(job[1], job[0], drift), jobs)
         for (name, _), result in zip(jobs, computed, strict=True):
             results[name] = result
             if result.get("invalid_values"):
@@ -385,6 +396,32 @@ def compare_features(
                 )
     _adjust_p_values(results)
     return results, problems
+
+
+def _access(
+    window: pd.DataFrame | WindowProfile,
+) -> tuple[Callable[[str], bool], Callable[[FeatureReference, str, DriftSection], dict[str, Any]]]:
+    """(whether the window has a feature, how to judge it) for records or a merged profile."""
+    if isinstance(window, WindowProfile):
+        profile = window
+
+        def in_profile(name: str) -> bool:
+            return name in profile.features and (profile.rows == 0 or profile.missing.get(name, 0) < profile.rows)
+
+        return in_profile, lambda reference, name, drift: compare_sketch(reference, profile.features[name], drift)
+    frame = window
+    return (lambda name: name in frame.columns), (
+        lambda reference, name, drift: compare_feature(reference, frame[name], drift)
+    )
+
+
+def compare_sketch(reference: FeatureReference, sketch: Sketch, drift: DriftSection) -> dict[str, Any]:
+    """`compare_feature` for a window summary laid on `reference`."""
+    if isinstance(reference, NumericReference) and isinstance(sketch, NumericSketch):
+        return compare_numeric_sketch(reference, sketch, drift)
+    if isinstance(reference, CategoricalReference) and isinstance(sketch, CategoricalSketch):
+        return compare_categorical_sketch(reference, sketch, drift)
+    raise SketchMismatch(f"a {type(sketch).__name__} cannot be judged against a {type(reference).__name__}")
 
 
 def _adjust_p_values(results: Mapping[str, dict[str, Any]]) -> None:

@@ -18,11 +18,18 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import DriftSection, Feature, ModelConfig
-from pipelines.drift.engine import compare_categorical, compare_features, compare_numeric, feature_types_from
+from pipelines.drift.engine import (
+    compare_categorical,
+    compare_features,
+    compare_numeric,
+    compare_sketch,
+    feature_types_from,
+)
 from pipelines.drift.files import PREDICTION, DriftInputError
 from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
 from pipelines.drift.reference import BaselineReference, CategoricalReference
+from pipelines.drift.window import WindowProfile
 from pipelines.gates.catalog import ProblemType
 from pipelines.gates.metrics import as_classes
 
@@ -163,7 +170,7 @@ def _is_positive(values: pd.Series, positive_class: int | str) -> pd.Series:
 
 def drift_report(
     reference: BaselineReference,
-    window: pd.DataFrame,
+    window: pd.DataFrame | WindowProfile,
     features: Sequence[Feature],
     drift: DriftSection,
     *,
@@ -178,10 +185,20 @@ def drift_report(
     workers: int | None = None,
 ) -> dict[str, Any]:
     results, problems = compare_features(reference, window, features, drift, workers=workers)
+    if labelled_window is None and isinstance(window, WindowProfile):
+        labelled_window = pd.DataFrame({PREDICTION_COLUMN: pd.Series(dtype="float64")})
     judged = window if labelled_window is None else labelled_window
+    assert isinstance(judged, pd.DataFrame)
 
     prediction: dict[str, Any] = {"status": "no_predictions", "drifted": False}
-    if PREDICTION_COLUMN in window.columns:
+    if isinstance(window, WindowProfile):
+        if window.prediction is not None:
+            prediction = (
+                {"status": "no_baseline", "drifted": False}
+                if reference.prediction is None
+                else compare_sketch(reference.prediction, window.prediction, drift)
+            )
+    elif PREDICTION_COLUMN in window.columns:
         prediction = _prediction_drift(reference, window[PREDICTION_COLUMN], drift)
 
     labelled = pd.Series(False, index=judged.index)
@@ -205,15 +222,15 @@ def drift_report(
         performance_result["status"] = "no_predictions"
 
     drifted = [name for name, result in results.items() if result["drifted"]]
-    times = window[INFERENCE_TIME_COLUMN] if INFERENCE_TIME_COLUMN in window.columns else None
+    first, last = _time_range(window)
     slo = performance_result["slo"]
     report = {
         "report_version": REPORT_VERSION,
         "model": model,
         "window": {
-            "start": window_start or (_iso(times.min()) if times is not None and len(times) else None),
-            "end": window_end or (_iso(times.max()) if times is not None and len(times) else None),
-            "rows": len(window),
+            "start": window_start or first,
+            "end": window_end or last,
+            "rows": window.rows if isinstance(window, WindowProfile) else len(window),
             "labelled_rows": int(labelled.sum()),
             "labelled_window_rows": len(judged),
         },
@@ -238,6 +255,16 @@ def drift_report(
     }
     finite: dict[str, Any] = _finite(report)
     return finite
+
+
+def _time_range(window: pd.DataFrame | WindowProfile) -> tuple[str | None, str | None]:
+    """The window's first and last inference times."""
+    if isinstance(window, WindowProfile):
+        return window.first, window.last
+    if INFERENCE_TIME_COLUMN not in window.columns or not len(window):
+        return None, None
+    times = window[INFERENCE_TIME_COLUMN]
+    return _iso(times.min()), _iso(times.max())
 
 
 def _finite(value: Any) -> Any:

@@ -103,7 +103,7 @@ class NumericSketch:
             bins=bins.astype(np.int64),
             at=np.bincount(gap[hit], minlength=k).astype(np.int64),
             inside=np.bincount(gap[missed], minlength=k + 1).astype(np.int64),
-            inside_sum=np.bincount(gap[missed], weights=values[missed], minlength=k + 1),
+            inside_sum=np.bincount(gap[missed], weights=values[missed], minlength=k + 1).astype(np.float64),
             mean=mean,
             m2=float(np.square(values - mean).sum()) if values.size else 0.0,
             minimum=float(values.min()) if values.size else math.nan,
