@@ -28,7 +28,9 @@ columns plus optional `prediction`, `inference_id` (or the config's id column) a
 label columns). Any other file is named in the stats' problems and not read.
 
 Lines that cannot be read are counted and described in the returned `CaptureStats`, never fatal.
-CSV capture is parsed in bulk (one CSV parse for all records); JSON bodies are parsed one by one.
+The common capture (CSV in and out, one record per request) is parsed column by column by Arrow
+(its JSON reader for the lines, its CSV reader for all bodies at once); any other file goes
+through the general parser, where CSV bodies are still parsed in bulk and JSON bodies one by one.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
 from pipelines.config import FeatureType, ModelConfig
@@ -119,6 +123,12 @@ def _flat_tables(folder: Path, stats: CaptureStats) -> list[Path]:
 
 def _read_jsonl(path: Path, schema: pa.Schema, stats: CaptureStats) -> pd.DataFrame:
     """One JSONL file as a flat frame; bulk-parsed by Arrow, line by line if any line is broken."""
+    frame: pd.DataFrame = _read_jsonl_table(path, schema, stats).to_pandas()
+    return frame
+
+
+def _read_jsonl_table(path: Path, schema: pa.Schema, stats: CaptureStats) -> pa.Table:
+    """One JSONL file as a flat Arrow table (columns named `captureData.endpointInput.data`, ...)."""
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
         table = pa_json.read_json(path, parse_options=options)
@@ -136,8 +146,7 @@ def _read_jsonl(path: Path, schema: pa.Schema, stats: CaptureStats) -> pd.DataFr
         table = pa.Table.from_pylist(good, schema=schema) if good else schema.empty_table()
     while any(pa.types.is_struct(column.type) for column in table.columns):
         table = table.flatten()
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+    return table
 
 
 def _decode(data: pd.Series, encoding: pd.Series, content_type: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -352,15 +361,134 @@ def _flat_times(values: pd.Series, config: ModelConfig, stats: CaptureStats) -> 
     return pd.to_datetime(values, unit=config.model.time_unit, utc=True, errors="coerce")
 
 
+# pandas' default missing-value markers (pandas.read_csv's na_values), so both parsers read the
+# same nulls: https://pandas.pydata.org/docs/reference/api/pandas.read_csv.html
+_NULL_MARKERS = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+
+
+def _all_equal(column: pa.ChunkedArray, value: str, default: str) -> bool:
+    return bool(pc.all(pc.equal(pc.utf8_upper(pc.fill_null(column, default)), value)).as_py() is not False)
+
+
+def _any_contains(column: pa.ChunkedArray, *needles: str) -> bool:
+    return any(bool(pc.any(pc.match_substring(column, needle)).as_py()) for needle in needles)
+
+
+def _joined_lines(column: pa.ChunkedArray) -> pa.Buffer:
+    """The strings of `column`, each followed by a line break, as one buffer (no copy per row)."""
+    wide = column.cast(pa.large_string())
+    text = pc.binary_join_element_wise(wide, pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string()))
+    text = text.combine_chunks()
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    data: pa.Buffer = text.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    return data
+
+
+def _csv_columns(body: pa.Buffer, config: ModelConfig) -> pd.DataFrame:
+    """One CSV record per line, features in config order, read by Arrow's multithreaded reader;
+    a numeric column holding a non-number is read as text and coerced as the row-wise parser does."""
+    features = config.model.features
+    names = [f.name for f in features]
+    numeric = {f.name for f in features if f.type is FeatureType.numeric}
+
+    def read(types: dict[str, pa.DataType]) -> pa.Table:
+        return pa_csv.read_csv(
+            pa.BufferReader(body),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=types,
+                null_values=_NULL_MARKERS,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    try:
+        frame: pd.DataFrame = read({n: pa.float64() if n in numeric else pa.string() for n in names}).to_pandas()
+    except pa.ArrowInvalid:
+        frame = read(dict.fromkeys(names, pa.string())).to_pandas()
+        for name in numeric:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame
+
+
+def _fast_capture(table: pa.Table, config: ModelConfig, stats: CaptureStats) -> pd.DataFrame | None:
+    """The common capture (CSV in and out, one record per request) parsed column by column, or
+    None when any line is otherwise (JSON or BASE64 bodies, several records, several outputs):
+    then `parse_capture` reads the file."""
+    inputs = table.column("captureData.endpointInput.data")
+    outputs = table.column("captureData.endpointOutput.data")
+    if (
+        not (
+            _all_equal(table.column("captureData.endpointInput.encoding"), "CSV", "CSV")
+            and _all_equal(table.column("captureData.endpointOutput.encoding"), "CSV", "CSV")
+        )
+        or _any_contains(inputs, "\n")
+        or _any_contains(outputs, ",", "\n")
+    ):
+        return None
+    inputs = pc.fill_null(inputs, "")
+    fits = pc.equal(pc.count_substring(inputs, ","), len(config.model.features) - 1)
+    misfits = len(inputs) - int(pc.sum(fits).as_py() or 0)
+    stats.skip(
+        misfits,
+        f"{misfits} CSV input records do not have {len(config.model.features)} fields (the model's features in order)",
+    )
+    table = table.filter(fits)
+    frame = _csv_columns(_joined_lines(table.column("captureData.endpointInput.data")), config)
+    answers = pc.utf8_trim_whitespace(table.column("captureData.endpointOutput.data"))
+    unanswered = int(pc.sum(pc.or_kleene(pc.is_null(answers), pc.equal(answers, ""))).as_py() or 0)
+    if unanswered and len(stats.problems) < MAX_PROBLEMS:
+        stats.problems.append(f"{unanswered} captures have a different number of input and output records")
+    if config.model.problem_type == "multiclass_classification":
+        frame[PREDICTION_COLUMN] = pd.Series(answers.to_pandas(), dtype=object).replace("", None).to_numpy()
+    else:
+        frame[PREDICTION_COLUMN] = _scores(pc.if_else(pc.equal(answers, ""), None, answers))
+    ids = pc.coalesce(table.column("eventMetadata.inferenceId"), table.column("eventMetadata.eventId"))
+    frame[INFERENCE_ID_COLUMN] = pc.fill_null(ids, "None").to_pandas()
+    frame[INFERENCE_TIME_COLUMN] = _capture_times(table.column("eventMetadata.inferenceTime"))
+    stats.records += len(frame)
+    return frame
+
+
+def _capture_times(column: pa.ChunkedArray) -> pd.DatetimeIndex:
+    """ISO-8601 inference times as UTC; a file with any unreadable time is read by pandas, which
+    makes that time null."""
+    try:
+        naive = pc.local_timestamp(column.cast(pa.timestamp("ns", tz="UTC")))
+        return pd.DatetimeIndex(naive.to_numpy(), tz="UTC")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.DatetimeIndex(pd.to_datetime(column.to_pandas(), utc=True, errors="coerce"))
+
+
+def _scores(answers: pa.ChunkedArray) -> np.ndarray:
+    try:
+        scores: np.ndarray = answers.cast(pa.float64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        scores = pd.to_numeric(answers.to_pandas(), errors="coerce").to_numpy(dtype=np.float64)
+    return scores
+
+
+def read_capture_file(path: Path, config: ModelConfig, stats: CaptureStats) -> list[pd.DataFrame]:
+    """One capture JSONL file's records (none, or one frame)."""
+    raw = _read_jsonl_table(path, CAPTURE_SCHEMA, stats)
+    if not raw.num_rows:
+        return []
+    fast = _fast_capture(raw, config, stats)
+    return [fast if fast is not None else parse_capture(raw.to_pandas(), config, stats)]
+
+
 def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:
     """Every capture JSONL and flat table below `folder`, as one frame."""
     stats = CaptureStats()
     frames = []
     for path in _jsonl_files(folder):
         stats.files += 1
-        raw = _read_jsonl(path, CAPTURE_SCHEMA, stats)
-        if len(raw):
-            frames.append(parse_capture(raw, config, stats))
+        frames += read_capture_file(path, config, stats)
     tables = _flat_tables(folder, stats)
     if tables:
         stats.files += len(tables)
