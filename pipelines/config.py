@@ -889,6 +889,11 @@ class DriftSection(_Strict):
     """The CloudWatch namespace of the monitor's metrics (not `AWS/...`)."""
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
     """How the alarms treat a period without data."""
+    instance_capture_mb: Annotated[Int, Field(ge=64, le=1_000_000)] = 2048
+    """Captured megabytes one monitor instance profiles; a run with more new capture is sharded
+    over several instances (ShardedByS3Key), and a merge step judges the window."""
+    max_instances: Annotated[Int, Field(ge=1, le=100)] = 8
+    """The most instances a sharded monitor run uses."""
 
     @field_validator("schedule")
     @classmethod
@@ -923,6 +928,19 @@ class DriftSection(_Strict):
                 f"period_seconds ({self.period_seconds}) must be the schedule's interval ({interval} s for "
                 f"{self.schedule}): each run publishes one datapoint per alarm period",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _whole_hours(self) -> DriftSection:
+        if self.period_seconds is not None or _rate_seconds(self.schedule) is not None:
+            period = self.alarm_period_seconds
+            if period % 3600:
+                field = "period_seconds" if self.period_seconds is not None else "schedule"
+                raise FieldError(
+                    (field,),
+                    f"the monitor judges whole hours of data capture (SageMaker partitions it by hour), so its "
+                    f"period must be a whole number of hours, got {period} s; use rate(1 hour) or longer",
+                )
         return self
 
     @model_validator(mode="after")

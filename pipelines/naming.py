@@ -255,6 +255,10 @@ CAPTURE = "capture"  # <endpoint>/<variant>/yyyy/mm/dd/hh/: SageMaker data captu
 GROUND_TRUTH = "ground-truth"  # yyyy/mm/dd/hh/: labels, by Model Monitor's convention
 CHAMPION = "champion"  # champion.json, model.tar.gz, baseline_profile.json of production
 MONITORING = "monitoring"  # <job name>/: the drift monitor's reports
+# hours/<variant>/yyyy/mm/dd/hh/<baseline>/: each captured hour's profile and predictions, made once
+# per baseline (pipelines.monitoring.hours); runs/<job>/: a monitor run's input manifests and shards
+MONITOR_STORE = "monitor-store"
+HOUR_PROFILE, HOUR_PREDICTIONS = "profile.json", "predictions.parquet"
 SCRATCH = "scratch"
 # objects/<sha256>: every input object a run that passed its data checks read, by content, so a
 # version can be reconstructed after its source data is overwritten, expired or deleted
@@ -308,6 +312,16 @@ def layout(config: ModelConfig) -> Layout:
 def champion_prefix(config: ModelConfig) -> str:
     """Where promotion keeps production's pointer, model and baseline (Evaluate and the monitor read it)."""
     return layout(config).uri(CHAMPION)
+
+
+def monitor_hours_prefix(config: ModelConfig, variant: str = PRODUCTION_VARIANT) -> str:
+    """The store of hour profiles: `<this>/yyyy/mm/dd/hh/<baseline>/{profile.json,predictions.parquet}`."""
+    return layout(config).uri(MONITOR_STORE, "hours", variant, "")
+
+
+def monitor_run_prefix(config: ModelConfig, job: str) -> str:
+    """A monitor run's own objects: `manifests/<input>.json` and `shards/<host>/...`."""
+    return layout(config).uri(MONITOR_STORE, "runs", job, "")
 
 
 def capture_prefix(config: ModelConfig) -> str:

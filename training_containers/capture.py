@@ -39,7 +39,7 @@ import base64
 import binascii
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -482,26 +482,56 @@ def read_capture_file(path: Path, config: ModelConfig, stats: CaptureStats) -> l
     return [fast if fast is not None else parse_capture(raw.to_pandas(), config, stats)]
 
 
+def capture_files(folder: Path, config: ModelConfig) -> Iterator[tuple[str, pd.DataFrame, CaptureStats]]:
+    """Each capture file below `folder` (JSON lines, or a flat Parquet/CSV table): its path relative
+    to `folder`, its records and what could not be read. A file that is neither is reported under
+    the key "" with no records."""
+    for path in _jsonl_files(folder):
+        stats = CaptureStats(files=1)
+        frames = read_capture_file(path, config, stats)
+        yield _relative(path, folder), frames[0] if frames else _empty_capture(config), stats
+    unread = CaptureStats()
+    for table in _flat_tables(folder, unread):
+        stats = CaptureStats(files=1)
+        flat = _flat_window(read_table_files([table]), config, stats)
+        stats.records += len(flat)
+        yield _relative(table, folder), flat, stats
+    if unread.problems:
+        yield "", _empty_capture(config), unread
+
+
+def _relative(path: Path, folder: Path) -> str:
+    return path.name if folder.is_file() else path.relative_to(folder).as_posix()
+
+
+def _empty_capture(config: ModelConfig) -> pd.DataFrame:
+    empty = {
+        f.name: pd.Series(dtype="float64" if f.type is FeatureType.numeric else "object") for f in config.model.features
+    }
+    return pd.DataFrame(empty | {PREDICTION_COLUMN: pd.Series(dtype="float64")})
+
+
+def merge_stats(parts: Iterable[CaptureStats]) -> CaptureStats:
+    merged = CaptureStats()
+    for part in parts:
+        merged.files += part.files
+        merged.lines += part.lines
+        merged.records += part.records
+        merged.skipped += part.skipped
+        merged.problems += part.problems[: MAX_PROBLEMS - len(merged.problems)]
+    return merged
+
+
 def read_capture(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:
     """Every capture JSONL and flat table below `folder`, as one frame."""
-    stats = CaptureStats()
-    frames = []
-    for path in _jsonl_files(folder):
-        stats.files += 1
-        frames += read_capture_file(path, config, stats)
-    tables = _flat_tables(folder, stats)
-    if tables:
-        stats.files += len(tables)
-        flat = _flat_window(read_table_files(tables), config, stats)
-        stats.records += len(flat)
-        frames.append(flat)
+    frames, stats = [], []
+    for _, frame, part in capture_files(folder, config):
+        stats.append(part)
+        if len(frame):
+            frames.append(frame)
     if not frames:
-        empty = {
-            f.name: pd.Series(dtype="float64" if f.type is FeatureType.numeric else "object")
-            for f in config.model.features
-        }
-        return pd.DataFrame(empty | {PREDICTION_COLUMN: pd.Series(dtype="float64")}), stats
-    return pd.concat(frames, ignore_index=True), stats
+        return _empty_capture(config), merge_stats(stats)
+    return pd.concat(frames, ignore_index=True), merge_stats(stats)
 
 
 def read_ground_truth(folder: Path, config: ModelConfig) -> tuple[pd.DataFrame, CaptureStats]:

@@ -29,6 +29,16 @@ def processing_output(name: str) -> Path:
     return path
 
 
+def current_host() -> str:
+    """This instance's name in a multi-instance processing job (`algo-1`, `algo-2`, ...), from
+    /opt/ml/config/resourceconfig.json ("How Amazon SageMaker Processing Configures Your
+    Processing Container": https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-container.html)."""
+    path = opt_ml() / "config" / "resourceconfig.json"
+    if not path.is_file():
+        return "algo-1"
+    return str(json.loads(path.read_text(encoding="utf-8")).get("current_host") or "algo-1")
+
+
 def training_channel(name: str) -> Path:
     env = os.environ.get(f"SM_CHANNEL_{name.upper()}")
     return Path(env) if env else opt_ml() / "input" / "data" / name

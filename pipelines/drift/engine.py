@@ -406,9 +406,18 @@ def _access(
         profile = window
 
         def in_profile(name: str) -> bool:
-            return name in profile.features and (profile.rows == 0 or profile.missing.get(name, 0) < profile.rows)
+            if profile.rows == 0:  # an empty window lacks no column
+                return True
+            return name in profile.features and profile.missing.get(name, 0) < profile.rows
 
-        return in_profile, lambda reference, name, drift: compare_sketch(reference, profile.features[name], drift)
+        def judge(reference: FeatureReference, name: str, drift: DriftSection) -> dict[str, Any]:
+            sketch = profile.features.get(name)
+            if sketch is None:
+                numeric = isinstance(reference, NumericReference)
+                sketch = NumericSketch.empty(reference) if numeric else CategoricalSketch(0)
+            return compare_sketch(reference, sketch, drift)
+
+        return in_profile, judge
     frame = window
     return (lambda name: name in frame.columns), (
         lambda reference, name, drift: compare_feature(reference, frame[name], drift)

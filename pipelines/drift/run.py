@@ -43,7 +43,7 @@ GROUND_TRUTH_COLUMN = "label"
 def run_monitor(
     config: ModelConfig,
     profile: Mapping[str, Any],
-    window: pd.DataFrame,
+    window: pd.DataFrame | WindowProfile,
     labels: pd.DataFrame | None = None,
     *,
     labelled_window: pd.DataFrame | None = None,
@@ -58,10 +58,10 @@ def run_monitor(
     predictions (by default the drift window itself)."""
     reference = BaselineReference.from_profile(profile)
     if labels is not None:
-        if labelled_window is None:
-            window = join_labels(window, labels, config.model.label)
-        else:
+        if labelled_window is not None:
             labelled_window = join_labels(labelled_window, labels, config.model.label)
+        elif isinstance(window, pd.DataFrame):
+            window = join_labels(window, labels, config.model.label)
     return drift_report(
         reference,
         window,

@@ -15,7 +15,6 @@ from tests.conftest import EXAMPLE_CONFIG
     [
         ("rate(1 hour)", "cron(0 * * * ? *)", 3600),
         ("rate(2 hours)", "cron(0 0/2 * * ? *)", 7200),
-        ("rate(15 minutes)", "cron(0/15 * * * ? *)", 900),
         ("rate(1 day)", "cron(0 0 * * ? *)", 86_400),
     ],
 )
@@ -31,7 +30,15 @@ def test_a_cron_is_deployed_as_given() -> None:
     assert drift.monitor_schedule == "cron(5 * * * ? *)"
 
 
-@pytest.mark.parametrize("schedule", ["rate(7 hours)", "rate(45 minutes)", "rate(2 days)"])
+@pytest.mark.parametrize("schedule", ["rate(15 minutes)", "rate(90 minutes)"])
+def test_a_period_of_part_of_an_hour_is_refused_at_its_field(schedule: str) -> None:
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    raw["drift"]["schedule"] = schedule
+    with pytest.raises(ConfigError, match=r"drift\.schedule: the monitor judges whole hours of data capture"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("schedule", ["rate(7 hours)", "rate(2 days)"])
 def test_a_rate_that_cannot_align_is_refused_at_its_field(schedule: str) -> None:
     raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     raw["drift"]["schedule"] = schedule

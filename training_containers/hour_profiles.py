@@ -1,0 +1,248 @@
+"""Captured hours as stored profiles: each capture object is profiled once, per hour, per baseline.
+
+An `HourEntry` is what the monitor keeps of one capture hour: the hour's `WindowProfile` (laid on
+one baseline, pipelines.drift.window), its predictions (`inference_id`, `prediction`,
+`inference_time`, for performance once labels arrive), the capture objects it covers and what
+could not be read. The store holds one entry per hour and baseline:
+
+    <hours prefix>/yyyy/mm/dd/hh/<baseline>/profile.json       the profile, objects, capture stats
+    <hours prefix>/yyyy/mm/dd/hh/<baseline>/predictions.parquet
+
+A run profiles only capture objects no stored entry covers and writes the merged entry back;
+merging refuses an object twice (the later copy is dropped and the drop reported), so a
+retried run, an hour profiled twice or an overlapping shard never counts a record twice.
+
+An object's hour is the `yyyy/mm/dd/hh/` folder in its key; an object without one (a flat table,
+a file put there by hand) is split by each record's inference time, and records without either
+are reported and left out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.config import ModelConfig
+from pipelines.drift import INFERENCE_ID_COLUMN, INFERENCE_TIME_COLUMN, PREDICTION_COLUMN, BaselineReference
+from pipelines.drift.window import WindowProfile, merge_all
+from pipelines.monitoring.hours import floor_hour, partition, partition_of, stamp
+from pipelines.naming import HOUR_PREDICTIONS, HOUR_PROFILE
+from training_containers.capture import CaptureStats, capture_files, merge_stats
+
+ENTRY_FORMAT = 1
+PREDICTION_COLUMNS = (INFERENCE_ID_COLUMN, PREDICTION_COLUMN, INFERENCE_TIME_COLUMN)
+
+
+class EntryUnreadable(ValueError):
+    """A stored hour entry is not one this release reads."""
+
+
+@dataclass(frozen=True)
+class HourEntry:
+    hour: datetime
+    profile: WindowProfile
+    objects: tuple[str, ...]  # capture objects covered, relative to the variant's capture prefix
+    predictions: pd.DataFrame
+    capture: CaptureStats
+
+    def merge(self, other: HourEntry) -> tuple[HourEntry, list[str]]:
+        """Both entries' records, and the problems found; `other` is dropped whole when it covers
+        an object this one covers already (its records would be counted twice)."""
+        twice = sorted(set(self.objects) & set(other.objects))
+        if twice:
+            return self, [
+                f"hour {stamp(self.hour)}: {len(twice)} capture object(s) profiled twice (first {twice[0]}); "
+                "counted once, the later profile was dropped"
+            ]
+        merged = HourEntry(
+            hour=self.hour,
+            profile=self.profile.merge(other.profile),
+            objects=tuple(sorted((*self.objects, *other.objects))),
+            predictions=_concat([self.predictions, other.predictions]),
+            capture=merge_stats([self.capture, other.capture]),
+        )
+        return merged, []
+
+    # ---- storage
+
+    def write(self, folder: Path) -> Path:
+        """Write the entry under `folder/yyyy/mm/dd/hh/<baseline>/`; returns that folder."""
+        target = folder / partition(self.hour) / self.profile.baseline
+        target.mkdir(parents=True, exist_ok=True)
+        document = {
+            "format": ENTRY_FORMAT,
+            "hour": stamp(self.hour),
+            "objects": list(self.objects),
+            "capture": self.capture.as_dict(),
+            "profile": self.profile.to_json(),
+        }
+        (target / HOUR_PROFILE).write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+        self.predictions.to_parquet(target / HOUR_PREDICTIONS, index=False)
+        return target
+
+    @classmethod
+    def read(cls, profile_file: Path) -> HourEntry:
+        try:
+            document = json.loads(profile_file.read_text(encoding="utf-8"))
+            if document.get("format") != ENTRY_FORMAT:
+                raise EntryUnreadable(f"entry format {document.get('format')!r}; this release reads {ENTRY_FORMAT}")
+            stats = document["capture"]
+            predictions_file = profile_file.with_name(HOUR_PREDICTIONS)
+            return cls(
+                hour=floor_hour(datetime.fromisoformat(document["hour"].replace("Z", "+00:00"))),
+                profile=WindowProfile.from_json(document["profile"]),
+                objects=tuple(document["objects"]),
+                predictions=read_predictions(predictions_file) if predictions_file.is_file() else _no_predictions(),
+                capture=CaptureStats(
+                    stats["files"], stats["lines"], stats["records"], stats["skipped"], list(stats["problems"])
+                ),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise EntryUnreadable(f"{profile_file}: {type(error).__name__}: {error}") from error
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise EntryUnreadable(f"{path}: no column(s) {missing}")
+    return frame[list(PREDICTION_COLUMNS)]
+
+
+def _no_predictions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            INFERENCE_ID_COLUMN: pd.Series(dtype="object"),
+            PREDICTION_COLUMN: pd.Series(dtype="float64"),
+            INFERENCE_TIME_COLUMN: pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
+
+
+def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    kept = [frame for frame in frames if len(frame)]
+    return pd.concat(kept, ignore_index=True) if kept else _no_predictions()
+
+
+def _predictions(frame: pd.DataFrame) -> pd.DataFrame:
+    if PREDICTION_COLUMN not in frame.columns or INFERENCE_ID_COLUMN not in frame.columns:
+        return _no_predictions()
+    times = (
+        pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True)
+        if INFERENCE_TIME_COLUMN in frame.columns
+        else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    )
+    return pd.DataFrame(
+        {
+            INFERENCE_ID_COLUMN: frame[INFERENCE_ID_COLUMN].astype(str).to_numpy(dtype=object),
+            PREDICTION_COLUMN: frame[PREDICTION_COLUMN].to_numpy(),
+            INFERENCE_TIME_COLUMN: times.to_numpy(),
+        }
+    )
+
+
+def _by_hour(
+    key: str, frame: pd.DataFrame, stats: CaptureStats
+) -> Iterator[tuple[datetime, pd.DataFrame, CaptureStats]]:
+    """The records of one capture object by hour: its folder's, else each record's inference hour."""
+    folder_hour = partition_of(key)
+    if folder_hour is not None:
+        yield folder_hour, frame, stats
+        return
+    if INFERENCE_TIME_COLUMN not in frame.columns or not len(frame):
+        if len(frame):
+            stats.skip(len(frame), f"{key}: {len(frame)} records with neither an hour folder nor an inference time")
+        return
+    hours = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True).dt.floor("h")
+    untimed = int(hours.isna().sum())
+    stats.skip(untimed, f"{key}: {untimed} records with neither an hour folder nor an inference time")
+    first = True
+    for hour, part in frame[hours.notna()].groupby(hours[hours.notna()], sort=True):
+        # The file's counts go with its first hour, so they are counted once.
+        yield pd.Timestamp(hour).to_pydatetime(), part, stats if first else CaptureStats()
+        first = False
+
+
+def profile_capture(
+    folder: Path, config: ModelConfig, reference: BaselineReference, baseline: str
+) -> tuple[dict[datetime, HourEntry], CaptureStats]:
+    """Every capture object below `folder` profiled, by hour; and what belongs to no hour (files
+    that are not capture, records with neither an hour folder nor a time)."""
+    entries: dict[datetime, HourEntry] = {}
+    unplaced: list[CaptureStats] = []
+    for key, frame, stats in capture_files(folder, config):
+        parts = list(_by_hour(key, frame, stats))
+        if not parts:
+            unplaced.append(stats)
+        for hour, part, part_stats in parts:
+            entry = HourEntry(
+                hour=hour,
+                profile=WindowProfile.of(reference, part, config.model.features, baseline),
+                objects=(key,),
+                predictions=_predictions(part),
+                capture=part_stats,  # a file's counts go with its first hour only (_by_hour)
+            )
+            entries[hour] = entries[hour].merge(entry)[0] if hour in entries else entry
+    return entries, merge_stats(unplaced)
+
+
+def read_entries(folder: Path, baseline: str) -> tuple[dict[datetime, HourEntry], pd.DataFrame, list[str]]:
+    """Stored entries below `folder`: this baseline's by hour, every predictions file found (any
+    baseline's: predictions do not depend on it), and the problems met."""
+    entries: dict[datetime, HourEntry] = {}
+    problems: list[str] = []
+    for profile_file in sorted(folder.rglob(HOUR_PROFILE)) if folder.exists() else []:
+        try:
+            entry = HourEntry.read(profile_file)
+        except EntryUnreadable as error:
+            problems.append(str(error))
+            continue
+        if entry.profile.baseline != baseline:
+            continue
+        if entry.hour in entries:
+            entries[entry.hour], found = entries[entry.hour].merge(entry)
+            problems += found
+        else:
+            entries[entry.hour] = entry
+    predictions = []
+    for predictions_file in sorted(folder.rglob(HOUR_PREDICTIONS)) if folder.exists() else []:
+        try:
+            predictions.append(read_predictions(predictions_file))
+        except (OSError, ValueError) as error:
+            problems.append(f"{predictions_file}: {error}")
+    return entries, _concat(predictions), problems
+
+
+def merge_entries(
+    groups: Iterable[Mapping[datetime, HourEntry]],
+) -> tuple[dict[datetime, HourEntry], list[str]]:
+    """Entries of the same hours from several sources, merged hour by hour."""
+    merged: dict[datetime, HourEntry] = {}
+    problems: list[str] = []
+    for group in groups:
+        for hour, entry in group.items():
+            if hour in merged:
+                merged[hour], found = merged[hour].merge(entry)
+                problems += found
+            else:
+                merged[hour] = entry
+    return merged, problems
+
+
+def window_profile(entries: Mapping[datetime, HourEntry], hours: Sequence[datetime], baseline: str) -> WindowProfile:
+    return merge_all((entries[hour].profile for hour in hours if hour in entries), baseline)
+
+
+def window_stats(entries: Mapping[datetime, HourEntry], hours: Sequence[datetime]) -> CaptureStats:
+    return merge_stats(entries[hour].capture for hour in hours if hour in entries)
+
+
+def unique_predictions(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Predictions of several sources, each inference id once (the first seen)."""
+    combined = _concat(frames)
+    return combined.drop_duplicates(INFERENCE_ID_COLUMN, keep="first").reset_index(drop=True)
