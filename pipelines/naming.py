@@ -319,11 +319,6 @@ def monitor_hours_prefix(config: ModelConfig, variant: str = PRODUCTION_VARIANT)
     return layout(config).uri(MONITOR_STORE, "hours", variant, "")
 
 
-def monitor_run_prefix(config: ModelConfig, job: str) -> str:
-    """A monitor run's own objects: `manifests/<input>.json` and `shards/<host>/...`."""
-    return layout(config).uri(MONITOR_STORE, "runs", job, "")
-
-
 def capture_prefix(config: ModelConfig) -> str:
     """The endpoint's DataCaptureConfig.DestinationS3Uri."""
     return layout(config).capture(config.promotion.endpoint(config.model.name))

@@ -413,8 +413,9 @@ def _access(
         def judge(reference: FeatureReference, name: str, drift: DriftSection) -> dict[str, Any]:
             sketch = profile.features.get(name)
             if sketch is None:
-                numeric = isinstance(reference, NumericReference)
-                sketch = NumericSketch.empty(reference) if numeric else CategoricalSketch(0)
+                sketch = (
+                    NumericSketch.empty(reference) if isinstance(reference, NumericReference) else CategoricalSketch(0)
+                )
             return compare_sketch(reference, sketch, drift)
 
         return in_profile, judge

@@ -14,12 +14,13 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,20 +76,42 @@ class JobContext:
 
 
 def run_processing(request: dict[str, Any], job: JobContext, timeout: float | None = None) -> dict[str, Any]:
-    for item in request.get("ProcessingInputs", []):
-        _stage_processing_input(item, job)
-    (job.opt_ml / "config").mkdir(parents=True, exist_ok=True)
-    (job.opt_ml / "config" / "processingjobconfig.json").write_text(json.dumps(request, indent=2, default=str))
+    """One processing job; with InstanceCount > 1 each instance is a process of its own, with its
+    own /opt/ml (`algo-<n>`, as /opt/ml/config/resourceconfig.json names it), its share of the
+    `ShardedByS3Key` inputs, and its outputs uploaded under the same prefixes."""
+    count = int(request.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceCount", 1))
+    instances = [job] if count == 1 else [replace(job, folder=job.folder / f"algo-{n}") for n in range(1, count + 1)]
+    for index, instance in enumerate(instances):
+        stage_processing(request, instance, index, count)
     app = request["AppSpecification"]
     command = [*_python_command(app.get("ContainerEntrypoint") or []), *app.get("ContainerArguments", [])]
-    _run(command, request.get("Environment", {}), job, _runtime_limit(request, timeout), processing=True)
-    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    for output in outputs:
+    for instance in instances:  # one after another: the outputs are those of running them at once
+        _run(command, request.get("Environment", {}), instance, _runtime_limit(request, timeout), processing=True)
+    for instance in instances:
+        upload_outputs(request, instance)
+    return request | {"ProcessingJobName": job.name, "ProcessingJobArn": job.arn, "ProcessingJobStatus": "Completed"}
+
+
+def stage_processing(request: dict[str, Any], job: JobContext, index: int = 0, count: int = 1) -> None:
+    """Instance `index` of `count`'s /opt/ml before its container starts: inputs, and the two
+    files SageMaker Processing writes under /opt/ml/config ("How Amazon SageMaker Processing
+    Configures Your Processing Container":
+    https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-container.html)."""
+    for item in request.get("ProcessingInputs", []):
+        _stage_processing_input(item, job, shard=(index, count))
+    config = job.opt_ml / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    hosts = [f"algo-{n}" for n in range(1, count + 1)]
+    (config / "processingjobconfig.json").write_text(json.dumps(request, indent=2, default=str))
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": hosts[index], "hosts": hosts}))
+
+
+def upload_outputs(request: dict[str, Any], job: JobContext) -> None:
+    for output in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
         if "S3Output" in output:
             folder = job.local(output["S3Output"]["LocalPath"])
             folder.mkdir(parents=True, exist_ok=True)
             job.s3.upload(folder, output["S3Output"]["S3Uri"])
-    return request | {"ProcessingJobName": job.name, "ProcessingJobArn": job.arn, "ProcessingJobStatus": "Completed"}
 
 
 def run_training(request: dict[str, Any], job: JobContext, timeout: float | None = None) -> dict[str, Any]:
@@ -194,13 +217,34 @@ def _image_command(job: JobContext, image: str, mode: str) -> tuple[list[str], P
         raise JobFailed(str(error)) from error
 
 
-def _stage_processing_input(item: dict[str, Any], job: JobContext) -> None:
+def _stage_processing_input(item: dict[str, Any], job: JobContext, shard: tuple[int, int] = (0, 1)) -> None:
+    """Copy one input into the instance's /opt/ml. `ShardedByS3Key` gives instance i of n every
+    n-th object in key order: SageMaker documents only that each instance "gets approximately 1/n
+    of the number of S3 objects" (S3DataSource, SageMaker API Reference), so job code must not
+    rely on which ones."""
     name = item["InputName"]
     if "S3Input" in item:
         source = item["S3Input"]
-        _require(source.get("S3DataType", "S3Prefix") == "S3Prefix", f"input {name}: S3DataType")
+        kind = source.get("S3DataType", "S3Prefix")
+        _require(kind in ("S3Prefix", "ManifestFile"), f"input {name}: S3DataType")
         _require(source.get("S3CompressionType", "None") == "None", f"input {name}: S3CompressionType")
-        _download(job, source["S3Uri"], job.local(source["LocalPath"]))
+        try:
+            objects = (
+                job.s3.manifest_objects(source["S3Uri"]) if kind == "ManifestFile" else job.s3.keys(source["S3Uri"])
+            )
+            if not objects:
+                job.s3.download(source["S3Uri"], job.local(source["LocalPath"]))  # fails as SageMaker does
+        except PipelinesError as exc:
+            raise JobFailed(str(exc)) from exc
+        index, count = shard if source.get("S3DataDistributionType") == "ShardedByS3Key" else (0, 1)
+        destination = job.local(source["LocalPath"])
+        for relative, path in objects[index::count]:
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)  # the job only reads its inputs; a link spares copying capture
+            except OSError:
+                shutil.copyfile(path, target)
     elif "DatasetDefinition" in item:
         _materialise_dataset(name, item["DatasetDefinition"], job)
     else:
@@ -240,7 +284,9 @@ def _download(job: JobContext, uri: str, destination: Path) -> None:
 
 def _require(ok: bool, what: str) -> None:
     if not ok:
-        raise JobFailed(f"ClientError: {what}: the local runtime supports S3Prefix, uncompressed inputs only")
+        raise JobFailed(
+            f"ClientError: {what}: the local runtime supports S3Prefix and ManifestFile, uncompressed inputs only"
+        )
 
 
 def _python_command(entrypoint: list[str]) -> list[str]:

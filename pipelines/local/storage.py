@@ -53,6 +53,34 @@ class LocalS3:
     def has_objects(self, uri: str) -> bool:
         return bool(self.keys(uri))
 
+    def listing(self, uri: str) -> list[tuple[str, int]]:
+        """(key relative to the prefix, size) of the objects under `uri`, sorted by key."""
+        return [(key, path.stat().st_size) for key, path in self.keys(uri)]
+
+    def read_bytes(self, uri: str) -> bytes | None:
+        path = self.path(uri)
+        return path.read_bytes() if path.is_file() else None
+
+    def manifest_objects(self, uri: str) -> list[tuple[str, Path]]:
+        """A ManifestFile input's objects: (suffix, file), the suffixes appended to the manifest's
+        prefix ("S3DataSource", SageMaker API Reference). A listed object that does not exist fails
+        as SageMaker fails an input without objects."""
+        document = self.read_json(uri)
+        if not (isinstance(document, list) and document and isinstance(document[0], dict) and "prefix" in document[0]):
+            raise PipelinesError(f'ClientError: manifest "{uri}" is not a JSON array starting with {{"prefix": ...}}')
+        prefix = str(document[0]["prefix"])
+        found = []
+        for suffix in document[1:]:
+            path = self.path(prefix + str(suffix))
+            if not path.is_file():
+                raise NoSuchObjects(
+                    f'ClientError: No S3 objects found under S3 URL "{prefix}{suffix}" (manifest {uri}).'
+                )
+            found.append((str(suffix), path))
+        if not found:
+            raise NoSuchObjects(f'ClientError: manifest "{uri}" lists no object.')
+        return found
+
     def download(self, uri: str, destination: Path) -> int:
         objects = self.keys(uri)
         if not objects:

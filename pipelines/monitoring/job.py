@@ -9,6 +9,9 @@ Inputs (what `training_containers.monitor` reads), all under the model's prefix:
   `<capture prefix>/<endpoint>/production/` (shadow traffic must not count as production drift);
 - `ground_truth`: delayed labels under `ground-truth/` (optional);
 - `baseline`: the champion's `baseline_profile.json`, written by promotion beside `champion.json`.
+The launcher turns `capture` and `ground_truth` into manifests of the hours a run needs and adds
+`hours` (stored hour profiles) or, for a sharded run's judge, `shards`.
+Outputs: `report` (a folder a run) and `hours` (the shared hour store, `naming.monitor_hours_prefix`).
 """
 
 from __future__ import annotations
@@ -69,7 +72,15 @@ def monitor_job_request(config: ModelConfig, *, image_uri: str, role_arn: str, k
                         "LocalPath": f"{PROCESSING}/output/report",
                         "S3UploadMode": "EndOfJob",
                     },
-                }
+                },
+                {  # each hour this run profiled, for every later run that covers it
+                    "OutputName": "hours",
+                    "S3Output": {
+                        "S3Uri": naming.monitor_hours_prefix(config),
+                        "LocalPath": f"{PROCESSING}/output/hours",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                },
             ],
             "KmsKeyId": key_arn,
         },
@@ -96,9 +107,16 @@ def monitor_job_request(config: ModelConfig, *, image_uri: str, role_arn: str, k
 
 def monitor_launch(config: ModelConfig, request: dict[str, Any], window_end: str = SCHEDULED_TIME) -> dict[str, Any]:
     """The launcher's input: the window end (on AWS the time Scheduler fills in), the job name
-    prefix, and the request."""
+    prefix, the request, the stores' prefixes and how to size a run (pipelines.monitoring.launch)."""
+    drift = config.drift
     return {
         "window_end": window_end,
         "job_name_prefix": naming.monitor_job_prefix(config.model.name),
         "request": request,
+        "hours_prefix": naming.monitor_hours_prefix(config),
+        "runs_prefix": naming.layout(config).uri(naming.MONITOR_STORE, "runs", ""),
+        "period_seconds": drift.alarm_period_seconds,
+        "performance_window_hours": drift.performance_window_hours,
+        "instance_capture_mb": drift.instance_capture_mb,
+        "max_instances": drift.max_instances,
     }

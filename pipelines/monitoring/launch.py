@@ -1,18 +1,28 @@
-"""Starting the scheduled drift monitor job: which inputs a run gets, or why it does not run.
+"""Starting the scheduled drift monitor: which objects a run reads, on how many instances, or why
+it does not run.
 
-A SageMaker Processing job fails when an S3Prefix input matches no object ("No S3 objects found
-under S3 URL ... given in input data source"; AWS-OFFLINE-NOTES.md, and the same validation on
-CreateTrainingJob and CreateTransformJob in aws/amazon-sagemaker-examples#2489 and #2414). After
-`cdk deploy` nothing is captured yet, labels may never come (no label feed), and no champion has
-a baseline until the first version is in production. So the schedule does not start the job
-directly: it invokes a small function that checks each input prefix first (one ListObjectsV2
-with MaxKeys=1 each) and decides here:
+The launcher lists exactly the hour partitions a run needs (pipelines.monitoring.hours) and
+hands the job manifests of those objects, so a run reads what its window needs whatever the
+retention: the capture no stored hour profile covers yet, the stored hour profiles of the
+window, the stored predictions of the performance lookback, and the labels that arrived since
+its start. The choice (the launcher lists; the job reads only what it is given) keeps the job
+free of S3 calls, lets SageMaker shard the capture over instances (`ShardedByS3Key` splits a
+manifest's objects across them), and costs the launcher one ListObjectsV2 per hour partition.
 
-- `config`, `baseline`, `capture` are required: with any of them empty, there is nothing to judge
-  and the run is skipped with its reason ("no capture yet", ...), which is not a failure and
-  publishes nothing (the alarms see missing data, not a breach);
-- `ground_truth` is optional: without labels the job still measures covariate and prediction
-  drift, and publishes them (performance waits for labels).
+Manifests are SageMaker's ManifestFile inputs: a JSON array, a `{"prefix": ...}` first and object
+keys relative to it after ("S3DataSource", SageMaker API Reference:
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html). A processing
+input that matches no object fails the job ("No S3 objects found under S3 URL ..."), so an input
+with nothing in it is left out rather than sent empty.
+
+A run whose new capture exceeds `drift.instance_capture_mb` runs in two jobs: a profile stage on
+up to `drift.max_instances` instances, each profiling its share of the capture
+(`<job>-shards`), and, when SageMaker reports that job Completed (EventBridge "SageMaker
+Processing Job State Change"), a judge job that merges the shards' hour profiles into the store
+and judges the window (`plan_judge`). One instance does both in one job.
+
+Skipped runs publish nothing (the alarms see missing data, not a breach): no config object, no
+champion baseline (no version in production yet), or no capture in the window's hours.
 
 The job name is the model's owned prefix plus the window end (`pipelines.naming`), so a retried
 invocation for the same window finds the job already started instead of starting a second one.
@@ -22,21 +32,55 @@ Standard library only: it runs in a zip function.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-REQUIRED = {
+from pipelines.monitoring.hours import label_hours, lookback_hours, partition, stamp, window_hours
+
+SKIPS = {
     "config": "the job's config artifact is missing: deploy the stack again",
     "baseline": "no champion baseline yet: no version is in production",
-    "capture": "no capture yet: the endpoint has served no traffic",
+    "capture": "no capture yet in the window's hours",
 }
-OPTIONAL = {"ground_truth": "no ground truth yet: performance waits for labels"}
+NO_LABELS = "no ground truth yet in the lookback's hours: performance waits for labels"
+INPUTS = ("config", "capture", "ground_truth", "baseline")
+LAUNCH_FIELDS = (
+    "window_end",
+    "job_name_prefix",
+    "request",
+    "hours_prefix",
+    "runs_prefix",
+    "period_seconds",
+    "performance_window_hours",
+    "instance_capture_mb",
+    "max_instances",
+)
+HOUR_PROFILE, HOUR_PREDICTIONS = "profile.json", "predictions.parquet"  # pipelines.naming's, for a zip
+SHARDS_SUFFIX = "-shards"
+COMPLETED = "Completed"
 
 
 class MalformedLaunch(ValueError):
-    """The schedule's input is not a monitor launch: names the field."""
+    """The schedule's input (or the completion event) is not a monitor launch: names the field."""
+
+
+class Store(Protocol):
+    """The objects the launcher reads and writes (S3, or the local runtime's folders)."""
+
+    def listing(self, uri: str) -> list[tuple[str, int]]:
+        """(key relative to the prefix, size) of every object under a prefix, sorted by key."""
+        ...
+
+    def read_bytes(self, uri: str) -> bytes | None:
+        """An object's bytes, None when there is none."""
+        ...
+
+    def put_bytes(self, uri: str, content: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,10 +89,21 @@ class MonitorRun:
     request: dict[str, Any] | None  # CreateProcessingJob, or None when the run is skipped
     skipped: str | None = None
     notes: tuple[str, ...] = ()
+    reads: Mapping[str, int] = field(default_factory=dict)  # input -> objects in its manifest
+    new_capture_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         name = self.request["ProcessingJobName"] if self.request else None
-        return {"window_end": self.window_end, "job": name, "skipped": self.skipped, "notes": list(self.notes)}
+        instances = self.request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] if self.request else 0
+        return {
+            "window_end": self.window_end,
+            "job": name,
+            "instances": instances,
+            "skipped": self.skipped,
+            "notes": list(self.notes),
+            "reads": dict(self.reads),
+            "new_capture_bytes": self.new_capture_bytes,
+        }
 
 
 def window_end(value: Any) -> datetime:
@@ -62,47 +117,255 @@ def window_end(value: Any) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def plan_run(launch: Mapping[str, Any], has_objects: Callable[[str], bool]) -> MonitorRun:
-    """The run for one scheduled time. `launch` is the schedule's input: `window_end`,
-    `job_name_prefix` and `request` (the CreateProcessingJob request without its name and window;
-    each output prefix gets the job's name below it);
-    `has_objects(s3_uri)` says whether any object is under a prefix."""
-    for field in ("window_end", "job_name_prefix", "request"):
-        if field not in launch:
-            raise MalformedLaunch(f"{field}: missing from the schedule's input")
-    end = window_end(launch["window_end"])
-    stamp = end.isoformat().replace("+00:00", "Z")
-    request = copy.deepcopy(dict(launch["request"]))
-    inputs = {item["InputName"]: item for item in request.get("ProcessingInputs", [])}
-    unknown = set(inputs) - set(REQUIRED) - set(OPTIONAL)
+def _checked(launch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    for name in LAUNCH_FIELDS:
+        if name not in launch:
+            raise MalformedLaunch(f"{name}: missing from the schedule's input")
+    inputs = {item["InputName"]: item for item in launch["request"].get("ProcessingInputs", [])}
+    unknown = set(inputs) - set(INPUTS)
     if unknown:
         raise MalformedLaunch(f"request.ProcessingInputs: unknown inputs {sorted(unknown)}")
-    for name, reason in REQUIRED.items():
+    for name in INPUTS:
         if name not in inputs:
             raise MalformedLaunch(f"request.ProcessingInputs: the {name} input is missing")
-        if not has_objects(inputs[name]["S3Input"]["S3Uri"]):
-            return MonitorRun(stamp, None, skipped=reason)
-    notes = []
-    for name, reason in OPTIONAL.items():
-        if name in inputs and not has_objects(inputs[name]["S3Input"]["S3Uri"]):
-            del inputs[name]
-            notes.append(reason)
-    request["ProcessingInputs"] = list(inputs.values())
+    return inputs
+
+
+def _uri(inputs: Mapping[str, dict[str, Any]], name: str) -> str:
+    return str(inputs[name]["S3Input"]["S3Uri"])
+
+
+@dataclass
+class _Plan:
+    """What one run reads, found by listing the hours it needs."""
+
+    baseline: str
+    new_capture: list[tuple[str, int]]
+    hours: list[str]  # stored entry files, relative to the hours prefix
+    labels: list[str]
+
+
+def _find(launch: Mapping[str, Any], inputs: Mapping[str, dict[str, Any]], store: Store, end: datetime) -> _Plan | str:
+    """The objects a run needs, or why it has nothing to judge."""
+    if not store.listing(_uri(inputs, "config")):
+        return SKIPS["config"]
+    baseline_bytes = store.read_bytes(_uri(inputs, "baseline"))
+    if baseline_bytes is None:
+        return SKIPS["baseline"]
+    baseline = hashlib.sha256(baseline_bytes).hexdigest()[:16]
+    capture, hours_prefix = _uri(inputs, "capture"), str(launch["hours_prefix"])
+    window = window_hours(end, int(launch["period_seconds"]))
+    lookback = lookback_hours(end, float(launch["performance_window_hours"]))
+    kept = {hour: {key for key, _ in store.listing(hours_prefix + partition(hour))} for hour in {*window, *lookback}}
+    profile, predictions = f"{baseline}/{HOUR_PROFILE}", f"{baseline}/{HOUR_PREDICTIONS}"
+    new: list[tuple[str, int]] = []
+    stored: list[str] = []
+    for hour in window:
+        covered: set[str] = set()
+        if profile in kept[hour]:
+            document = store.read_bytes(hours_prefix + partition(hour) + profile) or b"{}"
+            covered = set(json.loads(document).get("objects", []))
+            stored.append(partition(hour) + profile)
+        objects = [(partition(hour) + key, size) for key, size in store.listing(capture + partition(hour))]
+        new += [(key, size) for key, size in objects if key not in covered]
+    if not new and not stored:
+        return SKIPS["capture"]
+    for hour in lookback:  # predictions do not depend on the baseline: ours, else any hour's
+        found = sorted(key for key in kept[hour] if key.endswith(f"/{HOUR_PREDICTIONS}"))
+        chosen = predictions if predictions in found else (found[0] if found else None)
+        if chosen is not None:
+            stored.append(partition(hour) + chosen)
+    truth = _uri(inputs, "ground_truth")
+    labels = [
+        partition(hour) + key
+        for hour in label_hours(end, float(launch["performance_window_hours"]))
+        for key, _ in store.listing(truth + partition(hour))
+    ]
+    return _Plan(baseline, new, sorted(set(stored)), labels)
+
+
+def _manifest(store: Store, runs_prefix: str, job: str, name: str, prefix: str, keys: list[str]) -> str:
+    uri = f"{runs_prefix}{job}/manifests/{name}.json"
+    store.put_bytes(uri, json.dumps([{"prefix": prefix}, *keys], indent=0).encode())
+    return uri
+
+
+def _manifest_input(item: Mapping[str, Any], uri: str, sharded: bool = False) -> dict[str, Any]:
+    source = {**item["S3Input"], "S3Uri": uri, "S3DataType": "ManifestFile"}
+    if sharded:
+        source["S3DataDistributionType"] = "ShardedByS3Key"
+    return {**item, "S3Input": source}
+
+
+def plan_run(launch: Mapping[str, Any], store: Store) -> MonitorRun:
+    """The run for one scheduled time. `launch` is the schedule's input (pipelines.monitoring.job
+    `monitor_launch`): the window end, the job name prefix, the CreateProcessingJob request
+    without its name, window and manifests, the stores' prefixes and the sizing settings."""
+    inputs = _checked(launch)
+    end = window_end(launch["window_end"])
+    when = stamp(end)
+    found = _find(launch, inputs, store, end)
+    if isinstance(found, str):
+        return MonitorRun(when, None, skipped=found)
+    size = sum(size for _, size in found.new_capture)
+    shards = min(int(launch["max_instances"]), max(1, math.ceil(size / (float(launch["instance_capture_mb"]) * 1e6))))
     name = f"{launch['job_name_prefix']}-{end:%Y%m%d%H%M}"
+    if shards > 1:
+        return _profile_stage(launch, inputs, store, found, f"{name}{SHARDS_SUFFIX}", when, shards, size)
+    return _judge(launch, inputs, store, found, name, when, size, capture=True)
+
+
+def plan_judge(launch: Mapping[str, Any], event: Mapping[str, Any], store: Store) -> MonitorRun | None:
+    """The judge job of a sharded run, when its profile stage's completion event arrives (None
+    for any other job or status, which this function does not act on)."""
+    detail = event.get("detail") or {}
+    job = detail.get("ProcessingJobName")
+    if not isinstance(job, str):
+        raise MalformedLaunch("detail.ProcessingJobName: missing from the completion event")
+    if detail.get("ProcessingJobStatus") != COMPLETED or not job.endswith(SHARDS_SUFFIX):
+        return None
+    name = job.removesuffix(SHARDS_SUFFIX)
+    prefix = f"{launch['job_name_prefix']}-"
+    if not name.startswith(prefix):
+        return None
+    try:
+        end = datetime.strptime(name.removeprefix(prefix), "%Y%m%d%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        raise MalformedLaunch(f"detail.ProcessingJobName: no window end in {job!r}") from None
+    inputs = _checked(launch)
+    found = _find(launch, inputs, store, end)
+    if isinstance(found, str):
+        return MonitorRun(stamp(end), None, skipped=found)
+    shards = f"{launch['runs_prefix']}{job}/shards/"
+    return _judge(launch, inputs, store, found, name, stamp(end), 0, capture=False, shards=shards)
+
+
+def _judge(
+    launch: Mapping[str, Any],
+    inputs: Mapping[str, dict[str, Any]],
+    store: Store,
+    found: _Plan,
+    name: str,
+    when: str,
+    size: int,
+    *,
+    capture: bool,
+    shards: str | None = None,
+) -> MonitorRun:
+    request = copy.deepcopy(dict(launch["request"]))
+    runs, hours_prefix = str(launch["runs_prefix"]), str(launch["hours_prefix"])
+
+    def manifest(item: Mapping[str, Any], prefix: str, keys: list[str]) -> dict[str, Any]:
+        return _manifest_input(item, _manifest(store, runs, name, str(item["InputName"]), prefix, keys))
+
+    chosen: list[dict[str, Any]] = [inputs["config"], inputs["baseline"]]
+    reads = {"capture": 0, "hours": len(found.hours), "ground_truth": len(found.labels), "shards": 0}
+    if capture and found.new_capture:
+        reads["capture"] = len(found.new_capture)
+        chosen.append(manifest(inputs["capture"], _uri(inputs, "capture"), [key for key, _ in found.new_capture]))
+    if found.hours:
+        chosen.append(manifest(_local_input(inputs["capture"], "hours"), hours_prefix, found.hours))
+    if shards is not None:
+        item = _local_input(inputs["capture"], "shards")
+        chosen.append({**item, "S3Input": {**item["S3Input"], "S3Uri": shards, "S3DataType": "S3Prefix"}})
+        reads["shards"] = 1
+    notes: tuple[str, ...] = ()
+    if found.labels:
+        chosen.append(manifest(inputs["ground_truth"], _uri(inputs, "ground_truth"), found.labels))
+    else:
+        notes = (NO_LABELS,)
+    request["ProcessingInputs"] = chosen
     request["ProcessingJobName"] = name
     for output in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
-        output["S3Output"]["S3Uri"] = f"{output['S3Output']['S3Uri'].rstrip('/')}/{name}/"  # a prefix a run
-    request["AppSpecification"] = {**request["AppSpecification"], "ContainerArguments": ["--window-end", stamp]}
-    return MonitorRun(stamp, request, notes=tuple(notes))
+        if output["OutputName"] == "report":  # a prefix a run; the hour store is shared
+            output["S3Output"]["S3Uri"] = f"{output['S3Output']['S3Uri'].rstrip('/')}/{name}/"
+    request["AppSpecification"] = {**request["AppSpecification"], "ContainerArguments": _window_arguments(launch, when)}
+    return MonitorRun(when, request, notes=notes, reads=reads, new_capture_bytes=size)
+
+
+def _window_arguments(launch: Mapping[str, Any], when: str) -> list[str]:
+    """The job judges exactly the hours the launcher planned for."""
+    first = window_hours(window_end(when), int(launch["period_seconds"]))[0]
+    return ["--window-start", stamp(first), "--window-end", when]
+
+
+def _profile_stage(
+    launch: Mapping[str, Any],
+    inputs: Mapping[str, dict[str, Any]],
+    store: Store,
+    found: _Plan,
+    name: str,
+    when: str,
+    shards: int,
+    size: int,
+) -> MonitorRun:
+    request = copy.deepcopy(dict(launch["request"]))
+    runs = str(launch["runs_prefix"])
+    keys = [key for key, _ in found.new_capture]
+    capture = _manifest_input(
+        inputs["capture"], _manifest(store, runs, name, "capture", _uri(inputs, "capture"), keys), sharded=True
+    )
+    request["ProcessingInputs"] = [inputs["config"], inputs["baseline"], capture]
+    request["ProcessingJobName"] = name
+    local = str(inputs["capture"]["S3Input"]["LocalPath"]).rsplit("/input/", 1)[0]
+    request["ProcessingOutputConfig"] = {
+        **request.get("ProcessingOutputConfig", {}),
+        "Outputs": [
+            {
+                "OutputName": "shards",
+                "S3Output": {
+                    "S3Uri": f"{runs}{name}/shards/",
+                    "LocalPath": f"{local}/output/shards",
+                    "S3UploadMode": "EndOfJob",
+                },
+            }
+        ],
+    }
+    request["ProcessingResources"] = copy.deepcopy(request["ProcessingResources"])
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = shards
+    request["AppSpecification"] = {
+        **request["AppSpecification"],
+        "ContainerArguments": ["--stage", "profile", *_window_arguments(launch, when)],
+    }
+    reads = {"capture": len(keys), "hours": 0, "ground_truth": 0, "shards": 0}
+    return MonitorRun(when, request, reads=reads, new_capture_bytes=size)
+
+
+def _local_input(item: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """An input like `item`, named `name`, at the sibling local path."""
+    local = str(item["S3Input"]["LocalPath"]).rsplit("/", 1)[0] + f"/{name}"
+    return {**item, "InputName": name, "S3Input": {**item["S3Input"], "LocalPath": local}}
 
 
 # ---- AWS, through injected clients
 
 
-def has_objects(s3: Any, uri: str) -> bool:
-    """Any object under the prefix: one ListObjectsV2 with MaxKeys=1."""
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    return int(s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0)) > 0
+class S3Store:
+    """The launcher's S3: paginated ListObjectsV2, GetObject, PutObject."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def listing(self, uri: str) -> list[tuple[str, int]]:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        found = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            found += [(item["Key"][len(prefix) :], int(item["Size"])) for item in page.get("Contents", [])]
+        return sorted(found)
+
+    def read_bytes(self, uri: str) -> bytes | None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as error:
+            if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return body
+
+    def put_bytes(self, uri: str, content: bytes) -> None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.s3.put_object(Bucket=bucket, Key=key, Body=content, ContentType="application/json")
 
 
 def start_job(sagemaker: Any, request: dict[str, Any]) -> bool:

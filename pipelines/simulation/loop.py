@@ -22,7 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines import naming
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.monitoring.alarms import AlarmSpec, alarm_specs, evaluate_alarms
@@ -269,38 +268,20 @@ class LocalLoop:
     # ---- monitor, alarms, trigger
 
     def monitor(self, start: datetime, end: datetime) -> dict[str, Any]:
-        """The monitoring job's work for the period [start, end): drift and performance against
-        the champion's baseline, published as metrics. As on AWS, the launcher's decision comes
-        first: with no capture or no champion baseline yet the run is skipped (`{"skipped":
-        reason}`), publishing nothing."""
-        from pipelines.drift import INFERENCE_TIME_COLUMN, run_monitor
-        from pipelines.drift.metrics import metric_data, publish_metrics
+        """The monitoring job's work for the period ending at `end` (its capture hours; `start` is
+        the period's start, for the skip record): the launcher's plan on the local S3, then the
+        job with that request (pipelines.monitoring.local). As on AWS, with no capture in the
+        window's hours or no champion baseline yet the run is skipped (`{"skipped": reason}`),
+        publishing nothing."""
         from pipelines.monitoring.job import monitor_job_request, monitor_launch
-        from pipelines.monitoring.launch import plan_run
-        from pipelines.naming import champion_prefix, ground_truth_prefix
-        from training_containers.capture import read_capture, read_ground_truth
+        from pipelines.monitoring.local import run_monitor
 
-        config, s3 = self.config, self.workspace.s3
+        config = self.config
         request = monitor_job_request(config, image_uri="local", role_arn="local", key_arn="local")
-        run = plan_run(monitor_launch(config, request, end.isoformat()), s3.has_objects)
-        if run.skipped is not None:
+        launch = monitor_launch(config, request, end.isoformat())
+        run, report = run_monitor(launch, self.workspace.s3, self.workspace.root / "monitor-jobs", self.metrics)
+        if report is None:
             return {"skipped": run.skipped, "window": {"start": start.isoformat(), "end": end.isoformat()}}
-        captured, _ = read_capture(self.endpoint.captured("production"), config)
-        labels, _ = read_ground_truth(s3.path(ground_truth_prefix(config)), config)
-        if INFERENCE_TIME_COLUMN not in captured.columns:  # nothing captured yet: an empty window
-            captured = captured.assign(**{INFERENCE_TIME_COLUMN: pd.Series(dtype="datetime64[ns, UTC]")})
-        times = pd.to_datetime(captured[INFERENCE_TIME_COLUMN], utc=True)
-        window = captured[(times >= start) & (times < end)]
-        lookback = end - timedelta(hours=config.drift.performance_window_hours)
-        labelled_window = captured[(times >= lookback) & (times < end)]
-        profile = s3.read_json(champion_prefix(config) + naming.BASELINE_PROFILE)
-        report = run_monitor(
-            config, profile, window, labels, labelled_window=labelled_window,
-            window_start=start.isoformat(), window_end=end.isoformat(),
-        )  # fmt: skip
-        data = metric_data(report, config.model.name, end - timedelta(seconds=1))
-        if data:
-            publish_metrics(self.metrics, config.drift.metric_namespace, data)
         return report
 
     def evaluate_alarms(self) -> list[AlarmChange]:
