@@ -314,6 +314,11 @@ def champion_prefix(config: ModelConfig) -> str:
     return layout(config).uri(CHAMPION)
 
 
+def monitor_runs_prefix(config: ModelConfig) -> str:
+    """Monitor runs' own objects: `<job>/manifests/<input>.json` and `<job>/shards/<host>/...`."""
+    return layout(config).uri(MONITOR_STORE, "runs", "")
+
+
 def monitor_hours_prefix(config: ModelConfig, variant: str = PRODUCTION_VARIANT) -> str:
     """The store of hour profiles: `<this>/yyyy/mm/dd/hh/<baseline>/{profile.json,predictions.parquet}`."""
     return layout(config).uri(MONITOR_STORE, "hours", variant, "")

@@ -78,18 +78,24 @@ class JobContext:
 def run_processing(request: dict[str, Any], job: JobContext, timeout: float | None = None) -> dict[str, Any]:
     """One processing job; with InstanceCount > 1 each instance is a process of its own, with its
     own /opt/ml (`algo-<n>`, as /opt/ml/config/resourceconfig.json names it), its share of the
-    `ShardedByS3Key` inputs, and its outputs uploaded under the same prefixes."""
+    `ShardedByS3Key` inputs, and its outputs uploaded under the same prefixes. They run one after
+    another; the outputs are those of running them at once."""
     count = int(request.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceCount", 1))
-    instances = [job] if count == 1 else [replace(job, folder=job.folder / f"algo-{n}") for n in range(1, count + 1)]
-    for index, instance in enumerate(instances):
-        stage_processing(request, instance, index, count)
+    for index in range(count):
+        run_instance(request, job, index, count, timeout)
+    return request | {"ProcessingJobName": job.name, "ProcessingJobArn": job.arn, "ProcessingJobStatus": "Completed"}
+
+
+def run_instance(
+    request: dict[str, Any], job: JobContext, index: int = 0, count: int = 1, timeout: float | None = None
+) -> None:
+    """Instance `index` of `count` of a processing job: staged, run, its outputs uploaded."""
+    instance = job if count == 1 else replace(job, folder=job.folder / f"algo-{index + 1}")
+    stage_processing(request, instance, index, count)
     app = request["AppSpecification"]
     command = [*_python_command(app.get("ContainerEntrypoint") or []), *app.get("ContainerArguments", [])]
-    for instance in instances:  # one after another: the outputs are those of running them at once
-        _run(command, request.get("Environment", {}), instance, _runtime_limit(request, timeout), processing=True)
-    for instance in instances:
-        upload_outputs(request, instance)
-    return request | {"ProcessingJobName": job.name, "ProcessingJobArn": job.arn, "ProcessingJobStatus": "Completed"}
+    _run(command, request.get("Environment", {}), instance, _runtime_limit(request, timeout), processing=True)
+    upload_outputs(request, instance)
 
 
 def stage_processing(request: dict[str, Any], job: JobContext, index: int = 0, count: int = 1) -> None:

@@ -114,7 +114,7 @@ def monitor_launch(config: ModelConfig, request: dict[str, Any], window_end: str
         "job_name_prefix": naming.monitor_job_prefix(config.model.name),
         "request": request,
         "hours_prefix": naming.monitor_hours_prefix(config),
-        "runs_prefix": naming.layout(config).uri(naming.MONITOR_STORE, "runs", ""),
+        "runs_prefix": naming.monitor_runs_prefix(config),
         "period_seconds": drift.alarm_period_seconds,
         "performance_window_hours": drift.performance_window_hours,
         "instance_capture_mb": drift.instance_capture_mb,

@@ -208,7 +208,9 @@ def plan_run(launch: Mapping[str, Any], store: Store) -> MonitorRun:
     if isinstance(found, str):
         return MonitorRun(when, None, skipped=found)
     size = sum(size for _, size in found.new_capture)
-    shards = min(int(launch["max_instances"]), max(1, math.ceil(size / (float(launch["instance_capture_mb"]) * 1e6))))
+    wanted = math.ceil(size / (float(launch["instance_capture_mb"]) * 1e6))
+    # never more instances than objects: ShardedByS3Key splits objects, not bytes
+    shards = max(1, min(int(launch["max_instances"]), len(found.new_capture), wanted))
     name = f"{launch['job_name_prefix']}-{end:%Y%m%d%H%M}"
     if shards > 1:
         return _profile_stage(launch, inputs, store, found, f"{name}{SHARDS_SUFFIX}", when, shards, size)

@@ -85,6 +85,18 @@ def monitor_job_failed_pattern(model: str) -> events.EventPattern:
     )
 
 
+def monitor_job_completed_pattern(model: str) -> events.EventPattern:
+    """This model's monitor jobs completing (same event as `monitor_job_failed_pattern`)."""
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Processing Job State Change"],
+        detail={
+            "ProcessingJobStatus": ["Completed"],
+            "ProcessingJobName": [{"prefix": f"{naming.monitor_job_prefix(model)}-"}],
+        },
+    )
+
+
 class DriftMonitoring(Construct):
     """Attributes: `alarms` (name -> Alarm), `retraining_alarms` (names), `schedule`, `launcher`,
     `failures` (the queue of failed runs), `job_failed_rule`, `dashboard`."""
@@ -172,6 +184,32 @@ class DriftMonitoring(Construct):
             event_pattern=monitor_job_failed_pattern(names.model),
             targets=[targets.SqsQueue(self.failures)],
         )
+        # A sharded run's profile stage completed: the launcher plans the judge job
+        # (pipelines.monitoring.launch.plan_judge); it ignores every other monitor job.
+        self.shards_done_rule = events.Rule(
+            self,
+            "ShardsDoneRule",
+            description=f"{names.model}: a monitor job completed (a sharded run's profile stage starts its judge)",
+            event_pattern=monitor_job_completed_pattern(names.model),
+            targets=[
+                targets.LambdaFunction(
+                    self.launcher,
+                    event=events.RuleTargetInput.from_object(
+                        {
+                            "launch": monitor_launch(config, request),
+                            "completed": {
+                                "detail": {
+                                    "ProcessingJobName": events.EventField.from_path("$.detail.ProcessingJobName"),
+                                    "ProcessingJobStatus": events.EventField.from_path("$.detail.ProcessingJobStatus"),
+                                }
+                            },
+                        }
+                    ),
+                    dead_letter_queue=self.failures,
+                    retry_attempts=3,
+                )
+            ],
+        )
         metrics = iam.Policy(
             self,
             "MonitorMetrics",
@@ -202,12 +240,19 @@ class DriftMonitoring(Construct):
         key: kms.IKey,
         bucket: s3.IBucket,
     ) -> None:
-        """Exactly what pipelines.monitoring.launch calls (tests/infra/test_functions.py)."""
+        """Exactly what pipelines.monitoring.launch calls (tests/infra/test_functions.py): it lists
+        the hour partitions a run needs, reads the champion's baseline and the stored hour
+        profiles' object lists, and writes the run's manifests."""
         job_arn = f"arn:aws:sagemaker:{names.region}:{names.account}:{naming.monitor_job_pattern(names.model)}"
-        prefixes = sorted(
-            uri.removeprefix(f"s3://{names.bucket}/") + ("*" if uri.endswith("/") else "")
-            for uri in monitor_inputs(config).values()
-        )
+        inputs = monitor_inputs(config)
+
+        def key_of(uri: str) -> str:
+            return uri.removeprefix(f"s3://{names.bucket}/")
+
+        hours, runs = key_of(naming.monitor_hours_prefix(config)), key_of(naming.monitor_runs_prefix(config))
+        partitioned = [key_of(inputs["capture"]), key_of(inputs["ground_truth"]), hours]
+        listed = sorted([key_of(inputs["config"]), *(prefix + "*" for prefix in partitioned)])
+        object_arn = f"arn:aws:s3:::{names.bucket}/"
         policy = iam.Policy(
             self,
             "LauncherPolicy",
@@ -235,10 +280,26 @@ class DriftMonitoring(Construct):
                     conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 ),
                 iam.PolicyStatement(
-                    sid="InputsExist",
+                    sid="HoursOfARun",
                     actions=["s3:ListBucket"],
                     resources=[bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": prefixes}},
+                    conditions={"StringLike": {"s3:prefix": listed}},
+                ),
+                iam.PolicyStatement(
+                    sid="BaselineAndStoredHours",
+                    actions=["s3:GetObject"],
+                    resources=[object_arn + key_of(inputs["baseline"]), f"{object_arn}{hours}*/{naming.HOUR_PROFILE}"],
+                ),
+                iam.PolicyStatement(
+                    sid="RunManifests", actions=["s3:PutObject"], resources=[f"{object_arn}{runs}*/manifests/*"]
+                ),
+                # The bucket's objects are encrypted with the key: reading one decrypts, writing one
+                # generates a data key (SSE-KMS, through S3 only).
+                iam.PolicyStatement(
+                    sid="ObjectKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}},
                 ),
                 logs_statement(log_group),
             ],
@@ -248,6 +309,17 @@ class DriftMonitoring(Construct):
             policy,
             f"AwsSolutions-IAM5[Resource::{job_arn}]",
             "Monitor jobs are named <model>-<hash>-<window end>, a window a job, and tagged with their model.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{object_arn}{hours}*/{naming.HOUR_PROFILE}]",
+            "Stored hour profiles are keyed by hour and baseline (yyyy/mm/dd/hh/<baseline>/profile.json); "
+            "only those objects are read.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{object_arn}{runs}*/manifests/*]",
+            "Each monitor run writes its input manifests under its own job name.",
         )
 
     def _dashboard(self, config: ModelConfig, names: ResourceNames, specs: list[AlarmSpec]) -> cloudwatch.Dashboard:

@@ -251,6 +251,18 @@ class RetrainingPipeline(Construct):
                 prefix=names.layout.key(naming.CAPTURE),
                 expiration=cdk.Duration.days(CAPTURE_DAYS),
             ),
+            # Hour profiles are worth keeping as long as the capture they summarise; a run's
+            # manifests and shard outputs only until its judge job has read them.
+            s3.LifecycleRule(
+                id="MonitorHours",
+                prefix=names.layout.key(naming.MONITOR_STORE) + "hours/",
+                expiration=cdk.Duration.days(CAPTURE_DAYS),
+            ),
+            s3.LifecycleRule(
+                id="MonitorRuns",
+                prefix=names.layout.key(naming.MONITOR_STORE) + "runs/",
+                expiration=cdk.Duration.days(SCRATCH_DAYS),
+            ),
             s3.LifecycleRule(
                 id="GroundTruth",
                 prefix=names.layout.key(naming.GROUND_TRUTH),

@@ -4,6 +4,7 @@ and the IAM coverage check: the operations they make are exactly what their poli
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ IAM_ACTIONS = {
 DOCUMENTED_EXCEPTIONS = {
     "kms:Decrypt": "DynamoDB, S3, SNS and SQS use the key of the encrypted table, object (settings), topic or queue",
     "kms:Encrypt": "DynamoDB encrypts items with the table's key",
-    "kms:GenerateDataKey": "SNS, SQS and DynamoDB generate data keys for encrypted messages and items",
+    "kms:GenerateDataKey": "SNS, SQS, DynamoDB and S3 generate data keys for encrypted messages, items and objects",
     "logs:CreateLogStream": "the Lambda runtime writes the function's logs",
     "logs:PutLogEvents": "the Lambda runtime writes the function's logs",
     "sqs:SendMessage": "Lambda sends failed asynchronous invocations to the failure destination",
@@ -539,6 +540,10 @@ def run_monitor_launcher(recorder: CallRecorder, launch: dict[str, Any]) -> list
         assert item["InputName"] == name
         key = item["S3Input"]["S3Uri"].removeprefix(f"s3://{BUCKET}/")
         setup.put_object(Bucket=BUCKET, Key=key.rstrip("/") + ("/x" if key.endswith("/") else ""), Body=b"{}")
+    # an hour the store has profiled already, under this baseline (its object list is read)
+    baseline = hashlib.sha256(b"{}").hexdigest()[:16]
+    hours = launch["hours_prefix"].removeprefix(f"s3://{BUCKET}/")
+    setup.put_object(Bucket=BUCKET, Key=f"{hours}2026/03/01/11/{baseline}/profile.json", Body=b'{"objects": []}')
     recorder.calls.clear()
     sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
     stubber = Stubber(sagemaker)
@@ -570,7 +575,9 @@ def test_monitor_launcher_skips_an_empty_first_hour_then_starts_once_and_is_allo
     recorder = CallRecorder()
     skipped, started, again = run_monitor_launcher(recorder, launch)
     assert skipped["skipped"].startswith("no capture yet") and skipped["started"] is False
-    assert started["started"] is True and started["notes"] == ["no ground truth yet: performance waits for labels"]
+    assert started["started"] is True
+    assert started["notes"] == ["no ground truth yet in the lookback's hours: performance waits for labels"]
+    assert started["reads"] == {"capture": 1, "hours": 1, "ground_truth": 0, "shards": 0}
     assert started["job"].endswith("-202603011200") and again == {**started, "started": False}
     called = recorder.actions()
     allowed = _allowed(template, "MonitoringLauncherPolicy")

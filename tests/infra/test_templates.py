@@ -301,7 +301,7 @@ def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, A
 
 
 def test_monitor_schedule_runs_on_the_hour_and_launches_a_valid_create_processing_job_request(
-    template: dict[str, Any],
+    template: dict[str, Any], tmp_path: Path
 ) -> None:
     from botocore.session import get_session
     from botocore.validate import ParamValidator
@@ -312,13 +312,22 @@ def test_monitor_schedule_runs_on_the_hour_and_launches_a_valid_create_processin
     launcher = next(k for k in resources(template, "AWS::Lambda::Function") if k.startswith("MonitoringFunction"))
     assert schedule["Target"]["Arn"] == {"Fn::GetAtt": [launcher, "Arn"]}
     assert schedule["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("MonitoringFailedEvents")
-    request = _monitor_request(template)
+    from pipelines.monitoring.launch import plan_judge, plan_run
+    from pipelines.monitoring.local import completion_event
+
+    s3 = _monitor_objects(template, tmp_path)
+    request = _monitor_request(template, s3)
+    sharded = plan_run(_launch(template) | {"instance_capture_mb": 1e-6}, s3).request  # one object a shard
+    assert sharded is not None and sharded["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    judge = plan_judge(_launch(template), completion_event(sharded), s3)
+    assert judge is not None and judge.request is not None
     model = get_session().get_service_model("sagemaker").operation_model("CreateProcessingJob").input_shape
-    report = ParamValidator().validate(request, model)
-    assert not report.has_errors(), report.generate_report()
-    assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "training_containers.monitor"]
-    assert request["AppSpecification"]["ContainerArguments"] == ["--window-end", "2026-03-01T12:00:00Z"]
-    assert request["Tags"] == [{"Key": "retraining:model", "Value": "fraud-detector"}]
+    for planned in (request, sharded, judge.request):
+        report = ParamValidator().validate(planned, model)
+        assert not report.has_errors(), report.generate_report()
+        assert planned["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "training_containers.monitor"]
+        assert planned["AppSpecification"]["ContainerArguments"][-2:] == ["--window-end", "2026-03-01T12:00:00Z"]
+        assert planned["Tags"] == [{"Key": "retraining:model", "Value": "fraud-detector"}]
 
 
 def _launch(template: dict[str, Any]) -> dict[str, Any]:
@@ -331,24 +340,39 @@ def _launch(template: dict[str, Any]) -> dict[str, Any]:
     return launch
 
 
-def _monitor_request(template: dict[str, Any]) -> dict[str, Any]:
-    """The CreateProcessingJob request the launcher sends when every input exists."""
+def _monitor_objects(template: dict[str, Any], tmp_path: Path) -> Any:
+    """A local S3 with an object in each of the launcher's inputs: config, baseline, two capture
+    objects of the window's hour, labels of the hour."""
+    from pipelines.local.storage import LocalS3
+
+    s3 = LocalS3(tmp_path / "s3")
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in _launch(template)["request"]["ProcessingInputs"]}
+    s3.put_bytes(inputs["config"], b"{}")
+    s3.put_bytes(inputs["baseline"], b"{}")
+    for name in ("a", "b"):
+        s3.put_bytes(f"{inputs['capture']}2026/03/01/11/{name}.jsonl", b"{}")
+    s3.put_bytes(f"{inputs['ground_truth']}2026/03/01/11/labels.jsonl", b"{}")
+    return s3
+
+
+def _monitor_request(template: dict[str, Any], s3: Any) -> dict[str, Any]:
+    """The CreateProcessingJob request the launcher sends for the window ending at 12:00."""
     from pipelines.monitoring.launch import plan_run
 
-    run = plan_run(_launch(template), lambda uri: True)
-    assert run.request is not None
+    run = plan_run(_launch(template), s3)
+    assert run.request is not None, run.skipped
     return run.request
 
 
 def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_champion(
-    template: dict[str, Any], synth: Synth
+    template: dict[str, Any], synth: Synth, tmp_path: Path
 ) -> None:
     from pipelines.definition.builder import artifacts
     from pipelines.naming import capture_prefix, champion_prefix, ground_truth_prefix
     from pipelines.promotion.endpoint import endpoint_config_request
 
     deployed = synth.stacks[STACK].loop.pipeline.deployed_config
-    inputs = {i["InputName"]: i["S3Input"] for i in _monitor_request(template)["ProcessingInputs"]}
+    inputs = {i["InputName"]: i["S3Input"] for i in _launch(template)["request"]["ProcessingInputs"]}
     uris = {name: s3["S3Uri"] for name, s3 in inputs.items()}
     endpoint = deployed.promotion.endpoint(deployed.model.name)
     assert uris == {
@@ -367,6 +391,14 @@ def test_monitor_reads_the_pipelines_config_production_capture_ground_truth_and_
     for name, s3 in inputs.items():
         assert s3["LocalPath"] == f"/opt/ml/processing/input/{name}"
         assert (s3["S3DataType"], s3["S3InputMode"]) == ("S3Prefix", "File")
+    # the launcher turns the partitioned inputs into manifests of the hours a run needs
+    store = _monitor_objects(template, tmp_path)
+    planned = {i["InputName"]: i["S3Input"] for i in _monitor_request(template, store)["ProcessingInputs"]}
+    assert sorted(planned) == ["baseline", "capture", "config", "ground_truth"]
+    for name in ("capture", "ground_truth"):
+        assert planned[name]["S3DataType"] == "ManifestFile" and planned[name]["LocalPath"] == inputs[name]["LocalPath"]
+        manifest = store.read_json(planned[name]["S3Uri"])
+        assert manifest[0] == {"prefix": uris[name]} and all(k.startswith("2026/03/01/11/") for k in manifest[1:])
 
 
 def _versions() -> tuple[Any, Any]:
@@ -385,6 +417,7 @@ def test_the_monitor_job_runs_on_what_its_inputs_download(
     monitor job itself: it finds the config and exactly one baseline profile, and counts the
     production variant's capture only."""
     from pipelines.definition.builder import artifacts
+    from pipelines.local.jobs import JobContext, stage_processing
     from pipelines.local.storage import LocalS3
     from pipelines.naming import capture_prefix, champion_prefix
     from pipelines.promotion.champion import LocalChampion
@@ -447,20 +480,18 @@ def test_the_monitor_job_runs_on_what_its_inputs_download(
     labels = traffic.iloc[:500].rename(columns={"transaction_id": "inference_id", "is_fraud": "label"})
     write_ground_truth(s3, deployed, labels, datetime(2026, 3, 1, 11, tzinfo=UTC))
 
-    request = _monitor_request(template)
-    opt_ml = tmp_path / "opt_ml"
-    for item in request["ProcessingInputs"]:
-        local = Path(item["S3Input"]["LocalPath"].replace("/opt/ml", str(opt_ml), 1))
-        assert s3.download(item["S3Input"]["S3Uri"], local) > 0, item["InputName"]
+    request = _monitor_request(template, s3)
+    job = JobContext(request["ProcessingJobName"], "arn", tmp_path / "job", s3)
+    stage_processing(request, job)
     # the baseline input is the profile alone, not the champion's model beside it
-    assert sorted(p.name for p in (opt_ml / "processing/input/baseline").rglob("*")) == ["baseline_profile.json"]
-    monkeypatch.setenv("OPT_ML_ROOT", str(opt_ml))
-    config, profile = monitor.load_inputs()
+    assert sorted(p.name for p in (job.opt_ml / "processing/input/baseline").rglob("*")) == ["baseline_profile.json"]
+    monkeypatch.setenv("OPT_ML_ROOT", str(job.opt_ml))
+    config, profile, _ = monitor.load_inputs()
     assert config.model.name == deployed.model.name and profile == baseline_profile(reference, deployed)
 
     arguments = request["AppSpecification"]["ContainerArguments"]
-    assert arguments == ["--window-end", "2026-03-01T12:00:00Z"]
-    report = monitor.run(window_end=arguments[1])
+    assert arguments == ["--window-start", "2026-03-01T11:00:00Z", "--window-end", "2026-03-01T12:00:00Z"]
+    report = monitor.run(window_start=arguments[1], window_end=arguments[3])
     assert report["capture"]["records"] == 500  # production only: the shadow's 200 are not there
     assert report["window"]["rows"] == 500
     assert report["ground_truth"]["records"] == 500
