@@ -256,7 +256,8 @@ GROUND_TRUTH = "ground-truth"  # yyyy/mm/dd/hh/: labels, by Model Monitor's conv
 CHAMPION = "champion"  # champion.json, model.tar.gz, baseline_profile.json of production
 MONITORING = "monitoring"  # <job name>/: the drift monitor's reports
 # hours/<variant>/yyyy/mm/dd/hh/<baseline>/: each captured hour's profile and predictions, made once
-# per baseline (pipelines.monitoring.hours); runs/<job>/: a monitor run's input manifests and shards
+# per baseline (pipelines.monitoring.hours); runs/<job>/: a monitor run's input manifests and shards;
+# evidence/<variant or labels>/yyyy/mm/dd/hh.parquet: what the shadow evaluation read of an ended hour
 MONITOR_STORE = "monitor-store"
 HOUR_PROFILE, HOUR_PREDICTIONS = "profile.json", "predictions.parquet"
 SCRATCH = "scratch"
@@ -312,6 +313,12 @@ def layout(config: ModelConfig) -> Layout:
 def champion_prefix(config: ModelConfig) -> str:
     """Where promotion keeps production's pointer, model and baseline (Evaluate and the monitor read it)."""
     return layout(config).uri(CHAMPION)
+
+
+def shadow_evidence_prefix(config: ModelConfig, source: str) -> str:
+    """Each ended hour of a variant's capture (or of the labels), as the shadow evaluation read it:
+    `<this>/yyyy/mm/dd/hh.parquet`, written once so later evaluations do not read it again."""
+    return layout(config).uri(MONITOR_STORE, "evidence", source, "")
 
 
 def monitor_runs_prefix(config: ModelConfig) -> str:

@@ -234,11 +234,18 @@ def function_statements(
         evidence = [naming.CAPTURE, naming.GROUND_TRUTH]
         statements += [
             iam.PolicyStatement(sid="Evidence", actions=["s3:GetObject"], resources=[at.prefix(p) for p in evidence]),
+            # Each ended hour's evidence, kept once so later evaluations do not read its capture again
+            # (pipelines.promotion.aws_evidence.read_by_hour).
+            iam.PolicyStatement(
+                sid="KeptEvidence", actions=["s3:GetObject", "s3:PutObject"], resources=[kept_evidence(at)]
+            ),
             iam.PolicyStatement(
                 sid="EvidenceListing",
                 actions=["s3:ListBucket"],
                 resources=[at.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{n.layout.key(p)}*" for p in evidence]}},
+                conditions={
+                    "StringLike": {"s3:prefix": [*(f"{n.layout.key(p)}*" for p in evidence), f"{_kept_key(at)}*"]}
+                },
             ),
             iam.PolicyStatement(sid="VariantMetrics", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]),
             # Re-arming is due N alarm periods after a change of production: the scheduled
@@ -250,6 +257,15 @@ def function_statements(
             ),
         ]
     return statements
+
+
+def _kept_key(at: PromotionResources) -> str:
+    return f"{at.names.layout.key(naming.MONITOR_STORE)}evidence/"
+
+
+def kept_evidence(at: PromotionResources) -> str:
+    """The ARN pattern of the shadow evaluation's kept hour extracts."""
+    return f"{at.bucket.bucket_arn}/{_kept_key(at)}*"
 
 
 def acknowledge_function_policy(policy: iam.Policy, at: PromotionResources, *, evaluation: bool) -> None:
@@ -281,6 +297,9 @@ def acknowledge_function_policy(policy: iam.Policy, at: PromotionResources, *, e
         )
         reasons[at.prefix_finding(naming.GROUND_TRUTH)] = (
             "Reads ground-truth labels, delivered as objects under hourly prefixes of their arrival."
+        )
+        reasons[f"Resource::<{logical_id(at.bucket)}.Arn>/{_kept_key(at)}*"] = (
+            "Keeps what it read of each ended hour (yyyy/mm/dd/hh.parquet a variant, and labels) and reads it back."
         )
     for finding, reason in reasons.items():
         acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)

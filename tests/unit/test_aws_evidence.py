@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pandas as pd
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from pipelines.config import ModelConfig
 from pipelines.naming import ground_truth_prefix, variant_capture_prefix
-from pipelines.promotion.aws_evidence import aws_evidence, download_since, variant_telemetry
+from pipelines.promotion.aws_evidence import aws_evidence, download_prefix, read_by_hour, variant_telemetry
 from pipelines.promotion.controller import ModelVersion
 from pipelines.promotion.endpoint import Version
 from pipelines.promotion.lifecycle import Stage
@@ -86,24 +87,35 @@ def test_ground_truth_prefix_is_the_local_one(config: ModelConfig) -> None:
     assert variant_capture_prefix(config, "shadow") == f"s3://{BUCKET}/fraud-detector/capture/{ENDPOINT}/shadow/"
 
 
-def test_download_starts_at_the_hour_the_shadow_started(s3: Any, tmp_path: Path) -> None:
-    prefix = f"fraud-detector/capture/{ENDPOINT}/shadow/"
-    keys = [
-        "2026/11/19/23/a.jsonl",  # days before: not listed
-        "2026/11/20/16/b.jsonl",  # the hour before: not listed
-        "2026/11/20/17/c.jsonl",  # the hour it started: listed (requests before 17:30 are dropped when read)
-        "2026/11/21/09/d.jsonl",
-        "labels.parquet",  # not an hour folder: sorts after them, listed
-        "../escape.jsonl",  # would land outside the folder: skipped
-    ]
-    for key in keys:
+def test_download_mirrors_a_prefix_and_keeps_keys_inside_the_folder(s3: Any, tmp_path: Path) -> None:
+    prefix = f"fraud-detector/capture/{ENDPOINT}/shadow/2026/11/20/17/"
+    for key in ("c.jsonl", "sub/d.jsonl", "../escape.jsonl"):
         s3.put_object(Bucket=BUCKET, Key=prefix + key, Body=key.encode())
-    count = download_since(s3, f"s3://{BUCKET}/{prefix}", STARTED, tmp_path / "shadow")
-    found = sorted(p.relative_to(tmp_path / "shadow").as_posix() for p in (tmp_path / "shadow").rglob("*.*"))
-    assert found == ["2026/11/20/17/c.jsonl", "2026/11/21/09/d.jsonl", "labels.parquet"]
-    assert count == 3
-    assert (tmp_path / "shadow" / "2026/11/21/09/d.jsonl").read_text() == "2026/11/21/09/d.jsonl"
+    count = download_prefix(s3, f"s3://{BUCKET}/{prefix}", tmp_path / "hour")
+    found = sorted(p.relative_to(tmp_path / "hour").as_posix() for p in (tmp_path / "hour").rglob("*.*"))
+    assert found == ["c.jsonl", "sub/d.jsonl"] and count == 2
     assert not (tmp_path / "escape.jsonl").exists()
+
+
+def test_each_ended_hour_is_read_once_and_kept(s3: Any, tmp_path: Path) -> None:
+    source, kept = f"s3://{BUCKET}/m/capture/e/shadow/", f"s3://{BUCKET}/m/monitor-store/evidence/shadow/"
+    for hour in ("2026/11/20/16", "2026/11/20/17", "2026/11/20/18", "2026/11/20/19"):
+        s3.put_object(Bucket=BUCKET, Key=f"m/capture/e/shadow/{hour}/part.jsonl", Body=hour.encode())
+
+    def read(folder: Path) -> pd.DataFrame:
+        return pd.DataFrame({"hour": [p.read_text() for p in sorted(folder.rglob("*.jsonl"))]})
+
+    now = datetime(2026, 11, 20, 20, 10, tzinfo=UTC)
+    first, reads = read_by_hour(s3, source, kept, STARTED, now, read, tmp_path / "a")
+    assert first["hour"].tolist() == ["2026/11/20/17", "2026/11/20/18", "2026/11/20/19"]  # from the start's hour
+    assert (reads.downloaded, reads.kept) == (4, 0)  # 17 to 20: four hours, 20 still empty
+    for hour in ("17", "18"):  # the settled hours are gone from the source: the kept extracts answer
+        s3.delete_object(Bucket=BUCKET, Key=f"m/capture/e/shadow/2026/11/20/{hour}/part.jsonl")
+    s3.put_object(Bucket=BUCKET, Key="m/capture/e/shadow/2026/11/20/19/late.jsonl", Body=b"2026/11/20/19 late")
+    again, reads = read_by_hour(s3, source, kept, STARTED, now, read, tmp_path / "b")
+    # the hour before now is read again, with the file that landed in it late
+    assert again["hour"].tolist() == ["2026/11/20/17", "2026/11/20/18", "2026/11/20/19 late", "2026/11/20/19"]
+    assert (reads.downloaded, reads.kept) == (2, 2)
 
 
 def _dimensions(variant: str) -> list[dict[str, str]]:
