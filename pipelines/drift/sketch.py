@@ -41,8 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.drift.reference import NumericReference, category_counts
+from pipelines.drift.reference import QUANTILES, CategoricalReference, NumericReference, category_counts
 from pipelines.drift.statistics import Counts, Floats
+
+_QUANTILES = tuple(str(q) for q in QUANTILES)
 
 
 class SketchMismatch(ValueError):
@@ -205,6 +207,39 @@ class NumericSketch:
         )
         return np.clip(result, self.minimum, self.maximum)
 
+    def as_reference(self, grid: NumericReference) -> NumericReference:
+        """These values as a baseline reference on `grid`'s bins and ECDF points (the baseline
+        and a window summary are the same thing on the same grid). The ECDF is exact at every grid
+        point; values below the first point or above the last are placed at the minimum and the
+        maximum. A summary of a reference's own values gives that reference back."""
+        n = self.values
+        if n == 0:
+            return NumericReference.from_values(np.full(self.rows, np.nan), 2)
+        k = grid.support.size
+        at_or_below = np.cumsum(self.at + self.inside[:k])
+        support, cdf = grid.support, at_or_below / n
+        if self.inside[0]:
+            support, cdf = np.r_[self.minimum, support], np.r_[self.inside[0] / n, cdf]
+        if self.inside[k]:
+            support, cdf = np.r_[support, self.maximum], np.r_[cdf, 1.0]
+        keep = np.r_[True, np.diff(cdf) > 0] if cdf.size else np.zeros(0, dtype=bool)  # points without values
+        estimated = self.quantiles(grid, np.asarray([float(q) for q in _QUANTILES]))
+        quantiles = dict(zip(_QUANTILES, estimated.tolist(), strict=True))
+        return NumericReference(
+            rows=self.rows,
+            values=n,
+            edges=grid.edges,
+            shares=self.bins / n,
+            support=support[keep],
+            cdf=cdf[keep],
+            mean=self.mean,
+            std=math.sqrt(self.m2 / n),
+            minimum=self.minimum,
+            maximum=self.maximum,
+            quantiles=quantiles,
+            exact=False,
+        )
+
     # ---- storage
 
     def to_json(self) -> dict[str, Any]:
@@ -258,6 +293,11 @@ class CategoricalSketch:
         for category, count in other.counts.items():
             merged[category] = merged.get(category, 0) + count
         return CategoricalSketch(self.rows + other.rows, merged)
+
+    def as_reference(self) -> CategoricalReference:
+        """These values as a baseline reference (category counts are the reference itself)."""
+        categories, counts = self.category_counts()
+        return CategoricalReference(self.rows, tuple(categories), counts)
 
     def category_counts(self) -> tuple[list[str], Counts]:
         """As `reference.category_counts` gives them: categories sorted, their counts."""

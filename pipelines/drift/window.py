@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.config import Feature
-from pipelines.drift.reference import BaselineReference, NumericReference
+from pipelines.drift.reference import BaselineReference, FeatureReference, NumericReference
 from pipelines.drift.sketch import (
     CategoricalSketch,
     NumericSketch,
@@ -107,6 +107,24 @@ class WindowProfile:
             _earliest(self.first, other.first),
             _latest(self.last, other.last),
         )
+
+    def as_baseline(self, grid: BaselineReference) -> BaselineReference:
+        """This window as a baseline reference on `grid`'s bins and ECDF points: a champion's
+        baseline and a window profile are the same summary (`NumericSketch.as_reference`), so a
+        stretch of traffic, merged from its hours, can serve as the reference of later windows."""
+        features: dict[str, FeatureReference] = {}
+        for name, sketch in self.features.items():
+            stored = grid.features.get(name)
+            if isinstance(sketch, NumericSketch) and isinstance(stored, NumericReference):
+                features[name] = sketch.as_reference(stored)
+            elif isinstance(sketch, CategoricalSketch):
+                features[name] = sketch.as_reference()
+        prediction: FeatureReference | None = None
+        if isinstance(self.prediction, NumericSketch) and isinstance(grid.prediction, NumericReference):
+            prediction = self.prediction.as_reference(grid.prediction)
+        elif isinstance(self.prediction, CategoricalSketch):
+            prediction = self.prediction.as_reference()
+        return BaselineReference(self.rows, features, prediction)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -188,3 +188,50 @@ def test_a_report_from_merged_hour_profiles_equals_the_report_from_the_records(c
     with pytest.raises(SketchMismatch, match="baselines b1 and b2"):
         merged.merge(WindowProfile.of(reference, window, model.features, "b2"))
     assert WindowProfile.from_json(merged.to_json()).to_json() == merged.to_json()
+
+
+def test_a_baseline_is_the_summary_of_its_own_values_on_its_grid() -> None:
+    """The champion's baseline and a window summary are one type: a reference's own values, laid
+    on its grid, give the reference back (bins, ECDF points, moments, range)."""
+    for baseline, _ in _windows().values():
+        reference = _reference(baseline)
+        again = NumericSketch.of(reference, baseline).as_reference(reference)
+        assert (again.rows, again.values, again.minimum, again.maximum) == (
+            reference.rows,
+            reference.values,
+            reference.minimum,
+            reference.maximum,
+        )
+        np.testing.assert_allclose(again.shares, reference.shares, rtol=0, atol=1e-15)
+        np.testing.assert_array_equal(again.support, reference.support)
+        np.testing.assert_allclose(again.cdf, reference.cdf, rtol=0, atol=1e-15)
+        assert again.mean == pytest.approx(reference.mean, rel=1e-12)
+        assert again.std == pytest.approx(reference.std, rel=1e-9)
+
+
+def test_traffic_merged_from_its_hours_serves_as_the_reference_of_later_windows() -> None:
+    """A baseline made of merged hour profiles judges a later window as the same values' own
+    reference on that grid does: the same verdicts, the same exact statistics."""
+    rng = np.random.default_rng(11)
+    grid = _reference(rng.lognormal(3, 1, 30_000))
+    traffic = rng.lognormal(3.05, 1.05, 60_000)
+    hours = [NumericSketch.of(grid, part) for part in np.array_split(traffic, 6)]
+    merged = hours[0]
+    for hour in hours[1:]:
+        merged = merged.merge(hour)
+    from_hours = merged.as_reference(grid)
+    from_values = NumericSketch.of(grid, traffic).as_reference(grid)
+    later = rng.lognormal(3.4, 1.0, 8_000)
+    first = compare_numeric_sketch(from_hours, NumericSketch.of(from_hours, later), DRIFT)
+    second = compare_numeric_sketch(from_values, NumericSketch.of(from_values, later), DRIFT)
+    assert first["breaches"] == second["breaches"] and first["breaches"]
+    for statistic in ("psi", "ks", "js", "ood_share"):
+        assert first[statistic] == pytest.approx(second[statistic], abs=1e-12)
+    # and against the exact ECDF of the traffic, KS is within one grid step of the traffic's ECDF
+    exact, _ = st.ecdf_distances(*_exact_ecdf(traffic), np.sort(later))
+    assert abs(first["ks"] - exact) <= np.diff(from_hours.cdf).max() + 1e-12  # the grid's largest step
+
+
+def _exact_ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    support, counts = np.unique(values, return_counts=True)
+    return support, np.cumsum(counts) / values.size
