@@ -894,6 +894,10 @@ class DriftSection(_Strict):
     over several instances (ShardedByS3Key), and a merge step judges the window."""
     max_instances: Annotated[Int, Field(ge=1, le=100)] = 8
     """The most instances a sharded monitor run uses."""
+    capture_settle_minutes: Annotated[Int, Field(ge=0, le=59)] = 15
+    """Minutes past the hour a `rate(...)` schedule's run starts, so the hours it judges have their
+    capture files uploaded (SageMaker buffers capture before writing it); the window stays the
+    whole hours before the run's hour."""
 
     @field_validator("schedule")
     @classmethod
@@ -956,8 +960,12 @@ class DriftSection(_Strict):
         rate schedule from its creation time ("Schedule types on EventBridge Scheduler":
         https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html), so rate(1 hour)
         created at 10:17 judges 09:17-10:17 and stamps it into CloudWatch's 10:00-11:00 period; the
-        alarms' periods are aligned to the clock, so the monitor's windows must be too."""
-        return self.schedule if self.schedule.startswith("cron(") else _aligned_cron(self.schedule)
+        alarms' periods are aligned to the clock, so the monitor's windows must be too. It fires
+        `capture_settle_minutes` past the hour and judges the whole hours before it."""
+        if self.schedule.startswith("cron("):
+            return self.schedule
+        minute, rest = _aligned_cron(self.schedule).removeprefix("cron(").split(" ", 1)
+        return f"cron({self.capture_settle_minutes} {rest}" if minute == "0" else f"cron({minute} {rest}"
 
     @property
     def alarm_period_seconds(self) -> int:

@@ -259,7 +259,7 @@ MONITORING = "monitoring"  # <job name>/: the drift monitor's reports
 # per baseline (pipelines.monitoring.hours); runs/<job>/: a monitor run's input manifests and shards;
 # evidence/<variant or labels>/yyyy/mm/dd/hh.parquet: what the shadow evaluation read of an ended hour
 MONITOR_STORE = "monitor-store"
-HOUR_PROFILE, HOUR_PREDICTIONS = "profile.json", "predictions.parquet"
+HOUR_PROFILE, HOUR_PREDICTIONS, HOUR_OBJECTS = "profile.json", "predictions.parquet", "objects.json"
 SCRATCH = "scratch"
 # objects/<sha256>: every input object a run that passed its data checks read, by content, so a
 # version can be reconstructed after its source data is overwritten, expired or deleted

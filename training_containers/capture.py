@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,19 +189,38 @@ def _csv_inputs(lines: pd.Series, config: ModelConfig, stats: CaptureStats) -> p
     if lines.empty:
         return pd.DataFrame({f.name: pd.Series(dtype="float64") for f in features}, index=lines.index)
     dtypes = {f.name: ("float64" if f.type is FeatureType.numeric else "str") for f in features}
-    frame = pd.read_csv(
-        io.StringIO("\n".join(lines)),
-        header=None,
-        names=[f.name for f in features],
-        dtype={k: v for k, v in dtypes.items() if v == "str"},
-        keep_default_na=True,
-        skip_blank_lines=False,
-    )
+    try:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)),
+            header=None,
+            names=[f.name for f in features],
+            dtype={k: v for k, v in dtypes.items() if v == "str"},
+            keep_default_na=True,
+            skip_blank_lines=False,
+        )
+    except pd.errors.ParserError:  # a record no CSV reader can read (an unclosed quote): skip it alone
+        frame, lines = _csv_record_by_record(lines, features, stats)
     for feature in features:
         if dtypes[feature.name] == "float64":
             frame[feature.name] = pd.to_numeric(frame[feature.name], errors="coerce")
     frame.index = lines.index
     return frame
+
+
+def _csv_record_by_record(
+    lines: pd.Series, features: Sequence[Any], stats: CaptureStats
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Each record parsed alone; those that do not parse into the features are skipped."""
+    rows: list[list[str | None]] = []
+    kept: list[bool] = []
+    for line in lines:
+        parsed = next(csv.reader([line]), [])
+        kept.append(len(parsed) == len(features))
+        if kept[-1]:
+            rows.append([None if value in _NULL_MARKERS else value for value in parsed])
+    stats.skip(kept.count(False), f"{kept.count(False)} CSV input records could not be parsed")
+    frame = pd.DataFrame(rows, columns=[f.name for f in features], dtype=object)
+    return frame, lines[kept]
 
 
 def _json_records(body: str, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -431,15 +451,20 @@ def _fast_capture(table: pa.Table, config: ModelConfig, stats: CaptureStats) -> 
         or _any_contains(outputs, ",", "\n")
     ):
         return None
-    inputs = pc.fill_null(inputs, "")
+    inputs = pc.utf8_trim_whitespace(pc.fill_null(inputs, ""))  # as the row-wise parser strips a body
     fits = pc.equal(pc.count_substring(inputs, ","), len(config.model.features) - 1)
     misfits = len(inputs) - int(pc.sum(fits).as_py() or 0)
+    if misfits == len(inputs):
+        return None  # nothing to read column-wise: the row-wise parser reports every record
+    table = table.filter(fits)
+    try:
+        frame = _csv_columns(_joined_lines(inputs.filter(fits)), config)
+    except pa.ArrowInvalid:
+        return None  # a record Arrow cannot parse (an unclosed quote): the row-wise parser skips it alone
     stats.skip(
         misfits,
         f"{misfits} CSV input records do not have {len(config.model.features)} fields (the model's features in order)",
     )
-    table = table.filter(fits)
-    frame = _csv_columns(_joined_lines(table.column("captureData.endpointInput.data")), config)
     answers = pc.utf8_trim_whitespace(table.column("captureData.endpointOutput.data"))
     unanswered = int(pc.sum(pc.or_kleene(pc.is_null(answers), pc.equal(answers, ""))).as_py() or 0)
     if unanswered and len(stats.problems) < MAX_PROBLEMS:
@@ -482,16 +507,22 @@ def read_capture_file(path: Path, config: ModelConfig, stats: CaptureStats) -> l
     return [fast if fast is not None else parse_capture(raw.to_pandas(), config, stats)]
 
 
-def capture_files(folder: Path, config: ModelConfig) -> Iterator[tuple[str, pd.DataFrame, CaptureStats]]:
-    """Each capture file below `folder` (JSON lines, or a flat Parquet/CSV table): its path relative
-    to `folder`, its records and what could not be read. A file that is neither is reported under
-    the key "" with no records."""
+def capture_files(
+    folder: Path, config: ModelConfig, wanted: Callable[[str], bool] = lambda _: True
+) -> Iterator[tuple[str, pd.DataFrame, CaptureStats]]:
+    """Each capture file below `folder` (JSON lines, or a flat Parquet/CSV table) whose relative
+    path is `wanted`: that path, its records and what could not be read. A file that is neither
+    is reported under the key "" with no records."""
     for path in _jsonl_files(folder):
+        if not wanted(_relative(path, folder)):
+            continue
         stats = CaptureStats(files=1)
         frames = read_capture_file(path, config, stats)
         yield _relative(path, folder), frames[0] if frames else _empty_capture(config), stats
     unread = CaptureStats()
     for table in _flat_tables(folder, unread):
+        if not wanted(_relative(table, folder)):
+            continue
         stats = CaptureStats(files=1)
         flat = _flat_window(read_table_files([table]), config, stats)
         stats.records += len(flat)

@@ -30,8 +30,8 @@ import pandas as pd
 from pipelines.config import ModelConfig
 from pipelines.drift import INFERENCE_ID_COLUMN, INFERENCE_TIME_COLUMN, PREDICTION_COLUMN, BaselineReference
 from pipelines.drift.window import WindowProfile, merge_all
-from pipelines.monitoring.hours import floor_hour, partition, partition_of, stamp
-from pipelines.naming import HOUR_PREDICTIONS, HOUR_PROFILE
+from pipelines.monitoring.hours import floor_hour, object_key, partition, partition_of, stamp
+from pipelines.naming import HOUR_OBJECTS, HOUR_PREDICTIONS, HOUR_PROFILE
 from training_containers.capture import CaptureStats, capture_files, merge_stats
 
 ENTRY_FORMAT = 1
@@ -81,8 +81,10 @@ class HourEntry:
             "capture": self.capture.as_dict(),
             "profile": self.profile.to_json(),
         }
-        (target / HOUR_PROFILE).write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
         self.predictions.to_parquet(target / HOUR_PREDICTIONS, index=False)
+        (target / HOUR_PROFILE).write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+        # what the launcher reads to find the capture objects the hour does not cover yet
+        (target / HOUR_OBJECTS).write_text(json.dumps({"objects": list(self.objects)}), encoding="utf-8")
         return target
 
     @classmethod
@@ -169,13 +171,28 @@ def _by_hour(
 
 
 def profile_capture(
-    folder: Path, config: ModelConfig, reference: BaselineReference, baseline: str
+    folder: Path,
+    config: ModelConfig,
+    reference: BaselineReference,
+    baseline: str,
+    covered: Mapping[datetime, HourEntry] | None = None,
 ) -> tuple[dict[datetime, HourEntry], CaptureStats]:
-    """Every capture object below `folder` profiled, by hour; and what belongs to no hour (files
-    that are not capture, records with neither an hour folder nor a time)."""
+    """Every capture object below `folder` profiled, by hour, except those `covered` (stored
+    entries) already hold; and what belongs to no hour (files that are not capture, records with
+    neither an hour folder nor a time)."""
     entries: dict[datetime, HourEntry] = {}
     unplaced: list[CaptureStats] = []
-    for key, frame, stats in capture_files(folder, config):
+    held = {key for entry in (covered or {}).values() for key in entry.objects}
+    again: list[str] = []
+
+    def unseen(path: str) -> bool:  # an object a stored hour holds is not read again: counted once
+        if object_key(path) in held:
+            again.append(object_key(path))
+            return False
+        return True
+
+    for path_key, frame, stats in capture_files(folder, config, unseen):
+        key = object_key(path_key)
         parts = list(_by_hour(key, frame, stats))
         if not parts:
             unplaced.append(stats)
@@ -188,6 +205,14 @@ def profile_capture(
                 capture=part_stats,  # a file's counts go with its first hour only (_by_hour)
             )
             entries[hour] = entries[hour].merge(entry)[0] if hour in entries else entry
+    if again:
+        unplaced.append(
+            CaptureStats(
+                problems=[
+                    f"{len(again)} capture object(s) already profiled in a stored hour (first {again[0]}): counted once"
+                ]
+            )
+        )
     return entries, merge_stats(unplaced)
 
 

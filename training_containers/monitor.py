@@ -47,7 +47,7 @@ from pipelines.drift.window import baseline_key
 from pipelines.monitoring.hours import HOUR, floor_hour, lookback_hours, stamp, window_hours
 from pipelines.monitoring.metrics_store import MetricsStore
 from training_containers import contract
-from training_containers.capture import merge_stats, read_ground_truth
+from training_containers.capture import CaptureStats, merge_stats, read_ground_truth
 from training_containers.files import read_json, write_json
 from training_containers.hour_profiles import (
     merge_entries,
@@ -63,6 +63,7 @@ REPORT_HTML = "drift_report.html"
 LOCAL_STORE = "metrics.sqlite"
 METRICS_STORE_ENV = "DRIFT_METRICS_STORE"
 PROFILE_STAGE, ALL_STAGES = "profile", "all"
+SHARD_SUMMARY = "_summary.json"
 
 
 class MonitorInputMissing(Exception):
@@ -107,6 +108,20 @@ def judged_hours(config: ModelConfig, start: str | None, end: str | None, found:
     return [first + HOUR * k for k in range(int((last - first) / HOUR))]
 
 
+def shard_unplaced(folder: Path) -> list[CaptureStats]:
+    """What the profile stage's instances could not place in an hour (their `_summary.json`)."""
+    found = []
+    for summary in sorted(folder.rglob(SHARD_SUMMARY)) if folder.exists() else []:
+        stats = read_json(summary).get("unplaced") or {}
+        found.append(
+            CaptureStats(
+                stats.get("files", 0), stats.get("lines", 0), stats.get("records", 0), stats.get("skipped", 0),
+                list(stats.get("problems", [])),
+            )
+        )  # fmt: skip
+    return found
+
+
 def profile_stage(config: ModelConfig, reference: BaselineReference, baseline: str) -> dict[str, Any]:
     """A sharded run's first step: this instance's capture profiled by hour, written for the merge."""
     entries, unplaced = profile_capture(contract.processing_input("capture"), config, reference, baseline)
@@ -116,7 +131,7 @@ def profile_stage(config: ModelConfig, reference: BaselineReference, baseline: s
         entry.write(folder)
     records = sum(entry.profile.rows for entry in entries.values())
     summary = {"stage": PROFILE_STAGE, "host": host, "hours": [stamp(h) for h in sorted(entries)], "records": records}
-    write_json(folder / "_summary.json", summary | {"unplaced": unplaced.as_dict()})
+    write_json(folder / SHARD_SUMMARY, summary | {"unplaced": unplaced.as_dict()})
     return summary
 
 
@@ -134,9 +149,10 @@ def run(
     if stage == PROFILE_STAGE:
         return profile_stage(config, reference, baseline)
 
-    new, unplaced = profile_capture(contract.processing_input("capture"), config, reference, baseline)
     stored, stored_predictions, problems = read_entries(contract.processing_input("hours"), baseline)
+    new, unplaced = profile_capture(contract.processing_input("capture"), config, reference, baseline, stored)
     shards, _, shard_problems = read_entries(contract.processing_input("shards"), baseline)
+    unplaced = merge_stats([unplaced, *shard_unplaced(contract.processing_input("shards"))])
     fresh, fresh_problems = merge_entries([shards, new])
     entries, merge_problems = merge_entries([stored, fresh])
     store = contract.processing_output("hours")

@@ -240,7 +240,10 @@ def _numeric_result(
             },
         }
         if observed.wasserstein_error_bound:
-            result["wasserstein_error_bound"] = observed.wasserstein_error_bound / scale
+            bound = observed.wasserstein_error_bound / scale
+            result["wasserstein_error_bound"] = bound
+            # the exact value may lie on the other side of the threshold: said, not hidden
+            result["wasserstein_uncertain"] = abs(result["wasserstein"] - drift.wasserstein_threshold) <= bound
     return _finish(result, "numeric", drift)
 
 

@@ -81,6 +81,15 @@ def partition_of(key: str) -> datetime | None:
         return None
 
 
+def object_key(relative: str) -> str:
+    """A capture object's name from its hour folder on (`yyyy/mm/dd/hh/<file>`), however deep
+    the job found it: SageMaker documents that a manifest's suffixes are appended to its prefix,
+    not where below LocalPath the objects land, so the launcher and the job both name an object
+    this way."""
+    found = list(PARTITION.finditer(relative))
+    return relative[found[-1].start(1) :] if found else relative
+
+
 def stamp(hour: datetime) -> str:
     """An hour as ISO-8601 UTC text (`2026-03-01T10:00:00Z`)."""
     return floor_hour(hour).isoformat().replace("+00:00", "Z")

@@ -60,8 +60,11 @@ LAUNCH_FIELDS = (
     "instance_capture_mb",
     "max_instances",
 )
-HOUR_PROFILE, HOUR_PREDICTIONS = "profile.json", "predictions.parquet"  # pipelines.naming's, for a zip
+# pipelines.naming's, repeated for the zip function (tests/unit/test_monitor_launch.py checks they agree)
+HOUR_PROFILE, HOUR_PREDICTIONS, HOUR_OBJECTS = "profile.json", "predictions.parquet", "objects.json"
+BASELINE_SNAPSHOT = "baseline_profile.json"
 SHARDS_SUFFIX = "-shards"
+JUDGE_WINDOW_END = "from the completed job's name"  # the completion rule's launch: plan_judge reads the name
 COMPLETED = "Completed"
 
 
@@ -139,17 +142,20 @@ def _uri(inputs: Mapping[str, dict[str, Any]], name: str) -> str:
 class _Plan:
     """What one run reads, found by listing the hours it needs."""
 
-    baseline: str
+    baseline: bytes  # the champion's baseline profile as read: the run is pinned to it
     new_capture: list[tuple[str, int]]
     hours: list[str]  # stored entry files, relative to the hours prefix
     labels: list[str]
+    late: int = 0  # of the new capture, objects in hours judged already
 
 
-def _find(launch: Mapping[str, Any], inputs: Mapping[str, dict[str, Any]], store: Store, end: datetime) -> _Plan | str:
+def _find(
+    launch: Mapping[str, Any], inputs: Mapping[str, dict[str, Any]], store: Store, end: datetime, baseline_uri: str
+) -> _Plan | str:
     """The objects a run needs, or why it has nothing to judge."""
     if not store.listing(_uri(inputs, "config")):
         return SKIPS["config"]
-    baseline_bytes = store.read_bytes(_uri(inputs, "baseline"))
+    baseline_bytes = store.read_bytes(baseline_uri)
     if baseline_bytes is None:
         return SKIPS["baseline"]
     baseline = hashlib.sha256(baseline_bytes).hexdigest()[:16]
@@ -157,22 +163,34 @@ def _find(launch: Mapping[str, Any], inputs: Mapping[str, dict[str, Any]], store
     window = window_hours(end, int(launch["period_seconds"]))
     lookback = lookback_hours(end, float(launch["performance_window_hours"]))
     kept = {hour: {key for key, _ in store.listing(hours_prefix + partition(hour))} for hour in {*window, *lookback}}
-    profile, predictions = f"{baseline}/{HOUR_PROFILE}", f"{baseline}/{HOUR_PREDICTIONS}"
+    ours = {name: f"{baseline}/{name}" for name in (HOUR_OBJECTS, HOUR_PROFILE, HOUR_PREDICTIONS)}
     new: list[tuple[str, int]] = []
     stored: list[str] = []
     for hour in window:
         covered: set[str] = set()
-        if profile in kept[hour]:
-            document = store.read_bytes(hours_prefix + partition(hour) + profile) or b"{}"
-            covered = set(json.loads(document).get("objects", []))
-            stored.append(partition(hour) + profile)
+        if ours[HOUR_PROFILE] in kept[hour] and ours[HOUR_OBJECTS] in kept[hour]:
+            covered = _covered(store.read_bytes(hours_prefix + partition(hour) + ours[HOUR_OBJECTS]))
+            stored.append(partition(hour) + ours[HOUR_PROFILE])
         objects = [(partition(hour) + key, size) for key, size in store.listing(capture + partition(hour))]
         new += [(key, size) for key, size in objects if key not in covered]
     if not new and not stored:
         return SKIPS["capture"]
+    late = 0
+    for hour in sorted(set(lookback) - set(window)):
+        # Capture that landed in an hour after it was judged: added to that hour's stored entry so
+        # its predictions meet their labels (the hour's verdict was published already). Only into
+        # an entry of this baseline: a new one would hide the hour's predictions of an earlier one.
+        if ours[HOUR_OBJECTS] in kept[hour]:
+            covered = _covered(store.read_bytes(hours_prefix + partition(hour) + ours[HOUR_OBJECTS]))
+            objects = [(partition(hour) + key, size) for key, size in store.listing(capture + partition(hour))]
+            missed = [(key, size) for key, size in objects if key not in covered]
+            if missed:
+                new += missed
+                late += len(missed)
+                stored.append(partition(hour) + ours[HOUR_PROFILE])
     for hour in lookback:  # predictions do not depend on the baseline: ours, else any hour's
         found = sorted(key for key in kept[hour] if key.endswith(f"/{HOUR_PREDICTIONS}"))
-        chosen = predictions if predictions in found else (found[0] if found else None)
+        chosen = ours[HOUR_PREDICTIONS] if ours[HOUR_PREDICTIONS] in found else (found[0] if found else None)
         if chosen is not None:
             stored.append(partition(hour) + chosen)
     truth = _uri(inputs, "ground_truth")
@@ -181,7 +199,40 @@ def _find(launch: Mapping[str, Any], inputs: Mapping[str, dict[str, Any]], store
         for hour in label_hours(end, float(launch["performance_window_hours"]))
         for key, _ in store.listing(truth + partition(hour))
     ]
-    return _Plan(baseline, new, sorted(set(stored)), labels)
+    return _Plan(baseline_bytes, new, sorted(set(stored)), labels, late)
+
+
+def _covered(document: bytes | None) -> set[str]:
+    """The capture objects a stored hour covers; none when its list cannot be read (the hour is
+    then profiled again, and the job replaces the entry it cannot read either)."""
+    try:
+        objects = json.loads(document or b"{}").get("objects", [])
+    except (ValueError, AttributeError):
+        return set()
+    return {str(key) for key in objects} if isinstance(objects, list) else set()
+
+
+def _volume_gb(instance_bytes: int) -> int:
+    """A File-mode input is downloaded to the instance's volume: room for it twice (the inputs and
+    what is written from them) plus 10 GB, from 30 GB to the largest volume SageMaker allows
+    (ProcessingClusterConfig.VolumeSizeInGB: 1 to 16384)."""
+    return max(30, min(16384, math.ceil(2 * instance_bytes / 1e9) + 10))
+
+
+def _baseline_snapshot(launch: Mapping[str, Any], job: str) -> str:
+    return f"{launch['runs_prefix']}{job}/{BASELINE_SNAPSHOT}"
+
+
+def _pinned(
+    launch: Mapping[str, Any], inputs: Mapping[str, dict[str, Any]], store: Store, found: _Plan, job: str
+) -> dict[str, Any]:
+    """The baseline input of a job, pinned to the profile the plan read: a copy under the run's
+    prefix, so a promotion between the plan and the job (or between a sharded run's two jobs)
+    cannot mix hours laid on two baselines."""
+    uri = _baseline_snapshot(launch, job)
+    store.put_bytes(uri, found.baseline)
+    item = inputs["baseline"]
+    return {**item, "S3Input": {**item["S3Input"], "S3Uri": uri, "S3DataType": "S3Prefix"}}
 
 
 def _manifest(store: Store, runs_prefix: str, job: str, name: str, prefix: str, keys: list[str]) -> str:
@@ -204,7 +255,7 @@ def plan_run(launch: Mapping[str, Any], store: Store) -> MonitorRun:
     inputs = _checked(launch)
     end = window_end(launch["window_end"])
     when = stamp(end)
-    found = _find(launch, inputs, store, end)
+    found = _find(launch, inputs, store, end, _uri(inputs, "baseline"))
     if isinstance(found, str):
         return MonitorRun(when, None, skipped=found)
     size = sum(size for _, size in found.new_capture)
@@ -235,7 +286,7 @@ def plan_judge(launch: Mapping[str, Any], event: Mapping[str, Any], store: Store
     except ValueError:
         raise MalformedLaunch(f"detail.ProcessingJobName: no window end in {job!r}") from None
     inputs = _checked(launch)
-    found = _find(launch, inputs, store, end)
+    found = _find(launch, inputs, store, end, _baseline_snapshot(launch, job))  # the profile stage's
     if isinstance(found, str):
         return MonitorRun(stamp(end), None, skipped=found)
     shards = f"{launch['runs_prefix']}{job}/shards/"
@@ -253,6 +304,7 @@ def _judge(
     *,
     capture: bool,
     shards: str | None = None,
+    shard_bytes: int | None = None,
 ) -> MonitorRun:
     request = copy.deepcopy(dict(launch["request"]))
     runs, hours_prefix = str(launch["runs_prefix"]), str(launch["hours_prefix"])
@@ -260,7 +312,7 @@ def _judge(
     def manifest(item: Mapping[str, Any], prefix: str, keys: list[str]) -> dict[str, Any]:
         return _manifest_input(item, _manifest(store, runs, name, str(item["InputName"]), prefix, keys))
 
-    chosen: list[dict[str, Any]] = [inputs["config"], inputs["baseline"]]
+    chosen: list[dict[str, Any]] = [inputs["config"], _pinned(launch, inputs, store, found, name)]
     reads = {"capture": 0, "hours": len(found.hours), "ground_truth": len(found.labels), "shards": 0}
     if capture and found.new_capture:
         reads["capture"] = len(found.new_capture)
@@ -272,12 +324,15 @@ def _judge(
         chosen.append({**item, "S3Input": {**item["S3Input"], "S3Uri": shards, "S3DataType": "S3Prefix"}})
         reads["shards"] = 1
     notes: tuple[str, ...] = ()
+    if capture and found.late:
+        notes += (f"{found.late} capture object(s) landed in hours judged already: added to those hours",)
     if found.labels:
         chosen.append(manifest(inputs["ground_truth"], _uri(inputs, "ground_truth"), found.labels))
     else:
-        notes = (NO_LABELS,)
+        notes += (NO_LABELS,)
     request["ProcessingInputs"] = chosen
     request["ProcessingJobName"] = name
+    _size_volume(request, size + (shard_bytes or 0))
     for output in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
         if output["OutputName"] == "report":  # a prefix a run; the hour store is shared
             output["S3Output"]["S3Uri"] = f"{output['S3Output']['S3Uri'].rstrip('/')}/{name}/"
@@ -307,7 +362,7 @@ def _profile_stage(
     capture = _manifest_input(
         inputs["capture"], _manifest(store, runs, name, "capture", _uri(inputs, "capture"), keys), sharded=True
     )
-    request["ProcessingInputs"] = [inputs["config"], inputs["baseline"], capture]
+    request["ProcessingInputs"] = [inputs["config"], _pinned(launch, inputs, store, found, name), capture]
     request["ProcessingJobName"] = name
     local = str(inputs["capture"]["S3Input"]["LocalPath"]).rsplit("/input/", 1)[0]
     request["ProcessingOutputConfig"] = {
@@ -323,14 +378,19 @@ def _profile_stage(
             }
         ],
     }
-    request["ProcessingResources"] = copy.deepcopy(request["ProcessingResources"])
     request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = shards
+    _size_volume(request, math.ceil(size / shards) * 2)  # ShardedByS3Key splits by objects: room for uneven ones
     request["AppSpecification"] = {
         **request["AppSpecification"],
         "ContainerArguments": ["--stage", "profile", *_window_arguments(launch, when)],
     }
     reads = {"capture": len(keys), "hours": 0, "ground_truth": 0, "shards": 0}
     return MonitorRun(when, request, reads=reads, new_capture_bytes=size)
+
+
+def _size_volume(request: dict[str, Any], instance_bytes: int) -> None:
+    cluster = request["ProcessingResources"]["ClusterConfig"]
+    cluster["VolumeSizeInGB"] = max(int(cluster.get("VolumeSizeInGB", 30)), _volume_gb(instance_bytes))
 
 
 def _local_input(item: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, 
 from pipelines.gates import catalog
 from pipelines.monitoring.alarms import AlarmSpec, alarm_specs
 from pipelines.monitoring.job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
+from pipelines.monitoring.launch import JUDGE_WINDOW_END
 from pipelines.naming import ResourceNames
 from stacks.functions import logs_statement, staged_function
 from stacks.nag import acknowledge
@@ -196,7 +197,9 @@ class DriftMonitoring(Construct):
                     self.launcher,
                     event=events.RuleTargetInput.from_object(
                         {
-                            "launch": monitor_launch(config, request),
+                            # the window end is the completed job's, in its name: no Scheduler placeholder
+                            # here, where <...> is the input transformer's own syntax
+                            "launch": monitor_launch(config, request, window_end=JUDGE_WINDOW_END),
                             "completed": {
                                 "detail": {
                                     "ProcessingJobName": events.EventField.from_path("$.detail.ProcessingJobName"),
@@ -250,8 +253,10 @@ class DriftMonitoring(Construct):
             return uri.removeprefix(f"s3://{names.bucket}/")
 
         hours, runs = key_of(naming.monitor_hours_prefix(config)), key_of(naming.monitor_runs_prefix(config))
-        partitioned = [key_of(inputs["capture"]), key_of(inputs["ground_truth"]), hours]
-        listed = sorted([key_of(inputs["config"]), *(prefix + "*" for prefix in partitioned)])
+        # Every key it reads is listable too, so a missing one answers NoSuchKey, not AccessDenied
+        # ("Permissions", GetObject API reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+        partitioned = [key_of(inputs["capture"]), key_of(inputs["ground_truth"]), hours, runs]
+        listed = sorted([key_of(inputs["config"]), key_of(inputs["baseline"]), *(p + "*" for p in partitioned)])
         object_arn = f"arn:aws:s3:::{names.bucket}/"
         policy = iam.Policy(
             self,
@@ -288,10 +293,16 @@ class DriftMonitoring(Construct):
                 iam.PolicyStatement(
                     sid="BaselineAndStoredHours",
                     actions=["s3:GetObject"],
-                    resources=[object_arn + key_of(inputs["baseline"]), f"{object_arn}{hours}*/{naming.HOUR_PROFILE}"],
+                    resources=[
+                        object_arn + key_of(inputs["baseline"]),
+                        f"{object_arn}{hours}*/{naming.HOUR_OBJECTS}",
+                        f"{object_arn}{runs}*/{naming.BASELINE_PROFILE}",
+                    ],
                 ),
                 iam.PolicyStatement(
-                    sid="RunManifests", actions=["s3:PutObject"], resources=[f"{object_arn}{runs}*/manifests/*"]
+                    sid="RunManifestsAndBaseline",
+                    actions=["s3:PutObject"],
+                    resources=[f"{object_arn}{runs}*/manifests/*", f"{object_arn}{runs}*/{naming.BASELINE_PROFILE}"],
                 ),
                 # The bucket's objects are encrypted with the key: reading one decrypts, writing one
                 # generates a data key (SSE-KMS, through S3 only).
@@ -312,14 +323,19 @@ class DriftMonitoring(Construct):
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::{object_arn}{hours}*/{naming.HOUR_PROFILE}]",
-            "Stored hour profiles are keyed by hour and baseline (yyyy/mm/dd/hh/<baseline>/profile.json); "
-            "only those objects are read.",
+            f"AwsSolutions-IAM5[Resource::{object_arn}{hours}*/{naming.HOUR_OBJECTS}]",
+            "Stored hours are keyed by hour and baseline (yyyy/mm/dd/hh/<baseline>/objects.json); only their "
+            "object lists are read.",
         )
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::{object_arn}{runs}*/manifests/*]",
             "Each monitor run writes its input manifests under its own job name.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{object_arn}{runs}*/{naming.BASELINE_PROFILE}]",
+            "Each monitor run pins the champion's baseline it planned with under its own job name.",
         )
 
     def _dashboard(self, config: ModelConfig, names: ResourceNames, specs: list[AlarmSpec]) -> cloudwatch.Dashboard:

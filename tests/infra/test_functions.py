@@ -433,6 +433,28 @@ def test_a_report_the_run_never_wrote_reads_as_missing_not_denied(template: dict
         assert any(fnmatch.fnmatchcase(key, p) for p in prefixes), key
 
 
+def test_every_key_the_monitor_launcher_reads_is_listable_so_a_missing_one_reads_as_missing(
+    template: dict[str, Any],
+) -> None:
+    """The launcher reads the champion's baseline (absent until a version is in production), stored
+    hours' object lists and a sharded run's pinned baseline, and treats NoSuchKey as "none": every
+    object pattern it may GetObject must fall under a prefix it may list, else S3 answers 403."""
+    import fnmatch
+
+    (policy,) = [
+        p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("MonitoringLauncherPolicy")
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (listing,) = [st for st in statements if st["Action"] == "s3:ListBucket"]
+    prefixes = listing["Condition"]["StringLike"]["s3:prefix"]
+    reads = [st for st in statements if st["Action"] == "s3:GetObject"]
+    patterns = [r for st in reads for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    assert len(patterns) == 3
+    for pattern in patterns:
+        key = json.dumps(pattern).split(f"{BUCKET}/", 1)[-1].rstrip('"]}').replace("*", "x")
+        assert any(fnmatch.fnmatchcase(key, p) for p in prefixes), key
+
+
 def test_pagerduty_function_sends_the_notification_and_is_allowed_exactly_that(
     aws: None, full_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -543,7 +565,8 @@ def run_monitor_launcher(recorder: CallRecorder, launch: dict[str, Any]) -> list
     # an hour the store has profiled already, under this baseline (its object list is read)
     baseline = hashlib.sha256(b"{}").hexdigest()[:16]
     hours = launch["hours_prefix"].removeprefix(f"s3://{BUCKET}/")
-    setup.put_object(Bucket=BUCKET, Key=f"{hours}2026/03/01/11/{baseline}/profile.json", Body=b'{"objects": []}')
+    for name in ("profile.json", "objects.json"):
+        setup.put_object(Bucket=BUCKET, Key=f"{hours}2026/03/01/11/{baseline}/{name}", Body=b'{"objects": []}')
     recorder.calls.clear()
     sagemaker = recorder.watch(boto3.client("sagemaker", region_name=REGION))
     stubber = Stubber(sagemaker)

@@ -307,8 +307,9 @@ def test_monitor_schedule_runs_on_the_hour_and_launches_a_valid_create_processin
     from botocore.validate import ParamValidator
 
     schedule = _only(template, "AWS::Scheduler::Schedule")
-    # The config says rate(1 hour): deployed as the cron on the hour, so windows match alarm periods.
-    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == ("cron(0 * * * ? *)", "UTC")
+    # The config says rate(1 hour): deployed as the hourly cron, 15 minutes past (capture settles),
+    # judging the whole hour before, so windows match alarm periods.
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == ("cron(15 * * * ? *)", "UTC")
     launcher = next(k for k in resources(template, "AWS::Lambda::Function") if k.startswith("MonitoringFunction"))
     assert schedule["Target"]["Arn"] == {"Fn::GetAtt": [launcher, "Arn"]}
     assert schedule["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("MonitoringFailedEvents")
@@ -708,3 +709,37 @@ def test_an_image_model_is_pulled_scored_and_served_with_grants_on_its_own_repos
         arguments = steps[name]["Arguments"]
         assert {"Key": "retraining:model", "Value": VARIANT} in arguments["Tags"], name
         assert arguments["TransformOutput"]["KmsKeyId"] == arguments["TransformResources"]["VolumeKmsKeyId"], name
+
+
+def test_a_completed_profile_stage_reaches_the_launcher_as_an_event_it_plans_the_judge_from(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    """The completion rule's input transformer: its template's only placeholders are its input
+    paths (`<name>` is the transformer's syntax), and filled in it is the launcher's judge event."""
+    import re
+
+    from pipelines.monitoring.launch import plan_judge, plan_run
+
+    (rule,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "profile stage" in r["Properties"].get("Description", "")
+    ]
+    assert rule["EventPattern"]["detail"]["ProcessingJobStatus"] == ["Completed"]
+    (target,) = rule["Targets"]
+    transformer = target["InputTransformer"]
+    text = transformer["InputTemplate"]
+    if not isinstance(text, str):
+        separator, parts = text["Fn::Join"]
+        text = separator.join(p if isinstance(p, str) else "arn:aws:iam::111122223333:role/x" for p in parts)
+    assert set(re.findall(r"<([A-Za-z0-9_.-]+)>", text)) == set(transformer["InputPathsMap"])
+    s3 = _monitor_objects(template, tmp_path)
+    stage = plan_run(_launch(template) | {"instance_capture_mb": 1e-6}, s3).request
+    assert stage is not None
+    values = {"ProcessingJobName": stage["ProcessingJobName"], "ProcessingJobStatus": "Completed"}
+    for name, path in transformer["InputPathsMap"].items():  # unquoted: EventBridge inserts the value as JSON
+        text = text.replace(f"<{name}>", json.dumps(values[path.rsplit(".", 1)[-1]]))
+    event = json.loads(text)
+    judge = plan_judge(event["launch"], event["completed"], s3)
+    assert judge is not None and judge.request is not None
+    assert judge.request["ProcessingJobName"] == stage["ProcessingJobName"].removesuffix("-shards")

@@ -111,11 +111,11 @@ def test_each_hour_is_profiled_once_and_later_runs_reuse_it(
     put_capture(s3, config, HOUR9 + timedelta(hours=1), "ten-late", late, 8)
     retried = monitor(s3, config, HOUR9 + timedelta(hours=2), tmp_path / "jobs")
     assert retried["run"]["reads"]["capture"] == 1 and retried["window"]["rows"] == 1200
-    stored = sorted(
-        p.relative_to(s3.path(monitor_hours_prefix(config))).as_posix()
-        for p in s3.path(monitor_hours_prefix(config)).rglob("*.json")
-    )
+    store = s3.path(monitor_hours_prefix(config))
+    stored = sorted(p.relative_to(store).as_posix() for p in store.rglob("profile.json"))
     assert len(stored) == 2 and stored[0].startswith("2026/03/01/09/") and stored[1].startswith("2026/03/01/10/")
+    objects = json.loads((store / stored[1]).with_name("objects.json").read_text())["objects"]
+    assert objects == ["2026/03/01/10/ten-late.jsonl", "2026/03/01/10/ten.jsonl"]
 
 
 def test_four_shards_in_separate_processes_judge_as_one_instance(
@@ -197,5 +197,30 @@ def test_bad_capture_is_reported_and_never_counted_twice(
     )
     again = job.run(window_end=(HOUR9 + timedelta(hours=1)).isoformat())
     assert again["window"]["rows"] == 499
-    assert any("profiled twice" in problem for problem in again["hours"]["problems"])
+    assert any("already profiled in a stored hour" in problem for problem in again["capture"]["problems"])
     assert len(half) == 100
+
+
+def test_capture_that_lands_after_its_hour_was_judged_still_meets_its_labels(
+    s3: LocalS3, config: ModelConfig, tmp_path: Path
+) -> None:
+    early = generate(StreamSpec(rows=300, seed=80))
+    ids = put_capture(s3, config, HOUR9, "nine", early, 1)
+    monitor(s3, config, HOUR9 + timedelta(hours=1), tmp_path / "jobs")  # hour nine judged
+    late = generate(StreamSpec(rows=100, seed=81))
+    late_ids = put_capture(s3, config, HOUR9, "nine-late", late, 2)  # uploaded after that run
+    put_labels(
+        s3,
+        config,
+        HOUR9 + timedelta(minutes=90),
+        ids + late_ids,
+        np.r_[early["is_fraud"].to_numpy(), late["is_fraud"].to_numpy()],
+    )
+    put_capture(s3, config, HOUR9 + timedelta(hours=1), "ten", generate(StreamSpec(rows=200, seed=82)), 3)
+
+    later = monitor(s3, config, HOUR9 + timedelta(hours=2), tmp_path / "jobs")
+    assert later["window"]["rows"] == 200  # hour ten's drift only
+    assert later["window"]["labelled_rows"] == 400  # hour nine's predictions, the late ones too
+    assert later["run"]["notes"][0].startswith("1 capture object(s) landed in hours judged already")
+    again = monitor(s3, config, HOUR9 + timedelta(hours=2), tmp_path / "jobs")  # a retry reads nothing new
+    assert again["run"]["reads"]["capture"] == 0 and again["window"]["labelled_rows"] == 400

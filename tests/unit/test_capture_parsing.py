@@ -89,3 +89,25 @@ def test_a_file_the_column_parser_does_not_cover_goes_to_the_row_parser(
     monkeypatch.setattr(capture, "parse_capture", lambda *a: general.append(1) or pd.DataFrame({"x": [1, 2]}))
     read_capture_file(path, config, CaptureStats())
     assert general == [1]
+
+
+@pytest.mark.parametrize(
+    ("bodies", "kept", "skipped"),
+    [
+        (["1,2,3"], 0, 1),  # a one-request smoke test: no record fits
+        (["22.05,electronics,19,552.1,2.32,1,0,0.7161,medium", '96.42,"grocery,9,1,1,1,1,0.1,low'], 1, 1),
+        (["22.05,electronics,19,552.1,2.32,1,0,0.7161,high \t"], 1, 0),  # trailing blanks are stripped
+    ],
+    ids=["no-record-fits", "unclosed-quote", "trailing-blanks"],
+)
+def test_a_bad_record_is_skipped_alone_never_the_file(
+    tmp_path: Path, config: ModelConfig, bodies: list[str], kept: int, skipped: int
+) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join(_line(body, "0.5", n) for n, body in enumerate(bodies)) + "\n")
+    stats = CaptureStats()
+    frames = read_capture_file(path, config, stats)
+    rows = sum(len(frame) for frame in frames)
+    assert (rows, stats.skipped) == (kept, skipped)
+    if kept:
+        assert set(frames[0]["risk_band"].dropna()) <= {"medium", "high"}

@@ -13,9 +13,9 @@ from tests.conftest import EXAMPLE_CONFIG
 @pytest.mark.parametrize(
     ("schedule", "deployed", "period"),
     [
-        ("rate(1 hour)", "cron(0 * * * ? *)", 3600),
-        ("rate(2 hours)", "cron(0 0/2 * * ? *)", 7200),
-        ("rate(1 day)", "cron(0 0 * * ? *)", 86_400),
+        ("rate(1 hour)", "cron(15 * * * ? *)", 3600),  # 15 minutes for the last capture files to land
+        ("rate(2 hours)", "cron(15 0/2 * * ? *)", 7200),
+        ("rate(1 day)", "cron(15 0 * * ? *)", 86_400),
     ],
 )
 def test_a_rate_is_deployed_as_the_cron_of_the_same_period_on_the_clock(

@@ -68,6 +68,14 @@ def _manifest(s3: LocalS3, request: dict[str, Any], name: str) -> list[Any] | No
     return None
 
 
+def _stored(s3: LocalS3, config: ModelConfig, hour: str, key: str, objects: list[str]) -> None:
+    """An hour entry as the job writes it (training_containers.hour_profiles.HourEntry.write)."""
+    folder = f"{monitor_hours_prefix(config)}{hour}/{key}/"
+    s3.put_bytes(folder + "profile.json", b"{}")
+    s3.put_bytes(folder + "predictions.parquet", b"p")
+    s3.put_bytes(folder + "objects.json", json.dumps({"objects": objects}).encode())
+
+
 def _baseline_key() -> str:
     import hashlib
 
@@ -126,8 +134,7 @@ def test_stored_hours_are_reused_and_only_new_capture_is_profiled(s3: LocalS3, c
     late = _capture(s3, config, "2026/12/02/09", "late.jsonl")
     key = _baseline_key()
     hours = monitor_hours_prefix(config)
-    s3.put_bytes(f"{hours}2026/12/02/09/{key}/profile.json", json.dumps({"objects": [done]}).encode())
-    s3.put_bytes(f"{hours}2026/12/02/09/{key}/predictions.parquet", b"p")
+    _stored(s3, config, "2026/12/02/09", key, [done])
     s3.put_bytes(f"{hours}2026/12/02/08/oldbaseline0000/predictions.parquet", b"p")  # an earlier champion's hour
     s3.put_bytes(f"{hours}2026/12/01/09/{key}/predictions.parquet", b"p")  # outside the 24-hour lookback
     truth = ground_truth_prefix(config)
@@ -152,11 +159,40 @@ def test_stored_hours_are_reused_and_only_new_capture_is_profiled(s3: LocalS3, c
 
 def test_an_hour_already_profiled_runs_without_a_capture_input(s3: LocalS3, config: ModelConfig) -> None:
     done = _capture(s3, config, "2026/12/02/09", "a.jsonl")
-    hours = monitor_hours_prefix(config)
-    s3.put_bytes(f"{hours}2026/12/02/09/{_baseline_key()}/profile.json", json.dumps({"objects": [done]}).encode())
+    _stored(s3, config, "2026/12/02/09", _baseline_key(), [done])
     run = plan_run(_launch(config), s3)
     assert run.request is not None
     assert [i["InputName"] for i in run.request["ProcessingInputs"]] == ["config", "baseline", "hours"]
+
+
+def test_a_stored_hour_whose_object_list_is_unreadable_is_profiled_again(s3: LocalS3, config: ModelConfig) -> None:
+    done = _capture(s3, config, "2026/12/02/09", "a.jsonl")
+    _stored(s3, config, "2026/12/02/09", _baseline_key(), [done])
+    s3.put_bytes(f"{monitor_hours_prefix(config)}2026/12/02/09/{_baseline_key()}/objects.json", b"{not json")
+    run = plan_run(_launch(config), s3)
+    assert run.request is not None and run.reads["capture"] == 1
+
+
+def test_a_run_is_pinned_to_the_baseline_it_planned_with(s3: LocalS3, config: ModelConfig) -> None:
+    _capture(s3, config, "2026/12/02/09", "a.jsonl")
+    run = plan_run(_launch(config), s3)
+    assert run.request is not None
+    (baseline,) = [i["S3Input"] for i in run.request["ProcessingInputs"] if i["InputName"] == "baseline"]
+    assert baseline["S3Uri"].endswith(f"/runs/{run.request['ProcessingJobName']}/baseline_profile.json")
+    s3.put_bytes(monitor_inputs(config)["baseline"], b'{"a promotion": "since"}')
+    assert s3.read_bytes(baseline["S3Uri"]) == BASELINE  # the job reads what the plan read
+
+
+def test_the_launchers_names_are_the_projects(config: ModelConfig) -> None:
+    from pipelines import naming
+    from pipelines.monitoring import launch
+
+    assert (launch.HOUR_PROFILE, launch.HOUR_PREDICTIONS, launch.HOUR_OBJECTS, launch.BASELINE_SNAPSHOT) == (
+        naming.HOUR_PROFILE,
+        naming.HOUR_PREDICTIONS,
+        naming.HOUR_OBJECTS,
+        naming.BASELINE_PROFILE,
+    )
 
 
 def test_a_large_hour_is_profiled_on_shards_and_judged_when_that_job_completes(
@@ -169,6 +205,8 @@ def test_a_large_hour_is_profiled_on_shards_and_judged_when_that_job_completes(
     request = run.request
     assert request is not None and run.new_capture_bytes == 7_000_000_000
     assert request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 4  # 7 GB at 2048 MB each
+    assert request["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 30  # 1.75 GB a shard, twice: room
+    stored_baseline = [i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"] if i["InputName"] == "baseline"]
     (capture,) = [i for i in request["ProcessingInputs"] if i["InputName"] == "capture"]
     assert capture["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
     assert _manifest(s3, request, "capture")[1:] == keys  # type: ignore[index]
@@ -184,23 +222,28 @@ def test_a_large_hour_is_profiled_on_shards_and_judged_when_that_job_completes(
     assert output == "shards" and uri.endswith(f"/runs/{request['ProcessingJobName']}/shards/")
 
     assert plan_judge(launch, {"detail": {**request, "ProcessingJobStatus": "Failed"}}, store) is None
+    s3.put_bytes(monitor_inputs(config)["baseline"], b'{"a promotion": "since"}')
     judge = plan_judge(launch, completion_event(request), store)
     assert judge is not None and judge.request is not None
     assert judge.request["ProcessingJobName"] == request["ProcessingJobName"].removesuffix("-shards")
     assert judge.request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
     names = {i["InputName"]: i["S3Input"] for i in judge.request["ProcessingInputs"]}
+    # the judge lays hours on the stage's baseline, even after a promotion in between
+    assert s3.read_bytes(names["baseline"]["S3Uri"]) == s3.read_bytes(stored_baseline[0]) == BASELINE
     assert "capture" not in names and names["shards"]["S3Uri"] == uri and names["shards"]["S3DataType"] == "S3Prefix"
     assert judge.request["AppSpecification"]["ContainerArguments"][-2:] == ["--window-end", END]
     with pytest.raises(MalformedLaunch, match="ProcessingJobName"):
         plan_judge(launch, {"detail": {}}, store)
 
 
-def test_the_instance_count_is_capped(s3: LocalS3, config: ModelConfig) -> None:
+def test_the_instance_count_is_capped_and_the_volume_holds_a_shard(s3: LocalS3, config: ModelConfig) -> None:
     for n in range(30):
         _capture(s3, config, "2026/12/02/09", f"part-{n:02d}.jsonl")
-    run = plan_run(_launch(config), Recording(s3, scale=100_000_000))
+    run = plan_run(_launch(config), Recording(s3, scale=1_000_000_000))  # 10 GB an object
     assert run.request is not None
-    assert run.request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == config.drift.max_instances
+    cluster = run.request["ProcessingResources"]["ClusterConfig"]
+    assert cluster["InstanceCount"] == config.drift.max_instances
+    assert cluster["VolumeSizeInGB"] == 160  # 300 GB over 8 instances, room for twice a shard, + 10
 
 
 @pytest.mark.parametrize(
