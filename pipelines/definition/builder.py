@@ -294,6 +294,25 @@ def tidy(definition: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
+def _registered_life_cycle(definition: dict[str, Any]) -> None:
+    """A registered candidate's `ModelLifeCycle` (the SDK's step has no argument for it), so Studio
+    shows the registry's own lifecycle from the first version on; promotion moves it with every
+    stage (pipelines.promotion.lifecycle)."""
+    from pipelines.promotion.lifecycle import Stage, life_cycle
+
+    def visit(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            arguments = step.get("Arguments", {})
+            if step.get("Type") == "RegisterModel":
+                arguments["ModelLifeCycle"] = life_cycle(
+                    Stage.REGISTERED, "registered by the pipeline: awaiting approval in Studio"
+                )
+            for branch in ("IfSteps", "ElseSteps"):  # a condition step's branches
+                visit(arguments.get(branch, []))
+
+    visit(definition.get("Steps", []))
+
+
 def definition_json(config: ModelConfig) -> str:
     """The pipeline definition JSON, byte-identical for the same config and code. A config no
     pipeline can read (`deployment_problems`) is refused before the SDK is touched: given a local
@@ -306,4 +325,5 @@ def definition_json(config: ModelConfig) -> str:
     finally:
         logging.disable(previous)
     _restore_dataset_definitions(document, config)
+    _registered_life_cycle(document)
     return json.dumps(document, indent=2) + "\n"

@@ -52,6 +52,7 @@ class SageMakerRegistry:
         approval_description: str | None = None,
         metadata: dict[str, str] | None = None,
         actor: str = "user",
+        life_cycle: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {"ModelPackageArn": arn}
         if approval_status:
@@ -60,6 +61,8 @@ class SageMakerRegistry:
                 request["ApprovalDescription"] = f"{approval_description} ({actor})"[:1024]
         if metadata:
             request["CustomerMetadataProperties"] = metadata
+        if life_cycle:
+            request["ModelLifeCycle"] = life_cycle
         self.client.update_model_package(**request)
         return self.describe_model_package(arn)
 

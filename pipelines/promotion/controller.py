@@ -28,6 +28,7 @@ from pipelines.promotion.lifecycle import (
     IllegalTransition,
     Stage,
     approval_status,
+    life_cycle,
     next_stage,
 )
 from pipelines.promotion.runs import RunKeeping, under_lease
@@ -121,6 +122,7 @@ class Promotion(RunKeeping, StatusReport):
                 **metadata,
             },
             actor=actor,
+            life_cycle=life_cycle(target, f"{action.value} by {actor}" + (f": {reason}" if reason else "")),
         )
         return model_version(described)
 

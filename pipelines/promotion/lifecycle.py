@@ -6,8 +6,10 @@
                           ^-------------------- shadow --reject
 
 The stage lives in the model package's customer metadata (`PromotionStage`); the approval
-status SageMaker shows follows from it (`approval_status`). Every other move is refused with a
-message that says what the version is and what it could do instead.
+status SageMaker shows follows from it (`approval_status`), and so does the package's own
+lifecycle (`ModelLifeCycle`: Stage, StageStatus, StageDescription), which Studio and
+ListModelPackages/Search show (`life_cycle`). Every other move is refused with a message that
+says what the version is and what it could do instead.
 """
 
 from __future__ import annotations
@@ -57,6 +59,27 @@ APPROVAL_STATUS = {
     Stage.REGISTERED: "PendingManualApproval",
     Stage.REJECTED: "Rejected",
 }
+
+
+# A stage as the Model Registry's own lifecycle shows it (CreateModelPackage and UpdateModelPackage,
+# `ModelLifeCycle`: Stage and StageStatus are 1 to 63 letters, digits and hyphens, StageDescription
+# up to 1024 characters; botocore's service model, checked in tests/unit/test_promotion.py). A
+# retired version is the previous champion: any retired version can be restored (`restore`).
+LIFE_CYCLE: dict[Stage, tuple[str, str]] = {
+    Stage.REGISTERED: ("Candidate", "PendingApproval"),
+    Stage.APPROVED: ("Candidate", "Approved"),
+    Stage.SHADOW: ("Shadow", "InProgress"),
+    Stage.PRODUCTION: ("Production", "Serving"),
+    Stage.RETIRED: ("PreviousChampion", "Restorable"),
+    Stage.REJECTED: ("Rejected", "Rejected"),
+}
+LIFE_CYCLE_DESCRIPTION_LIMIT = 1024
+
+
+def life_cycle(stage: Stage, description: str) -> dict[str, str]:
+    """The `ModelLifeCycle` of a version in `stage`; the description says why it got there."""
+    name, status = LIFE_CYCLE[stage]
+    return {"Stage": name, "StageStatus": status, "StageDescription": description[:LIFE_CYCLE_DESCRIPTION_LIMIT]}
 
 
 class IllegalTransition(PipelinesError):

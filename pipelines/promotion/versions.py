@@ -37,6 +37,7 @@ class Registry(Protocol):
         approval_description: str | None = None,
         metadata: dict[str, str] | None = None,
         actor: str = "user",
+        life_cycle: dict[str, str] | None = None,
     ) -> dict[str, Any]: ...
 
 

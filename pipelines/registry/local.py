@@ -124,17 +124,23 @@ class LocalRegistry:
         approval_description: str | None = None,
         metadata: dict[str, str] | None = None,
         actor: str = "user",
+        life_cycle: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Change approval status and/or merge customer metadata (keys not given are kept)."""
+        """Change approval status and/or merge customer metadata (keys not given are kept) and/or
+        set the package's ModelLifeCycle (replaced whole, as UpdateModelPackage sets it)."""
         if approval_status is not None and approval_status not in APPROVAL_STATUSES:
             raise RegistryError(f"ModelApprovalStatus {approval_status!r} is not one of {APPROVAL_STATUSES}")
         with self._transaction() as db:
             row = db.execute(
-                "SELECT approval_status, customer_metadata FROM model_packages WHERE arn = ?", (arn,)
+                "SELECT approval_status, customer_metadata, request FROM model_packages WHERE arn = ?", (arn,)
             ).fetchone()
             if row is None:
                 raise RegistryError(f"ValidationException: model package {arn} does not exist")
             old_status, old_metadata = row[0], json.loads(row[1])
+            if life_cycle is not None:
+                request = json.loads(row[2]) | {"ModelLifeCycle": dict(life_cycle)}
+                db.execute("UPDATE model_packages SET request = ? WHERE arn = ?", (json.dumps(request), arn))
+                self._event(db, arn, f"lifecycle {life_cycle['Stage']}/{life_cycle['StageStatus']}", actor, None)
             merged = {**old_metadata, **(metadata or {})}
             db.execute(
                 "UPDATE model_packages SET approval_status = ?, customer_metadata = ?, "

@@ -163,7 +163,7 @@ class SageMakerDouble:
     def _update_model_package(self, p: dict[str, Any]) -> dict[str, Any]:
         package = self.packages[p["ModelPackageArn"]]
         package["CustomerMetadataProperties"].update(p.get("CustomerMetadataProperties", {}))
-        for name in ("ModelApprovalStatus", "ApprovalDescription"):
+        for name in ("ModelApprovalStatus", "ApprovalDescription", "ModelLifeCycle"):
             if name in p:
                 package[name] = p[name]
         return {"ModelPackageArn": p["ModelPackageArn"]}
@@ -413,6 +413,12 @@ def run_evaluation(world: World) -> None:
     assert second["decision"]["verdict"] == "promote", second["decision"]["reason"]
     assert sagemaker.serving.serving(ENDPOINT) == (v2, None)
     assert (sagemaker.stage(1), sagemaker.stage(2)) == ("retired", "production")
+    # and the registry's own lifecycle, which Studio shows, moved with them
+    life = {n: sagemaker.packages[arn]["ModelLifeCycle"] for n, arn in ((1, v1), (2, v2))}
+    assert {n: (c["Stage"], c["StageStatus"]) for n, c in life.items()} == {
+        1: ("PreviousChampion", "Restorable"),
+        2: ("Production", "Serving"),
+    }
     assert world.champion()["model_package_arn"] == v2
     rearmed = [r for r in world.audit() if r["action"] == "rearm_alarms"]
     assert [(r["outcome"], r["version"], r["details"].get("alarms")) for r in rearmed] == [

@@ -922,3 +922,49 @@ def test_a_stage_the_project_does_not_know_falls_back_to_the_approval_status(app
     """A package whose recorded stage is not one of ours (edited by hand, an older release) takes
     the stage its approval status says, rather than failing every read of the registry."""
     assert stage_of(approval, {STAGE_KEY: "bogus"}) is expected
+
+
+def _life_cycles(promotion: Promotion) -> dict[str, tuple[str, str]]:
+    described = {v.label: promotion.registry.describe_model_package(v.arn) for v in promotion.versions()}
+    return {
+        label: (d["ModelLifeCycle"]["Stage"], d["ModelLifeCycle"]["StageStatus"])
+        for label, d in described.items()
+        if "ModelLifeCycle" in d
+    }
+
+
+def test_the_registrys_own_lifecycle_moves_with_every_transition(world: Any) -> None:
+    """ModelLifeCycle, which Studio and ListModelPackages/Search show, follows the project's stage
+    through approval, deployment, shadow, promotion, rollback and rejection."""
+    promotion, _, _ = world
+    promotion.approve(1)  # the first approval deploys
+    assert _life_cycles(promotion) == {"v1": ("Production", "Serving")}
+    promotion.approve(2)
+    assert _life_cycles(promotion)["v2"] == ("Shadow", "InProgress")
+    promotion.evaluate_shadow(promote_evidence)
+    assert _life_cycles(promotion) == {"v1": ("PreviousChampion", "Restorable"), "v2": ("Production", "Serving")}
+    promotion.rollback(actor="oncall", reason="conversion dropped")
+    assert _life_cycles(promotion) == {"v1": ("Production", "Serving"), "v2": ("PreviousChampion", "Restorable")}
+    promotion.reject(3, actor="reviewer", reason="leaks the label")
+    described = promotion.registry.describe_model_package(ARN.format(3))
+    assert described["ModelLifeCycle"] == {
+        "Stage": "Rejected",
+        "StageStatus": "Rejected",
+        "StageDescription": "reject by reviewer: leaks the label",
+    }
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+def test_every_stages_lifecycle_is_a_valid_update_model_package_request(stage: Stage) -> None:
+    """Checked against botocore's service model (Stage/StageStatus patterns, the 1024-character
+    description), so no transition can send UpdateModelPackage a lifecycle SageMaker refuses."""
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    from pipelines.promotion.lifecycle import life_cycle
+
+    shape = get_session().get_service_model("sagemaker").operation_model("UpdateModelPackage").input_shape
+    request = {"ModelPackageArn": ARN.format(1), "ModelLifeCycle": life_cycle(stage, "why " * 400)}
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert len(request["ModelLifeCycle"]["StageDescription"]) == 1024
