@@ -50,9 +50,6 @@ class LocalS3:
                 found.append((key[len(prefix) :].lstrip("/") or path.name, path))
         return sorted(found)
 
-    def has_objects(self, uri: str) -> bool:
-        return bool(self.keys(uri))
-
     def listing(self, uri: str) -> list[tuple[str, int]]:
         """(key relative to the prefix, size) of the objects under `uri`, sorted by key."""
         return [(key, path.stat().st_size) for key, path in self.keys(uri)]
