@@ -139,13 +139,14 @@ def _predictions(frame: pd.DataFrame) -> pd.DataFrame:
         if INFERENCE_TIME_COLUMN in frame.columns
         else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     )
+    # Columns as they are (a tz-aware time column to numpy is an object array, one Timestamp a row).
     return pd.DataFrame(
         {
-            INFERENCE_ID_COLUMN: frame[INFERENCE_ID_COLUMN].astype(str).to_numpy(dtype=object),
-            PREDICTION_COLUMN: frame[PREDICTION_COLUMN].to_numpy(),
-            INFERENCE_TIME_COLUMN: times.to_numpy(),
+            INFERENCE_ID_COLUMN: frame[INFERENCE_ID_COLUMN].astype(str),
+            PREDICTION_COLUMN: frame[PREDICTION_COLUMN],
+            INFERENCE_TIME_COLUMN: times,
         }
-    )
+    ).reset_index(drop=True)
 
 
 def _by_hour(
