@@ -318,14 +318,17 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     verdicts = {}
-    for days in args.retention_days:
-        for shards in args.shards:
-            runs = []
-            for _ in range(args.repeat):  # each from an empty hour store, in a fresh process
+    for shards in args.shards:
+        # The retentions' runs alternate, so a change of this machine's speed during the row's
+        # runs (it varies up to 2x) touches both alike; each row shows its median run.
+        runs: dict[int, list[dict[str, Any]]] = {days: [] for days in args.retention_days}
+        for _ in range(args.repeat):
+            for days in args.retention_days:  # each from an empty hour store, in a fresh process
                 with tempfile.TemporaryDirectory(dir=args.data) as scratch:
                     s3 = with_retention(source, Path(scratch) / "s3", days)
-                    runs.append(_measure(s3.root, Path(scratch) / "jobs", shards))
-            result = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]  # the median run
+                    runs[days].append(_measure(s3.root, Path(scratch) / "jobs", shards))
+        for days in args.retention_days:
+            result = sorted(runs[days], key=lambda run: run["seconds"])[len(runs[days]) // 2]
             verdicts[(days, shards)] = (result["drifted"], result["statistics"])
             print(
                 f"{result['rows']:>10,} {days:>7}d {shards:>6} {result['seconds']:>7.1f} "
