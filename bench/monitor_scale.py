@@ -345,13 +345,13 @@ def main() -> int:
     print(f"\nverdicts identical across shards and retention: {same}; statistics equal to 1e-9: {close}")
     print("\nthe same hour's records already parsed, the statistics alone (the reference: 200,000 training rows):")
     with tempfile.TemporaryDirectory(dir=args.data) as scratch:
-        for peer, result in peers(source, args.peers_python, Path(scratch)).items():
-            if isinstance(result, str):
-                print(f"  {peer:<11} could not run: {result}")
+        for peer, outcome in peers(source, args.peers_python, Path(scratch)).items():
+            if isinstance(outcome, str):
+                print(f"  {peer:<11} could not run: {outcome}")
             else:
                 print(
-                    f"  {peer:<11} {result['seconds']:>7.2f} s  peak {result['peak_mb']:>7,.0f} MB  "
-                    f"drifted: {', '.join(result['drifted'])}"
+                    f"  {peer:<11} {outcome['seconds']:>7.2f} s  peak {outcome['peak_mb']:>7,.0f} MB  "
+                    f"drifted: {', '.join(outcome['drifted'])}"
                 )
     return 0
 
