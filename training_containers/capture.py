@@ -94,6 +94,17 @@ class CaptureStats:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
 
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> CaptureStats:
+        """`as_dict` read back (missing counts are 0)."""
+        return cls(
+            files=int(document.get("files", 0)),
+            lines=int(document.get("lines", 0)),
+            records=int(document.get("records", 0)),
+            skipped=int(document.get("skipped", 0)),
+            problems=list(document.get("problems", [])),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,

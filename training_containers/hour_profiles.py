@@ -100,9 +100,7 @@ class HourEntry:
                 profile=WindowProfile.from_json(document["profile"]),
                 objects=tuple(document["objects"]),
                 predictions=read_predictions(predictions_file) if predictions_file.is_file() else _no_predictions(),
-                capture=CaptureStats(
-                    stats["files"], stats["lines"], stats["records"], stats["skipped"], list(stats["problems"])
-                ),
+                capture=CaptureStats.from_dict(stats),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise EntryUnreadable(f"{profile_file}: {type(error).__name__}: {error}") from error

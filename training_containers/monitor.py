@@ -110,16 +110,8 @@ def judged_hours(config: ModelConfig, start: str | None, end: str | None, found:
 
 def shard_unplaced(folder: Path) -> list[CaptureStats]:
     """What the profile stage's instances could not place in an hour (their `_summary.json`)."""
-    found = []
-    for summary in sorted(folder.rglob(SHARD_SUMMARY)) if folder.exists() else []:
-        stats = read_json(summary).get("unplaced") or {}
-        found.append(
-            CaptureStats(
-                stats.get("files", 0), stats.get("lines", 0), stats.get("records", 0), stats.get("skipped", 0),
-                list(stats.get("problems", [])),
-            )
-        )  # fmt: skip
-    return found
+    summaries = sorted(folder.rglob(SHARD_SUMMARY)) if folder.exists() else []
+    return [CaptureStats.from_dict(read_json(summary).get("unplaced") or {}) for summary in summaries]
 
 
 def profile_stage(config: ModelConfig, reference: BaselineReference, baseline: str) -> dict[str, Any]:

@@ -158,14 +158,8 @@ def merge_all(profiles: Iterable[WindowProfile], baseline: str) -> WindowProfile
     """The merge of `profiles` (an empty profile of `baseline` when there are none)."""
     merged = WindowProfile(baseline, 0, {})
     for profile in profiles:
-        merged = merged.merge(profile) if merged.rows or merged.features else _rebased(profile, baseline)
+        merged = merged.merge(profile)
     return merged
-
-
-def _rebased(profile: WindowProfile, baseline: str) -> WindowProfile:
-    if profile.baseline != baseline:
-        raise SketchMismatch(f"profiles of baselines {baseline} and {profile.baseline} cannot be merged")
-    return profile
 
 
 def _iso(value: Any) -> str | None:
