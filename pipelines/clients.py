@@ -38,6 +38,19 @@ def shared(service: str) -> Any:
     return SHARED[service]
 
 
+def assumed(service: str, role_arn: str, session_name: str) -> Any:
+    """A client of `service` acting as `role_arn`, a role of another account that trusts this one
+    (STS AssumeRole: an hour's credentials, so one client per use, not a shared one). For the
+    calls whose resources have no resource policy to grant another account (CloudWatch alarms)."""
+    credentials = shared("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    return client(
+        service,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def deployed_config(uri: str) -> dict[str, Any]:
     """The config the stack deployed (the jobs' content-addressed `model-config.json`), as JSON:
     every function reads its settings from it, and derives every name from it (pipelines.naming).

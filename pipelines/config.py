@@ -1207,6 +1207,22 @@ class PipelineSection(_Strict):
         )
 
 
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+
+
+class AccountsSection(_Strict):
+    """Which AWS account holds each part of the loop. Training is `pipeline.account`: the pipeline,
+    its jobs, the artifact bucket and key, the drift monitor, the retrain trigger and the alerts.
+    Unset roles live there too, so a config without this section deploys to one account as
+    before. Every role is in `pipeline.region` (docs/deploying.md, "Several accounts")."""
+
+    registry: AccountId | None = None
+    """The Model Registry's model package group, where versions are approved (in Studio). Default: the training
+    account."""
+    serving: AccountId | None = None
+    """The endpoint, its execution role and the promotion functions. Default: the training account."""
+
+
 Purpose = Literal["deploy", "backtest"]
 
 
@@ -1241,6 +1257,20 @@ class ModelConfig(_Strict):
     """The endpoint, the shadow and the promotion."""
     pipeline: PipelineSection = PipelineSection()
     """Where and how the jobs run."""
+    accounts: AccountsSection = AccountsSection()
+    """The accounts of the registry and the endpoint, when they are not the pipeline's."""
+
+    @property
+    def registry_account(self) -> str:
+        return self.accounts.registry or self.pipeline.account
+
+    @property
+    def serving_account(self) -> str:
+        return self.accounts.serving or self.pipeline.account
+
+    @property
+    def single_account(self) -> bool:
+        return self.registry_account == self.serving_account == self.pipeline.account
 
     @model_validator(mode="before")
     @classmethod
@@ -1518,5 +1548,10 @@ def require_deployable(config: ModelConfig) -> None:
 
 
 def config_to_json(config: ModelConfig) -> str:
-    """Canonical JSON form: what the jobs receive, byte-identical for the same config."""
-    return json.dumps(config.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
+    """Canonical JSON form: what the jobs receive, byte-identical for the same config. A config
+    without `accounts` has the bytes it had before the section existed (the object is
+    content-addressed: new bytes would be a new artifact and a changed template)."""
+    dumped = config.model_dump(mode="json")
+    if config.accounts == AccountsSection():
+        del dumped["accounts"]
+    return json.dumps(dumped, sort_keys=True, indent=2) + "\n"

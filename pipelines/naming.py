@@ -143,8 +143,10 @@ def pipeline_name(model: str) -> str:
     return _retraining(model)
 
 
-def stack_name(model: str) -> str:
-    return _retraining(model)
+def stack_name(model: str, role: str = "") -> str:
+    """The model's stack; with several accounts, `<model>-retraining-<role>` for the registry's
+    and the serving account's stacks (the training account's keeps the one-account name)."""
+    return _retraining(model) + (f"-{role}" if role else "")
 
 
 def chat_channel(model: str) -> str:
@@ -180,8 +182,8 @@ def monitor_schedule(model: str) -> str:
     return f"{model}-drift-monitor"
 
 
-def dashboard(model: str) -> str:
-    return _retraining(model)
+def dashboard(model: str, role: str = "") -> str:
+    return _retraining(model) + (f"-{role}" if role else "")
 
 
 def job_image_repository(model: str) -> str:
@@ -346,9 +348,50 @@ def ground_truth_prefix(config: ModelConfig) -> str:
 
 
 def endpoint_role_arn(config: ModelConfig) -> str:
-    """The execution role of the SageMaker models behind the endpoint (created by the stack)."""
-    p = config.pipeline
-    return f"arn:aws:iam::{p.account}:role/{role_name(config.model.name, p.region, 'endpoint')}"
+    """The execution role of the SageMaker models behind the endpoint (created by the serving
+    account's stack)."""
+    region = config.pipeline.region
+    return f"arn:aws:iam::{config.serving_account}:role/{role_name(config.model.name, region, 'endpoint')}"
+
+
+def rearm_role_arn(config: ModelConfig) -> str:
+    """The training account's role a serving account of its own re-arms the retraining alarms as."""
+    region, model = config.pipeline.region, config.model.name
+    return f"arn:aws:iam::{config.pipeline.account}:role/{role_name(model, region, 'rearm')}"
+
+
+def image_copy(image: str, training_account: str, serving_account: str) -> str | None:
+    """The serving account's copy of an image the training account's stack built (a CDK asset:
+    each account's stack pushes it to its own bootstrap repository, `cdk-<qualifier>-container-assets-
+    <account>-<region>`, under the same content hash); None for any other image."""
+    found = re.match(
+        rf"^{training_account}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/"
+        rf"cdk-(?P<qualifier>[a-z0-9]+)-container-assets-{training_account}-(?P=region)(?P<tag>[:@].+)$",
+        image,
+    )
+    if found is None:
+        return None
+    region, cn, qualifier, tag = found["region"], found["cn"] or "", found["qualifier"], found["tag"]
+    return (
+        f"{serving_account}.dkr.ecr.{region}.amazonaws.com{cn}/"
+        f"cdk-{qualifier}-container-assets-{serving_account}-{region}{tag}"
+    )
+
+
+def model_package_group_arn(config: ModelConfig) -> str:
+    group, region = config.registry.model_package_group, config.pipeline.region
+    return f"arn:aws:sagemaker:{region}:{config.registry_account}:model-package-group/{group.lower()}"
+
+
+def registry_group(config: ModelConfig, account: str) -> str:
+    """How a caller in `account` names the model package group: its name in the registry's own
+    account, its ARN from any other ("To register a model version in a model group of another
+    account, pass the group's ARN", CreateModelPackage.ModelPackageGroupName and
+    ListModelPackages.ModelPackageGroupName: "the name or Amazon Resource Name (ARN)", SageMaker API
+    reference; "Cross-account Model Registry", SageMaker developer guide)."""
+    return (
+        config.registry.model_package_group if account == config.registry_account else model_package_group_arn(config)
+    )
 
 
 # An image in Amazon ECR: repository names as the ECR API reference gives them
@@ -388,6 +431,8 @@ class ResourceNames:
     role_name: str
     model_package_group: str
     endpoint: str
+    registry_account: str = ""
+    serving_account: str = ""
 
     @classmethod
     def of(cls, config: ModelConfig) -> ResourceNames:
@@ -411,7 +456,33 @@ class ResourceNames:
             role_name=role_arn.rsplit("/", 1)[-1],
             model_package_group=config.registry.model_package_group,
             endpoint=config.promotion.endpoint(model),
+            registry_account=config.registry_account,
+            serving_account=config.serving_account,
         )
+
+    @property
+    def single_account(self) -> bool:
+        return self.registry_account == self.serving_account == self.account
+
+    @property
+    def model_package_group_arn(self) -> str:
+        return (
+            f"arn:aws:sagemaker:{self.region}:{self.registry_account}:model-package-group/"
+            f"{self.model_package_group.lower()}"
+        )
+
+    def stack_of(self, role: str) -> str:
+        """The stack of a role (`training`, `registry`, `serving`); the training account's is the
+        one-account stack."""
+        return stack_name(self.model, "" if role == "training" else role)
+
+    @property
+    def rearm_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{role_name(self.model, self.region, 'rearm')}"
+
+    def serving_role_arn(self, purpose: str) -> str:
+        """A role the serving account's stack creates by name, for the other accounts' policies."""
+        return f"arn:aws:iam::{self.serving_account}:role/{role_name(self.model, self.region, purpose)}"
 
     @property
     def layout(self) -> Layout:
@@ -446,5 +517,5 @@ class ResourceNames:
     def audit_table(self) -> str:
         return audit_table(self.model)
 
-    def alarm_arn(self, alarm: str) -> str:
-        return f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{alarm}"
+    def alarm_arn(self, alarm: str, account: str = "") -> str:
+        return f"arn:aws:cloudwatch:{self.region}:{account or self.account}:alarm:{alarm}"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from pipelines.config import load_config
+from pipelines.config import ModelConfig, load_config
+from stacks.accounts import stacks_for
 from stacks.nag import check
 from stacks.retraining_stack import RetrainingStack
 
@@ -31,5 +32,13 @@ def build_app(*, staging: Path, configs: Sequence[Path] | None = None, outdir: s
     app = cdk.App(context=context, outdir=outdir) if outdir else cdk.App(context=context)
     check(app)
     for path in configs if configs is not None else config_paths(app):
-        RetrainingStack(app, config=load_config(path), staging=staging)
+        model_stacks(app, load_config(path), staging)
     return app
+
+
+def model_stacks(app: cdk.App, config: ModelConfig, staging: Path) -> list[cdk.Stack]:
+    """The training account's `RetrainingStack` (everything, in one account), and the registry's and
+    the serving account's stacks when the config gives them accounts of their own."""
+    training = RetrainingStack(app, config=config, staging=staging)
+    others = stacks_for(app, config, staging, training=training, deployed=training.loop.pipeline.deployed_config)
+    return [training, *others]

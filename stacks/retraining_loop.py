@@ -27,6 +27,7 @@ from constructs import Construct
 from pipelines import naming
 from pipelines.config import ModelConfig, require_deployable
 from pipelines.naming import ResourceNames
+from stacks.accounts import LoopError, TrainingGrants, group_policy, registry_events
 from stacks.alerts.infrastructure import Alerts
 from stacks.functions import failures_alarm
 from stacks.monitoring.infrastructure import DriftMonitoring
@@ -34,10 +35,6 @@ from stacks.nag import acknowledge_function_scans, acknowledge_scan
 from stacks.pipeline.infrastructure import RetrainingPipeline
 from stacks.promotion.infrastructure import ModelPromotion
 from stacks.trigger.infrastructure import Trigger
-
-
-class LoopError(ValueError):
-    """The loop cannot be placed where it was asked to be."""
 
 
 def _staging() -> Path:
@@ -104,19 +101,25 @@ class RetrainingLoop(Construct):
             retry_failed_runs=config.trigger.retry_failed_runs,
             staging=staging,
         )
-        self.promotion = ModelPromotion(
-            self,
-            "Promotion",
-            config=self.pipeline.deployed_config,
-            names=names,
-            key=self.pipeline.key,
-            bucket=self.pipeline.bucket,
-            image_repository=self.pipeline.image.repository,
-            audit_table=self.trigger.table,
-            settings=self.pipeline.settings,
-            staging=staging,
-            dashboard=self.monitoring.dashboard,
+        # With an account of its own, the serving side is stacks.accounts.ServingStack.
+        self.promotion = (
+            ModelPromotion(
+                self,
+                "Promotion",
+                config=self.pipeline.deployed_config,
+                names=names,
+                key=self.pipeline.key,
+                bucket=self.pipeline.bucket,
+                image_repository=self.pipeline.image.repository,
+                audit_table_arn=self.trigger.table.table_arn,
+                settings=self.pipeline.settings,
+                staging=staging,
+                dashboard=self.monitoring.dashboard,
+            )
+            if names.serving_account == names.account
+            else None
         )
+        self.grants = None if names.single_account else self._grant_other_accounts(config)
         self.failure_alarms = self._failure_alarms()
         self.alerts.allow_alarms(list(self.failure_alarms))
         acknowledge_function_scans(self)
@@ -126,13 +129,32 @@ class RetrainingLoop(Construct):
             "This is the server access log bucket of the artifact bucket; logging it to itself would loop.",
         )
 
+    def _grant_other_accounts(self, config: ModelConfig) -> TrainingGrants:
+        names, group = self.names, self.pipeline.model_package_group
+        if group is not None:  # the registry is this account's: it shares the group and its events
+            group.model_package_group_policy = group_policy(names)
+            registry_events(self, names)
+        return TrainingGrants(
+            self,
+            "OtherAccounts",
+            config=config,
+            names=names,
+            bucket=self.pipeline.bucket,
+            key=self.pipeline.key,
+            table_arn=self.trigger.table.table_arn,
+            table=self.trigger.table,
+            settings=self.pipeline.settings,
+            topic=self.alerts.topic,
+        )
+
     def _failure_alarms(self) -> dict[str, cdk.aws_cloudwatch.Alarm]:
         """One alarm, to the alert topic, per failure queue."""
         model = self.names.model
         failed = {
             "trigger": (self.trigger.dead_letters, "retrain trigger"),
             "alerts": (self.alerts.failures[0], "alert function"),
-            "promotion": (self.promotion.failed_events, "promotion functions"),
+            # In a serving account of its own the promotion's alarm is there, forwarded (stacks.accounts).
+            **({"promotion": (self.promotion.failed_events, "promotion functions")} if self.promotion else {}),
             "monitor": (self.monitoring.failures, "drift monitor runs"),
         }
         if len(self.alerts.failures) > 1:

@@ -411,7 +411,7 @@ def register(job: Job, data_pull: Any, train: Any, evaluate: Any) -> Any:
     # An image's contract is CSV in and out; the job image's server takes JSON too.
     own_server = not job.scored_by_transform
     step_args = builder.register(
-        model_package_group_name=registry.model_package_group,
+        model_package_group_name=naming.registry_group(config, config.pipeline.account),
         content_types=["text/csv", "application/json"] if own_server else ["text/csv"],
         response_types=["application/json"] if own_server else ["text/csv"],
         inference_instances=registry.inference_instance_types,

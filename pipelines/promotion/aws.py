@@ -5,10 +5,12 @@ alarms (re-armed on every change of production)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipelines import naming
+from pipelines.clients import assumed
 from pipelines.config import ModelConfig
 from pipelines.naming import endpoint_role_arn
 from pipelines.promotion.audit import DynamoDbAudit
@@ -69,30 +71,62 @@ class SageMakerRegistry:
 
 class CloudWatchAlarms:
     """Re-arms alarms with SetAlarmState: OK now, and the alarm's next evaluation decides again
-    (back to ALARM, with a new state-change event, when the metrics still breach)."""
+    (back to ALARM, with a new state-change event, when the metrics still breach). `connect` gives
+    the client at each re-arm (the training account's alarms, through a role assumed then)."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self.connect = connect
 
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+        client = self.connect()
         for name in alarm_names:
-            self.client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason[:1023])
+            client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason[:1023])
+
+
+@dataclass(frozen=True)
+class ServingAccount:
+    """What the promotion does differently when it serves from another account than training's:
+    re-arm the training account's retraining alarms as that account's role, and deploy the job
+    image's copy in this account (SageMakerEndpoint.image_copies). Empty in one account."""
+
+    rearm_role_arn: str = ""
+    image_copies: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, config: ModelConfig) -> ServingAccount:
+        training, serving = config.pipeline.account, config.serving_account
+        if serving == training:
+            return cls()
+        image = config.pipeline.image_uri or ""
+        copy = naming.image_copy(image, training, serving)
+        return cls(naming.rearm_role_arn(config), {image: copy} if copy else {})
 
 
 def aws_promotion(config: ModelConfig, client: Callable[[str], Any]) -> Promotion:
     """The controller against the deployed stack (names as the CDK app derives them); `client(service)`
-    gives the AWS clients (pipelines.clients)."""
+    gives the AWS clients (pipelines.clients). In a serving account of its own, the audit table is
+    the training account's (by ARN: DynamoDB's resource policy grants this account) and its alarms
+    are re-armed through `serving.rearm_role_arn`."""
     from pipelines.naming import champion_prefix
 
     sagemaker, dynamodb = client("sagemaker"), client("dynamodb")
+    serving = ServingAccount.of(config)
     table = naming.audit_table(config.model.name)
+    if config.serving_account != config.pipeline.account:
+        table = f"arn:aws:dynamodb:{config.pipeline.region}:{config.pipeline.account}:table/{table}"
+
+    def alarms_client() -> Any:
+        if not serving.rearm_role_arn:
+            return client("cloudwatch")
+        return assumed("cloudwatch", serving.rearm_role_arn, f"{config.model.name}-rearm")
+
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
-        endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config)),
+        endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config), dict(serving.image_copies)),
         audit=DynamoDbAudit(dynamodb, table),
         champion=S3Champion(client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
-        alarms=CloudWatchAlarms(client("cloudwatch")),
+        alarms=CloudWatchAlarms(alarms_client),
         lease=DynamoDbLease(dynamodb, table),
     )
 
@@ -101,21 +135,34 @@ def with_deployed_key(config: ModelConfig, kms: Any) -> ModelConfig:
     """The config as the stack's functions see it: with the stack's KMS key (found by its alias),
     which every endpoint config and captured object is encrypted with. Without it a person's CLI
     would build endpoint configs of other names and without the key."""
-    key = kms.describe_key(KeyId=naming.key_alias(config.model.name))["KeyMetadata"]["Arn"]
+    alias = naming.key_alias(config.model.name)
+    if config.serving_account != config.pipeline.account:  # the training account's key, from the serving one
+        alias = f"arn:aws:kms:{config.pipeline.region}:{config.pipeline.account}:{alias}"
+    key = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"kms_key_id": key})})
 
 
-def deployed(config_json: Mapping[str, Any], kms_key_arn: str) -> ModelConfig:
+def deployed(config_json: Mapping[str, Any], kms_key_arn: str, kms: Any = None) -> ModelConfig:
     """The config the stack deployed, with the stack's key (the deployed object names the key by a
-    placeholder: its ARN exists only at deploy time, and the functions are given it)."""
+    placeholder: its ARN exists only at deploy time, and the functions are given it). A serving
+    account of its own is given the training account's key by alias ARN, which `kms` resolves to
+    the key's ARN (DescribeKey takes an alias ARN of another account: "Key identifiers (KeyId)",
+    AWS KMS developer guide: https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id):
+    S3 and SageMaker are then given the key itself, as they are in one account."""
     from pipelines.config import parse_config
 
     config = parse_config(dict(config_json))
+    if ":alias/" in kms_key_arn:
+        if kms is None:
+            raise ValueError(f"{kms_key_arn} is an alias: a KMS client is needed to resolve it")
+        kms_key_arn = kms.describe_key(KeyId=kms_key_arn)["KeyMetadata"]["Arn"]
     return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"kms_key_id": kms_key_arn})})
 
 
 def on_aws(
-    config: ModelConfig, client: Callable[[str], Any], workdir: Path | None = None
+    config: ModelConfig,
+    client: Callable[[str], Any],
+    workdir: Path | None = None,
 ) -> tuple[Promotion, EvidenceSource]:
     """The controller and the shadow's live evidence against the deployed stack: the one wiring the
     promotion functions and the CLI's --aws share (`config` with the stack's key)."""

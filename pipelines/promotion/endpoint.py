@@ -35,6 +35,10 @@ from pipelines.errors import PipelinesError
 Applied = Literal["created", "updating", "staged", "unchanged", "busy"]
 
 
+# Names the model package a serving copy of its container was made from (SageMakerEndpoint._container).
+MODEL_PACKAGE_ENV = "RETRAINING_MODEL_PACKAGE"
+
+
 @dataclass(frozen=True)
 class Version:
     """A registered model version that can be deployed."""
@@ -199,10 +203,16 @@ def next_update(
 class SageMakerEndpoint:
     """The endpoint on AWS, through an injected boto3 SageMaker client."""
 
-    def __init__(self, config: ModelConfig, client: Any, role_arn: str) -> None:
+    def __init__(
+        self, config: ModelConfig, client: Any, role_arn: str, image_copies: dict[str, str] | None = None
+    ) -> None:
+        """`image_copies`: image a package names -> the serving account's copy of it (the job image,
+        built into each account's own CDK asset repository: a package registered in another account
+        names that account's repository, which grants no other account)."""
         self.config = config
         self.client = client
         self.role_arn = role_arn
+        self.image_copies = image_copies or {}
         self.name = config.promotion.endpoint(config.model.name)
 
     def _missing(self, error: Exception) -> bool:
@@ -233,7 +243,24 @@ class SageMakerEndpoint:
             return None
         model = self.client.describe_model(ModelName=variants[0]["ModelName"])
         containers = model.get("Containers") or [model.get("PrimaryContainer", {})]
-        return str(containers[0].get("ModelPackageName")) if containers[0].get("ModelPackageName") else None
+        package = containers[0].get("ModelPackageName") or containers[0].get("Environment", {}).get(MODEL_PACKAGE_ENV)
+        return str(package) if package else None
+
+    def _container(self, version: Version) -> dict[str, Any]:
+        """The package itself, or, when its image has a copy in this account, the package's
+        container with the copy: same model data and environment, and the package's ARN in the
+        environment so the endpoint still tells which version serves."""
+        if version.image not in self.image_copies:
+            return {"ModelPackageName": version.package_arn}
+        described = self.client.describe_model_package(ModelPackageName=version.package_arn)
+        (registered,) = described["InferenceSpecification"]["Containers"][:1]
+        container: dict[str, Any] = {
+            "Image": self.image_copies[version.image],
+            "Environment": {**registered.get("Environment", {}), MODEL_PACKAGE_ENV: version.package_arn},
+        }
+        if registered.get("ModelDataUrl"):
+            container["ModelDataUrl"] = registered["ModelDataUrl"]
+        return container
 
     def _ensure_model(self, version: Version) -> None:
         name = model_name(self.config, version)
@@ -246,7 +273,7 @@ class SageMakerEndpoint:
         request: dict[str, Any] = {
             "ModelName": name,
             "ExecutionRoleArn": self.role_arn,
-            "Containers": [{"ModelPackageName": version.package_arn}],
+            "Containers": [self._container(version)],
             "EnableNetworkIsolation": self.config.pipeline.network_isolation,
         }
         vpc = self.config.pipeline.vpc

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipelines import naming
 from pipelines.config import ModelConfig
 from pipelines.naming import PROGRAM_ENVIRONMENT
 from pipelines.promotion.endpoint import Version
@@ -106,7 +107,7 @@ class VersionReading:
 
     def versions(self) -> list[ModelVersion]:
         """Newest first."""
-        group = self.config.registry.model_package_group
+        group = naming.registry_group(self.config, self.config.serving_account)
         return [model_version(p) for p in self.registry.list_model_packages(group)]
 
     def find(self, ref: str | int) -> ModelVersion:

@@ -77,16 +77,17 @@ def deployment_config(config: ModelConfig, names: ResourceNames, image_uri: str)
     return deployed
 
 
-def concrete(scope: Construct, value: str, names: ResourceNames) -> str:
+def concrete(scope: Construct, value: str, names: ResourceNames, account: str = "") -> str:
     """A synthesizer value such as an asset's image URI, as the plain string it will be in this
-    stack's account and region (the SDK cannot take CDK tokens)."""
+    stack's account (`account`, default the training account's) and region (the SDK cannot take
+    CDK tokens)."""
     resolved = cdk.Stack.of(scope).resolve(value)
     if isinstance(resolved, str):
         return resolved
     template = resolved["Fn::Sub"]
     china = names.region.startswith("cn-")
     for variable, actual in {
-        "AWS::AccountId": names.account,
+        "AWS::AccountId": account or names.account,
         "AWS::Region": names.region,
         "AWS::URLSuffix": "amazonaws.com.cn" if china else "amazonaws.com",
         "AWS::Partition": "aws-cn" if china else "aws",
@@ -95,6 +96,38 @@ def concrete(scope: Construct, value: str, names: ResourceNames) -> str:
     if "${" in template:
         raise ValueError(f"cannot make {template!r} concrete at synth time")
     return str(template)
+
+
+def let_cloudwatch_logs_use_the_key(key: kms.Key, region: str, account: str) -> None:
+    """The functions' log groups are encrypted with the key. CloudWatch Logs uses it under the
+    encryption context of the log group ("Encrypt log data in CloudWatch Logs using AWS KMS",
+    CloudWatch Logs User Guide:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey
+    carries no encryption context, so it has a statement of its own."""
+    logs_service = iam.ServicePrincipal(f"logs.{region}.amazonaws.com")
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsEncryptLogGroups",
+            principals=[logs_service],
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            ],
+            resources=["*"],  # in a key policy, "*" is this key
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}
+            },
+        )
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsDescribeKey", principals=[logs_service], actions=["kms:DescribeKey"], resources=["*"]
+        )
+    )
 
 
 def _s3_parts(uri: str) -> tuple[str, str]:
@@ -128,7 +161,7 @@ class RetrainingPipeline(Construct):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self._let_cloudwatch_logs_use_the_key(names)
+        let_cloudwatch_logs_use_the_key(self.key, names.region, names.account)
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
@@ -182,11 +215,16 @@ class RetrainingPipeline(Construct):
         self.definition = build_definition(self.deployed_config)
         uploads = self._upload_artifacts(self.deployed_config, staging)
         self.settings = Settings(self.bucket, artifacts(self.deployed_config)["config"].uri)
-        self.model_package_group = sagemaker.CfnModelPackageGroup(
-            self,
-            "ModelPackageGroup",
-            model_package_group_name=names.model_package_group,
-            model_package_group_description=f"Versions of {names.model}, registered by {names.pipeline}",
+        # In the registry's own account when it has one (stacks.accounts.RegistryStack).
+        self.model_package_group = (
+            sagemaker.CfnModelPackageGroup(
+                self,
+                "ModelPackageGroup",
+                model_package_group_name=names.model_package_group,
+                model_package_group_description=f"Versions of {names.model}, registered by {names.pipeline}",
+            )
+            if names.registry_account == names.account
+            else None
         )
         self.pipeline = sagemaker.CfnPipeline(
             self,
@@ -198,40 +236,8 @@ class RetrainingPipeline(Construct):
             pipeline_definition=self._definition_property(inline_limit, uploads),
         )
         self._grant_pipeline_role(config)
-        self.pipeline.node.add_dependency(self.model_package_group)
-
-    def _let_cloudwatch_logs_use_the_key(self, names: ResourceNames) -> None:
-        """The functions' log groups are encrypted with the key. CloudWatch Logs uses it under the
-        encryption context of the log group ("Encrypt log data in CloudWatch Logs using AWS KMS",
-        CloudWatch Logs User Guide:
-        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey
-        carries no encryption context, so it has a statement of its own."""
-        logs_service = iam.ServicePrincipal(f"logs.{names.region}.amazonaws.com")
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsEncryptLogGroups",
-                principals=[logs_service],
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                ],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{names.region}:{names.account}:log-group:*"
-                    }
-                },
-            )
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsDescribeKey", principals=[logs_service], actions=["kms:DescribeKey"], resources=["*"]
-            )
-        )
+        if self.model_package_group is not None:
+            self.pipeline.node.add_dependency(self.model_package_group)
 
     @staticmethod
     def _lifecycle(names: ResourceNames) -> list[s3.LifecycleRule]:
@@ -367,6 +373,7 @@ class RetrainingPipeline(Construct):
         n, role = self.names, self.role
         model_prefix = f"{self.bucket.bucket_arn}/{n.model}/*"
         sagemaker_arn = f"arn:aws:sagemaker:{n.region}:{n.account}"
+        registry_arn = f"arn:aws:sagemaker:{n.region}:{n.registry_account}"
         statements = [
             iam.PolicyStatement(
                 sid="ArtifactObjects",
@@ -429,8 +436,8 @@ class RetrainingPipeline(Construct):
                 sid="Registry",
                 actions=["sagemaker:CreateModelPackage", "sagemaker:AddTags"],
                 resources=[
-                    f"{sagemaker_arn}:model-package/{n.model_package_group}/*",
-                    f"{sagemaker_arn}:model-package-group/{n.model_package_group}",
+                    f"{registry_arn}:model-package/{n.model_package_group}/*",
+                    f"{registry_arn}:model-package-group/{n.model_package_group}",
                 ],
             ),
             iam.PolicyStatement(
@@ -473,7 +480,7 @@ class RetrainingPipeline(Construct):
                 "SageMaker Pipelines names the jobs it creates pipelines-<execution>-<step>-<suffix>; a condition on "
                 "the retraining:model tag every job of this definition carries limits the grant to this model's jobs."
             ),
-            f"Resource::{sagemaker_arn}:model-package/{n.model_package_group}/*": (
+            f"Resource::{registry_arn}:model-package/{n.model_package_group}/*": (
                 "Versions of this model's package group only; version numbers are assigned at registration."
             ),
             **self._source_reasons(config),

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
@@ -42,6 +41,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from pipelines import naming
 from pipelines.config import ModelConfig
 from pipelines.monitoring.alarms import retraining_alarm_names
 from pipelines.naming import (
@@ -57,9 +57,16 @@ from pipelines.promotion.endpoint import guardrail_alarm_names
 from stacks.functions import Settings, failure_queue, log_group, on_failure
 from stacks.nag import acknowledge
 from stacks.packaging import stage_image
-from stacks.promotion.iam import PromotionResources, acknowledge_function_policy, endpoint_role, function_statements
+from stacks.promotion.iam import (
+    PromotionResources,
+    acknowledge_function_policy,
+    endpoint_role,
+    function_statements,
+)
 
 APPROVAL_HANDLER, EVALUATION_HANDLER = "handler.on_approved", "handler.evaluate"
+
+
 # Guardrail alarms: one-minute datapoints, 2 of 3 breaching, so an alarm can fire within the
 # canary's wait; no traffic is no evidence of failure.
 GUARDRAIL_PERIOD = cdk.Duration.minutes(1)
@@ -102,17 +109,28 @@ class ModelPromotion(Construct):
         key: kms.IKey,
         bucket: s3.IBucket,
         image_repository: ecr.IRepository,
-        audit_table: dynamodb.ITableV2,
+        audit_table_arn: str,
         settings: Settings,
         staging: Path,
         dashboard: cloudwatch.Dashboard | None = None,
+        remote: bool = False,
     ) -> None:
+        """`key` encrypts this construct's own resources and, in the training account, the data
+        too; `remote`: this construct is in a serving account of its own (stacks.accounts), and
+        the training account's bucket, key and table are named."""
         super().__init__(scope, construct_id)
         self.names, self.key, self.bucket = names, key, bucket
         self.endpoint = config.promotion.endpoint(names.model)
         self.alarm_names = guardrail_alarm_names(config)
         self.resources = PromotionResources(
-            names, bucket, key, self.endpoint, self.alarm_names, retraining_alarm_names(config), settings
+            names,
+            bucket,
+            None if remote else key,
+            self.endpoint,
+            self.alarm_names,
+            retraining_alarm_names(config),
+            settings,
+            audit_table_arn,
         )
         self.endpoint_role = endpoint_role(
             self,
@@ -124,7 +142,7 @@ class ModelPromotion(Construct):
             serves_source=bool(config.training.script and config.training.script.framework_image),
         )
         self.alarms = self._guardrail_alarms(config)
-        self.champion_seed = self._seed_champion(config)
+        self.champion_seed = None if remote else seed_champion(self, config, names, bucket, key)
 
         # Both functions are invoked asynchronously (EventBridge): failures after Lambda's retries
         # land here with their error (stacks.functions.on_failure).
@@ -133,13 +151,15 @@ class ModelPromotion(Construct):
         code = str(stage_image("promotion", staging, ("Dockerfile", "requirements.lock")))
         # The deployed config names the key by a placeholder (its ARN exists at deploy time only).
         environment = {**settings.environment(), "KMS_KEY_ARN": key.key_arn}
+        if remote:  # the key by alias ARN, resolved by DescribeKey (pipelines.promotion.aws.deployed)
+            environment = {**settings.environment(), "KMS_KEY_ARN": self.resources.key_alias_arn}
+        self.remote = remote
         self.approval_function, self.approval_policy = self._function(
             "Approval",
             code,
             APPROVAL_HANDLER,
             f"{names.model}: approved versions go to shadow (or to production when nothing serves)",
             environment,
-            audit_table,
             memory=1024,
             timeout=cdk.Duration.minutes(5),
         )
@@ -149,7 +169,6 @@ class ModelPromotion(Construct):
             EVALUATION_HANDLER,
             f"{names.model}: reconcile the endpoint, judge the shadow on live evidence, promote or reject",
             environment,
-            audit_table,
             memory=3008,
             timeout=cdk.Duration.minutes(15),
             ephemeral=cdk.Size.gibibytes(4),
@@ -243,50 +262,6 @@ class ModelPromotion(Construct):
             ),
         }
 
-    # ---- the champion pointer, seeded once
-
-    def _seed_champion(self, config: ModelConfig) -> cr.AwsCustomResource:
-        _, prefix = champion_prefix(config).removeprefix("s3://").split("/", 1)
-        object_key = prefix + CHAMPION_POINTER
-        seed = cr.AwsCustomResource(
-            self,
-            "ChampionSeed",
-            on_create=cr.AwsSdkCall(
-                service="S3",
-                action="putObject",
-                parameters={
-                    "Bucket": self.bucket.bucket_name,
-                    "Key": object_key,
-                    "Body": json.dumps(pointer_document(None)),
-                    "IfNoneMatch": "*",  # never replaces a pointer the promotion function wrote
-                },
-                physical_resource_id=cr.PhysicalResourceId.of(f"s3://{self.names.bucket}/{object_key}"),
-                ignore_error_codes_matching="PreconditionFailed|ConditionalRequestConflict",
-            ),
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.bucket.arn_for_objects(object_key)]),
-                    iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[self.key.key_arn]),
-                ]
-            ),
-            install_latest_aws_sdk=False,
-            log_group=log_group(self, "ChampionSeedLogs", self.key),
-        )
-        self._acknowledge_custom_resource_function()
-        return seed
-
-    def _acknowledge_custom_resource_function(self) -> None:
-        """AwsCustomResource runs a CDK-managed singleton function whose role and runtime the
-        construct decides; each finding is acknowledged on it with what it is for."""
-        stack = cdk.Stack.of(self)
-        (provider,) = [c for c in stack.node.children if c.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287")]
-        basic = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-        acknowledge(
-            provider,
-            f"AwsSolutions-IAM4[Policy::{basic}]",
-            "CDK's AwsCustomResource function logs with the basic execution role; its calls have their own policy.",
-        )
-
     # ---- functions
 
     def _function(
@@ -296,14 +271,18 @@ class ModelPromotion(Construct):
         handler: str,
         description: str,
         environment: dict[str, str],
-        audit_table: dynamodb.ITableV2,
         *,
         memory: int,
         timeout: cdk.Duration,
         ephemeral: cdk.Size | None = None,
     ) -> tuple[lambda_.DockerImageFunction, iam.Policy]:
         role = iam.Role(
-            self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+            self,
+            f"{name}Role",
+            # Named when the training account's policies name it (stacks.accounts).
+            role_name=naming.role_name(self.names.model, self.names.region, name.lower()) if self.remote else None,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
         )
         logs_ = log_group(self, f"{name}Logs", self.key)
         function = lambda_.DockerImageFunction(
@@ -325,7 +304,7 @@ class ModelPromotion(Construct):
             environment_encryption=self.key,
         )
         evaluation = handler == EVALUATION_HANDLER
-        statements = function_statements(self.resources, self.endpoint_role, audit_table, logs_, evaluation=evaluation)
+        statements = function_statements(self.resources, self.endpoint_role, logs_, evaluation=evaluation)
         policy = iam.Policy(self, f"{name}Policy", roles=[role], statements=statements)
         function.node.add_dependency(policy)
         acknowledge_function_policy(policy, self.resources, evaluation=evaluation)
@@ -377,3 +356,52 @@ class ModelPromotion(Construct):
                 width=24,
             ),
         )
+
+
+# ---- the champion pointer, seeded once, where the bucket is
+
+
+def seed_champion(
+    scope: Construct, config: ModelConfig, names: ResourceNames, bucket: s3.IBucket, key: kms.IKey
+) -> cr.AwsCustomResource:
+    _, prefix = champion_prefix(config).removeprefix("s3://").split("/", 1)
+    object_key = prefix + CHAMPION_POINTER
+    seed = cr.AwsCustomResource(
+        scope,
+        "ChampionSeed",
+        on_create=cr.AwsSdkCall(
+            service="S3",
+            action="putObject",
+            parameters={
+                "Bucket": bucket.bucket_name,
+                "Key": object_key,
+                "Body": json.dumps(pointer_document(None)),
+                "IfNoneMatch": "*",  # never replaces a pointer the promotion function wrote
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(f"s3://{names.bucket}/{object_key}"),
+            ignore_error_codes_matching="PreconditionFailed|ConditionalRequestConflict",
+        ),
+        policy=cr.AwsCustomResourcePolicy.from_statements(
+            [
+                iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(object_key)]),
+                iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]),
+            ]
+        ),
+        install_latest_aws_sdk=False,
+        log_group=log_group(scope, "ChampionSeedLogs", key),
+    )
+    _acknowledge_custom_resource_function(scope)
+    return seed
+
+
+def _acknowledge_custom_resource_function(scope: Construct) -> None:
+    """AwsCustomResource runs a CDK-managed singleton function whose role and runtime the
+    construct decides; each finding is acknowledged on it with what it is for."""
+    stack = cdk.Stack.of(scope)
+    (provider,) = [c for c in stack.node.children if c.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287")]
+    basic = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    acknowledge(
+        provider,
+        f"AwsSolutions-IAM4[Policy::{basic}]",
+        "CDK's AwsCustomResource function logs with the basic execution role; its calls have their own policy.",
+    )

@@ -34,7 +34,9 @@ logger = Logger(service="promotion")
 
 @cache
 def controller() -> tuple[Promotion, EvidenceSource]:
-    config = deployed(clients.deployed_config(os.environ[clients.CONFIG_URI]), os.environ["KMS_KEY_ARN"])
+    config = deployed(
+        clients.deployed_config(os.environ[clients.CONFIG_URI]), os.environ["KMS_KEY_ARN"], clients.shared("kms")
+    )
     return on_aws(config, clients.shared, workdir=Path("/tmp"))
 
 
