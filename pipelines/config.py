@@ -1260,6 +1260,18 @@ class ModelConfig(_Strict):
     accounts: AccountsSection = AccountsSection()
     """The accounts of the registry and the endpoint, when they are not the pipeline's."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _same_account_is_the_default(cls, data: Any) -> Any:
+        """A role named in the pipeline's own account is the one-account layout: the same config
+        bytes, so the same templates, as a config that does not name it."""
+        if not isinstance(data, dict) or not isinstance(data.get("accounts"), dict):
+            return data
+        pipeline = data.get("pipeline") if isinstance(data.get("pipeline"), dict) else {}
+        own = str(pipeline.get("account", PipelineSection().account))
+        accounts = {role: account for role, account in data["accounts"].items() if str(account) != own}
+        return {**data, "accounts": accounts}
+
     @property
     def registry_account(self) -> str:
         return self.accounts.registry or self.pipeline.account

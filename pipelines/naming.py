@@ -360,6 +360,13 @@ def rearm_role_arn(config: ModelConfig) -> str:
     return f"arn:aws:iam::{config.pipeline.account}:role/{role_name(model, region, 'rearm')}"
 
 
+def serves_package_image(config: ModelConfig) -> bool:
+    """Whether the endpoint runs the image the package names (a team's image, a framework image)
+    rather than the job image, which a serving account of its own runs from its copy."""
+    script = config.training.script
+    return config.training.outside_image is not None or bool(script and script.framework_image)
+
+
 def image_copy(image: str, training_account: str, serving_account: str) -> str | None:
     """The serving account's copy of an image the training account's stack built (a CDK asset:
     each account's stack pushes it to its own bootstrap repository, `cdk-<qualifier>-container-assets-

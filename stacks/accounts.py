@@ -125,11 +125,12 @@ def failure_alarm_pattern(alarm_arn: str) -> events.EventPattern:
     return events.EventPattern(source=["aws.cloudwatch"], detail_type=[ALARM_STATE_CHANGE], resources=[alarm_arn])
 
 
-def group_policy(names: ResourceNames) -> dict[str, object]:
+def group_policy(names: ResourceNames, config: ModelConfig) -> dict[str, object]:
     """The model package group's resource policy, for the accounts other than the registry's:
     the training pipeline registers versions (CreateModelPackage; AddTags, as the pipeline tags
-    what it creates); the serving functions list, read, update (stage, lifecycle) and deploy
-    (CreateModel from a package) them. Nothing for the registry's own account, whose IAM decides."""
+    what it creates); the serving functions list, read and update (stage, lifecycle) them, and
+    deploy them (CreateModel from a package) when the endpoint runs the package's own image.
+    Nothing for the registry's own account, whose IAM decides."""
     group_arn = names.model_package_group_arn
     packages = (
         f"arn:aws:sagemaker:{names.region}:{names.registry_account}:model-package/{names.model_package_group.lower()}/*"
@@ -161,7 +162,11 @@ def group_policy(names: ResourceNames) -> dict[str, object]:
                 "Sid": "ServingPromotes",
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:aws:iam::{names.serving_account}:root"},
-                "Action": ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage", "sagemaker:CreateModel"],
+                "Action": [
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:UpdateModelPackage",
+                    *(["sagemaker:CreateModel"] if naming.serves_package_image(config) else []),
+                ],
                 "Resource": [packages],
                 "Condition": {"ArnEquals": {"aws:PrincipalArn": functions}},
             },
@@ -316,7 +321,7 @@ class TrainingGrants(Construct):
 class RegistryStack(cdk.Stack):
     """The model package group in the registry account, its policy and its event forwarding."""
 
-    def __init__(self, scope: Construct, *, names: ResourceNames) -> None:
+    def __init__(self, scope: Construct, *, names: ResourceNames, config: ModelConfig) -> None:
         super().__init__(
             scope,
             names.stack_of("registry"),
@@ -329,7 +334,7 @@ class RegistryStack(cdk.Stack):
             "ModelPackageGroup",
             model_package_group_name=names.model_package_group,
             model_package_group_description=f"Versions of {names.model}, registered by {names.pipeline}",
-            model_package_group_policy=group_policy(names),
+            model_package_group_policy=group_policy(names, config),
         )
         registry_events(self, names)
 
@@ -442,7 +447,7 @@ def stacks_for(
     names = ResourceNames.of(config)
     made: list[cdk.Stack] = []
     if names.registry_account != names.account:
-        made.append(RegistryStack(scope, names=names))
+        made.append(RegistryStack(scope, names=names, config=config))
     if names.serving_account != names.account:
         image = deployed.pipeline.image_uri
         assert image is not None

@@ -132,7 +132,7 @@ class RetrainingLoop(Construct):
     def _grant_other_accounts(self, config: ModelConfig) -> TrainingGrants:
         names, group = self.names, self.pipeline.model_package_group
         if group is not None:  # the registry is this account's: it shares the group and its events
-            group.model_package_group_policy = group_policy(names)
+            group.model_package_group_policy = group_policy(names, config)
             registry_events(self, names)
         return TrainingGrants(
             self,

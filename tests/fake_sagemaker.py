@@ -13,6 +13,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
+from pipelines.promotion.endpoint import MODEL_PACKAGE_ENV
+
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 OPERATIONS = {
     "describe_model": "DescribeModel",
@@ -168,6 +170,10 @@ class FakeSageMaker:
         config = self.configs[endpoint["EndpointConfigName"]]
 
         def package(variants: list[dict[str, Any]]) -> str | None:
-            return self.models[variants[0]["ModelName"]]["Containers"][0]["ModelPackageName"] if variants else None
+            if not variants:
+                return None
+            container = self.models[variants[0]["ModelName"]]["Containers"][0]
+            # A serving copy of the package's container names it in its environment.
+            return container.get("ModelPackageName") or container["Environment"][MODEL_PACKAGE_ENV]
 
         return package(config["ProductionVariants"]), package(config.get("ShadowProductionVariants", []))

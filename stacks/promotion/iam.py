@@ -38,6 +38,7 @@ class PromotionResources:
     retraining_alarms: list[str]
     settings: Settings
     audit_table_arn: str
+    serves_package_image: bool = False  # pipelines.naming.serves_package_image
 
     @property
     def remote(self) -> bool:
@@ -342,9 +343,10 @@ def function_statements(
         logs_statement(log_group),
         *data.evidence,
     ]
-    if at.remote:
+    if at.remote and at.serves_package_image:
         # CreateModel from a package of another account is authorized on the package too ("Deploy
-        # a Model Version from a Different Account", SageMaker developer guide).
+        # a Model Version from a Different Account", SageMaker developer guide); the job image's
+        # copy is deployed from the package's container, not the package.
         statements[0] = iam.PolicyStatement(
             sid="Registry",
             actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage", "sagemaker:CreateModel"],

@@ -131,6 +131,7 @@ class ModelPromotion(Construct):
             retraining_alarm_names(config),
             settings,
             audit_table_arn,
+            naming.serves_package_image(config),
         )
         self.endpoint_role = endpoint_role(
             self,

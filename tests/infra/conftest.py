@@ -60,6 +60,25 @@ def variant_config(folder: Path) -> Path:
     return path
 
 
+# Two accounts (development: training and registry; production: serving) and three (a shared
+# registry account between them).
+TRAINING, REGISTRY, SERVING = "111122223333", "555566667777", "222233334444"
+ACCOUNT_LAYOUTS = {"fraud-two": {"serving": SERVING}, "fraud-three": {"registry": REGISTRY, "serving": SERVING}}
+
+
+def account_configs(folder: Path) -> list[Path]:
+    paths = []
+    for model, accounts in ACCOUNT_LAYOUTS.items():
+        raw = yaml.safe_load((ROOT / "configs" / "fraud-detector.yaml").read_text())
+        raw["model"]["name"] = raw["registry"]["model_package_group"] = model
+        raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")
+        raw["accounts"] = accounts
+        path = folder / f"{model}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        paths.append(path)
+    return paths
+
+
 @pytest.fixture(scope="session")
 def synth() -> Iterator[Synth]:
     import time
@@ -77,6 +96,11 @@ def synth() -> Iterator[Synth]:
         for path in [*config_paths(app), variant_config(base)]:
             stack = RetrainingStack(app, config=load_config(path), staging=base / "staging")
             stacks[stack.stack_name] = stack
+        from stacks.app import model_stacks
+
+        for path in account_configs(base):  # two and three accounts: every stack of each
+            for made in model_stacks(app, load_config(path), base / "staging"):
+                stacks[made.stack_name] = made
         team = team_stack(app, base)
         app.synth()
         yield Synth(base / "cdk.out", stacks, time.perf_counter() - started, team)
