@@ -1267,8 +1267,8 @@ class ModelConfig(_Strict):
         bytes, so the same templates, as a config that does not name it."""
         if not isinstance(data, dict) or not isinstance(data.get("accounts"), dict):
             return data
-        pipeline = data.get("pipeline") if isinstance(data.get("pipeline"), dict) else {}
-        own = str(pipeline.get("account", PipelineSection().account))
+        pipeline = data.get("pipeline")
+        own = str((pipeline if isinstance(pipeline, dict) else {}).get("account", PipelineSection().account))
         accounts = {role: account for role, account in data["accounts"].items() if str(account) != own}
         return {**data, "accounts": accounts}
 
