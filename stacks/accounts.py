@@ -27,9 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -125,7 +127,7 @@ def failure_alarm_pattern(alarm_arn: str) -> events.EventPattern:
     return events.EventPattern(source=["aws.cloudwatch"], detail_type=[ALARM_STATE_CHANGE], resources=[alarm_arn])
 
 
-def group_policy(names: ResourceNames, config: ModelConfig) -> dict[str, object]:
+def group_policy(names: ResourceNames, config: ModelConfig) -> dict[str, Any]:
     """The model package group's resource policy, for the accounts other than the registry's:
     the training pipeline registers versions (CreateModelPackage; AddTags, as the pipeline tags
     what it creates); the serving functions list, read and update (stage, lifecycle) them, and
@@ -135,7 +137,7 @@ def group_policy(names: ResourceNames, config: ModelConfig) -> dict[str, object]
     packages = (
         f"arn:aws:sagemaker:{names.region}:{names.registry_account}:model-package/{names.model_package_group.lower()}/*"
     )
-    statements: list[dict[str, object]] = []
+    statements: list[dict[str, Any]] = []
     if names.account != names.registry_account:
         statements.append(
             {
@@ -212,8 +214,7 @@ class TrainingGrants(Construct):
         names: ResourceNames,
         bucket: s3.Bucket,
         key: kms.Key,
-        table_arn: str,
-        table: object,
+        table: dynamodb.TableV2,
         settings: Settings,
         topic: sns.ITopic,
     ) -> None:
@@ -230,7 +231,7 @@ class TrainingGrants(Construct):
             naming.guardrail_alarms(config.promotion.endpoint(names.model)),
             retraining_alarm_names(config),
             settings,
-            table_arn,
+            table.table_arn,
         )
         self.statements: dict[str, list[iam.PolicyStatement]] = {"bucket": [], "key": [], "table": []}
         for purpose, access in serving_data_access(at, config).items():
@@ -263,7 +264,7 @@ class TrainingGrants(Construct):
         access: DataAccess,
         bucket: s3.Bucket,
         key: kms.Key,
-        table: object,
+        table: dynamodb.TableV2,
     ) -> None:
         role = names.serving_role_arn(purpose)
         account, title = names.serving_account, purpose.title()
@@ -288,7 +289,7 @@ class TrainingGrants(Construct):
         if access.table_actions:
             statement = iam.PolicyStatement(actions=access.table_actions, resources=["*"])
             resource = granted(statement, account, role, f"{title}AuditTrail")
-            table.add_to_resource_policy(resource)  # type: ignore[attr-defined]
+            table.add_to_resource_policy(resource)
             self.statements["table"].append(resource)
 
     def _rearm_role(self, names: ResourceNames, config: ModelConfig) -> iam.Role:

@@ -141,7 +141,6 @@ class RetrainingLoop(Construct):
             names=names,
             bucket=self.pipeline.bucket,
             key=self.pipeline.key,
-            table_arn=self.trigger.table.table_arn,
             table=self.trigger.table,
             settings=self.pipeline.settings,
             topic=self.alerts.topic,

@@ -92,7 +92,7 @@ def synth() -> Iterator[Synth]:
         from pipelines.config import load_config
         from stacks.retraining_stack import RetrainingStack
 
-        stacks = {}
+        stacks: dict[str, Any] = {}
         for path in [*config_paths(app), variant_config(base)]:
             stack = RetrainingStack(app, config=load_config(path), staging=base / "staging")
             stacks[stack.stack_name] = stack

@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from pipelines import naming
+from pipelines.naming import ResourceNames
+from stacks.pipeline.infrastructure import concrete
 from tests.infra.conftest import REGISTRY, SERVING, TRAINING, Synth, resources
 
 ROLES = ("endpoint", "approval", "evaluation")
@@ -175,7 +178,11 @@ def test_the_serving_stack_runs_its_own_copy_of_the_job_image(synth: Synth) -> N
     training = synth.stacks["fraud-two-retraining"]
     image = training.loop.pipeline.deployed_config.pipeline.image_uri
     template = synth.template("fraud-two-retraining-serving")
-    assert image.replace(TRAINING, SERVING).split(":")[-1] in text(template) or serving.image is not None
+    copy = concrete(serving, serving.image.image_uri, ResourceNames.of(training.loop.pipeline.deployed_config), SERVING)
+    assert copy == naming.image_copy(image, TRAINING, SERVING) and copy.split(":")[-1] == image.split(":")[-1]
+    assert copy.startswith(f"{SERVING}.dkr.ecr.us-east-1.amazonaws.com/cdk-hnb659fds-container-assets-{SERVING}-")
+    (pull,) = [s for s in role_policies(template, "fraud-two-endpoint-us-east-1") if s.get("Sid") == "Image"]
+    assert f"container-assets-{SERVING}-us-east-1" in text(pull["Resource"]) and TRAINING not in text(pull["Resource"])
     environment = [
         f["Properties"]["Environment"]["Variables"]
         for f in resources(template, "AWS::Lambda::Function").values()
