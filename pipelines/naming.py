@@ -101,6 +101,11 @@ def monitor_job_pattern(model: str) -> str:
 
 # ---- IAM roles the code names (the pipeline's and the endpoint's): one per model and region
 
+# With several accounts, the serving account's roles the training and registry accounts' policies
+# name: the endpoint's, the two promotion functions' and the operators' (the CLI's --aws there).
+ENDPOINT_ROLE, APPROVAL_ROLE, EVALUATION_ROLE, OPERATOR_ROLE = "endpoint", "approval", "evaluation", "operator"
+PROMOTION_ROLES = (APPROVAL_ROLE, EVALUATION_ROLE, OPERATOR_ROLE)  # the roles that run pipelines.promotion
+
 
 def role_name(model: str, region: str, purpose: str) -> str:
     """`<model>-<purpose>-<region>`: the same model deployed to a second region gets roles of its
@@ -351,13 +356,7 @@ def endpoint_role_arn(config: ModelConfig) -> str:
     """The execution role of the SageMaker models behind the endpoint (created by the serving
     account's stack)."""
     region = config.pipeline.region
-    return f"arn:aws:iam::{config.serving_account}:role/{role_name(config.model.name, region, 'endpoint')}"
-
-
-def rearm_role_arn(config: ModelConfig) -> str:
-    """The training account's role a serving account of its own re-arms the retraining alarms as."""
-    region, model = config.pipeline.region, config.model.name
-    return f"arn:aws:iam::{config.pipeline.account}:role/{role_name(model, region, 'rearm')}"
+    return f"arn:aws:iam::{config.serving_account}:role/{role_name(config.model.name, region, ENDPOINT_ROLE)}"
 
 
 def serves_package_image(config: ModelConfig) -> bool:
@@ -385,20 +384,14 @@ def image_copy(image: str, training_account: str, serving_account: str) -> str |
     )
 
 
-def model_package_group_arn(config: ModelConfig) -> str:
-    group, region = config.registry.model_package_group, config.pipeline.region
-    return f"arn:aws:sagemaker:{region}:{config.registry_account}:model-package-group/{group.lower()}"
-
-
 def registry_group(config: ModelConfig, account: str) -> str:
     """How a caller in `account` names the model package group: its name in the registry's own
     account, its ARN from any other ("To register a model version in a model group of another
     account, pass the group's ARN", CreateModelPackage.ModelPackageGroupName and
     ListModelPackages.ModelPackageGroupName: "the name or Amazon Resource Name (ARN)", SageMaker API
     reference; "Cross-account Model Registry", SageMaker developer guide)."""
-    return (
-        config.registry.model_package_group if account == config.registry_account else model_package_group_arn(config)
-    )
+    group = config.registry.model_package_group
+    return group if account == config.registry_account else ResourceNames.of(config).model_package_group_arn
 
 
 # An image in Amazon ECR: repository names as the ECR API reference gives them
@@ -469,6 +462,7 @@ class ResourceNames:
 
     @property
     def single_account(self) -> bool:
+        """`account` is the training account; the registry and serving accounts are it by default."""
         return self.registry_account == self.serving_account == self.account
 
     @property
@@ -485,7 +479,17 @@ class ResourceNames:
 
     @property
     def rearm_role_arn(self) -> str:
+        """The training account's role a serving account of its own re-arms the retraining alarms as."""
         return f"arn:aws:iam::{self.account}:role/{role_name(self.model, self.region, 'rearm')}"
+
+    @property
+    def audit_table_arn(self) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.audit_table}"
+
+    @property
+    def key_alias_arn(self) -> str:
+        """The training account's key by its alias, as another account names it."""
+        return f"arn:aws:kms:{self.region}:{self.account}:{key_alias(self.model)}"
 
     def serving_role_arn(self, purpose: str) -> str:
         """A role the serving account's stack creates by name, for the other accounts' policies."""
@@ -501,7 +505,7 @@ class ResourceNames:
 
     @property
     def endpoint_role_name(self) -> str:
-        return role_name(self.model, self.region, "endpoint")
+        return role_name(self.model, self.region, ENDPOINT_ROLE)
 
     @property
     def artifact_prefix(self) -> str:

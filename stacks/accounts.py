@@ -3,7 +3,8 @@ bucket, key, monitor, trigger, alerts), registry (the model package group, where
 and serving (endpoint, its role, the promotion functions). One account holds all three by default,
 and then nothing here is made: `RetrainingStack` is what it always was.
 
-Each cross-account piece is done the way AWS documents it, and grants exactly what the calls need:
+Each cross-account piece follows the AWS documentation cited with it, and grants what the calls
+need (tests/infra/test_accounts.py, tests/integration/test_two_accounts.py):
 - the training account's bucket, key and audit table name the serving account's roles in their
   resource policies, statement for statement what those roles' own policies ask for
   (stacks.promotion.iam.DataAccess); each names the account as principal and the role in an
@@ -20,7 +21,11 @@ Each cross-account piece is done the way AWS documents it, and grants exactly wh
   registry -> serving, approval notices registry -> training (the alert topic), the promotion's
   failure alarm serving -> training;
 - CloudWatch alarms have no resource policy: the serving account re-arms the training account's
-  retraining alarms as a role of the training account that trusts that one function's role.
+  retraining alarms as a role of the training account that trusts the evaluation function's and
+  the operator's roles;
+- a registry account of its own reads the versions' model data and reports in the training bucket.
+Not done here: the job image's repository (CDK's asset repository, whose policy the app cannot
+set) admitting a registry account of its own (docs/deploying.md, "Several accounts").
 """
 
 from __future__ import annotations
@@ -60,9 +65,12 @@ class LoopError(ValueError):
     cannot be wired as the config asks."""
 
 
-# The serving account's principals the other accounts' policies name (ModelPromotion names its
-# function roles after the function when it serves from another account).
-APPROVAL, EVALUATION, ENDPOINT = "approval", "evaluation", "endpoint"
+APPROVAL, EVALUATION, ENDPOINT, OPERATOR = (
+    naming.APPROVAL_ROLE,
+    naming.EVALUATION_ROLE,
+    naming.ENDPOINT_ROLE,
+    naming.OPERATOR_ROLE,
+)
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 
 
@@ -89,6 +97,7 @@ def serving_data_access(at: PromotionResources, config: ModelConfig) -> dict[str
         ENDPOINT: endpoint_data_access(at, serves_source=bool(script and script.framework_image)),
         APPROVAL: function_data_access(at, evaluation=False),
         EVALUATION: function_data_access(at, evaluation=True),
+        OPERATOR: function_data_access(at, evaluation=True),
     }
 
 
@@ -150,14 +159,16 @@ def group_policy(names: ResourceNames, config: ModelConfig) -> dict[str, Any]:
             }
         )
     if names.serving_account != names.registry_account:
-        functions = [names.serving_role_arn(APPROVAL), names.serving_role_arn(EVALUATION)]
+        functions = [names.serving_role_arn(purpose) for purpose in naming.PROMOTION_ROLES]
         statements += [
             {
                 "Sid": "ServingLists",
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:aws:iam::{names.serving_account}:root"},
                 "Action": ["sagemaker:ListModelPackages"],
-                "Resource": [group_arn],
+                # The action's resource type is model-package (Service Authorization Reference,
+                # "Actions defined by Amazon SageMaker"), as in AWS's cross-account example.
+                "Resource": [group_arn, packages],
                 "Condition": {"ArnEquals": {"aws:PrincipalArn": functions}},
             },
             {
@@ -219,8 +230,16 @@ class TrainingGrants(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Each other account's events, one bus statement a sender: registry approval notices (to
+        # the alert topic), the serving failure alarm.
+        senders: dict[str, list[str]] = {}
         if names.registry_account != names.account:
-            admit_events(self, "RegistryEvents", names, names.registry_account, ["aws.sagemaker"])
+            senders.setdefault(names.registry_account, []).append("aws.sagemaker")
+            self._let_the_registry_read_versions(names, bucket, key)
+        if names.serving_account != names.account:
+            senders.setdefault(names.serving_account, []).append("aws.cloudwatch")
+        for sender, sources in senders.items():
+            admit_events(self, f"EventsFrom{sender}", names, sender, sources)
         if names.serving_account == names.account:
             return
         at = PromotionResources(
@@ -233,12 +252,10 @@ class TrainingGrants(Construct):
             settings,
             table.table_arn,
         )
-        self.statements: dict[str, list[iam.PolicyStatement]] = {"bucket": [], "key": [], "table": []}
         for purpose, access in serving_data_access(at, config).items():
             self._admit(names, purpose, access, bucket, key, table)
         self.rearm_role = self._rearm_role(names, config)
         self.champion_seed = seed_champion(self, config, names, bucket, key)
-        admit_events(self, "ServingEvents", names, names.serving_account, ["aws.cloudwatch"])
         alarm = naming.failures_alarm(names.model, "promotion")
         events.Rule(
             self,
@@ -257,6 +274,30 @@ class TrainingGrants(Construct):
             ],
         )
 
+    def _let_the_registry_read_versions(self, names: ResourceNames, bucket: s3.Bucket, key: kms.Key) -> None:
+        """A version registered in another account's group keeps its model data and reports here:
+        the registry account reads them (Studio shows the evaluation; "Register a Model Version
+        from a Different Account", SageMaker developer guide, asks the artifacts' owner to admit
+        the registry account to the objects and their key)."""
+        registry = iam.AccountPrincipal(names.registry_account)
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="RegistryReadsVersions",
+                principals=[registry],
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(names.layout.key(naming.EXECUTIONS) + "*")],
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="RegistryDecryptsVersions",
+                principals=[registry],
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}},
+            )
+        )
+
     def _admit(
         self,
         names: ResourceNames,
@@ -269,9 +310,7 @@ class TrainingGrants(Construct):
         role = names.serving_role_arn(purpose)
         account, title = names.serving_account, purpose.title()
         for statement in access.bucket_statements:
-            resource = granted(statement, account, role, f"{title}{statement.sid}")
-            bucket.add_to_resource_policy(resource)
-            self.statements["bucket"].append(resource)
+            bucket.add_to_resource_policy(granted(statement, account, role, f"{title}{statement.sid}"))
         key_statements = [iam.PolicyStatement(sid="Key", actions=access.key_actions, resources=["*"])]
         if access.key_grants:
             key_statements.append(
@@ -283,23 +322,21 @@ class TrainingGrants(Construct):
                 )
             )
         for statement in key_statements:
-            resource = granted(statement, account, role, f"{title}{statement.sid}")
-            key.add_to_resource_policy(resource)
-            self.statements["key"].append(resource)
+            key.add_to_resource_policy(granted(statement, account, role, f"{title}{statement.sid}"))
         if access.table_actions:
             statement = iam.PolicyStatement(actions=access.table_actions, resources=["*"])
-            resource = granted(statement, account, role, f"{title}AuditTrail")
-            table.add_to_resource_policy(resource)
-            self.statements["table"].append(resource)
+            table.add_to_resource_policy(granted(statement, account, role, f"{title}AuditTrail"))
 
     def _rearm_role(self, names: ResourceNames, config: ModelConfig) -> iam.Role:
-        evaluation = names.serving_role_arn(EVALUATION)
+        rearmers = [names.serving_role_arn(EVALUATION), names.serving_role_arn(OPERATOR)]
         role = iam.Role(
             self,
             "RearmRole",
             role_name=names.rearm_role_arn.rsplit("/", 1)[-1],
-            assumed_by=iam.AccountPrincipal(names.serving_account).with_conditions(principal_condition(evaluation)),
-            description=f"{names.model}: the serving account's evaluation function re-arms the retraining alarms",
+            assumed_by=iam.AccountPrincipal(names.serving_account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": rearmers}}
+            ),
+            description=f"{names.model}: the serving account's evaluation (or operator) re-arms the retraining alarms",
         )
         iam.Policy(
             self,
@@ -399,7 +436,7 @@ class ServingStack(cdk.Stack):
             key=self.key,
             bucket=training_bucket,
             image_repository=self.image.repository,
-            audit_table_arn=f"arn:aws:dynamodb:{names.region}:{names.account}:table/{names.audit_table}",
+            audit_table_arn=names.audit_table_arn,
             settings=settings,
             staging=staging,
             dashboard=self.dashboard,
@@ -441,10 +478,9 @@ def training_settings_uri(config: ModelConfig) -> str:
     return artifacts(config)["config"].uri
 
 
-def stacks_for(
-    scope: Construct, config: ModelConfig, staging: Path, *, training: cdk.Stack, deployed: ModelConfig
-) -> Sequence[cdk.Stack]:
-    """The registry's and the serving account's stacks beside the training account's `training`."""
+def stacks_for(scope: Construct, config: ModelConfig, staging: Path, *, deployed: ModelConfig) -> Sequence[cdk.Stack]:
+    """The registry's and the serving account's stacks beside the training account's, whose
+    deployed config (its image, bucket and role) is `deployed`."""
     names = ResourceNames.of(config)
     made: list[cdk.Stack] = []
     if names.registry_account != names.account:

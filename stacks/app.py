@@ -40,5 +40,5 @@ def model_stacks(app: cdk.App, config: ModelConfig, staging: Path) -> list[cdk.S
     """The training account's `RetrainingStack` (everything, in one account), and the registry's and
     the serving account's stacks when the config gives them accounts of their own."""
     training = RetrainingStack(app, config=config, staging=staging)
-    others = stacks_for(app, config, staging, training=training, deployed=training.loop.pipeline.deployed_config)
+    others = stacks_for(app, config, staging, deployed=training.loop.pipeline.deployed_config)
     return [training, *others]

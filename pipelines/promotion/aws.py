@@ -5,7 +5,7 @@ alarms (re-armed on every change of production)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,20 +86,24 @@ class CloudWatchAlarms:
 @dataclass(frozen=True)
 class ServingAccount:
     """What the promotion does differently when it serves from another account than training's:
-    re-arm the training account's retraining alarms as that account's role, and deploy the job
-    image's copy in this account (SageMakerEndpoint.image_copies). Empty in one account."""
+    re-arm the training account's retraining alarms as that account's role, and deploy a version
+    of the job image from this account's copy of that image (`image_copy`). Nothing in one account."""
 
+    training: str = ""
+    serving: str = ""
     rearm_role_arn: str = ""
-    image_copies: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: ModelConfig) -> ServingAccount:
         training, serving = config.pipeline.account, config.serving_account
         if serving == training:
             return cls()
-        image = config.pipeline.image_uri or ""
-        copy = naming.image_copy(image, training, serving)
-        return cls(naming.rearm_role_arn(config), {image: copy} if copy else {})
+        return cls(training, serving, naming.ResourceNames.of(config).rearm_role_arn)
+
+    def image_copy(self, image: str) -> str | None:
+        """The copy of any job image the training account built (each version names the one it
+        was trained with; the serving stack pushes every one it deploys with)."""
+        return naming.image_copy(image, self.training, self.serving) if self.serving else None
 
 
 def aws_promotion(config: ModelConfig, client: Callable[[str], Any]) -> Promotion:
@@ -113,7 +117,7 @@ def aws_promotion(config: ModelConfig, client: Callable[[str], Any]) -> Promotio
     serving = ServingAccount.of(config)
     table = naming.audit_table(config.model.name)
     if config.serving_account != config.pipeline.account:
-        table = f"arn:aws:dynamodb:{config.pipeline.region}:{config.pipeline.account}:table/{table}"
+        table = naming.ResourceNames.of(config).audit_table_arn
 
     def alarms_client() -> Any:
         if not serving.rearm_role_arn:
@@ -123,7 +127,7 @@ def aws_promotion(config: ModelConfig, client: Callable[[str], Any]) -> Promotio
     return Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
-        endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config), dict(serving.image_copies)),
+        endpoint=SageMakerEndpoint(config, sagemaker, endpoint_role_arn(config), serving.image_copy),
         audit=DynamoDbAudit(dynamodb, table),
         champion=S3Champion(client("s3"), champion_prefix(config), config.pipeline.kms_key_id),
         alarms=CloudWatchAlarms(alarms_client),
@@ -137,7 +141,7 @@ def with_deployed_key(config: ModelConfig, kms: Any) -> ModelConfig:
     would build endpoint configs of other names and without the key."""
     alias = naming.key_alias(config.model.name)
     if config.serving_account != config.pipeline.account:  # the training account's key, from the serving one
-        alias = f"arn:aws:kms:{config.pipeline.region}:{config.pipeline.account}:{alias}"
+        alias = naming.ResourceNames.of(config).key_alias_arn
     key = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"kms_key_id": key})})
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -204,15 +205,20 @@ class SageMakerEndpoint:
     """The endpoint on AWS, through an injected boto3 SageMaker client."""
 
     def __init__(
-        self, config: ModelConfig, client: Any, role_arn: str, image_copies: dict[str, str] | None = None
+        self,
+        config: ModelConfig,
+        client: Any,
+        role_arn: str,
+        image_copy: Callable[[str], str | None] = lambda image: None,
     ) -> None:
-        """`image_copies`: image a package names -> the serving account's copy of it (the job image,
-        built into each account's own CDK asset repository: a package registered in another account
-        names that account's repository, which grants no other account)."""
+        """`image_copy(image)`: the serving account's copy of an image a package names, or None to
+        deploy the package itself (the job image is built into each account's own CDK asset
+        repository: a package registered in another account names that account's repository, which
+        grants no other account)."""
         self.config = config
         self.client = client
         self.role_arn = role_arn
-        self.image_copies = image_copies or {}
+        self.image_copy = image_copy
         self.name = config.promotion.endpoint(config.model.name)
 
     def _missing(self, error: Exception) -> bool:
@@ -250,12 +256,13 @@ class SageMakerEndpoint:
         """The package itself, or, when its image has a copy in this account, the package's
         container with the copy: same model data and environment, and the package's ARN in the
         environment so the endpoint still tells which version serves."""
-        if version.image not in self.image_copies:
+        copy = self.image_copy(version.image)
+        if copy is None:
             return {"ModelPackageName": version.package_arn}
         described = self.client.describe_model_package(ModelPackageName=version.package_arn)
         (registered,) = described["InferenceSpecification"]["Containers"][:1]
         container: dict[str, Any] = {
-            "Image": self.image_copies[version.image],
+            "Image": copy,
             "Environment": {**registered.get("Environment", {}), MODEL_PACKAGE_ENV: version.package_arn},
         }
         if registered.get("ModelDataUrl"):

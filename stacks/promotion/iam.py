@@ -44,11 +44,6 @@ class PromotionResources:
     def remote(self) -> bool:
         return self.key is None
 
-    @property
-    def key_alias_arn(self) -> str:
-        n = self.names
-        return f"arn:aws:kms:{n.region}:{n.account}:{naming.key_alias(n.model)}"
-
     def key_statement(self, sid: str, actions: list[str], **conditions: dict[str, object]) -> iam.PolicyStatement:
         """The right to use the training account's key: the key itself, or, from another account,
         any key of that account that has the model's alias ("kms:ResourceAliases", AWS KMS
@@ -299,7 +294,7 @@ def endpoint_role(
 def function_statements(
     at: PromotionResources,
     endpoint_role: iam.IRole,
-    log_group: logs.ILogGroup,
+    log_group: logs.ILogGroup | None,
     *,
     evaluation: bool,
 ) -> list[iam.PolicyStatement]:
@@ -340,10 +335,10 @@ def function_statements(
             resources=[n.alarm_arn(name, n.serving_account) for name in at.guardrail_alarms],
         ),
         *data.identity(at),
-        logs_statement(log_group),
+        *([logs_statement(log_group)] if log_group is not None else []),
         *data.evidence,
     ]
-    if at.remote and at.serves_package_image:
+    if n.serving_account != n.registry_account and at.serves_package_image:
         # CreateModel from a package of another account is authorized on the package too ("Deploy
         # a Model Version from a Different Account", SageMaker developer guide); the job image's
         # copy is deployed from the package's container, not the package.

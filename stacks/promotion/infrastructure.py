@@ -153,10 +153,11 @@ class ModelPromotion(Construct):
         # The deployed config names the key by a placeholder (its ARN exists at deploy time only).
         environment = {**settings.environment(), "KMS_KEY_ARN": key.key_arn}
         if remote:  # the key by alias ARN, resolved by DescribeKey (pipelines.promotion.aws.deployed)
-            environment = {**settings.environment(), "KMS_KEY_ARN": self.resources.key_alias_arn}
+            environment = {**settings.environment(), "KMS_KEY_ARN": names.key_alias_arn}
         self.remote = remote
         self.approval_function, self.approval_policy = self._function(
             "Approval",
+            naming.APPROVAL_ROLE,
             code,
             APPROVAL_HANDLER,
             f"{names.model}: approved versions go to shadow (or to production when nothing serves)",
@@ -166,6 +167,7 @@ class ModelPromotion(Construct):
         )
         self.evaluation_function, self.evaluation_policy = self._function(
             "Evaluation",
+            naming.EVALUATION_ROLE,
             code,
             EVALUATION_HANDLER,
             f"{names.model}: reconcile the endpoint, judge the shadow on live evidence, promote or reject",
@@ -174,6 +176,7 @@ class ModelPromotion(Construct):
             timeout=cdk.Duration.minutes(15),
             ephemeral=cdk.Size.gibibytes(4),
         )
+        self.operator_role = None if names.single_account else self._operator_role()
         for name, function, role in (
             ("Approval", self.approval_function, self.approval_function.role),
             ("Evaluation", self.evaluation_function, self.evaluation_function.role),
@@ -268,6 +271,7 @@ class ModelPromotion(Construct):
     def _function(
         self,
         name: str,
+        purpose: str,
         code: str,
         handler: str,
         description: str,
@@ -280,8 +284,8 @@ class ModelPromotion(Construct):
         role = iam.Role(
             self,
             f"{name}Role",
-            # Named when the training account's policies name it (stacks.accounts).
-            role_name=naming.role_name(self.names.model, self.names.region, name.lower()) if self.remote else None,
+            # Named when the other accounts' policies name it (stacks.accounts).
+            role_name=None if self.names.single_account else self.names.serving_role_arn(purpose).rsplit("/", 1)[-1],
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=description,
         )
@@ -310,6 +314,22 @@ class ModelPromotion(Construct):
         function.node.add_dependency(policy)
         acknowledge_function_policy(policy, self.resources, evaluation=evaluation)
         return function, policy
+
+    def _operator_role(self) -> iam.Role:
+        """With several accounts, the role operators run `python -m pipelines rollback|promote ...
+        --aws` as: the evaluation function's rights, which the other accounts' policies admit by
+        this role's name; assumable by the principals of this account that their own IAM lets."""
+        role = iam.Role(
+            self,
+            "OperatorRole",
+            role_name=self.names.serving_role_arn(naming.OPERATOR_ROLE).rsplit("/", 1)[-1],
+            assumed_by=iam.AccountRootPrincipal(),
+            description=f"{self.names.model}: operators promote and roll back with the pipelines CLI (--aws)",
+        )
+        statements = function_statements(self.resources, self.endpoint_role, None, evaluation=True)
+        policy = iam.Policy(self, "OperatorPolicy", roles=[role], statements=statements)
+        acknowledge_function_policy(policy, self.resources, evaluation=True)
+        return role
 
     # ---- dashboard
 

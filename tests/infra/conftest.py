@@ -60,10 +60,16 @@ def variant_config(folder: Path) -> Path:
     return path
 
 
-# Two accounts (development: training and registry; production: serving) and three (a shared
-# registry account between them).
+# Two accounts (development: training and registry; production: serving), three (a shared
+# registry account between them), and the two other ways of two: the registry with the endpoint,
+# the registry alone.
 TRAINING, REGISTRY, SERVING = "111122223333", "555566667777", "222233334444"
-ACCOUNT_LAYOUTS = {"fraud-two": {"serving": SERVING}, "fraud-three": {"registry": REGISTRY, "serving": SERVING}}
+ACCOUNT_LAYOUTS = {
+    "fraud-two": {"serving": SERVING},
+    "fraud-three": {"registry": REGISTRY, "serving": SERVING},
+    "fraud-rs": {"registry": SERVING, "serving": SERVING},
+    "fraud-ro": {"registry": REGISTRY},
+}
 
 
 def account_configs(folder: Path) -> list[Path]:

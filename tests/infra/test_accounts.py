@@ -17,7 +17,20 @@ from pipelines.naming import ResourceNames
 from stacks.pipeline.infrastructure import concrete
 from tests.infra.conftest import REGISTRY, SERVING, TRAINING, Synth, resources
 
-ROLES = ("endpoint", "approval", "evaluation")
+ROLES = ("endpoint", "approval", "evaluation", "operator")
+LAYOUTS = ("fraud-two", "fraud-three", "fraud-rs", "fraud-ro")
+# What the promotion's code asks of the training account's key: Decrypt and GenerateDataKey for the
+# objects it reads and writes, DescribeKey to resolve the alias it is given (promotion.aws.deployed)
+# and for endpoint configs; the endpoint writes capture and reads model data.
+FUNCTION_KEY_ACTIONS = frozenset(
+    {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"}
+)
+KEY_ACTIONS = {
+    "endpoint": frozenset({"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}),
+    "approval": FUNCTION_KEY_ACTIONS,
+    "evaluation": FUNCTION_KEY_ACTIONS,
+    "operator": FUNCTION_KEY_ACTIONS,
+}
 
 
 def text(value: Any) -> str:
@@ -70,14 +83,35 @@ def two(synth: Synth) -> dict[str, dict[str, Any]]:
 
 
 def test_each_stack_deploys_to_its_roles_account(synth: Synth) -> None:
-    accounts = {name: synth.stacks[name].account for name in synth.stacks if name.startswith("fraud-t")}
+    accounts = {name: synth.stacks[name].account for name in synth.stacks if name.startswith(LAYOUTS)}
     assert accounts == {
         "fraud-two-retraining": TRAINING,
         "fraud-two-retraining-serving": SERVING,
         "fraud-three-retraining": TRAINING,
         "fraud-three-retraining-registry": REGISTRY,
         "fraud-three-retraining-serving": SERVING,
+        "fraud-rs-retraining": TRAINING,
+        "fraud-rs-retraining-registry": SERVING,
+        "fraud-rs-retraining-serving": SERVING,
+        "fraud-ro-retraining": TRAINING,
+        "fraud-ro-retraining-registry": REGISTRY,
     }
+
+
+def test_a_registry_of_its_own_names_the_functions_of_a_serving_account_that_is_trainings(synth: Synth) -> None:
+    """Registry elsewhere, endpoint in training's account: the group's policy names the promotion
+    function roles, so the training stack must create them by those names."""
+    training = synth.template("fraud-ro-retraining")
+    named = {r["Properties"].get("RoleName") for r in resources(training, "AWS::IAM::Role").values()}
+    (group,) = resources(synth.template("fraud-ro-retraining-registry"), "AWS::SageMaker::ModelPackageGroup").values()
+    promoters = {
+        arn.rsplit("/", 1)[-1]
+        for statement in group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+        if statement["Sid"].startswith("Serving")
+        for arn in statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    }
+    assert promoters == {f"fraud-ro-{role}-us-east-1" for role in ("approval", "evaluation", "operator")}
+    assert promoters <= named
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -113,7 +147,7 @@ def test_the_training_key_and_table_admit_each_serving_role_for_what_it_asks(two
         if s.get("Condition", {}).get("ArnEquals") == {"aws:PrincipalArn": arn}
         for a in as_list(s["Action"])
     }
-    assert admitted_key == asked_key and asked_key >= {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert admitted_key == asked_key == KEY_ACTIONS[role]
     (table,) = resources(two["training"], "AWS::DynamoDB::GlobalTable").values()
     policy = table["Properties"]["Replicas"][0].get("ResourcePolicy", {"PolicyDocument": {"Statement": []}})
     admitted_table = {
@@ -134,6 +168,8 @@ def test_the_registry_account_shares_the_group_with_training_and_serving(synth: 
         f"arn:aws:iam::{TRAINING}:role/fraud-three-pipeline-us-east-1"
     )
     assert policy["ServingPromotes"]["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"]
+    packages = f"arn:aws:sagemaker:us-east-1:{REGISTRY}:model-package/fraud-three/*"
+    assert packages in policy["ServingLists"]["Resource"]  # ListModelPackages' resource type is model-package
     # The pipeline registers into that account's group, by ARN, and its role may.
     training = synth.template("fraud-three-retraining")
     assert not resources(training, "AWS::SageMaker::ModelPackageGroup")

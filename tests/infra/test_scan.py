@@ -48,13 +48,18 @@ def scans(synth: Synth) -> dict[str, dict]:
 
 
 def test_every_template_has_no_unacknowledged_finding(scans: dict[str, dict], synth: Synth) -> None:
+    from tests.infra.conftest import ACCOUNT_LAYOUTS
+
     ours = {f"{stack}.template.json" for stack in synth.stacks}
-    assert len(ours) == 2 and ours < set(scans)
+    layouts = [s for s in synth.stacks if s.startswith(tuple(ACCOUNT_LAYOUTS))]
+    assert len(ours) == 2 + len(layouts) and len(layouts) == 10 and ours < set(scans)
     for name in ours:
         scan = scans[name]
         failed = [(f["check_id"], f["resource"]) for f in scan["results"]["failed_checks"]]
         assert failed == [], name
-        assert scan["summary"]["passed"] > 200 and scan["summary"]["parsing_errors"] == 0
+        assert scan["summary"]["parsing_errors"] == 0
+        # A training account's stack has every kind of resource; a registry's holds a group and rules.
+        assert scan["summary"]["passed"] > (200 if name.endswith("-retraining.template.json") else 5), name
 
 
 def test_in_a_team_stack_only_the_teams_own_resources_have_findings(scans: dict[str, dict]) -> None:
@@ -67,9 +72,9 @@ def test_in_a_team_stack_only_the_teams_own_resources_have_findings(scans: dict[
 
 
 def test_every_acknowledgement_says_why(scans: dict[str, dict]) -> None:
-    for scan in scans.values():
+    for name, scan in scans.items():
         skipped = scan["results"]["skipped_checks"]
-        assert skipped
+        assert skipped or name.endswith("-registry.template.json"), name  # a registry stack has no function
         assert {s["check_id"] for s in skipped} <= {
             "CKV_AWS_115",
             "CKV_AWS_116",

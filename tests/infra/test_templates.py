@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import VARIANT, VARIANT_IMAGE, Synth, resources
+from tests.infra.conftest import ACCOUNT_LAYOUTS, VARIANT, VARIANT_IMAGE, Synth, resources
 
 STACK = "fraud-detector-retraining"
 
@@ -606,11 +606,19 @@ def test_role_names_are_unique_per_region_and_fit_iam(synth: Synth) -> None:
         for r in resources(synth.template(stack), "AWS::IAM::Role").values()
         if "RoleName" in r["Properties"]
     }
-    assert named == {
+    one_account = {
         naming.role_name(model, "us-east-1", purpose)
         for model in ("fraud-detector", VARIANT)
         for purpose in ("pipeline", "endpoint")
     }
+    # Several accounts: the serving roles the other accounts name, and the training account's re-arm role.
+    several = {
+        naming.role_name(model, "us-east-1", purpose)
+        for model in ACCOUNT_LAYOUTS
+        for purpose in ("pipeline", "endpoint", *naming.PROMOTION_ROLES, "rearm")
+        if purpose != "rearm" or ACCOUNT_LAYOUTS[model].get("serving", "111122223333") != "111122223333"
+    }
+    assert named == one_account | several
     longest = "m" + "x" * 46 + "z"
     names = {naming.role_name(longest, region, "pipeline") for region in ("ap-southeast-3", "ap-southeast-4")}
     assert len(names) == 2 and all(len(n) <= 64 for n in names)

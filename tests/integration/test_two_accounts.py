@@ -27,12 +27,13 @@ from pipelines.promotion.aws import CloudWatchAlarms, SageMakerRegistry, Serving
 from pipelines.promotion.controller import Promotion
 from pipelines.promotion.endpoint import MODEL_PACKAGE_ENV, SageMakerEndpoint
 from pipelines.registry.local import LocalRegistry
-from stacks.accounts import APPROVAL, EVALUATION, group_policy
+from stacks.accounts import APPROVAL, EVALUATION, OPERATOR, group_policy
 from tests.fake_sagemaker import MODEL, FakeSageMaker
 from tests.unit.test_promotion import SETTLED, RecordingChampion, StepClock, promote_evidence, stages
 
 DEV, PROD = "111122223333", "222233334444"
 TRAINING_IMAGE = f"{DEV}.dkr.ecr.us-east-1.amazonaws.com/cdk-hnb659fds-container-assets-{DEV}-us-east-1:5eed"
+OLDER_TRAINING_IMAGE = TRAINING_IMAGE.replace(":5eed", ":01de")
 REGISTRY_CALLS = {
     "list_model_packages": ("ListModelPackages", "ModelPackageGroupName"),
     "describe_model_package": ("DescribeModelPackage", "ModelPackageName"),
@@ -82,7 +83,12 @@ class ProductionSageMaker(FakeSageMaker):
             if not resource.startswith("arn:"):  # a name is looked up in the caller's own account
                 raise ClientError({"Error": {"Code": "ValidationException", "Message": "not found"}}, operation)
             if resource.split(":")[4] != PROD:
-                if not allowed(self.policy, self.caller, f"sagemaker:{operation}", resource):
+                # ListModelPackages is authorized on the group's model packages: its resource type
+                # is model-package (Service Authorization Reference, "Actions defined by Amazon SageMaker").
+                authorized = resource.replace(":model-package-group/", ":model-package/") + (
+                    "/*" if name == "list_model_packages" else ""
+                )
+                if not allowed(self.policy, self.caller, f"sagemaker:{operation}", authorized):
                     raise denied(operation, self.caller, resource)
                 self.granted_calls.add((operation, resource.split("/")[0]))
             if name == "list_model_packages":
@@ -142,7 +148,7 @@ def two_accounts(config: ModelConfig, tmp_path: Path) -> Any:
     names = ResourceNames.of(config)
     registry = LocalRegistry(tmp_path / "dev-registry.db", account=DEV)  # the development account's
     registry.create_model_package_group(config.registry.model_package_group)
-    for number in (1, 2):
+    for number, image in ((1, OLDER_TRAINING_IMAGE), (2, TRAINING_IMAGE)):  # v1 trained before a redeploy
         registry.create_model_package(
             {
                 "ModelPackageGroupName": config.registry.model_package_group,
@@ -151,7 +157,7 @@ def two_accounts(config: ModelConfig, tmp_path: Path) -> Any:
                 "InferenceSpecification": {
                     "Containers": [
                         {
-                            "Image": TRAINING_IMAGE,
+                            "Image": image,
                             "ModelDataUrl": f"s3://{names.bucket}/fraud-detector/executions/e{number}/model.tar.gz",
                             "Environment": {"SAGEMAKER_PROGRAM": "serve"},
                         }
@@ -172,7 +178,7 @@ def two_accounts(config: ModelConfig, tmp_path: Path) -> Any:
     promotion = Promotion(
         config=config,
         registry=SageMakerRegistry(sagemaker),
-        endpoint=SageMakerEndpoint(config, sagemaker, naming.endpoint_role_arn(config), dict(serving.image_copies)),
+        endpoint=SageMakerEndpoint(config, sagemaker, naming.endpoint_role_arn(config), serving.image_copy),
         audit=SqliteAudit(tmp_path / "prod-audit.db"),
         champion=RecordingChampion(),
         clock=StepClock(),
@@ -198,9 +204,10 @@ def test_a_version_trained_in_dev_is_promoted_in_prod_and_rolled_back(two_accoun
     assert stages(promotion) == {"v2": "retired", "v1": "production"}
 
     # Production runs the job image's copy in its own account, with the package's data and environment.
-    copy = TRAINING_IMAGE.replace(DEV, PROD)
     (container,) = sagemaker.models[naming.model_name("fraud-detector", 1)]["Containers"]
-    assert container["Image"] == copy
+    assert container["Image"] == OLDER_TRAINING_IMAGE.replace(DEV, PROD)  # the copy of the image v1 names
+    (newer,) = sagemaker.models[naming.model_name("fraud-detector", 2)]["Containers"]
+    assert newer["Image"] == TRAINING_IMAGE.replace(DEV, PROD)
     assert container["ModelDataUrl"].endswith("/e1/model.tar.gz")
     assert container["Environment"] == {"SAGEMAKER_PROGRAM": "serve", MODEL_PACKAGE_ENV: package.format(1)}
     # The registry in dev holds the lifecycle the production account gave it.
@@ -231,13 +238,6 @@ def test_a_role_the_group_does_not_name_is_refused(two_accounts: Any) -> None:
         promotion.approve(1)
 
 
-def test_the_group_by_name_is_not_found_from_another_account(two_accounts: Any) -> None:
-    """Why the serving account names the group by ARN (pipelines.naming.registry_group)."""
-    _, sagemaker, *_ = two_accounts
-    with pytest.raises(ClientError, match="not found"):
-        sagemaker.list_model_packages(ModelPackageGroupName="fraud-detector")
-
-
 def test_the_group_names_only_the_serving_functions_roles(two_accounts: Any) -> None:
     promotion, *_, names = two_accounts
     statements = group_policy(names, promotion.config)["Statement"]
@@ -247,4 +247,5 @@ def test_the_group_names_only_the_serving_functions_roles(two_accounts: Any) -> 
         assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
             names.serving_role_arn(APPROVAL),
             names.serving_role_arn(EVALUATION),
+            names.serving_role_arn(OPERATOR),
         ]

@@ -43,10 +43,11 @@ def test_the_serving_account_deploys_its_copy_of_the_job_image_only(config: Mode
     two = with_accounts(config, serving="222233334444")
     two = two.model_copy(update={"pipeline": two.pipeline.model_copy(update={"image_uri": image})})
     serving = ServingAccount.of(two)
-    assert serving.image_copies == {
-        image: "222233334444.dkr.ecr.us-east-1.amazonaws.com/cdk-hnb659fds-container-assets-222233334444-us-east-1:ab12"
-    }
+    copy = "222233334444.dkr.ecr.us-east-1.amazonaws.com/cdk-hnb659fds-container-assets-222233334444-us-east-1:"
+    assert serving.image_copy(image) == copy + "ab12"
+    assert serving.image_copy(image.replace(":ab12", ":0ld")) == copy + "0ld"  # a version trained earlier
     assert serving.rearm_role_arn == "arn:aws:iam::111122223333:role/fraud-detector-rearm-us-east-1"
     team = "111122223333.dkr.ecr.us-east-1.amazonaws.com/team/scorer:3"  # the team's repository grants itself
-    assert naming.image_copy(team, "111122223333", "222233334444") is None
-    assert ServingAccount.of(config) == ServingAccount()
+    framework = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+    assert serving.image_copy(team) is None and serving.image_copy(framework) is None
+    assert ServingAccount.of(config).image_copy(image) is None  # one account: the package itself
