@@ -880,6 +880,11 @@ class DriftSection(_Strict):
     """Labelled predictions of this span count toward performance."""
     performance_slo: PerformanceSlo | None = None
     """The realized-performance alarm; without it there is none."""
+    estimated_slo: PerformanceSlo | None = None
+    """The estimated-performance alarm (binary classifiers): the metric as the calibrated scores of unlabelled traffic
+    estimate it (pipelines/drift/estimation.py), and its floor or ceiling; without it there is none."""
+    min_predictions_for_estimate: Annotated[Int, Field(ge=1)] = 500
+    """Fewer predictions in the window give no estimate."""
     schedule: str = "rate(1 hour)"
     """When the monitor runs: `rate(...)` or `cron(...)` (EventBridge Scheduler syntax)."""
     period_seconds: Annotated[Int, Field(ge=60, le=604_800)] | None = None
@@ -1037,13 +1042,17 @@ def _aligned_cron(rate: str) -> str:
     )
 
 
-RetrainSignal = Literal["drifted_features", "performance_slo"]
+RetrainSignal = Literal["drifted_features", "performance_slo", "estimated_performance"]
+# Each signal's alarm exists only when the drift section sets what it needs.
+SIGNAL_NEEDS = {"performance_slo": "performance_slo", "estimated_performance": "estimated_slo"}
 
 
 class TriggerSection(_Strict):
     """What starts a retrain, and how often. `retrain_on` names the alarms whose ALARM starts one:
     `drifted_features` (at least `drift.min_drifted_features` features drifted) and
-    `performance_slo` (when `drift.performance_slo` is set). An alarm left out still exists, named
+    `performance_slo` (when `drift.performance_slo` is set) and `estimated_performance` (when
+    `drift.estimated_slo` is set: the performance the scores estimate before labels come, for a binary
+    classifier whose labels arrive late). An alarm left out still exists, named
     `<model>-watch-...` instead of `<model>-retrain-...`, and changes state; it starts nothing. Leave
     `drifted_features` out where inputs move every period without hurting the model (prices,
     seasons): there the labels, not the inputs, say when to retrain.
@@ -1325,9 +1334,10 @@ class ModelConfig(_Strict):
         named += [(("gates", "segments", i), g.metric, g) for i, g in enumerate(self.gates.segments)]
         if self.gates.champion is not None:
             named.append((("gates", "champion"), self.gates.champion.metric, None))
-        slo = self.drift.performance_slo
-        if slo is not None:
-            named.append((("drift", "performance_slo"), slo.metric, slo))
+        for field in ("performance_slo", "estimated_slo"):
+            slo = getattr(self.drift, field)
+            if slo is not None:
+                named.append((("drift", field), slo.metric, slo))
         named.append((("promotion", "shadow"), self.promotion.shadow.metric or "", None))
         for path, name, bounded in named:
             try:
@@ -1409,7 +1419,10 @@ class ModelConfig(_Strict):
     def _something_starts_a_retrain(self) -> ModelConfig:
         if self.retrain_signals or self.trigger.max_staleness_days is not None:
             return self
-        slo = "" if self.drift.performance_slo else " (performance_slo needs drift.performance_slo)"
+        unmet = [
+            f"{signal} needs drift.{need}" for signal, need in SIGNAL_NEEDS.items() if not getattr(self.drift, need)
+        ]
+        slo = f" ({'; '.join(unmet)})" if unmet else ""
         raise FieldError(
             ("trigger", "retrain_on"),
             f"nothing would ever start a retrain: trigger.retrain_on {list(self.trigger.retrain_on)} gives no "
@@ -1420,8 +1433,33 @@ class ModelConfig(_Strict):
     def retrain_signals(self) -> tuple[RetrainSignal, ...]:
         """The alarms that start a retrain: `trigger.retrain_on`, where the alarm exists."""
         return tuple(
-            s for s in self.trigger.retrain_on if s != "performance_slo" or self.drift.performance_slo is not None
+            s
+            for s in self.trigger.retrain_on
+            if s not in SIGNAL_NEEDS or getattr(self.drift, SIGNAL_NEEDS[s]) is not None
         )
+
+    @model_validator(mode="after")
+    def _estimated_signal_has_its_objective(self) -> ModelConfig:
+        """Unlike the default signals, which a config may name before it sets their objective, the
+        estimate is asked for on purpose: without its objective it would silently do nothing."""
+        if "estimated_performance" in self.trigger.retrain_on and self.drift.estimated_slo is None:
+            raise FieldError(
+                ("trigger", "retrain_on"),
+                "estimated_performance needs drift.estimated_slo (e.g. {metric: roc_auc, min: 0.85}): without it "
+                "there is no estimated-performance alarm to start a retrain",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _estimates_for_binary_classifiers(self) -> ModelConfig:
+        """CBPE estimates from calibrated positive-class probabilities: a binary classifier's."""
+        if self.drift.estimated_slo is not None and self.model.problem_type != "binary_classification":
+            raise FieldError(
+                ("drift", "estimated_slo"),
+                f"performance is estimated for binary classifiers only (a calibrated positive-class score); this model "
+                f"is {self.model.problem_type}: remove drift.estimated_slo, or rely on drift.performance_slo",
+            )
+        return self
 
     @model_validator(mode="after")
     def _alarm_range_fits_cloudwatch(self) -> ModelConfig:

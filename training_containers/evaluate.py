@@ -235,7 +235,7 @@ def run(workdir: Path) -> dict[str, Any]:
     }
     out = contract.processing_output("evaluation")
     write_json(out / EVALUATION, document)
-    write_json(out / PROFILE, with_predictions(baseline, candidate["_predictions"], config))
+    write_json(out / PROFILE, with_predictions(baseline, candidate["_predictions"], config, candidate["_truth"]))
     quality = quality_statistics(
         config.model.problem_type,
         candidate["_truth"],

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import FeatureType, ModelConfig
+from pipelines.drift.estimation import calibration_profile
 from pipelines.drift.reference import CategoricalReference, NumericReference
 from pipelines.gates.metrics import as_classes
 
@@ -43,13 +44,20 @@ def prediction_profile(scores: np.ndarray, bins: int) -> dict[str, Any]:
     return numeric_profile(np.asarray(scores, dtype=np.float64), bins)
 
 
-def with_predictions(profile: dict[str, Any], scores: np.ndarray, config: ModelConfig) -> dict[str, Any]:
+def with_predictions(
+    profile: dict[str, Any], scores: np.ndarray, config: ModelConfig, truth: np.ndarray | None = None
+) -> dict[str, Any]:
     """`profile` with the model's predictions as its prediction baseline (Evaluate adds the
     candidate's test-split predictions to DataPull's profile; the backtest does the same for its
-    candidates): scores or values as numbers, a multiclass model's classes as categories."""
+    candidates): scores or values as numbers, a multiclass model's classes as categories. A binary
+    classifier's scores are calibrated by the same rows' `truth` (0/1), which the monitor's
+    performance estimate reads (pipelines.drift.estimation), or the profile says why they cannot be."""
     if config.model.problem_type == "multiclass_classification":
         return profile | {"prediction": categorical_profile(pd.Series(scores, dtype=object))}
-    return profile | {"prediction": prediction_profile(scores, config.drift.numeric_bins)}
+    found = profile | {"prediction": prediction_profile(scores, config.drift.numeric_bins)}
+    if config.model.problem_type == "binary_classification" and truth is not None:
+        found["calibration"] = calibration_profile(scores, truth)
+    return found
 
 
 def baseline_profile(frame: pd.DataFrame, config: ModelConfig, predictions: np.ndarray | None = None) -> dict[str, Any]:

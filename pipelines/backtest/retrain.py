@@ -120,7 +120,7 @@ def pull_and_train(
         model_id=model_id,
         window=window,
         estimator=estimator,
-        profile=with_predictions(profile, measured["_predictions"], config),  # as Evaluate registers it
+        profile=with_predictions(profile, measured["_predictions"], config, measured["_truth"]),  # as Evaluate does
         test=test,
         measured=measured,
         rows={"train": len(train), "validation": len(validation), "test": len(test)},

@@ -62,6 +62,7 @@ LABEL_SHIFT = "LabelShift"
 MODEL_DIMENSION = "Model"
 FEATURE_DIMENSION = "Feature"
 SIGNAL_DIMENSION = "Signal"
+ESTIMATED_SIGNAL = "estimated"  # the estimated performance (pipelines.drift.estimation)
 
 # PutMetricData: at most 1000 MetricDatum items and 1 MB of payload per request.
 MAX_ITEMS_PER_REQUEST = 1000
@@ -85,6 +86,10 @@ def feature_dimensions(model: str, feature: str) -> dict[str, str]:
 
 def signal_dimensions(model: str, signal: str) -> dict[str, str]:
     return {MODEL_DIMENSION: model, SIGNAL_DIMENSION: signal}
+
+
+def estimated_dimensions(model: str) -> dict[str, str]:
+    return signal_dimensions(model, ESTIMATED_SIGNAL)
 
 
 def _datum(
@@ -147,6 +152,13 @@ def metric_data(report: Mapping[str, Any], model: str, timestamp: datetime) -> l
     if performance.get("status") == "ok":
         for key, name in PERFORMANCE_METRICS.items():
             data += _datum(name, model_dims, performance["metrics"].get(key), timestamp)
+    # The estimate, under the realized metric's name with Signal=estimated: none without an estimate
+    # (too few predictions, no calibration), so its alarm sees missing data, not a false value.
+    estimated = report.get("estimated_performance") or {}
+    if estimated.get("status") == "ok":
+        dimensions = estimated_dimensions(model)
+        for key, entry in estimated["metrics"].items():
+            data += _datum(PERFORMANCE_METRICS[key], dimensions, entry["value"], timestamp)
     return data
 
 

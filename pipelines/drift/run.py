@@ -25,11 +25,13 @@ from pipelines.drift.engine import (
     compare_sketch,
     feature_types_from,
 )
+from pipelines.drift.estimation import estimate
 from pipelines.drift.files import PREDICTION, DriftInputError
 from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
 from pipelines.drift.reference import BaselineReference, CategoricalReference
 from pipelines.drift.window import WindowProfile
+from pipelines.gates import metrics
 from pipelines.gates.catalog import ProblemType
 from pipelines.gates.metrics import as_classes
 
@@ -76,6 +78,7 @@ def run_monitor(
         window_start=window_start,
         window_end=window_end,
         workers=workers,
+        calibration=profile.get("calibration"),
     )
 
 
@@ -183,6 +186,7 @@ def drift_report(
     window_start: str | None = None,
     window_end: str | None = None,
     workers: int | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     results, problems = compare_features(reference, window, features, drift, workers=workers)
     if labelled_window is None and isinstance(window, WindowProfile):
@@ -221,8 +225,20 @@ def drift_report(
     if PREDICTION_COLUMN not in judged.columns or not judged[PREDICTION_COLUMN].notna().any():
         performance_result["status"] = "no_predictions"
 
-    drifted = [name for name, result in results.items() if result["drifted"]]
     first, last = _time_range(window)
+    estimated: dict[str, Any] = (
+        _estimated(
+            _window_scores(window, judged, window_start or first, window_end),
+            judged[scored],
+            positive[scored],
+            calibration,
+            drift,
+            decision_threshold,
+        )
+        if problem_type == "binary_classification"
+        else {"status": "not_applicable", "metrics": None}
+    )
+    drifted = [name for name, result in results.items() if result["drifted"]]
     slo = performance_result["slo"]
     report = {
         "report_version": REPORT_VERSION,
@@ -241,6 +257,7 @@ def drift_report(
         "prediction": prediction,
         "label": label_result,
         "performance": performance_result,
+        "estimated_performance": estimated,
         "summary": {
             "features": len(results),
             "drifted_features": drifted,
@@ -251,10 +268,60 @@ def drift_report(
             "prediction_drifted": bool(prediction.get("drifted")),
             "label_drifted": bool(label_result["drifted"]),
             "slo_met": None if slo is None else slo["met"],
+            "estimated_slo_met": (estimated.get("slo") or {}).get("met"),
         },
     }
     finite: dict[str, Any] = _finite(report)
     return finite
+
+
+def _window_scores(
+    window: pd.DataFrame | WindowProfile, judged: pd.DataFrame, start: str | None, end: str | None
+) -> np.ndarray:
+    """The drift window's positive-class scores: its own, or, for a window of stored hour profiles,
+    those of the lookback's predictions inside the window's time range."""
+    frame = window if isinstance(window, pd.DataFrame) else judged
+    if PREDICTION_COLUMN not in frame.columns:
+        return np.zeros(0)
+    if isinstance(window, WindowProfile) and INFERENCE_TIME_COLUMN in frame.columns and start and end:
+        times = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True, errors="coerce")
+        frame = frame[(times >= pd.Timestamp(start)) & (times < pd.Timestamp(end))]
+    elif isinstance(window, WindowProfile):
+        return np.zeros(0)
+    return pd.to_numeric(frame[PREDICTION_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _estimated(
+    scores: np.ndarray,
+    labelled: pd.DataFrame,
+    positive: pd.Series,
+    calibration: Mapping[str, Any] | None,
+    drift: DriftSection,
+    decision_threshold: float,
+) -> dict[str, Any]:
+    """The window's estimated performance and, on the labelled predictions, the estimate next to
+    what the labels measured: how well the calibration still holds."""
+    found = estimate(
+        scores,
+        calibration,
+        decision_threshold=decision_threshold,
+        min_predictions=drift.min_predictions_for_estimate,
+        slo=drift.estimated_slo,
+    )
+    if found["status"] != "ok" or len(labelled) < drift.min_labels_for_performance:
+        return found | {"labelled": None}
+    labelled_scores = labelled[PREDICTION_COLUMN].to_numpy(dtype=np.float64)
+    on_labelled = estimate(
+        labelled_scores, calibration, decision_threshold=decision_threshold, min_predictions=1, draws=0
+    )
+    realized = metrics.binary(positive.to_numpy().astype(np.int64), labelled_scores, decision_threshold)
+    return found | {
+        "labelled": {
+            "rows": len(labelled),
+            "estimated": {name: entry["value"] for name, entry in (on_labelled["metrics"] or {}).items()},
+            "realized": realized,
+        }
+    }
 
 
 def _time_range(window: pd.DataFrame | WindowProfile) -> tuple[str | None, str | None]:

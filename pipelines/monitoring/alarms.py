@@ -12,7 +12,10 @@ Kinds:
   `drift.min_drifted_features` features drifted.
 - `performance_slo` (`<model>-retrain-performance-slo`, when `drift.performance_slo` is set):
   the SLO metric fell below its minimum on a window with enough labels.
-These two carry `triggers_retraining` when `trigger.retrain_on` lists them (both by default);
+- `estimated_performance` (`<model>-retrain-estimated-performance`, when `drift.estimated_slo` is
+  set): the metric as a binary classifier's calibrated scores estimate it, on windows with enough
+  predictions (pipelines.drift.estimation), fell below its minimum.
+These carry `triggers_retraining` when `trigger.retrain_on` lists them (the first two by default);
 one left out is named `<model>-watch-...` and starts nothing. The `retrain` alarms share the
 name prefix `retraining_alarm_prefix(config)`. All use `trigger.datapoints_to_alarm` of
 `trigger.evaluation_periods`, the period `drift.alarm_period_seconds` and
@@ -47,13 +50,14 @@ from pipelines.drift.metrics import (
     DRIFTED_FEATURE_COUNT,
     FEATURE_METRICS,
     PERFORMANCE_METRICS,
+    estimated_dimensions,
     feature_dimensions,
     model_dimensions,
 )
 from pipelines.drift.verdict import statistics_for, threshold
 from pipelines.monitoring.metrics_store import MetricsStore
 
-AlarmKind = Literal["feature_drift", "drifted_feature_count", "performance_slo"]
+AlarmKind = Literal["feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 # PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
 # characters, AlarmDescription at most 1024. Longer names are cut with a hash (`naming.alarm_name`); a
@@ -207,6 +211,26 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
                 threshold=slo.threshold,
                 kind="performance_slo",
                 triggers_retraining="performance_slo" in retraining,
+                **common,
+            )
+        )
+    if drift.estimated_slo is not None:
+        slo = drift.estimated_slo
+        specs.append(
+            AlarmSpec(
+                name=_signal_alarm_name(config, "estimated_performance"),
+                description=(
+                    f"{model}: {slo.metric} as the scores estimate it, before labels come, "
+                    f"{'below' if slo.bound == 'min' else 'above'} {slo.threshold:g} on windows of at least "
+                    f"{drift.min_predictions_for_estimate} predictions {m_of_n}"
+                ),
+                metric_name=PERFORMANCE_METRICS[slo.metric],
+                dimensions=tuple(estimated_dimensions(model).items()),
+                statistic="Minimum" if slo.bound == "min" else "Maximum",
+                comparison="LessThanThreshold" if slo.bound == "min" else "GreaterThanThreshold",
+                threshold=slo.threshold,
+                kind="estimated_performance",
+                triggers_retraining="estimated_performance" in retraining,
                 **common,
             )
         )

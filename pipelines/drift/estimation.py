@@ -1,0 +1,255 @@
+"""A binary classifier's performance estimated from its scores alone, while labels are still to
+come: confidence-based performance estimation (CBPE, as NannyML names it).
+
+The candidate's scores are calibrated once, on the held-out test split Evaluate judges it on
+(isotonic regression: a monotone, piecewise-constant map from score to the probability that the
+row is positive, fitted on rows the model never trained on). On a window of captured traffic each
+score's calibrated probability is its expected label, so every metric the gates and the monitor
+measure has an expected value:
+- at the decision threshold, the expected confusion matrix is the sum of the probabilities (and of
+  their complements) of the rows predicted positive and negative: accuracy, precision, recall, f1;
+- ranked by score, the expected true and false positives at each distinct score give the expected
+  ROC curve (ROC-AUC, the trapezoid under it) and average precision (PR-AUC, sklearn's step sum).
+With 0/1 labels in place of probabilities the same sums are the realized metrics, equal to
+scikit-learn's (tests/unit/test_estimation.py), and NannyML's CBPE gives the same estimates on the
+same windows (bench/estimated_performance.py).
+
+The bounds are the metric's spread if the calibrated probabilities are right: labels drawn as
+Bernoulli(probability) a few hundred times, the central interval of the realized metric. They
+carry the window's sampling error; a model whose calibration no longer holds (concept drift) is
+what the realized performance, once labels come, exposes.
+
+Bad input is a finding with its reason, never an estimate: no two classes or a constant score to
+calibrate on, scores outside [0, 1], a window with fewer than `drift.min_predictions_for_estimate`
+predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pipelines.config import PerformanceSlo
+
+ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+MIN_CALIBRATION_ROWS = 100
+CONFIDENCE = 0.95
+DRAWS = 200
+_CHUNK = 25  # draws at a time: 25 x 1M rows of float64 is 200 MB
+
+
+class Uncalibratable(ValueError):
+    """The scores cannot be calibrated: the reason is the message."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Isotonic regression's steps: `scores` ascending, `probabilities` non-decreasing; between
+    steps linear, outside them the end values (sklearn's IsotonicRegression, out_of_bounds="clip")."""
+
+    scores: tuple[float, ...]
+    probabilities: tuple[float, ...]
+    rows: int
+    positive_rate: float
+
+    def __call__(self, scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        return np.interp(np.asarray(scores, dtype=np.float64), self.scores, self.probabilities)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": "isotonic",
+            "scores": list(self.scores),
+            "probabilities": list(self.probabilities),
+            "rows": self.rows,
+            "positive_rate": self.positive_rate,
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Calibration:
+        return cls(
+            tuple(map(float, document["scores"])),
+            tuple(map(float, document["probabilities"])),
+            int(document["rows"]),
+            float(document["positive_rate"]),
+        )
+
+
+def _checked_scores(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    values = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise Uncalibratable(f"{int((~np.isfinite(values)).sum())} scores are missing or not finite")
+    outside = int(((values < 0) | (values > 1)).sum())
+    if outside:
+        raise Uncalibratable(
+            f"{outside} scores are outside [0, 1] (e.g. {values[(values < 0) | (values > 1)][0]:g}): "
+            "a probability of the positive class is estimated from, not a margin or a class"
+        )
+    return values
+
+
+def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
+    """The calibration of `scores` (positive-class scores) by `truth` (0/1), or Uncalibratable."""
+    from sklearn.isotonic import IsotonicRegression
+
+    values = _checked_scores(scores)
+    labels = np.asarray(truth).astype(np.int64)
+    if values.size < MIN_CALIBRATION_ROWS:
+        raise Uncalibratable(f"{values.size} labelled scores; calibration needs at least {MIN_CALIBRATION_ROWS}")
+    if np.unique(labels).size < 2:
+        raise Uncalibratable(f"every label is {labels[0]}: calibration needs both classes")
+    if np.unique(values).size < 2:
+        raise Uncalibratable(f"every score is {values[0]:g}: a constant model ranks nothing")
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(values, labels)
+    return Calibration(
+        tuple(float(x) for x in fitted.X_thresholds_),
+        tuple(float(y) for y in fitted.y_thresholds_),
+        int(values.size),
+        float(labels.mean()),
+    )
+
+
+def calibration_profile(scores: npt.ArrayLike, truth: npt.ArrayLike) -> dict[str, Any]:
+    """What the baseline profile keeps: the calibration, or why there is none."""
+    try:
+        return {"status": "ok", **calibrate(scores, truth).to_json()}
+    except Uncalibratable as reason:
+        return {"status": "uncalibratable", "reason": str(reason)}
+
+
+# ---- metrics from weights: expected labels (probabilities) or realized ones (0/1)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The window's scores, ranked once: descending order, the last row of each distinct score,
+    and which rows the decision threshold predicts positive."""
+
+    order: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    predicted: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, scores: npt.NDArray[np.float64], decision_threshold: float) -> Ranking:
+        order = np.argsort(-scores, kind="stable")
+        ranked = scores[order]
+        ends = np.r_[np.flatnonzero(np.diff(ranked)), ranked.size - 1]
+        return cls(order, ends, scores >= decision_threshold)
+
+
+def metrics_of(ranking: Ranking, weights: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """Every metric of the window, each row counting `weights` positive and 1 - `weights` negative.
+    Rows are the last axis: a 2-D `weights` gives one value per row of it (the draws)."""
+    w = np.atleast_2d(weights)
+    positives = w.sum(axis=1)
+    negatives = w.shape[1] - positives
+    tp = (w * ranking.predicted).sum(axis=1)
+    predicted_positive = float(ranking.predicted.sum())
+    fp = predicted_positive - tp
+    tn = negatives - fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted_positive > 0, tp / predicted_positive, 0.0)
+        recall = np.where(positives > 0, tp / positives, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        cumulative = np.cumsum(w[:, ranking.order], axis=1)[:, ranking.ends]
+        counted = (ranking.ends + 1).astype(np.float64)
+        false_cumulative = counted - cumulative
+        tpr = cumulative / positives[:, None]
+        fpr = false_cumulative / negatives[:, None]
+        zero = np.zeros((w.shape[0], 1))
+        roc_auc = np.trapezoid(np.hstack([zero, tpr]), np.hstack([zero, fpr]), axis=1)
+        recall_steps = np.diff(np.hstack([zero, tpr]), axis=1)
+        pr_auc = (recall_steps * (cumulative / counted)).sum(axis=1)
+    defined = (positives > 0) & (negatives > 0)
+    values = {
+        "accuracy": (tp + tn) / w.shape[1],
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "roc_auc": np.where(defined, roc_auc, np.nan),
+        "pr_auc": np.where(defined, pr_auc, np.nan),
+    }
+    if weights.ndim == 1:
+        return {name: (None if np.isnan(v[0]) else float(v[0])) for name, v in values.items()}
+    return values  # arrays, one value a draw
+
+
+def estimate(
+    scores: npt.ArrayLike,
+    calibration: Calibration | Mapping[str, Any] | None,
+    *,
+    decision_threshold: float,
+    min_predictions: int,
+    slo: PerformanceSlo | None = None,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The window's estimated metrics with their bounds, the estimate's verdict on `slo`, or a
+    finding (`status` and `reason`) and no estimate."""
+    values = np.asarray(scores, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    found: dict[str, Any] = {"predictions": int(values.size), "min_predictions": min_predictions, "metrics": None}
+    if isinstance(calibration, Mapping):
+        if calibration.get("status", "ok") != "ok":
+            return found | {"status": "uncalibrated", "reason": calibration.get("reason")}
+        calibration = Calibration.from_json(calibration)
+    if calibration is None:
+        return found | {"status": "uncalibrated", "reason": "the champion's baseline holds no calibration"}
+    if values.size < min_predictions:
+        return found | {
+            "status": "insufficient_predictions",
+            "reason": f"{values.size} predictions in the window; an estimate needs {min_predictions}",
+        }
+    try:
+        _checked_scores(values)
+    except Uncalibratable as reason:
+        return found | {"status": "invalid_scores", "reason": str(reason)}
+    probabilities = calibration(values)
+    ranking = Ranking.of(values, decision_threshold)
+    expected = metrics_of(ranking, probabilities)
+    none: dict[str, float | None] = dict.fromkeys(ESTIMATED_METRICS)
+    low, high = _bounds(ranking, probabilities, draws, seed) if draws else (none, none)
+    measured = {name: {"value": expected[name], "lower": low[name], "upper": high[name]} for name in ESTIMATED_METRICS}
+    result = found | {
+        "status": "ok",
+        "metrics": measured,
+        "expected_positive_rate": float(probabilities.mean()),
+        "confidence": CONFIDENCE,
+        "slo": None,
+    }
+    if slo is not None:
+        observed = expected[slo.metric]
+        met = (
+            None
+            if observed is None
+            else (observed >= slo.threshold if slo.bound == "min" else observed <= slo.threshold)
+        )
+        result["slo"] = {"metric": slo.metric, slo.bound: slo.threshold, "estimated": observed, "met": met}
+    return result
+
+
+def _bounds(
+    ranking: Ranking, probabilities: npt.NDArray[np.float64], draws: int, seed: int
+) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    rng = np.random.default_rng(seed)
+    collected: dict[str, list[npt.NDArray[np.float64]]] = {name: [] for name in ESTIMATED_METRICS}
+    for start in range(0, draws, _CHUNK):
+        labels = (rng.random((min(_CHUNK, draws - start), probabilities.size)) < probabilities).astype(np.float64)
+        for name, value in metrics_of(ranking, labels).items():
+            collected[name].append(np.asarray(value))
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low: dict[str, float | None] = {}
+    high: dict[str, float | None] = {}
+    for name, parts in collected.items():
+        spread = np.concatenate(parts)
+        spread = spread[~np.isnan(spread)]
+        low[name] = float(np.percentile(spread, tail)) if spread.size else None
+        high[name] = float(np.percentile(spread, 100 - tail)) if spread.size else None
+    return low, high
+
+
+def estimable(problem_type: str) -> bool:
+    return problem_type == "binary_classification"
