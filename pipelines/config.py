@@ -885,6 +885,9 @@ class DriftSection(_Strict):
     estimate it (pipelines/drift/estimation.py), and its floor or ceiling; without it there is none."""
     min_predictions_for_estimate: Annotated[Int, Field(ge=1)] = 500
     """Fewer predictions in the window give no estimate."""
+    max_ood_share: Annotated[Float, Field(gt=0, le=1)] | None = None
+    """The out-of-distribution alarm: breaches when a feature has more than this share of a window's values outside
+    the training range or in categories training never saw (e.g. 0.15); without it there is none."""
     schedule: str = "rate(1 hour)"
     """When the monitor runs: `rate(...)` or `cron(...)` (EventBridge Scheduler syntax)."""
     period_seconds: Annotated[Int, Field(ge=60, le=604_800)] | None = None
@@ -1042,9 +1045,15 @@ def _aligned_cron(rate: str) -> str:
     )
 
 
-RetrainSignal = Literal["drifted_features", "performance_slo", "estimated_performance"]
+RetrainSignal = Literal["drifted_features", "performance_slo", "estimated_performance", "label_drift", "ood_share"]
 # Each signal's alarm exists only when the drift section sets what it needs.
-SIGNAL_NEEDS = {"performance_slo": "performance_slo", "estimated_performance": "estimated_slo"}
+SIGNAL_NEEDS = {
+    "performance_slo": "performance_slo",
+    "estimated_performance": "estimated_slo",
+    "ood_share": "max_ood_share",
+}
+# Asked for on purpose (not a default signal): without what it needs, a config naming it is refused.
+DELIBERATE_SIGNALS = ("estimated_performance", "ood_share")
 
 
 class TriggerSection(_Strict):
@@ -1052,7 +1061,11 @@ class TriggerSection(_Strict):
     `drifted_features` (at least `drift.min_drifted_features` features drifted) and
     `performance_slo` (when `drift.performance_slo` is set) and `estimated_performance` (when
     `drift.estimated_slo` is set: the performance the scores estimate before labels come, for a binary
-    classifier whose labels arrive late). An alarm left out still exists, named
+    classifier whose labels arrive late), `label_drift` (a binary classifier's positive rate moved:
+    Cohen's h at least `drift.label_shift_threshold`) and `ood_share` (when `drift.max_ood_share` is
+    set: a feature's share of values outside the training range). `external_alarms` names a team's own
+    CloudWatch alarms (a business metric, say) that start a retrain through the same gate. An alarm
+    left out of `retrain_on` still exists, named
     `<model>-watch-...` instead of `<model>-retrain-...`, and changes state; it starts nothing. Leave
     `drifted_features` out where inputs move every period without hurting the model (prices,
     seasons): there the labels, not the inputs, say when to retrain.
@@ -1064,6 +1077,10 @@ class TriggerSection(_Strict):
 
     retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
     """Which alarms start a retrain. A config in which nothing could start one is refused."""
+    external_alarms: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = ()
+    """Names of CloudWatch alarms of this account and region, not made by this project, whose ALARM starts a retrain
+    (deduplicated, coalesced and audited as this project's own; their state reason and newest value go to the
+    pipeline as parameters)."""
     retry_failed_runs: bool = True
     """A failed alarm-started run is retried with back-off while its alarm is in ALARM."""
     cooldown_hours: Annotated[Float, Field(ge=0, le=MAX_HOURS)] = 24
@@ -1417,7 +1434,7 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _something_starts_a_retrain(self) -> ModelConfig:
-        if self.retrain_signals or self.trigger.max_staleness_days is not None:
+        if self.retrain_signals or self.trigger.external_alarms or self.trigger.max_staleness_days is not None:
             return self
         unmet = [
             f"{signal} needs drift.{need}" for signal, need in SIGNAL_NEEDS.items() if not getattr(self.drift, need)
@@ -1426,7 +1443,7 @@ class ModelConfig(_Strict):
         raise FieldError(
             ("trigger", "retrain_on"),
             f"nothing would ever start a retrain: trigger.retrain_on {list(self.trigger.retrain_on)} gives no "
-            f"alarm{slo} and trigger.max_staleness_days is not set",
+            f"alarm{slo}, trigger.external_alarms names none and trigger.max_staleness_days is not set",
         )
 
     @property
@@ -1439,14 +1456,22 @@ class ModelConfig(_Strict):
         )
 
     @model_validator(mode="after")
-    def _estimated_signal_has_its_objective(self) -> ModelConfig:
-        """Unlike the default signals, which a config may name before it sets their objective, the
-        estimate is asked for on purpose: without its objective it would silently do nothing."""
-        if "estimated_performance" in self.trigger.retrain_on and self.drift.estimated_slo is None:
+    def _deliberate_signals_have_what_they_need(self) -> ModelConfig:
+        """Unlike the default signals, which a config may name before it sets their objective, these
+        are asked for on purpose: without what they need they would silently do nothing."""
+        examples = {"estimated_performance": "{metric: roc_auc, min: 0.85}", "ood_share": "0.15"}
+        for signal in DELIBERATE_SIGNALS:
+            need = SIGNAL_NEEDS[signal]
+            if signal in self.trigger.retrain_on and getattr(self.drift, need) is None:
+                raise FieldError(
+                    ("trigger", "retrain_on"),
+                    f"{signal} needs drift.{need} (e.g. {examples[signal]}): without it there is no {signal} alarm "
+                    "to start a retrain",
+                )
+        if "label_drift" in self.trigger.retrain_on and self.model.problem_type != "binary_classification":
             raise FieldError(
                 ("trigger", "retrain_on"),
-                "estimated_performance needs drift.estimated_slo (e.g. {metric: roc_auc, min: 0.85}): without it "
-                "there is no estimated-performance alarm to start a retrain",
+                f"label_drift is a binary classifier's positive rate moving; this model is {self.model.problem_type}",
             )
         return self
 

@@ -95,7 +95,7 @@ class RetrainingLoop(Construct):
             self,
             "Trigger",
             names=names,
-            alarm_names=self.monitoring.retraining_alarms,
+            alarm_names=[*self.monitoring.retraining_alarms, *config.trigger.external_alarms],
             key=self.pipeline.key,
             settings=self.pipeline.settings,
             retry_failed_runs=config.trigger.retry_failed_runs,

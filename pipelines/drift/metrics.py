@@ -63,6 +63,8 @@ MODEL_DIMENSION = "Model"
 FEATURE_DIMENSION = "Feature"
 SIGNAL_DIMENSION = "Signal"
 ESTIMATED_SIGNAL = "estimated"  # the estimated performance (pipelines.drift.estimation)
+INPUTS_SIGNAL = "inputs"  # the window's inputs as a whole (the out-of-distribution share)
+LABEL_SIGNAL = "label"
 
 # PutMetricData: at most 1000 MetricDatum items and 1 MB of payload per request.
 MAX_ITEMS_PER_REQUEST = 1000
@@ -134,10 +136,20 @@ def metric_data(report: Mapping[str, Any], model: str, timestamp: datetime) -> l
         for statistic, value in _voting_statistics(prediction, min_rows):
             data += _datum(FEATURE_METRICS[statistic], signal_dimensions(model, "prediction"), value, timestamp)
 
+    # The out-of-distribution signal: the largest share of one judged feature's values outside the
+    # training range or in unseen categories.
+    shares = [
+        r["ood_share"]
+        for r in report["features"].values()
+        if r.get("status") == "ok" and r.get("ood_share") is not None
+    ]
+    if shares:
+        data += _datum(FEATURE_METRICS["ood_share"], signal_dimensions(model, INPUTS_SIGNAL), max(shares), timestamp)
+
     label = report.get("label") or {}
     if label.get("status") == "ok":
-        data += _datum(LABEL_POSITIVE_RATE, signal_dimensions(model, "label"), label["positive_rate"], timestamp)
-        data += _datum(LABEL_SHIFT, signal_dimensions(model, "label"), label["cohens_h"], timestamp)
+        data += _datum(LABEL_POSITIVE_RATE, signal_dimensions(model, LABEL_SIGNAL), label["positive_rate"], timestamp)
+        data += _datum(LABEL_SHIFT, signal_dimensions(model, LABEL_SIGNAL), label["cohens_h"], timestamp)
 
     model_dims = model_dimensions(model)
     judged = any(r.get("status") == "ok" or r.get("rows", 0) >= min_rows for r in report["features"].values())

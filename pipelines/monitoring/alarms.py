@@ -15,6 +15,10 @@ Kinds:
 - `estimated_performance` (`<model>-retrain-estimated-performance`, when `drift.estimated_slo` is
   set): the metric as a binary classifier's calibrated scores estimate it, on windows with enough
   predictions (pipelines.drift.estimation), fell below its minimum.
+- `label_drift` (`<model>-retrain-label-drift`, binary classifiers): the labelled positive rate
+  moved from the baseline's by Cohen's h >= `drift.label_shift_threshold`.
+- `ood_share` (`<model>-retrain-ood-share`, when `drift.max_ood_share` is set): a feature has more
+  than that share of the window's values outside the training range or in unseen categories.
 These carry `triggers_retraining` when `trigger.retrain_on` lists them (the first two by default);
 one left out is named `<model>-watch-...` and starts nothing. The `retrain` alarms share the
 name prefix `retraining_alarm_prefix(config)`. All use `trigger.datapoints_to_alarm` of
@@ -49,15 +53,21 @@ from pipelines.config import FeatureType, ModelConfig
 from pipelines.drift.metrics import (
     DRIFTED_FEATURE_COUNT,
     FEATURE_METRICS,
+    INPUTS_SIGNAL,
+    LABEL_SHIFT,
+    LABEL_SIGNAL,
     PERFORMANCE_METRICS,
     estimated_dimensions,
     feature_dimensions,
     model_dimensions,
+    signal_dimensions,
 )
 from pipelines.drift.verdict import statistics_for, threshold
 from pipelines.monitoring.metrics_store import MetricsStore
 
-AlarmKind = Literal["feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance"]
+AlarmKind = Literal[
+    "feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance", "label_drift", "ood_share"
+]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 # PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
 # characters, AlarmDescription at most 1024. Longer names are cut with a hash (`naming.alarm_name`); a
@@ -231,6 +241,42 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
                 threshold=slo.threshold,
                 kind="estimated_performance",
                 triggers_retraining="estimated_performance" in retraining,
+                **common,
+            )
+        )
+    if config.model.problem_type == "binary_classification":
+        specs.append(
+            AlarmSpec(
+                name=_signal_alarm_name(config, "label_drift"),
+                description=(
+                    f"{model}: the labelled positive rate moved from the baseline's by Cohen's h >= "
+                    f"{drift.label_shift_threshold:g} on windows with enough labels {m_of_n}"
+                ),
+                metric_name=LABEL_SHIFT,
+                dimensions=tuple(signal_dimensions(model, LABEL_SIGNAL).items()),
+                statistic="Maximum",
+                comparison="GreaterThanOrEqualToThreshold",
+                threshold=drift.label_shift_threshold,
+                kind="label_drift",
+                triggers_retraining="label_drift" in retraining,
+                **common,
+            )
+        )
+    if drift.max_ood_share is not None:
+        specs.append(
+            AlarmSpec(
+                name=_signal_alarm_name(config, "ood_share"),
+                description=(
+                    f"{model}: a feature has more than {drift.max_ood_share:.0%} of a window's values outside the "
+                    f"training range or in unseen categories {m_of_n}"
+                ),
+                metric_name=FEATURE_METRICS["ood_share"],
+                dimensions=tuple(signal_dimensions(model, INPUTS_SIGNAL).items()),
+                statistic="Maximum",
+                comparison="GreaterThanThreshold",
+                threshold=drift.max_ood_share,
+                kind="ood_share",
+                triggers_retraining="ood_share" in retraining,
                 **common,
             )
         )

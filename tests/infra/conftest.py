@@ -24,6 +24,7 @@ VARIANT_ENDPOINT = "fraud-detector-full-endpoint-serving-card-transactions-eu-we
 
 
 TEAM_STACK, TEAM_MODEL = "platform-team-ml", "fraud-team"
+EXTERNAL_ALARM = "checkout-conversion-drop"  # a team's own alarm on a business metric
 TEAM_FRAMEWORK_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 
 
@@ -53,6 +54,13 @@ def variant_config(folder: Path) -> Path:
     # The team's own image: trained and served by it, scored by batch transform.
     raw["training"] = {"image": {"uri": VARIANT_IMAGE}, "hyperparameters": {"max_iter": 200}}
     raw["trigger"]["retry_failed_runs"] = False
+    # Every retrain signal, and a team's own alarm on a business metric.
+    raw["trigger"]["retrain_on"] = [
+        "drifted_features", "performance_slo", "estimated_performance", "label_drift", "ood_share"
+    ]  # fmt: skip
+    raw["trigger"]["external_alarms"] = [EXTERNAL_ALARM]
+    raw["drift"]["estimated_slo"] = {"metric": "roc_auc", "min": 0.85}
+    raw["drift"]["max_ood_share"] = 0.15
     raw["promotion"]["endpoint_name"] = VARIANT_ENDPOINT
     raw["gates"]["edge_cases"]["uri"] = str(ROOT / "configs" / "fraud-detector.edge-cases.csv")
     path = folder / "fraud-detector-full.yaml"

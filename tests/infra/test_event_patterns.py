@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from tests.infra.conftest import resources
+from tests.infra.conftest import EXTERNAL_ALARM, resources
 from tests.infra.sample_events import (
     alarm_state_change,
     documented,
@@ -33,6 +33,22 @@ def test_alarm_rule_matches_this_models_retraining_alarms_in_alarm(
 ) -> None:
     pattern = _pattern(template, "TriggerAlarmRule")
     assert pattern.matches_event(alarm_state_change(alarm, composite=composite))
+
+
+@pytest.mark.parametrize(
+    "alarm",
+    [
+        "fraud-detector-full-retrain-estimated-performance",
+        "fraud-detector-full-retrain-label-drift",
+        "fraud-detector-full-retrain-ood-share",
+        EXTERNAL_ALARM,  # the team's own, named in trigger.external_alarms
+    ],
+)
+def test_every_signal_and_a_named_external_alarm_start_a_retrain(full_template: dict[str, Any], alarm: str) -> None:
+    pattern = _pattern(full_template, "TriggerAlarmRule")
+    assert pattern.matches_event(alarm_state_change(alarm))
+    assert not pattern.matches_event(alarm_state_change(alarm, state="OK"))
+    assert not pattern.matches_event(alarm_state_change("fraud-detector-full-watch-label-drift"))
 
 
 @pytest.mark.parametrize(
