@@ -178,6 +178,8 @@ def _backtest(args: argparse.Namespace) -> int:
         sweep=args.sweep,
         rearm=not args.no_rearm,
         holdout=args.holdout,
+        label_delay=args.label_delay,
+        per_signal=args.per_signal,
     )
     return backtest_command(request)
 
@@ -282,6 +284,18 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         metavar="FRACTION",
         help="sweep on the earlier rows, then replay the recommended point on this last share of them",
+    )
+    backtest.add_argument(
+        "--label-delay",
+        type=int,
+        default=0,
+        metavar="WINDOWS",
+        help="labels come this many windows after their predictions (performance and label drift see them late)",
+    )
+    backtest.add_argument(
+        "--per-signal",
+        action="store_true",
+        help="also replay the trigger with each retrain signal alone (drifted features, SLO, estimate, ...)",
     )
     backtest.add_argument(
         "--no-rearm",

@@ -35,6 +35,8 @@ class BacktestRequest:
     sweep: bool = False
     rearm: bool = True
     holdout: float | None = None  # tune on the rest, check the recommended point on this last share
+    label_delay: int = 0  # windows before a prediction's label comes
+    per_signal: bool = False  # the trigger with each retrain signal alone, too
 
 
 def parse_times(values: Sequence[str]) -> tuple[datetime, ...]:
@@ -83,6 +85,8 @@ def text_table(document: dict[str, Any]) -> str:
     rows = [header, *[tuple(_cell(v) for v in row) for row in policy_rows(document)]]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     lines = [line] if (line := holdout_line(document)) else []
+    if document.get("label_delay_windows"):
+        lines.append(f"labels come {document['label_delay_windows']} windows after their predictions")
     lines += [
         "  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
         for row in rows
@@ -138,6 +142,8 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
             drift_times=parse_times(request.drift_points),
             sweep=request.sweep,
             rearm=request.rearm,
+            label_delay=request.label_delay,
+            per_signal=request.per_signal,
         )
         if request.holdout is None:
             document = run_backtest(history, settings, progress=throttled(stderr))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ class Lab:
         self._progress = progress
         self._candidates: dict[int, Candidate] = {}
         self._scores: dict[tuple[str, int], np.ndarray] = {}
-        self._reports: dict[tuple[str, int, str], dict[str, Any]] = {}
+        self._reports: dict[tuple[str, int, str, Labelled | None], dict[str, Any]] = {}
         self._champion_measures: dict[tuple[str, str], dict[str, Any]] = {}
         self._metrics: dict[tuple[str, int], dict[str, float | None]] = {}
         self._evidence: dict[tuple[str, int, int], VariantEvidence] = {}
@@ -166,21 +167,49 @@ class Lab:
             )
         return self._evidence[key]
 
-    def monitor(self, model_id: str, window: Window, config: ModelConfig) -> dict[str, Any]:
+    def monitor(
+        self, model_id: str, window: Window, config: ModelConfig, labelled: Labelled | None = None
+    ) -> dict[str, Any]:
         """The drift monitor's report on the window against the model's baseline profile, with
-        `config`'s drift thresholds (a sweep varies them)."""
-        key = (model_id, window.index, _drift_key(config.drift))
+        `config`'s drift thresholds (a sweep varies them). Labels come with the window unless
+        `labelled` says otherwise: with a label delay, the labelled predictions the monitor has at
+        this window's end are an earlier window's, as the model that served it scored them (or none
+        yet, `Labelled.none()`)."""
+        key = (model_id, window.index, _drift_key(config.drift), labelled)
         if key not in self._reports:
             captured = self.rows(window).assign(**{PREDICTION_COLUMN: self.scores(model_id, window)})
+            judged = None
+            if labelled is not None:
+                label = config.model.label
+                if labelled.window is None:
+                    judged = captured.iloc[:0]
+                else:
+                    then = self.windows[labelled.window]
+                    judged = self.rows(then).assign(**{PREDICTION_COLUMN: self.scores(labelled.model_id, then)})
+                captured = captured.drop(columns=[label])
             self._reports[key] = run_monitor(
                 config,
                 self.model(model_id).profile,
                 captured,
+                labelled_window=judged,
                 window_start=window.start.isoformat(),
                 window_end=window.end.isoformat(),
                 workers=1,
             )
         return self._reports[key]
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Which labelled predictions a delayed monitor run has: window `window` as `model_id` served
+    it, or none yet (`window` None)."""
+
+    model_id: str
+    window: int | None
+
+    @classmethod
+    def none(cls) -> Labelled:
+        return cls("", None)
 
 
 def _drift_key(drift: DriftSection) -> str:

@@ -21,6 +21,7 @@ from pipelines.backtest.runner import PolicyRun, headline_metric, replay
 from pipelines.backtest.summary import TARGET_RETRAIN_RATIO, compare, locate, summarize
 from pipelines.backtest.sweep import configured, run_sweep
 from pipelines.config import ModelConfig
+from pipelines.errors import ConfigError
 
 BACKTEST_VERSION = 1
 POLICY_ORDER = ("never", "calendar", "trigger", "every_window")
@@ -34,6 +35,8 @@ class BacktestSettings:
     drift_times: tuple[datetime, ...] = ()  # known drift points, for detection delays
     sweep: bool = False
     rearm: bool = True  # the retraining alarms are re-armed at each promotion (as deployed); False: never
+    label_delay: int = 0  # windows between a prediction and its label (0: labelled at once)
+    per_signal: bool = False  # also replay the trigger with each retrain signal alone
 
 
 def run_backtest(
@@ -68,13 +71,21 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         document = summarize(run, metric, slo.threshold if slo and slo.metric == metric else None, drift_points)
         return document | {"timeline": [r.to_json() for r in run.records]}
 
-    trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress)
+    if settings.label_delay < 0:
+        raise BacktestInputError(f"--label-delay must be 0 or more windows, got {settings.label_delay}")
+    delay = settings.label_delay
+    trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress, label_delay=delay)
     every = settings.calendar_every or matched_calendar(replayed, sum(r.retrain for r in trigger.records))
     runs: dict[str, PolicyRun] = {"trigger": trigger}
     schedules: tuple[Policy, ...] = (Never(), Calendar(every), EveryWindow())
     for policy in schedules:
-        runs[policy.name] = replay(lab, policy, progress=progress)
+        runs[policy.name] = replay(lab, policy, progress=progress, label_delay=delay)
     summaries = {name: summary(runs[name]) for name in POLICY_ORDER}
+    if settings.per_signal:
+        for signal, alone in signal_configs(config).items():
+            name = f"trigger:{signal}"
+            run = replay(lab, GatedTrigger(alone, name, rearm=settings.rearm), progress=progress, label_delay=delay)
+            summaries[name] = summary(run)
     if settings.calendar_every is None:
         summaries["calendar"]["every_chosen_to_match"] = "trigger"
     comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress)}
@@ -95,6 +106,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "metric": metric,
         "slo": None if slo is None else {"metric": slo.metric, slo.bound: slo.threshold},
         "drift_points": [{"time": p.time, "window": p.window} for p in drift_points],
+        "label_delay_windows": delay,
         "policies": summaries,
         "comparison": comparison,
         "notes": [*history.notes, *_notes(config, settings.window_rows)],
@@ -104,6 +116,23 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         document["sweep"] = run_sweep(lab, metric, drift_points, retrain_budget=budget, progress=progress)
     document["runtime"] = {"seconds": round(time.monotonic() - started, 1), "trainings": lab.trainings}
     return document
+
+
+def signal_configs(config: ModelConfig) -> dict[str, ModelConfig]:
+    """The config with each of its retrain signals alone in `trigger.retrain_on` (every signal whose
+    alarm the config can have: an objective it sets, a binary classifier's label drift)."""
+    candidates = ["drifted_features", "performance_slo", "estimated_performance", "ood_share"]
+    if config.model.problem_type == "binary_classification":
+        candidates.append("label_drift")
+    found = {}
+    for signal in candidates:
+        try:
+            alone = configured(config, {"trigger.retrain_on": [signal], "trigger.external_alarms": []})
+        except ConfigError:  # the signal needs an objective this config does not set
+            continue
+        if alone.retrain_signals:
+            found[signal] = alone
+    return found
 
 
 def run_holdout(

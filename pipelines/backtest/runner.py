@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.backtest.history import Window
-from pipelines.backtest.lab import Lab
+from pipelines.backtest.lab import Lab, Labelled
 from pipelines.backtest.policies import Observation, Policy
 from pipelines.config import ModelConfig
 from pipelines.gates.catalog import higher_is_better
@@ -91,7 +91,11 @@ def replay(
     *,
     monitor_config: ModelConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    label_delay: int = 0,
 ) -> PolicyRun:
+    """`label_delay`: labels come that many windows after their predictions, so the monitor at a
+    window's end judges performance and label drift on the window that many before it (as the
+    model that served it scored it), and on nothing before then. 0: with the window itself."""
     config = lab.config
     replayed = lab.windows[lab.warmup :]
     production = lab.initial().model_id
@@ -101,7 +105,13 @@ def replay(
     for position, window in enumerate(replayed):
         if progress is not None:
             progress(f"{policy.name}: window {position + 1}/{len(replayed)}")
-        report = lab.monitor(production, window, monitor_config or config) if policy.needs_monitor else None
+        labelled = None
+        if label_delay:
+            earlier = position - label_delay
+            labelled = (
+                Labelled(records[earlier].production, replayed[earlier].index) if earlier >= 0 else Labelled.none()
+            )
+        report = lab.monitor(production, window, monitor_config or config, labelled) if policy.needs_monitor else None
         record = WindowRecord(
             window=window.index,
             start=iso(window.start),

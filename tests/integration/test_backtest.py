@@ -200,12 +200,16 @@ def test_cli_writes_json_and_html(files: dict[str, Path], capsys: pytest.Capture
             str(out / "report.json"),
             "--html",
             str(out / "report.html"),
+            "--label-delay",
+            "1",
+            "--per-signal",
         ]
     )
     assert code == 0
     document = json.loads((out / "report.json").read_text())
-    for name in ("never", "calendar", "trigger", "every_window"):
+    for name in ("never", "calendar", "trigger", "every_window", "trigger:drifted_features"):
         assert {"retrains", "mean_metric"} <= set(document["policies"][name])
+    assert document["label_delay_windows"] == 1
     assert document["drift_points"] == [{"time": "2026-01-04T00:00:00Z", "window": 3}]
     assert "data:image/png;base64," in (out / "report.html").read_text()
     printed = capsys.readouterr().out
