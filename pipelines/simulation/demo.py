@@ -49,6 +49,7 @@ from pipelines.simulation.loop import LocalLoop, SimClock
 EXAMPLE = PROJECT_ROOT / "configs" / "fraud-detector.yaml"
 START = datetime(2026, 5, 1, tzinfo=UTC)  # first day of production traffic; history is Jan-Apr
 LABEL_DELAY_DAYS = 1
+METRIC = "pr_auc"  # the example's SLO metric: what the daily chart and the counterfactual show
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,34 @@ def traffic(
     return generate(spec)
 
 
+class Scorer:
+    """Each registered version's model, loaded once from its model data in local S3, to score a
+    day's traffic as that version would have: what was served, and what the first champion would
+    have served had nothing been retrained (the counterfactual)."""
+
+    def __init__(self, loop: LocalLoop, workdir: Path) -> None:
+        self.loop, self.workdir = loop, workdir
+        self.models: dict[str, Any] = {}
+
+    def _model(self, version: str) -> Any:
+        if version not in self.models:
+            from training_containers.evaluate import load_model
+
+            number = int(version.removeprefix("v"))
+            (package,) = [p for p in self.loop.packages() if p["ModelPackageVersion"] == number]
+            data = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+            self.models[version] = load_model(self.loop.workspace.s3.path(data), self.workdir / version)[0]
+        return self.models[version]
+
+    def metric(self, version: str, day: pd.DataFrame, metric: str) -> float | None:
+        from pipelines.gates.metrics import binary
+        from training_containers.estimators import features_frame, predictions, targets
+
+        config = self.loop.config
+        scores = predictions(self._model(version), features_frame(day, config), config.model.problem_type)
+        return binary(targets(day, config), scores, config.gates.decision_threshold)[metric]
+
+
 @dataclass
 class DemoRecord:
     """What the demo saw, for the summary JSON and the report."""
@@ -123,6 +152,7 @@ class DemoRecord:
     shadow: dict[str, Any] | None = None
     phase: int = 3  # the narrative's stage for the next pipeline start
     unlabelled: list[pd.DataFrame] = field(default_factory=list)  # served days whose labels are still due
+    scorer: Scorer | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,7 +160,26 @@ class DemoRecord:
             "daily": self.daily,
             "alarm_report": self.alarm_report,
             "shadow": self.shadow,
+            "counterfactual": counterfactual(self.daily),
         }
+
+
+def counterfactual(daily: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What retraining bought: from the first promotion on, the mean of each day's metric as served
+    against as the first champion alone would have scored the same days."""
+    after = [d for d in daily if d.get("promoted_before") and d.get("served") is not None]
+    pairs = [(d["served"], d["champion_only"]) for d in after if d.get("champion_only") is not None]
+    if not pairs:
+        return None
+    served = sum(p[0] for p in pairs) / len(pairs)
+    alone = sum(p[1] for p in pairs) / len(pairs)
+    return {
+        "metric": METRIC,
+        "days": len(pairs),
+        "served_mean": served,
+        "champion_only_mean": alone,
+        "gain": served - alone,
+    }
 
 
 def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
@@ -164,6 +213,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     if first.status != "Succeeded":
         return 1
     loop.promotion.approve(1, actor="data-scientist", reason="first model")
+    seen.scorer = Scorer(loop, out / "local" / "demo-models")
     story.event(clock.now, "deploy", "v1 approved and deployed as production (no endpoint before)")
     story.say(f"  v1 approved and deployed to {loop.endpoint.name}")
 
@@ -182,6 +232,12 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
         story.say(f"the second round ended without a failed retrain: {outcome}")
         return 1
 
+    gain = counterfactual(seen.daily)
+    if gain is not None:
+        story.say(
+            f"  since the promotion: served {gain['metric']} {gain['served_mean']:.3f} a day on average, the first "
+            f"champion alone {gain['champion_only_mean']:.3f} on the same days ({gain['gain']:+.3f})"
+        )
     story.stage(8, "rollback in one command, with `status` before and after")
     story.say(render_status(loop.promotion.status()))
     restored = loop.promotion.rollback(actor="oncall", reason="demo: restore the previous champion")
@@ -249,7 +305,7 @@ def replay(
             loop.deliver_labels(served[carried + day - LABEL_DELAY_DAYS])
         clock.now = day_end
         report = loop.monitor(day_start, day_end)
-        log_day(story, seen, loop, day_start, len(today), report)
+        log_day(story, seen, loop, day_start, today, report)
         for change in loop.evaluate_alarms():
             if change.state == "ALARM" and seen.alarm_report is None:
                 seen.alarm_report = report
@@ -296,18 +352,36 @@ def replay(
 
 
 def log_day(
-    story: Narrative, seen: DemoRecord, loop: LocalLoop, day: datetime, requests: int, report: dict[str, Any]
+    story: Narrative, seen: DemoRecord, loop: LocalLoop, day: datetime, today: pd.DataFrame, report: dict[str, Any]
 ) -> None:
+    requests = len(today)
     if "skipped" in report:
         story.say(f"  {day:%b %d}: {requests:,} requests; monitor skipped: {report['skipped']}")
         return
     drifted = report["summary"]["drifted_feature_count"]
     performance = (report.get("performance") or {}).get("metrics") or {}
-    live = performance.get("pr_auc")
+    live = performance.get(METRIC)
     production, shadow = loop.promotion.production(), loop.promotion.shadow()
     serving = f"{production.label if production else '-'}" + (f" + shadow {shadow.label}" if shadow else "")
-    shown = f", live pr_auc {live:.3f}" if live is not None else ""
+    shown = f", live {METRIC} {live:.3f}" if live is not None else ""
     story.say(f"  {day:%b %d}: {requests:,} requests to {serving}, {drifted} drifted features{shown}")
+    estimated = report.get("estimated_performance") or {}
+    served_by = production.label if production else None
+    scorer = seen.scorer
     seen.daily.append(
-        {"day": day.isoformat(), "requests": requests, "drifted_features": drifted, "pr_auc": live, "serving": serving}
+        {
+            "day": day.isoformat(),
+            "requests": requests,
+            "drifted_features": drifted,
+            METRIC: live,  # the monitor's, over its labelled lookback (labels a day late)
+            "serving": serving,
+            "served_by": served_by,
+            # the day's own labels, known to the generator: the served model and the first champion alone
+            "served": None if scorer is None or served_by is None else scorer.metric(served_by, today, METRIC),
+            "champion_only": None if scorer is None else scorer.metric("v1", today, METRIC),
+            "estimated": (
+                estimated["metrics"][METRIC]["value"] if estimated.get("status") == "ok" else None
+            ),  # from the scores alone, before labels
+            "promoted_before": any(h["action"] == "promote" for h in loop.promotion.history()),
+        }
     )

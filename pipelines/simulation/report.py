@@ -77,10 +77,18 @@ def daily_chart(daily: list[dict[str, Any]], timeline: list[dict[str, Any]], pat
     left.bar(positions, [d["drifted_features"] for d in daily], color="#90caf9")
     left.set_ylabel("drifted features (bars)")
     right = left.twinx()
-    scores = [d["pr_auc"] if d["pr_auc"] is not None else float("nan") for d in daily]
-    right.plot(positions, scores, color="#c62828", marker="o")
-    right.set_ylabel("live pr_auc (line)")
+
+    def line(key: str) -> list[float]:
+        return [d[key] if d.get(key) is not None else float("nan") for d in daily]
+
+    # Each day's own labels: what was served, what the first champion alone would have served, and
+    # the estimate the monitor made from the scores before those labels came.
+    right.plot(positions, line("served"), color="#c62828", marker="o", label="served (the day's labels)")
+    right.plot(positions, line("champion_only"), color="#616161", linestyle="--", label="first champion alone")
+    right.plot(positions, line("estimated"), color="#1565c0", linestyle=":", marker=".", label="estimated, no labels")
+    right.set_ylabel("pr_auc (lines)")
     right.set_ylim(0, 1)
+    right.legend(loc="lower left", fontsize=7)
     for event in timeline:
         day = event["at"][:10]
         if event["kind"] == "alarm" and not event["text"].endswith("-> ALARM"):

@@ -134,3 +134,22 @@ def test_rollback_restores_the_previous_champion_and_the_report_is_written(
         assert section in page
     assert (out / "figures" / "daily.png").stat().st_size > 5000
     assert len(list((out / "figures").glob("pipeline-*.png"))) == len(summary["executions"])
+
+
+def test_each_day_is_scored_as_served_and_as_the_first_champion_alone(demo: tuple[Path, str, dict[str, Any]]) -> None:
+    """The counterfactual: while v1 serves, served and champion-only are the same model on the same
+    day; after the promotion they differ, and summary.json carries their means and the gain."""
+    _, printed, summary = demo
+    daily = summary["daily"]
+    before = [d for d in daily if d["served_by"] == "v1" and not d["promoted_before"]]
+    after = [d for d in daily if d["promoted_before"]]
+    assert before and after
+    assert all(d["served"] == d["champion_only"] for d in before)
+    assert any(d["served"] != d["champion_only"] for d in after)
+    gain = summary["counterfactual"]
+    served = sum(d["served"] for d in after) / len(after)
+    alone = sum(d["champion_only"] for d in after) / len(after)
+    assert gain["days"] == len(after) and gain["gain"] == pytest.approx(served - alone)
+    assert f"the first champion alone {alone:.3f}" in printed
+    # the estimate comes from the scores alone, every day the monitor judged
+    assert all(0 <= d["estimated"] <= 1 for d in daily)
