@@ -130,8 +130,15 @@ def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _predictions(frame: pd.DataFrame) -> pd.DataFrame:
-    if PREDICTION_COLUMN not in frame.columns or INFERENCE_ID_COLUMN not in frame.columns:
+    """Every record's score, with its inference id (labels join by it) and time where the capture
+    has them: a record without an id is kept for the window's estimated performance."""
+    if PREDICTION_COLUMN not in frame.columns:
         return _no_predictions()
+    ids = (
+        frame[INFERENCE_ID_COLUMN].astype(str).where(frame[INFERENCE_ID_COLUMN].notna(), None)
+        if INFERENCE_ID_COLUMN in frame.columns
+        else pd.Series(None, index=frame.index, dtype="object")
+    )
     times = (
         pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True)
         if INFERENCE_TIME_COLUMN in frame.columns
@@ -140,7 +147,7 @@ def _predictions(frame: pd.DataFrame) -> pd.DataFrame:
     # Columns as they are (a tz-aware time column to numpy is an object array, one Timestamp a row).
     return pd.DataFrame(
         {
-            INFERENCE_ID_COLUMN: frame[INFERENCE_ID_COLUMN].astype(str),
+            INFERENCE_ID_COLUMN: ids,
             PREDICTION_COLUMN: frame[PREDICTION_COLUMN],
             INFERENCE_TIME_COLUMN: times,
         }
@@ -267,6 +274,16 @@ def window_stats(entries: Mapping[datetime, HourEntry], hours: Sequence[datetime
 
 
 def unique_predictions(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Predictions of several sources, each inference id once (the first seen)."""
+    """Predictions of several sources for the label join: each inference id once (the first seen);
+    records without an id cannot meet a label and are left out."""
     combined = _concat(frames)
-    return combined.drop_duplicates(INFERENCE_ID_COLUMN, keep="first").reset_index(drop=True)
+    identified = combined[combined[INFERENCE_ID_COLUMN].notna()]
+    return identified.drop_duplicates(INFERENCE_ID_COLUMN, keep="first").reset_index(drop=True)
+
+
+def window_scores(entries: Mapping[datetime, HourEntry], hours: Sequence[datetime]) -> pd.Series:
+    """Every score captured in the window's hours, with or without an id or a time: what the
+    window's performance is estimated from."""
+    frames = [entries[hour].predictions[PREDICTION_COLUMN] for hour in hours if hour in entries]
+    kept = [frame for frame in frames if len(frame)]
+    return pd.concat(kept, ignore_index=True) if kept else pd.Series(dtype="float64")

@@ -55,6 +55,7 @@ from training_containers.hour_profiles import (
     read_entries,
     unique_predictions,
     window_profile,
+    window_scores,
     window_stats,
 )
 
@@ -166,6 +167,7 @@ def run(
         window,
         labels,
         labelled_window=predictions,
+        window_scores=window_scores(entries, hours).to_numpy(dtype="float64"),
         window_start=hours[0].isoformat() if hours else window_start,
         window_end=end.isoformat() if end else window_end,
     )

@@ -62,7 +62,7 @@ class Lab:
         self._reports: dict[tuple[str, int, str, Labelled | None], dict[str, Any]] = {}
         self._champion_measures: dict[tuple[str, str], dict[str, Any]] = {}
         self._metrics: dict[tuple[str, int], dict[str, float | None]] = {}
-        self._evidence: dict[tuple[str, int, int], VariantEvidence] = {}
+        self._evidence: dict[tuple[str, int, int, int], VariantEvidence] = {}
         self.trainings = 0
 
     # ------------------------------------------------------------------ data
@@ -147,13 +147,15 @@ class Lab:
             self._metrics[key] = measure_metrics(problem_type, labels, predicted, decision_threshold=threshold)
         return self._metrics[key]
 
-    def evidence(self, model_id: str, first: int, last: int) -> VariantEvidence:
+    def evidence(self, model_id: str, first: int, last: int, labelled_through: int | None = None) -> VariantEvidence:
         """The promotion stage's live evidence of a model over windows first..last: its
-        captured predictions joined with the ground truth by inference id."""
-        key = (model_id, first, last)
+        captured predictions joined with the ground truth by inference id, whose labels have come
+        for windows up to `labelled_through` only (default: all of them)."""
+        through = last if labelled_through is None else labelled_through
+        key = (model_id, first, last, through)
         if key not in self._evidence:
             seen = self.windows[first : last + 1]
-            truth = np.concatenate([self.truth(w) for w in seen])
+            truth = np.concatenate([self.truth(w) if w.index <= through else self._unknown(w) for w in seen])
             ids = np.arange(truth.size)
             known = pd.notna(truth)
             problem_type = self.config.model.problem_type
@@ -166,6 +168,13 @@ class Lab:
                 captured, labels, threshold, SIMULATED_LATENCY_P99_MS, SIMULATED_ERROR_RATE, problem_type
             )
         return self._evidence[key]
+
+    def _unknown(self, window: Window) -> np.ndarray:
+        """Labels not come yet: as `truth` gives an unknown label."""
+        rows = window.stop_row - window.start_row
+        if self.config.model.problem_type == "multiclass_classification":
+            return np.full(rows, None, dtype=object)
+        return np.full(rows, np.nan)
 
     def monitor(
         self, model_id: str, window: Window, config: ModelConfig, labelled: Labelled | None = None

@@ -54,6 +54,8 @@ def run_backtest(
 def _run(history: History, settings: BacktestSettings, progress: Callable[[str], None] | None) -> dict[str, Any]:
     if settings.warmup is not None and settings.warmup < 1:
         raise BacktestInputError(f"--warmup must be at least 1 window, got {settings.warmup}")
+    if settings.label_delay < 0:
+        raise BacktestInputError(f"--label-delay must be 0 or more windows, got {settings.label_delay}")
     if settings.calendar_every is not None and settings.calendar_every < 1:
         raise BacktestInputError(f"--calendar-every must be at least 1 window, got {settings.calendar_every}")
     started = time.monotonic()
@@ -71,8 +73,6 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         document = summarize(run, metric, slo.threshold if slo and slo.metric == metric else None, drift_points)
         return document | {"timeline": [r.to_json() for r in run.records]}
 
-    if settings.label_delay < 0:
-        raise BacktestInputError(f"--label-delay must be 0 or more windows, got {settings.label_delay}")
     delay = settings.label_delay
     trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress, label_delay=delay)
     every = settings.calendar_every or matched_calendar(replayed, sum(r.retrain for r in trigger.records))
@@ -88,7 +88,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             summaries[name] = summary(run)
     if settings.calendar_every is None:
         summaries["calendar"]["every_chosen_to_match"] = "trigger"
-    comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress)}
+    comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress, delay)}
     document: dict[str, Any] = {
         "backtest_version": BACKTEST_VERSION,
         "model": config.model.name,
@@ -113,7 +113,15 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     }
     if settings.sweep:
         budget = int(summaries["every_window"]["retrains"] * TARGET_RETRAIN_RATIO)
-        document["sweep"] = run_sweep(lab, metric, drift_points, retrain_budget=budget, progress=progress)
+        document["sweep"] = run_sweep(
+            lab,
+            metric,
+            drift_points,
+            retrain_budget=budget,
+            progress=progress,
+            label_delay=delay,
+            rearm=settings.rearm,
+        )
     document["runtime"] = {"seconds": round(time.monotonic() - started, 1), "trainings": lab.trainings}
     return document
 
@@ -187,11 +195,16 @@ def _phases(
     summary: Callable[[PolicyRun], dict[str, Any]],
     summaries: dict[str, dict[str, Any]],
     progress: Callable[[str], None] | None,
+    label_delay: int = 0,
 ) -> dict[str, Any]:
     """The calendar at each of its `every` phases: which weeks a schedule happens to hit is luck,
     so the trigger policy is also compared with the calendar's average over its phases."""
     calendars = [summaries["calendar"]] + [
-        summary(replay(lab, Calendar(every, name=f"calendar+{phase}", phase=phase), progress=progress))
+        summary(
+            replay(
+                lab, Calendar(every, name=f"calendar+{phase}", phase=phase), progress=progress, label_delay=label_delay
+            )
+        )
         for phase in range(1, every)
     ]
     means = [c["mean_metric"] for c in calendars if c["mean_metric"] is not None]

@@ -107,10 +107,11 @@ def replay(
             progress(f"{policy.name}: window {position + 1}/{len(replayed)}")
         labelled = None
         if label_delay:
+            # As deployed: the hour store keeps predictions per champion baseline, so labels of
+            # what a previous champion served no longer meet the current champion's lookback.
             earlier = position - label_delay
-            labelled = (
-                Labelled(records[earlier].production, replayed[earlier].index) if earlier >= 0 else Labelled.none()
-            )
+            served = earlier >= 0 and records[earlier].production == production
+            labelled = Labelled(production, replayed[earlier].index) if served else Labelled.none()
         report = lab.monitor(production, window, monitor_config or config, labelled) if policy.needs_monitor else None
         record = WindowRecord(
             window=window.index,
@@ -121,7 +122,7 @@ def replay(
             drifted_features=None if report is None else tuple(report["summary"]["drifted_features"]),
         )
         if shadow is not None and shadow.first_window <= window.index:
-            verdict = shadow_verdict(lab, shadow, production, window)
+            verdict = shadow_verdict(lab, shadow, production, window, label_delay)
             record = _with(record, shadow=verdict.verdict, detail=verdict.reason)
             if verdict.verdict == "promote":
                 production = shadow.model_id
@@ -147,13 +148,14 @@ def replay(
     return PolicyRun(policy.name, tuple(records), policy.facts())
 
 
-def shadow_verdict(lab: Lab, shadow: _Shadow, production: str, window: Window) -> ShadowDecision:
+def shadow_verdict(lab: Lab, shadow: _Shadow, production: str, window: Window, label_delay: int = 0) -> ShadowDecision:
     """The promotion stage's verdict on everything the shadow saw so far (both variants answered
-    the same requests: the windows since it started)."""
+    the same requests: the windows since it started), with the labels that have come by now."""
+    through = window.index - label_delay
     return decide(
         ShadowEvidence(
-            shadow=lab.evidence(shadow.model_id, shadow.first_window, window.index),
-            production=lab.evidence(production, shadow.first_window, window.index),
+            shadow=lab.evidence(shadow.model_id, shadow.first_window, window.index, through),
+            production=lab.evidence(production, shadow.first_window, window.index, through),
             offline=lab.model(shadow.model_id).offline_metrics,
             started_at=shadow.started_at,
             now=window.end,

@@ -158,9 +158,11 @@ def run_sweep(
     *,
     retrain_budget: int | None = None,
     progress: Callable[[str], None] | None = None,
+    label_delay: int = 0,
+    rearm: bool = True,
 ) -> dict[str, Any]:
-    """Replay the trigger policy at every grid point. `retrain_budget` picks the recommended
-    point: the best mean metric with at most that many runs."""
+    """Replay the trigger policy at every grid point, with the backtest's label delay and re-arming.
+    `retrain_budget` picks the recommended point: the best mean metric with at most that many runs."""
     base = lab.config
     points = grid(base)
     results = []
@@ -168,7 +170,9 @@ def run_sweep(
         variant = configured(base, point.overrides)
         if progress is not None:
             progress(f"sweep {number}/{len(points)}: {point.name}")
-        run = replay(lab, GatedTrigger(variant, name=point.name), monitor_config=variant)
+        run = replay(
+            lab, GatedTrigger(variant, name=point.name, rearm=rearm), monitor_config=variant, label_delay=label_delay
+        )
         slo = variant.drift.performance_slo
         summary = summarize(run, metric, slo.threshold if slo and slo.metric == metric else None, drift_points)
         results.append(

@@ -52,12 +52,14 @@ def run_monitor(
     window_start: str | None = None,
     window_end: str | None = None,
     workers: int | None = None,
+    window_scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Drift of a captured window against the baseline profile. `window` holds the feature
     columns, `prediction` (positive-class score) and `inference_id`; `labels` holds
     `inference_id` and `label` (ground truth, possibly for older windows too). Labels arrive
     late, so performance and label drift may be judged on a longer `labelled_window` of captured
-    predictions (by default the drift window itself)."""
+    predictions (by default the drift window itself). `window_scores`: every score of the window,
+    for its estimated performance, where `window` holds summaries (a `WindowProfile`)."""
     reference = BaselineReference.from_profile(profile)
     if labels is not None:
         if labelled_window is not None:
@@ -79,6 +81,7 @@ def run_monitor(
         window_end=window_end,
         workers=workers,
         calibration=profile.get("calibration"),
+        window_scores=window_scores,
     )
 
 
@@ -187,6 +190,7 @@ def drift_report(
     window_end: str | None = None,
     workers: int | None = None,
     calibration: Mapping[str, Any] | None = None,
+    window_scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     results, problems = compare_features(reference, window, features, drift, workers=workers)
     if labelled_window is None and isinstance(window, WindowProfile):
@@ -228,7 +232,7 @@ def drift_report(
     first, last = _time_range(window)
     estimated: dict[str, Any] = (
         _estimated(
-            _window_scores(window, judged, window_start or first, window_end),
+            window_scores if window_scores is not None else _window_scores(window),
             judged[scored],
             positive[scored],
             calibration,
@@ -275,20 +279,12 @@ def drift_report(
     return finite
 
 
-def _window_scores(
-    window: pd.DataFrame | WindowProfile, judged: pd.DataFrame, start: str | None, end: str | None
-) -> np.ndarray:
-    """The drift window's positive-class scores: its own, or, for a window of stored hour profiles,
-    those of the lookback's predictions inside the window's time range."""
-    frame = window if isinstance(window, pd.DataFrame) else judged
-    if PREDICTION_COLUMN not in frame.columns:
+def _window_scores(window: pd.DataFrame | WindowProfile) -> np.ndarray:
+    """The drift window's own positive-class scores; a window of summaries is given them
+    (`window_scores`: the monitor job keeps every hour's scores)."""
+    if not isinstance(window, pd.DataFrame) or PREDICTION_COLUMN not in window.columns:
         return np.zeros(0)
-    if isinstance(window, WindowProfile) and INFERENCE_TIME_COLUMN in frame.columns and start and end:
-        times = pd.to_datetime(frame[INFERENCE_TIME_COLUMN], utc=True, errors="coerce")
-        frame = frame[(times >= pd.Timestamp(start)) & (times < pd.Timestamp(end))]
-    elif isinstance(window, WindowProfile):
-        return np.zeros(0)
-    return pd.to_numeric(frame[PREDICTION_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
+    return pd.to_numeric(window[PREDICTION_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _estimated(

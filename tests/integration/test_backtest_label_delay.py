@@ -59,6 +59,15 @@ def test_the_realized_slo_reacts_the_label_delay_later_and_the_estimate_does_not
     assert first_retrain(late, slo) >= drift_window + DELAY
 
 
+def test_a_shadow_is_judged_on_the_labels_that_have_come(runs: dict[int, dict[str, Any]]) -> None:
+    """The shadow starts the window after its run; its first labels come DELAY windows later, so
+    it cannot be promoted before then (at once, it is promoted on its first window)."""
+    estimated = "trigger:estimated_performance"
+    for delay, document in runs.items():
+        shadow_starts = first_retrain(document, estimated) + 1
+        assert document["policies"][estimated]["promotion_windows"][0] == shadow_starts + delay
+
+
 def test_each_signal_has_its_row_with_its_cost_and_accuracy(runs: dict[int, dict[str, Any]]) -> None:
     late = runs[DELAY]
     assert {"trigger:drifted_features", "trigger:performance_slo", "trigger:estimated_performance"} <= set(

@@ -94,24 +94,21 @@ def test_the_report_estimates_the_window_and_sets_the_estimate_beside_the_labels
     assert len(datum) == 2  # and the realized one, under the model's dimension alone
 
 
-def test_a_window_of_stored_hours_is_estimated_from_its_own_predictions(estimating: ModelConfig, profile: dict) -> None:
-    """The sharded monitor judges hour profiles: the estimate reads the lookback's predictions
-    inside the window's hour only."""
-    earlier, hour = scored(3000, seed=3), scored(1000, seed=4)
-    earlier = earlier.assign(inference_time=earlier["inference_time"] - pd.Timedelta(hours=1))
-    predictions = pd.concat([earlier, hour])[["prediction", "inference_id", "inference_time"]]
+def test_a_window_of_stored_hours_is_estimated_from_the_scores_it_is_given(
+    estimating: ModelConfig, profile: dict
+) -> None:
+    """The sharded monitor judges hour profiles: summaries, whose scores the job passes beside them
+    (every record of the window's hours, not the label lookback's)."""
+    hour = scored(1000, seed=4)
     reference = BaselineReference.from_profile(profile)
     window = WindowProfile.of(reference, hour.drop(columns="is_fraud"), estimating.model.features, "b")
-    report = run_monitor(
-        estimating,
-        profile,
-        window,
-        pd.DataFrame({"inference_id": [], "label": []}),
-        labelled_window=predictions,
-        window_start="2026-06-01T00:00:00+00:00",
-        window_end="2026-06-01T01:00:00+00:00",
+    lookback = scored(3000, seed=3)[["prediction", "inference_id", "inference_time"]]
+    report = run_monitor(estimating, profile, window, labelled_window=lookback)
+    assert report["estimated_performance"]["status"] == "insufficient_predictions"  # no scores given
+    given = run_monitor(
+        estimating, profile, window, labelled_window=lookback, window_scores=hour["prediction"].to_numpy()
     )
-    assert report["estimated_performance"]["predictions"] == 1000
+    assert given["estimated_performance"]["predictions"] == 1000
 
 
 def test_a_window_with_too_few_predictions_publishes_no_estimate(estimating: ModelConfig, profile: dict) -> None:
