@@ -885,7 +885,7 @@ class DriftSection(_Strict):
     estimate it (pipelines/drift/estimation.py), and its floor or ceiling; without it there is none."""
     min_predictions_for_estimate: Annotated[Int, Field(ge=1)] = 500
     """Fewer predictions in the window give no estimate."""
-    max_ood_share: Annotated[Float, Field(gt=0, le=1)] | None = None
+    max_ood_share: Annotated[Float, Field(gt=0, lt=1)] | None = None
     """The out-of-distribution alarm: breaches when a feature has more than this share of a window's values outside
     the training range or in categories training never saw (e.g. 0.15); without it there is none."""
     schedule: str = "rate(1 hour)"
@@ -1056,6 +1056,21 @@ SIGNAL_NEEDS = {
 DELIBERATE_SIGNALS = ("estimated_performance", "ood_share")
 
 
+def _alarm_name(value: str) -> str:
+    """PutMetricAlarm.AlarmName: 1-255 characters, no control characters (CloudWatch API
+    reference); and no * or ?, which the trigger's IAM grant on the alarm's ARN would read as
+    wildcards."""
+    if not value.strip() or len(value) > 255:
+        raise ValueError(f"{value!r} is not a CloudWatch alarm name (1-255 characters, not blank)")
+    if re.search(r"[\x00-\x1f\x7f*?]", value):
+        raise ValueError(f"{value!r}: an alarm name here has no control characters, * or ?")
+    return value
+
+
+# EventBridge: an event pattern is at most 4,096 characters; the trigger's lists every alarm's ARN.
+MAX_EXTERNAL_ALARM_CHARACTERS = 2_500
+
+
 class TriggerSection(_Strict):
     """What starts a retrain, and how often. `retrain_on` names the alarms whose ALARM starts one:
     `drifted_features` (at least `drift.min_drifted_features` features drifted) and
@@ -1077,7 +1092,7 @@ class TriggerSection(_Strict):
 
     retrain_on: tuple[RetrainSignal, ...] = ("drifted_features", "performance_slo")
     """Which alarms start a retrain. A config in which nothing could start one is refused."""
-    external_alarms: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = ()
+    external_alarms: tuple[Annotated[str, AfterValidator(_alarm_name)], ...] = ()
     """Names of CloudWatch alarms of this account and region, not made by this project, whose ALARM starts a retrain
     (deduplicated, coalesced and audited as this project's own; their state reason and newest value go to the
     pipeline as parameters)."""
@@ -1091,6 +1106,20 @@ class TriggerSection(_Strict):
     """M of the M-of-N rule."""
     max_staleness_days: Annotated[Int, Field(ge=1, le=MAX_DAYS)] | None = None
     """Without drift, a model older than this is retrained (a safety net, off by default)."""
+
+    @model_validator(mode="after")
+    def _external_alarms_fit(self) -> TriggerSection:
+        names = self.external_alarms
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise FieldError(("external_alarms",), f"named more than once: {repeated}")
+        if sum(len(n) + 60 for n in names) > MAX_EXTERNAL_ALARM_CHARACTERS:
+            raise FieldError(
+                ("external_alarms",),
+                f"{len(names)} alarms: their ARNs would not fit the retrain trigger's event pattern (EventBridge "
+                "allows 4,096 characters); alarm on them with one composite alarm and name that",
+            )
+        return self
 
     @model_validator(mode="after")
     def _m_of_n(self) -> TriggerSection:
@@ -1454,6 +1483,18 @@ class ModelConfig(_Strict):
             for s in self.trigger.retrain_on
             if s not in SIGNAL_NEEDS or getattr(self.drift, SIGNAL_NEEDS[s]) is not None
         )
+
+    @model_validator(mode="after")
+    def _external_alarms_are_not_ours(self) -> ModelConfig:
+        from pipelines.monitoring.alarms import alarm_specs
+
+        ours = {spec.name for spec in alarm_specs(self)} & set(self.trigger.external_alarms)
+        if ours:
+            raise FieldError(
+                ("trigger", "external_alarms"),
+                f"{sorted(ours)} are this project's own alarms: name them in trigger.retrain_on instead",
+            )
+        return self
 
     @model_validator(mode="after")
     def _deliberate_signals_have_what_they_need(self) -> ModelConfig:

@@ -11,17 +11,22 @@ measure has an expected value:
 - ranked by score, the expected true and false positives at each distinct score give the expected
   ROC curve (ROC-AUC, the trapezoid under it) and average precision (PR-AUC, sklearn's step sum).
 With 0/1 labels in place of probabilities the same sums are the realized metrics, equal to
-scikit-learn's (tests/unit/test_estimation.py), and NannyML's CBPE gives the same estimates on the
-same windows (bench/estimated_performance.py).
+scikit-learn's (tests/unit/test_estimation.py). These sums of expected counts are NannyML CBPE's
+estimates (for ROC-AUC, the same to 1e-4 where NannyML calibrates and scores are not tied:
+bench/estimated_performance.py); NannyML keeps scores it judges calibrated as they are, and does
+not group tied scores in average precision, where this follows scikit-learn.
 
-The bounds are the metric's spread if the calibrated probabilities are right: labels drawn as
-Bernoulli(probability) a few hundred times, the central interval of the realized metric. They
-carry the window's sampling error; a model whose calibration no longer holds (concept drift) is
-what the realized performance, once labels come, exposes.
+The reported value is the metric's expectation, and the bounds its spread, if the calibrated
+probabilities are right. Both come from labels drawn as Bernoulli(probability) 200 times: the
+value is the draws' mean, the bounds their central 95 %. The draws' mean is used because a ratio
+of expected counts sits below the expected average precision on small or imbalanced windows. The
+bounds carry the window's sampling error, not the calibration's own (fitted on a finite test
+split). A model whose calibration no longer holds (concept drift) is what the realized
+performance, once labels come, exposes.
 
-Bad input is a finding with its reason, never an estimate: no two classes or a constant score to
-calibrate on, scores outside [0, 1], a window with fewer than `drift.min_predictions_for_estimate`
-predictions.
+Bad input is a finding with its reason, never an estimate: fewer than 100 test rows or 30 of
+either class, or a constant score, to calibrate on; scores outside [0, 1]; a window with fewer
+than `drift.min_predictions_for_estimate` predictions.
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from pipelines.config import PerformanceSlo
 
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 MIN_CALIBRATION_ROWS = 100
+MIN_CALIBRATION_CLASS_ROWS = 30  # of each class: fewer, and isotonic steps are too coarse to estimate with
 CONFIDENCE = 0.95
 DRAWS = 200
-_CHUNK = 25  # draws at a time: 25 x 1M rows of float64 is 200 MB
+MAX_DRAWN_ROWS = 100_000  # label draws use at most this many of a window's predictions
+ELEMENT_BUDGET = 2_500_000  # draws x rows at a time: 20 MB a float64 array
 
 
 class Uncalibratable(ValueError):
@@ -101,6 +108,12 @@ def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
         raise Uncalibratable(f"{values.size} labelled scores; calibration needs at least {MIN_CALIBRATION_ROWS}")
     if np.unique(labels).size < 2:
         raise Uncalibratable(f"every label is {labels[0]}: calibration needs both classes")
+    fewest = int(min((labels == 1).sum(), (labels == 0).sum()))
+    if fewest < MIN_CALIBRATION_CLASS_ROWS:
+        raise Uncalibratable(
+            f"{fewest} labelled scores of the rarer class; calibration needs at least {MIN_CALIBRATION_CLASS_ROWS} "
+            "of each (a larger test split, or a longer data window)"
+        )
     if np.unique(values).size < 2:
         raise Uncalibratable(f"every score is {values[0]:g}: a constant model ranks nothing")
     fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(values, labels)
@@ -208,11 +221,12 @@ def estimate(
     except Uncalibratable as reason:
         return found | {"status": "invalid_scores", "reason": str(reason)}
     probabilities = calibration(values)
-    ranking = Ranking.of(values, decision_threshold)
-    expected = metrics_of(ranking, probabilities)
-    none: dict[str, float | None] = dict.fromkeys(ESTIMATED_METRICS)
-    low, high = _bounds(ranking, probabilities, draws, seed) if draws else (none, none)
-    measured = {name: {"value": expected[name], "lower": low[name], "upper": high[name]} for name in ESTIMATED_METRICS}
+    expected = metrics_of(Ranking.of(values, decision_threshold), probabilities)
+    if draws:
+        value, low, high = _drawn(values, probabilities, decision_threshold, expected, draws, seed)
+    else:
+        value, low, high = expected, dict.fromkeys(ESTIMATED_METRICS), dict.fromkeys(ESTIMATED_METRICS)
+    measured = {name: {"value": value[name], "lower": low[name], "upper": high[name]} for name in ESTIMATED_METRICS}
     result = found | {
         "status": "ok",
         "metrics": measured,
@@ -221,7 +235,7 @@ def estimate(
         "slo": None,
     }
     if slo is not None:
-        observed = expected[slo.metric]
+        observed = value[slo.metric]
         met = (
             None
             if observed is None
@@ -231,25 +245,49 @@ def estimate(
     return result
 
 
-def _bounds(
-    ranking: Ranking, probabilities: npt.NDArray[np.float64], draws: int, seed: int
-) -> tuple[dict[str, float | None], dict[str, float | None]]:
+def _drawn(
+    scores: npt.NDArray[np.float64],
+    probabilities: npt.NDArray[np.float64],
+    decision_threshold: float,
+    expected: Mapping[str, float | None],
+    draws: int,
+    seed: int,
+) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, float | None]]:
+    """Each metric's value and bounds from `draws` label draws: the value is the draws' mean (the
+    metric's expectation: a ratio of expected counts, as `expected` is, sits below it for average
+    precision on small or imbalanced windows), the bounds their central interval. Beyond
+    `MAX_DRAWN_ROWS` predictions the draws use a random subset of that many, whose spread is
+    narrowed by sqrt(subset / window) around `expected` (sampling error shrinks as 1/sqrt(n); at
+    that size the ratio's bias is negligible), so a window of millions costs what one of 100,000 does."""
     rng = np.random.default_rng(seed)
+    scale = 1.0
+    if scores.size > MAX_DRAWN_ROWS:
+        kept = rng.choice(scores.size, MAX_DRAWN_ROWS, replace=False)
+        scale = float(np.sqrt(MAX_DRAWN_ROWS / scores.size))
+        scores, probabilities = scores[kept], probabilities[kept]
+    ranking = Ranking.of(scores, decision_threshold)
+    chunk = max(1, ELEMENT_BUDGET // scores.size)
     collected: dict[str, list[npt.NDArray[np.float64]]] = {name: [] for name in ESTIMATED_METRICS}
-    for start in range(0, draws, _CHUNK):
-        labels = (rng.random((min(_CHUNK, draws - start), probabilities.size)) < probabilities).astype(np.float64)
-        for name, value in metrics_of(ranking, labels).items():
-            collected[name].append(np.asarray(value))
+    for start in range(0, draws, chunk):
+        labels = (rng.random((min(chunk, draws - start), scores.size)) < probabilities).astype(np.float64)
+        for name, drawn in metrics_of(ranking, labels).items():
+            collected[name].append(np.asarray(drawn))
     tail = (1 - CONFIDENCE) / 2 * 100
+    value: dict[str, float | None] = {}
     low: dict[str, float | None] = {}
     high: dict[str, float | None] = {}
     for name, parts in collected.items():
         spread = np.concatenate(parts)
         spread = spread[~np.isnan(spread)]
-        low[name] = float(np.percentile(spread, tail)) if spread.size else None
-        high[name] = float(np.percentile(spread, 100 - tail)) if spread.size else None
-    return low, high
-
-
-def estimable(problem_type: str) -> bool:
-    return problem_type == "binary_classification"
+        centre = expected[name]
+        if not spread.size or centre is None:
+            value[name] = low[name] = high[name] = None
+            continue
+        if scale == 1.0:
+            value[name] = float(spread.mean())
+            low[name], high[name] = (float(v) for v in np.percentile(spread, [tail, 100 - tail]))
+        else:
+            value[name] = centre
+            deviation = np.percentile(spread - spread.mean(), [tail, 100 - tail]) * scale
+            low[name], high[name] = float(centre + deviation[0]), float(centre + deviation[1])
+    return value, low, high

@@ -25,7 +25,7 @@ from pipelines.drift.engine import (
     compare_sketch,
     feature_types_from,
 )
-from pipelines.drift.estimation import estimate
+from pipelines.drift.estimation import calibration_profile, estimate
 from pipelines.drift.files import PREDICTION, DriftInputError
 from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
@@ -134,7 +134,18 @@ def compare_frames(
         positive_class=positive_class,
         decision_threshold=config.gates.decision_threshold if config else 0.5,
         workers=workers,
+        calibration=_reference_calibration(reference_frame, label, positive_class),
     )
+
+
+def _reference_calibration(frame: pd.DataFrame, label: str | None, positive_class: int | str) -> dict[str, Any]:
+    """The reference's scores calibrated by its labels, as Evaluate calibrates a champion's: the
+    current frame's performance is then estimated as the monitor estimates a window's."""
+    if label is None or label not in frame.columns or PREDICTION_COLUMN not in frame.columns:
+        return {"status": "uncalibratable", "reason": "the reference holds no labelled scores to calibrate"}
+    labelled = frame[frame[label].notna() & frame[PREDICTION_COLUMN].notna()]
+    truth = _is_positive(labelled[label], positive_class).to_numpy().astype(np.int64)
+    return calibration_profile(labelled[PREDICTION_COLUMN].to_numpy(dtype=np.float64), truth)
 
 
 def _prediction_drift(reference: BaselineReference, predicted: pd.Series, drift: DriftSection) -> dict[str, Any]:

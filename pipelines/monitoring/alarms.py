@@ -267,7 +267,7 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
             AlarmSpec(
                 name=_signal_alarm_name(config, "ood_share"),
                 description=(
-                    f"{model}: a feature has more than {drift.max_ood_share:.0%} of a window's values outside the "
+                    f"{model}: a feature has more than {drift.max_ood_share:g} of a window's values outside the "
                     f"training range or in unseen categories {m_of_n}"
                 ),
                 metric_name=FEATURE_METRICS["ood_share"],

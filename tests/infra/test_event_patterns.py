@@ -48,7 +48,7 @@ def test_every_signal_and_a_named_external_alarm_start_a_retrain(full_template: 
     pattern = _pattern(full_template, "TriggerAlarmRule")
     assert pattern.matches_event(alarm_state_change(alarm))
     assert not pattern.matches_event(alarm_state_change(alarm, state="OK"))
-    assert not pattern.matches_event(alarm_state_change("fraud-detector-full-watch-label-drift"))
+    assert not pattern.matches_event(alarm_state_change("fraud-detector-full-drift-amount-psi"))  # one feature's
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,16 @@ def test_an_estimate_is_refused_for_a_regression(config: ModelConfig) -> None:
     regression = load_config(Path(__file__).resolve().parents[2] / "configs" / "tabular-regression.yaml")
     with pytest.raises(ConfigError, match="performance is estimated for binary classifiers only"):
         configured(regression, {"drift.estimated_slo": {"metric": "r2", "min": 0.5}})
+
+
+def test_the_drift_command_calibrates_on_the_reference_and_estimates_the_current_frame(
+    estimating: ModelConfig,
+) -> None:
+    from pipelines.drift import compare_frames
+
+    reference, current = scored(20_000, seed=1), scored(3000, seed=2)
+    report = compare_frames(reference, current.drop(columns="is_fraud"), estimating)
+    found = report["estimated_performance"]
+    assert found["status"] == "ok" and found["predictions"] == 3000
+    unlabelled = compare_frames(reference.drop(columns="is_fraud"), current, estimating)
+    assert unlabelled["estimated_performance"]["reason"] == "the reference holds no labelled scores to calibrate"

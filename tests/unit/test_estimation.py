@@ -117,3 +117,41 @@ def test_no_estimate_without_what_it_needs() -> None:
     assert uncalibrated["status"] == "uncalibrated" and uncalibrated["metrics"] is None
     stored = {"status": "uncalibratable", "reason": "every label is 0: calibration needs both classes"}
     assert estimate(scores, stored, decision_threshold=0.5, min_predictions=500)["reason"] == stored["reason"]
+
+
+def test_the_value_is_the_metrics_expectation_not_a_ratio_of_expected_counts() -> None:
+    """On a small window with few positives, average precision's expectation over label sets drawn
+    from the probabilities is well above the AP of expected counts (NannyML's estimate); the
+    reported value is the expectation."""
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.beta(1, 30, 500), 4)
+    probabilities = np.clip(scores * 1.2, 0, 1)
+    calibration = Calibration(
+        tuple(np.linspace(0, 1, 101)), tuple(np.clip(np.linspace(0, 1.2, 101), 0, 1)), 10_000, 0.02
+    )
+    found = estimate(scores, calibration, decision_threshold=0.5, min_predictions=100, draws=400)["metrics"]["pr_auc"]
+    ratio = metrics_of(Ranking.of(scores, 0.5), probabilities)["pr_auc"]
+    realized = [
+        binary((rng.random(scores.size) < probabilities).astype(int), scores, 0.5)["pr_auc"] for _ in range(400)
+    ]
+    mean = float(np.mean([r for r in realized if r is not None]))
+    assert abs(found["value"] - mean) < 0.01 < mean - ratio
+
+
+def test_a_large_window_is_drawn_on_a_subset_and_its_bounds_narrow_with_its_size() -> None:
+    scores, truth = stream(20_000, seed=12)
+    calibration = calibrate(scores, truth)
+    big, _ = stream(400_000, seed=13)
+    found = estimate(big, calibration, decision_threshold=0.5, min_predictions=500)["metrics"]["roc_auc"]
+    expected = metrics_of(Ranking.of(big, 0.5), calibration(big))["roc_auc"]
+    subset = estimate(big[:100_000], calibration, decision_threshold=0.5, min_predictions=500)["metrics"]["roc_auc"]
+    assert found["value"] == expected and found["lower"] < expected < found["upper"]
+    width, subset_width = found["upper"] - found["lower"], subset["upper"] - subset["lower"]
+    assert width == pytest.approx(subset_width / 2, rel=0.25)  # sqrt(100k / 400k)
+
+
+def test_a_rare_class_with_too_few_rows_is_not_calibrated() -> None:
+    scores = np.linspace(0, 1, 1000)
+    truth = np.r_[np.zeros(980), np.ones(20)]
+    with pytest.raises(Uncalibratable, match="20 labelled scores of the rarer class; calibration needs at least 30"):
+        calibrate(scores, truth)

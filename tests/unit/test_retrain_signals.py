@@ -72,5 +72,18 @@ def test_external_alarms_start_a_retrain_and_count_as_something_that_can(config:
     team = configured(config, {**nothing, "trigger.external_alarms": ["checkout-conversion-drop"]})
     assert team.trigger.external_alarms == ("checkout-conversion-drop",)
     assert "checkout-conversion-drop" not in retraining_alarm_names(team)  # the team's: never re-armed by us
-    with pytest.raises(ConfigError, match=r"trigger\.external_alarms"):
-        configured(config, {"trigger.external_alarms": ["x" * 256]})
+    refused = {
+        "x" * 256: "not a CloudWatch alarm name",
+        " ": "not a CloudWatch alarm name",
+        "a\nb": "no control characters",
+        "checkout-*": "no control characters, \\* or \\?",
+    }
+    for name, reason in refused.items():
+        with pytest.raises(ConfigError, match=reason):
+            configured(config, {"trigger.external_alarms": [name]})
+    with pytest.raises(ConfigError, match="named more than once"):
+        configured(config, {"trigger.external_alarms": ["a", "a"]})
+    with pytest.raises(ConfigError, match="are this project's own alarms"):
+        configured(config, {"trigger.external_alarms": ["fraud-detector-retrain-drifted-features"]})
+    with pytest.raises(ConfigError, match="would not fit the retrain trigger's event pattern"):
+        configured(config, {"trigger.external_alarms": [f"team-alarm-{i:03d}-" + "x" * 100 for i in range(20)]})
