@@ -98,6 +98,14 @@ def monitor_job_completed_pattern(model: str) -> events.EventPattern:
     )
 
 
+# The retrain signals besides drifted features and the realized SLO, each a graph of its metric.
+SIGNAL_KINDS = {
+    "estimated_performance": "Estimated performance (scores, before labels) vs realized",
+    "label_drift": "Label drift (Cohen's h of the positive rate)",
+    "ood_share": "Largest share of a feature's values outside training",
+}
+
+
 class DriftMonitoring(Construct):
     """Attributes: `alarms` (name -> Alarm), `retraining_alarms` (names), `schedule`, `launcher`,
     `failures` (the queue of failed runs), `job_failed_rule`, `dashboard`."""
@@ -400,12 +408,33 @@ class DriftMonitoring(Construct):
             ],
             width=12,
         )
+        signals = [s for s in specs if s.kind in SIGNAL_KINDS]
         alarms = cloudwatch.AlarmStatusWidget(
-            title="Retraining alarms", alarms=[self.alarms[name] for name in self.retraining_alarms], width=24
+            title="Retrain signals (retrain- starts a run, watch- only shows)",
+            alarms=[self.alarms[s.name] for s in specs if s.kind not in ("feature_drift",)],
+            width=24,
         )
+        signal_widgets = [
+            cloudwatch.GraphWidget(
+                title=SIGNAL_KINDS[s.kind],
+                left=[
+                    metric(
+                        s.metric_name, s.dimensions_map, "estimated" if s.kind == "estimated_performance" else s.kind
+                    ),
+                    *(
+                        [metric(s.metric_name, model_dimensions(model), "realized, labelled windows")]
+                        if s.kind == "estimated_performance"
+                        else []
+                    ),
+                ],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=s.threshold, label=s.name)],
+                width=8,
+            )
+            for s in signals
+        ]
         return cloudwatch.Dashboard(
             self,
             "Dashboard",
             dashboard_name=naming.dashboard(model),
-            widgets=[[alarms], [drifted, performance], [runs], drift_widgets],
+            widgets=[[alarms], [drifted, performance], signal_widgets, [runs], drift_widgets],
         )

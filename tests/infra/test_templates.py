@@ -300,6 +300,28 @@ def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, A
     assert graphed and graphed <= published | {DRIFTED_FEATURE_COUNT}
 
 
+def test_the_dashboard_graphs_every_retrain_signal_beside_its_threshold(full_template: dict[str, Any]) -> None:
+    """The variant config turns on every signal: each has a graph of what its alarm watches (the
+    estimate with the realized metric beside it) and its alarm in the status widget."""
+    (dashboard,) = resources(full_template, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    if not isinstance(body, str):
+        separator, parts = body["Fn::Join"]
+        body = separator.join(p if isinstance(p, str) else "TOKEN" for p in parts)
+    widgets = {w["properties"].get("title"): w["properties"] for w in json.loads(body)["widgets"]}
+    estimated = widgets["Estimated performance (scores, before labels) vs realized"]
+    estimate, realized = (m for m in estimated["metrics"] if m)
+    assert estimate[1:6] == ["ROCAUC", "Model", "fraud-detector-full", "Signal", "estimated"]
+    assert realized[1:4] == ["ROCAUC", "Model", "fraud-detector-full"] and "Signal" not in realized
+    assert estimated["annotations"]["horizontal"][0]["value"] == 0.85
+    assert (
+        widgets["Largest share of a feature's values outside training"]["annotations"]["horizontal"][0]["value"] == 0.15
+    )
+    assert "Label drift (Cohen's h of the positive rate)" in widgets
+    status = widgets["Retrain signals (retrain- starts a run, watch- only shows)"]
+    assert len(status["alarms"]) == 5  # drifted features, SLO, estimate, label drift, OOD share
+
+
 def test_monitor_schedule_runs_on_the_hour_and_launches_a_valid_create_processing_job_request(
     template: dict[str, Any], tmp_path: Path
 ) -> None:
