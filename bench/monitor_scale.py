@@ -16,7 +16,8 @@ its peak memory is its own.
 
 Columns: seconds per run, the median of `--repeat` runs (plan and job; with shards, the slowest
 shard plus the judge, which is the wall time on that many instances running at once), bytes the
-run read (the objects in its manifests), peak resident memory, and the verdict (drifted features). Peers (evidently's
+run read (the objects in its manifests), peak resident memory, the estimated performance (on how
+many of the window's scores), and the verdict (drifted features). Peers (evidently's
 DataDriftPreset, nannyml's univariate drift) judge the same hour's records, already parsed, in
 their own interpreter (`--peers-python`, a venv with pandas 2, see requirements-bench.txt); a peer
 that cannot run says why.
@@ -73,6 +74,19 @@ def capture_lines(frame: pd.DataFrame, model: ModelConfig, seed: int, start: int
     ]
 
 
+def put_baseline(s3: LocalS3, model: ModelConfig) -> None:
+    """The champion's baseline as Evaluate writes it: the training window's profile, its test
+    scores as the prediction baseline and their calibration (so every run also estimates the
+    window's performance from its 4M scores)."""
+    from training_containers.profile import baseline_profile, with_predictions
+
+    train = generate(StreamSpec(rows=200_000, days=30, seed=1))
+    scores = np.random.default_rng(0).random(len(train))
+    truth = (train[model.model.label] == model.model.positive_class).to_numpy().astype(np.int64)
+    profile = with_predictions(baseline_profile(train, model, predictions=scores), scores, model, truth)
+    s3.put_bytes(monitor_inputs(model)["baseline"], json.dumps(profile).encode())
+
+
 def build_data(folder: Path, rows: int, files: int) -> Path:
     """The S3 tree of one deployment: config, champion baseline, one hour of capture; cached."""
     marker = folder / f"ready-{rows}-{files}"
@@ -80,14 +94,12 @@ def build_data(folder: Path, rows: int, files: int) -> Path:
     artifact = artifacts(model)["config"]  # content-addressed: written again whenever the config changed
     if marker.exists():
         LocalS3(folder / "s3").put_bytes(artifact.uri, artifact.content)
+        put_baseline(LocalS3(folder / "s3"), model)
         return folder / "s3"
     shutil.rmtree(folder, ignore_errors=True)
     s3 = LocalS3(folder / "s3")
     s3.put_bytes(artifact.uri, artifact.content)
-    from training_containers.profile import baseline_profile
-
-    train = generate(StreamSpec(rows=200_000, days=30, seed=1))
-    s3.put_bytes(monitor_inputs(model)["baseline"], json.dumps(baseline_profile(train, model)).encode())
+    put_baseline(s3, model)
     capture = s3.path(monitor_inputs(model)["capture"]) / f"{HOUR:%Y/%m/%d/%H}"
     capture.mkdir(parents=True)
     per_file = rows // files
@@ -151,6 +163,7 @@ def one_run(s3_root: str, work: str, shards: int) -> dict[str, Any]:
     judge_started = time.perf_counter()
     report = run_in_process(request, s3, Path(work), None)
     judged = time.perf_counter() - judge_started
+    estimated = report["estimated_performance"]
     return {
         "seconds": planned + slowest + judged,
         "read_bytes": read,
@@ -158,6 +171,7 @@ def one_run(s3_root: str, work: str, shards: int) -> dict[str, Any]:
         / 1024,  # the largest of this process and its shard processes
         "drifted": report["summary"]["drifted_features"],
         "rows": report["window"]["rows"],
+        "estimated": f"{estimated['status']} on {estimated['predictions']:,}",
         "statistics": {n: [f.get("psi"), f.get("ks"), f.get("wasserstein")] for n, f in report["features"].items()},
     }
 
@@ -313,7 +327,8 @@ def main() -> int:
     print(f"generating {args.rows:,} captured requests in {args.files} objects ...", file=sys.stderr)
     source = build_data(args.data / "source", args.rows, args.files)
     header = (
-        f"{'rows/hour':>10} {'retained':>8} {'shards':>6} {'s/run':>7} {'MB read':>8} {'peak MB':>8}  drifted features"
+        f"{'rows/hour':>10} {'retained':>8} {'shards':>6} {'s/run':>7} {'MB read':>8} {'peak MB':>8}  "
+        "estimated performance  drifted features"
     )
     print(header)
     print("-" * len(header))
@@ -332,7 +347,8 @@ def main() -> int:
             verdicts[(days, shards)] = (result["drifted"], result["statistics"])
             print(
                 f"{result['rows']:>10,} {days:>7}d {shards:>6} {result['seconds']:>7.1f} "
-                f"{result['read_bytes'] / 1e6:>8,.0f} {result['peak_mb']:>8,.0f}  {', '.join(result['drifted'])}",
+                f"{result['read_bytes'] / 1e6:>8,.0f} {result['peak_mb']:>8,.0f}  {result['estimated']:<21}  "
+                f"{', '.join(result['drifted'])}",
                 flush=True,
             )
     first = next(iter(verdicts.values()))
