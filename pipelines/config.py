@@ -675,6 +675,12 @@ class _Bound(_Strict):
     def bound(self) -> Literal["min", "max"]:
         return "min" if self.min is not None else "max"
 
+    def met(self, observed: float | None) -> bool | None:
+        """Whether `observed` keeps to the bound; None when there is no value to judge."""
+        if observed is None:
+            return None
+        return observed >= self.threshold if self.bound == "min" else observed <= self.threshold
+
 
 class MetricGate(_Bound):
     """A bound on a test-split metric."""

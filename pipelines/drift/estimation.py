@@ -236,12 +236,12 @@ def estimate(
     }
     if slo is not None:
         observed = value[slo.metric]
-        met = (
-            None
-            if observed is None
-            else (observed >= slo.threshold if slo.bound == "min" else observed <= slo.threshold)
-        )
-        result["slo"] = {"metric": slo.metric, slo.bound: slo.threshold, "estimated": observed, "met": met}
+        result["slo"] = {
+            "metric": slo.metric,
+            slo.bound: slo.threshold,
+            "estimated": observed,
+            "met": slo.met(observed),
+        }
     return result
 
 

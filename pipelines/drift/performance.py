@@ -55,12 +55,7 @@ def performance(
     result |= {"status": "ok", "metrics": measured}
     if slo is not None:
         observed = measured[slo.metric]
-        met = (
-            None
-            if observed is None
-            else (observed >= slo.threshold if slo.bound == "min" else observed <= slo.threshold)
-        )
-        result["slo"] = {"metric": slo.metric, slo.bound: slo.threshold, "observed": observed, "met": met}
+        result["slo"] = {"metric": slo.metric, slo.bound: slo.threshold, "observed": observed, "met": slo.met(observed)}
     return result
 
 

@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pipelines import naming
-from pipelines.config import FeatureType, ModelConfig
+from pipelines.config import FeatureType, ModelConfig, PerformanceSlo
 from pipelines.drift.metrics import (
     DRIFTED_FEATURE_COUNT,
     FEATURE_METRICS,
@@ -158,6 +158,33 @@ def _signal_alarm_name(config: ModelConfig, signal: str) -> str:
     return naming.alarm_name(config.model.name, kind, signal.replace("_", "-"))
 
 
+def _objective_spec(
+    config: ModelConfig,
+    signal: str,
+    slo: PerformanceSlo,
+    dimensions: Mapping[str, str],
+    judged: str,
+    common: Mapping[str, Any],
+    m_of_n: str,
+) -> AlarmSpec:
+    """The alarm of a performance objective: the metric below its floor (or above its ceiling)."""
+    floor = slo.bound == "min"
+    return AlarmSpec(
+        name=_signal_alarm_name(config, signal),
+        description=(
+            f"{config.model.name}: {slo.metric} {'below' if floor else 'above'} {slo.threshold:g} {judged} {m_of_n}"
+        ),
+        metric_name=PERFORMANCE_METRICS[slo.metric],
+        dimensions=tuple(dimensions.items()),
+        statistic="Minimum" if floor else "Maximum",
+        comparison="LessThanThreshold" if floor else "GreaterThanThreshold",
+        threshold=slo.threshold,
+        kind=signal,  # type: ignore[arg-type]  # a signal's kind is its name
+        triggers_retraining=signal in config.retrain_signals,
+        **common,
+    )
+
+
 def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
     model = config.model.name
     drift = config.drift
@@ -205,45 +232,18 @@ def alarm_specs(config: ModelConfig) -> list[AlarmSpec]:
             **common,
         )
     )
-    if drift.performance_slo is not None:
-        slo = drift.performance_slo
-        specs.append(
-            AlarmSpec(
-                name=_signal_alarm_name(config, "performance_slo"),
-                description=(
-                    f"{model}: {slo.metric} {'below' if slo.bound == 'min' else 'above'} {slo.threshold:g} "
-                    f"on labelled windows {m_of_n}"
-                ),
-                metric_name=PERFORMANCE_METRICS[slo.metric],
-                dimensions=tuple(model_dimensions(model).items()),
-                statistic="Minimum" if slo.bound == "min" else "Maximum",
-                comparison="LessThanThreshold" if slo.bound == "min" else "GreaterThanThreshold",
-                threshold=slo.threshold,
-                kind="performance_slo",
-                triggers_retraining="performance_slo" in retraining,
-                **common,
-            )
-        )
-    if drift.estimated_slo is not None:
-        slo = drift.estimated_slo
-        specs.append(
-            AlarmSpec(
-                name=_signal_alarm_name(config, "estimated_performance"),
-                description=(
-                    f"{model}: {slo.metric} as the scores estimate it, before labels come, "
-                    f"{'below' if slo.bound == 'min' else 'above'} {slo.threshold:g} on windows of at least "
-                    f"{drift.min_predictions_for_estimate} predictions {m_of_n}"
-                ),
-                metric_name=PERFORMANCE_METRICS[slo.metric],
-                dimensions=tuple(estimated_dimensions(model).items()),
-                statistic="Minimum" if slo.bound == "min" else "Maximum",
-                comparison="LessThanThreshold" if slo.bound == "min" else "GreaterThanThreshold",
-                threshold=slo.threshold,
-                kind="estimated_performance",
-                triggers_retraining="estimated_performance" in retraining,
-                **common,
-            )
-        )
+    for signal, slo, dimensions, judged in (
+        ("performance_slo", drift.performance_slo, model_dimensions(model), "on labelled windows"),
+        (
+            "estimated_performance",
+            drift.estimated_slo,
+            estimated_dimensions(model),
+            f"as the scores estimate it before labels come, on windows of at least "
+            f"{drift.min_predictions_for_estimate} predictions",
+        ),
+    ):
+        if slo is not None:
+            specs.append(_objective_spec(config, signal, slo, dimensions, judged, common, m_of_n))
     if config.model.problem_type == "binary_classification":
         specs.append(
             AlarmSpec(
