@@ -127,15 +127,19 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
 
 
 def signal_configs(config: ModelConfig) -> dict[str, ModelConfig]:
-    """The config with each of its retrain signals alone in `trigger.retrain_on` (every signal whose
-    alarm the config can have: an objective it sets, a binary classifier's label drift)."""
+    """The config with each of its retrain signals alone in `trigger.retrain_on`, and no max
+    staleness (every signal whose alarm the config can have: an objective it sets, a binary
+    classifier's label drift)."""
     candidates = ["drifted_features", "performance_slo", "estimated_performance", "ood_share"]
     if config.model.problem_type == "binary_classification":
         candidates.append("label_drift")
     found = {}
     for signal in candidates:
         try:
-            alone = configured(config, {"trigger.retrain_on": [signal], "trigger.external_alarms": []})
+            alone = configured(
+                config,
+                {"trigger.retrain_on": [signal], "trigger.external_alarms": [], "trigger.max_staleness_days": None},
+            )
         except ConfigError:  # the signal needs an objective this config does not set
             continue
         if alone.retrain_signals:
