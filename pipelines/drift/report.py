@@ -147,7 +147,26 @@ def _summary(report: Mapping[str, Any]) -> str:
         )
     else:
         items.append(f"<li>performance: {_escape(performance.get('status'))}</li>")
+    items.append(_estimated_item(report.get("estimated_performance") or {}))
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def _estimated_item(estimated: Mapping[str, Any]) -> str:
+    """The performance the scores estimate before labels come, with its bounds and its objective,
+    or why there is no estimate."""
+    if estimated.get("status") != "ok":
+        reason = estimated.get("reason") or estimated.get("status") or "not computed"
+        return f"<li>estimated performance: none ({_escape(reason)})</li>"
+    metrics = ", ".join(
+        f"{name} {_number(entry['value'])} [{_number(entry['lower'])}, {_number(entry['upper'])}]"
+        for name, entry in estimated["metrics"].items()
+    )
+    slo = estimated.get("slo")
+    slo_text = "" if not slo else f"; objective {slo['metric']}: {'met' if slo['met'] else 'MISSED'}"
+    return (
+        f"<li>estimated performance on {estimated['predictions']:,} predictions, before labels (95 % bounds): "
+        f"{_escape(metrics)}{_escape(slo_text)}</li>"
+    )
 
 
 def render_html(report: Mapping[str, Any]) -> str:

@@ -160,3 +160,15 @@ def test_the_drift_command_calibrates_on_the_reference_and_estimates_the_current
     assert found["status"] == "ok" and found["predictions"] == 3000
     unlabelled = compare_frames(reference.drop(columns="is_fraud"), current, estimating)
     assert unlabelled["estimated_performance"]["reason"] == "the reference holds no labelled scores to calibrate"
+
+
+def test_the_html_report_shows_the_estimate_or_why_there_is_none(estimating: ModelConfig, profile: dict) -> None:
+    from pipelines.drift.report import render_html
+
+    report = run_monitor(estimating, profile, scored(4000, seed=7).drop(columns="is_fraud"))
+    roc = report["estimated_performance"]["metrics"]["roc_auc"]
+    page = render_html(report)
+    assert "estimated performance on 4,000 predictions, before labels" in page
+    assert f"roc_auc {roc['value']:.4f} [{roc['lower']:.4f}, {roc['upper']:.4f}]" in page
+    few = render_html(run_monitor(estimating, profile, scored(300, seed=5).drop(columns="is_fraud")))
+    assert "estimated performance: none (300 predictions in the window; an estimate needs 500)" in few
