@@ -1062,10 +1062,10 @@ SIGNAL_NEEDS = {
 DELIBERATE_SIGNALS = ("estimated_performance", "ood_share")
 
 
+# PutMetricAlarm.AlarmName: 1-255 characters, no control characters (CloudWatch API reference);
+# and no * or ?, which the trigger's IAM grant on the alarm's ARN would read as wildcards.
 def _alarm_name(value: str) -> str:
-    """PutMetricAlarm.AlarmName: 1-255 characters, no control characters (CloudWatch API
-    reference); and no * or ?, which the trigger's IAM grant on the alarm's ARN would read as
-    wildcards."""
+    """a CloudWatch alarm name: 1-255 characters, not blank, no control characters, * or ?"""
     if not value.strip() or len(value) > 255:
         raise ValueError(f"{value!r} is not a CloudWatch alarm name (1-255 characters, not blank)")
     if re.search(r"[\x00-\x1f\x7f*?]", value):
