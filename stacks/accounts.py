@@ -37,7 +37,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -54,8 +53,7 @@ from pipelines.naming import ResourceNames
 from stacks.alerts.infrastructure import awaiting_approval_pattern
 from stacks.functions import Settings
 from stacks.nag import acknowledge_function_scans
-from stacks.packaging import stage_job_image
-from stacks.pipeline.infrastructure import concrete, let_cloudwatch_logs_use_the_key
+from stacks.pipeline.infrastructure import concrete, job_image, retained_key
 from stacks.promotion.iam import DataAccess, PromotionResources, endpoint_data_access, function_data_access
 from stacks.promotion.infrastructure import ModelPromotion, approved_pattern, seed_champion
 
@@ -400,22 +398,14 @@ class ServingStack(cdk.Stack):
             description=f"Serving of {names.model}: endpoint role, deployment guardrails, promotion through shadow",
         )
         cdk.Tags.of(self).add("model", names.model)
-        self.key = kms.Key(
+        self.key = retained_key(
             self,
-            "Key",
-            alias=f"alias/{names.model}-serving",
-            description=f"{names.model} serving account: promotion logs, settings, failure queue",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            f"alias/{names.model}-serving",
+            f"{names.model} serving account: promotion logs, settings, failure queue",
+            names.region,
+            names.serving_account,
         )
-        let_cloudwatch_logs_use_the_key(self.key, names.region, names.serving_account)
-        self.image = ecr_assets.DockerImageAsset(
-            self,
-            "JobImage",
-            directory=str(stage_job_image(staging)),
-            file="training_containers/Dockerfile",
-            platform=ecr_assets.Platform.LINUX_AMD64,
-        )
+        self.image = job_image(self, staging)
         serving_image = str(concrete(self, self.image.image_uri, names, account=names.serving_account))
         if naming.image_copy(training_image, names.account, names.serving_account) != serving_image:
             raise LoopError(

@@ -31,7 +31,6 @@ from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
 from pipelines.drift.reference import BaselineReference, CategoricalReference
 from pipelines.drift.window import WindowProfile
-from pipelines.gates import metrics
 from pipelines.gates.catalog import ProblemType
 from pipelines.gates.metrics import as_classes
 
@@ -245,7 +244,7 @@ def drift_report(
         _estimated(
             window_scores if window_scores is not None else _window_scores(window),
             judged[scored],
-            positive[scored],
+            performance_result["metrics"] if performance_result["status"] == "ok" else None,
             calibration,
             drift,
             decision_threshold,
@@ -301,13 +300,14 @@ def _window_scores(window: pd.DataFrame | WindowProfile) -> np.ndarray:
 def _estimated(
     scores: np.ndarray,
     labelled: pd.DataFrame,
-    positive: pd.Series,
+    realized: Mapping[str, float | None] | None,
     calibration: Mapping[str, Any] | None,
     drift: DriftSection,
     decision_threshold: float,
 ) -> dict[str, Any]:
     """The window's estimated performance and, on the labelled predictions, the estimate next to
-    what the labels measured: how well the calibration still holds."""
+    what the labels measured (`realized`, the report's performance when it has one): how well the
+    calibration still holds."""
     found = estimate(
         scores,
         calibration,
@@ -315,18 +315,17 @@ def _estimated(
         min_predictions=drift.min_predictions_for_estimate,
         slo=drift.estimated_slo,
     )
-    if found["status"] != "ok" or len(labelled) < drift.min_labels_for_performance:
+    if found["status"] != "ok" or realized is None:
         return found | {"labelled": None}
     labelled_scores = labelled[PREDICTION_COLUMN].to_numpy(dtype=np.float64)
     on_labelled = estimate(
         labelled_scores, calibration, decision_threshold=decision_threshold, min_predictions=1, draws=0
     )
-    realized = metrics.binary(positive.to_numpy().astype(np.int64), labelled_scores, decision_threshold)
     return found | {
         "labelled": {
             "rows": len(labelled),
             "estimated": {name: entry["value"] for name, entry in (on_labelled["metrics"] or {}).items()},
-            "realized": realized,
+            "realized": dict(realized),
         }
     }
 

@@ -98,6 +98,32 @@ def concrete(scope: Construct, value: str, names: ResourceNames, account: str = 
     return str(template)
 
 
+def retained_key(scope: Construct, alias: str, description: str, region: str, account: str) -> kms.Key:
+    """A stack's key (`Key`): rotated, kept when the stack goes, usable by CloudWatch Logs."""
+    key = kms.Key(
+        scope,
+        "Key",
+        alias=alias,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    let_cloudwatch_logs_use_the_key(key, region, account)
+    return key
+
+
+def job_image(scope: Construct, staging: Path) -> ecr_assets.DockerImageAsset:
+    """The job image (`JobImage`), built by `cdk deploy` from training_containers/ into the stack's
+    account's CDK asset repository."""
+    return ecr_assets.DockerImageAsset(
+        scope,
+        "JobImage",
+        directory=str(stage_job_image(staging)),
+        file="training_containers/Dockerfile",
+        platform=ecr_assets.Platform.LINUX_AMD64,
+    )
+
+
 def let_cloudwatch_logs_use_the_key(key: kms.Key, region: str, account: str) -> None:
     """The functions' log groups are encrypted with the key. CloudWatch Logs uses it under the
     encryption context of the log group ("Encrypt log data in CloudWatch Logs using AWS KMS",
@@ -153,15 +179,13 @@ class RetrainingPipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.names = names
-        self.key = kms.Key(
+        self.key = retained_key(
             self,
-            "Key",
-            alias=naming.key_alias(names.model),
-            description=f"{names.model}: artifacts, job volumes and outputs, audit table, alerts",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            naming.key_alias(names.model),
+            f"{names.model}: artifacts, job volumes and outputs, audit table, alerts",
+            names.region,
+            names.account,
         )
-        let_cloudwatch_logs_use_the_key(self.key, names.region, names.account)
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
@@ -196,13 +220,7 @@ class RetrainingPipeline(Construct):
             lifecycle_rules=self._lifecycle(names),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.image = ecr_assets.DockerImageAsset(
-            self,
-            "JobImage",
-            directory=str(stage_job_image(staging)),
-            file="training_containers/Dockerfile",
-            platform=ecr_assets.Platform.LINUX_AMD64,
-        )
+        self.image = job_image(self, staging)
         self.image_uri = concrete(self, self.image.image_uri, names)
         self.role = iam.Role(
             self,
