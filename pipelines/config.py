@@ -1073,7 +1073,9 @@ def _alarm_name(value: str) -> str:
     return value
 
 
-# EventBridge: an event pattern is at most 4,096 characters; the trigger's lists every alarm's ARN.
+# PutRule.EventPattern is at most 4,096 characters (Amazon EventBridge API reference, and botocore's
+# events model); the trigger's pattern lists every alarm's ARN (about 60 characters besides the
+# name), and this project's own retraining alarms take the rest.
 MAX_EXTERNAL_ALARM_CHARACTERS = 2_500
 
 
