@@ -71,7 +71,7 @@ def _generate_data(args: argparse.Namespace) -> int:
         days=args.days,
         seed=args.seed,
         fraud_rate=args.fraud_rate,
-        scenario=args.scenario,
+        scenario=tuple(args.scenario),
         drift_start=args.drift_start,
     )
     frame = generate(spec)
@@ -220,7 +220,9 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=float, default=120.0)
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--fraud-rate", type=float, default=0.02)
-    generate.add_argument("--scenario", choices=SCENARIOS, default="none")
+    generate.add_argument(
+        "--scenario", nargs="+", choices=SCENARIOS, default=["none"], help="one or more, applied together"
+    )
     generate.add_argument("--drift-start", default=None, help="timestamp where the scenario begins")
     generate.set_defaults(handler=_generate_data)
     demo = commands.add_parser("demo", help="the whole loop on generated data, in simulated time, with a report")

@@ -27,7 +27,14 @@ Scenarios, applied to rows at or after `drift_start`:
   accounts, a region the old model saw almost only legitimate rows in, so it misses them.
 - `subtle`: a small location shift in `device_trust` only (mean -0.03).
 - `label_shift`: the fraud rate doubles with class-conditional features unchanged.
-- `mixed`: `covariate` and `concept` together (the demo's production drift).
+- `seasonal`: benign drift: legitimate customers spend closer to home, more at grocery, fuel and
+  restaurants and more often with the card present (a holiday season); fraud is unchanged, so the
+  features drift and the model is no worse.
+- `mixed`: `covariate` and `concept` together.
+
+A spec's `scenario` is one name or a tuple of them, applied together (`("card_testing",
+"seasonal")`); `concept` (or `mixed`) and `card_testing` each redraw part of the fraud, so at most
+one of them.
 """
 
 from __future__ import annotations
@@ -38,13 +45,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Scenario = Literal["none", "covariate", "concept", "card_testing", "subtle", "label_shift", "mixed"]
-SCENARIOS: tuple[Scenario, ...] = ("none", "covariate", "concept", "card_testing", "subtle", "label_shift", "mixed")
+Scenario = Literal["none", "covariate", "concept", "card_testing", "subtle", "label_shift", "seasonal", "mixed"]
+SCENARIOS: tuple[Scenario, ...] = (
+    "none",
+    "covariate",
+    "concept",
+    "card_testing",
+    "subtle",
+    "label_shift",
+    "seasonal",
+    "mixed",
+)
 
 CATEGORIES = ("grocery", "restaurants", "fuel", "online", "electronics", "travel", "gaming")
 _LEGIT_MIX = np.array([0.25, 0.18, 0.14, 0.20, 0.10, 0.08, 0.05])
 _FRAUD_MIX = np.array([0.05, 0.05, 0.05, 0.40, 0.25, 0.05, 0.15])
 _SHIFTED_MIX = np.array([0.15, 0.12, 0.08, 0.38, 0.14, 0.08, 0.05])
+_SEASONAL_MIX = np.array([0.36, 0.22, 0.20, 0.10, 0.05, 0.05, 0.02])
 
 
 @dataclass(frozen=True)
@@ -54,7 +71,7 @@ class StreamSpec:
     days: float = 120.0
     seed: int = 7
     fraud_rate: float = 0.02
-    scenario: Scenario = "none"
+    scenario: Scenario | tuple[Scenario, ...] = "none"
     drift_start: str | None = None
     concept_share: float = 0.7  # concept drift: share of fraud that mimics legitimate spending
     high_risk_cut: float = 1.41  # issuer score above which a row is "high" risk (about 8% of rows)
@@ -62,24 +79,23 @@ class StreamSpec:
 
 def generate(spec: StreamSpec) -> pd.DataFrame:
     """Draw `spec.rows` transactions in time order between start and start + days."""
-    if spec.scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {spec.scenario!r}; choose one of {SCENARIOS}")
+    parts = scenario_parts(spec.scenario)
     rng = np.random.default_rng(spec.seed)
     n = spec.rows
     start = pd.Timestamp(spec.start)
     offsets = np.sort(rng.uniform(0.0, spec.days * 86_400.0, n))
     times = start + pd.to_timedelta(offsets, unit="s")
     drift_start = pd.Timestamp(spec.drift_start) if spec.drift_start else start
-    drifted = np.asarray(times >= drift_start) if spec.scenario != "none" else np.zeros(n, bool)
+    drifted = np.asarray(times >= drift_start) if parts else np.zeros(n, bool)
 
     rate = np.full(n, spec.fraud_rate)
-    if spec.scenario == "label_shift":
+    if "label_shift" in parts:
         rate[drifted] *= 2
     fraud = rng.random(n) < rate
     # Fraud drawn from the legitimate profile: a share of it after the drift point (`concept`,
     # `mixed`), or exactly the card tests, whose tell-tale features are set afterwards.
-    tests = fraud & drifted & (rng.random(n) < spec.concept_share) if spec.scenario == "card_testing" else None
-    adapted = drifted if spec.scenario in ("concept", "mixed") else tests
+    tests = fraud & drifted & (rng.random(n) < spec.concept_share) if "card_testing" in parts else None
+    adapted = drifted if "concept" in parts else tests
     share = 1.0 if tests is not None else spec.concept_share
 
     frame = pd.DataFrame(
@@ -91,12 +107,30 @@ def generate(spec: StreamSpec) -> pd.DataFrame:
     )
     if tests is not None:
         _apply_card_testing(frame, tests, rng)
-    if spec.scenario in ("covariate", "mixed"):
+    if "covariate" in parts:
         _apply_covariate_shift(frame, drifted, rng)
-    elif spec.scenario == "subtle":
+    if "subtle" in parts:
         frame.loc[drifted, "device_trust"] = (frame.loc[drifted, "device_trust"] - 0.03).clip(0, 1)
+    if "seasonal" in parts:
+        _apply_seasonal_shift(frame, drifted & ~fraud, rng)
     frame["is_fraud"] = fraud.astype("int64")
     return frame
+
+
+def scenario_parts(scenario: Scenario | tuple[Scenario, ...]) -> frozenset[str]:
+    """The elementary shifts a scenario (or a tuple of them) applies: `mixed` is covariate + concept."""
+    names = (scenario,) if isinstance(scenario, str) else tuple(scenario)
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown scenario {unknown[0]!r}; choose one of {SCENARIOS}, or a tuple of them")
+    parts = {part for name in names for part in (("covariate", "concept") if name == "mixed" else (name,))}
+    parts.discard("none")
+    if {"concept", "card_testing"} <= parts:
+        raise ValueError(
+            f"scenario {scenario!r} combines concept (or mixed) with card_testing: each redraws part of the "
+            "fraud by concept_share; keep one of them"
+        )
+    return frozenset(parts)
 
 
 def _features(
@@ -162,6 +196,14 @@ def _apply_card_testing(frame: pd.DataFrame, tests: np.ndarray, rng: np.random.G
     frame.loc[tests, "merchant_category"] = "online"
     frame.loc[tests, "card_present"] = 0
     frame.loc[tests, "txn_count_24h"] = rng.poisson(6, count)
+
+
+def _apply_seasonal_shift(frame: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
+    """Legitimate spending only: nearer home, card present more often, everyday merchants."""
+    count = int(rows.sum())
+    frame.loc[rows, "distance_from_home_km"] = (frame.loc[rows, "distance_from_home_km"] * 0.4).round(2)
+    frame.loc[rows, "card_present"] = (rng.random(count) < 0.85).astype("int64")
+    frame.loc[rows, "merchant_category"] = np.asarray(CATEGORIES)[rng.choice(len(CATEGORIES), count, p=_SEASONAL_MIX)]
 
 
 def _apply_covariate_shift(frame: pd.DataFrame, drifted: np.ndarray, rng: np.random.Generator) -> None:

@@ -41,8 +41,32 @@ def test_label_shift_doubles_fraud_rate() -> None:
 
 
 def test_unknown_scenario_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown scenario"):
-        generate(StreamSpec(rows=10, scenario="seasonal"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown scenario 'holiday'"):
+        generate(StreamSpec(rows=10, scenario=("seasonal", "holiday")))  # type: ignore[arg-type]
+
+
+def test_two_ways_of_redrawing_fraud_are_refused_together() -> None:
+    with pytest.raises(ValueError, match="combines concept"):
+        generate(StreamSpec(rows=10, scenario=("mixed", "card_testing")))
+
+
+def test_seasonal_drift_moves_legitimate_spending_only_and_composes_with_card_testing() -> None:
+    spec = StreamSpec(rows=60_000, days=40, seed=9, scenario=("card_testing", "seasonal"), drift_start="2026-01-21")
+    frame = generate(spec)
+    after = frame["event_time"] >= pd.Timestamp("2026-01-21")
+    fraud = frame["is_fraud"].eq(1)
+    legit_before, legit_after = frame[~after & ~fraud], frame[after & ~fraud]
+    assert legit_after["distance_from_home_km"].median() < 0.5 * legit_before["distance_from_home_km"].median()
+    assert legit_after["card_present"].mean() == pytest.approx(0.85, abs=0.02)
+    assert legit_before["card_present"].mean() == pytest.approx(0.6, abs=0.02)
+    assert (legit_after["merchant_category"] == "grocery").mean() > 1.3 * (
+        legit_before["merchant_category"] == "grocery"
+    ).mean()
+    # fraud outside the card tests keeps its profile: the same distances as before the drift point
+    tiny = frame["amount"].lt(3) & frame["merchant_category"].eq("online") & frame["card_present"].eq(0)
+    other_fraud_after = frame[after & fraud & ~tiny]["distance_from_home_km"].median()
+    assert other_fraud_after == pytest.approx(frame[~after & fraud]["distance_from_home_km"].median(), rel=0.25)
+    assert (tiny & fraud & after).sum() / (fraud & after).sum() == pytest.approx(spec.concept_share, abs=0.06)
 
 
 def test_mixed_scenario_shifts_features_and_hides_fraud() -> None:
