@@ -63,9 +63,15 @@ class ShadowDecision:
     verdict: Verdict
     reason: str
     checks: list[Check] = field(default_factory=list)
+    labelled: int | None = None  # the labelled shadow predictions a quality verdict was judged on
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reason": self.reason, "checks": [c.to_json() for c in self.checks]}
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "checks": [c.to_json() for c in self.checks],
+            "labelled": self.labelled,
+        }
 
 
 def _at_most(name: str, observed: float | None, limit: float, unit: str) -> Check:
@@ -133,9 +139,14 @@ def decide(evidence: ShadowEvidence, criteria: ShadowCriteria) -> ShadowDecision
             _at_most(f"live_{metric}_vs_champion", live, champion + criteria.champion_margin, ""),
         ]
     checks = serving + quality
+    labelled = evidence.shadow.labelled
     failed = [c for c in quality if not c.passed]
     if failed:
-        return ShadowDecision("reject", "; ".join(c.detail for c in failed), checks)
+        reason = "; ".join(c.detail for c in failed) + f" (on {labelled} labelled predictions)"
+        return ShadowDecision("reject", reason, checks, labelled)
     return ShadowDecision(
-        "promote", f"live {metric} {live:.4f} (champion {champion:.4f}, offline {offline:.4f})", checks
+        "promote",
+        f"live {metric} {live:.4f} (champion {champion:.4f}, offline {offline:.4f}) on {labelled} labelled predictions",
+        checks,
+        labelled,
     )

@@ -46,10 +46,11 @@ def evidence(
 
 
 def test_every_limit_reached_exactly_promotes_with_every_check_shown() -> None:
-    decision = decide(evidence(live=0.625, champion=0.75, offline=0.875), criteria())
+    decision = decide(evidence(live=0.625, champion=0.75, offline=0.875, labelled=137), criteria())
     assert decision.to_json() == {
         "verdict": "promote",
-        "reason": "live roc_auc 0.6250 (champion 0.7500, offline 0.8750)",
+        "reason": "live roc_auc 0.6250 (champion 0.7500, offline 0.8750) on 137 labelled predictions",
+        "labelled": 137,
         "checks": [
             {"name": "latency_p99_ms", "observed": 200.0, "threshold": 200, "passed": True,
              "detail": "latency_p99_ms: observed 200 ms, limit 200 ms", "delta": 0.0},
@@ -89,9 +90,11 @@ def test_too_early_no_traffic_and_too_few_labels_wait_with_the_reason() -> None:
          "latency_p99_ms: observed 300 ms, limit 200 ms; error_rate: observed 0.5, limit 0.25"),
         (evidence(offline=None), "the evaluation report has no offline roc_auc to compare the live one with"),
         (evidence(live=0.5, offline=0.875, champion=0.5),
-         "live_roc_auc_vs_offline: observed 0.5000 < offline minus tolerance 0.6250 (delta -0.1250)"),
+         "live_roc_auc_vs_offline: observed 0.5000 < offline minus tolerance 0.6250 (delta -0.1250)"
+         " (on 100 labelled predictions)"),
         (evidence(live=0.5, offline=0.5, champion=0.75),
-         "live_roc_auc_vs_champion: observed 0.5000 < champion minus margin 0.6250 (delta -0.1250)"),
+         "live_roc_auc_vs_champion: observed 0.5000 < champion minus margin 0.6250 (delta -0.1250)"
+         " (on 100 labelled predictions)"),
     ],
 )  # fmt: skip
 def test_a_shadow_that_breaks_a_limit_is_rejected_naming_it(shadow: ShadowEvidence, reason: str) -> None:
@@ -109,7 +112,8 @@ def test_an_error_metric_is_held_to_ceilings_at_the_ceiling_and_above() -> None:
     above = decide(evidence(metric="rmse", live=1.25, offline=0.875, champion=1.0), criteria("rmse"))
     assert (above.verdict, above.reason) == (
         "reject",
-        "live_rmse_vs_offline: observed 1.25, limit 1.125; live_rmse_vs_champion: observed 1.25, limit 1.125",
+        "live_rmse_vs_offline: observed 1.25, limit 1.125; live_rmse_vs_champion: observed 1.25, limit 1.125"
+        " (on 100 labelled predictions)",
     )
 
 
