@@ -48,3 +48,15 @@ def breaches(
         if votes and value is not None and value >= threshold(drift, statistic):
             found.append(statistic)
     return found
+
+
+def severity(result: Mapping[str, Any], thresholds: Mapping[str, Any]) -> tuple[float, str] | None:
+    """How far a feature result is from drifted: the largest of its statistics over their
+    thresholds (1.0 is the threshold, a drifted feature is at 1.0 or more) and that statistic's
+    name; None when the feature was not judged. `thresholds` is a report's `thresholds` mapping."""
+    ratios = [
+        (float(result[statistic]) / float(thresholds[THRESHOLD_FIELDS[statistic]]), statistic)
+        for statistic in statistics_for(str(result.get("type")))
+        if result.get(statistic) is not None and thresholds.get(THRESHOLD_FIELDS[statistic])
+    ]
+    return max(ratios) if ratios else None

@@ -1,0 +1,26 @@
+"""A feature's drift severity: its worst statistic relative to that statistic's threshold."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.drift.verdict import severity
+
+THRESHOLDS = {"psi_threshold": 0.2, "ks_threshold": 0.1, "js_threshold": 0.1, "cramers_v_threshold": 0.1}
+
+
+def test_the_worst_statistic_relative_to_its_own_threshold_names_it() -> None:
+    # PSI is the larger number, KS the larger share of its threshold
+    assert severity({"type": "numeric", "psi": 0.3, "ks": 0.25, "js": 0.05}, THRESHOLDS) == pytest.approx((2.5, "ks"))
+    assert severity({"type": "numeric", "psi": 0.1, "ks": 0.02}, THRESHOLDS) == pytest.approx((0.5, "psi"))
+
+
+def test_only_the_statistics_of_the_features_kind_count() -> None:
+    # a categorical feature has no KS; Cramér's V counts for it and not for a numeric one
+    categorical = {"type": "categorical", "ks": 0.9, "psi": 0.02, "cramers_v": 0.15}
+    assert severity(categorical, THRESHOLDS) == pytest.approx((1.5, "cramers_v"))
+    assert severity({"type": "numeric", "psi": 0.02, "cramers_v": 0.9}, THRESHOLDS) == pytest.approx((0.1, "psi"))
+
+
+def test_a_feature_without_statistics_has_no_severity() -> None:
+    assert severity({"type": "numeric", "status": "insufficient_rows"}, THRESHOLDS) is None
