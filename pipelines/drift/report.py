@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pipelines.drift.figures import feature_figure
 from pipelines.drift.verdict import THRESHOLD_FIELDS
 
 COLUMNS = (
@@ -73,22 +73,11 @@ def _bin_labels(edges: Sequence[float | None]) -> list[str]:
     return labels
 
 
-def chart(name: str, result: Mapping[str, Any]) -> str | None:
-    """Baseline and current shares side by side, as a PNG data URI (None without a histogram)."""
-    histogram = result.get("histogram")
-    if not histogram:
-        return None
-    labels = histogram.get("categories") or _bin_labels(histogram["edges"])
-    positions = np.arange(len(labels))
-    figure = Figure(figsize=(max(4.0, 0.45 * len(labels) + 1.5), 2.8))
-    axes = figure.add_subplot()
-    axes.bar(positions - 0.2, histogram["baseline"], width=0.4, label="baseline", color="#90a4ae")
-    axes.bar(positions + 0.2, histogram["current"], width=0.4, label="current", color="#e57373")
-    axes.set_xticks(positions, labels, rotation=45, ha="right", fontsize=7)
-    axes.set_ylabel("share")
-    axes.set_title(name, fontsize=10)
-    axes.legend(fontsize=7)
-    return _png(figure)
+def chart(name: str, result: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None) -> str | None:
+    """The feature's baseline against current (`pipelines.drift.figures`) as a PNG data URI, or None
+    without a histogram."""
+    figure = feature_figure(name, result, thresholds or {})
+    return None if figure is None else _png(figure)
 
 
 def _feature_row(name: str, result: Mapping[str, Any], thresholds: Mapping[str, Any]) -> str:
@@ -180,7 +169,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     if (report.get("prediction") or {}).get("histogram"):
         charted["prediction (score)"] = report["prediction"]
     for name, result in charted.items():
-        uri = chart(name, result)
+        uri = chart(name, result, thresholds)
         if uri is not None:
             state = "drifted" if result.get("drifted") else "not drifted"
             figures.append(
