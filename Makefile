@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: demo test lint types unit integration infra e2e definition synth deploy clean mutation
+.PHONY: demo test lint types unit integration infra e2e definition synth deploy clean mutation browser
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,15 +38,23 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy pipelines stacks app.py
 
-test: lint types $(SCAN_STAMP)
+test: lint types $(SCAN_STAMP) browser
 	$(BIN)/python -m pytest
+
+# The e2e test reads the demo's report in headless Chromium: Debian's package, installed once.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Mutation testing of the decision modules: `make mutation`, or one module with
 # `make mutation MODULES=pipelines.gates.rules`. Minutes per module; not part of `make test`.
 mutation: $(STAMP)
 	$(BIN)/python -m tests.mutation.report $(MODULES)
 
-unit integration e2e: $(STAMP)
+unit integration: $(STAMP)
+	$(BIN)/python -m pytest tests/$@
+
+e2e: $(STAMP) browser
 	$(BIN)/python -m pytest tests/$@
 
 infra: $(STAMP) $(SCAN_STAMP)

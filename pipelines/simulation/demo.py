@@ -3,27 +3,31 @@
 1. 120 days of transactions train the first model in the local runtime; it is approved (as a
    data scientist would in Studio) and, with no endpoint yet, deployed as production.
 2. Production traffic is replayed day by day through the local endpoint (data capture on);
-   labels arrive two days later. From day 3 the traffic drifts: amounts, distances, merchant
-   mix and device trust shift (covariate), and a fifth of the fraud starts to look legitimate
-   (concept). Labels arrive a day later.
-3. The drift monitor runs daily against the champion's baseline, its metrics feed the alarms;
-   a retraining alarm fires, and the retrain trigger starts the pipeline with the alarm's context.
+   labels arrive a day later. From day 3 fraudsters start card testing: bursts of tiny online
+   charges, a pattern v1 never saw as fraud, so it misses them (drift that hurts).
+3. The drift monitor runs daily against the champion's baseline; its metrics feed the alarms.
+   Retraining follows performance, not inputs: the realized and the estimated performance SLO
+   start a retrain, the drifted-features alarm only watches. The realized SLO alarm fires once
+   enough late labels show the damage; the retrain trigger starts the pipeline with its context.
 4. The pipeline passes its gates and registers a version pending approval.
 5. It is approved (the `approve` command: what Studio does).
 6. It runs in shadow on the replayed traffic; once it has enough labelled predictions the shadow
-   verdict compares its live metrics with its offline ones and with the champion's: promoted.
-7. The promotion scheduled the re-arm of the retraining alarms for when they have evaluated v2
-   alone: the drift datapoints measured against v1 start no retrain. The fraudsters adapt further
-   (most fraud now looks legitimate) and the issuer loosens its risk score (four times as many
-   transactions are rated high risk). Live performance falls, the performance alarm fires (the
-   cooldown has passed), and the retrained model fails its gates, the high-risk recall
-   assertion among them: the FailStep message and the alert text are shown, and the champion
-   keeps serving.
-8. `status`, `rollback`, `status`: the previous champion is back in one command.
+   verdict compares its live PR-AUC (the SLO's metric) with its offline one and with the
+   champion's: promoted. It learned card testing; the first champion alone would not have.
+7. A holiday season moves legitimate spending (nearer home, card present, everyday merchants):
+   many features drift, the watching alarm fires, and nothing is retrained, because the model is
+   no worse (drift that does not hurt).
+8. The fraudsters adapt further (most fraud now looks legitimate) and the issuer loosens its risk
+   score (four times as many transactions are rated high risk). Performance falls, an SLO alarm
+   fires, and the retrained model fails its gates, the high-risk recall assertion among them: the
+   FailStep message and the alert text are shown, and the champion keeps serving.
+9. `status`, `rollback`, `status`: the previous champion is back in one command.
 
 The demo monitors daily (the example config monitors hourly: one simulated day is one
-monitoring period here) and judges performance over four days of labels. Everything else is
-the example config. A report (HTML with PNG figures) is written at the end.
+monitoring period here), judges performance over four days of labels and retrains on the two
+performance signals. Everything else is the example config. `summary.json` holds every day's
+metric as served and as the first champion alone would have scored it (the counterfactual), and a
+report (HTML with PNG figures) is written at the end.
 """
 
 from __future__ import annotations
@@ -39,17 +43,21 @@ from typing import Any
 import pandas as pd
 
 from pipelines.bundles import PROJECT_ROOT
-from pipelines.config import ModelConfig, load_config
+from pipelines.config import ModelConfig, PerformanceSlo, load_config
 from pipelines.local import record
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.promotion.cli import render_status
-from pipelines.simulation.datagen import StreamSpec, generate
+from pipelines.simulation.datagen import Scenario, StreamSpec, generate
 from pipelines.simulation.loop import LocalLoop, SimClock
 
 EXAMPLE = PROJECT_ROOT / "configs" / "fraud-detector.yaml"
-START = datetime(2026, 5, 1, tzinfo=UTC)  # first day of production traffic; history is Jan-Apr
+START = datetime(2026, 5, 1, tzinfo=UTC)  # first day of production traffic
+HISTORY_START, HISTORY_DAYS = "2026-04-01", 30  # the first champion's data: April
 LABEL_DELAY_DAYS = 1
 METRIC = "pr_auc"  # the example's SLO metric: what the daily chart and the counterfactual show
+CARD_TESTING: tuple[Scenario, ...] = ("card_testing", "label_shift")  # the bursts double the fraud rate
+CARD_TESTING_SHARE = 0.85  # of fraud, from day 3 on
+QUIET_DAYS = 6  # the benign drift's days: enough for the watching alarm to fire and nothing to follow
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,24 @@ class DemoSize:
 
 
 def demo_config(config: ModelConfig) -> ModelConfig:
-    drift = config.drift.model_copy(update={"schedule": "rate(1 day)", "performance_window_hours": 96.0})
-    return config.model_copy(update={"drift": drift})
+    """The example config monitored daily, retraining on the realized and the estimated SLO only."""
+    slo = config.drift.performance_slo
+    assert slo is not None and slo.min is not None, "the example config sets a performance SLO floor"
+    drift = config.drift.model_copy(
+        update={
+            "schedule": "rate(1 day)",
+            "performance_window_hours": 96.0,
+            "estimated_slo": PerformanceSlo(metric=slo.metric, min=slo.min),
+        }
+    )
+    trigger = config.trigger.model_copy(update={"retrain_on": ("performance_slo", "estimated_performance")})
+    # A week's fresh window, its newest 30 % the test split: a pattern a few days old reaches the
+    # training rows. With the example's two weeks and half of them for the test split, a retrain
+    # learns nothing newer than nine days.
+    window = config.data.window.model_copy(update={"fresh_days": 7})
+    split = config.data.split.model_copy(update={"test_fraction": 0.3})
+    data = config.data.model_copy(update={"window": window, "split": split})
+    return config.model_copy(update={"drift": drift, "trigger": trigger, "data": data})
 
 
 def put_data(workspace: Workspace, fresh: pd.DataFrame, history: pd.DataFrame) -> None:
@@ -99,14 +123,21 @@ class Narrative:
 
 
 def traffic(
-    size: DemoSize, days: int, start: datetime, seed: int, share: float, drift_day: int, high_risk_cut: float = 1.41
+    size: DemoSize,
+    start: datetime,
+    seed: int,
+    scenario: Scenario | tuple[Scenario, ...],
+    share: float,
+    drift_day: int = 0,
+    high_risk_cut: float = 1.41,
 ) -> pd.DataFrame:
+    days = size.max_days
     spec = StreamSpec(
         rows=size.daily_requests * days,
         start=start.strftime("%Y-%m-%d"),
         days=days,
         seed=seed,
-        scenario="mixed",
+        scenario=scenario,
         drift_start=(start + timedelta(days=drift_day)).strftime("%Y-%m-%d"),
         concept_share=share,
         high_risk_cut=high_risk_cut,
@@ -148,17 +179,21 @@ class DemoRecord:
 
     executions: dict[str, dict[str, Any]] = field(default_factory=dict)
     daily: list[dict[str, Any]] = field(default_factory=list)
-    alarm_report: dict[str, Any] | None = None
+    alarm_report: dict[str, Any] | None = None  # the monitor's report on the day a retraining alarm first fired
+    drift_report: dict[str, Any] | None = None  # ... on the day the drifted-features alarm first fired
     shadow: dict[str, Any] | None = None
     phase: int = 3  # the narrative's stage for the next pipeline start
+    phases: list[dict[str, Any]] = field(default_factory=list)  # each drift: start, title, whether it hurts
     unlabelled: list[pd.DataFrame] = field(default_factory=list)  # served days whose labels are still due
     scorer: Scorer | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "phases": self.phases,
             "executions": self.executions,
             "daily": self.daily,
             "alarm_report": self.alarm_report,
+            "drift_report": self.drift_report,
             "shadow": self.shadow,
             "counterfactual": counterfactual(self.daily),
         }
@@ -199,7 +234,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     )
 
     story.stage(1, f"train and deploy the first champion ({size.history_rows:,} transactions, Jan-Apr)")
-    history = generate(StreamSpec(rows=size.history_rows, days=120, seed=7))
+    history = generate(StreamSpec(rows=size.history_rows, start=HISTORY_START, days=HISTORY_DAYS, seed=7))
     put_data(workspace, *split_window(config, history, START))
     seen.phase = 1
     loop.sweep()  # no run on record: the gate's first sweep starts one (max staleness), as after `cdk deploy`
@@ -217,17 +252,46 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     story.event(clock.now, "deploy", "v1 approved and deployed as production (no endpoint before)")
     story.say(f"  v1 approved and deployed to {loop.endpoint.name}")
 
-    story.stage(2, "production traffic, day by day; from day 3 it drifts (covariate + concept); labels a day late")
-    phase_one = traffic(size, size.max_days, START, seed=21, share=0.2, drift_day=2)
-    outcome = replay(loop, story, phase_one, size, until="promoted", seen=seen)
+    story.stage(2, "production traffic, day by day; from day 3 fraudsters start card testing; labels a day late")
+    seen.phases.append(
+        {
+            "start": (START + timedelta(days=2)).isoformat(),
+            "title": f"card testing: {CARD_TESTING_SHARE:.0%} of fraud becomes bursts of tiny online charges",
+            "hurts": True,
+        }
+    )
+    card_testing = traffic(size, START, seed=21, scenario=CARD_TESTING, share=CARD_TESTING_SHARE, drift_day=2)
+    outcome = replay(loop, story, card_testing, size, until="promoted", seen=seen)
     if outcome != "promoted":
         story.say(f"the first round ended without a promotion: {outcome}")
         return 1
 
     seen.phase = 7
-    story.stage(7, "fraud adapts further and the issuer loosens its risk score: 'high' risk means less")
-    phase_two = traffic(size, size.max_days, clock.now, seed=22, share=0.95, drift_day=0, high_risk_cut=0.6)
-    outcome = replay(loop, story, phase_two, size, until="failed", seen=seen)
+    story.stage(7, f"a holiday season moves legitimate spending for {QUIET_DAYS} days: inputs drift, the model holds")
+    seen.phases.append(
+        {
+            "start": clock.now.isoformat(),
+            "title": "a holiday season: legitimate spending nearer home, card present, everyday merchants",
+            "hurts": False,
+        }
+    )
+    season = traffic(size, clock.now, seed=23, scenario=(*CARD_TESTING, "seasonal"), share=CARD_TESTING_SHARE)
+    outcome = replay(loop, story, season, size, until="days", seen=seen, days=QUIET_DAYS)
+    if outcome != "days":
+        story.say(f"the benign drift ended in {outcome}: a retrain started on drift that does not hurt")
+        return 1
+
+    seen.phase = 8
+    story.stage(8, "fraud adapts further and the issuer loosens its risk score: 'high' risk means less")
+    seen.phases.append(
+        {
+            "start": clock.now.isoformat(),
+            "title": "fraud that looks legitimate, and a loosened issuer risk score",
+            "hurts": True,
+        }
+    )
+    adapted = traffic(size, clock.now, seed=22, scenario="mixed", share=0.95, high_risk_cut=0.6)
+    outcome = replay(loop, story, adapted, size, until="failed", seen=seen)
     if outcome != "failed":
         story.say(f"the second round ended without a failed retrain: {outcome}")
         return 1
@@ -238,7 +302,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
             f"  since the promotion: served {gain['metric']} {gain['served_mean']:.3f} a day on average, the first "
             f"champion alone {gain['champion_only_mean']:.3f} on the same days ({gain['gain']:+.3f})"
         )
-    story.stage(8, "rollback in one command, with `status` before and after")
+    story.stage(9, "rollback in one command, with `status` before and after")
     story.say(render_status(loop.promotion.status()))
     restored = loop.promotion.rollback(actor="oncall", reason="demo: restore the previous champion")
     story.event(clock.now, "rollback", f"{restored.label} restored as production")
@@ -248,6 +312,8 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     from pipelines.simulation.report import write_report
 
     summary = {
+        "model": config.model.name,
+        "setup": setup(config),
         **seen.to_json(),
         "timeline": story.timeline,
         "alerts": loop.alerts,
@@ -271,6 +337,20 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     return 0
 
 
+def setup(config: ModelConfig) -> dict[str, Any]:
+    """What the report needs to explain the alarm's lag and judge production."""
+    slo = config.drift.performance_slo
+    assert slo is not None
+    trigger = config.trigger
+    return {
+        "slo": {"metric": slo.metric, "min": slo.min},
+        "label_delay_days": LABEL_DELAY_DAYS,
+        "performance_window_hours": config.drift.performance_window_hours,
+        "alarm_rule": f"{trigger.datapoints_to_alarm} of {trigger.evaluation_periods} daily periods",
+        "retrain_on": list(trigger.retrain_on),
+    }
+
+
 def replay(
     loop: LocalLoop,
     story: Narrative,
@@ -279,9 +359,12 @@ def replay(
     *,
     until: str,
     seen: DemoRecord,
+    days: int | None = None,
 ) -> str:
     """Serve the stream a day at a time; deliver labels; monitor, alarms, trigger, approval,
-    shadow verdicts. Stops when `until` happens ("promoted" or "failed") or the stream ends."""
+    shadow verdicts. Stops when `until` happens ("promoted" or "failed"), a retrain starts while
+    `until` is "days", or after `days` days (returning "days") or the stream's end."""
+    from pipelines.monitoring.alarms import alarm_specs
     from pipelines.promotion.local import local_evidence
 
     config, clock = loop.config, loop.clock
@@ -292,8 +375,11 @@ def replay(
     known_packages = {p["ModelPackageArn"] for p in loop.packages()}
     known_runs = len(loop.runner.executions)
     alerts_before = len(loop.alerts)
+    specs = alarm_specs(config)
+    signal_alarms = {spec.name for spec in specs if spec.kind != "feature_drift"}
+    (drift_alarm,) = (spec.name for spec in specs if spec.kind == "drifted_feature_count")
     times = stream[model.time_column].dt.tz_localize("UTC")
-    for day in range(size.max_days):
+    for day in range(days or size.max_days):
         day_start = first_day + timedelta(days=day)
         day_end = day_start + timedelta(days=1)
         today = stream[(times >= day_start) & (times < day_end)]
@@ -307,9 +393,11 @@ def replay(
         report = loop.monitor(day_start, day_end)
         log_day(story, seen, loop, day_start, today, report)
         for change in loop.evaluate_alarms():
-            if change.state == "ALARM" and seen.alarm_report is None:
+            if change.state == "ALARM" and change.triggers_retraining and seen.alarm_report is None:
                 seen.alarm_report = report
-            if change.triggers_retraining:
+            if change.state == "ALARM" and change.alarm == drift_alarm and seen.drift_report is None:
+                seen.drift_report = report
+            if change.alarm in signal_alarms:  # the per-feature alarms only feed the dashboard
                 story.event(change.at, "alarm", f"{change.alarm}: {change.previous} -> {change.state}")
         loop.sweep()  # hourly when deployed: a pending trigger whose cooldown ended, a due retry
         for execution in loop.runner.executions[known_runs:]:
@@ -317,6 +405,8 @@ def replay(
             seen.executions[f"retrain {len(seen.executions)} ({execution.parameters.get('TriggerAlarm')})"] = summary
             story.say(record.render(summary))
             story.event(clock.now, "retrain", f"execution {execution.execution_id}: {execution.status}")
+        if until == "days" and len(loop.runner.executions) > known_runs:
+            return "a retrain"
         known_runs = len(loop.runner.executions)
         if len(loop.alerts) > alerts_before:
             alert = loop.alerts[-1]
@@ -348,7 +438,7 @@ def replay(
                 production = loop.promotion.production()
                 story.say(f"  promoted: {production.label if production else '?'} serves production")
                 return "promoted"
-    return "stream ended"
+    return "days" if until == "days" else "stream ended"
 
 
 def log_day(
@@ -365,7 +455,11 @@ def log_day(
     serving = f"{production.label if production else '-'}" + (f" + shadow {shadow.label}" if shadow else "")
     shown = f", live {METRIC} {live:.3f}" if live is not None else ""
     story.say(f"  {day:%b %d}: {requests:,} requests to {serving}, {drifted} drifted features{shown}")
+    from pipelines.drift.verdict import severity
+
     estimated = report.get("estimated_performance") or {}
+    bounds = estimated["metrics"][METRIC] if estimated.get("status") == "ok" else {}
+    severities = {name: severity(result, report["thresholds"]) for name, result in report["features"].items()}
     served_by = production.label if production else None
     scorer = seen.scorer
     seen.daily.append(
@@ -379,9 +473,10 @@ def log_day(
             # the day's own labels, known to the generator: the served model and the first champion alone
             "served": None if scorer is None or served_by is None else scorer.metric(served_by, today, METRIC),
             "champion_only": None if scorer is None else scorer.metric("v1", today, METRIC),
-            "estimated": (
-                estimated["metrics"][METRIC]["value"] if estimated.get("status") == "ok" else None
-            ),  # from the scores alone, before labels
+            "estimated": bounds.get("value"),  # from the scores alone, before labels
+            "estimated_bounds": [bounds["lower"], bounds["upper"]] if bounds else None,
+            # each feature's worst statistic over its threshold (1 = the threshold)
+            "feature_drift": {name: None if found is None else found[0] for name, found in severities.items()},
             "promoted_before": any(h["action"] == "promote" for h in loop.promotion.history()),
         }
     )

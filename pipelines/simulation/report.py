@@ -1,22 +1,23 @@
-"""The demo's HTML report: drift, the pipeline graphs with step outcomes, gate tables with deltas,
-shadow versus production, and a timeline of every decision. Figures are PNG files beside it."""
+"""The demo's HTML report, verdict first: what happened and what it bought (`story`), the daily
+chart with every decision marked, drift figures people read, the pipeline graphs with gate
+tables, shadow versus production, and the timeline folded to decisions (alarm state changes and
+routine sweeps collapsed). Figures are PNG files beside the page."""
 
 from __future__ import annotations
 
-import base64
 import html
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.patches import FancyBboxPatch
+from pipelines.drift.figures import feature_figure, over_time_figure, ranked, ranking_figure
+from pipelines.simulation.figures import daily_chart, pipeline_graph
+from pipelines.simulation.story import headlines
 
-COLOURS = {"Succeeded": "#2e7d32", "Failed": "#c62828"}
-MARKS = {"alarm": "#ef6c00", "retrain": "#6a1b9a", "shadow": "#2e7d32", "alert": "#c62828", "rollback": "#000"}
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
@@ -25,6 +26,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .fail { color: #c62828; font-weight: 600; } .pass { color: #2e7d32; }
 img { max-width: 100%; } pre { background: #f6f6f6; padding: 0.8rem; white-space: pre-wrap; }
 .grid { display: flex; flex-wrap: wrap; gap: 1rem; } .grid figure { margin: 0; width: 340px; }
+#verdict { border: 2px solid #37474f; border-radius: 6px; padding: 0.6rem 1rem; background: #fafafa; }
+#verdict dl { display: grid; grid-template-columns: 13rem 1fr; gap: 0.35rem 1rem; margin: 0; }
+#verdict dt { font-weight: 600; } #verdict dd { margin: 0; }
+#verdict .good { border-left: 4px solid #2e7d32; padding-left: 0.5rem; }
+#verdict .bad { border-left: 4px solid #c62828; padding-left: 0.5rem; }
+#verdict .neutral { border-left: 4px solid #90a4ae; padding-left: 0.5rem; }
+details { margin: 0.5rem 0; } summary { cursor: pointer; }
 """
 
 
@@ -50,76 +58,49 @@ def _figure(src: str, caption: str) -> str:
     return f"<figure><img alt='{_e(caption)}' src='{src}'><figcaption>{_e(caption)}</figcaption></figure>"
 
 
-def pipeline_graph(summary: dict[str, Any], path: Path) -> Path:
-    """The executed steps left to right, coloured by outcome, with the condition outcomes."""
-    steps = summary["steps"]
-    figure, axes = plt.subplots(figsize=(1.9 * max(len(steps), 3), 1.6))
-    for index, step in enumerate(steps):
-        colour = COLOURS.get(step["status"], "#1565c0")
-        axes.add_patch(FancyBboxPatch((index * 2, 0), 1.6, 1, boxstyle="round,pad=0.05", color=colour, alpha=0.85))
-        label = step["name"] + (f"\n-> {step['outcome']}" if "outcome" in step else f"\n{step['seconds']:.1f} s")
-        axes.text(index * 2 + 0.8, 0.5, label, ha="center", va="center", color="white", fontsize=8)
-        if index:
-            axes.annotate("", (index * 2, 0.5), (index * 2 - 0.4, 0.5), arrowprops={"arrowstyle": "->"})
-    axes.set_xlim(-0.2, len(steps) * 2)
-    axes.set_ylim(-0.2, 1.2)
-    axes.axis("off")
-    axes.set_title(f"execution {summary['execution_id']}: {summary['status']}", fontsize=9)
+def _save(figure: Figure, path: Path) -> str:
     figure.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return path
+    return f"figures/{path.name}"
 
 
-def daily_chart(daily: list[dict[str, Any]], timeline: list[dict[str, Any]], path: Path) -> Path:
-    days = [d["day"][:10] for d in daily]
-    positions = list(range(len(days)))
-    figure, left = plt.subplots(figsize=(10, 3.2))
-    left.bar(positions, [d["drifted_features"] for d in daily], color="#90caf9")
-    left.set_ylabel("drifted features (bars)")
-    right = left.twinx()
-
-    def line(key: str) -> list[float]:
-        return [d[key] if d.get(key) is not None else float("nan") for d in daily]
-
-    # Each day's own labels: what was served, what the first champion alone would have served, and
-    # the estimate the monitor made from the scores before those labels came.
-    right.plot(positions, line("served"), color="#c62828", marker="o", label="served (the day's labels)")
-    right.plot(positions, line("champion_only"), color="#616161", linestyle="--", label="first champion alone")
-    right.plot(positions, line("estimated"), color="#1565c0", linestyle=":", marker=".", label="estimated, no labels")
-    right.set_ylabel("pr_auc (lines)")
-    right.set_ylim(0, 1)
-    right.legend(loc="lower left", fontsize=7)
-    for event in timeline:
-        day = event["at"][:10]
-        if event["kind"] == "alarm" and not event["text"].endswith("-> ALARM"):
-            continue
-        if event["kind"] in MARKS and day in days:
-            left.axvline(days.index(day), color=MARKS[event["kind"]], linestyle="--", linewidth=1)
-            left.text(days.index(day), left.get_ylim()[1] * 0.95, event["kind"], rotation=90, fontsize=7, va="top")
-    left.set_xticks(positions, [d[5:] for d in days], rotation=70, fontsize=7)
-    left.set_title("drift and live performance per day, with alarms, retrains and verdicts")
-    figure.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return path
-
-
-def _drift_section(out: Path, report: dict[str, Any]) -> str:
-    from pipelines.drift.report import chart, write_html
-
-    write_html(report, out / "drift-report.html")
-    cards = []
-    for name, result in report["features"].items():
-        uri = chart(name, result)
-        if uri is None:
-            continue
-        png = out / "figures" / f"drift-{name}.png"
-        png.write_bytes(base64.b64decode(uri.split(",", 1)[1]))
-        cards.append(_figure(f"figures/{png.name}", f"{name}: {'drifted' if result.get('drifted') else 'not drifted'}"))
-    return (
-        "<h2>Baseline vs current on the day the alarm fired</h2>"
-        "<p>Every statistic: <a href='drift-report.html'>drift-report.html</a></p>"
-        f"<div class=grid>{''.join(cards)}</div>"
+def _verdict(document: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<dt class={line.tone}>{_e(line.label)}</dt><dd>{_e(line.text)}</dd>" for line in headlines(document)
     )
+    return f"<section id=verdict><h2>Verdict</h2><dl>{rows}</dl></section>"
+
+
+def _drift_section(out: Path, document: dict[str, Any]) -> str:
+    from pipelines.drift.report import write_html
+
+    report = document.get("drift_report") or document.get("alarm_report")
+    if not report:
+        return ""
+    figures = out / "figures"
+    write_html(report, out / "drift-report.html")
+    day = datetime.fromisoformat(report["window"]["start"]).strftime("%b %d")
+    which = "drifted-features" if document.get("drift_report") else "first retraining"
+    parts = [
+        f"<h2>Drift in {day}'s traffic, at whose end the {which} alarm fired</h2>",
+        "<p>Each feature's worst statistic over its threshold; the figures below compare the champion's baseline "
+        "with that day's traffic. Every statistic: <a href='drift-report.html'>drift-report.html</a></p>",
+        _figure(_save(ranking_figure(report), figures / "drift-ranking.png"), "features ranked by drift"),
+    ]
+    cards = []
+    for name, _, _ in ranked(report):
+        figure = feature_figure(name, report["features"][name], report["thresholds"])
+        if figure is not None:
+            src = _save(figure, figures / f"drift-{name}.png")
+            cards.append(f"<figure><img alt='{_e(name)}: baseline and current' src='{src}'></figure>")
+    parts.append(f"<div class=grid>{''.join(cards)}</div>")
+    days = [d for d in document["daily"] if d.get("feature_drift")]
+    if days:
+        features = [name for name, _, _ in ranked(report)]
+        values = [[d["feature_drift"].get(name) for d in days] for name in features]
+        labels = [datetime.fromisoformat(d["day"]).strftime("%b %d") for d in days]
+        heatmap = _save(over_time_figure(labels, features, values), figures / "drift-over-time.png")
+        parts.append("<h3>Drift over time</h3>" + _figure(heatmap, "drift per feature per day"))
+    return "".join(parts)
 
 
 def _execution_section(out: Path, name: str, summary: dict[str, Any]) -> str:
@@ -143,19 +124,60 @@ def _execution_section(out: Path, name: str, summary: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _shadow_section(shadow: dict[str, Any] | None) -> str:
+    if not shadow:
+        return ""
+    checks = [[c["name"], c["observed"], c["threshold"], c["delta"], bool(c["passed"])] for c in shadow["checks"]]
+    return (
+        f"<h2>Shadow vs production</h2><p>verdict <b>{_e(shadow['verdict'])}</b> on "
+        f"{_e(shadow.get('labelled'))} labelled predictions: {_e(shadow['reason'])}</p>"
+        + table(["check", "observed", "threshold", "delta", "result"], checks)
+    )
+
+
+def _routine(history: dict[str, Any]) -> bool:
+    return bool(history["action"] == "shadow_verdict" and history["outcome"] == "wait")
+
+
 def _timeline(document: dict[str, Any]) -> str:
-    events = [(e["at"], e["kind"], e["text"]) for e in document["timeline"]]
+    """Decisions in a table; alarm state changes and the trigger's routine sweeps folded away."""
+    events = [(e["at"], e["kind"], e["text"]) for e in document["timeline"] if e["kind"] != "alarm"]
+    sweeps = [d for d in document["trigger_decisions"] if d["outcome"] == "fresh"]
     events += [
-        (d.get("at", ""), f"retrain trigger: {d.get('outcome')}", d.get("reason", ""))
+        (d.get("at", ""), f"retrain trigger: {d['outcome']}", d.get("reason", ""))
         for d in document["trigger_decisions"]
+        if d["outcome"] != "fresh"
     ]
+    waits = [h for h in document["history"] if _routine(h)]
     events += [
         (h["at"], f"promotion: {h['action']}", f"{h['version'] or ''} {h['outcome']}: {h['reason']}")
         for h in document["history"]
+        if not _routine(h)
     ]
-    events += [(c["at"], "alarm", f"{c['alarm']}: {c['previous']} -> {c['state']}") for c in document["alarm_changes"]]
-    rows = [[str(at)[:19], what, detail] for at, what, detail in sorted(events, key=lambda e: str(e[0]))]
-    return "<h2>Timeline of decisions</h2>" + table(["time", "what", "detail"], rows)
+    rows = [[_stamp(at), what, detail] for at, what, detail in sorted(events, key=lambda e: _sort_key(e[0]))]
+    changes = document["alarm_changes"]
+    counts = Counter(f"{c['previous']} -> {c['state']}" for c in changes)
+    summary = ", ".join(f"{n} {transition}" for transition, n in counts.most_common())
+    alarm_rows = [[_stamp(c["at"]), c["alarm"], f"{c['previous']} -> {c['state']}"] for c in changes]
+    routine = [[_stamp(d["at"]), "retrain trigger: fresh", d.get("reason", "")] for d in sweeps]
+    routine += [[_stamp(h["at"]), "shadow verdict: wait", h["reason"]] for h in waits]
+    return (
+        "<h2>Timeline of decisions</h2>"
+        + table(["time", "what", "detail"], rows)
+        + f"<details><summary>{len(changes)} alarm state changes ({_e(summary)})</summary>"
+        + table(["time", "alarm", "change"], alarm_rows)
+        + "</details>"
+        + f"<details><summary>{len(routine)} routine checks that changed nothing (trigger sweeps, shadow waits)"
+        "</summary>" + table(["time", "what", "detail"], sorted(routine, key=lambda r: _sort_key(r[0]))) + "</details>"
+    )
+
+
+def _sort_key(at: str) -> str:
+    return _stamp(at) if at else ""
+
+
+def _stamp(at: str) -> str:
+    return datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def write_report(out: Path, document: dict[str, Any], model: str) -> Path:
@@ -165,21 +187,22 @@ def write_report(out: Path, document: dict[str, Any], model: str) -> Path:
         f"<p>{len(document['daily'])} simulated days in {document['seconds']} s. Every step ran the code that runs on "
         "AWS: the pipeline definition in the local runtime, the monitor's statistics, CloudWatch's alarm rules, the "
         "retrain trigger, the promotion controller.</p>",
+        _verdict(document),
     ]
     if document["daily"]:
-        daily_chart(document["daily"], document["timeline"], out / "figures" / "daily.png")
-        parts.append("<h2>Drift and performance</h2>" + _figure("figures/daily.png", "per day"))
-    if document.get("alarm_report"):
-        parts.append(_drift_section(out, document["alarm_report"]))
+        daily_chart(document, out / "figures" / "daily.png")
+        metric, window = document["setup"]["slo"]["metric"], document["setup"]["performance_window_hours"]
+        caption = (
+            f"Shaded: the version serving production. Each day's {metric} on its own labels as served (red) and "
+            f"had the first champion served alone (grey, dashed); the estimate from the scores before labels (blue, "
+            f"with its 95 % band); what the monitor measured over {window:g} h of late labels (orange). Dashed "
+            "verticals: every alarm, retrain, promotion and rollback."
+        )
+        parts.append("<h2>Performance and decisions, day by day</h2>" + _figure("figures/daily.png", caption))
+    parts.append(_drift_section(out, document))
     parts.append("<h2>Pipeline executions</h2>")
     parts += [_execution_section(out, name, summary) for name, summary in document["executions"].items()]
-    shadow = document.get("shadow")
-    if shadow:
-        checks = [[c["name"], c["observed"], c["threshold"], c["delta"], bool(c["passed"])] for c in shadow["checks"]]
-        parts.append(
-            f"<h2>Shadow vs production</h2><p>verdict <b>{_e(shadow['verdict'])}</b>: {_e(shadow['reason'])}</p>"
-            + table(["check", "observed", "threshold", "delta", "result"], checks)
-        )
+    parts.append(_shadow_section(document.get("shadow")))
     parts += [f"<h2>Alert</h2><pre>{_e(a['subject'])}\n\n{_e(a['text'])}</pre>" for a in document["alerts"]]
     parts.append(_timeline(document))
     page = out / "report.html"

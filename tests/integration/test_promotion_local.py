@@ -63,7 +63,7 @@ def test_local_approval_shadow_promotion_and_cli_rollback(
     decision = promotion.evaluate_shadow(evidence)
     assert decision is not None and decision.verdict == "promote", decision
     checks = {c.name: c for c in decision.checks}
-    vs_champion = checks["live_roc_auc_vs_champion"]
+    vs_champion = checks[f"live_{config.promotion.shadow.metric}_vs_champion"]
     assert vs_champion.observed == pytest.approx(vs_champion.threshold + 0.01)  # the same model on the same requests
     assert promotion.production().label == "v2"  # type: ignore[union-attr]
 

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from sklearn.metrics import roc_auc_score
 
 from pipelines import naming
-from pipelines.config import ModelConfig, ShadowCriteria
+from pipelines.config import ModelConfig, ShadowCriteria, load_config
 from pipelines.monitoring.alarms import retraining_alarm_names
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.aws import SageMakerRegistry
@@ -43,6 +43,7 @@ from pipelines.promotion.lifecycle import (
 )
 from pipelines.promotion.shadow import ShadowEvidence, VariantEvidence, decide
 from pipelines.registry.local import LocalRegistry
+from tests.conftest import EXAMPLE_CONFIG
 from tests.fake_sagemaker import Crash, FakeSageMaker
 
 ROLE = "arn:aws:iam::111122223333:role/fraud-detector-endpoint"
@@ -98,14 +99,14 @@ CRITERIA = ShadowCriteria(
 
 def evidence(
     live: float = 0.95, champion: float = 0.94, offline: float = 0.96, labelled: int = 800, hours: float = 30,
-    latency: float = 40.0, errors: float = 0.0,
+    latency: float = 40.0, errors: float = 0.0, metric: str = "roc_auc",
 ) -> ShadowEvidence:  # fmt: skip
     return ShadowEvidence(
         started_at=T0,
         now=T0 + timedelta(hours=hours),
-        shadow=VariantEvidence(1000, labelled, {"roc_auc": live}, latency, errors),
-        production=VariantEvidence(1000, labelled, {"roc_auc": champion}, 30.0, 0.0),
-        offline={"roc_auc": offline},
+        shadow=VariantEvidence(max(1000, labelled), labelled, {metric: live}, latency, errors),
+        production=VariantEvidence(max(1000, labelled), labelled, {metric: champion}, 30.0, 0.0),
+        offline={metric: offline},
     )
 
 
@@ -250,7 +251,10 @@ def world(config: ModelConfig, tmp_path: Path) -> tuple[Promotion, FakeSageMaker
 
 
 def promote_evidence(shadow: ModelVersion, production: ModelVersion, started: datetime) -> ShadowEvidence:
-    return evidence(hours=48)
+    """Evidence that earns promotion under the example config's shadow criteria."""
+    criteria = load_config(EXAMPLE_CONFIG).promotion.shadow
+    assert criteria.metric is not None
+    return evidence(hours=48, labelled=criteria.min_labels, metric=criteria.metric)
 
 
 def stages(promotion: Promotion) -> dict[str, str]:

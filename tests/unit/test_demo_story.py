@@ -1,0 +1,166 @@
+"""The report's verdict lines, from a summary a person can check by hand."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from pipelines.simulation.figures import decisions, levels
+from pipelines.simulation.story import headlines
+
+MODEL = "fraud-detector"
+
+
+def day(date: str, served: float, alone: float, by: str, promoted: bool, estimated: float | None = 0.8) -> dict:
+    return {
+        "day": f"2026-05-{date}T00:00:00+00:00",
+        "served": served,
+        "champion_only": alone,
+        "served_by": by,
+        "promoted_before": promoted,
+        "estimated": estimated,
+        "drifted_features": 0,
+    }
+
+
+def change(at: str, alarm: str, state: str = "ALARM", retraining: bool = False) -> dict:
+    return {"at": f"2026-05-{at}T00:00:00+00:00", "alarm": f"{MODEL}-{alarm}", "previous": "OK", "state": state,
+            "triggers_retraining": retraining}  # fmt: skip
+
+
+def document(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "model": MODEL,
+        "setup": {
+            "slo": {"metric": "pr_auc", "min": 0.45},
+            "label_delay_days": 1,
+            "performance_window_hours": 96.0,
+            "alarm_rule": "2 of 3 daily periods",
+        },
+        "phases": [
+            {"start": "2026-05-03T00:00:00+00:00", "title": "card testing", "hurts": True},
+            {"start": "2026-05-08T00:00:00+00:00", "title": "a holiday season", "hurts": False},
+        ],
+        "daily": [
+            day("03", 0.30, 0.30, "v1", False),
+            day("04", 0.20, 0.20, "v1", False, estimated=0.75),
+            day("08", 0.95, 0.50, "v2", True),
+            day("09", 0.90, 0.40, "v2", True),
+        ],
+        "alarm_changes": [
+            change("05", "drift-amount-psi"),  # a per-feature alarm: never a signal
+            change("06", "retrain-performance-slo", retraining=True),
+            change("09", "drift-card_present-psi"),
+            change("10", "watch-drifted-features"),
+        ],
+        "trigger_decisions": [{"at": "2026-05-06T00:00:00Z", "outcome": "started"}],
+        "executions": {
+            "initial training": {"status": "Succeeded", "gates": []},
+            "retrain 1": {
+                "status": "Succeeded",
+                "gates": [
+                    {"name": "min_pr_auc", "kind": "metric", "observed": 0.9},
+                    {
+                        "name": "champion_pr_auc",
+                        "kind": "champion",
+                        "metric": "pr_auc",
+                        "observed": 0.9,
+                        "champion": 0.3,
+                    },
+                ],
+            },
+        },
+        "shadow": {"verdict": "promote", "reason": "live pr_auc 0.9 on 2400 labelled predictions"},
+        "counterfactual": {
+            "metric": "pr_auc",
+            "days": 2,
+            "served_mean": 0.925,
+            "champion_only_mean": 0.45,
+            "gain": 0.475,
+        },
+        "alerts": [],
+        "history": [],
+        "status": {"production": {"version": "v2"}},
+        "timeline": [],
+    }
+    return base | overrides
+
+
+def lines(doc: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {line.label: (line.text, line.tone) for line in headlines(doc)}
+
+
+def test_the_alarm_line_says_how_late_it_fired_and_why() -> None:
+    text, _ = lines(document())["Alarm"]
+    assert text.startswith("retrain-performance-slo fired May 06, 3 days after the drift began")
+    assert "labels arrive 1 day late" in text and "96 h of labels" in text and "2 of 3 daily periods" in text
+
+
+def test_the_estimate_line_shows_what_scores_alone_could_not_see() -> None:
+    text, _ = lines(document())["Estimate before labels"]
+    # days served by v1 in the harmful phase: estimates 0.8 and 0.75, labels 0.30 and 0.20
+    assert text.startswith("pr_auc estimated from the scores alone stayed at 0.750 or more")
+    assert "as low as 0.200" in text and "only labels reveal" in text
+
+
+def test_retrain_shadow_and_value_lines_carry_the_numbers() -> None:
+    found = lines(document())
+    assert found["Retrain"] == (
+        "passed 2 of 2 gates; pr_auc 0.900 against the champion's 0.300 on the same test set (+0.600)",
+        "good",
+    )
+    assert found["Shadow"] == ("promote: live pr_auc 0.9 on 2400 labelled predictions", "good")
+    text, tone = found["What retraining bought"]
+    assert "0.925 a day as served against 0.450" in text and "(+0.475)" in text and tone == "good"
+
+
+def test_benign_drift_names_the_watching_alarm_not_a_feature_alarm() -> None:
+    text, tone = lines(document())["Drift that did not hurt"]
+    assert "watch-drifted-features fired May 10; 0 retrains started" in text
+    assert "stayed at 0.900 or more (SLO 0.45)" in text and tone == "good"
+
+
+def test_benign_drift_that_started_a_retrain_is_marked_bad() -> None:
+    doc = document(trigger_decisions=[{"at": "2026-05-09T00:00:00Z", "outcome": "started"}])
+    text, tone = lines(doc)["Drift that did not hurt"]
+    assert "1 retrains started" in text and tone == "bad"
+
+
+def test_production_below_its_objective_asks_a_person() -> None:
+    doc = document(daily=[*document()["daily"], day("10", 0.05, 0.04, "v2", True)])
+    text, tone = lines(doc)["Production now"]
+    assert text.startswith("v2; on the last day pr_auc 0.050 as served by v2, 0.040 for the first champion")
+    assert "a person decides" in text and tone == "bad"
+    assert lines(document())["Production now"][1] == "good"
+
+
+def test_decisions_mark_signal_alarms_retrains_and_version_changes_in_time_order() -> None:
+    slo = f"{MODEL}-retrain-performance-slo"
+    doc = document(
+        timeline=[
+            {"at": "2026-05-06T00:00:00+00:00", "kind": "alarm", "text": f"{slo}: OK -> ALARM"},
+            {"at": "2026-05-06T00:00:00+00:00", "kind": "alarm", "text": f"{slo}: ALARM -> OK"},
+            {"at": "2026-05-06T01:00:00+00:00", "kind": "retrain", "text": "execution x: Failed"},
+            {"at": "2026-05-05T00:00:00+00:00", "kind": "alarm", "text": f"{MODEL}-watch-label-drift: OK -> ALARM"},
+        ],
+        history=[{"at": "2026-05-08T00:00:00+00:00", "action": "promote", "version": "v2"},
+                 {"at": "2026-05-08T00:00:00+00:00", "action": "shadow_verdict", "version": "v2"}],
+    )  # fmt: skip
+    assert [(m.kind, m.label) for m in decisions(doc)] == [
+        ("watch", "watch: label-drift"),
+        ("alarm", "alarm: performance-slo"),
+        ("failed", "retrain failed"),
+        ("promote", "promote v2"),
+    ]
+
+
+@pytest.mark.parametrize("gap", [1.0, 3.2])
+def test_labels_closer_than_the_gap_never_share_a_row(gap: float) -> None:
+    positions = [0.0, 0.5, 1.0, 2.9, 3.0, 7.0, 7.1, 7.2, 20.0]
+    rows = levels(positions, gap)
+    for i, j in itertools.combinations(range(len(positions)), 2):
+        if positions[j] - positions[i] < gap:
+            assert rows[i] != rows[j], (positions[i], positions[j])
+    assert rows[0] == 0 and rows[-1] == 0  # far apart labels go back to the top row
