@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -50,16 +51,22 @@ def feature_figure(name: str, result: Mapping[str, Any], thresholds: Mapping[str
     histogram = result.get("histogram")
     if not histogram:
         return None
+    worst = severity(result, thresholds)  # the title names the statistic furthest past its threshold
     if histogram.get("categories"):
-        return _bars(name, list(histogram["categories"]), histogram, result, thresholds)
+        return _bars(name, list(histogram["categories"]), histogram, result, thresholds, worst[1] if worst else "psi")
     if is_yes_no(histogram):
         yes_no = {**histogram, "baseline": histogram["baseline"][1:], "current": histogram["current"][1:]}
-        return _bars(name, ["0 (no)", "1 (yes)"], yes_no, result, thresholds)
-    return _cumulative(name, histogram, result, thresholds)
+        return _bars(name, ["0 (no)", "1 (yes)"], yes_no, result, thresholds, worst[1] if worst else "psi")
+    return _cumulative(name, histogram, result, thresholds, worst[1] if worst else "ks")
 
 
 def _bars(
-    name: str, labels: list[str], histogram: Mapping[str, Any], result: Mapping[str, Any], thresholds: Mapping[str, Any]
+    name: str,
+    labels: list[str],
+    histogram: Mapping[str, Any],
+    result: Mapping[str, Any],
+    thresholds: Mapping[str, Any],
+    statistic: str,
 ) -> Figure:
     figure = Figure(figsize=(4.6, 0.42 * len(labels) + 1.3))
     axes = figure.add_subplot()
@@ -69,9 +76,8 @@ def _bars(
     axes.set_yticks(positions, labels, fontsize=9)
     axes.invert_yaxis()
     axes.set_xlabel("share of rows", fontsize=9)
-    axes.legend(fontsize=8, loc="lower right")
-    _set_title(axes, name, result, thresholds, "psi")
-    figure.tight_layout()
+    axes.legend(fontsize=8, loc="best")
+    _set_title(axes, name, result, thresholds, statistic)
     return figure
 
 
@@ -89,7 +95,7 @@ def cumulative_shares(histogram: Mapping[str, Any]) -> tuple[list[float], list[f
 
 
 def _cumulative(
-    name: str, histogram: Mapping[str, Any], result: Mapping[str, Any], thresholds: Mapping[str, Any]
+    name: str, histogram: Mapping[str, Any], result: Mapping[str, Any], thresholds: Mapping[str, Any], statistic: str
 ) -> Figure:
     xs, base, current = cumulative_shares(histogram)
     figure = Figure(figsize=(4.6, 3.0))
@@ -110,8 +116,7 @@ def _cumulative(
     axes.set_xlabel(f"{name} (baseline quantile edges)", fontsize=9)
     axes.set_ylabel("share of rows below", fontsize=9)
     axes.legend(fontsize=8, loc="lower right")
-    _set_title(axes, name, result, thresholds, "ks")
-    figure.tight_layout()
+    _set_title(axes, name, result, thresholds, statistic)
     return figure
 
 
@@ -134,9 +139,8 @@ def ranking_figure(report: Mapping[str, Any]) -> Figure:
     for position, (_, value, statistic) in enumerate(rows):
         axes.text(value, position, f" {statistic}", va="center", fontsize=8)
     axes.axvline(1.0, color="#212121", linestyle="--", linewidth=1)
-    axes.text(1.0, len(rows) - 0.4, " threshold", fontsize=8, va="bottom")
     axes.set_xlim(0, max([*values, 1.0]) * 1.25)
-    axes.set_xlabel("worst statistic / its threshold (1 = drifted)", fontsize=9)
+    axes.set_xlabel("worst statistic / its threshold (dashed: 1, the threshold; red: drifted)", fontsize=9)
     axes.set_title("features ranked by drift", fontsize=10)
     figure.tight_layout()
     return figure
@@ -148,10 +152,11 @@ def over_time_figure(days: Sequence[str], features: Sequence[str], values: Seque
     figure = Figure(figsize=(10.0, 0.34 * len(features) + 1.6))
     axes = figure.add_subplot()
     norm = TwoSlopeNorm(vmin=0.0, vcenter=1.0, vmax=3.0)  # 3 times the threshold and more: the darkest red
-    image = axes.imshow(np.clip(matrix, 0.0, 3.0), aspect="auto", cmap="RdBu_r", norm=norm, interpolation="nearest")
+    colours = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#bdbdbd")  # grey: not judged that day
+    image = axes.imshow(np.clip(matrix, 0.0, 3.0), aspect="auto", cmap=colours, norm=norm, interpolation="nearest")
     axes.set_yticks(range(len(features)), list(features), fontsize=9)
     step = max(1, len(days) // 15)
-    axes.set_xticks(range(0, len(days), step), [days[i] for i in range(0, len(days), step)], fontsize=8)
+    axes.set_xticks(range(0, len(days), step), [days[i] for i in range(0, len(days), step)], fontsize=8, rotation=60)
     for row, column in itertools.product(range(len(features)), range(len(days))):
         if matrix[row, column] >= 1:
             axes.text(column, row, "●", ha="center", va="center", fontsize=6, color="white")

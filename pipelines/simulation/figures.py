@@ -78,25 +78,31 @@ def decisions(document: dict[str, Any]) -> list[Mark]:
     return sorted(marks, key=lambda mark: datetime.fromisoformat(mark.at))
 
 
-def levels(positions: list[float], gap: float) -> list[int]:
-    """A text row for each label at `positions` (sorted) so no two labels within `gap` share a row."""
+def levels(positions: list[float], gap: float, rows: int | None = None) -> list[int]:
+    """A text row for each label at `positions` (sorted) so no two labels within `gap` share a row;
+    with `rows`, at most that many (the row whose last label is furthest back is reused)."""
     last: dict[int, float] = {}
-    rows = []
+    chosen = []
     for x in positions:
-        row = next(r for r in range(len(positions) + 1) if r not in last or x - last[r] >= gap)
+        free = [r for r in range(len(positions) + 1) if r not in last or x - last[r] >= gap]
+        row = free[0] if rows is None or free[0] < rows else min(range(rows), key=lambda r: last[r])
         last[row] = x
-        rows.append(row)
-    return rows
+        chosen.append(row)
+    return chosen
 
 
-def _served_spans(daily: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
-    spans: list[tuple[int, int, str]] = []
-    for index, day in enumerate(daily):
-        version = day.get("served_by") or "-"
-        if spans and spans[-1][2] == version:
-            spans[-1] = (spans[-1][0], index, version)
+def _served_spans(daily: list[dict[str, Any]], positions: list[float]) -> list[tuple[float, float, str]]:
+    """(first day, last day, version) for each run of days one version served (days without a
+    record are not shaded)."""
+    spans: list[tuple[float, float, str]] = []
+    for x, day in zip(positions, daily, strict=True):
+        version = day.get("served_by")
+        if version is None:
+            continue
+        if spans and spans[-1][2] == version and x - spans[-1][1] <= 1:
+            spans[-1] = (spans[-1][0], x, version)
         else:
-            spans.append((index, index, version))
+            spans.append((x, x, version))
     return spans
 
 
@@ -108,10 +114,13 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
     daily, setup = document["daily"], document["setup"]
     metric, floor = setup["slo"]["metric"], setup["slo"]["min"]
     first = datetime.fromisoformat(daily[0]["day"])
-    positions = list(range(len(daily)))
+    # days and decisions on one axis of days since the first (a day the monitor skipped has no point)
+    positions = [(datetime.fromisoformat(d["day"]) - first).total_seconds() / 86_400 for d in daily]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(13, 6.2), sharex=True, gridspec_kw={"height_ratios": [3.2, 1]})
-    for number, (start, end, version) in enumerate(_served_spans(daily)):
-        top.axvspan(start - 0.5, end + 0.5, color=VERSION_SHADES[number % len(VERSION_SHADES)], zorder=0)
+    versions = sorted({d["served_by"] for d in daily if d.get("served_by")}, key=lambda v: (len(v), v))
+    for start, end, version in _served_spans(daily, positions):
+        shade = VERSION_SHADES[versions.index(version) % len(VERSION_SHADES)]
+        top.axvspan(start - 0.5, end + 0.5, color=shade, zorder=0)
         top.text((start + end) / 2, 0.03, f"{version} serves", ha="center", fontsize=9, color="#455a64")
     top.plot(positions, _line(daily, "served"), color="#c62828", marker="o", markersize=4, label="served model")
     top.plot(positions, _line(daily, "champion_only"), color="#616161", linestyle="--", label="first champion alone")
@@ -133,7 +142,7 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
         label=f"monitor: {setup['performance_window_hours']:g} h of late labels",
     )
     top.axhline(floor, color="#212121", linestyle="-.", linewidth=1)
-    top.text(len(daily) - 0.4, floor, f" SLO {floor:g}", va="center", fontsize=8)
+    top.text(positions[-1] + 0.6, floor, f" SLO {floor:g}", va="center", fontsize=8)
     top.set_ylim(0, 1.32)
     top.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     top.set_ylabel(f"{metric}, each day's own labels", fontsize=9)
@@ -142,8 +151,8 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
     bottom.set_ylabel("drifted\nfeatures", fontsize=9)
     marks = decisions(document)
     xs = [(datetime.fromisoformat(m.at) - first).total_seconds() / 86_400 - 0.5 for m in marks]
-    right = max(len(daily) - 0.5, max(xs, default=0) + 0.5)
-    for mark, x, row in zip(marks, xs, levels(xs, gap=3.2), strict=True):
+    right = max(positions[-1] + 0.5, max(xs, default=0) + 0.5)
+    for mark, x, row in zip(marks, xs, levels(xs, gap=3.2, rows=4), strict=True):
         for axes in (top, bottom):
             axes.axvline(x, color=MARKS[mark.kind], linestyle="--", linewidth=1)
         near_end = x > right - 3  # labels near the right edge grow leftwards, inside the axes
@@ -152,6 +161,7 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
             va="top", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
         )  # fmt: skip
     bottom.set_xticks(positions, [datetime.fromisoformat(d["day"]).strftime("%b %d") for d in daily])
+    top.set_ylabel(f"{metric}", fontsize=9)
     bottom.tick_params(axis="x", labelsize=8, rotation=60)
     bottom.set_xlim(-0.6, right + 0.1)
     top.set_title(f"{metric} per day: served, never retrained, estimated before labels; every decision marked")

@@ -129,8 +129,7 @@ def _shadow_section(shadow: dict[str, Any] | None) -> str:
         return ""
     checks = [[c["name"], c["observed"], c["threshold"], c["delta"], bool(c["passed"])] for c in shadow["checks"]]
     return (
-        f"<h2>Shadow vs production</h2><p>verdict <b>{_e(shadow['verdict'])}</b> on "
-        f"{_e(shadow.get('labelled'))} labelled predictions: {_e(shadow['reason'])}</p>"
+        f"<h2>Shadow vs production</h2><p>verdict <b>{_e(shadow['verdict'])}</b>: {_e(shadow['reason'])}</p>"
         + table(["check", "observed", "threshold", "delta", "result"], checks)
     )
 
@@ -139,22 +138,39 @@ def _routine(history: dict[str, Any]) -> bool:
     return bool(history["action"] == "shadow_verdict" and history["outcome"] == "wait")
 
 
+# Within one timestamp, cause before effect: an alarm, the trigger's decision, the run, its
+# alert, what the promotion controller did.
+ORDER = {"alarm": 0, "trigger": 1, "retrain": 2, "alert": 3, "promotion": 4}
+
+
 def _timeline(document: dict[str, Any]) -> str:
-    """Decisions in a table; alarm state changes and the trigger's routine sweeps folded away."""
-    events = [(e["at"], e["kind"], e["text"]) for e in document["timeline"] if e["kind"] != "alarm"]
+    """Decisions in a table: signal alarms, the trigger's decisions, runs, the promotion
+    controller's records and alerts, each once; per-feature alarm changes and the routine checks
+    that changed nothing folded away."""
+    model = document["model"]
+    signal = (f"{model}-retrain-", f"{model}-watch-")
+    events = [
+        ("alarm", c["at"], f"alarm: {c['alarm']}", f"{c['previous']} -> {c['state']}")
+        for c in document["alarm_changes"]
+        if c["alarm"].startswith(signal) and c["previous"] != "INSUFFICIENT_DATA"
+    ]
+    events += [
+        (e["kind"], e["at"], e["kind"], e["text"]) for e in document["timeline"] if e["kind"] in ("retrain", "alert")
+    ]
     sweeps = [d for d in document["trigger_decisions"] if d["outcome"] == "fresh"]
     events += [
-        (d.get("at", ""), f"retrain trigger: {d['outcome']}", d.get("reason", ""))
+        ("trigger", d.get("at", ""), f"retrain trigger: {d['outcome']}", d.get("reason", ""))
         for d in document["trigger_decisions"]
         if d["outcome"] != "fresh"
     ]
     waits = [h for h in document["history"] if _routine(h)]
     events += [
-        (h["at"], f"promotion: {h['action']}", f"{h['version'] or ''} {h['outcome']}: {h['reason']}")
+        ("promotion", h["at"], f"promotion: {h['action']}", f"{h['version'] or ''} {h['outcome']}: {h['reason']}")
         for h in document["history"]
         if not _routine(h)
     ]
-    rows = [[_stamp(at), what, detail] for at, what, detail in sorted(events, key=lambda e: _sort_key(e[0]))]
+    ordered = sorted(enumerate(events), key=lambda e: (_sort_key(e[1][1]), ORDER[e[1][0]], e[0]))
+    rows = [[_stamp(at), what, detail] for _, (_, at, what, detail) in ordered]
     changes = document["alarm_changes"]
     counts = Counter(f"{c['previous']} -> {c['state']}" for c in changes)
     summary = ", ".join(f"{n} {transition}" for transition, n in counts.most_common())

@@ -1,6 +1,7 @@
-"""The demo's verdict at a glance: what drifted, when the alarm fired and why it lagged, what the
-gates and the shadow decided on how much evidence, what retraining bought against never
-retraining, and where production stands against its objective. Pure functions of summary.json."""
+"""The demo's verdict at a glance, drift by drift: when it began, when the alarm fired and why it
+lagged, what the estimate from scores alone saw, what the gates and the shadow decided on how much
+evidence, what retraining bought against never retraining, and where production stands against
+its objective. Pure functions of summary.json."""
 
 from __future__ import annotations
 
@@ -43,28 +44,36 @@ def _phase_end(document: dict[str, Any], phase: dict[str, Any]) -> str | None:
     return min(later, key=_at) if later else None
 
 
-def _first_alarm(document: dict[str, Any], after: str, *, retraining: bool) -> dict[str, Any] | None:
-    """The first signal alarm (not a per-feature one) to go to ALARM from `after`: a retraining
+def _first_alarm(document: dict[str, Any], phase: dict[str, Any], *, retraining: bool) -> dict[str, Any] | None:
+    """The first signal alarm (not a per-feature one) to go to ALARM within the phase: a retraining
     alarm, or one that only watches."""
     kind = "retrain" if retraining else "watch"
+    end = _phase_end(document, phase)
     fired = [
         c
         for c in document["alarm_changes"]
         if c["state"] == "ALARM"
-        and _at(c["at"]) >= _at(after)
+        and _within(c["at"], phase["start"], end)
         and c["alarm"].startswith(f"{document['model']}-{kind}-")
     ]
     return fired[0] if fired else None
 
 
-def drift_and_alarm(document: dict[str, Any]) -> list[Headline]:
-    """The first harmful drift, and the retraining alarm that answered it, with why it lagged."""
-    harmful = [p for p in document["phases"] if p["hurts"]]
-    if not harmful:
-        return []
-    phase, model, setup = harmful[0], document["model"], document["setup"]
-    lines = [Headline("Drift began", f"{_day(phase['start'])}: {phase['title']}", "bad")]
-    alarm = _first_alarm(document, phase["start"], retraining=True)
+def _runs(document: dict[str, Any], phase: dict[str, Any]) -> list[dict[str, Any]]:
+    """The retrains an alarm started within the phase, by the data window they were started with."""
+    end = _phase_end(document, phase)
+    return [
+        s
+        for name, s in document["executions"].items()
+        if name != "initial training" and _within(s["parameters"]["DataWindowEnd"], phase["start"], end)
+    ]
+
+
+def drift_and_alarm(document: dict[str, Any], phase: dict[str, Any]) -> list[Headline]:
+    """A harmful drift, and the retraining alarm that answered it, with why it lagged."""
+    model, setup = document["model"], document["setup"]
+    lines = [Headline("Drift that hurt", f"began {_day(phase['start'])}: {phase['title']}", "bad")]
+    alarm = _first_alarm(document, phase, retraining=True)
     if alarm is None:
         return [*lines, Headline("Alarm", "no retraining alarm fired", "bad")]
     lag = _days_between(phase["start"], alarm["at"])
@@ -77,125 +86,127 @@ def drift_and_alarm(document: dict[str, Any]) -> list[Headline]:
             "neutral",
         )
     )
-    return [*lines, *_estimate(document, phase)]
+    return [*lines, *_estimate(document, phase, before=alarm["at"])]
 
 
-def _estimate(document: dict[str, Any], phase: dict[str, Any]) -> list[Headline]:
-    """The estimate from scores alone against the day's labels while the first drift went unanswered."""
-    end = _phase_end(document, phase)
+def _estimate(document: dict[str, Any], phase: dict[str, Any], before: str) -> list[Headline]:
+    """The estimate from scores alone against the day's labels until the alarm fired."""
     days = [
         d
         for d in document["daily"]
-        if _within(d["day"], phase["start"], end)
-        and not d.get("promoted_before")
-        and d.get("estimated") is not None
-        and d.get("served") is not None
+        if _within(d["day"], phase["start"], before) and d.get("estimated") is not None and d.get("served") is not None
     ]
     if not days:
         return []
     metric = document["setup"]["slo"]["metric"]
     low_estimate, low_served = min(d["estimated"] for d in days), min(d["served"] for d in days)
-    missed = low_estimate - low_served > 0.1
+    why = ": the scores look as confident as before on fraud the model misses, which only labels reveal"
     text = (
         f"{metric} estimated from the scores alone stayed at {low_estimate:.3f} or more while the labels measured "
-        f"as low as {low_served:.3f}"
-        + (
-            ": the scores look as confident as before on fraud the model misses, which only labels reveal"
-            if missed
-            else ""
-        )
+        f"as low as {low_served:.3f}" + (why if low_estimate - low_served > 0.1 else "")
     )
     return [Headline("Estimate before labels", text, "neutral")]
 
 
-def retrain_and_shadow(document: dict[str, Any]) -> list[Headline]:
-    """The first retrain that passed its gates, and the shadow verdict on it."""
-    retrains = [s for name, s in document["executions"].items() if name != "initial training"]
-    passed = [s for s in retrains if s["status"] == "Succeeded"]
-    lines = []
-    if passed:
-        gates = passed[0]["gates"]
-        champion = next((g for g in gates if g.get("kind") == "champion"), None)
+def _gates(run: dict[str, Any]) -> Headline:
+    gates = run["gates"]
+    passed = [g for g in gates if g.get("passed")]
+    if run["status"] == "Succeeded":
+        champion = next((g for g in gates if g.get("kind") == "champion" and g.get("champion") is not None), None)
         versus = (
             f"; {champion['metric']} {champion['observed']:.3f} against the champion's {champion['champion']:.3f} "
             f"on the same test set ({champion['observed'] - champion['champion']:+.3f})"
             if champion
             else ""
         )
-        lines.append(Headline("Retrain", f"passed {len(gates)} of {len(gates)} gates{versus}", "good"))
+        return Headline("Retrain", f"passed {len(passed)} of {len(gates)} gates{versus}", "good")
+    failed = [
+        f"{g['name']} {g['observed']:.3f} against {g['threshold']:.3f} ({g['observed'] - g['threshold']:+.3f})"
+        for g in gates
+        if not g.get("passed") and g.get("observed") is not None and g.get("threshold") is not None
+    ]
+    text = f"failed {len(gates) - len(passed)} of {len(gates)} gates: {'; '.join(failed)}; an alert went out"
+    return Headline("Failed retrain", text, "bad")
+
+
+def answer(document: dict[str, Any], phase: dict[str, Any]) -> list[Headline]:
+    """What the loop did about a harmful drift: the retrain's gates, the shadow, what it bought."""
+    runs = _runs(document, phase)
+    if not runs:
+        return [Headline("Retrain", "no retrain started", "bad")]
+    lines = [_gates(runs[0])]
+    if runs[0]["status"] != "Succeeded":
+        return lines
     shadow = document.get("shadow")
     if shadow:
-        tone: Tone = "good" if shadow["verdict"] == "promote" else "bad"
-        lines.append(Headline("Shadow", f"{shadow['verdict']}: {shadow['reason']}", tone))
-    return lines
-
-
-def value(document: dict[str, Any]) -> list[Headline]:
-    """What retraining bought: the served metric against the first champion alone, same days."""
+        lines.append(
+            Headline("Shadow", f"{shadow['verdict']}: {shadow['reason']}", _good(shadow["verdict"] == "promote"))
+        )
     gain = document.get("counterfactual")
-    if not gain:
-        return []
-    tone: Tone = "good" if gain["gain"] > 0 else "bad"
-    return [
-        Headline(
-            "What retraining bought",
-            f"{gain['metric']} {gain['served_mean']:.3f} a day as served against {gain['champion_only_mean']:.3f} had "
-            f"the first champion served alone, over the {gain['days']} days since the promotion ({gain['gain']:+.3f})",
-            tone,
-        )
-    ]
-
-
-def benign_drift(document: dict[str, Any]) -> list[Headline]:
-    """Drift that did not hurt: the watching alarm fired, no retrain started, the metric held."""
-    lines = []
-    metric, floor = document["setup"]["slo"]["metric"], document["setup"]["slo"]["min"]
-    for phase in (p for p in document["phases"] if not p["hurts"]):
-        end = _phase_end(document, phase)
-        days = [d for d in document["daily"] if _within(d["day"], phase["start"], end) and d.get("served") is not None]
-        watch = _first_alarm(document, phase["start"], retraining=False)
-        decisions = document["trigger_decisions"]
-        started = [d for d in decisions if d["outcome"] == "started" and _within(d["at"], phase["start"], end)]
-        if not days:
-            continue
-        low = min(d["served"] for d in days)
-        fired = f"{_short(watch['alarm'], document['model'])} fired {_day(watch['at'])}" if watch else "no alarm fired"
+    if gain:
         text = (
-            f"{_day(phase['start'])}: {phase['title']}. {fired}; {len(started)} retrains started; the served {metric} "
-            f"stayed at {low:.3f} or more (SLO {floor:g})"
+            f"{gain['metric']} {gain['served_mean']:.3f} a day as served against {gain['champion_only_mean']:.3f} had "
+            f"the first champion served alone, over the {gain['days']} days since the promotion ({gain['gain']:+.3f})"
         )
-        lines.append(Headline("Drift that did not hurt", text, "good" if not started and low >= floor else "bad"))
+        lines.append(Headline("What retraining bought", text, _good(gain["gain"] > 0)))
     return lines
 
 
-def failure_and_now(document: dict[str, Any]) -> list[Headline]:
-    """The failed retrain's alert, and production now against the objective."""
-    lines = [Headline("Failed retrain", f"alert: {a['subject']}", "bad") for a in document["alerts"]]
+def _good(condition: bool) -> Tone:
+    return "good" if condition else "bad"
+
+
+def benign_drift(document: dict[str, Any], phase: dict[str, Any]) -> list[Headline]:
+    """Drift that did not hurt: the watching alarm fired, no retrain started, the metric held."""
+    setup = document["setup"]
+    metric, floor = setup["slo"]["metric"], setup["slo"]["min"]
+    end = _phase_end(document, phase)
+    days = [d for d in document["daily"] if _within(d["day"], phase["start"], end) and d.get("served") is not None]
+    if not days:
+        return []
+    watch = _first_alarm(document, phase, retraining=False)
+    decisions = document["trigger_decisions"]
+    started = [d for d in decisions if d["outcome"] == "started" and _within(d["at"], phase["start"], end)]
+    low = min(d["served"] for d in days)
+    fired = f"{_short(watch['alarm'], document['model'])} fired {_day(watch['at'])}" if watch else "no alarm fired"
+    why = (
+        ""
+        if "drifted_features" in setup.get("retrain_on", [])
+        else " (drifted features only watch: retraining follows performance)"
+    )
+    text = (
+        f"began {_day(phase['start'])}: {phase['title']}. {fired}; {len(started)} retrains started{why}; the served "
+        f"{metric} stayed at {low:.3f} or more (SLO {floor:g})"
+    )
+    return [Headline("Drift that did not hurt", text, _good(not started and low >= floor))]
+
+
+def production_now(document: dict[str, Any]) -> Headline:
+    """The version serving now, and its metric on the last day against the objective."""
     production = (document.get("status") or {}).get("production") or {}
+    if not production:
+        return Headline("Production now", "no version serves production", "bad")
+    version = production["version"]
     rollbacks = [h for h in document["history"] if h["action"] == "rollback"]
+    how = f" (rolled back {_day(rollbacks[-1]['at'])})" if rollbacks else ""
     slo = document["setup"]["slo"]
     last = next((d for d in reversed(document["daily"]) if d.get("served") is not None), None)
-    if production:
-        how = f" (rolled back {_day(rollbacks[-1]['at'])})" if rollbacks else ""
-        measured = ""
-        tone: Tone = "neutral"
-        if last is not None:
-            measured = (
-                f"; on the last day {slo['metric']} {last['served']:.3f} as served by {last['served_by']}, "
-                f"{last['champion_only']:.3f} for the first champion, against the SLO's {slo['min']:g}"
-            )
-            tone = "good" if last["served"] >= slo["min"] else "bad"
-            if tone == "bad":
-                measured += ": neither meets it; the retrain failed its gates, so a person decides what comes next"
-        lines.append(Headline("Production now", f"{production['version']}{how}{measured}", tone))
-    return lines
+    if last is None:
+        return Headline("Production now", f"{version}{how}", "neutral")
+    value = last["served"] if version == last["served_by"] else last["champion_only"] if version == "v1" else None
+    if value is None:
+        return Headline("Production now", f"{version}{how}; not measured on the last day", "neutral")
+    text = f"{version}{how}: {slo['metric']} {value:.3f} on the last day, against the SLO's {slo['min']:g}"
+    if value < slo["min"] and document["alerts"]:
+        text += "; below it, and the last retrain failed its gates: a person decides what comes next"
+    return Headline("Production now", text, _good(value >= slo["min"]))
 
 
 def headlines(document: dict[str, Any]) -> list[Headline]:
-    return [
-        *drift_and_alarm(document),
-        *retrain_and_shadow(document),
-        *value(document),
-        *benign_drift(document),
-        *failure_and_now(document),
-    ]
+    lines = []
+    for phase in document["phases"]:
+        if phase["hurts"]:
+            lines += [*drift_and_alarm(document, phase), *answer(document, phase)]
+        else:
+            lines += benign_drift(document, phase)
+    return [*lines, production_now(document)]

@@ -38,6 +38,7 @@ def document(**overrides: Any) -> dict[str, Any]:
             "label_delay_days": 1,
             "performance_window_hours": 96.0,
             "alarm_rule": "2 of 3 daily periods",
+            "retrain_on": ["performance_slo", "estimated_performance"],
         },
         "phases": [
             {"start": "2026-05-03T00:00:00+00:00", "title": "card testing", "hurts": True},
@@ -57,17 +58,19 @@ def document(**overrides: Any) -> dict[str, Any]:
         ],
         "trigger_decisions": [{"at": "2026-05-06T00:00:00Z", "outcome": "started"}],
         "executions": {
-            "initial training": {"status": "Succeeded", "gates": []},
+            "initial training": {"status": "Succeeded", "gates": [], "parameters": {}},
             "retrain 1": {
                 "status": "Succeeded",
+                "parameters": {"DataWindowEnd": "2026-05-06T00:00:00Z"},
                 "gates": [
-                    {"name": "min_pr_auc", "kind": "metric", "observed": 0.9},
+                    {"name": "min_pr_auc", "kind": "metric", "observed": 0.9, "passed": True},
                     {
                         "name": "champion_pr_auc",
                         "kind": "champion",
                         "metric": "pr_auc",
                         "observed": 0.9,
                         "champion": 0.3,
+                        "passed": True,
                     },
                 ],
             },
@@ -118,7 +121,7 @@ def test_retrain_shadow_and_value_lines_carry_the_numbers() -> None:
 
 def test_benign_drift_names_the_watching_alarm_not_a_feature_alarm() -> None:
     text, tone = lines(document())["Drift that did not hurt"]
-    assert "watch-drifted-features fired May 10; 0 retrains started" in text
+    assert "watch-drifted-features fired May 10; 0 retrains started (drifted features only watch" in text
     assert "stayed at 0.900 or more (SLO 0.45)" in text and tone == "good"
 
 
@@ -128,12 +131,50 @@ def test_benign_drift_that_started_a_retrain_is_marked_bad() -> None:
     assert "1 retrains started" in text and tone == "bad"
 
 
-def test_production_below_its_objective_asks_a_person() -> None:
-    doc = document(daily=[*document()["daily"], day("10", 0.05, 0.04, "v2", True)])
-    text, tone = lines(doc)["Production now"]
-    assert text.startswith("v2; on the last day pr_auc 0.050 as served by v2, 0.040 for the first champion")
-    assert "a person decides" in text and tone == "bad"
-    assert lines(document())["Production now"][1] == "good"
+def test_production_below_its_objective_after_a_failed_retrain_asks_a_person() -> None:
+    late = [*document()["daily"], day("10", 0.05, 0.04, "v2", True)]
+    text, tone = lines(document(daily=late, alerts=[{"subject": "failed"}]))["Production now"]
+    assert text == (
+        "v2: pr_auc 0.050 on the last day, against the SLO's 0.45; below it, and the last retrain failed its "
+        "gates: a person decides what comes next"
+    )
+    assert tone == "bad"
+    assert lines(document())["Production now"] == ("v2: pr_auc 0.900 on the last day, against the SLO's 0.45", "good")
+
+
+def test_after_a_rollback_to_the_first_champion_its_own_score_is_the_one_judged() -> None:
+    doc = document(
+        status={"production": {"version": "v1"}},
+        history=[{"at": "2026-05-09T12:00:00+00:00", "action": "rollback", "version": "v1"}],
+    )
+    assert lines(doc)["Production now"] == (
+        "v1 (rolled back May 09): pr_auc 0.400 on the last day, against the SLO's 0.45",
+        "bad",
+    )
+    assert lines(document(status={}))["Production now"] == ("no version serves production", "bad")
+
+
+def test_a_failed_retrain_names_its_failed_gates_with_deltas() -> None:
+    failed = {
+        "status": "Failed",
+        "parameters": {"DataWindowEnd": "2026-05-06T00:00:00Z"},
+        "gates": [
+            {"name": "min_pr_auc", "observed": 0.04, "threshold": 0.5, "passed": False},
+            {"name": "champion_pr_auc", "kind": "champion", "observed": 0.04, "threshold": 0.02, "champion": 0.04,
+             "passed": True},
+        ],
+    }  # fmt: skip
+    found = lines(document(executions={"retrain 1": failed}))
+    assert found["Failed retrain"] == (
+        "failed 1 of 2 gates: min_pr_auc 0.040 against 0.500 (-0.460); an alert went out",
+        "bad",
+    )
+    assert "Shadow" not in found
+
+
+def test_an_alarm_in_a_later_drift_is_not_pinned_on_an_earlier_one() -> None:
+    doc = document(alarm_changes=[change("12", "retrain-performance-slo", retraining=True)])
+    assert lines(doc)["Alarm"] == ("no retraining alarm fired", "bad")
 
 
 def test_decisions_mark_signal_alarms_retrains_and_version_changes_in_time_order() -> None:
@@ -164,3 +205,8 @@ def test_labels_closer_than_the_gap_never_share_a_row(gap: float) -> None:
         if positions[j] - positions[i] < gap:
             assert rows[i] != rows[j], (positions[i], positions[j])
     assert rows[0] == 0 and rows[-1] == 0  # far apart labels go back to the top row
+
+
+def test_with_a_row_limit_crowded_labels_reuse_the_row_whose_last_label_is_furthest_back() -> None:
+    rows = levels([0.0, 0.1, 0.2, 0.3, 0.4], gap=3.0, rows=3)
+    assert rows == [0, 1, 2, 0, 1]

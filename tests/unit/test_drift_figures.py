@@ -89,3 +89,17 @@ def test_drift_over_time_marks_exactly_the_drifted_cells() -> None:
     figure = over_time_figure(["d1", "d2", "d3", "d4"], ["f1", "f2"], values)
     marks = [(round(t.get_position()[0]), round(t.get_position()[1])) for t in figure.axes[0].texts]
     assert sorted(marks) == [(1, 0), (2, 0), (2, 1), (3, 1)]
+
+
+def test_a_figure_is_titled_with_the_statistic_furthest_past_its_threshold() -> None:
+    """A categorical feature drifted on Cramér's V with PSI just under its threshold says so."""
+    result = {
+        "type": "categorical",
+        "histogram": {"categories": ["a", "b"], "baseline": [0.5, 0.5], "current": [0.6, 0.4]},
+        "psi": 0.198,
+        "cramers_v": 0.13,
+        "drifted": True,
+    }
+    figure = feature_figure("merchant", result, THRESHOLDS)
+    assert figure is not None
+    assert figure.axes[0].get_title().endswith("CRAMERS_V 0.13 (threshold 0.1)")
