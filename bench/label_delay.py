@@ -6,9 +6,12 @@ than the realized SLO, and at what cost in runs?
 Stream: generated transactions (`pipelines/simulation/datagen.py`, fraud rate 10 %, 1,500 a day,
 one window a day) that stay calm for `--calm-days`, then shift covariately (amounts, distances,
 merchant mix, device trust; P(fraud | inputs) unchanged) for `--drift-days`. The model is the small
-logistic regression of the backtest tests; both objectives are ROC-AUC >= 0.98, which the shift
-takes the model below. Each seed's history is replayed by the backtest (`--per-signal`) with labels
-at once and `--delay` windows late; each signal alone retrains the model when its alarm fires.
+logistic regression of the backtest tests; both objectives are ROC-AUC >= `--slo`. The model
+scores 0.987-0.991 a day on the calm stream and 0.965-0.986 after the shift, so the default 0.985
+lies between the two; at 0.98 the shift breaches only on some days (realized) and the estimate,
+which runs about 0.005 above realized, breaches on few. Each seed's history is replayed by the
+backtest (`--per-signal`) with labels at once and `--delay` windows late; each signal alone
+retrains the model when its alarm fires.
 
 Columns: per signal and label delay, the first run after the drift point (windows after it), the
 runs and the mean ROC-AUC served over the whole replay, summed or averaged over the seeds.
@@ -35,23 +38,22 @@ from pipelines.backtest.streams import Segment, drifting_stream  # noqa: E402
 from pipelines.config import parse_config  # noqa: E402
 from tests.integration.test_backtest import RAW_CONFIG, ROWS_PER_DAY  # noqa: E402
 
-# The backtest tests' small model and config, with both objectives at ROC-AUC 0.98 and the
-# example's M of N (2 of 3)
+# The backtest tests' small model and config, with the example's M of N (2 of 3); the objectives
+# are set per run from --slo
 CONFIG: dict[str, Any] = copy.deepcopy(RAW_CONFIG)
-CONFIG["drift"] |= {
-    "min_predictions_for_estimate": 200,
-    "performance_slo": {"metric": "roc_auc", "min": 0.98},
-    "estimated_slo": {"metric": "roc_auc", "min": 0.98},
-}
+CONFIG["drift"] |= {"min_predictions_for_estimate": 200}
 CONFIG["trigger"] |= {"evaluation_periods": 3, "datapoints_to_alarm": 2}
 SIGNALS = ("performance_slo", "estimated_performance")
 
 
-def replay(seed: int, delay: int, calm: int, drift: int) -> tuple[dict[str, Any], int]:
+def replay(seed: int, delay: int, calm: int, drift: int, slo: float) -> tuple[dict[str, Any], int]:
     frame, points = drifting_stream(
         [Segment("none", calm), Segment("covariate", drift)], rows_per_day=ROWS_PER_DAY, seed=seed, fraud_rate=0.1
     )
-    history = prepare_history(frame, parse_config(CONFIG))
+    objective = {"metric": "roc_auc", "min": slo}
+    raw = copy.deepcopy(CONFIG)
+    raw["drift"] |= {"performance_slo": objective, "estimated_slo": objective}
+    history = prepare_history(frame, parse_config(raw))
     settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), label_delay=delay, per_signal=True)
     document = run_backtest(history, settings)
     return document, int(document["drift_points"][0]["window"])
@@ -63,19 +65,23 @@ def main() -> int:
     parser.add_argument("--calm-days", type=int, default=8)
     parser.add_argument("--drift-days", type=int, default=14)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--slo", type=float, default=0.985)
     args = parser.parse_args()
     started = time.perf_counter()
     rows: dict[tuple[str, int], list[tuple[int | None, int, float]]] = {}
     for seed in range(7, 7 + args.seeds):
         for delay in (0, args.delay):
             print(f"seed {seed}, labels {delay} windows late ...", file=sys.stderr, flush=True)
-            document, drift_window = replay(seed, delay, args.calm_days, args.drift_days)
+            document, drift_window = replay(seed, delay, args.calm_days, args.drift_days, args.slo)
             for signal in SIGNALS:
                 policy = document["policies"][f"trigger:{signal}"]
                 after = [w for w in policy["retrain_windows"] if w >= drift_window]
                 first = after[0] - drift_window if after else None
                 rows.setdefault((signal, delay), []).append((first, policy["retrains"], policy["mean_metric"]))
-    print(f"\n{args.seeds} streams: {args.calm_days} calm days, then a covariate shift for {args.drift_days} days\n")
+    print(
+        f"\n{args.seeds} streams: {args.calm_days} calm days, then a covariate shift for {args.drift_days} days; "
+        f"both objectives ROC-AUC >= {args.slo:g}\n"
+    )
     print(
         "| signal alone | labels late (windows) | first run after the drift, windows per stream | runs | mean ROC-AUC |"
     )
