@@ -238,7 +238,8 @@ class World:
             Bucket=BUCKET, Key=f"fraud-detector/executions/{run.rsplit('/', 1)[-1]}/Train/model.tar.gz", Body=b"model"
         )
         _put_json(self.s3, described["CustomerMetadataProperties"]["BaselineProfile"], {"version": number})
-        _put_json(self.s3, described["CustomerMetadataProperties"]["EvaluationReport"], {"metrics": {"roc_auc": 0.97}})
+        report = {"metrics": {"roc_auc": 0.97, "pr_auc": 0.9}}
+        _put_json(self.s3, described["CustomerMetadataProperties"]["EvaluationReport"], report)
         if stage:
             self.sagemaker.approve_in_studio(arn)
         return arn
@@ -373,9 +374,9 @@ def run_approval(world: World) -> None:
 def run_evaluation(world: World) -> None:
     """The registry says v1 serves since 40 hours and v2 is in shadow since 30, but the endpoint
     is gone: the first run rebuilds it from the registry, re-arms the retraining alarms (due
-    since v1 went to production, never done) and waits (no labels yet); labels arrive for 600
-    requests on which the shadow beats the champion; the next run promotes v2 and schedules its
-    re-arm."""
+    since v1 went to production, never done) and waits (no labels yet); labels arrive for as many
+    requests as the shadow criteria need, on which the shadow beats the champion; the next run
+    promotes v2 and schedules its re-arm."""
     now = datetime.now(UTC)
     started = (now - timedelta(hours=30)).replace(microsecond=0)
     deployed = (now - timedelta(hours=40)).replace(microsecond=0)
@@ -391,9 +392,9 @@ def run_evaluation(world: World) -> None:
     assert "no traffic yet" in first["decision"]["reason"]
     assert sagemaker.serving.serving(ENDPOINT) == (v1, v2)
 
-    # 600 requests served by both variants an hour ago, labelled since.
+    # the criteria's labelled requests, served by both variants an hour ago, labelled since.
     served, hour = now - timedelta(hours=1), f"{now - timedelta(hours=1):%Y/%m/%d/%H}"
-    labels = [i % 5 == 0 for i in range(600)]
+    labels = [i % 5 == 0 for i in range(world.config.promotion.shadow.min_labels)]
     shadow = [capture_line(f"r{i}", 0.9 if y else 0.1, served) for i, y in enumerate(labels)]
     production = [capture_line(f"r{i}", 0.6 if (y or i % 7 == 0) else 0.3, served) for i, y in enumerate(labels)]
     truth = [
