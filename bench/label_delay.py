@@ -1,7 +1,7 @@
 """Benchmark: with labels late, how much earlier does the estimated-performance signal retrain
 than the realized SLO, and at what cost in runs?
 
-    .venv/bin/python bench/label_delay.py [--delay 5] [--calm-days 8] [--drift-days 14] [--seeds 3]
+    .venv/bin/python bench/label_delay.py [--delay 5] [--calm-days 8] [--drift-days 14] [--seeds 3] [--slo 0.985]
 
 Stream: generated transactions (`pipelines/simulation/datagen.py`, fraud rate 10 %, 1,500 a day,
 one window a day) that stay calm for `--calm-days`, then shift covariately (amounts, distances,

@@ -179,8 +179,9 @@ class DemoRecord:
 
     executions: dict[str, dict[str, Any]] = field(default_factory=dict)
     daily: list[dict[str, Any]] = field(default_factory=list)
-    alarm_report: dict[str, Any] | None = None  # the monitor's report on the day a retraining alarm first fired
-    drift_report: dict[str, Any] | None = None  # ... on the day the drifted-features alarm first fired
+    # the monitor's report when each retraining alarm fired, and when the drifted-features alarm first did
+    alarm_reports: list[dict[str, Any]] = field(default_factory=list)
+    drift_report: dict[str, Any] | None = None
     shadow: dict[str, Any] | None = None
     phase: int = 3  # the narrative's stage for the next pipeline start
     phases: list[dict[str, Any]] = field(default_factory=list)  # each drift: start, title, whether it hurts
@@ -192,7 +193,7 @@ class DemoRecord:
             "phases": self.phases,
             "executions": self.executions,
             "daily": self.daily,
-            "alarm_report": self.alarm_report,
+            "alarm_reports": self.alarm_reports,
             "drift_report": self.drift_report,
             "shadow": self.shadow,
             "counterfactual": counterfactual(self.daily),
@@ -393,8 +394,8 @@ def replay(
         report = loop.monitor(day_start, day_end)
         log_day(story, seen, loop, day_start, today, report)
         for change in loop.evaluate_alarms():
-            if change.state == "ALARM" and change.triggers_retraining and seen.alarm_report is None:
-                seen.alarm_report = report
+            if change.state == "ALARM" and change.triggers_retraining:
+                seen.alarm_reports.append({"at": change.at.isoformat(), "alarm": change.alarm, "report": report})
             if change.state == "ALARM" and change.alarm == drift_alarm and seen.drift_report is None:
                 seen.drift_report = report
             if change.alarm in signal_alarms:  # the per-feature alarms only feed the dashboard

@@ -45,6 +45,8 @@ def _cell(value: Any) -> str:
         return f"<td class={'pass' if value else 'fail'}>{'pass' if value else 'FAIL'}</td>"
     if isinstance(value, float):
         return f"<td class=num>{value:+.4f}</td>" if value < 0 else f"<td class=num>{value:.4f}</td>"
+    if isinstance(value, str) and value[:1] in "+-" and value[1:2].isdigit():  # a signed delta
+        return f"<td class=num>{_e(value)}</td>"
     return f"<td>{'–' if value is None else _e(value)}</td>"
 
 
@@ -52,6 +54,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _signed(delta: float | None) -> str | None:
+    """A delta with its sign, as the narrative and the alert print it."""
+    return None if delta is None else f"{delta:+.4f}"
+
+
+def _rounded(value: Any) -> Any:
+    """A pipeline parameter (a string) shown to four decimals when it is a number."""
+    try:
+        return f"{float(value):.4f}"
+    except (TypeError, ValueError):
+        return value
 
 
 def _figure(src: str, caption: str) -> str:
@@ -73,7 +88,8 @@ def _verdict(document: dict[str, Any]) -> str:
 def _drift_section(out: Path, document: dict[str, Any]) -> str:
     from pipelines.drift.report import write_html
 
-    report = document.get("drift_report") or document.get("alarm_report")
+    alarms = document.get("alarm_reports") or []
+    report = document.get("drift_report") or (alarms[0]["report"] if alarms else None)
     if not report:
         return ""
     figures = out / "figures"
@@ -86,6 +102,8 @@ def _drift_section(out: Path, document: dict[str, Any]) -> str:
         "with that day's traffic. Every statistic: <a href='drift-report.html'>drift-report.html</a></p>",
         _figure(_save(ranking_figure(report), figures / "drift-ranking.png"), "features ranked by drift"),
     ]
+    if alarms:
+        parts.append(_alarm_rankings(document["model"], alarms, figures))
     cards = []
     for name, _, _ in ranked(report):
         figure = feature_figure(name, report["features"][name], report["thresholds"])
@@ -103,17 +121,37 @@ def _drift_section(out: Path, document: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _alarm_rankings(model: str, alarms: list[dict[str, Any]], figures: Path) -> str:
+    """The features ranked on each day a retraining alarm fired: drift that hurt need not move the
+    inputs, and inputs that moved need not hurt."""
+    cards = []
+    for number, entry in enumerate(alarms):
+        day = datetime.fromisoformat(entry["report"]["window"]["start"]).strftime("%b %d")
+        drifted = entry["report"]["summary"]["drifted_feature_count"]
+        src = _save(ranking_figure(entry["report"]), figures / f"drift-ranking-alarm-{number}.png")
+        caption = f"{day}: {entry['alarm'].removeprefix(model + '-')} fired; {drifted} features drifted"
+        cards.append(_figure(src, caption))
+    return "<h3>The same ranking on each day a retraining alarm fired</h3><div class=grid>" + "".join(cards) + "</div>"
+
+
 def _execution_section(out: Path, name: str, summary: dict[str, Any]) -> str:
     png = pipeline_graph(summary, out / "figures" / f"pipeline-{summary['execution_id']}.png")
     parameters = summary["parameters"]
     gates = [
-        [g["name"], g.get("observed"), g.get("threshold"), g.get("delta"), g.get("champion"), bool(g.get("passed"))]
+        [
+            g["name"],
+            g.get("observed"),
+            g.get("threshold"),
+            _signed(g.get("delta")),
+            g.get("champion"),
+            bool(g["passed"]),
+        ]
         for g in summary["gates"]
     ]
     parts = [
         f"<h3>{_e(name)}: {_e(summary['status'])}</h3>",
         f"<p>TriggerReason {_e(parameters.get('TriggerReason'))}, TriggerAlarm {_e(parameters.get('TriggerAlarm'))}, "
-        f"TriggerMetricValue {_e(parameters.get('TriggerMetricValue'))}</p>",
+        f"TriggerMetricValue {_e(_rounded(parameters.get('TriggerMetricValue')))}</p>",
         f"<img alt='pipeline graph' src='figures/{png.name}'>",
         table(["gate", "observed", "threshold", "delta", "champion", "result"], gates)
         if gates
@@ -127,7 +165,9 @@ def _execution_section(out: Path, name: str, summary: dict[str, Any]) -> str:
 def _shadow_section(shadow: dict[str, Any] | None) -> str:
     if not shadow:
         return ""
-    checks = [[c["name"], c["observed"], c["threshold"], c["delta"], bool(c["passed"])] for c in shadow["checks"]]
+    checks = [
+        [c["name"], c["observed"], c["threshold"], _signed(c["delta"]), bool(c["passed"])] for c in shadow["checks"]
+    ]
     return (
         f"<h2>Shadow vs production</h2><p>verdict <b>{_e(shadow['verdict'])}</b>: {_e(shadow['reason'])}</p>"
         + table(["check", "observed", "threshold", "delta", "result"], checks)

@@ -58,6 +58,13 @@ def test_drift_that_hurts_fires_the_slo_alarm_late_and_the_gate_starts_the_pipel
     slo = summary["setup"]["slo"]["min"]
     hurt_days = [d for d in summary["daily"] if hurts["start"] <= d["day"] < fired[0]["at"]]
     assert min(d["served"] for d in hurt_days) < slo  # the drift did hurt, before the alarm could say so
+    # card testing hurt without moving the inputs: on the alarm's day fewer features drifted than
+    # the drifted-features alarm needs, while the holiday season, which did not hurt, moved more
+    first = summary["alarm_reports"][0]
+    assert first["alarm"] == fired[0]["alarm"]
+    needed = first["report"]["summary"]["min_drifted_features"]
+    assert first["report"]["summary"]["drifted_feature_count"] < needed
+    assert summary["drift_report"]["summary"]["drifted_feature_count"] >= needed
     started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started" and d["trigger"]["kind"] == "alarm"]
     assert started and started[0]["trigger"]["alarm"] == fired[0]["alarm"]
     retrain = next(s for name, s in summary["executions"].items() if name.startswith("retrain"))
@@ -161,6 +168,8 @@ def test_rollback_restores_the_previous_champion_and_the_report_is_written(
         assert section in page
     for figure in ("daily.png", "drift-ranking.png", "drift-over-time.png", "drift-card_present.png"):
         assert (out / "figures" / figure).stat().st_size > 5000
+    alarms = len(summary["alarm_reports"])
+    assert alarms == 2 and len(list((out / "figures").glob("drift-ranking-alarm-*.png"))) == alarms
     assert len(list((out / "figures").glob("pipeline-*.png"))) == len(summary["executions"])
 
 
