@@ -41,10 +41,15 @@ types: $(STAMP)
 test: lint types $(SCAN_STAMP) browser
 	$(BIN)/python -m pytest
 
-# The e2e test reads the demo's report in headless Chromium: Debian's package, installed once.
+# The e2e test reads the demo's report in headless Chromium: Debian's package, installed once (as
+# root, or through sudo). Elsewhere, install Chromium yourself and put it on PATH.
+BROWSER_MISSING := make test needs Chromium for the e2e report test: install it (Debian: apt-get install chromium) or put chromium on PATH
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 \
-		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+		|| { command -v apt-get >/dev/null 2>&1 || { echo "$(BROWSER_MISSING)" >&2; exit 1; }; \
+		     if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+		     else echo "$(BROWSER_MISSING)" >&2; exit 1; fi; \
+		     $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Mutation testing of the decision modules: `make mutation`, or one module with
 # `make mutation MODULES=pipelines.gates.rules`. Minutes per module; not part of `make test`.

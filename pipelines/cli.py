@@ -59,12 +59,17 @@ def _config_reference(args: argparse.Namespace) -> int:
 
 
 def _generate_data(args: argparse.Namespace) -> int:
-    from pipelines.simulation.datagen import StreamSpec, generate
+    from pipelines.simulation.datagen import StreamSpec, generate, scenario_parts
     from pipelines.simulation.tabular import DATASETS, tabular
 
     if args.dataset != "fraud":
         frame = tabular(DATASETS[args.dataset], rows=args.rows, days=args.days, seed=args.seed, start=args.start)
         return _write_table(frame, Path(args.out), f"{args.dataset}")
+    try:
+        scenario_parts(tuple(args.scenario))
+    except ValueError as problem:
+        print(f"generate-data: {problem}", file=sys.stderr)
+        return 2
     spec = StreamSpec(
         rows=args.rows,
         start=args.start,
@@ -221,7 +226,11 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--fraud-rate", type=float, default=0.02)
     generate.add_argument(
-        "--scenario", nargs="+", choices=SCENARIOS, default=["none"], help="one or more, applied together"
+        "--scenario",
+        nargs="+",
+        choices=SCENARIOS,
+        default=["none"],
+        help="one or more, applied together (concept or mixed, and card_testing, exclude each other)",
     )
     generate.add_argument("--drift-start", default=None, help="timestamp where the scenario begins")
     generate.set_defaults(handler=_generate_data)

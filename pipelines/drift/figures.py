@@ -107,7 +107,7 @@ def _cumulative(
         at = int(np.argmax(gaps))
         axes.vlines(xs[at], min(base[at], current[at]), max(base[at], current[at]), color="#212121", linewidth=2)
         axes.annotate(
-            f"gap {gaps[at]:.2f}", (xs[at], (base[at] + current[at]) / 2), xytext=(6, 0),
+            f"largest gap {gaps[at]:.2f}\n(KS, on the bins)", (xs[at], (base[at] + current[at]) / 2), xytext=(6, 0),
             textcoords="offset points", fontsize=8, va="center",
         )  # fmt: skip
     if xs and min(xs) > 0 and max(xs) / min(xs) > 50:
@@ -151,6 +151,10 @@ def over_time_figure(days: Sequence[str], features: Sequence[str], values: Seque
     matrix = np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
     figure = Figure(figsize=(10.0, 0.34 * len(features) + 1.6))
     axes = figure.add_subplot()
+    if matrix.size == 0:
+        axes.text(0.5, 0.5, "no feature was judged on any day", ha="center", va="center", transform=axes.transAxes)
+        axes.axis("off")
+        return figure
     norm = TwoSlopeNorm(vmin=0.0, vcenter=1.0, vmax=3.0)  # 3 times the threshold and more: the darkest red
     colours = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#bdbdbd")  # grey: not judged that day
     image = axes.imshow(np.clip(matrix, 0.0, 3.0), aspect="auto", cmap=colours, norm=norm, interpolation="nearest")

@@ -7,8 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +61,6 @@ def _png(figure: Figure) -> str:
     FigureCanvasAgg(figure)
     figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _bin_labels(edges: Sequence[float | None]) -> list[str]:
-    labels = []
-    for low, high in itertools.pairwise(edges):
-        left = "−∞" if low is None else f"{low:.3g}"
-        right = "∞" if high is None else f"{high:.3g}"
-        labels.append(f"[{left}, {right})")
-    return labels
 
 
 def chart(name: str, result: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None) -> str | None:

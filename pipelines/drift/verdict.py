@@ -53,10 +53,16 @@ def breaches(
 def severity(result: Mapping[str, Any], thresholds: Mapping[str, Any]) -> tuple[float, str] | None:
     """How far a feature result is from drifted: the largest of its statistics over their
     thresholds (1.0 is the threshold, a drifted feature is at 1.0 or more) and that statistic's
-    name; None when the feature was not judged. `thresholds` is a report's `thresholds` mapping."""
+    name; None when no statistic may vote. Which may vote is the verdict's rule (`breaches`): the
+    distribution statistics on an `ok` window, the null-rate increase on one of `min_window_rows`
+    rows. `thresholds` is a report's `thresholds` mapping."""
+    distribution_votes = result.get("status") == "ok"
+    null_rate_votes = int(result.get("rows") or 0) >= int(thresholds.get("min_window_rows") or 0)
     ratios = [
         (float(result[statistic]) / float(thresholds[THRESHOLD_FIELDS[statistic]]), statistic)
         for statistic in statistics_for(str(result.get("type")))
-        if result.get(statistic) is not None and thresholds.get(THRESHOLD_FIELDS[statistic])
+        if result.get(statistic) is not None
+        and thresholds.get(THRESHOLD_FIELDS[statistic])
+        and (null_rate_votes if statistic in NULL_RATE_STATISTICS else distribution_votes)
     ]
     return max(ratios) if ratios else None

@@ -1,6 +1,6 @@
 """`python -m pipelines demo`: the whole loop on a laptop, in simulated time.
 
-1. 120 days of transactions train the first model in the local runtime; it is approved (as a
+1. A month of transactions (April) trains the first model in the local runtime; it is approved (as a
    data scientist would in Studio) and, with no endpoint yet, deployed as production.
 2. Production traffic is replayed day by day through the local endpoint (data capture on);
    labels arrive a day later. From day 3 fraudsters start card testing: bursts of tiny online
@@ -17,8 +17,9 @@
 7. A holiday season moves legitimate spending (nearer home, card present, everyday merchants):
    many features drift, the watching alarm fires, and nothing is retrained, because the model is
    no worse (drift that does not hurt).
-8. The fraudsters adapt further (most fraud now looks legitimate) and the issuer loosens its risk
-   score (four times as many transactions are rated high risk). Performance falls, an SLO alarm
+8. Card testing and the season end; the fraudsters adapt further (most fraud now looks
+   legitimate), spending moves (amounts, distances, merchant mix, device trust) and the issuer
+   loosens its risk score (four times as many transactions are rated high risk). Performance falls, an SLO alarm
    fires, and the retrained model fails its gates, the high-risk recall assertion among them: the
    FailStep message and the alert text are shown, and the champion keeps serving.
 9. `status`, `rollback`, `status`: the previous champion is back in one command.
@@ -234,7 +235,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
         seen.phase, f"the retrain trigger starts the pipeline with the trigger's context: {request.parameters}"
     )
 
-    story.stage(1, f"train and deploy the first champion ({size.history_rows:,} transactions, Jan-Apr)")
+    story.stage(1, f"train and deploy the first champion ({size.history_rows:,} transactions, April)")
     history = generate(StreamSpec(rows=size.history_rows, start=HISTORY_START, days=HISTORY_DAYS, seed=7))
     put_data(workspace, *split_window(config, history, START))
     seen.phase = 1
@@ -287,7 +288,7 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     seen.phases.append(
         {
             "start": clock.now.isoformat(),
-            "title": "fraud that looks legitimate, and a loosened issuer risk score",
+            "title": "fraud that looks legitimate, spending that moves, and a loosened issuer risk score",
             "hurts": True,
         }
     )
@@ -377,7 +378,6 @@ def replay(
     known_runs = len(loop.runner.executions)
     alerts_before = len(loop.alerts)
     specs = alarm_specs(config)
-    signal_alarms = {spec.name for spec in specs if spec.kind != "feature_drift"}
     (drift_alarm,) = (spec.name for spec in specs if spec.kind == "drifted_feature_count")
     times = stream[model.time_column].dt.tz_localize("UTC")
     for day in range(days or size.max_days):
@@ -398,8 +398,9 @@ def replay(
                 seen.alarm_reports.append({"at": change.at.isoformat(), "alarm": change.alarm, "report": report})
             if change.state == "ALARM" and change.alarm == drift_alarm and seen.drift_report is None:
                 seen.drift_report = report
-            if change.alarm in signal_alarms:  # the per-feature alarms only feed the dashboard
-                story.event(change.at, "alarm", f"{change.alarm}: {change.previous} -> {change.state}")
+            if change.signal:  # the per-feature alarms only feed the dashboard
+                kind = "alarm" if change.triggers_retraining else "watch"
+                story.event(change.at, kind, f"{change.alarm}: {change.previous} -> {change.state}")
         loop.sweep()  # hourly when deployed: a pending trigger whose cooldown ended, a due retry
         for execution in loop.runner.executions[known_runs:]:
             summary = record.summary(execution)

@@ -5,7 +5,6 @@ labels, drifted features, and every decision marked where it happened)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
+
+from pipelines.simulation.story import day_label
+from pipelines.trigger.policy import parse_time
 
 COLOURS = {"Succeeded": "#2e7d32", "Failed": "#c62828"}
 VERSION_SHADES = ("#eceff1", "#e3f2fd", "#fff3e0", "#f3e5f5")
@@ -62,10 +64,8 @@ def decisions(document: dict[str, Any]) -> list[Mark]:
     marks = []
     for event in document["timeline"]:
         kind, text = event["kind"], event["text"]
-        if kind == "alarm" and text.endswith("-> ALARM"):
-            alarm = text.split(":")[0].removeprefix(f"{model}-")
-            kind = "watch" if alarm.startswith("watch-") else "alarm"
-            signal = alarm.removeprefix("watch-").removeprefix("retrain-")
+        if kind in ("alarm", "watch") and text.endswith("-> ALARM"):
+            signal = text.split(":")[0].removeprefix(f"{model}-").removeprefix("watch-").removeprefix("retrain-")
             marks.append(Mark(event["at"], kind, f"{kind}: {signal}"))
         elif kind == "retrain":
             failed = text.endswith("Failed")
@@ -75,7 +75,7 @@ def decisions(document: dict[str, Any]) -> list[Mark]:
     for record in document["history"]:
         if record["action"] in ("deploy", "promote", "rollback"):
             marks.append(Mark(record["at"], record["action"], f"{record['action']} {record['version']}"))
-    return sorted(marks, key=lambda mark: datetime.fromisoformat(mark.at))
+    return sorted(marks, key=lambda mark: parse_time(mark.at))
 
 
 def levels(positions: list[float], gap: float, rows: int | None = None) -> list[int]:
@@ -113,9 +113,9 @@ def _line(daily: list[dict[str, Any]], key: str) -> list[float]:
 def daily_chart(document: dict[str, Any], path: Path) -> Path:
     daily, setup = document["daily"], document["setup"]
     metric, floor = setup["slo"]["metric"], setup["slo"]["min"]
-    first = datetime.fromisoformat(daily[0]["day"])
+    first = parse_time(daily[0]["day"])
     # days and decisions on one axis of days since the first (a day the monitor skipped has no point)
-    positions = [(datetime.fromisoformat(d["day"]) - first).total_seconds() / 86_400 for d in daily]
+    positions = [(parse_time(d["day"]) - first).total_seconds() / 86_400 for d in daily]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(13, 6.2), sharex=True, gridspec_kw={"height_ratios": [3.2, 1]})
     versions = sorted({d["served_by"] for d in daily if d.get("served_by")}, key=lambda v: (len(v), v))
     for start, end, version in _served_spans(daily, positions):
@@ -150,7 +150,7 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
     bottom.bar(positions, [d["drifted_features"] for d in daily], color="#90caf9")
     bottom.set_ylabel("drifted\nfeatures", fontsize=9)
     marks = decisions(document)
-    xs = [(datetime.fromisoformat(m.at) - first).total_seconds() / 86_400 - 0.5 for m in marks]
+    xs = [(parse_time(m.at) - first).total_seconds() / 86_400 - 0.5 for m in marks]
     right = max(positions[-1] + 0.5, max(xs, default=0) + 0.5)
     for mark, x, row in zip(marks, xs, levels(xs, gap=3.2, rows=4), strict=True):
         for axes in (top, bottom):
@@ -160,7 +160,7 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
             x, 1.28 - 0.075 * row, mark.label, fontsize=8, color=MARKS[mark.kind], ha="right" if near_end else "left",
             va="top", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
         )  # fmt: skip
-    bottom.set_xticks(positions, [datetime.fromisoformat(d["day"]).strftime("%b %d") for d in daily])
+    bottom.set_xticks(positions, [day_label(d["day"]) for d in daily])
     top.set_ylabel(f"{metric}", fontsize=9)
     bottom.tick_params(axis="x", labelsize=8, rotation=60)
     bottom.set_xlim(-0.6, right + 0.1)

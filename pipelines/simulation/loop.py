@@ -195,6 +195,7 @@ class AlarmChange:
     state: str
     reason: str
     triggers_retraining: bool
+    signal: bool = True  # a retrain signal's alarm (retraining or watching), not a per-feature one
 
 
 @dataclass
@@ -297,7 +298,13 @@ class LocalLoop:
                 continue
             self.alarm_states[spec.name] = result.state
             change = AlarmChange(
-                spec.name, self.clock.now, previous, result.state, result.reason, spec.triggers_retraining
+                spec.name,
+                self.clock.now,
+                previous,
+                result.state,
+                result.reason,
+                spec.triggers_retraining,
+                signal=spec.kind != "feature_drift",
             )
             changes.append(change)
             self.alarm_changes.append(change)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ from matplotlib.figure import Figure
 
 from pipelines.drift.figures import feature_figure, over_time_figure, ranked, ranking_figure
 from pipelines.simulation.figures import daily_chart, pipeline_graph
-from pipelines.simulation.story import headlines
+from pipelines.simulation.story import day_label, headlines
+from pipelines.trigger.policy import parse_time
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -88,13 +88,14 @@ def _verdict(document: dict[str, Any]) -> str:
 def _drift_section(out: Path, document: dict[str, Any]) -> str:
     from pipelines.drift.report import write_html
 
-    alarms = document.get("alarm_reports") or []
+    # a skipped monitor run (too few rows, no baseline) has no features to draw
+    alarms = [a for a in document.get("alarm_reports") or [] if "features" in a["report"]]
     report = document.get("drift_report") or (alarms[0]["report"] if alarms else None)
     if not report:
         return ""
     figures = out / "figures"
     write_html(report, out / "drift-report.html")
-    day = datetime.fromisoformat(report["window"]["start"]).strftime("%b %d")
+    day = day_label(report["window"]["start"])
     which = "drifted-features" if document.get("drift_report") else "first retraining"
     parts = [
         f"<h2>Drift in {day}'s traffic, at whose end the {which} alarm fired</h2>",
@@ -115,7 +116,7 @@ def _drift_section(out: Path, document: dict[str, Any]) -> str:
     if days:
         features = [name for name, _, _ in ranked(report)]
         values = [[d["feature_drift"].get(name) for d in days] for name in features]
-        labels = [datetime.fromisoformat(d["day"]).strftime("%b %d") for d in days]
+        labels = [day_label(d["day"]) for d in days]
         heatmap = _save(over_time_figure(labels, features, values), figures / "drift-over-time.png")
         parts.append("<h3>Drift over time</h3>" + _figure(heatmap, "drift per feature per day"))
     return "".join(parts)
@@ -126,10 +127,11 @@ def _alarm_rankings(model: str, alarms: list[dict[str, Any]], figures: Path) -> 
     inputs, and inputs that moved need not hurt."""
     cards = []
     for number, entry in enumerate(alarms):
-        day = datetime.fromisoformat(entry["report"]["window"]["start"]).strftime("%b %d")
+        day = day_label(entry["report"]["window"]["start"])
         drifted = entry["report"]["summary"]["drifted_feature_count"]
         src = _save(ranking_figure(entry["report"]), figures / f"drift-ranking-alarm-{number}.png")
-        caption = f"{day}: {entry['alarm'].removeprefix(model + '-')} fired; {drifted} features drifted"
+        alarm = entry["alarm"].removeprefix(model + "-")
+        caption = f"{day}'s traffic: {drifted} features drifted; {alarm} fired at its end ({day_label(entry['at'])})"
         cards.append(_figure(src, caption))
     return "<h3>The same ranking on each day a retraining alarm fired</h3><div class=grid>" + "".join(cards) + "</div>"
 
@@ -178,28 +180,31 @@ def _routine(history: dict[str, Any]) -> bool:
     return bool(history["action"] == "shadow_verdict" and history["outcome"] == "wait")
 
 
-# Within one timestamp, cause before effect: an alarm, the trigger's decision, the run, its
-# alert, what the promotion controller did.
-ORDER = {"alarm": 0, "trigger": 1, "retrain": 2, "alert": 3, "promotion": 4}
+# Within one timestamp, cause before effect: an alarm, the trigger's decision, the run, the
+# trigger's release when it ended, its alert, what the promotion controller did.
+ORDER = {"alarm": 0, "trigger": 1, "retrain": 2, "released": 3, "alert": 4, "promotion": 5}
 
 
 def _timeline(document: dict[str, Any]) -> str:
     """Decisions in a table: signal alarms, the trigger's decisions, runs, the promotion
     controller's records and alerts, each once; per-feature alarm changes and the routine checks
     that changed nothing folded away."""
-    model = document["model"]
-    signal = (f"{model}-retrain-", f"{model}-watch-")
     events = [
         ("alarm", c["at"], f"alarm: {c['alarm']}", f"{c['previous']} -> {c['state']}")
         for c in document["alarm_changes"]
-        if c["alarm"].startswith(signal) and c["previous"] != "INSUFFICIENT_DATA"
+        if c.get("signal", True) and (c["previous"], c["state"]) != ("INSUFFICIENT_DATA", "OK")
     ]
     events += [
         (e["kind"], e["at"], e["kind"], e["text"]) for e in document["timeline"] if e["kind"] in ("retrain", "alert")
     ]
     sweeps = [d for d in document["trigger_decisions"] if d["outcome"] == "fresh"]
     events += [
-        ("trigger", d.get("at", ""), f"retrain trigger: {d['outcome']}", d.get("reason", ""))
+        (
+            "released" if d["outcome"] == "released" else "trigger",
+            d.get("at", ""),
+            f"retrain trigger: {d['outcome']}",
+            d.get("reason", ""),
+        )
         for d in document["trigger_decisions"]
         if d["outcome"] != "fresh"
     ]
@@ -233,7 +238,7 @@ def _sort_key(at: str) -> str:
 
 
 def _stamp(at: str) -> str:
-    return datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else ""
+    return parse_time(at).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def write_report(out: Path, document: dict[str, Any], model: str) -> Path:

@@ -6,8 +6,10 @@ its objective. Pure functions of summary.json."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
+
+from pipelines.naming import DATA_WINDOW_END
+from pipelines.trigger.policy import parse_time
 
 Tone = Literal["good", "bad", "neutral"]
 
@@ -19,20 +21,25 @@ class Headline:
     tone: Tone = "neutral"
 
 
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text)  # both "+00:00" and "Z" (the trigger's records)
+_at = parse_time  # the summary's times: "+00:00" and "Z" (the trigger's records)
 
 
-def _day(at: str) -> str:
+def day_label(at: str) -> str:
+    """A summary time as the report shows a day: "May 07"."""
     return _at(at).strftime("%b %d")
+
+
+_day = day_label
 
 
 def _days_between(start: str, end: str) -> float:
     return (_at(end) - _at(start)).total_seconds() / 86_400
 
 
-def _within(at: str, start: str, end: str | None) -> bool:
-    return _at(start) <= _at(at) and (end is None or _at(at) < _at(end))
+def _within(at: str, start: str, end: str | None, *, closed: bool = False) -> bool:
+    """`at` in [start, end), or [start, end] when `closed` (a promotion ends the drift it answered
+    at the very moment the next one is said to begin)."""
+    return _at(start) <= _at(at) and (end is None or _at(at) < _at(end) or (closed and _at(at) == _at(end)))
 
 
 def _short(alarm: str, model: str) -> str:
@@ -47,14 +54,14 @@ def _phase_end(document: dict[str, Any], phase: dict[str, Any]) -> str | None:
 def _first_alarm(document: dict[str, Any], phase: dict[str, Any], *, retraining: bool) -> dict[str, Any] | None:
     """The first signal alarm (not a per-feature one) to go to ALARM within the phase: a retraining
     alarm, or one that only watches."""
-    kind = "retrain" if retraining else "watch"
     end = _phase_end(document, phase)
     fired = [
         c
         for c in document["alarm_changes"]
         if c["state"] == "ALARM"
         and _within(c["at"], phase["start"], end)
-        and c["alarm"].startswith(f"{document['model']}-{kind}-")
+        and c.get("signal", True)
+        and c["triggers_retraining"] == retraining
     ]
     return fired[0] if fired else None
 
@@ -65,7 +72,7 @@ def _runs(document: dict[str, Any], phase: dict[str, Any]) -> list[dict[str, Any
     return [
         s
         for name, s in document["executions"].items()
-        if name != "initial training" and _within(s["parameters"]["DataWindowEnd"], phase["start"], end)
+        if name != "initial training" and _within(s["parameters"][DATA_WINDOW_END], phase["start"], end)
     ]
 
 
@@ -125,6 +132,8 @@ def _gates(run: dict[str, Any]) -> Headline:
         for g in gates
         if not g.get("passed") and g.get("observed") is not None and g.get("threshold") is not None
     ]
+    if not failed:  # it failed before the gates (data checks, a job): its failure reason says where
+        return Headline("Failed retrain", f"{run.get('failure_reason') or run['status']}; an alert went out", "bad")
     text = f"failed {len(gates) - len(passed)} of {len(gates)} gates: {'; '.join(failed)}; an alert went out"
     return Headline("Failed retrain", text, "bad")
 
@@ -137,19 +146,31 @@ def answer(document: dict[str, Any], phase: dict[str, Any]) -> list[Headline]:
     lines = [_gates(runs[0])]
     if runs[0]["status"] != "Succeeded":
         return lines
-    shadow = document.get("shadow")
-    if shadow:
-        lines.append(
-            Headline("Shadow", f"{shadow['verdict']}: {shadow['reason']}", _good(shadow["verdict"] == "promote"))
-        )
+    end = _phase_end(document, phase)
+    verdicts = [
+        h for h in document["history"] if _shadow_verdict(h) and _within(h["at"], phase["start"], end, closed=True)
+    ]
+    if verdicts:
+        verdict = verdicts[0]
+        promoted = verdict["action"] == "promote"
+        what = f"{'promoted' if promoted else 'rejected'} {verdict['version']} {day_label(verdict['at'])}"
+        lines.append(Headline("Shadow", f"{what}: {verdict['reason']}", _good(promoted)))
+    first_promotion = next((h for h in document["history"] if h["action"] == "promote"), None)
     gain = document.get("counterfactual")
-    if gain:
+    if gain and first_promotion is not None and _within(first_promotion["at"], phase["start"], end, closed=True):
         text = (
             f"{gain['metric']} {gain['served_mean']:.3f} a day as served against {gain['champion_only_mean']:.3f} had "
             f"the first champion served alone, over the {gain['days']} days since the promotion ({gain['gain']:+.3f})"
         )
         lines.append(Headline("What retraining bought", text, _good(gain["gain"] > 0)))
     return lines
+
+
+def _shadow_verdict(record: dict[str, Any]) -> bool:
+    """A promotion record of a shadow verdict that decided: promoted, or rejected."""
+    return bool(
+        record["action"] == "promote" or (record["action"] == "shadow_verdict" and record["outcome"] == "rejected")
+    )
 
 
 def _good(condition: bool) -> Tone:
@@ -197,8 +218,9 @@ def production_now(document: dict[str, Any]) -> Headline:
     if value is None:
         return Headline("Production now", f"{version}{how}; not measured on the last day", "neutral")
     text = f"{version}{how}: {slo['metric']} {value:.3f} on the last day, against the SLO's {slo['min']:g}"
-    if value < slo["min"] and document["alerts"]:
-        text += "; below it, and the last retrain failed its gates: a person decides what comes next"
+    runs = [s for name, s in document["executions"].items() if name != "initial training"]
+    if value < slo["min"] and runs and runs[-1]["status"] != "Succeeded":
+        text += "; below it, and the last retrain failed: a person decides what comes next"
     return Headline("Production now", text, _good(value >= slo["min"]))
 
 

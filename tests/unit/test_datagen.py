@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -104,3 +106,16 @@ def test_card_testing_turns_a_share_of_fraud_into_tiny_online_charges_after_the_
     assert (tiny & ~fraud & after).sum() < 0.05 * tests  # legitimate spending does not move there
     assert frame.loc[tiny & fraud & after, "txn_count_24h"].mean() > 4  # the bursts a model can learn
     assert 0.015 < frame.loc[after, "is_fraud"].mean() < 0.025  # the fraud rate is unchanged
+
+
+def test_generate_data_applies_several_scenarios_and_refuses_a_clashing_pair(tmp_path: Path) -> None:
+    from pipelines.cli import main
+
+    out = tmp_path / "stream.parquet"
+    args = ["generate-data", "--rows", "4000", "--days", "10", "--drift-start", "2026-01-01", "--out", str(out)]
+    assert main([*args, "--scenario", "card_testing", "seasonal"]) == 0
+    frame = pd.read_parquet(out)
+    legit = frame[frame["is_fraud"] == 0]
+    assert legit["card_present"].mean() == pytest.approx(0.85, abs=0.03)  # seasonal applied
+    assert (frame["amount"].lt(3) & frame["is_fraud"].eq(1)).sum() > 0  # and card testing
+    assert main([*args, "--scenario", "mixed", "card_testing"]) == 2

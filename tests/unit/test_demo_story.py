@@ -27,7 +27,7 @@ def day(date: str, served: float, alone: float, by: str, promoted: bool, estimat
 
 def change(at: str, alarm: str, state: str = "ALARM", retraining: bool = False) -> dict:
     return {"at": f"2026-05-{at}T00:00:00+00:00", "alarm": f"{MODEL}-{alarm}", "previous": "OK", "state": state,
-            "triggers_retraining": retraining}  # fmt: skip
+            "triggers_retraining": retraining, "signal": not alarm.startswith("drift-")}  # fmt: skip
 
 
 def document(**overrides: Any) -> dict[str, Any]:
@@ -84,7 +84,22 @@ def document(**overrides: Any) -> dict[str, Any]:
             "gain": 0.475,
         },
         "alerts": [],
-        "history": [],
+        "history": [
+            {
+                "at": "2026-05-07T00:00:00+00:00",
+                "action": "shadow_verdict",
+                "outcome": "wait",
+                "version": "v2",
+                "reason": "0 labelled predictions of the 2000 needed",
+            },
+            {
+                "at": "2026-05-08T00:00:00+00:00",  # the instant the next drift begins, as in the demo
+                "action": "promote",
+                "outcome": "updating",
+                "version": "v2",
+                "reason": "live pr_auc 0.9 on 2400 labelled predictions",
+            },
+        ],
         "status": {"production": {"version": "v2"}},
         "timeline": [],
     }
@@ -114,7 +129,7 @@ def test_retrain_shadow_and_value_lines_carry_the_numbers() -> None:
         "passed 2 of 2 gates; pr_auc 0.900 against the champion's 0.300 on the same test set (+0.600)",
         "good",
     )
-    assert found["Shadow"] == ("promote: live pr_auc 0.9 on 2400 labelled predictions", "good")
+    assert found["Shadow"] == ("promoted v2 May 08: live pr_auc 0.9 on 2400 labelled predictions", "good")
     text, tone = found["What retraining bought"]
     assert "0.925 a day as served against 0.450" in text and "(+0.475)" in text and tone == "good"
 
@@ -133,12 +148,18 @@ def test_benign_drift_that_started_a_retrain_is_marked_bad() -> None:
 
 def test_production_below_its_objective_after_a_failed_retrain_asks_a_person() -> None:
     late = [*document()["daily"], day("10", 0.05, 0.04, "v2", True)]
-    text, tone = lines(document(daily=late, alerts=[{"subject": "failed"}]))["Production now"]
+    failed = {"status": "Failed", "gates": [], "parameters": {"DataWindowEnd": "2026-05-10T00:00:00Z"}}
+    executions = {**document()["executions"], "retrain 2": failed}
+    text, tone = lines(document(daily=late, executions=executions))["Production now"]
     assert text == (
-        "v2: pr_auc 0.050 on the last day, against the SLO's 0.45; below it, and the last retrain failed its "
-        "gates: a person decides what comes next"
+        "v2: pr_auc 0.050 on the last day, against the SLO's 0.45; below it, and the last retrain failed: a "
+        "person decides what comes next"
     )
     assert tone == "bad"
+    # below the objective with the last retrain a success: nothing claims a failure
+    assert (
+        lines(document(daily=late))["Production now"][0] == "v2: pr_auc 0.050 on the last day, against the SLO's 0.45"
+    )
     assert lines(document())["Production now"] == ("v2: pr_auc 0.900 on the last day, against the SLO's 0.45", "good")
 
 
@@ -170,6 +191,12 @@ def test_a_failed_retrain_names_its_failed_gates_with_deltas() -> None:
         "bad",
     )
     assert "Shadow" not in found
+    # one that failed before the gates says where, from its failure reason
+    early = {**failed, "gates": [], "failure_reason": "DataValid failed: 1200 rows of the 2000 needed"}
+    assert lines(document(executions={"retrain 1": early}))["Failed retrain"] == (
+        "DataValid failed: 1200 rows of the 2000 needed; an alert went out",
+        "bad",
+    )
 
 
 def test_an_alarm_in_a_later_drift_is_not_pinned_on_an_earlier_one() -> None:
@@ -184,9 +211,9 @@ def test_decisions_mark_signal_alarms_retrains_and_version_changes_in_time_order
             {"at": "2026-05-06T00:00:00+00:00", "kind": "alarm", "text": f"{slo}: OK -> ALARM"},
             {"at": "2026-05-06T00:00:00+00:00", "kind": "alarm", "text": f"{slo}: ALARM -> OK"},
             {"at": "2026-05-06T01:00:00+00:00", "kind": "retrain", "text": "execution x: Failed"},
-            {"at": "2026-05-05T00:00:00+00:00", "kind": "alarm", "text": f"{MODEL}-watch-label-drift: OK -> ALARM"},
+            {"at": "2026-05-05T00:00:00+00:00", "kind": "watch", "text": f"{MODEL}-watch-label-drift: OK -> ALARM"},
         ],
-        history=[{"at": "2026-05-08T00:00:00+00:00", "action": "promote", "version": "v2"},
+        history=[{"at": "2026-05-07T12:00:00+00:00", "action": "promote", "version": "v2"},
                  {"at": "2026-05-08T00:00:00+00:00", "action": "shadow_verdict", "version": "v2"}],
     )  # fmt: skip
     assert [(m.kind, m.label) for m in decisions(doc)] == [

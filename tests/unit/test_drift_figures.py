@@ -75,10 +75,10 @@ def test_features_are_ranked_by_their_worst_statistic_over_its_threshold() -> No
     report = {
         "thresholds": THRESHOLDS,
         "features": {
-            "a": {"type": "numeric", "psi": 0.1, "ks": 0.05},  # 0.5
-            "b": {"type": "numeric", "psi": 0.5, "ks": 0.3},  # 3.0 by KS
-            "c": {"type": "categorical", "psi": 0.3, "cramers_v": 0.05},  # 1.5 by PSI
-            "d": {"type": "numeric", "status": "insufficient_rows"},
+            "a": {"type": "numeric", "status": "ok", "psi": 0.1, "ks": 0.05},  # 0.5
+            "b": {"type": "numeric", "status": "ok", "psi": 0.5, "ks": 0.3},  # 3.0 by KS
+            "c": {"type": "categorical", "status": "ok", "psi": 0.3, "cramers_v": 0.05},  # 1.5 by PSI
+            "d": {"type": "numeric", "status": "insufficient_data", "rows": 10, "ks": 0.9},
         },
     }
     assert [(name, statistic) for name, _, statistic in ranked(report)] == [("b", "ks"), ("c", "psi"), ("a", "psi")]
@@ -95,6 +95,7 @@ def test_a_figure_is_titled_with_the_statistic_furthest_past_its_threshold() -> 
     """A categorical feature drifted on Cramér's V with PSI just under its threshold says so."""
     result = {
         "type": "categorical",
+        "status": "ok",
         "histogram": {"categories": ["a", "b"], "baseline": [0.5, 0.5], "current": [0.6, 0.4]},
         "psi": 0.198,
         "cramers_v": 0.13,
