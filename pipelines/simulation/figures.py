@@ -1,5 +1,5 @@
 """The demo report's figures: the executed pipeline graph, and the daily chart (who served each
-day, what was served against what never retraining would have served, the estimate against the
+day, what was served against what the first champion alone would have served, the estimate against the
 labels, drifted features, and every decision marked where it happened)."""
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def daily_chart(document: dict[str, Any], path: Path) -> Path:
     top.set_ylabel(f"{metric}", fontsize=9)
     bottom.tick_params(axis="x", labelsize=8, rotation=60)
     bottom.set_xlim(-0.6, right + 0.1)
-    top.set_title(f"{metric} per day: served, never retrained, estimated before labels; every decision marked")
+    top.set_title(f"{metric} per day: served, the first champion alone, estimated before labels; every decision marked")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

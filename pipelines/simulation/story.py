@@ -1,6 +1,6 @@
 """The demo's verdict at a glance, drift by drift: when it began, when the alarm fired and why it
 lagged, what the estimate from scores alone saw, what the gates and the shadow decided on how much
-evidence, what retraining bought against never retraining, and where production stands against
+evidence, what retraining bought against the first champion alone, and where production stands against
 its objective. Pure functions of summary.json."""
 
 from __future__ import annotations
