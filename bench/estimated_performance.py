@@ -175,7 +175,7 @@ def scenario(args: argparse.Namespace, severity: float) -> None:
     print("| engine | ROC-AUC within 0.03 (windows >= 500) | max gap | mean gap | realized within bounds | seconds |")
     print("|---|---|---|---|---|---|")
     found = ours(reference, windows, args.threshold)
-    print(accuracy_row("this engine (isotonic, 200 draws)", found, realized, sizes))
+    print(accuracy_row("this engine (calibrator chosen on held-out folds, 200 draws)", found, realized, sizes))
     peer = nannyml(reference, windows, args.peers_python, args.threshold)
     print(
         accuracy_row("NannyML CBPE", peer, realized, sizes) if isinstance(peer, dict) else f"| NannyML CBPE | {peer} |"

@@ -1,9 +1,15 @@
 """A binary classifier's performance estimated from its scores alone, while labels are still to
 come: confidence-based performance estimation (CBPE, as NannyML names it).
 
-The candidate's scores are calibrated once, on the held-out test split Evaluate judges it on
-(isotonic regression: a monotone, piecewise-constant map from score to the probability that the
-row is positive, fitted on rows the model never trained on). On a window of captured traffic each
+The candidate's scores are calibrated once, on the held-out test split Evaluate judges it on (rows
+the model never trained on), by whichever of two calibrators predicts held-out labels better in a
+deterministic 5-fold cross-validation there (Brier score; isotonic on a tie): isotonic regression
+(a monotone, piecewise-constant map from score to the probability that the row is positive;
+NannyML's) or a smooth one, a logistic regression on a cubic spline of the score's log odds (5
+knots, constant beyond the test split's range, made non-decreasing). Isotonic steps fitted on a
+finite split are coarse where few test rows lie; when drifted traffic crowds there, the smooth map
+estimates closer (bench/estimated_performance.py: ROC-AUC within 0.03 on 53 of 58 windows under
+severe drift against 46 with isotonic alone). On a window of captured traffic each
 score's calibrated probability is its expected label, so every metric the gates and the monitor
 measure has an expected value:
 - at the decision threshold, the expected confusion matrix is the sum of the probabilities (and of
@@ -55,20 +61,23 @@ class Uncalibratable(ValueError):
 
 @dataclass(frozen=True)
 class Calibration:
-    """Isotonic regression's steps: `scores` ascending, `probabilities` non-decreasing; between
-    steps linear, outside them the end values (sklearn's IsotonicRegression, out_of_bounds="clip")."""
+    """A monotone map from score to probability as knots: `scores` ascending, `probabilities`
+    non-decreasing; between knots linear, outside them the end values (sklearn's IsotonicRegression,
+    out_of_bounds="clip"). `method` says which calibrator the knots come from: "isotonic" steps, or
+    the "spline" map sampled densely in log odds."""
 
     scores: tuple[float, ...]
     probabilities: tuple[float, ...]
     rows: int
     positive_rate: float
+    method: str = "isotonic"
 
     def __call__(self, scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
         return np.interp(np.asarray(scores, dtype=np.float64), self.scores, self.probabilities)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "method": "isotonic",
+            "method": self.method,
             "scores": list(self.scores),
             "probabilities": list(self.probabilities),
             "rows": self.rows,
@@ -82,6 +91,7 @@ class Calibration:
             tuple(map(float, document["probabilities"])),
             int(document["rows"]),
             float(document["positive_rate"]),
+            str(document.get("method", "isotonic")),
         )
 
 
@@ -100,8 +110,6 @@ def _checked_scores(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
 def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
     """The calibration of `scores` (positive-class scores) by `truth` (0/1), or Uncalibratable."""
-    from sklearn.isotonic import IsotonicRegression
-
     values = _checked_scores(scores)
     labels = np.asarray(truth).astype(np.int64)
     if values.size < MIN_CALIBRATION_ROWS:
@@ -116,13 +124,67 @@ def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
         )
     if np.unique(values).size < 2:
         raise Uncalibratable(f"every score is {values[0]:g}: a constant model ranks nothing")
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(values, labels)
+    fitted = _isotonic().fit(values, labels)
+    rows, rate = int(values.size), float(labels.mean())
+    if held_out_choice(values, labels) == "spline":
+        return Calibration(*_spline_knots(_spline().fit(_log_odds(values), labels)), rows, rate, "spline")
     return Calibration(
-        tuple(float(x) for x in fitted.X_thresholds_),
-        tuple(float(y) for y in fitted.y_thresholds_),
-        int(values.size),
-        float(labels.mean()),
+        tuple(float(x) for x in fitted.X_thresholds_), tuple(float(y) for y in fitted.y_thresholds_), rows, rate
     )
+
+
+CV_FOLDS = 5
+SPLINE_KNOTS = 5
+LOG_ODDS_KNOTS = np.linspace(-14.0, 14.0, 561)  # where the smooth map is sampled, 0.05 apart in log odds
+
+
+def _isotonic() -> Any:
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+
+
+def _spline() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    return make_pipeline(
+        SplineTransformer(n_knots=SPLINE_KNOTS, degree=3, extrapolation="constant"),
+        LogisticRegression(C=1e4, max_iter=2000),
+    )
+
+
+def _log_odds(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    clipped = np.clip(values, 1e-9, 1 - 1e-9)
+    return np.asarray(np.log(clipped / (1 - clipped))).reshape(-1, 1)
+
+
+def _smooth(model: Any, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The spline map's probabilities at `values`, made non-decreasing in the score."""
+    order = np.argsort(values, kind="stable")
+    probabilities = np.empty(values.size)
+    probabilities[order] = np.maximum.accumulate(model.predict_proba(_log_odds(values[order]))[:, 1])
+    return probabilities
+
+
+def _spline_knots(model: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    knots = np.concatenate(([0.0], 1 / (1 + np.exp(-LOG_ODDS_KNOTS)), [1.0]))
+    return tuple(float(x) for x in knots), tuple(float(y) for y in _smooth(model, knots))
+
+
+def held_out_choice(values: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> str:
+    """ "isotonic" or "spline": the calibrator whose Brier score on held-out folds (a deterministic
+    stratified 5-fold split) is lower; isotonic on a tie."""
+    from sklearn.model_selection import StratifiedKFold
+
+    losses = {"isotonic": 0.0, "spline": 0.0}
+    for train, test in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(values, labels):
+        isotonic = _isotonic().fit(values[train], labels[train]).predict(values[test])
+        smooth = _smooth(_spline().fit(_log_odds(values[train]), labels[train]), values[test])
+        losses["isotonic"] += float(np.mean((isotonic - labels[test]) ** 2))
+        losses["spline"] += float(np.mean((smooth - labels[test]) ** 2))
+    return "spline" if losses["spline"] < losses["isotonic"] else "isotonic"
 
 
 def calibration_profile(scores: npt.ArrayLike, truth: npt.ArrayLike) -> dict[str, Any]:
