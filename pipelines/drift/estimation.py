@@ -124,10 +124,10 @@ def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
         )
     if np.unique(values).size < 2:
         raise Uncalibratable(f"every score is {values[0]:g}: a constant model ranks nothing")
-    fitted = _isotonic().fit(values, labels)
     rows, rate = int(values.size), float(labels.mean())
     if held_out_choice(values, labels) == "spline":
         return Calibration(*_spline_knots(_spline().fit(_log_odds(values), labels)), rows, rate, "spline")
+    fitted = _isotonic().fit(values, labels)
     return Calibration(
         tuple(float(x) for x in fitted.X_thresholds_), tuple(float(y) for y in fitted.y_thresholds_), rows, rate
     )

@@ -189,6 +189,10 @@ class DemoRecord:
     unlabelled: list[pd.DataFrame] = field(default_factory=list)  # served days whose labels are still due
     scorer: Scorer | None = None
 
+    def drift(self, start: datetime, title: str, *, hurts: bool) -> None:
+        """A drift the story begins at `start`, for the report's verdict."""
+        self.phases.append({"start": start.isoformat(), "title": title, "hurts": hurts})
+
     def to_json(self) -> dict[str, Any]:
         return {
             "phases": self.phases,
@@ -255,13 +259,8 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
     story.say(f"  v1 approved and deployed to {loop.endpoint.name}")
 
     story.stage(2, "production traffic, day by day; from day 3 fraudsters start card testing; labels a day late")
-    seen.phases.append(
-        {
-            "start": (START + timedelta(days=2)).isoformat(),
-            "title": f"card testing: {CARD_TESTING_SHARE:.0%} of fraud becomes bursts of tiny online charges",
-            "hurts": True,
-        }
-    )
+    title = f"card testing: {CARD_TESTING_SHARE:.0%} of fraud becomes bursts of tiny online charges"
+    seen.drift(START + timedelta(days=2), title, hurts=True)
     card_testing = traffic(size, START, seed=21, scenario=CARD_TESTING, share=CARD_TESTING_SHARE, drift_day=2)
     outcome = replay(loop, story, card_testing, size, until="promoted", seen=seen)
     if outcome != "promoted":
@@ -270,12 +269,8 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
 
     seen.phase = 7
     story.stage(7, f"a holiday season moves legitimate spending for {QUIET_DAYS} days: inputs drift, the model holds")
-    seen.phases.append(
-        {
-            "start": clock.now.isoformat(),
-            "title": "a holiday season: legitimate spending nearer home, card present, everyday merchants",
-            "hurts": False,
-        }
+    seen.drift(
+        clock.now, "a holiday season: legitimate spending nearer home, card present, everyday merchants", hurts=False
     )
     season = traffic(size, clock.now, seed=23, scenario=(*CARD_TESTING, "seasonal"), share=CARD_TESTING_SHARE)
     outcome = replay(loop, story, season, size, until="days", seen=seen, days=QUIET_DAYS)
@@ -285,12 +280,8 @@ def main(out: Path = Path("out/demo"), size: DemoSize | None = None) -> int:
 
     seen.phase = 8
     story.stage(8, "fraud adapts further and the issuer loosens its risk score: 'high' risk means less")
-    seen.phases.append(
-        {
-            "start": clock.now.isoformat(),
-            "title": "fraud that looks legitimate, spending that moves, and a loosened issuer risk score",
-            "hurts": True,
-        }
+    seen.drift(
+        clock.now, "fraud that looks legitimate, spending that moves, and a loosened issuer risk score", hurts=True
     )
     adapted = traffic(size, clock.now, seed=22, scenario="mixed", share=0.95, high_risk_cut=0.6)
     outcome = replay(loop, story, adapted, size, until="failed", seen=seen)

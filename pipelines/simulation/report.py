@@ -69,8 +69,10 @@ def _rounded(value: Any) -> Any:
         return value
 
 
-def _figure(src: str, caption: str) -> str:
-    return f"<figure><img alt='{_e(caption)}' src='{src}'><figcaption>{_e(caption)}</figcaption></figure>"
+def _figure(src: str, caption: str, *, shown: bool = True) -> str:
+    """A figure; its caption also read aloud (alt), and shown below unless the image's own title says it."""
+    below = f"<figcaption>{_e(caption)}</figcaption>" if shown else ""
+    return f"<figure><img alt='{_e(caption)}' src='{src}'>{below}</figure>"
 
 
 def _save(figure: Figure, path: Path) -> str:
@@ -110,7 +112,7 @@ def _drift_section(out: Path, document: dict[str, Any]) -> str:
         figure = feature_figure(name, report["features"][name], report["thresholds"])
         if figure is not None:
             src = _save(figure, figures / f"drift-{name}.png")
-            cards.append(f"<figure><img alt='{_e(name)}: baseline and current' src='{src}'></figure>")
+            cards.append(_figure(src, f"{name}: baseline and current", shown=False))
     parts.append(f"<div class=grid>{''.join(cards)}</div>")
     days = [d for d in document["daily"] if d.get("feature_drift")]
     if days:
@@ -214,7 +216,7 @@ def _timeline(document: dict[str, Any]) -> str:
         for h in document["history"]
         if not _routine(h)
     ]
-    ordered = sorted(enumerate(events), key=lambda e: (_sort_key(e[1][1]), ORDER[e[1][0]], e[0]))
+    ordered = sorted(enumerate(events), key=lambda e: (_stamp(e[1][1]), ORDER[e[1][0]], e[0]))
     rows = [[_stamp(at), what, detail] for _, (_, at, what, detail) in ordered]
     changes = document["alarm_changes"]
     counts = Counter(f"{c['previous']} -> {c['state']}" for c in changes)
@@ -229,12 +231,8 @@ def _timeline(document: dict[str, Any]) -> str:
         + table(["time", "alarm", "change"], alarm_rows)
         + "</details>"
         + f"<details><summary>{len(routine)} routine checks that changed nothing (trigger sweeps, shadow waits)"
-        "</summary>" + table(["time", "what", "detail"], sorted(routine, key=lambda r: _sort_key(r[0]))) + "</details>"
+        "</summary>" + table(["time", "what", "detail"], sorted(routine, key=lambda r: r[0])) + "</details>"
     )
-
-
-def _sort_key(at: str) -> str:
-    return _stamp(at) if at else ""
 
 
 def _stamp(at: str) -> str:

@@ -21,25 +21,22 @@ class Headline:
     tone: Tone = "neutral"
 
 
-_at = parse_time  # the summary's times: "+00:00" and "Z" (the trigger's records)
-
-
 def day_label(at: str) -> str:
-    """A summary time as the report shows a day: "May 07"."""
-    return _at(at).strftime("%b %d")
-
-
-_day = day_label
+    """A summary time ("+00:00", or "Z" in the trigger's records) as the report shows a day: "May 07"."""
+    return parse_time(at).strftime("%b %d")
 
 
 def _days_between(start: str, end: str) -> float:
-    return (_at(end) - _at(start)).total_seconds() / 86_400
+    return (parse_time(end) - parse_time(start)).total_seconds() / 86_400
 
 
 def _within(at: str, start: str, end: str | None, *, closed: bool = False) -> bool:
     """`at` in [start, end), or [start, end] when `closed` (a promotion ends the drift it answered
     at the very moment the next one is said to begin)."""
-    return _at(start) <= _at(at) and (end is None or _at(at) < _at(end) or (closed and _at(at) == _at(end)))
+    moment = parse_time(at)
+    if moment < parse_time(start):
+        return False
+    return end is None or moment < parse_time(end) or (closed and moment == parse_time(end))
 
 
 def _short(alarm: str, model: str) -> str:
@@ -47,8 +44,8 @@ def _short(alarm: str, model: str) -> str:
 
 
 def _phase_end(document: dict[str, Any], phase: dict[str, Any]) -> str | None:
-    later = [p["start"] for p in document["phases"] if _at(p["start"]) > _at(phase["start"])]
-    return min(later, key=_at) if later else None
+    later = [p["start"] for p in document["phases"] if parse_time(p["start"]) > parse_time(phase["start"])]
+    return min(later, key=parse_time) if later else None
 
 
 def _first_alarm(document: dict[str, Any], phase: dict[str, Any], *, retraining: bool) -> dict[str, Any] | None:
@@ -66,20 +63,21 @@ def _first_alarm(document: dict[str, Any], phase: dict[str, Any], *, retraining:
     return fired[0] if fired else None
 
 
+def _retrains(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs an alarm started, in order (every execution but the first champion's)."""
+    return [s for name, s in document["executions"].items() if name != "initial training"]
+
+
 def _runs(document: dict[str, Any], phase: dict[str, Any]) -> list[dict[str, Any]]:
     """The retrains an alarm started within the phase, by the data window they were started with."""
     end = _phase_end(document, phase)
-    return [
-        s
-        for name, s in document["executions"].items()
-        if name != "initial training" and _within(s["parameters"][DATA_WINDOW_END], phase["start"], end)
-    ]
+    return [s for s in _retrains(document) if _within(s["parameters"][DATA_WINDOW_END], phase["start"], end)]
 
 
 def drift_and_alarm(document: dict[str, Any], phase: dict[str, Any]) -> list[Headline]:
     """A harmful drift, and the retraining alarm that answered it, with why it lagged."""
     model, setup = document["model"], document["setup"]
-    lines = [Headline("Drift that hurt", f"began {_day(phase['start'])}: {phase['title']}", "bad")]
+    lines = [Headline("Drift that hurt", f"began {day_label(phase['start'])}: {phase['title']}", "bad")]
     alarm = _first_alarm(document, phase, retraining=True)
     if alarm is None:
         return [*lines, Headline("Alarm", "no retraining alarm fired", "bad")]
@@ -87,7 +85,7 @@ def drift_and_alarm(document: dict[str, Any], phase: dict[str, Any]) -> list[Hea
     lines.append(
         Headline(
             "Alarm",
-            f"{_short(alarm['alarm'], model)} fired {_day(alarm['at'])}, {lag:.0f} days after the drift began: "
+            f"{_short(alarm['alarm'], model)} fired {day_label(alarm['at'])}, {lag:.0f} days after the drift began: "
             f"labels arrive {setup['label_delay_days']} day late, the SLO is judged on "
             f"{setup['performance_window_hours']:g} h of labels and the alarm needs {setup['alarm_rule']}",
             "neutral",
@@ -189,15 +187,15 @@ def benign_drift(document: dict[str, Any], phase: dict[str, Any]) -> list[Headli
     decisions = document["trigger_decisions"]
     started = [d for d in decisions if d["outcome"] == "started" and _within(d["at"], phase["start"], end)]
     low = min(d["served"] for d in days)
-    fired = f"{_short(watch['alarm'], document['model'])} fired {_day(watch['at'])}" if watch else "no alarm fired"
+    fired = f"{_short(watch['alarm'], document['model'])} fired {day_label(watch['at'])}" if watch else "no alarm fired"
     why = (
         ""
         if "drifted_features" in setup.get("retrain_on", [])
         else " (drifted features only watch: retraining follows performance)"
     )
     text = (
-        f"began {_day(phase['start'])}: {phase['title']}. {fired}; {len(started)} retrains started{why}; the served "
-        f"{metric} stayed at {low:.3f} or more (SLO {floor:g})"
+        f"began {day_label(phase['start'])}: {phase['title']}. {fired}; {len(started)} retrains started{why}; "
+        f"the served {metric} stayed at {low:.3f} or more (SLO {floor:g})"
     )
     return [Headline("Drift that did not hurt", text, _good(not started and low >= floor))]
 
@@ -209,7 +207,7 @@ def production_now(document: dict[str, Any]) -> Headline:
         return Headline("Production now", "no version serves production", "bad")
     version = production["version"]
     rollbacks = [h for h in document["history"] if h["action"] == "rollback"]
-    how = f" (rolled back {_day(rollbacks[-1]['at'])})" if rollbacks else ""
+    how = f" (rolled back {day_label(rollbacks[-1]['at'])})" if rollbacks else ""
     slo = document["setup"]["slo"]
     last = next((d for d in reversed(document["daily"]) if d.get("served") is not None), None)
     if last is None:
@@ -218,7 +216,7 @@ def production_now(document: dict[str, Any]) -> Headline:
     if value is None:
         return Headline("Production now", f"{version}{how}; not measured on the last day", "neutral")
     text = f"{version}{how}: {slo['metric']} {value:.3f} on the last day, against the SLO's {slo['min']:g}"
-    runs = [s for name, s in document["executions"].items() if name != "initial training"]
+    runs = _retrains(document)
     if value < slo["min"] and runs and runs[-1]["status"] != "Succeeded":
         text += "; below it, and the last retrain failed: a person decides what comes next"
     return Headline("Production now", text, _good(value >= slo["min"]))
