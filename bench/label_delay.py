@@ -13,7 +13,7 @@ which runs about 0.005 above realized, breaches on few. Each seed's history is r
 backtest (`--per-signal`) with labels at once and `--delay` windows late; each signal alone
 retrains the model when its alarm fires. The drift lasts long enough (20 windows) for the delayed
 signal's run, shadow and late labels to finish; cut at 14, the realized signal has no time for a
-second run where the estimate has (4 runs against 3).
+second run where the estimate has (4 runs against 3, at 4-5 windows' lead).
 
 Columns: per signal and label delay, the first run after the drift point (windows after it), the
 runs and the mean ROC-AUC served over the whole replay, summed or averaged over the seeds.

@@ -6,7 +6,7 @@ the model never trained on), by whichever of two calibrators predicts held-out l
 deterministic 5-fold cross-validation there (Brier score; isotonic on a tie): isotonic regression
 (a monotone, piecewise-constant map from score to the probability that the row is positive;
 NannyML's) or a smooth one, a logistic regression on a cubic spline of the score's log odds (5
-knots, constant beyond the test split's range, made non-decreasing). Isotonic steps fitted on a
+knots, constant beyond the test split's range, projected onto non-decreasing maps). Isotonic steps fitted on a
 finite split are coarse where few test rows lie; when drifted traffic crowds there, the smooth map
 estimates closer (bench/estimated_performance.py: ROC-AUC within 0.03 on 53 of 58 windows under
 severe drift against 46 with isotonic alone). On a window of captured traffic each
@@ -37,9 +37,9 @@ than `drift.min_predictions_for_estimate` predictions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -126,7 +126,7 @@ def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
         raise Uncalibratable(f"every score is {values[0]:g}: a constant model ranks nothing")
     rows, rate = int(values.size), float(labels.mean())
     if held_out_choice(values, labels) == "spline":
-        return Calibration(*_spline_knots(_spline().fit(_log_odds(values), labels)), rows, rate, "spline")
+        return Calibration(*_spline_knots(_monotone_spline(values, labels)), rows, rate, "spline")
     fitted = _isotonic().fit(values, labels)
     return Calibration(
         tuple(float(x) for x in fitted.X_thresholds_), tuple(float(y) for y in fitted.y_thresholds_), rows, rate
@@ -134,6 +134,7 @@ def calibrate(scores: npt.ArrayLike, truth: npt.ArrayLike) -> Calibration:
 
 
 CV_FOLDS = 5
+ProbabilityMap = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]  # scores to probabilities
 SPLINE_KNOTS = 5
 LOG_ODDS_KNOTS = np.linspace(-14.0, 14.0, 561)  # where the smooth map is sampled, 0.05 apart in log odds
 
@@ -160,17 +161,23 @@ def _log_odds(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.asarray(np.log(clipped / (1 - clipped))).reshape(-1, 1)
 
 
-def _smooth(model: Any, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The spline map's probabilities at `values`, made non-decreasing in the score."""
-    order = np.argsort(values, kind="stable")
-    probabilities = np.empty(values.size)
-    probabilities[order] = np.maximum.accumulate(model.predict_proba(_log_odds(values[order]))[:, 1])
-    return probabilities
+def _monotone_spline(values: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> ProbabilityMap:
+    """The spline map fitted on `values` and `labels`, projected onto non-decreasing maps by
+    isotonic regression of its own values at `values` (least squares, weighted by where the scores
+    lie). A cubic spline can bend up beyond its lowest data, where no positive lies: a running
+    maximum turned that bend into a floor under every low score, which lifted a fraud model's 1,300
+    negatives to 0.02 each and its estimated ROC-AUC from 0.986 to 0.90. The projection pools the
+    bend with the few scores under it instead."""
+    fitted = _spline().fit(_log_odds(values), labels)
+    projected = _isotonic().fit(values, fitted.predict_proba(_log_odds(values))[:, 1])
+    return cast(ProbabilityMap, projected.predict)
 
 
-def _spline_knots(model: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _spline_knots(
+    smooth: ProbabilityMap,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     knots = np.concatenate(([0.0], 1 / (1 + np.exp(-LOG_ODDS_KNOTS)), [1.0]))
-    return tuple(float(x) for x in knots), tuple(float(y) for y in _smooth(model, knots))
+    return tuple(float(x) for x in knots), tuple(float(y) for y in smooth(knots))
 
 
 def held_out_choice(values: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> str:
@@ -181,7 +188,7 @@ def held_out_choice(values: npt.NDArray[np.float64], labels: npt.NDArray[np.int6
     losses = {"isotonic": 0.0, "spline": 0.0}
     for train, test in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(values, labels):
         isotonic = _isotonic().fit(values[train], labels[train]).predict(values[test])
-        smooth = _smooth(_spline().fit(_log_odds(values[train]), labels[train]), values[test])
+        smooth = _monotone_spline(values[train], labels[train])(values[test])
         losses["isotonic"] += float(np.mean((isotonic - labels[test]) ** 2))
         losses["spline"] += float(np.mean((smooth - labels[test]) ** 2))
     return "spline" if losses["spline"] < losses["isotonic"] else "isotonic"
