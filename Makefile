@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 SCAN_VENV := .venv-scan
+# Every core, a test file to a worker (pytest-xdist): a file's module fixtures are built once.
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
 .PHONY: demo test lint types unit integration infra e2e definition synth deploy clean mutation browser
@@ -39,7 +41,7 @@ types: $(STAMP)
 	$(BIN)/mypy pipelines stacks app.py
 
 test: lint types $(SCAN_STAMP) browser
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # The e2e test reads the demo's report in headless Chromium: Debian's package, installed once (as
 # root, or through sudo). Elsewhere, install Chromium yourself and put it on PATH.
@@ -57,13 +59,13 @@ mutation: $(STAMP)
 	$(BIN)/python -m tests.mutation.report $(MODULES)
 
 unit integration: $(STAMP)
-	$(BIN)/python -m pytest tests/$@
+	$(PYTEST) tests/$@
 
 e2e: $(STAMP) browser
-	$(BIN)/python -m pytest tests/$@
+	$(PYTEST) tests/$@
 
 infra: $(STAMP) $(SCAN_STAMP)
-	$(BIN)/python -m pytest tests/$@
+	$(PYTEST) tests/$@
 
 # The CDK app offline: `cdk synth` through the CLI pinned in package.json (Node 20). cdk.json runs
 # the app with .venv's python, so `npx cdk ...` needs no activated venv.
