@@ -901,8 +901,13 @@ class DriftSection(_Strict):
     `trigger.evaluation_periods` it must fit CloudWatch's limit (1 day below a one-hour period, else 7 days)."""
     metric_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#: ]{1,255}$")] = "DriftRetraining"
     """The CloudWatch namespace of the monitor's metrics (not `AWS/...`)."""
-    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "missing"
-    """How the alarms treat a period without data."""
+    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "ignore"
+    """How the alarms treat a period without data. `ignore` (the default) keeps an alarm's state
+    while the datapoints in its range cannot decide M of N: labels still to come, too few
+    predictions for an estimate, a day without traffic. With CloudWatch's own default, `missing`,
+    an alarm judges the real datapoints alone and goes to ALARM on a single breaching one once the
+    rest are missing, so after a promotion the old champion's datapoints, ageing out while the new
+    champion's labels are pending, start a retrain on a model no longer serving."""
     instance_capture_mb: Annotated[Int, Field(ge=64, le=1_000_000)] = 2048
     """Captured megabytes one monitor instance profiles; a run with more new capture is sharded
     over several instances (ShardedByS3Key), and a merge step judges the window."""

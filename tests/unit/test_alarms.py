@@ -83,6 +83,27 @@ def test_less_than_comparison_for_performance_slo() -> None:
     assert evaluate_alarm(slo, [0.5, 1.0]).state == "OK"  # 1.0 is not below 1.0
 
 
+def test_labels_pending_after_a_promotion_do_not_refire_the_slo_alarm_on_the_old_champion(config: ModelConfig) -> None:
+    """After a promotion the monitor publishes no realized performance until the new champion's
+    labels come (the hour store keeps predictions per champion baseline). With CloudWatch's
+    `missing` treatment the old champion's datapoints then age out of the range and re-judge the
+    alarm on fewer of them: [X, G, -] is OK and [X, -, -] is ALARM (the guide's table, CASES above),
+    a new ALARM event on evidence about a model no longer serving, and a retrain nobody needs (a
+    backtest started one: bench/label_delay.py, seed 9). The default keeps the state while the
+    range cannot decide (`ignore`): the alarm that fired stays in ALARM until the promotion
+    controller re-arms it, and M of N stays M of N."""
+    slo = next(s for s in alarm_specs(config) if s.kind == "performance_slo")
+    breach, good = slo.threshold - 0.1, slo.threshold + 0.01
+    ranges = [[breach, good, breach], [good, breach, None], [breach, None, None], [None, None, None]]
+    state, states = "ALARM", []
+    for datapoints in ranges:  # the day of the promotion, then each day while labels are pending
+        state = evaluate_alarm(slo, datapoints, previous_state=state).state
+        states.append(state)
+    assert states == ["ALARM"] * 4, states
+    # one breaching datapoint among missing ones is not 2 of 3: a quiet alarm stays quiet
+    assert evaluate_alarm(slo, [None, None, breach], previous_state="OK").state == "OK"
+
+
 def test_period_values_aggregate_by_statistic_in_aligned_periods() -> None:
     alarm = spec(3, 2, "missing")
     t = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -110,7 +131,7 @@ def test_alarm_specs_follow_the_config(config: ModelConfig) -> None:
     assert (psi.metric_name, psi.dimensions_map) == ("PSI", {"Model": "fraud-detector", "Feature": "amount"})
     assert (psi.threshold, psi.comparison, psi.statistic) == (0.2, "GreaterThanOrEqualToThreshold", "Maximum")
     assert (psi.evaluation_periods, psi.datapoints_to_alarm, psi.period_seconds) == (3, 2, 3600)
-    assert psi.treat_missing_data == "missing" and not psi.triggers_retraining
+    assert psi.treat_missing_data == "ignore" and not psi.triggers_retraining
     cramers = next(s for s in features if s.feature == "risk_band" and s.drift_statistic == "cramers_v")
     assert cramers.metric_name == "CramersV" and cramers.threshold == config.drift.cramers_v_threshold
 
@@ -173,7 +194,7 @@ def test_put_metric_alarm_request_carries_every_setting(config: ModelConfig) -> 
     assert (request["EvaluationPeriods"], request["DatapointsToAlarm"], request["TreatMissingData"]) == (
         3,
         2,
-        "missing",
+        "ignore",
     )
 
 

@@ -92,8 +92,10 @@ def test_simple_policies_decide_as_named() -> None:
 def test_alarm_step_follows_m_of_n(config: ModelConfig) -> None:
     spec = next(s for s in GatedTrigger(config).specs if s.kind == "drifted_feature_count")
     assert (spec.datapoints_to_alarm, spec.evaluation_periods) == (2, 3)
-    assert alarm_step(spec, [3.0], "INSUFFICIENT_DATA").state == "ALARM"  # 'missing': judged on real data
-    assert alarm_step(spec, [0.0, 3.0], "INSUFFICIENT_DATA").state == "OK"
+    # 'ignore' (the default): one breaching datapoint of the 2 needed, the rest missing, keeps the state
+    assert alarm_step(spec, [3.0], "INSUFFICIENT_DATA").state == "INSUFFICIENT_DATA"
+    assert alarm_step(spec, [3.0, 3.0], "OK").state == "ALARM"  # 2 real breaches decide
+    assert alarm_step(spec, [0.0, 0.0], "ALARM").state == "OK"  # 2 of 3 can no longer breach
     assert alarm_step(spec, [3.0, 0.0, 3.0], "OK").state == "ALARM"
     assert alarm_step(spec, [3.0, 3.0, 0.0, 0.0, 3.0], "ALARM").state == "OK"  # only the last 3 count
 
