@@ -1,12 +1,14 @@
 """Benchmark: with labels late, how much earlier does the estimated-performance signal retrain
 than the realized SLO, and at what cost in runs?
 
-    .venv/bin/python bench/label_delay.py [--delay 5] [--calm-days 8] [--drift-days 20] [--seeds 3] [--slo 0.985]
+    .venv/bin/python bench/label_delay.py [--delay 5] [--calm-days 8] [--drift-days 20] [--seeds 3]
+        [--first-seed 7] [--slo 0.985] [--estimated-slo SLO]
 
 Stream: generated transactions (`pipelines/simulation/datagen.py`, fraud rate 10 %, 1,500 a day,
 one window a day) that stay calm for `--calm-days`, then shift covariately (amounts, distances,
 merchant mix, device trust; P(fraud | inputs) unchanged) for `--drift-days`. The model is the small
-logistic regression of the backtest tests; both objectives are ROC-AUC >= `--slo`. The model
+logistic regression of the backtest tests; both objectives are ROC-AUC >= `--slo` (the estimate's
+`--estimated-slo` when given). The model
 scores 0.987-0.991 a day on the calm stream and 0.965-0.986 after the shift, so the default 0.985
 lies between the two; at 0.98 the shift breaches only on some days (realized) and the estimate,
 which runs about 0.005 above realized, breaches on few. Each seed's history is replayed by the
@@ -48,13 +50,17 @@ CONFIG["trigger"] |= {"evaluation_periods": 3, "datapoints_to_alarm": 2}
 SIGNALS = ("performance_slo", "estimated_performance")
 
 
-def replay(seed: int, delay: int, calm: int, drift: int, slo: float) -> tuple[dict[str, Any], int]:
+def replay(
+    seed: int, delay: int, calm: int, drift: int, slo: float, estimated_slo: float | None = None
+) -> tuple[dict[str, Any], int]:
     frame, points = drifting_stream(
         [Segment("none", calm), Segment("covariate", drift)], rows_per_day=ROWS_PER_DAY, seed=seed, fraud_rate=0.1
     )
-    objective = {"metric": "roc_auc", "min": slo}
     raw = copy.deepcopy(CONFIG)
-    raw["drift"] |= {"performance_slo": objective, "estimated_slo": objective}
+    raw["drift"] |= {
+        "performance_slo": {"metric": "roc_auc", "min": slo},
+        "estimated_slo": {"metric": "roc_auc", "min": slo if estimated_slo is None else estimated_slo},
+    }
     history = prepare_history(frame, parse_config(raw))
     settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), label_delay=delay, per_signal=True)
     document = run_backtest(history, settings)
@@ -70,13 +76,17 @@ def main() -> int:
     parser.add_argument("--drift-days", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--slo", type=float, default=0.985)
+    parser.add_argument(
+        "--estimated-slo", type=float, default=None, help="the estimate's own objective (default: --slo)"
+    )
+    parser.add_argument("--first-seed", type=int, default=7)
     args = parser.parse_args()
     started = time.perf_counter()
     rows: dict[tuple[str, int], list[tuple[int | None, int, float]]] = {}
-    for seed in range(7, 7 + args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for delay in (0, args.delay):
             print(f"seed {seed}, labels {delay} windows late ...", file=sys.stderr, flush=True)
-            document, drift_window = replay(seed, delay, args.calm_days, args.drift_days, args.slo)
+            document, drift_window = replay(seed, delay, args.calm_days, args.drift_days, args.slo, args.estimated_slo)
             for signal in SIGNALS:
                 policy = document["policies"][f"trigger:{signal}"]
                 after = [w for w in policy["retrain_windows"] if w >= drift_window]
@@ -84,7 +94,7 @@ def main() -> int:
                 rows.setdefault((signal, delay), []).append((first, policy["retrains"], policy["mean_metric"]))
     print(
         f"\n{args.seeds} streams: {args.calm_days} calm days, then a covariate shift for {args.drift_days} days; "
-        f"both objectives ROC-AUC >= {args.slo:g}\n"
+        f"realized SLO ROC-AUC >= {args.slo:g}, estimated >= {args.estimated_slo or args.slo:g}\n"
     )
     print(
         "| signal alone | labels late (windows) | first run after the drift, windows per stream | runs | mean ROC-AUC |"
