@@ -903,11 +903,11 @@ class DriftSection(_Strict):
     """The CloudWatch namespace of the monitor's metrics (not `AWS/...`)."""
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "ignore"
     """How the alarms treat a period without data. `ignore` (the default) keeps an alarm's state
-    while the datapoints in its range cannot decide M of N: labels still to come, too few
-    predictions for an estimate, a day without traffic. With CloudWatch's own default, `missing`,
-    an alarm judges the real datapoints alone and goes to ALARM on a single breaching one once the
-    rest are missing, so after a promotion the old champion's datapoints, ageing out while the new
-    champion's labels are pending, start a retrain on a model no longer serving."""
+    where every real datapoint in its range breaches but fewer than M do: labels still to come, too
+    few predictions for an estimate, a day without traffic. CloudWatch's own default, `missing`,
+    goes to ALARM there once the oldest of them is M periods old (its "premature alarm state"), so
+    after a promotion the old champion's datapoints, ageing out while the new champion's labels are
+    pending, started a retrain on a model no longer serving. See docs/drift.md, "Alarms"."""
     instance_capture_mb: Annotated[Int, Field(ge=64, le=1_000_000)] = 2048
     """Captured megabytes one monitor instance profiles; a run with more new capture is sharded
     over several instances (ShardedByS3Key), and a merge step judges the window."""

@@ -8,7 +8,7 @@
   (memory store, cooldown, single flight, dedupe, and through a sweep at every window end: max
   staleness and the retry of a failed run while its alarm is still in ALARM), and a run starts
   exactly when the gate starts one, with the gate's `DataWindowEnd`. After
-  each promotion the alarms are re-armed (set to OK) as the promotion controller does: once the
+  each promotion the alarms are re-armed (set to INSUFFICIENT_DATA) as the promotion controller does: once the
   alarm's N evaluation periods were all measured against the new champion.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
 
@@ -28,7 +28,14 @@ from pipelines import naming
 from pipelines.backtest.history import Window
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import metric_data
-from pipelines.monitoring.alarms import AlarmEvaluation, AlarmSpec, AlarmState, alarm_specs, evaluate_alarm
+from pipelines.monitoring.alarms import (
+    REARMED_STATE,
+    AlarmEvaluation,
+    AlarmSpec,
+    AlarmState,
+    alarm_specs,
+    evaluate_alarm,
+)
 from pipelines.naming import DATA_WINDOW_END
 from pipelines.trigger import (
     ExecutionEnded,
@@ -274,7 +281,7 @@ class GatedTrigger:
 
     def promoted(self, at: datetime) -> None:
         """Deployed (`rearm`): once N periods were measured against the new champion, the
-        promotion controller sets the retraining alarms to OK (SetAlarmState), and the next
+        promotion controller re-arms the retraining alarms (SetAlarmState), and the next
         evaluation alarms again, with a new event, when M of those N still breach. Without `rearm`
         (before re-arming was deployed) an alarm already in ALARM stays there, and a drift the new
         champion did not absorb never triggers again."""
@@ -288,7 +295,7 @@ class GatedTrigger:
             return  # no re-arm due, or this window was still served by the previous champion
         self._measured_since += 1
         if self._measured_since >= self.periods:  # one window = one period: `rearm_time`'s rule
-            self.states = dict.fromkeys(self.states, "OK")
+            self.states = dict.fromkeys(self.states, REARMED_STATE)
             self._changed_at = None
 
     def facts(self) -> dict[str, Any]:

@@ -32,12 +32,17 @@ evaluation range (one aggregated value per period, None when missing):
    the missing-data setting plays no part;
 2. no real datapoint: `missing` -> INSUFFICIENT_DATA, `ignore` -> the current state,
    `breaching` -> ALARM, `notBreaching` -> OK;
-3. some but fewer than N: missing slots are filled with the setting and all real datapoints
-   count: `breaching` fills with breaching ones and `notBreaching` with good ones; `missing`
-   judges the real datapoints alone (ALARM when at least min(M, real) breach: the guide's example
-   with one breaching datapoint and the rest missing goes to ALARM); `ignore` goes to ALARM when
-   the real ones already reach M, to OK when they cannot reach M whatever the missing ones were,
-   and keeps the current state otherwise.
+3. some but fewer than N: `breaching` fills the missing slots with breaching datapoints and
+   `notBreaching` with good ones, and all real datapoints count. `missing` and `ignore` judge the
+   real datapoints alone: ALARM when M of them breach, OK when fewer breach and one of them is
+   within the threshold; when every real one breaches but fewer than M, the alarm waits
+   (`missing` -> INSUFFICIENT_DATA, `ignore` keeps the state) unless the oldest of them is at
+   least M periods old and nothing newer is good, the guide's "premature alarm state", where
+   `missing` goes to ALARM and `ignore` keeps the state.
+The guide's tables (5 periods, 3 evaluation periods, 3 or 2 datapoints to alarm) are cases of
+tests/unit/test_alarms.py. CloudWatch retrieves more periods than N for an evaluation (5 for N = 3
+in the guide's example, by an undocumented rule for other periods); `evaluate_alarms` takes the
+range as `range_periods` (default N) and the backtest evaluates N.
 """
 
 from __future__ import annotations
@@ -69,6 +74,11 @@ AlarmKind = Literal[
     "feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance", "label_drift", "ood_share"
 ]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+# What a re-arm sets the retraining alarms to after a change of production (SetAlarmState): not
+# judged since. Under `ignore` (the default) a range still without data keeps that state, so an
+# alarm whose new champion has no datapoint yet shows INSUFFICIENT_DATA, never a green OK; the
+# next evaluation with data decides, and a transition from it to ALARM starts a retrain.
+REARMED_STATE: AlarmState = "INSUFFICIENT_DATA"
 # PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
 # characters, AlarmDescription at most 1024. Longer names are cut with a hash (`naming.alarm_name`); a
 # description holds a feature name, which the config keeps to 255 characters.
@@ -324,13 +334,21 @@ def evaluate_alarm(
         return _decided(spec, count + fill >= m, count + fill, len(real), detail + " (treated as breaching)")
     if treat == "notBreaching":
         return _decided(spec, count >= m, count, len(real), detail + " (treated as not breaching)")
-    if treat == "missing":
-        return _decided(spec, count >= min(m, len(real)), count, len(real), detail + " (judged on real data)")
     if count >= m:
         return _decided(spec, True, count, len(real), detail)
-    if count + fill < m:
+    if count < len(real):  # a real datapoint within the threshold: fewer than M breach
         return _decided(spec, False, count, len(real), detail)
-    return AlarmEvaluation(previous_state, detail + ": undecided, state kept (ignore)", count, len(real))
+    # every real datapoint breaches, fewer than M of them
+    oldest = len(datapoints) - next(i for i, v in enumerate(datapoints) if v is not None)  # periods ago
+    if oldest >= m:  # the guide's "premature alarm state": missing alarms, ignore keeps the state
+        premature = f"{detail}; the oldest breaching datapoint is {oldest} periods old (premature alarm)"
+        if treat == "missing":
+            return AlarmEvaluation("ALARM", premature, count, len(real))
+        return AlarmEvaluation(previous_state, premature + ": state kept (ignore)", count, len(real))
+    wait = f"{detail}; too recent to decide"
+    if treat == "missing":
+        return AlarmEvaluation("INSUFFICIENT_DATA", wait, count, len(real))
+    return AlarmEvaluation(previous_state, wait + ": state kept (ignore)", count, len(real))
 
 
 def _decided(spec: AlarmSpec, alarm: bool, count: int, real: int, detail: str) -> AlarmEvaluation:

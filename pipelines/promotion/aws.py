@@ -12,6 +12,7 @@ from typing import Any
 from pipelines import naming
 from pipelines.clients import assumed
 from pipelines.config import ModelConfig
+from pipelines.monitoring.alarms import REARMED_STATE
 from pipelines.naming import endpoint_role_arn
 from pipelines.promotion.audit import DynamoDbAudit
 from pipelines.promotion.champion import S3Champion
@@ -70,8 +71,9 @@ class SageMakerRegistry:
 
 
 class CloudWatchAlarms:
-    """Re-arms alarms with SetAlarmState: OK now, and the alarm's next evaluation decides again
-    (back to ALARM, with a new state-change event, when the metrics still breach). `connect` gives
+    """Re-arms alarms with SetAlarmState: INSUFFICIENT_DATA now (`REARMED_STATE`), and the alarm's
+    next evaluation decides again (back to ALARM, with a new state-change event, when the metrics
+    still breach). `connect` gives
     the client at each re-arm (the training account's alarms, through a role assumed then)."""
 
     def __init__(self, connect: Callable[[], Any]) -> None:
@@ -80,7 +82,7 @@ class CloudWatchAlarms:
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
         client = self.connect()
         for name in alarm_names:
-            client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason[:1023])
+            client.set_alarm_state(AlarmName=name, StateValue=REARMED_STATE, StateReason=reason[:1023])
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
-from pipelines.monitoring.alarms import AlarmSpec, alarm_specs, evaluate_alarms
+from pipelines.monitoring.alarms import REARMED_STATE, AlarmSpec, alarm_specs, evaluate_alarms
 from pipelines.monitoring.metrics_store import MetricsStore
 from pipelines.trigger import Outcome, RetrainTrigger, StartRequest, TriggerDecision, TriggerPolicy
 from pipelines.trigger.events import parse_gate_event
@@ -329,18 +329,18 @@ class LocalLoop:
         self.deliver(sweep_event(self.clock.now, f"{self.gate.pipeline}-sweep", pipeline.account, pipeline.region))
 
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
-        """SetAlarmState(OK) as CloudWatch does it: the state changes now (an OK change, which
-        starts nothing) and the next evaluation decides again from the metrics."""
+        """SetAlarmState(`REARMED_STATE`) as CloudWatch does it: the state changes now (a change
+        that starts nothing) and the next evaluation decides again from the metrics."""
         retraining = {spec.name: spec.triggers_retraining for spec in self.specs}
         for name in alarm_names:
             previous = self.alarm_states.get(name, "INSUFFICIENT_DATA")
-            if previous == "OK":
+            if previous == REARMED_STATE:
                 continue
-            self.alarm_states[name] = "OK"
+            self.alarm_states[name] = REARMED_STATE
             self.alarm_changes.append(
-                AlarmChange(name, self.clock.now, previous, "OK", reason, retraining.get(name, False))
+                AlarmChange(name, self.clock.now, previous, REARMED_STATE, reason, retraining.get(name, False))
             )
-            self.echo(f"  alarm {name}: {previous} -> OK ({reason})")
+            self.echo(f"  alarm {name}: {previous} -> {REARMED_STATE} ({reason})")
 
     def _latest(self, spec: AlarmSpec) -> float | None:
         points = self.metrics.datapoints(spec.namespace, spec.metric_name, spec.dimensions_map, None, self.clock.now)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.monitoring.alarms import REARMED_STATE
 from pipelines.registry.local import LocalRegistry
 from tests.conftest import ROOT
 
@@ -110,11 +111,12 @@ def test_rearm_waits_until_the_alarms_evaluated_the_new_champion_alone(
     # v1's was done by the scheduled evaluation when due, once
     assert [h["outcome"] for h in v1[:2]] == ["scheduled", "re-armed"] and v1[1]["at"] == v1[0]["details"]["due"]
     # after the promotion no retrain started on the datapoints measured against v1: the SLO alarm
-    # stayed in ALARM until v2's labels cleared it, and the next run is the SLO's on v2's own drop
+    # stayed in ALARM until v2's labels cleared it, was re-armed (not judged since), judged v2 OK,
+    # and the next run is the SLO's on v2's own drop
     started = [d for d in summary["trigger_decisions"] if d["outcome"] == "started" and d["trigger"]["kind"] == "alarm"]
     assert [d["trigger"]["alarm"] for d in started] == ["fraud-detector-retrain-performance-slo"] * 2
     slo = [c for c in summary["alarm_changes"] if c["alarm"] == "fraud-detector-retrain-performance-slo"]
-    assert [c["state"] for c in slo if c["at"] > promote["at"]] == ["OK", "ALARM"]
+    assert [c["state"] for c in slo if c["at"] > promote["at"]] == ["OK", REARMED_STATE, "OK", "ALARM"]
 
 
 def test_drift_that_does_not_hurt_fires_the_watching_alarm_and_retrains_nothing(

@@ -266,7 +266,11 @@ class World:
             self.metrics.add_response(
                 "set_alarm_state",
                 {},
-                {"AlarmName": name, "StateValue": "OK", "StateReason": f"re-armed: production is now {version}"},
+                {
+                    "AlarmName": name,
+                    "StateValue": "INSUFFICIENT_DATA",
+                    "StateReason": f"re-armed: production is now {version}",
+                },
             )
 
     def stub_metrics(self, *, p99_us: float = 40_000, invocations: float = 1000, errors: float = 0) -> None:

@@ -21,6 +21,7 @@ from botocore.validate import ParamValidator
 
 from pipelines import naming
 from pipelines.config import AccountsSection, ModelConfig
+from pipelines.monitoring.alarms import REARMED_STATE
 from pipelines.naming import ResourceNames
 from pipelines.promotion.audit import SqliteAudit
 from pipelines.promotion.aws import CloudWatchAlarms, SageMakerRegistry, ServingAccount
@@ -228,7 +229,7 @@ def test_a_version_trained_in_dev_is_promoted_in_prod_and_rolled_back(two_accoun
     promotion.clock.skip(SETTLED + timedelta(minutes=5))
     assert promotion.rearm_if_due()
     assert assumed == [f"arn:aws:iam::{DEV}:role/fraud-detector-rearm-us-east-1"]
-    assert {state for _, state in cloudwatch.states} == {"OK"} and len(cloudwatch.states) == 2
+    assert {state for _, state in cloudwatch.states} == {REARMED_STATE} and len(cloudwatch.states) == 2
 
 
 def test_a_role_the_group_does_not_name_is_refused(two_accounts: Any) -> None:

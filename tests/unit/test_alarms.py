@@ -3,6 +3,7 @@ expectations (the M = N = 3 rows are the CloudWatch user guide's own example tab
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -44,15 +45,27 @@ def spec(n: int, m: int, treat: str, comparison: str = "GreaterThanOrEqualToThre
 
 KEEP = "keep"  # the previous state is kept
 TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
+# The CloudWatch user guide's tables ("Configuring how CloudWatch alarms treat missing data", in
+# AlarmThatSendsEmail.md of awsdocs/amazon-cloudwatch-user-guide): an evaluation range of 5 periods,
+# 3 evaluation periods, 3 or 2 datapoints to alarm. Rows marked "older guide" come from its earlier
+# revision, whose last 2-of-3 row the current one replaced with the premature-alarm example.
 CASES = [
     # (N, M, datapoints oldest first, expected state per treatment in TREATMENTS order)
     (3, 3, [G, _, X, _, X], ("OK", "OK", "OK", "OK")),
     (3, 3, [G, _, _, _, _], ("OK", "OK", "OK", "OK")),
     (3, 3, [_, _, _, _, _], ("INSUFFICIENT_DATA", KEEP, "ALARM", "OK")),
     (3, 3, [G, X, X, _, X], ("ALARM", "ALARM", "ALARM", "ALARM")),
-    (3, 3, [_, _, X, _, _], ("ALARM", KEEP, "ALARM", "OK")),
+    (3, 3, [_, _, X, _, _], ("ALARM", KEEP, "ALARM", "OK")),  # premature alarm: X is 3 periods old
+    (3, 3, [_, _, _, _, X], ("INSUFFICIENT_DATA", KEEP, "ALARM", "OK")),  # older guide
+    (3, 2, [G, _, X, _, X], ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (3, 2, [G, G, X, G, X], ("ALARM", "ALARM", "ALARM", "ALARM")),
+    (3, 2, [G, _, X, _, _], ("OK", "OK", "ALARM", "OK")),
+    (3, 2, [_, _, _, _, G], ("OK", "OK", "ALARM", "OK")),
+    (3, 2, [_, _, _, X, _], ("ALARM", KEEP, "ALARM", "OK")),  # premature alarm: X is 2 periods old
+    (3, 2, [_, _, _, _, X], ("INSUFFICIENT_DATA", KEEP, "ALARM", "OK")),  # older guide
+    # the same rules on a range of exactly N periods, as the backtest evaluates
     (3, 2, [X, _, _], ("ALARM", KEEP, "ALARM", "OK")),
-    (3, 2, [X, G, _], ("OK", KEEP, "ALARM", "OK")),
+    (3, 2, [X, G, _], ("OK", "OK", "ALARM", "OK")),
     (3, 2, [X, X, G], ("ALARM", "ALARM", "ALARM", "ALARM")),
     (3, 2, [G, X, G], ("OK", "OK", "OK", "OK")),
     (3, 2, [X, G, X], ("ALARM", "ALARM", "ALARM", "ALARM")),
@@ -85,23 +98,26 @@ def test_less_than_comparison_for_performance_slo() -> None:
 
 def test_labels_pending_after_a_promotion_do_not_refire_the_slo_alarm_on_the_old_champion(config: ModelConfig) -> None:
     """After a promotion the monitor publishes no realized performance until the new champion's
-    labels come (the hour store keeps predictions per champion baseline). With CloudWatch's
-    `missing` treatment the old champion's datapoints then age out of the range and re-judge the
-    alarm on fewer of them: [X, G, -] is OK and [X, -, -] is ALARM (the guide's table, CASES above),
-    a new ALARM event on evidence about a model no longer serving, and a retrain nobody needs (a
-    backtest started one: bench/label_delay.py, seed 9). The default keeps the state while the
-    range cannot decide (`ignore`): the alarm that fired stays in ALARM until the promotion
-    controller re-arms it, and M of N stays M of N."""
+    labels come (the hour store keeps predictions per champion baseline), and the old champion's
+    datapoints age out of the range. Under CloudWatch's own default, `missing`, that turned the
+    SLO alarm OK ([X, G, -]) and then ALARM again ([X, -, -]: the guide's premature alarm), a new
+    ALARM event on evidence about a model no longer serving and a retrain nobody needs (a backtest
+    started one: bench/label_delay.py, seed 9). The default, `ignore`, keeps the state where
+    `missing` would alarm prematurely: the alarm settles OK and stays there."""
     slo = next(s for s in alarm_specs(config) if s.kind == "performance_slo")
     breach, good = slo.threshold - 0.1, slo.threshold + 0.01
     ranges = [[breach, good, breach], [good, breach, None], [breach, None, None], [None, None, None]]
-    state, states = "ALARM", []
-    for datapoints in ranges:  # the day of the promotion, then each day while labels are pending
-        state = evaluate_alarm(slo, datapoints, previous_state=state).state
-        states.append(state)
-    assert states == ["ALARM"] * 4, states
-    # one breaching datapoint among missing ones is not 2 of 3: a quiet alarm stays quiet
-    assert evaluate_alarm(slo, [None, None, breach], previous_state="OK").state == "OK"
+
+    def states(treat: str) -> list[str]:
+        spec, state, found = replace(slo, treat_missing_data=treat), "ALARM", []
+        for datapoints in ranges:  # the day of the promotion, then each day while labels are pending
+            state = evaluate_alarm(spec, datapoints, previous_state=state).state  # type: ignore[arg-type]
+            found.append(state)
+        return found
+
+    assert slo.treat_missing_data == "ignore"
+    assert states("ignore") == ["ALARM", "OK", "OK", "OK"]
+    assert states("missing") == ["ALARM", "OK", "ALARM", "INSUFFICIENT_DATA"]  # the re-fire
 
 
 def test_period_values_aggregate_by_statistic_in_aligned_periods() -> None:

@@ -95,7 +95,7 @@ def test_alarm_step_follows_m_of_n(config: ModelConfig) -> None:
     # 'ignore' (the default): one breaching datapoint of the 2 needed, the rest missing, keeps the state
     assert alarm_step(spec, [3.0], "INSUFFICIENT_DATA").state == "INSUFFICIENT_DATA"
     assert alarm_step(spec, [3.0, 3.0], "OK").state == "ALARM"  # 2 real breaches decide
-    assert alarm_step(spec, [0.0, 0.0], "ALARM").state == "OK"  # 2 of 3 can no longer breach
+    assert alarm_step(spec, [0.0, 0.0], "ALARM").state == "OK"  # real datapoints within the threshold
     assert alarm_step(spec, [3.0, 0.0, 3.0], "OK").state == "ALARM"
     assert alarm_step(spec, [3.0, 3.0, 0.0, 0.0, 3.0], "ALARM").state == "OK"  # only the last 3 count
 
