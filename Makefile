@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 SCAN_VENV := .venv-scan
-# Every core, a test file to a worker (pytest-xdist): a file's module fixtures are built once.
+# Every core, a test file to a worker (pytest-xdist): a file's module fixtures are built once, session
+# fixtures (the CDK synthesis, the 120-day stream) once per worker.
 PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
 SCAN_STAMP := $(SCAN_VENV)/.installed
 

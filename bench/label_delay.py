@@ -6,16 +6,16 @@ than the realized SLO, and at what cost in runs?
 
 Stream: generated transactions (`pipelines/simulation/datagen.py`, fraud rate 10 %, 1,500 a day,
 one window a day) that stay calm for `--calm-days`, then shift covariately (amounts, distances,
-merchant mix, device trust; P(fraud | inputs) unchanged) for `--drift-days`. The model is the small
-logistic regression of the backtest tests; both objectives are ROC-AUC >= `--slo` (the estimate's
-`--estimated-slo` when given). The model
-scores 0.987-0.991 a day on the calm stream and 0.965-0.986 after the shift, so the default 0.985
-lies between the two; at 0.98 the shift breaches only on some days (realized) and the estimate,
-which runs about 0.005 above realized, breaches on few. Each seed's history is replayed by the
-backtest (`--per-signal`) with labels at once and `--delay` windows late; each signal alone
-retrains the model when its alarm fires. The drift lasts long enough (20 windows) for the delayed
-signal's run, shadow and late labels to finish; cut at 14, the realized signal has no time for a
-second run where the estimate has (4 runs against 3, at 4-5 windows' lead).
+merchant mix, device trust; P(fraud | inputs) unchanged) for `--drift-days`. The model is the
+small logistic regression of the backtest tests; both objectives are ROC-AUC >= `--slo` (the
+estimate's is `--estimated-slo` when given). The model scores 0.987-0.991 a day on the calm stream
+and 0.965-0.986 after the shift, so the default 0.985 lies between the two; at 0.98 the shift
+breaches only on some days, and the estimate fires late on one stream and never on another. Each
+seed's history is replayed by the backtest (`--per-signal`) with labels at once and `--delay`
+windows late; each signal alone retrains the model when its alarm fires. The drift lasts long
+enough (20 windows) for the delayed signal's run, shadow and late labels to finish; cut at 14, the
+realized signal has no time for a second run where the estimate has (4 runs against 3, at 4-5
+windows' lead).
 
 Columns: per signal and label delay, the first run after the drift point (windows after it), the
 runs and the mean ROC-AUC served over the whole replay, summed or averaged over the seeds.
@@ -92,9 +92,10 @@ def main() -> int:
                 after = [w for w in policy["retrain_windows"] if w >= drift_window]
                 first = after[0] - drift_window if after else None
                 rows.setdefault((signal, delay), []).append((first, policy["retrains"], policy["mean_metric"]))
+    estimated_slo = args.slo if args.estimated_slo is None else args.estimated_slo
     print(
         f"\n{args.seeds} streams: {args.calm_days} calm days, then a covariate shift for {args.drift_days} days; "
-        f"realized SLO ROC-AUC >= {args.slo:g}, estimated >= {args.estimated_slo or args.slo:g}\n"
+        f"realized SLO ROC-AUC >= {args.slo:g}, estimated >= {estimated_slo:g}\n"
     )
     print(
         "| signal alone | labels late (windows) | first run after the drift, windows per stream | runs | mean ROC-AUC |"

@@ -166,8 +166,8 @@ def _monotone_spline(values: npt.NDArray[np.float64], labels: npt.NDArray[np.int
     isotonic regression of its own values at `values` (least squares, weighted by where the scores
     lie). A cubic spline can bend up beyond its lowest data, where no positive lies: a running
     maximum turned that bend into a floor under every low score, which lifted a fraud model's 1,300
-    negatives to 0.02 each and its estimated ROC-AUC from 0.986 to 0.90. The projection pools the
-    bend with the few scores under it instead."""
+    negatives to 0.02 each: its ROC-AUC was estimated at 0.90 against a realized 0.986. The
+    projection pools the bend with the few scores under it instead."""
     fitted = _spline().fit(_log_odds(values), labels)
     projected = _isotonic().fit(values, fitted.predict_proba(_log_odds(values))[:, 1])
     return cast(ProbabilityMap, projected.predict)

@@ -1,5 +1,6 @@
-"""One synthesis per test session: the app from cdk.json plus a variant config that turns on every
-optional route (Slack, PagerDuty, VPC), so each construct's options are asserted too."""
+"""One synthesis per test session (per worker under pytest-xdist): the app from cdk.json plus a
+variant config that turns on every optional route (Slack, PagerDuty, VPC), so each construct's
+options are asserted too."""
 
 from __future__ import annotations
 
