@@ -7,8 +7,8 @@
   (`evaluate_alarm`), every transition to ALARM is a `Trigger` for the real `RetrainTrigger`
   (memory store, cooldown, single flight, dedupe, and through a sweep at every window end: max
   staleness and the retry of a failed run while its alarm is still in ALARM), and a run starts
-  exactly when the gate starts one, with the gate's `DataWindowEnd`. After
-  each promotion the alarms are re-armed (set to INSUFFICIENT_DATA) as the promotion controller does: once the
+  exactly when the gate starts one, with the gate's `DataWindowEnd`. After each promotion the
+  alarms are re-armed (set to INSUFFICIENT_DATA) as the promotion controller does: once the
   alarm's N evaluation periods were all measured against the new champion.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
 

@@ -6,11 +6,11 @@ the model never trained on), by whichever of two calibrators predicts held-out l
 deterministic 5-fold cross-validation there (Brier score; isotonic on a tie): isotonic regression
 (a monotone, piecewise-constant map from score to the probability that the row is positive;
 NannyML's) or a smooth one, a logistic regression on a cubic spline of the score's log odds (5
-knots, constant beyond the test split's range, projected onto non-decreasing maps). Isotonic steps fitted on a
-finite split are coarse where few test rows lie; when drifted traffic crowds there, the smooth map
-estimates closer (bench/estimated_performance.py: ROC-AUC within 0.03 on 53 of 58 windows under
-severe drift against 46 with isotonic alone). On a window of captured traffic each
-score's calibrated probability is its expected label, so every metric the gates and the monitor
+knots, constant beyond the test split's range, projected onto non-decreasing maps). Isotonic
+steps fitted on a finite split are coarse where few test rows lie; when drifted traffic crowds
+there, the smooth map estimates closer (bench/estimated_performance.py: ROC-AUC within 0.03 on 53
+of 58 windows under severe drift against 46 with isotonic alone). On a window of captured traffic
+each score's calibrated probability is its expected label, so every metric the gates and the monitor
 measure has an expected value:
 - at the decision threshold, the expected confusion matrix is the sum of the probabilities (and of
   their complements) of the rows predicted positive and negative: accuracy, precision, recall, f1;
@@ -168,14 +168,13 @@ def _monotone_spline(values: npt.NDArray[np.float64], labels: npt.NDArray[np.int
     maximum turned that bend into a floor under every low score, which lifted a fraud model's 1,300
     negatives to 0.02 each: its ROC-AUC was estimated at 0.90 against a realized 0.986. The
     projection pools the bend with the few scores under it instead."""
-    fitted = _spline().fit(_log_odds(values), labels)
-    projected = _isotonic().fit(values, fitted.predict_proba(_log_odds(values))[:, 1])
+    log_odds = _log_odds(values)
+    fitted = _spline().fit(log_odds, labels)
+    projected = _isotonic().fit(values, fitted.predict_proba(log_odds)[:, 1])
     return cast(ProbabilityMap, projected.predict)
 
 
-def _spline_knots(
-    smooth: ProbabilityMap,
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _spline_knots(smooth: ProbabilityMap) -> tuple[tuple[float, ...], tuple[float, ...]]:
     knots = np.concatenate(([0.0], 1 / (1 + np.exp(-LOG_ODDS_KNOTS)), [1.0]))
     return tuple(float(x) for x in knots), tuple(float(y) for y in smooth(knots))
 

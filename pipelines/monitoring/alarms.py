@@ -74,10 +74,12 @@ AlarmKind = Literal[
     "feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance", "label_drift", "ood_share"
 ]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-# What a re-arm sets the retraining alarms to after a change of production (SetAlarmState): not
-# judged since. Under `ignore` (the default) a range still without data keeps that state, so an
-# alarm whose new champion has no datapoint yet shows INSUFFICIENT_DATA, never a green OK; the
-# next evaluation with data decides, and a transition from it to ALARM starts a retrain.
+# What a re-arm sets the retraining alarms to after a change of production: not judged since
+# (SetAlarmState's StateValue is OK, ALARM or INSUFFICIENT_DATA: CloudWatch API Reference, and
+# botocore's cloudwatch model, which the promotion function tests' Stubber validates against).
+# Under `ignore` (the default) a range still without data keeps that state, so an alarm whose new
+# champion has no datapoint yet shows INSUFFICIENT_DATA, never a green OK; the next evaluation
+# with data decides, and a transition from it to ALARM starts a retrain.
 REARMED_STATE: AlarmState = "INSUFFICIENT_DATA"
 # PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
 # characters, AlarmDescription at most 1024. Longer names are cut with a hash (`naming.alarm_name`); a

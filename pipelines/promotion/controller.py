@@ -60,7 +60,8 @@ class AlarmRearmer(Protocol):
     """Sets the named alarms to INSUFFICIENT_DATA (CloudWatch's SetAlarmState; `REARMED_STATE`).
     CloudWatch announces only state changes, so a retraining alarm that stayed in ALARM through a
     promotion would never start another retrain; re-armed, its next evaluation against the new
-    champion's metrics fires it again if the drift persists (the retrain trigger's cooldown still rate-limits)."""
+    champion's metrics fires it again if the drift persists (the retrain trigger's cooldown still
+    rate-limits)."""
 
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None: ...
 
@@ -314,9 +315,9 @@ class Promotion(RunKeeping, StatusReport):
 
     @under_lease
     def rearm_if_due(self, actor: str = "shadow-evaluation") -> bool:
-        """Re-arm (SetAlarmState INSUFFICIENT_DATA) the retraining alarms once per change of production, when it is
-        due: a breach the new champion did not fix then alarms again, with a new event. A failure
-        is recorded, not raised, and the next run tries again."""
+        """Re-arm (SetAlarmState INSUFFICIENT_DATA) the retraining alarms once per change of
+        production, when it is due: a breach the new champion did not fix then alarms again, with
+        a new event. A failure is recorded, not raised, and the next run tries again."""
         production = self.production()
         if self.alarms is None or production is None or CHANGED_AT not in production.metadata:
             return False
