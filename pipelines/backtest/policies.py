@@ -9,7 +9,8 @@
   staleness and the retry of a failed run while its alarm is still in ALARM), and a run starts
   exactly when the gate starts one, with the gate's `DataWindowEnd`. After each promotion the
   alarms are re-armed (set to INSUFFICIENT_DATA) as the promotion controller does: once the
-  alarm's N evaluation periods were all measured against the new champion.
+  alarm's N evaluation periods were all measured against the new champion; and after a shadow
+  rejection, at once when the champion has settled so.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
 
 One window is one monitor run and one alarm period; the gate's clock is the data's time, so
@@ -84,6 +85,10 @@ class Policy(Protocol):
         """A new champion serves from the next window."""
         ...
 
+    def rejected(self, at: datetime) -> None:
+        """The candidate in shadow was rejected: the champion serves on."""
+        ...
+
     def facts(self) -> dict[str, Any]:
         """What the policy was and what it decided, for the report."""
         ...
@@ -142,6 +147,9 @@ class _Schedule:
         return None
 
     def promoted(self, at: datetime) -> None:
+        return None
+
+    def rejected(self, at: datetime) -> None:
         return None
 
 
@@ -287,6 +295,12 @@ class GatedTrigger:
         champion did not absorb never triggers again."""
         if self.rearm:
             self._changed_at, self._measured_since = at, 0
+
+    def rejected(self, at: datetime) -> None:
+        """The promotion controller re-arms after a shadow rejection once the champion settled
+        (`Promotion._rearm_after_rejection`); before that, the promotion's re-arm is still due."""
+        if self.rearm and self._changed_at is None:
+            self.states = dict.fromkeys(self.states, REARMED_STATE)
 
     def _rearm_when_settled(self, window: Window) -> None:
         """Called with each window before its datapoint is evaluated: the window's datapoint is

@@ -128,6 +128,8 @@ def replay(
                 production = shadow.model_id
                 record = _with(record, promoted=production)
                 policy.promoted(window.end)
+            elif verdict.verdict == "reject":
+                policy.rejected(window.end)
             if verdict.verdict != "wait":
                 shadow = None
         if position < len(replayed) - 1:

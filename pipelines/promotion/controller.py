@@ -216,6 +216,7 @@ class Promotion(RunKeeping, StatusReport):
                 self._move(shadow, Action.REJECT, actor, f"shadow rejected: {decision.reason}")
                 self._converge()
                 self.audit.append(intent.record("rejected"))
+            self._rearm_after_rejection(shadow, production, actor)
         else:
             self._record("shadow_verdict", "wait", shadow, actor, decision.reason, checks=details["checks"])
         return decision
@@ -319,16 +320,32 @@ class Promotion(RunKeeping, StatusReport):
         production, when it is due: a breach the new champion did not fix then alarms again, with
         a new event. A failure is recorded, not raised, and the next run tries again."""
         production = self.production()
-        if self.alarms is None or production is None or CHANGED_AT not in production.metadata:
+        if self.alarms is None or production is None or not self._settled(production):
             return False
-        changed = production.metadata[CHANGED_AT]
-        if self.clock() < rearm_time(datetime.fromisoformat(changed), self.config):
-            return False
-        since = self.audit.records(self.config.model.name, since=changed)
+        since = self.audit.records(self.config.model.name, since=production.metadata[CHANGED_AT])
         if any(r.action == "rearm_alarms" and r.outcome == "re-armed" and r.version == production.label for r in since):
             return False
+        return self._rearm(production, actor, f"re-armed: production is now {production.label}")
+
+    def _settled(self, production: ModelVersion) -> bool:
+        """Every period the retraining alarms evaluate was measured against `production`."""
+        if CHANGED_AT not in production.metadata:
+            return False
+        return self.clock() >= rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config)
+
+    def _rearm_after_rejection(self, rejected: ModelVersion, production: ModelVersion, actor: str) -> None:
+        """A rejected candidate leaves the champion serving and the alarm that started its run in
+        ALARM, where no new event comes: re-armed, a breach that lasts alarms again and the retrain
+        trigger starts another run (after its cooldown) on more of the new data. Before the
+        champion settled, its scheduled re-arm (`rearm_if_due`) is still to come and does it."""
+        if self.alarms is not None and self._settled(production):
+            self._rearm(
+                production, actor, f"re-armed: shadow {rejected.label} rejected, {production.label} still serves"
+            )
+
+    def _rearm(self, production: ModelVersion, actor: str, reason: str) -> bool:
+        assert self.alarms is not None
         names = retraining_alarm_names(self.config)
-        reason = f"re-armed: production is now {production.label}"
         try:
             self.alarms.rearm(names, reason)
         except Exception as error:

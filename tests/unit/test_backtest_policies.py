@@ -187,6 +187,29 @@ def test_rearm_waits_until_every_period_of_the_alarm_saw_the_new_champion(config
     assert started == [3, 7]
 
 
+@pytest.mark.parametrize(
+    ("promoted_at", "rejected_at", "expected"), [(None, None, [3]), (None, 5, [3, 5]), (3, 4, [3, 6])]
+)
+def test_a_shadow_rejection_rearms_the_alarms_as_the_promotion_controller_does(
+    config: ModelConfig, promoted_at: int | None, rejected_at: int | None, expected: list[int]
+) -> None:
+    # GIVEN a drift that lasts from window 2, and a 2-of-3 alarm
+    policy = GatedTrigger(configured(config, {"trigger.max_staleness_days": None, "trigger.cooldown_hours": 0}))
+    started = []
+    for i in range(8):
+        if i == promoted_at:
+            policy.promoted(window(i).end)
+        if i == rejected_at:
+            policy.rejected(window(i).end)  # the run's candidate lost its shadow
+        if observe(policy, i, drifted=3 if i >= 2 else 0):
+            started.append(i)
+    # THEN without a rejection the alarm stays in ALARM (one run); a rejection re-arms it, and the
+    # breach that lasts alarms again at once. A rejection before the new champion's datapoints
+    # fill the alarm's periods leaves it to that champion's re-arm (due after windows 4, 5, 6):
+    # re-armed at window 4, the old champion's datapoints would start a run at once
+    assert started == expected
+
+
 def test_no_rearm_after_a_promotion_whose_drift_the_new_champion_absorbed(config: ModelConfig) -> None:
     policy = GatedTrigger(configured(config, {"trigger.max_staleness_days": None, "trigger.cooldown_hours": 0}))
     started = []

@@ -490,6 +490,42 @@ def test_shadow_rejected_on_latency_leaves_the_champion_serving(world: Any) -> N
         promotion.approve(2)
 
 
+def test_a_shadow_rejection_rearms_the_retraining_alarms_once_the_champion_settled(
+    world: Any, config: ModelConfig
+) -> None:
+    """A rejected candidate leaves the champion serving and its alarm in ALARM: CloudWatch announces
+    only changes, so without a re-arm a breach that lasts would never start another run."""
+    promotion, _, _ = world
+    names = tuple(retraining_alarm_names(config))
+    promotion.approve(1)
+    promotion.clock.skip(SETTLED)
+    assert promotion.rearm_if_due()  # v1's own re-arm
+    promotion.approve(2)
+    promotion.evaluate_shadow(lambda *_: evidence(latency=900.0))
+    assert promotion.alarms.rearmed[1:] == [(names, "re-armed: shadow v2 rejected, v1 still serves")]
+    last = promotion.audit.records("fraud-detector")[-1]
+    assert (last.action, last.outcome, last.version, last.actor) == (
+        "rearm_alarms",
+        "re-armed",
+        "v1",
+        "shadow-evaluation",
+    )
+    assert not promotion.rearm_if_due()  # nothing else is due
+
+
+def test_a_shadow_rejected_before_the_champion_settled_leaves_the_rearm_to_its_schedule(world: Any) -> None:
+    # GIVEN v1 deployed, and v2 rejected before the alarms' periods all saw v1
+    promotion, _, _ = world
+    promotion.approve(1)
+    promotion.approve(2)
+    promotion.evaluate_shadow(lambda *_: evidence(latency=900.0))
+    # THEN no re-arm now (the alarms still hold periods from before v1), one when v1's is due
+    assert promotion.alarms.rearmed == []
+    promotion.clock.skip(SETTLED)
+    assert promotion.rearm_if_due() and not promotion.rearm_if_due()
+    assert [reason for _, reason in promotion.alarms.rearmed] == ["re-armed: production is now v1"]
+
+
 def test_busy_endpoint_is_left_alone_and_converged_later(world: Any) -> None:
     promotion, fake, _ = world
     promotion.approve(1)
