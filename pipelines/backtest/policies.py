@@ -298,7 +298,7 @@ class GatedTrigger:
 
     def rejected(self, at: datetime) -> None:
         """The promotion controller re-arms after a shadow rejection once the champion settled
-        (`Promotion._rearm_after_rejection`); before that, the promotion's re-arm is still due."""
+        (`Promotion.rearm_if_due`); before that, the promotion's re-arm is still due."""
         if self.rearm and self._changed_at is None:
             self.states = dict.fromkeys(self.states, REARMED_STATE)
 

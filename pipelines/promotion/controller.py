@@ -216,7 +216,7 @@ class Promotion(RunKeeping, StatusReport):
                 self._move(shadow, Action.REJECT, actor, f"shadow rejected: {decision.reason}")
                 self._converge()
                 self.audit.append(intent.record("rejected"))
-            self._rearm_after_rejection(shadow, production, actor)
+            self.rearm_if_due(actor)
         else:
             self._record("shadow_verdict", "wait", shadow, actor, decision.reason, checks=details["checks"])
         return decision
@@ -316,16 +316,18 @@ class Promotion(RunKeeping, StatusReport):
 
     @under_lease
     def rearm_if_due(self, actor: str = "shadow-evaluation") -> bool:
-        """Re-arm (SetAlarmState INSUFFICIENT_DATA) the retraining alarms once per change of
-        production, when it is due: a breach the new champion did not fix then alarms again, with
-        a new event. A failure is recorded, not raised, and the next run tries again."""
+        """Re-arm (SetAlarmState INSUFFICIENT_DATA) the retraining alarms once every period they
+        evaluate was measured against the champion: once per change of production, and again after
+        each shadow rejection since. A breach the champion did not fix then alarms again, with a
+        new event. A rejected candidate leaves the champion serving and the alarm that started its
+        run in ALARM, where no event comes: re-armed, a breach that lasts starts another run (after
+        the trigger's cooldown) on the data that came since. A version rejected by hand re-arms
+        nothing. A failure is recorded, not raised, and the next run tries again."""
         production = self.production()
         if self.alarms is None or production is None or not self._settled(production):
             return False
-        since = self.audit.records(self.config.model.name, since=production.metadata[CHANGED_AT])
-        if any(r.action == "rearm_alarms" and r.outcome == "re-armed" and r.version == production.label for r in since):
-            return False
-        return self._rearm(production, actor, f"re-armed: production is now {production.label}")
+        reason = self._rearm_reason(production)
+        return reason is not None and self._rearm(production, actor, reason)
 
     def _settled(self, production: ModelVersion) -> bool:
         """Every period the retraining alarms evaluate was measured against `production`."""
@@ -333,15 +335,20 @@ class Promotion(RunKeeping, StatusReport):
             return False
         return self.clock() >= rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config)
 
-    def _rearm_after_rejection(self, rejected: ModelVersion, production: ModelVersion, actor: str) -> None:
-        """A rejected candidate leaves the champion serving and the alarm that started its run in
-        ALARM, where no new event comes: re-armed, a breach that lasts alarms again and the retrain
-        trigger starts another run (after its cooldown) on more of the new data. Before the
-        champion settled, its scheduled re-arm (`rearm_if_due`) is still to come and does it."""
-        if self.alarms is not None and self._settled(production):
-            self._rearm(
-                production, actor, f"re-armed: shadow {rejected.label} rejected, {production.label} still serves"
-            )
+    def _rearm_reason(self, production: ModelVersion) -> str | None:
+        """Why a re-arm is due for `production` (from the audit since it changed), None if none is."""
+        since = self.audit.records(self.config.model.name, since=production.metadata[CHANGED_AT])
+        rearmed = [
+            i
+            for i, r in enumerate(since)
+            if (r.action, r.outcome, r.version) == ("rearm_alarms", "re-armed", production.label)
+        ]
+        if not rearmed:
+            return f"re-armed: production is now {production.label}"
+        rejected = [r for r in since[rearmed[-1] :] if r.action == "shadow_verdict" and r.outcome == "rejected"]
+        if rejected:
+            return f"re-armed: shadow {rejected[-1].version} rejected, {production.label} still serves"
+        return None
 
     def _rearm(self, production: ModelVersion, actor: str, reason: str) -> bool:
         assert self.alarms is not None

@@ -513,6 +513,27 @@ def test_a_shadow_rejection_rearms_the_retraining_alarms_once_the_champion_settl
     assert not promotion.rearm_if_due()  # nothing else is due
 
 
+def test_a_failed_rearm_after_a_shadow_rejection_is_tried_again_on_the_next_run(world: Any) -> None:
+    promotion, _, _ = world
+
+    class Refusing:
+        def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+            raise RuntimeError("Throttling: rate exceeded")
+
+    promotion.approve(1)
+    promotion.clock.skip(SETTLED)
+    promotion.tick(promote_evidence)  # v1's own re-arm
+    recording, promotion.alarms = promotion.alarms, Refusing()
+    promotion.approve(2)
+    promotion.evaluate_shadow(lambda *_: evidence(latency=900.0))
+    last = promotion.audit.records("fraud-detector")[-1]
+    assert (last.action, last.outcome, last.version) == ("rearm_alarms", "failed", "v1")
+    promotion.alarms = recording
+    promotion.tick(promote_evidence)
+    assert recording.rearmed[-1][1] == "re-armed: shadow v2 rejected, v1 still serves"
+    assert len(recording.rearmed) == 2 and not promotion.rearm_if_due()
+
+
 def test_a_shadow_rejected_before_the_champion_settled_leaves_the_rearm_to_its_schedule(world: Any) -> None:
     # GIVEN v1 deployed, and v2 rejected before the alarms' periods all saw v1
     promotion, _, _ = world
