@@ -79,7 +79,10 @@ AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 # botocore's cloudwatch model, which the promotion function tests' Stubber validates against).
 # Under `ignore` (the default) a range still without data keeps that state, so an alarm whose new
 # champion has no datapoint yet shows INSUFFICIENT_DATA, never a green OK; the next evaluation
-# with data decides, and a transition from it to ALARM starts a retrain.
+# with data decides, and a transition from it to ALARM starts a retrain. That evaluation comes at
+# once: "Metric alarms return to their actual state quickly, often within seconds" (SetAlarmState,
+# CloudWatch API Reference), so an alarm whose datapoints still breach goes back to ALARM, and the
+# change announces it (the EventBridge rule matches a change to ALARM from any state).
 REARMED_STATE: AlarmState = "INSUFFICIENT_DATA"
 # PutMetricAlarm (Amazon CloudWatch API Reference, and botocore's cloudwatch model): AlarmName 1-255
 # characters, AlarmDescription at most 1024. Longer names are cut with a hash (`naming.alarm_name`); a
