@@ -311,7 +311,8 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--no-rearm",
         action="store_true",
-        help="replay the trigger without re-arming its alarms at promotion (the behaviour before re-arming)",
+        help="replay the trigger without re-arming its alarms after a promotion or a shadow rejection "
+        "(the behaviour before re-arming)",
     )
     backtest.set_defaults(handler=_backtest)
     return root

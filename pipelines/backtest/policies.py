@@ -9,7 +9,7 @@
   staleness and the retry of a failed run while its alarm is still in ALARM), and a run starts
   exactly when the gate starts one, with the gate's `DataWindowEnd`. After each promotion the
   alarms are re-armed (set to INSUFFICIENT_DATA) as the promotion controller does: once the
-  alarm's N evaluation periods were all measured against the new champion; and after a shadow
+  alarm's evaluation range (N + 2 periods) was all measured against the new champion; and after a shadow
   rejection, at once when the champion has settled so.
 - `every_window`: a run after every window: the upper bound on freshness and on cost.
 
@@ -36,6 +36,8 @@ from pipelines.monitoring.alarms import (
     AlarmState,
     alarm_specs,
     evaluate_alarm,
+    evaluation_range,
+    rearm_after_rejection,
 )
 from pipelines.naming import DATA_WINDOW_END
 from pipelines.trigger import (
@@ -218,9 +220,11 @@ class GatedTrigger:
         self.specs = [spec for spec in alarm_specs(config) if spec.triggers_retraining]
         self.values: dict[str, list[float | None]] = {spec.name: [] for spec in self.specs}
         self.states: dict[str, AlarmState] = {spec.name: "INSUFFICIENT_DATA" for spec in self.specs}
-        self.periods = config.trigger.evaluation_periods
+        self.settled_after = evaluation_range(config.trigger.evaluation_periods)  # windows, as `rearm_time`
         self._changed_at: datetime | None = None  # the last promotion, while its re-arm is due
         self._measured_since = 0  # windows measured against the new champion since then
+        self._rejections = 0  # shadow rejections since the last promotion
+        self._rejection_rearm: datetime | None = None  # when the last one re-arms (back-off)
         self.runner = _ReplayRunner()
         self.store = MemoryTriggerStore()
         self.pipeline = naming.pipeline_name(config.model.name)
@@ -288,27 +292,39 @@ class GatedTrigger:
         self.gate.handle(ExecutionEnded(event_id=f"end@{arn}", execution_arn=arn, status=status))
 
     def promoted(self, at: datetime) -> None:
-        """Deployed (`rearm`): once N periods were measured against the new champion, the
+        """Deployed (`rearm`): once N + 2 periods were measured against the new champion, the
         promotion controller re-arms the retraining alarms (SetAlarmState), and the next
         evaluation alarms again, with a new event, when M of those N still breach. Without `rearm`
         (before re-arming was deployed) an alarm already in ALARM stays there, and a drift the new
         champion did not absorb never triggers again."""
         if self.rearm:
             self._changed_at, self._measured_since = at, 0
+            self._rejections, self._rejection_rearm = 0, None
 
     def rejected(self, at: datetime) -> None:
         """The promotion controller re-arms after a shadow rejection once the champion settled
-        (`Promotion.rearm_if_due`); before that, the promotion's re-arm is still due."""
-        if self.rearm and self._changed_at is None:
+        (`Promotion.rearm_if_due`): at once after the first since the promotion, then with the
+        retry back-off (`rearm_after_rejection`); before it settled, the promotion's re-arm is due."""
+        if not self.rearm:
+            return
+        self._rejections += 1
+        due = rearm_after_rejection(at, self._rejections, self.config)
+        if self._changed_at is not None:
+            return
+        if due <= at:
             self.states = dict.fromkeys(self.states, REARMED_STATE)
+        else:
+            self._rejection_rearm = due
 
     def _rearm_when_settled(self, window: Window) -> None:
         """Called with each window before its datapoint is evaluated: the window's datapoint is
         published, and the controller's scheduled re-arm runs when it is due."""
+        if self._rejection_rearm is not None and window.end >= self._rejection_rearm:
+            self.states, self._rejection_rearm = dict.fromkeys(self.states, REARMED_STATE), None
         if self._changed_at is None or window.end <= self._changed_at:
             return  # no re-arm due, or this window was still served by the previous champion
         self._measured_since += 1
-        if self._measured_since >= self.periods:  # one window = one period: `rearm_time`'s rule
+        if self._measured_since >= self.settled_after:  # one window = one period: `rearm_time`'s rule
             self.states = dict.fromkeys(self.states, REARMED_STATE)
             self._changed_at = None
 
@@ -316,7 +332,8 @@ class GatedTrigger:
         decisions = self.store.decisions(self.pipeline)
         described = "retraining alarms (M of N) into the retrain trigger (cooldown, single flight, staleness)"
         return {
-            "description": described + ("; alarms re-armed at each promotion" if self.rearm else "; never re-armed"),
+            "description": described
+            + ("; alarms re-armed after each promotion and shadow rejection" if self.rearm else "; never re-armed"),
             "alarms": [spec.name for spec in self.specs],
             "gate_decisions": dict(sorted(Counter(d.outcome.value for d in decisions).items())),
         }

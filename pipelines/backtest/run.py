@@ -34,7 +34,7 @@ class BacktestSettings:
     calendar_every: int | None = None  # None: matched to the trigger policy's number of runs
     drift_times: tuple[datetime, ...] = ()  # known drift points, for detection delays
     sweep: bool = False
-    rearm: bool = True  # the retraining alarms are re-armed at each promotion (as deployed); False: never
+    rearm: bool = True  # alarms re-armed after each promotion and shadow rejection (as deployed); False: never
     label_delay: int = 0  # windows between a prediction and its label (0: labelled at once)
     per_signal: bool = False  # also replay the trigger with each retrain signal alone
 

@@ -41,8 +41,9 @@ evaluation range (one aggregated value per period, None when missing):
    `missing` goes to ALARM and `ignore` keeps the state.
 The guide's tables (5 periods, 3 evaluation periods, 3 or 2 datapoints to alarm) are cases of
 tests/unit/test_alarms.py. CloudWatch retrieves more periods than N for an evaluation (5 for N = 3
-in the guide's example, by an undocumented rule for other periods); `evaluate_alarms` takes the
-range as `range_periods` (default N) and the backtest evaluates N.
+in the guide's example, by an undocumented rule for other periods: `evaluation_range` takes N + 2);
+`evaluate_alarms` takes the range as `range_periods` (default N) and the backtest evaluates N. The
+re-arm after a change of production waits for the whole range (`rearm_time`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from pipelines.drift.metrics import (
 )
 from pipelines.drift.verdict import statistics_for, threshold
 from pipelines.monitoring.metrics_store import MetricsStore
+from pipelines.trigger import TriggerPolicy, retry_delay
 
 AlarmKind = Literal[
     "feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance", "label_drift", "ood_share"
@@ -158,12 +160,39 @@ def retraining_alarm_names(config: ModelConfig) -> list[str]:
     return [spec.name for spec in alarm_specs(config) if spec.triggers_retraining]
 
 
+# CloudWatch evaluates an alarm on more periods than N, its evaluation range, and counts "any real
+# data points in the evaluation range, no matter when they were reported" when fewer than N are real
+# (CloudWatch user guide, AlarmThatSendsEmail.md, "How alarm state is evaluated when data is
+# missing"). The guide's example retrieves 5 periods for N = 3 and gives no rule for other periods
+# ("depends on the length of the alarm period"); this project takes N + 2.
+EXTRA_RANGE_PERIODS = 2
+
+
+def evaluation_range(evaluation_periods: int) -> int:
+    """The periods CloudWatch retrieves to evaluate an alarm of N evaluation periods (see above)."""
+    return evaluation_periods + EXTRA_RANGE_PERIODS
+
+
 def rearm_time(changed_at: datetime, config: ModelConfig) -> datetime:
     """When the retraining alarms are re-armed after production changed at `changed_at`: once
-    every one of their N evaluation periods was measured against the new champion. CloudWatch
-    re-evaluates a re-armed alarm at once on the datapoints it holds; re-armed earlier, the old
-    champion's breaching datapoints would start another retrain the new model may not need."""
-    return changed_at + timedelta(seconds=config.drift.alarm_period_seconds * config.trigger.evaluation_periods)
+    their whole evaluation range (`evaluation_range`) was measured against the new champion.
+    CloudWatch re-evaluates a re-armed alarm at once on the datapoints the range holds; re-armed
+    earlier, the old champion's breaching datapoints would start another retrain the new model may
+    not need (while the new one's labels are still to come, nothing outweighs them)."""
+    periods = evaluation_range(config.trigger.evaluation_periods)
+    return changed_at + timedelta(seconds=config.drift.alarm_period_seconds * periods)
+
+
+def rearm_after_rejection(rejected_at: datetime, rejections: int, config: ModelConfig) -> datetime:
+    """When the retraining alarms are re-armed after the `rejections`-th shadow rejection since
+    production last changed: at once after the first; after each further one, with the back-off of
+    a failed run's retry (`pipelines.trigger.retry_delay`: one cooldown, then 2, 4, ... up to 7
+    days), so a breach that no candidate fixes retrains ever less often instead of once a shadow."""
+    if rejections <= 1:
+        return rejected_at
+    trigger = config.trigger
+    policy = TriggerPolicy.from_settings(cooldown_hours=trigger.cooldown_hours, max_staleness_days=None)
+    return rejected_at + retry_delay(policy, rejections - 1)
 
 
 def _signal_alarm_name(config: ModelConfig, signal: str) -> str:

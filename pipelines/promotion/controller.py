@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipelines.config import ModelConfig
-from pipelines.monitoring.alarms import rearm_time, retraining_alarm_names
+from pipelines.monitoring.alarms import rearm_after_rejection, rearm_time, retraining_alarm_names
 from pipelines.promotion.audit import Audit, AuditRecord, Intent
 from pipelines.promotion.endpoint import Endpoint, Version
 from pipelines.promotion.lease import Lease
@@ -59,9 +59,9 @@ class Champion(Protocol):
 class AlarmRearmer(Protocol):
     """Sets the named alarms to INSUFFICIENT_DATA (CloudWatch's SetAlarmState; `REARMED_STATE`).
     CloudWatch announces only state changes, so a retraining alarm that stayed in ALARM through a
-    promotion would never start another retrain; re-armed, its next evaluation against the new
-    champion's metrics fires it again if the drift persists (the retrain trigger's cooldown still
-    rate-limits)."""
+    promotion or a shadow rejection would never start another retrain; re-armed, its next
+    evaluation against the champion's metrics fires it again if the drift persists (the retrain
+    trigger's cooldown still rate-limits)."""
 
     def rearm(self, alarm_names: Sequence[str], reason: str) -> None: ...
 
@@ -336,7 +336,10 @@ class Promotion(RunKeeping, StatusReport):
         return self.clock() >= rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config)
 
     def _rearm_reason(self, production: ModelVersion) -> str | None:
-        """Why a re-arm is due for `production` (from the audit since it changed), None if none is."""
+        """Why a re-arm is due for `production` (from the audit since it changed), None if none is.
+        A shadow verdict's intent is only ever a rejection: an interrupted one that `reconcile`
+        finished is recorded "completed" and counts. The k-th rejection since the change re-arms
+        when `rearm_after_rejection` says (at once for the first, then with back-off)."""
         since = self.audit.records(self.config.model.name, since=production.metadata[CHANGED_AT])
         rearmed = [
             i
@@ -345,10 +348,16 @@ class Promotion(RunKeeping, StatusReport):
         ]
         if not rearmed:
             return f"re-armed: production is now {production.label}"
-        rejected = [r for r in since[rearmed[-1] :] if r.action == "shadow_verdict" and r.outcome == "rejected"]
-        if rejected:
-            return f"re-armed: shadow {rejected[-1].version} rejected, {production.label} still serves"
-        return None
+        rejections = [
+            i for i, r in enumerate(since) if r.action == "shadow_verdict" and r.outcome in ("rejected", "completed")
+        ]
+        if not rejections or rejections[-1] < rearmed[-1]:
+            return None
+        latest = since[rejections[-1]]
+        due = rearm_after_rejection(datetime.fromisoformat(latest.at), len(rejections), self.config)
+        if self.clock() < due:
+            return None
+        return f"re-armed: shadow {latest.version} rejected, {production.label} still serves"
 
     def _rearm(self, production: ModelVersion, actor: str, reason: str) -> bool:
         assert self.alarms is not None

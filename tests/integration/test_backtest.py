@@ -163,7 +163,7 @@ def test_alarms_are_rearmed_by_default_and_no_rearm_replays_the_old_behaviour(
     settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), rearm=False)
     never_rearmed = run_backtest(prepare_history(frame, small_config), settings)["policies"]["trigger"]
     rearmed = drifted["policies"]["trigger"]
-    assert "re-armed at each promotion" in rearmed["description"]
+    assert "re-armed after each promotion and shadow rejection" in rearmed["description"]
     assert "never re-armed" in never_rearmed["description"]
     assert rearmed["retrains"] >= never_rearmed["retrains"]
     assert min(rearmed["retrain_windows"]) >= drifted["drift_points"][0]["window"]

@@ -4,7 +4,7 @@ expectations (the M = N = 3 rows are the CloudWatch user guide's own example tab
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,9 @@ from pipelines.monitoring.alarms import (
     AlarmSpec,
     alarm_specs,
     evaluate_alarm,
+    evaluation_range,
     period_values,
+    rearm_time,
     retraining_alarm_names,
     retraining_alarm_prefix,
 )
@@ -118,6 +120,33 @@ def test_labels_pending_after_a_promotion_do_not_refire_the_slo_alarm_on_the_old
     assert slo.treat_missing_data == "ignore"
     assert states("ignore") == ["ALARM", "OK", "OK", "OK"]
     assert states("missing") == ["ALARM", "OK", "ALARM", "INSUFFICIENT_DATA"]  # the re-fire
+
+
+def test_a_rearm_is_due_once_the_guides_evaluation_range_holds_no_period_of_the_old_champion(
+    config: ModelConfig,
+) -> None:
+    """CloudWatch evaluates more periods than N: 5 for N = 3 in the user guide's example, and "any
+    real data points in the evaluation range, no matter when they were reported, are included"
+    (AlarmThatSendsEmail.md, "How alarm state is evaluated when data is missing"). Re-armed N
+    periods after a promotion, with the new champion's labels still to come, the SLO alarm's range
+    still held the old champion's last breaching datapoints, and under `ignore` (fewer than N real
+    ones, M of them breaching) they put it back in ALARM: a retrain on a model no longer serving."""
+    slo = next(s for s in alarm_specs(config) if s.kind == "performance_slo")
+    n, breach = slo.evaluation_periods, slo.threshold - 0.1
+    assert (n, slo.datapoints_to_alarm, evaluation_range(n)) == (3, 2, 5)  # the guide's example range
+    changed = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    period = timedelta(seconds=slo.period_seconds)
+    old = [(changed - period * k + period / 2, breach) for k in (3, 2, 1)]  # the old champion's last periods
+
+    at_n = period_values(slo, old, changed + period * n, evaluation_range(n))
+    assert at_n == [breach, breach, None, None, None]
+    assert evaluate_alarm(slo, at_n, "INSUFFICIENT_DATA").state == "ALARM"  # what a re-arm then would start
+
+    due = rearm_time(changed, config)
+    assert due == changed + period * evaluation_range(n)
+    at_due = period_values(slo, old, due, evaluation_range(n))
+    assert at_due == [None] * 5
+    assert evaluate_alarm(slo, at_due, "INSUFFICIENT_DATA").state == "INSUFFICIENT_DATA"
 
 
 def test_period_values_aggregate_by_statistic_in_aligned_periods() -> None:

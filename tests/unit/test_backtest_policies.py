@@ -154,7 +154,7 @@ def test_max_staleness_counts_from_the_first_model(trigger_config: ModelConfig) 
     assert started == [4, 9]  # window 4 ends 5 days after the first model's run
 
 
-@pytest.mark.parametrize(("rearm", "expected"), [(False, [2]), (True, [2, 5])])
+@pytest.mark.parametrize(("rearm", "expected"), [(False, [2]), (True, [2, 7])])
 def test_only_rearmed_alarms_trigger_again_after_a_promotion(
     trigger_config: ModelConfig, rearm: bool, expected: list[int]
 ) -> None:
@@ -168,45 +168,49 @@ def test_only_rearmed_alarms_trigger_again_after_a_promotion(
         if observe(policy, i, drifted=3 if i >= 2 else 0):
             started.append(i)
     # THEN an alarm never re-armed stays in ALARM (one run); a re-armed one (deployed) alarms
-    # again on window 5, the first measured against the new champion, not on window 4
+    # again on window 7, once its evaluation range (N + 2 = 3 windows: 5, 6, 7) saw only the new
+    # champion, not on window 4
     assert started == expected
 
 
-def test_rearm_waits_until_every_period_of_the_alarm_saw_the_new_champion(config: ModelConfig) -> None:
+def test_rearm_waits_until_the_alarms_evaluation_range_saw_only_the_new_champion(config: ModelConfig) -> None:
     # GIVEN the example config's 2-of-3 alarm, a drift from window 2 on, a promotion at window 4
     policy = GatedTrigger(configured(config, {"trigger.max_staleness_days": None, "trigger.cooldown_hours": 0}))
-    assert policy.periods == 3
+    assert policy.settled_after == 5  # windows: the evaluation range of N = 3
     started = []
     for i in range(10):
         if i == 4:
             policy.promoted(window(i).end)
         if observe(policy, i, drifted=3 if i >= 2 else 0):
             started.append(i)
-    # THEN windows 2-4 (old champion) start one run; the re-arm comes after windows 5, 6 and 7,
-    # so the next run starts at window 7, not at once on the old champion's datapoints
-    assert started == [3, 7]
+    # THEN windows 2-4 (old champion) start one run; the re-arm comes after windows 5 to 9 (the
+    # evaluation range of N + 2 periods), so the next run starts at window 9, not on the old
+    # champion's datapoints
+    assert started == [3, 9]
 
 
 @pytest.mark.parametrize(
-    ("promoted_at", "rejected_at", "expected"), [(None, None, [3]), (None, 5, [3, 5]), (3, 4, [3, 6])]
+    ("promoted_at", "rejected_at", "expected"),
+    [(None, (), [3]), (None, (5,), [3, 5]), (3, (4,), [3, 8]), (None, (5, 6), [3, 5, 7])],
 )
 def test_a_shadow_rejection_rearms_the_alarms_as_the_promotion_controller_does(
-    config: ModelConfig, promoted_at: int | None, rejected_at: int | None, expected: list[int]
+    config: ModelConfig, promoted_at: int | None, rejected_at: tuple[int, ...], expected: list[int]
 ) -> None:
     # GIVEN a drift that lasts from window 2, and a 2-of-3 alarm
     policy = GatedTrigger(configured(config, {"trigger.max_staleness_days": None, "trigger.cooldown_hours": 0}))
     started = []
-    for i in range(8):
+    for i in range(10):
         if i == promoted_at:
             policy.promoted(window(i).end)
-        if i == rejected_at:
+        if i in rejected_at:
             policy.rejected(window(i).end)  # the run's candidate lost its shadow
         if observe(policy, i, drifted=3 if i >= 2 else 0):
             started.append(i)
     # THEN without a rejection the alarm stays in ALARM (one run); a rejection re-arms it, and the
     # breach that lasts alarms again at once. A rejection before the new champion's datapoints
-    # fill the alarm's periods leaves it to that champion's re-arm (due after windows 4, 5, 6):
-    # re-armed at window 4, the old champion's datapoints would start a run at once
+    # fill the alarm's range leaves it to that champion's re-arm (due after windows 4 to 8):
+    # re-armed at window 4, the old champion's datapoints would start a run at once. A second
+    # rejection re-arms after the retry back-off (here an hour: the next window), not at once
     assert started == expected
 
 

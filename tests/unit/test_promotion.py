@@ -213,8 +213,9 @@ class StepClock:
         self.now += delta
 
 
-# The example config's retraining alarms evaluate 3 periods of an hour: re-armed 3 h after a change.
-SETTLED = timedelta(hours=3)
+# The example config's retraining alarms evaluate 3 periods of an hour, in a range of 5
+# (`evaluation_range`): re-armed 5 h after a change.
+SETTLED = timedelta(hours=5)
 
 
 def register(registry: LocalRegistry, number: int) -> str:
@@ -511,6 +512,51 @@ def test_a_shadow_rejection_rearms_the_retraining_alarms_once_the_champion_settl
         "shadow-evaluation",
     )
     assert not promotion.rearm_if_due()  # nothing else is due
+
+
+def test_a_shadow_rejection_interrupted_and_finished_by_reconcile_still_rearms(world: Any) -> None:
+    """The run dies after the registry move, while the endpoint drops the shadow: `reconcile`
+    finishes the move and records the rejection "completed"; that rejection re-arms too."""
+    promotion, fake, _ = world
+    promotion.approve(1)
+    promotion.clock.skip(SETTLED)
+    promotion.tick(promote_evidence)  # v1's own re-arm
+    promotion.approve(2)
+    fake.crash_after = len(fake.calls) + 1
+    with pytest.raises(Crash):
+        promotion.evaluate_shadow(lambda *_: evidence(latency=900.0))
+    promotion.tick(promote_evidence)
+    assert stages(promotion)["v2"] == "rejected"
+    verdict = [r for r in promotion.audit.records("fraud-detector") if r.action == "shadow_verdict"]
+    assert [(r.version, r.outcome) for r in verdict] == [("v2", "completed")]
+    assert promotion.alarms.rearmed[-1][1] == "re-armed: shadow v2 rejected, v1 still serves"
+
+
+def test_each_further_shadow_rejection_rearms_with_the_retry_back_off(world: Any, config: ModelConfig) -> None:
+    """A breach no candidate fixes: the first rejection re-arms at once, the second one cooldown
+    later, the third two (the failed-run retry's back-off), not once a shadow."""
+    promotion, _, _ = world
+    for number in (4, 5):
+        register(promotion.registry, number)
+    cooldown = timedelta(hours=config.trigger.cooldown_hours)
+    promotion.approve(1)
+    promotion.clock.skip(SETTLED)
+    promotion.tick(promote_evidence)
+    rejected = lambda *_: evidence(latency=900.0)  # noqa: E731
+    waits = []
+    for number in (2, 3, 4):
+        promotion.approve(number)
+        count, waited = len(promotion.alarms.rearmed), timedelta(0)
+        promotion.evaluate_shadow(rejected)
+        while len(promotion.alarms.rearmed) == count and waited < timedelta(days=8):
+            promotion.clock.skip(timedelta(hours=1))
+            waited += timedelta(hours=1)
+            promotion.rearm_if_due()
+        waits.append(waited)
+    # checked hourly, on a clock that also moves a minute at every reading: the first at once
+    assert waits[0] == timedelta(0)
+    assert cooldown - timedelta(hours=2) < waits[1] <= cooldown
+    assert 2 * cooldown - timedelta(hours=2) < waits[2] <= 2 * cooldown
 
 
 def test_a_failed_rearm_after_a_shadow_rejection_is_tried_again_on_the_next_run(world: Any) -> None:
