@@ -72,6 +72,7 @@ class Decision:
 class Policy(Protocol):
     name: str
     needs_monitor: bool
+    waits_for_shadow: bool  # starts no run while a candidate is in shadow (the schedules)
 
     def begin(self, first_model_at: datetime) -> None:
         """The replay starts; the first model's run started at `first_model_at`."""
@@ -138,9 +139,12 @@ def datapoint(spec: AlarmSpec, data: Sequence[Mapping[str, Any]]) -> float | Non
 
 
 class _Schedule:
-    """A policy that looks at the clock only: no monitor, nothing to remember."""
+    """A policy that looks at the clock only: no monitor, nothing to remember. It starts no run
+    while a candidate is in shadow: with late labels, a candidate every window would replace each
+    shadow before its labels come, and nothing would ever be promoted."""
 
     needs_monitor = False
+    waits_for_shadow = True
 
     def begin(self, first_model_at: datetime) -> None:
         return None
@@ -212,6 +216,7 @@ class GatedTrigger:
     """The trigger policy: retraining alarms from the monitor's metrics into the retrain trigger."""
 
     needs_monitor = True
+    waits_for_shadow = False  # as deployed: an alarm starts a run whatever is in shadow
 
     def __init__(self, config: ModelConfig, name: str = "trigger", *, rearm: bool = True) -> None:
         self.name = name

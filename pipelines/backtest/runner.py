@@ -9,7 +9,9 @@ At the end of every replayed window, in the order production would see it:
    on the windows it shadowed: promoted, rejected, or kept waiting;
 4. the policy decides; a started run goes through DataPull+Validate, Train, Evaluate and the
    gates with the production model as champion. A candidate that passes (approval is assumed)
-   shadows the next window; a newer candidate replaces one still waiting.
+   shadows the next window; a newer candidate replaces one still waiting. A schedule (calendar,
+   every window) starts no run while a candidate is in shadow (`waits_for_shadow`); the trigger
+   policy, as deployed, does.
 No run starts after the last window: it could not serve anything.
 """
 
@@ -132,7 +134,9 @@ def replay(
                 policy.rejected(window.end)
             if verdict.verdict != "wait":
                 shadow = None
-        if position < len(replayed) - 1:
+        if position < len(replayed) - 1 and shadow is not None and policy.waits_for_shadow:
+            record = _with(record, reason=f"waits for the shadow of {shadow.model_id}")
+        elif position < len(replayed) - 1:
             observation = Observation(window=window, position=position, report=report)
             decision = policy.decide(observation)
             record = _with(record, reason=decision.reason)

@@ -86,3 +86,18 @@ def test_a_negative_delay_is_refused() -> None:
     frame, _ = stream(Segment("none", 3))
     with pytest.raises(BacktestInputError, match="--label-delay must be 0 or more windows, got -1"):
         run_backtest(prepare_history(frame, config), BacktestSettings(window_rows=ROWS_PER_DAY, label_delay=-1))
+
+
+def test_with_late_labels_a_schedule_waits_for_its_shadow_instead_of_replacing_it_unjudged(
+    runs: dict[int, dict[str, Any]],
+) -> None:
+    """A shadow is judged once `promotion.shadow.min_labels` of its labels came. A run every window
+    replaced each shadow with the next candidate before that, and with labels three windows late
+    the every-window "upper bound" promoted nothing, the same as never retraining (a new user's
+    trial). The schedules now wait for the verdict; the trigger, as deployed, does not."""
+    late = runs[DELAY]["policies"]
+    every = late["every_window"]
+    assert every["promotions"] >= 1
+    waiting = [r for r in every["timeline"] if r["reason"].startswith("waits for the shadow")]
+    assert waiting and not any(r["retrain"] for r in waiting)
+    assert every["mean_metric"] > late["never"]["mean_metric"]
