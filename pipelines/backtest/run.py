@@ -7,14 +7,14 @@ runs matches the trigger's, so the two are compared at the same cost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from pipelines.backtest.history import BacktestInputError, History, cut_windows, default_warmup
+from pipelines.backtest.history import BacktestInputError, History, Window, cut_windows, default_warmup
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.policies import Calendar, EveryWindow, GatedTrigger, Never, Policy, matched_calendar
 from pipelines.backtest.runner import PolicyRun, headline_metric, replay
@@ -22,6 +22,7 @@ from pipelines.backtest.summary import TARGET_RETRAIN_RATIO, compare, locate, su
 from pipelines.backtest.sweep import configured, run_sweep
 from pipelines.config import ModelConfig
 from pipelines.errors import ConfigError
+from pipelines.trigger import iso
 
 BACKTEST_VERSION = 1
 POLICY_ORDER = ("never", "calendar", "trigger", "every_window")
@@ -62,6 +63,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     config = history.config
     windows = cut_windows(history.times, settings.window_rows, warmup=settings.warmup or 1)
     warmup = settings.warmup or default_warmup(windows, config.data.window.fresh_days)
+    _check_drift_times(settings.drift_times, windows)
     lab = Lab(history, windows, warmup=warmup, progress=progress)
     lab.initial()
     replayed = len(windows) - warmup
@@ -220,6 +222,19 @@ def _phases(
         "average_mean_metric": sum(means) / len(means) if means else None,
         "trigger_beats": None if trigger is None else sum(trigger > m for m in means),
     }
+
+
+def _check_drift_times(times: Sequence[datetime], windows: Sequence[Window]) -> None:
+    """A drift point must fall within the history (one in the warm-up counts for the first replayed
+    window): one outside it measures nothing, and is most likely a typo."""
+    first, last = windows[0].start, windows[-1].end
+    for moment in times:
+        where = "before" if moment < first else "after" if moment > last else None
+        if where is not None:
+            raise BacktestInputError(
+                f"--drift-point {iso(moment)} is {where} the history ({iso(first)} to {iso(last)}): "
+                "give a time in that range"
+            )
 
 
 def _notes(config: ModelConfig, window_rows: int) -> list[str]:

@@ -234,6 +234,18 @@ def test_cli_refuses_bad_input_with_exit_2(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("point", "where"), [("2027-01-05T00:00:00Z", "after"), ("2025-12-01T00:00:00Z", "before")])
+def test_a_drift_point_outside_the_replay_is_refused_not_dropped(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], point: str, where: str
+) -> None:
+    """A new user typed the wrong year: the point was left out and "drifts caught 0/0" said
+    nothing about it."""
+    args = ["backtest", str(files["config"]), "--data", str(files["history"]), "--window", str(ROWS_PER_DAY)]
+    assert main([*args, "--drift-point", point]) == 2
+    error = capsys.readouterr().err
+    assert f"--drift-point {point} is {where} the history (2026-01-01" in error  # and the range to use
+
+
 def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     bad = files["folder"] / "bad.yaml"
     bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
