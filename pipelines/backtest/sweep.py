@@ -34,6 +34,9 @@ SCALED_THRESHOLDS: dict[str, float | None] = {
 }
 
 
+VARIED_SIGNALS = ("drifted_features", "performance_slo")  # the retrain signals the grid switches on and off
+
+
 @dataclass(frozen=True)
 class SweepPoint:
     name: str
@@ -51,12 +54,14 @@ def grid(config: ModelConfig) -> list[SweepPoint]:
     """Which alarms start a retrain and at what thresholds: the drifted-features alarm (off, or
     its thresholds scaled, with k features), the performance SLO (off, or its minimum shifted),
     the alarms' M of N (the config's, 1 of 1, 2 of 3) and the max staleness (the config's, none,
-    one fresh window). "Off" leaves the alarm out of `trigger.retrain_on`."""
+    one fresh window). "Off" leaves the alarm out of `trigger.retrain_on`; the retrain signals the
+    sweep does not vary (the estimate, label drift, the out-of-range share) stay as configured."""
     points = []
+    kept = [signal for signal in config.trigger.retrain_on if signal not in VARIED_SIGNALS]
     for drift, slo, alarm, stale in itertools.product(
         _drift_options(config), _slo_options(config), _alarm_options(config), _staleness_options(config)
     ):
-        retrain_on = [o.signal for o in (drift, slo) if o.signal is not None]
+        retrain_on = [o.signal for o in (drift, slo) if o.signal is not None] + kept
         if not retrain_on and stale.overrides["trigger.max_staleness_days"] is None:
             continue  # nothing could ever start a run: the never policy
         overrides = drift.overrides | slo.overrides | alarm.overrides | stale.overrides

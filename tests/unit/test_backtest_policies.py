@@ -20,7 +20,7 @@ from pipelines.backtest.policies import (
     datapoint,
     matched_calendar,
 )
-from pipelines.backtest.sweep import configured
+from pipelines.backtest.sweep import configured, grid
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import metric_data
 
@@ -223,3 +223,28 @@ def test_no_rearm_after_a_promotion_whose_drift_the_new_champion_absorbed(config
         if observe(policy, i, drifted=3 if 2 <= i <= 4 else 0):
             started.append(i)
     assert started == [3]
+
+
+def test_the_sweep_keeps_the_retrain_signals_it_does_not_vary(config: ModelConfig) -> None:
+    """The sweep varies the drifted-features alarm and the performance SLO. A new user's
+    `estimated_performance` was left out of every point, and the recommendation quietly dropped
+    the signal the docs had told them to add; the signals it does not vary stay as configured."""
+    estimating = configured(
+        config,
+        {
+            "drift.estimated_slo": {"metric": "pr_auc", "min": 0.5},
+            "trigger.retrain_on": ["drifted_features", "performance_slo", "estimated_performance", "label_drift"],
+        },
+    )
+    points = grid(estimating)
+    assert points and all(
+        p.overrides["trigger.retrain_on"][-2:] == ["estimated_performance", "label_drift"] for p in points
+    )
+    assert {tuple(p.overrides["trigger.retrain_on"][:-2]) for p in points} == {
+        (),
+        ("drifted_features",),
+        ("performance_slo",),
+        ("drifted_features", "performance_slo"),
+    }
+    for point in points:  # every point is a valid config
+        configured(estimating, point.overrides)
