@@ -156,23 +156,34 @@ def numeric_label(values: pd.Series, source: str, column: str) -> pd.Series:
 
 
 def encode_label(values: pd.Series, positive_class: int | str, source: str, column: str) -> pd.Series:
-    """1 for the positive class, 0 for the other, null stays null. Exactly two classes."""
+    """1 for the positive class, 0 for the other, null stays null. Exactly two classes. Labels that
+    are all numbers meet a numeric positive class as numbers (a 0/1 column with a missing value
+    is read as 0.0/1.0); anything else is compared as text."""
     present = values.dropna()
-    classes = sorted({str(v) for v in present.unique()})
+    numeric = not isinstance(positive_class, str) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+    if numeric:
+        values = pd.to_numeric(values, errors="coerce")
+        present = values.dropna()
+    classes = sorted({_class_name(v, numeric) for v in present.unique()})
     if len(classes) > 2:
         raise BacktestInputError(
             f"{source}: label '{column}' must be binary; found {len(classes)} values {classes[:6]}"
         )
-    if str(positive_class) not in classes:
+    if _class_name(positive_class, numeric) not in classes:
         raise BacktestInputError(
             f"{source}: positive_class {positive_class!r} (model.positive_class) never occurs in label '{column}'; "
             f"values: {classes}"
         )
-    positive = values.astype(str) == str(positive_class)
+    positive = values == float(positive_class) if numeric else values.astype(str) == str(positive_class)
     encoded = positive.astype("int64")
     if values.isna().any():
         return encoded.astype("float64").where(values.notna())
     return encoded
+
+
+def _class_name(value: object, numeric: bool) -> str:
+    """A label value as the error messages and the class comparison show it: 1.0 and 1 are "1"."""
+    return f"{float(value):g}" if numeric else str(value)  # type: ignore[arg-type]
 
 
 def cut_windows(times: pd.Series, size: int, *, warmup: int = 1) -> list[Window]:

@@ -69,6 +69,21 @@ def test_string_labels_are_encoded_with_the_positive_class(frame: pd.DataFrame, 
     assert history.config.model.positive_class == 1
 
 
+def test_a_numeric_label_read_as_floats_matches_an_integer_positive_class(
+    frame: pd.DataFrame, config: ModelConfig
+) -> None:
+    """A 0/1 label column with a missing value is read as floats (0.0, 1.0, NaN). Compared as text
+    with positive_class 1 ("1.0" against "1"), it was refused: "positive_class 1 never occurs"
+    (a new user's trial); labels that are numbers are compared as numbers."""
+    floats = frame.assign(is_fraud=frame["is_fraud"].astype("float64"))
+    floats.loc[5, "is_fraud"] = None
+    history = prepare_history(floats, config)
+    encoded = history.frame["is_fraud"]
+    assert encoded.isna().tolist() == floats["is_fraud"].isna().tolist()
+    assert encoded.dropna().tolist() == floats["is_fraud"].dropna().tolist()
+    assert encoded.sum() == frame["is_fraud"].drop(index=5).sum()
+
+
 def test_label_must_be_binary_and_hold_the_positive_class(frame: pd.DataFrame, config: ModelConfig) -> None:
     with pytest.raises(BacktestInputError, match="must be binary; found 3 values"):
         prepare_history(frame.assign(is_fraud=frame.index % 3), config)
