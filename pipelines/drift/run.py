@@ -114,6 +114,8 @@ def compare_frames(
         else feature_types_from(reference_frame, exclude=[PREDICTION_COLUMN, *([label] if label else [])])
     )
     positive_class = config.model.positive_class if config else 1
+    for frame in (reference_frame, current_frame):
+        _check_label_type(frame, label, positive_class)
     reference = BaselineReference.from_frame(
         reference_frame,
         features,
@@ -135,6 +137,21 @@ def compare_frames(
         workers=workers,
         calibration=_reference_calibration(reference_frame, label, positive_class),
     )
+
+
+def _check_label_type(frame: pd.DataFrame, label: str | None, positive_class: int | str) -> None:
+    """A numeric positive class cannot match labels that are text: every row would read as
+    negative, and the report would say so with status ok."""
+    if label is None or label not in frame.columns or isinstance(positive_class, str):
+        return
+    present = frame[label].dropna()
+    text = present[pd.to_numeric(present, errors="coerce").isna()]
+    if len(text):
+        shown = ", ".join(repr(v) for v in sorted({str(v) for v in text.unique()})[:4])
+        raise DriftInputError(
+            f"label '{label}' holds text ({shown}); positive_class is {positive_class}, a number: set "
+            "model.positive_class in the config to the label's positive value (e.g. 'yes')"
+        )
 
 
 def _reference_calibration(frame: pd.DataFrame, label: str | None, positive_class: int | str) -> dict[str, Any]:

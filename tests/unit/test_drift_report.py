@@ -10,6 +10,7 @@ from sklearn import metrics as sk
 
 from pipelines.config import DriftSection, ModelConfig
 from pipelines.drift import compare_frames, join_labels, run_monitor
+from pipelines.drift.files import DriftInputError
 from pipelines.drift.performance import label_drift, performance
 from pipelines.simulation.datagen import StreamSpec, generate
 from training_containers.profile import baseline_profile
@@ -87,6 +88,16 @@ def test_compare_frames_without_config_infers_feature_types() -> None:
     assert set(report["features"]) == {"n", "c"}
     assert report["features"]["n"]["type"] == "numeric" and report["features"]["n"]["drifted"]
     assert report["features"]["c"]["type"] == "categorical" and not report["features"]["c"]["drifted"]
+
+
+def test_text_labels_with_a_numeric_positive_class_are_refused_not_read_as_no_positives() -> None:
+    """A new user's yes/no label with positive_class 1 (no config: the default) gave positives 0,
+    an accuracy of 0.99 and label drift, status ok: no label equals 1 as a number."""
+    frame = pd.DataFrame({"n": np.arange(1000.0), "churned": ["yes", "no", "no", "no"] * 250})
+    with pytest.raises(DriftInputError, match=r"label 'churned' holds text \('no', 'yes'\); positive_class is 1"):
+        compare_frames(frame, frame, label_column="churned")
+    numeric = frame.assign(churned=(frame["churned"] == "yes").astype(float))
+    assert compare_frames(numeric, numeric, label_column="churned")["label"]["positive_rate"] == 0.25
 
 
 def test_html_report_marks_breaches_escapes_names_and_embeds_charts() -> None:
