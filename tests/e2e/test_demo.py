@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.monitoring.alarms import REARMED_STATE
+from pipelines.monitoring.alarms import REARMED_STATE, evaluation_range
 from pipelines.registry.local import LocalRegistry
 from tests.conftest import ROOT
 
@@ -101,12 +101,13 @@ def test_rearm_waits_until_the_alarms_evaluated_the_new_champion_alone(
     deploy, promote = (next(h for h in history if h["action"] == action) for action in ("deploy", "promote"))
     v1 = [h for h in history if h["action"] == "rearm_alarms" and h["version"] == "v1"]
     v2 = [h for h in history if h["action"] == "rearm_alarms" and h["version"] == "v2"]
-    # scheduled at each change of production, due 3 daily periods later (the alarms' N)
+    # scheduled at each change of production, due 5 daily periods later (the alarms' evaluation
+    # range: N + 2 for N = 3)
     assert v1[0]["outcome"] == v2[0]["outcome"] == "scheduled"
     assert (v1[0]["at"], v2[0]["at"]) == (deploy["at"], promote["at"])
     for record in (v1[0], v2[0]):
         assert datetime.fromisoformat(record["details"]["due"]) - datetime.fromisoformat(record["at"]) == timedelta(
-            days=3
+            days=evaluation_range(3)
         )
     # v1's was done by the scheduled evaluation when due, once
     assert [h["outcome"] for h in v1[:2]] == ["scheduled", "re-armed"] and v1[1]["at"] == v1[0]["details"]["due"]
