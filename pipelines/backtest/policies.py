@@ -313,25 +313,25 @@ class GatedTrigger:
         if not self.rearm:
             return
         self._rejections += 1
-        due = rearm_after_rejection(at, self._rejections, self.config)
-        if self._changed_at is not None:
-            return
-        if due <= at:
-            self.states = dict.fromkeys(self.states, REARMED_STATE)
-        else:
-            self._rejection_rearm = due
+        if self._changed_at is None:  # `_rearm_when_settled` does it when due: in this window's decision or later
+            self._rejection_rearm = rearm_after_rejection(at, self._rejections, self.config)
 
     def _rearm_when_settled(self, window: Window) -> None:
         """Called with each window before its datapoint is evaluated: the window's datapoint is
         published, and the controller's scheduled re-arm runs when it is due."""
         if self._rejection_rearm is not None and window.end >= self._rejection_rearm:
-            self.states, self._rejection_rearm = dict.fromkeys(self.states, REARMED_STATE), None
+            self._rearm_all()
+            self._rejection_rearm = None
         if self._changed_at is None or window.end <= self._changed_at:
             return  # no re-arm due, or this window was still served by the previous champion
         self._measured_since += 1
         if self._measured_since >= self.settled_after:  # one window = one period: `rearm_time`'s rule
-            self.states = dict.fromkeys(self.states, REARMED_STATE)
+            self._rearm_all()
             self._changed_at = None
+
+    def _rearm_all(self) -> None:
+        """SetAlarmState(`REARMED_STATE`) on every retraining alarm, as the controller does."""
+        self.states = dict.fromkeys(self.states, REARMED_STATE)
 
     def facts(self) -> dict[str, Any]:
         decisions = self.store.decisions(self.pipeline)

@@ -310,7 +310,7 @@ class Promotion(RunKeeping, StatusReport):
         `rearm_if_due`, on the evaluation schedule, does it."""
         if self.alarms is None:
             return
-        due = rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config).isoformat()
+        due = self._rearm_due(production).isoformat()
         reason = f"retraining alarms re-armed at {due}, once every period they evaluate saw {production.label}"
         self._record("rearm_alarms", "scheduled", production, actor, reason, due=due)
 
@@ -333,7 +333,11 @@ class Promotion(RunKeeping, StatusReport):
         """Every period the retraining alarms evaluate was measured against `production`."""
         if CHANGED_AT not in production.metadata:
             return False
-        return self.clock() >= rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config)
+        return self.clock() >= self._rearm_due(production)
+
+    def _rearm_due(self, production: ModelVersion) -> datetime:
+        """When the re-arm after `production` took over is due (`rearm_time`)."""
+        return rearm_time(datetime.fromisoformat(production.metadata[CHANGED_AT]), self.config)
 
     def _rearm_reason(self, production: ModelVersion) -> str | None:
         """Why a re-arm is due for `production` (from the audit since it changed), None if none is.

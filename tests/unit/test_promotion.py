@@ -199,6 +199,13 @@ class RecordingAlarms:
         self.rearmed.append((tuple(alarm_names), reason))
 
 
+class RefusingAlarms:
+    """SetAlarmState failing (a throttle, a missing alarm)."""
+
+    def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
+        raise RuntimeError("ResourceNotFound: no such alarm")
+
+
 class StepClock:
     """A minute passes at every reading; `skip` jumps ahead."""
 
@@ -444,14 +451,10 @@ def test_a_change_of_production_before_the_rearm_was_due_rearms_only_for_the_new
 def test_a_failed_rearm_is_audited_and_tried_again_on_the_next_run(world: Any) -> None:
     promotion, fake, _ = world
 
-    class Refusing:
-        def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
-            raise RuntimeError("ResourceNotFound: no such alarm")
-
     promotion.approve(1)
     promotion.approve(2)
     promotion.evaluate_shadow(promote_evidence)
-    recording, promotion.alarms = promotion.alarms, Refusing()
+    recording, promotion.alarms = promotion.alarms, RefusingAlarms()
     promotion.clock.skip(SETTLED)
     assert not promotion.rearm_if_due()
     assert stages(promotion)["v2"] == "production" and fake.serving(ENDPOINT) == (ARN.format(2), None)
@@ -562,14 +565,10 @@ def test_each_further_shadow_rejection_rearms_with_the_retry_back_off(world: Any
 def test_a_failed_rearm_after_a_shadow_rejection_is_tried_again_on_the_next_run(world: Any) -> None:
     promotion, _, _ = world
 
-    class Refusing:
-        def rearm(self, alarm_names: Sequence[str], reason: str) -> None:
-            raise RuntimeError("Throttling: rate exceeded")
-
     promotion.approve(1)
     promotion.clock.skip(SETTLED)
     promotion.tick(promote_evidence)  # v1's own re-arm
-    recording, promotion.alarms = promotion.alarms, Refusing()
+    recording, promotion.alarms = promotion.alarms, RefusingAlarms()
     promotion.approve(2)
     promotion.evaluate_shadow(lambda *_: evidence(latency=900.0))
     last = promotion.audit.records("fraud-detector")[-1]
