@@ -53,23 +53,27 @@ class _Option:
 def grid(config: ModelConfig) -> list[SweepPoint]:
     """Which alarms start a retrain and at what thresholds: the drifted-features alarm (off, or
     its thresholds scaled, with k features), the performance SLO (off, or its minimum shifted),
-    the alarms' M of N (the config's, 1 of 1, 2 of 3) and the max staleness (the config's, none,
-    one fresh window). "Off" leaves the alarm out of `trigger.retrain_on`; the retrain signals the
-    sweep does not vary (the estimate, label drift, the out-of-range share) stay as configured."""
+    the alarms' M of N (the config's, 1 of 1, 2 of 3), the max staleness (the config's, none, one
+    fresh window) and, where the config turns them off, retries of failed runs. "Off" leaves the
+    alarm out of `trigger.retrain_on`; the retrain signals the sweep does not vary (the estimate,
+    label drift, the out-of-range share) stay as configured."""
     points = []
     kept = [signal for signal in config.trigger.retrain_on if signal not in VARIED_SIGNALS]
-    for drift, slo, alarm, stale in itertools.product(
-        _drift_options(config), _slo_options(config), _alarm_options(config), _staleness_options(config)
+    for drift, slo, alarm, stale, retry in itertools.product(
+        _drift_options(config),
+        _slo_options(config),
+        _alarm_options(config),
+        _staleness_options(config),
+        _retry_options(config),
     ):
         retrain_on = [o.signal for o in (drift, slo) if o.signal is not None] + kept
         if not retrain_on and stale.overrides["trigger.max_staleness_days"] is None:
             continue  # nothing could ever start a run: the never policy
-        overrides = drift.overrides | slo.overrides | alarm.overrides | stale.overrides
-        points.append(
-            SweepPoint(
-                ", ".join(o.name for o in (drift, slo, alarm, stale)), overrides | {"trigger.retrain_on": retrain_on}
-            )
-        )
+        chosen = (drift, slo, alarm, stale, retry)
+        overrides: dict[str, Any] = {"trigger.retrain_on": retrain_on}
+        for option in chosen:
+            overrides |= option.overrides
+        points.append(SweepPoint(", ".join(o.name for o in chosen if o.name), overrides))
     return points
 
 
@@ -113,6 +117,16 @@ def _alarm_options(config: ModelConfig) -> list[_Option]:
 def _staleness_options(config: ModelConfig) -> list[_Option]:
     days = dict.fromkeys([config.trigger.max_staleness_days, None, config.data.window.fresh_days])
     return [_Option(_staleness_name(d), {"trigger.max_staleness_days": d}, None) for d in days]
+
+
+def _retry_options(config: ModelConfig) -> list[_Option]:
+    """Retries as configured, and on where the config turns them off: without them a run that fails
+    leaves its alarm in ALARM, and an M-of-N alarm (M < N) can stay there for as long as the breach
+    lasts, so a point that never failed a gate on the tuning rows can stick on later ones. The names
+    say "retries off" only where both are tried."""
+    if config.trigger.retry_failed_runs:
+        return [_Option("", {}, None)]
+    return [_Option("retries off", {}, None), _Option("retries on", {"trigger.retry_failed_runs": True}, None)]
 
 
 def _staleness_name(days: int | None) -> str:
