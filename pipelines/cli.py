@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import ConfigError, PipelinesError
+from pipelines.errors import ConfigError, InputError, PipelinesError
 
 EXIT_INVALID = 2
 
@@ -279,8 +279,15 @@ def parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("config")
     backtest.add_argument("--data", required=True, help="time-ordered labelled history (.parquet or .csv)")
-    backtest.add_argument("--window", type=int, default=1000, help="rows per window (one monitor run)")
-    backtest.add_argument("--warmup", type=int, help="windows that train the first model (default: fresh_days)")
+    backtest.add_argument(
+        "--window", type=int, default=1000, help="rows per window (one monitor run; default: %(default)s)"
+    )
+    backtest.add_argument(
+        "--warmup",
+        type=int,
+        help="windows that train the first model (default: the windows that span data.window.fresh_days, at most "
+        "half of them)",
+    )
     backtest.add_argument(
         "--calendar-every", type=int, help="calendar period in windows (default: as many runs as trigger)"
     )
@@ -324,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except PipelinesError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,11 @@ class PipelinesError(Exception):
     """Base of every error this project raises on purpose."""
 
 
+class InputError(PipelinesError):
+    """A command's input (a table, a flag, a file) cannot be used as given; the message says what to
+    change. The command line exits 2 on it, as on an invalid config: the user's to fix, not a failure."""
+
+
 class ConfigError(PipelinesError):
     """A model config is unreadable or invalid. `problems` holds one line per bad field."""
 

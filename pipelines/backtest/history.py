@@ -21,11 +21,11 @@ import pandas as pd
 
 from pipelines.config import ModelConfig, TimeUnit
 from pipelines.drift.files import DriftInputError, read_frame
-from pipelines.errors import PipelinesError
+from pipelines.errors import InputError
 from training_containers.validation import TimeColumnError, parse_times
 
 
-class BacktestInputError(PipelinesError):
+class BacktestInputError(InputError):
     """The history or the backtest settings cannot be replayed; the message says what to change."""
 
 

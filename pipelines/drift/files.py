@@ -12,12 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.errors import PipelinesError
+from pipelines.errors import InputError
 
 PREDICTION = "prediction"  # the column the drift report reads the score from
 
 
-class DriftInputError(PipelinesError):
+class DriftInputError(InputError):
     """A reference or current table cannot be read, or lacks a column the user named."""
 
 

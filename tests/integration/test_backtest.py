@@ -246,6 +246,16 @@ def test_a_drift_point_outside_the_replay_is_refused_not_dropped(
     assert f"--drift-point {point} is {where} the history (2026-01-01" in error  # and the range to use
 
 
+def test_the_backtests_help_gives_the_window_and_warmup_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user could not tell from `backtest --help` how many rows a window had, nor how many
+    windows trained the first model."""
+    with pytest.raises(SystemExit):
+        main(["backtest", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "rows per window (one monitor run; default: 1000)" in text
+    assert "default: the windows that span data.window.fresh_days, at most half of them" in text
+
+
 def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     bad = files["folder"] / "bad.yaml"
     bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
