@@ -125,7 +125,10 @@ def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None 
     rows = []
     for name, s in (policies if policies is not None else document["policies"]).items():
         delay = s["mean_detection_delay_windows"]
-        detected = f"{s['detected_drift_points']}/{len(document.get('drift_points', []))}"
+        detected = (
+            f"{s['detected_drift_points']}/{len(document.get('drift_points', []))} run, "
+            f"{s['promoted_drift_points']} promoted"
+        )
         rows.append(
             [
                 name,
@@ -141,7 +144,7 @@ def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None 
     return rows
 
 
-POLICY_HEADER = ("policy", "runs", "promoted", "mean", "worst window", "windows < SLO", "drifts caught", "delay (win.)")
+POLICY_HEADER = ("policy", "runs", "promoted", "mean", "worst window", "windows < SLO", "drifts", "delay (win.)")
 
 
 def render(document: Mapping[str, Any]) -> str:

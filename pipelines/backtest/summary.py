@@ -38,17 +38,25 @@ def locate(times: Sequence[datetime], windows: Sequence[Window]) -> list[DriftPo
 
 
 def detection_delays(
-    retrain_windows: Sequence[int], drift_points: Sequence[DriftPoint], last_window: int, ends: Mapping[int, str]
+    retrain_windows: Sequence[int],
+    drift_points: Sequence[DriftPoint],
+    last_window: int,
+    ends: Mapping[int, str],
+    promotion_windows: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
     """For each drift point, the first run started at the end of its window or later, before
-    the next drift point's window: delay 0 means a run at the end of the window that holds it."""
+    the next drift point's window (delay 0 means a run at the end of the window that holds it),
+    and the first promotion from that run on, before the next drift point's window: a run detects
+    the drift, a promotion answers it (a run that fails its gates or its shadow changes nothing)."""
     delays = []
     for position, point in enumerate(drift_points):
         horizon = drift_points[position + 1].window if position + 1 < len(drift_points) else last_window + 1
         first = next((w for w in sorted(retrain_windows) if point.window <= w < horizon), None)
         hours = None
+        promoted = None
         if first is not None:
             hours = round((parse_time(ends[first]) - parse_time(point.time)).total_seconds() / 3600, 2)
+            promoted = next((w for w in sorted(promotion_windows) if first <= w < horizon), None)
         delays.append(
             {
                 "drift_point": point.time,
@@ -56,6 +64,7 @@ def detection_delays(
                 "retrain_window": first,
                 "delay_windows": None if first is None else first - point.window,
                 "delay_hours": hours,
+                "promotion_window": promoted,
             }
         )
     return delays
@@ -67,7 +76,8 @@ def summarize(run: PolicyRun, metric: str, slo_min: float | None, drift_points: 
     retrains = [r.window for r in run.records if r.retrain]
     worst = min(defined, key=lambda item: item[1]) if defined else None
     ends = {r.window: r.end for r in run.records}
-    delays = detection_delays(retrains, drift_points, run.records[-1].window if run.records else 0, ends)
+    promotions = [r.window for r in run.records if r.promoted]
+    delays = detection_delays(retrains, drift_points, run.records[-1].window if run.records else 0, ends, promotions)
     detected = [d["delay_windows"] for d in delays if d["delay_windows"] is not None]
     first_drift = drift_points[0].window if drift_points else None
     return {
@@ -84,10 +94,11 @@ def summarize(run: PolicyRun, metric: str, slo_min: float | None, drift_points: 
         "windows": len(values),
         "windows_below_slo": None if slo_min is None else sum(1 for _, v in defined if v < slo_min),
         "retrain_windows": retrains,
-        "promotion_windows": [r.window for r in run.records if r.promoted],
+        "promotion_windows": promotions,
         "retrains_before_first_drift": None if first_drift is None else sum(1 for w in retrains if w < first_drift),
         "detection": delays,
         "detected_drift_points": len(detected),
+        "promoted_drift_points": sum(1 for d in delays if d["promotion_window"] is not None),
         "mean_detection_delay_windows": statistics.fmean(detected) if detected else None,
     }
 

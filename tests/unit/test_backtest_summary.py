@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipelines.backtest.history import Window
-from pipelines.backtest.report import render
+from pipelines.backtest.report import policy_rows, render
 from pipelines.backtest.runner import PolicyRun, WindowRecord, window_at
 from pipelines.backtest.summary import DriftPoint, compare, detection_delays, locate, summarize
 from pipelines.backtest.sweep import configured, frontier, grid, is_configured
@@ -67,6 +67,18 @@ def test_summary_counts_runs_quality_and_slo_breaches() -> None:
     assert summary["windows_below_slo"] == 2
     assert summary["retrains_before_first_drift"] == 0
     assert summary["mean_detection_delay_windows"] == 0
+
+
+def test_a_drift_counts_as_promoted_only_when_a_model_trained_after_it_serves_before_the_next() -> None:
+    """A new user read "drifts caught 2/2" as both drifts answered; one run had failed its gates
+    and the old model served on. A run after a drift point detects it; a promotion answers it."""
+    points = [DriftPoint(iso(T0 + timedelta(days=1)), 2), DriftPoint(iso(T0 + timedelta(days=5)), 6)]
+    summary = summarize(run([0.9] * 9, retrains={2, 3, 7}, promoted={4, 6}), "accuracy", 0.75, points)
+    assert summary["detected_drift_points"] == 2
+    # the promotion at 6 is in the second drift's window, but of a run started before that drift's first (7)
+    assert [d["promotion_window"] for d in summary["detection"]] == [4, None]
+    assert summary["promoted_drift_points"] == 1
+    assert policy_rows({"drift_points": points}, {"trigger": summary})[0][6] == "2/2 run, 1 promoted"
 
 
 def test_comparison_checks_the_targets() -> None:
