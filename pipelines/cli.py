@@ -313,7 +313,8 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--per-signal",
         action="store_true",
-        help="also replay the trigger with each retrain signal alone (drifted features, SLO, estimate, ...)",
+        help="also replay the trigger with each retrain signal alone (drifted features, SLO, estimate, ...), "
+        "those not in trigger.retrain_on too, marked so",
     )
     backtest.add_argument(
         "--no-rearm",

@@ -129,9 +129,10 @@ def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None 
             f"{s['detected_drift_points']}/{len(document.get('drift_points', []))} run, "
             f"{s['promoted_drift_points']} promoted"
         )
+        shown = name if s.get("in_retrain_on", True) else f"{name} (not in retrain_on)"
         rows.append(
             [
-                name,
+                shown,
                 s["retrains"],
                 s["promotions"],
                 s["mean_metric"],

@@ -87,7 +87,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         for signal, alone in signal_configs(config).items():
             name = f"trigger:{signal}"
             run = replay(lab, GatedTrigger(alone, name, rearm=settings.rearm), progress=progress, label_delay=delay)
-            summaries[name] = summary(run)
+            summaries[name] = summary(run) | {"in_retrain_on": signal in config.trigger.retrain_on}
     if settings.calendar_every is None:
         summaries["calendar"]["every_chosen_to_match"] = "trigger"
     comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress, delay)}

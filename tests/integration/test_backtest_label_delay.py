@@ -76,9 +76,14 @@ def test_each_signal_has_its_row_with_its_cost_and_accuracy(runs: dict[int, dict
     assert late["label_delay_windows"] == DELAY
     table = text_table(late)
     assert f"labels come {DELAY} windows after their predictions" in table
+    # a new user asked why a row for a signal their config does not retrain on was there: it says so
     row = next(line for line in table.splitlines() if line.startswith("trigger:estimated_performance"))
+    assert row.startswith("trigger:estimated_performance (not in retrain_on) ")
     summary = late["policies"]["trigger:estimated_performance"]
-    assert row.split()[1] == str(summary["retrains"]) and f"{summary['mean_metric']:.4f}" in row
+    assert row.split()[4] == str(summary["retrains"]) and f"{summary['mean_metric']:.4f}" in row
+    assert next(line for line in table.splitlines() if line.startswith("trigger:performance_slo ")).split()[1] == str(
+        late["policies"]["trigger:performance_slo"]["retrains"]
+    )
 
 
 def test_a_negative_delay_is_refused() -> None:
