@@ -61,7 +61,7 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
         if feature.type is FeatureType.numeric and not (
             pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         ):
-            wrong[feature.name] = f"{dtype} (expected numeric)"
+            wrong[feature.name] = f"{dtype} (expected numeric)" + _text_example(frame[feature.name])
     try:
         parse_times(frame[config.model.time_column], config.model.time_unit)
     except TimeColumnError as exc:
@@ -84,6 +84,15 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
         )
     )
     return results
+
+
+def _text_example(values: pd.Series) -> str:
+    """How many of a numeric feature's values are not numbers, and the first of them."""
+    text = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+    if not text.any():
+        return ""
+    first = values[text].iloc[0]
+    return f": {int(text.sum())} rows hold text, e.g. {str(first)[:40]!r}"
 
 
 def check_history_present(history: pd.DataFrame | None) -> CheckResult:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.config import ModelConfig, TimeUnit
+from pipelines.config import FeatureType, ModelConfig, TimeUnit
 from pipelines.drift.files import DriftInputError, read_frame
 from pipelines.errors import InputError
 from training_containers.validation import TimeColumnError, parse_times
@@ -88,6 +88,7 @@ def prepare_history(
     if len(frame) == 0:
         raise BacktestInputError(f"{source}: the table holds no rows")
     frame = frame.reset_index(drop=True)
+    frame = frame.assign(**_numeric_features(frame, config, source))
     times = _times(frame, model.time_column, model.time_unit, source, row_interval, start)
     frame = frame.assign(**{model.time_column: times})
     if row_interval is not None:
@@ -141,6 +142,28 @@ def _check_order(times: pd.Series, source: str, column: str) -> None:
             f"{source}: rows are not in time order: row {row} ({times.iloc[row]}) is earlier than row {row - 1} "
             f"({times.iloc[row - 1]}); sort the table by '{column}' first"
         )
+
+
+def _numeric_features(frame: pd.DataFrame, config: ModelConfig, source: str) -> dict[str, pd.Series]:
+    """The numeric features read as text (a CSV column with a word in it) as numbers, or an error
+    naming the feature and its first row of text. Checked here, once, because every retraining
+    run's type check would otherwise fail on it, far from the cause."""
+    converted = {}
+    for feature in config.model.features:
+        values = frame[feature.name]
+        if feature.type is not FeatureType.numeric or pd.api.types.is_numeric_dtype(values.dtype):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        text = numbers.isna() & values.notna()
+        if text.any():
+            row = int(np.flatnonzero(text.to_numpy())[0])
+            raise BacktestInputError(
+                f"{source}: feature '{feature.name}' is numeric (model.features) but {int(text.sum())} rows hold "
+                f"text, e.g. {values.iloc[row]!r} (row {row}): leave unknown values empty (nulls, which "
+                "data.checks.max_null_rate judges) or declare the feature categorical"
+            )
+        converted[feature.name] = numbers.astype("float64")
+    return converted
 
 
 def numeric_label(values: pd.Series, source: str, column: str) -> pd.Series:

@@ -153,7 +153,7 @@ def _text_labels(f: pd.DataFrame) -> pd.DataFrame:
 
 BAD_DATA = [
     ("missing column", _drop_column, "schema_columns", "missing columns ['device_trust']"),
-    ("wrong dtype", _wrong_dtype, "schema_dtypes", "amount is str"),
+    ("wrong dtype", _wrong_dtype, "schema_dtypes", "amount is str (expected numeric): 14018 rows hold text, e.g. '"),
     ("empty window", _empty, "row_count", "fresh window holds 0 rows"),
     ("label rate", _label_rate, "label_rate", "label rate 0.2500 must lie in [0.005, 0.08]"),
     ("NaN burst", _nan_burst, "null_rate", "distance_from_home_km"),

@@ -33,6 +33,26 @@ def test_missing_features_are_listed(frame: pd.DataFrame, config: ModelConfig) -
         prepare_history(frame.drop(columns=["amount", "risk_band"]), config)
 
 
+def test_text_in_a_numeric_feature_is_named_with_a_row_before_any_training(
+    frame: pd.DataFrame, config: ModelConfig
+) -> None:
+    """A new user's CSV had "unknown" in a numeric column. The backtest trained, failed every
+    run's type check, and said "amount is str" of a "historical" source their config did not
+    have, with advice to use a larger --window."""
+    amounts = frame["amount"].astype(object)
+    amounts.iloc[[3, 40, 41]] = "unknown"
+    with pytest.raises(BacktestInputError) as raised:
+        prepare_history(frame.assign(amount=amounts), config, source="loans.csv")
+    message = str(raised.value)
+    assert "loans.csv: feature 'amount' is numeric (model.features) but 3 rows hold text, e.g. 'unknown' (row 3)" in (
+        message
+    )
+    assert "historical" not in message
+    # empty cells are nulls, which data.checks.max_null_rate judges, not a type error
+    amounts.iloc[[3, 40, 41]] = None
+    assert prepare_history(frame.assign(amount=amounts), config).frame["amount"].isna().sum() == 3
+
+
 def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, config: ModelConfig) -> None:
     swapped = frame.copy()
     swapped.loc[[10, 11], "event_time"] = swapped.loc[[11, 10], "event_time"].to_numpy()
