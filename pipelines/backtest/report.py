@@ -47,7 +47,12 @@ def _png(figure: Figure) -> str:
 
 
 def metric_chart(document: Mapping[str, Any]) -> str:
-    """The metric per window for each policy; below it, each policy's runs (|) and promotions (●)."""
+    return _png(metric_figure(document))
+
+
+def metric_figure(document: Mapping[str, Any]) -> Figure:
+    """The metric per window for each policy; below it, each policy's runs (|) and promotions (●).
+    The legend sits above the plot: inside it, it hid the lines of a long history."""
     policies: Mapping[str, Any] = document["policies"]
     figure = Figure(figsize=(11, 5.5))
     top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
@@ -73,9 +78,9 @@ def metric_chart(document: Mapping[str, Any]) -> str:
     bottom.set_ylim(-0.7, len(names) - 0.3)
     bottom.set_xlabel("window (drift points dashed; | run started, ● promoted)")
     top.set_ylabel(metric)
-    top.legend(loc="lower left", fontsize=8)
+    top.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3, fontsize=8, frameon=False)
     top.grid(alpha=0.3)
-    return _png(figure)
+    return figure
 
 
 def frontier_chart(document: Mapping[str, Any]) -> str | None:
@@ -125,9 +130,9 @@ def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None 
     rows = []
     for name, s in (policies if policies is not None else document["policies"]).items():
         delay = s["mean_detection_delay_windows"]
+        points = len(document.get("drift_points", []))
         detected = (
-            f"{s['detected_drift_points']}/{len(document.get('drift_points', []))} run, "
-            f"{s['promoted_drift_points']} promoted"
+            f"{s['detected_drift_points']}/{points} run, {s['promoted_drift_points']} promoted" if points else None
         )
         shown = name if s.get("in_retrain_on", True) else f"{name} (not in retrain_on)"
         rows.append(

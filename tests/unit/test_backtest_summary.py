@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from pipelines.backtest.history import Window
-from pipelines.backtest.report import policy_rows, render
+from pipelines.backtest.report import metric_figure, policy_rows, render
 from pipelines.backtest.runner import PolicyRun, WindowRecord, window_at
 from pipelines.backtest.summary import DriftPoint, compare, detection_delays, locate, summarize
 from pipelines.backtest.sweep import configured, frontier, grid, is_configured
@@ -132,10 +134,10 @@ def test_window_at_maps_a_data_cut_to_its_window() -> None:
     assert window_at(all_windows, None, default=4) == 4
 
 
-def test_html_has_the_policy_table_and_the_metric_chart() -> None:
+def page_document() -> dict[str, Any]:
     summary = summarize(run([0.9, 0.7], retrains={1}), "accuracy", 0.75, [])
     summary["timeline"] = [r.to_json() for r in run([0.9, 0.7], retrains={1}).records]
-    document = {
+    return {
         "model": "m",
         "data": {
             "source": "h.csv",
@@ -154,6 +156,19 @@ def test_html_has_the_policy_table_and_the_metric_chart() -> None:
         "comparison": {},
         "notes": ["a note"],
     }
-    page = render(document)
+
+
+def test_html_has_the_policy_table_and_the_metric_chart() -> None:
+    page = render(page_document())
     assert page.count("data:image/png;base64,") == 1
     assert "<td>trigger</td><td>1</td>" in page and "a note" in page
+
+
+def test_the_charts_legend_sits_outside_the_lines_it_names() -> None:
+    """A new user's elec2 chart had its legend drawn over the lines in the lower left."""
+    figure = metric_figure(page_document())
+    FigureCanvasAgg(figure).draw()
+    top = figure.axes[0]
+    legend = top.get_legend()
+    assert legend is not None and len(legend.get_texts()) == 2  # the trigger and the SLO
+    assert legend.get_window_extent().y0 >= top.get_window_extent().y1  # above the plotting area
