@@ -309,7 +309,7 @@ class LocalLoop:
             changes.append(change)
             self.alarm_changes.append(change)
             if spec.triggers_retraining:
-                self.echo(f"  alarm {spec.name}: {previous} -> {result.state}")
+                self.echo(f"  alarm {spec.name}: {previous} -> {result.state} at {self.clock.now:%b %d %H:%M}")
             if result.state == "ALARM" and spec.triggers_retraining:
                 value = self._latest(spec)
                 event = alarm_event(
@@ -340,7 +340,7 @@ class LocalLoop:
             self.alarm_changes.append(
                 AlarmChange(name, self.clock.now, previous, REARMED_STATE, reason, retraining.get(name, False))
             )
-            self.echo(f"  alarm {name}: {previous} -> {REARMED_STATE} ({reason})")
+            self.echo(f"  alarm {name}: {previous} -> {REARMED_STATE} at {self.clock.now:%b %d %H:%M} ({reason})")
 
     def _latest(self, spec: AlarmSpec) -> float | None:
         points = self.metrics.datapoints(spec.namespace, spec.metric_name, spec.dimensions_map, None, self.clock.now)

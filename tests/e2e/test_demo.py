@@ -48,11 +48,16 @@ def test_first_champion_is_trained_and_deployed(demo: tuple[Path, str, dict[str,
 def test_drift_that_hurts_fires_the_slo_alarm_late_and_the_gate_starts_the_pipeline_with_its_context(
     demo: tuple[Path, str, dict[str, Any]],
 ) -> None:
-    _, _, summary = demo
+    out, stdout, summary = demo
     hurts = summary["phases"][0]
     assert hurts["hurts"] and hurts["title"].startswith("card testing")
     fired = [c for c in summary["alarm_changes"] if c["state"] == "ALARM" and c["triggers_retraining"]]
     assert fired and fired[0]["alarm"] == "fraud-detector-retrain-performance-slo"
+    # the console and the report name the same day: a new user read the alarm under "May 06" in
+    # the console (it fires at that day's end) and "fired May 07" in the report
+    at = datetime.fromisoformat(fired[0]["at"])
+    assert f"alarm {fired[0]['alarm']}: INSUFFICIENT_DATA -> ALARM at {at:%b %d %H:%M}" in stdout
+    assert f"fired {at:%b %d}" in (out / "report.html").read_text()
     # labels a day late, judged over four days, 2 of 3 periods: days after the card testing began
     lag = datetime.fromisoformat(fired[0]["at"]) - datetime.fromisoformat(hurts["start"])
     assert timedelta(days=2) <= lag <= timedelta(days=6)
