@@ -200,6 +200,11 @@ def guardrail_alarms(endpoint: str) -> list[str]:
     return [f"{endpoint}-5xx-rate", f"{endpoint}-latency-p99"]
 
 
+def monitor_silent_alarm(model: str) -> str:
+    """The alarm on the drift monitor judging no window: the retraining alarms are blind."""
+    return alarm_name(model, "monitor", "silent")
+
+
 def failures_alarm(model: str, unit: str) -> str:
     """The alarm on a unit's failure queue (`trigger`, `alerts`, `promotion`, `monitor`, `pagerduty`)."""
     return f"{model}-{unit}-failures"

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from constructs import Construct
 
 from pipelines import naming
@@ -121,7 +122,9 @@ class RetrainingLoop(Construct):
         )
         self.grants = None if names.single_account else self._grant_other_accounts(config)
         self.failure_alarms = self._failure_alarms()
-        self.alerts.allow_alarms(list(self.failure_alarms))
+        for action in (self.monitoring.silent.add_alarm_action, self.monitoring.silent.add_ok_action):
+            action(cloudwatch_actions.SnsAction(self.alerts.topic))
+        self.alerts.allow_alarms([*self.failure_alarms, naming.monitor_silent_alarm(names.model)])
         acknowledge_function_scans(self)
         acknowledge_scan(
             self.pipeline.access_logs.node.default_child,  # type: ignore[arg-type]

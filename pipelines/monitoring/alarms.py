@@ -24,6 +24,8 @@ one left out is named `<model>-watch-...` and starts nothing. The `retrain` alar
 name prefix `retraining_alarm_prefix(config)`. All use `trigger.datapoints_to_alarm` of
 `trigger.evaluation_periods`, the period `drift.alarm_period_seconds` and
 `drift.treat_missing_data`.
+Besides these alarms, `monitor_silent_spec` (`<model>-monitor-silent`) alarms, to the alert topic, when
+the monitor judged no window for N periods: the retraining alarms are then blind.
 
 Evaluation follows the CloudWatch user guide ("Configuring how CloudWatch alarms treat missing
 data"), for N = evaluation periods and M = datapoints to alarm, over the datapoints of the
@@ -73,7 +75,13 @@ from pipelines.monitoring.metrics_store import MetricsStore
 from pipelines.trigger import TriggerPolicy, retry_delay
 
 AlarmKind = Literal[
-    "feature_drift", "drifted_feature_count", "performance_slo", "estimated_performance", "label_drift", "ood_share"
+    "feature_drift",
+    "drifted_feature_count",
+    "performance_slo",
+    "estimated_performance",
+    "label_drift",
+    "ood_share",
+    "monitor_silent",
 ]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 # What a re-arm sets the retraining alarms to after a change of production: not judged since
@@ -193,6 +201,37 @@ def rearm_after_rejection(rejected_at: datetime, rejections: int, config: ModelC
     trigger = config.trigger
     policy = TriggerPolicy.from_settings(cooldown_hours=trigger.cooldown_hours, max_staleness_days=None)
     return rejected_at + retry_delay(policy, rejections - 1)
+
+
+def monitor_silent_spec(config: ModelConfig) -> AlarmSpec:
+    """The alarm that says the loop is blind: no window judged (no drifted-feature count published)
+    in each of the retraining alarms' N periods. A stopped schedule, a failing launcher, captured
+    traffic that stopped or fell under `drift.min_window_rows` all look alike to the retraining
+    alarms: under `ignore` they keep their state, one in ALARM stays there and its failed runs
+    are retried. Missing periods breach ("Missing data points are treated as breaching the
+    threshold", CDK TreatMissingData.BREACHING; CloudWatch user guide, "Configuring how CloudWatch
+    alarms treat missing data"). It starts nothing: its ALARM and OK go to the alert topic. Not in
+    `alarm_specs`: it watches the monitor, not the model."""
+    model, n = config.model.name, config.trigger.evaluation_periods
+    return AlarmSpec(
+        name=naming.monitor_silent_alarm(model),
+        description=(
+            f"{model}: the drift monitor judged no window in {n} periods in a row; the retraining alarms see nothing "
+            "(check the monitor schedule, its launcher's log and the endpoint's data capture)"
+        ),
+        namespace=config.drift.metric_namespace,
+        metric_name=DRIFTED_FEATURE_COUNT,
+        dimensions=tuple(model_dimensions(model).items()),
+        statistic="SampleCount",
+        period_seconds=config.drift.alarm_period_seconds,
+        comparison="LessThanThreshold",
+        threshold=1.0,
+        evaluation_periods=n,
+        datapoints_to_alarm=n,
+        treat_missing_data="breaching",
+        kind="monitor_silent",
+        triggers_retraining=False,
+    )
 
 
 def _signal_alarm_name(config: ModelConfig, signal: str) -> str:

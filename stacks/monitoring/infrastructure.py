@@ -33,7 +33,7 @@ from pipelines import naming
 from pipelines.config import ModelConfig
 from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, PERFORMANCE_METRICS, model_dimensions
 from pipelines.gates import catalog
-from pipelines.monitoring.alarms import AlarmSpec, alarm_specs
+from pipelines.monitoring.alarms import AlarmSpec, alarm_specs, monitor_silent_spec
 from pipelines.monitoring.job import MODEL_TAG, monitor_inputs, monitor_job_request, monitor_launch
 from pipelines.monitoring.launch import JUDGE_WINDOW_END
 from pipelines.naming import ResourceNames
@@ -107,8 +107,9 @@ SIGNAL_KINDS = {
 
 
 class DriftMonitoring(Construct):
-    """Attributes: `alarms` (name -> Alarm), `retraining_alarms` (names), `schedule`, `launcher`,
-    `failures` (the queue of failed runs), `job_failed_rule`, `dashboard`."""
+    """Attributes: `alarms` (name -> Alarm), `retraining_alarms` (names), `silent` (the alarm on the
+    monitor judging no window; its owner routes it), `schedule`, `launcher`, `failures` (the queue
+    of failed runs), `job_failed_rule`, `dashboard`."""
 
     def __init__(
         self,
@@ -127,6 +128,7 @@ class DriftMonitoring(Construct):
         specs = alarm_specs(config)
         self.alarms = {spec.name: to_alarm(self, spec) for spec in specs}
         self.retraining_alarms = [spec.name for spec in specs if spec.triggers_retraining]
+        self.silent = to_alarm(self, monitor_silent_spec(config))
 
         request = monitor_job_request(config, image_uri=image_uri, role_arn=job_role.role_arn, key_arn=key.key_arn)
         launcher = staged_function(

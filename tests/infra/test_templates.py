@@ -249,7 +249,7 @@ def test_alerts_topic_is_encrypted_with_routes_from_config(
 
 def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Synth) -> None:
     from pipelines.config import load_config
-    from pipelines.monitoring.alarms import alarm_specs
+    from pipelines.monitoring.alarms import alarm_specs, monitor_silent_spec
     from pipelines.promotion.endpoint import guardrail_alarm_names
     from tests.infra.conftest import ROOT
 
@@ -258,10 +258,12 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
     }
-    # Besides the specs, only the promotion's deployment guardrails (test_promotion_templates.py)
-    # and one alarm per failure queue.
+    # Besides the specs, only the promotion's deployment guardrails (test_promotion_templates.py),
+    # one alarm per failure queue and the silent monitor's.
     failures = set(synth.stacks["fraud-detector-retraining"].loop.failure_alarms)
-    assert set(alarms) == set(specs) | set(guardrail_alarm_names(config)) | failures
+    silent = monitor_silent_spec(config)
+    assert set(alarms) == set(specs) | set(guardrail_alarm_names(config)) | failures | {silent.name}
+    specs[silent.name] = silent
     for name, spec in specs.items():
         alarm = alarms[name]
         assert alarm["MetricName"] == spec.metric_name
@@ -274,7 +276,14 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
         )
         assert alarm["TreatMissingData"] == spec.treat_missing_data
         assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == sorted(spec.dimensions)
+        assert alarm["Statistic"] == spec.statistic
     assert resources(template, "AWS::CloudWatch::Dashboard")
+    # the silent monitor tells a person, in ALARM and back to OK, and CloudWatch may publish it
+    topic = next(iter(resources(template, "AWS::SNS::Topic")))
+    assert alarms[silent.name]["AlarmActions"] == alarms[silent.name]["OKActions"] == [{"Ref": topic}]
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    statement = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "AlarmsPublish")
+    assert any(arn.endswith(f":alarm:{silent.name}") for arn in statement["Condition"]["ArnLike"]["aws:SourceArn"])
 
 
 def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, Any]) -> None:

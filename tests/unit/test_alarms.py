@@ -5,22 +5,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from pipelines import naming
 from pipelines.backtest.sweep import configured
 from pipelines.config import ModelConfig
+from pipelines.drift.metrics import DRIFTED_FEATURE_COUNT, model_dimensions
 from pipelines.errors import ConfigError
 from pipelines.monitoring.alarms import (
     AlarmSpec,
     alarm_specs,
     evaluate_alarm,
+    evaluate_alarms,
     evaluation_range,
+    monitor_silent_spec,
     period_values,
     rearm_time,
     retraining_alarm_names,
     retraining_alarm_prefix,
 )
+from pipelines.monitoring.metrics_store import MetricsStore
 from tests.conftest import ROOT
 
 X, G, _ = 2.0, 0.0, None  # breaching, good (not breaching), missing; the threshold is >= 1
@@ -266,3 +272,39 @@ def test_the_longest_feature_name_the_config_allows_fits_cloudwatch(config: Mode
     assert mine and all(len(s.name) <= MAX_ALARM_NAME for s in specs)
     assert all(len(s.description) <= MAX_ALARM_DESCRIPTION for s in specs)
     assert all(len(value) <= 255 for s in mine for _, value in s.dimensions)
+
+
+def test_the_silent_monitor_alarm_fires_once_no_window_was_judged_for_the_alarms_evaluation_periods(
+    config: ModelConfig, tmp_path: Path
+) -> None:
+    """Under `ignore` a retraining alarm keeps its state while the monitor publishes nothing (a
+    stopped schedule, no captured traffic): one in ALARM stays there, failed runs are retried for
+    as long, and nobody learns that the loop is blind. The silent-monitor alarm treats a period
+    without a judged window as breaching (CloudWatch's `breaching`: "Missing data points are treated
+    as breaching the threshold", CDK TreatMissingData), so N such periods in a row are an ALARM."""
+    silent = monitor_silent_spec(config)
+    assert silent.name == naming.monitor_silent_alarm(config.model.name)
+    assert (silent.metric_name, silent.statistic, silent.treat_missing_data) == (
+        DRIFTED_FEATURE_COUNT,
+        "SampleCount",
+        "breaching",
+    )
+    assert silent.evaluation_periods == silent.datapoints_to_alarm == config.trigger.evaluation_periods
+    assert not silent.triggers_retraining and silent not in alarm_specs(config)
+    store = MetricsStore(tmp_path / "metrics.sqlite")
+    day = timedelta(seconds=config.drift.alarm_period_seconds)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    dimensions = [{"Name": k, "Value": v} for k, v in model_dimensions(config.model.name).items()]
+    for judged in range(3):  # the monitor judges the first three days' windows, then stops
+        datum = {"MetricName": DRIFTED_FEATURE_COUNT, "Dimensions": dimensions, "Value": 0.0}
+        store.put_metric_data(
+            Namespace=silent.namespace,
+            MetricData=[datum | {"Timestamp": start + day * (judged + 1) - timedelta(seconds=1)}],
+        )
+
+    def state(days: int) -> str:
+        return evaluate_alarms([silent], store, start + day * days)[silent.name].state
+
+    assert state(3) == "OK"
+    n = silent.evaluation_periods
+    assert [state(3 + blind) for blind in range(1, n + 1)] == ["OK"] * (n - 1) + ["ALARM"]
