@@ -233,6 +233,7 @@ def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> Ch
     """Null rates per source, so a burst in the fresh window is not diluted by long history."""
     checks = config.data.checks
     over_null = {}
+    unlabelled = False
     for source, frame in frames.items():
         if len(frame) == 0:
             continue
@@ -244,17 +245,19 @@ def check_null_rates(frames: dict[str, pd.DataFrame], config: ModelConfig) -> Ch
             rate = float(frame[column].isna().mean())
             if rate > limit:
                 over_null[f"{source}.{column}"] = {"observed": round(rate, 6), "threshold": limit}
+                unlabelled = unlabelled or column == config.model.label
+    message = "null rates within limits"
+    if over_null:
+        message = "null rate too high: " + ", ".join(
+            f"{c} {v['observed']:.2%} > {v['threshold']:.2%}" for c, v in over_null.items()
+        )
+    if unlabelled:
+        message += (
+            f"; rows without a label cannot be trained on: where labels come late, give the training sources "
+            f"only rows whose label '{config.model.label}' has come (the newest rows wait for the next run)"
+        )
     return CheckResult(
-        name="null_rate",
-        passed=not over_null,
-        observed=over_null,
-        threshold=checks.max_null_rate,
-        message=(
-            "null rate too high: "
-            + ", ".join(f"{c} {v['observed']:.2%} > {v['threshold']:.2%}" for c, v in over_null.items())
-            if over_null
-            else "null rates within limits"
-        ),
+        name="null_rate", passed=not over_null, observed=over_null, threshold=checks.max_null_rate, message=message
     )
 
 

@@ -109,6 +109,14 @@ def _nan_burst(f: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _unlabelled(f: pd.DataFrame) -> pd.DataFrame:
+    """The newest tenth of the fresh rows without their labels yet: late labels, as a new user's
+    loan table had them."""
+    out = f.assign(is_fraud=f["is_fraud"].astype("float64"))
+    out.loc[out.index[-(len(out) // 10) :], "is_fraud"] = np.nan
+    return out
+
+
 def _duplicates(f: pd.DataFrame) -> pd.DataFrame:
     out = f.copy()
     out.loc[out.index[:5], "transaction_id"] = out["transaction_id"].iloc[10]
@@ -157,6 +165,7 @@ BAD_DATA = [
     ("empty window", _empty, "row_count", "fresh window holds 0 rows"),
     ("label rate", _label_rate, "label_rate", "label rate 0.2500 must lie in [0.005, 0.08]"),
     ("NaN burst", _nan_burst, "null_rate", "distance_from_home_km"),
+    ("labels still to come", _unlabelled, "null_rate", "rows without a label cannot be trained on"),
     ("duplicate ids", _duplicates, "duplicate_ids", "5 duplicate transaction_id values"),
     ("out of range", _out_of_range, "value_range", "hour_of_day"),
     ("unseen category", _unseen_category, "value_range", "merchant_category"),
