@@ -123,10 +123,11 @@ def _retry_options(config: ModelConfig) -> list[_Option]:
     """Retries as configured, and on where the config turns them off: without them a run that fails
     leaves its alarm in ALARM, and an M-of-N alarm (M < N) can stay there for as long as the breach
     lasts, so a point that never failed a gate on the tuning rows can stick on later ones. The names
-    say "retries off" only where both are tried."""
+    say "retries on/off" only where both are tried, and "on" comes first: of two points that score
+    the same (no run failed) the recommendation and the frontier take the first."""
     if config.trigger.retry_failed_runs:
         return [_Option("", {}, None)]
-    return [_Option("retries off", {}, None), _Option("retries on", {"trigger.retry_failed_runs": True}, None)]
+    return [_Option("retries on", {"trigger.retry_failed_runs": True}, None), _Option("retries off", {}, None)]
 
 
 def _staleness_name(days: int | None) -> str:
