@@ -46,7 +46,7 @@ def detection_delays(
 ) -> list[dict[str, Any]]:
     """For each drift point, the first run started at the end of its window or later, before
     the next drift point's window (delay 0 means a run at the end of the window that holds it),
-    and the first promotion from that run on, before the next drift point's window: a run detects
+    and the first promotion after that run's window, before the next drift point's window: a run detects
     the drift, a promotion answers it (a run that fails its gates or its shadow changes nothing)."""
     delays = []
     for position, point in enumerate(drift_points):
@@ -56,7 +56,9 @@ def detection_delays(
         promoted = None
         if first is not None:
             hours = round((parse_time(ends[first]) - parse_time(point.time)).total_seconds() / 3600, 2)
-            promoted = next((w for w in sorted(promotion_windows) if first <= w < horizon), None)
+            # after the run's window: its candidate shadows from the next one (a promotion in the
+            # run's own window is an earlier run's)
+            promoted = next((w for w in sorted(promotion_windows) if first < w < horizon), None)
         delays.append(
             {
                 "drift_point": point.time,

@@ -81,6 +81,10 @@ def test_a_drift_counts_as_promoted_only_when_a_model_trained_after_it_serves_be
     assert [d["promotion_window"] for d in summary["detection"]] == [4, None]
     assert summary["promoted_drift_points"] == 1
     assert policy_rows({"drift_points": points}, {"trigger": summary})[0][6] == "2/2 run, 1 promoted"
+    # a promotion in the window of the drift's first run is an earlier run's candidate: a candidate
+    # shadows from the window after its run, and the runner judges shadows before starting runs
+    same_window = summarize(run([0.9] * 5, retrains={1, 2}, promoted={2}), "accuracy", 0.75, points[:1])
+    assert same_window["detection"][0]["promotion_window"] is None
 
 
 def test_comparison_checks_the_targets() -> None:
