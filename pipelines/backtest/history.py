@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,31 +152,55 @@ def _numeric_features(frame: pd.DataFrame, config: ModelConfig, source: str) -> 
     converted = {}
     for feature in config.model.features:
         values = frame[feature.name]
-        if feature.type is not FeatureType.numeric or pd.api.types.is_numeric_dtype(values.dtype):
+        if feature.type is not FeatureType.numeric or _numeric(values.dtype):
             continue
-        numbers = pd.to_numeric(values, errors="coerce")
-        text = numbers.isna() & values.notna()
-        if text.any():
-            row = int(np.flatnonzero(text.to_numpy())[0])
+        if not _text(values.dtype):  # True/False, timestamps: DataPull's type check refuses them too
             raise BacktestInputError(
-                f"{source}: feature '{feature.name}' is numeric (model.features) but {int(text.sum())} rows hold "
+                f"{source}: feature '{feature.name}' is numeric (model.features) but holds {values.dtype}: "
+                "write numbers (0/1 for a flag) or declare the feature categorical"
+            )
+        numbers, texts, row = _as_numbers(values)
+        if texts:
+            raise BacktestInputError(
+                f"{source}: feature '{feature.name}' is numeric (model.features) but {texts} rows hold "
                 f"text, e.g. {values.iloc[row]!r} (row {row}): leave unknown values empty (nulls, which "
                 "data.checks.max_null_rate judges) or declare the feature categorical"
             )
-        converted[feature.name] = numbers.astype("float64")
+        converted[feature.name] = numbers
     return converted
+
+
+def _numeric(dtype: Any) -> bool:
+    """Numbers as DataPull's type check takes them (`check_schema`): not booleans."""
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _text(dtype: Any) -> bool:
+    """Values that may hold numbers written as text: objects, strings, categories."""
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def _as_numbers(values: pd.Series) -> tuple[pd.Series, int, int]:
+    """`values` as float64 numbers (null stays null), how many values are text instead, and the
+    first row holding text (0 when none does)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = (numbers.isna() & values.notna()).to_numpy()
+    first = int(np.flatnonzero(text)[0]) if text.any() else 0
+    return numbers.astype("float64"), int(text.sum()), first
 
 
 def numeric_label(values: pd.Series, source: str, column: str) -> pd.Series:
     """A regression's label as numbers (null stays null); anything else is an error naming a row."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    numbers, texts, row = _as_numbers(values)
+    if texts:
         raise BacktestInputError(
             f"{source}: label '{column}' of a regression must be numbers; row {row} holds {values.iloc[row]!r}"
         )
-    return numbers.astype("float64")
+    return numbers
 
 
 def encode_label(values: pd.Series, positive_class: int | str, source: str, column: str) -> pd.Series:

@@ -51,6 +51,12 @@ def test_text_in_a_numeric_feature_is_named_with_a_row_before_any_training(
     # empty cells are nulls, which data.checks.max_null_rate judges, not a type error
     amounts.iloc[[3, 40, 41]] = None
     assert prepare_history(frame.assign(amount=amounts), config).frame["amount"].isna().sum() == 3
+    # True/False and timestamps are not numbers either: every run's type check refuses them
+    flags = frame["amount"] > 100
+    with pytest.raises(BacktestInputError, match=r"feature 'amount' is numeric \(model.features\) but holds bool"):
+        prepare_history(frame.assign(amount=flags), config)
+    with pytest.raises(BacktestInputError, match=r"feature 'amount' is numeric \(model.features\) but holds datetime"):
+        prepare_history(frame.assign(amount=frame["event_time"]), config)
 
 
 def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, config: ModelConfig) -> None:
