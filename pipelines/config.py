@@ -901,6 +901,10 @@ class DriftSection(_Strict):
     `trigger.evaluation_periods` it must fit CloudWatch's limit (1 day below a one-hour period, else 7 days)."""
     metric_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#: ]{1,255}$")] = "DriftRetraining"
     """The CloudWatch namespace of the monitor's metrics (not `AWS/...`)."""
+    monitor_silent_periods: Annotated[Int, Field(ge=1)] | None = None
+    """N of the alarm `<model>-monitor-silent` (default: `trigger.evaluation_periods`): it fires once
+    no window was judged in its whole evaluation range (5 periods for N = 3). Raise it where traffic
+    has quiet hours under `min_window_rows` (an hourly monitor and 24, say), or it pages each night."""
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "ignore"
     """How the alarms treat a period without data. `ignore` (the default) keeps an alarm's state
     where every real datapoint in its range breaches but fewer than M do: labels still to come, too

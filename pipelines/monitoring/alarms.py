@@ -1,6 +1,6 @@
 """CloudWatch alarm specs from the model config, and a local evaluator with CloudWatch's rules.
 
-One source: `alarm_specs(config)` lists every alarm; the CDK monitoring construct turns each
+One source: `alarm_specs(config)` lists every alarm on the model; the CDK monitoring construct turns each
 spec into a `cloudwatch.Alarm` (`put_metric_alarm_request()` is the same alarm as a PutMetricAlarm
 request), and `evaluate_alarms` runs the same specs over the local metrics store.
 
@@ -25,7 +25,7 @@ name prefix `retraining_alarm_prefix(config)`. All use `trigger.datapoints_to_al
 `trigger.evaluation_periods`, the period `drift.alarm_period_seconds` and
 `drift.treat_missing_data`.
 Besides these alarms, `monitor_silent_spec` (`<model>-monitor-silent`) alarms, to the alert topic, when
-the monitor judged no window for N periods: the retraining alarms are then blind.
+the monitor judged no window in its whole evaluation range: the retraining alarms are then blind.
 
 Evaluation follows the CloudWatch user guide ("Configuring how CloudWatch alarms treat missing
 data"), for N = evaluation periods and M = datapoints to alarm, over the datapoints of the
@@ -205,19 +205,21 @@ def rearm_after_rejection(rejected_at: datetime, rejections: int, config: ModelC
 
 def monitor_silent_spec(config: ModelConfig) -> AlarmSpec:
     """The alarm that says the loop is blind: no window judged (no drifted-feature count published)
-    in each of the retraining alarms' N periods. A stopped schedule, a failing launcher, captured
+    in any period of its evaluation range (N + 2 periods: CloudWatch counts every real datapoint of
+    the range, and one judged window keeps it OK; N is `drift.monitor_silent_periods`, by default
+    the retraining alarms' N). A stopped schedule, a failing launcher, captured
     traffic that stopped or fell under `drift.min_window_rows` all look alike to the retraining
     alarms: under `ignore` they keep their state, one in ALARM stays there and its failed runs
     are retried. Missing periods breach ("Missing data points are treated as breaching the
     threshold", CDK TreatMissingData.BREACHING; CloudWatch user guide, "Configuring how CloudWatch
     alarms treat missing data"). It starts nothing: its ALARM and OK go to the alert topic. Not in
     `alarm_specs`: it watches the monitor, not the model."""
-    model, n = config.model.name, config.trigger.evaluation_periods
+    model, n = config.model.name, config.drift.monitor_silent_periods or config.trigger.evaluation_periods
     return AlarmSpec(
         name=naming.monitor_silent_alarm(model),
         description=(
-            f"{model}: the drift monitor judged no window in {n} periods in a row; the retraining alarms see nothing "
-            "(check the monitor schedule, its launcher's log and the endpoint's data capture)"
+            f"{model}: the drift monitor judged no window in {n} or more periods in a row; the retraining alarms "
+            "see nothing (check the monitor schedule, its launcher's log and the endpoint's data capture)"
         ),
         namespace=config.drift.metric_namespace,
         metric_name=DRIFTED_FEATURE_COUNT,

@@ -302,9 +302,23 @@ def test_the_silent_monitor_alarm_fires_once_no_window_was_judged_for_the_alarms
             MetricData=[datum | {"Timestamp": start + day * (judged + 1) - timedelta(seconds=1)}],
         )
 
-    def state(days: int) -> str:
-        return evaluate_alarms([silent], store, start + day * days)[silent.name].state
+    n = silent.evaluation_periods
+
+    def state(periods: int, range_periods: int = n) -> str:
+        return evaluate_alarms([silent], store, start + day * periods, range_periods=range_periods)[silent.name].state
 
     assert state(3) == "OK"
-    n = silent.evaluation_periods
     assert [state(3 + blind) for blind in range(1, n + 1)] == ["OK"] * (n - 1) + ["ALARM"]
+    # CloudWatch counts every real datapoint of its evaluation range (N + 2 periods here): one
+    # judged window in it keeps the alarm OK, so it fires once the whole range is blind
+    wide = evaluation_range(n)
+    assert [state(3 + blind, wide) for blind in range(1, wide + 1)] == ["OK"] * (wide - 1) + ["ALARM"]
+
+
+def test_the_silent_monitor_alarm_has_its_own_periods(config: ModelConfig) -> None:
+    """An hourly monitor on traffic with quiet nights would page every night after N + 2 hours
+    without a judged window; `drift.monitor_silent_periods` gives the alarm its own N."""
+    quiet = configured(config, {"drift.monitor_silent_periods": 24})
+    silent = monitor_silent_spec(quiet)
+    assert silent.evaluation_periods == silent.datapoints_to_alarm == 24
+    assert quiet.trigger.evaluation_periods == config.trigger.evaluation_periods != 24
