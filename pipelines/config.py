@@ -1503,9 +1503,10 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _external_alarms_are_not_ours(self) -> ModelConfig:
-        from pipelines.monitoring.alarms import alarm_specs
+        from pipelines.monitoring.alarms import alarm_specs, monitor_silent_spec
 
-        ours = {spec.name for spec in alarm_specs(self)} & set(self.trigger.external_alarms)
+        specs = [*alarm_specs(self), monitor_silent_spec(self)]
+        ours = {spec.name for spec in specs} & set(self.trigger.external_alarms)
         if ours:
             raise FieldError(
                 ("trigger", "external_alarms"),

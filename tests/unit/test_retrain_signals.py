@@ -85,5 +85,8 @@ def test_external_alarms_start_a_retrain_and_count_as_something_that_can(config:
         configured(config, {"trigger.external_alarms": ["a", "a"]})
     with pytest.raises(ConfigError, match="are this project's own alarms"):
         configured(config, {"trigger.external_alarms": ["fraud-detector-retrain-drifted-features"]})
+    # the silent-monitor alarm says the loop is blind; a retrain would not make it see
+    with pytest.raises(ConfigError, match="are this project's own alarms"):
+        configured(config, {"trigger.external_alarms": ["fraud-detector-monitor-silent"]})
     with pytest.raises(ConfigError, match="would not fit the retrain trigger's event pattern"):
         configured(config, {"trigger.external_alarms": [f"team-alarm-{i:03d}-" + "x" * 100 for i in range(20)]})
