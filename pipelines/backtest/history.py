@@ -90,7 +90,9 @@ def prepare_history(
         raise BacktestInputError(f"{source}: the table holds no rows")
     frame = frame.reset_index(drop=True)
     frame = frame.assign(**_numeric_features(frame, config, source))
-    times = _times(frame, model.time_column, model.time_unit, source, row_interval, start)
+    # to microseconds: window ends and every time the trigger and the checks compare are Python
+    # datetimes, and a row at ...603344889 ns lay after the end (...603344) of its own window
+    times = _times(frame, model.time_column, model.time_unit, source, row_interval, start).dt.floor("us")
     frame = frame.assign(**{model.time_column: times})
     if row_interval is not None:
         notes.append(f"time column '{model.time_column}' derived from row order: {start} + row x {row_interval}")

@@ -23,6 +23,19 @@ def test_history_keeps_order_and_encodes_the_label(frame: pd.DataFrame, config: 
     assert history.times.is_monotonic_increasing
 
 
+def test_nanosecond_times_stay_inside_the_window_that_holds_them(frame: pd.DataFrame, config: ModelConfig) -> None:
+    """A new user's times came from pandas with nanoseconds; a window's end (a Python datetime,
+    microseconds) cut 2025-01-21 03:54:44.603344889 to ...603344, and the row fell "newer than the
+    window end" of its own window: every run failed its time-window check."""
+    times = pd.to_datetime(frame["event_time"]) + pd.to_timedelta(889, unit="ns")
+    history = prepare_history(frame.assign(event_time=times), config)
+    windows = cut_windows(history.times, 100)
+    for window in windows:
+        rows = history.times.iloc[window.start_row : window.stop_row]
+        assert rows.max() <= pd.Timestamp(window.end).tz_localize(None)
+    assert history.times.iloc[0] == times.iloc[0].floor("us")
+
+
 def test_missing_label_column_is_named(frame: pd.DataFrame, config: ModelConfig) -> None:
     with pytest.raises(BacktestInputError, match=r"label column 'is_fraud' \(model.label\) is missing"):
         prepare_history(frame.drop(columns="is_fraud"), config, source="h.csv")
