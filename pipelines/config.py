@@ -1549,16 +1549,19 @@ class ModelConfig(_Strict):
     def _alarm_range_fits_cloudwatch(self) -> ModelConfig:
         # PutMetricAlarm: Period x EvaluationPeriods <= 7 days, and <= 1 day when Period < 1 hour.
         period = self.drift.alarm_period_seconds
-        span = period * self.trigger.evaluation_periods
         limit = 86_400 if period < 3600 else 604_800
-        if span > limit:
-            source = "drift.period_seconds" if self.drift.period_seconds is not None else "drift.schedule"
-            raise FieldError(
-                ("trigger", "evaluation_periods"),
-                f"drift alarm period ({period} s, from {source}) x trigger.evaluation_periods "
-                f"({self.trigger.evaluation_periods}) = {span} s exceeds CloudWatch's limit of {limit} s for this "
-                f"period: lower trigger.evaluation_periods or shorten {source}",
-            )
+        source = "drift.period_seconds" if self.drift.period_seconds is not None else "drift.schedule"
+        for path, periods in (
+            (("trigger", "evaluation_periods"), self.trigger.evaluation_periods),
+            (("drift", "monitor_silent_periods"), self.drift.monitor_silent_periods),
+        ):
+            if periods is not None and period * periods > limit:
+                field = ".".join(path)
+                raise FieldError(
+                    path,
+                    f"drift alarm period ({period} s, from {source}) x {field} ({periods}) = {period * periods} s "
+                    f"exceeds CloudWatch's limit of {limit} s for this period: lower {field} or shorten {source}",
+                )
         return self
 
     def local_path(self, uri: str) -> Path:

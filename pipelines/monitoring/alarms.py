@@ -218,8 +218,9 @@ def monitor_silent_spec(config: ModelConfig) -> AlarmSpec:
     return AlarmSpec(
         name=naming.monitor_silent_alarm(model),
         description=(
-            f"{model}: the drift monitor judged no window in {n} or more periods in a row; the retraining alarms "
-            "see nothing (check the monitor schedule, its launcher's log and the endpoint's data capture)"
+            f"{model}: the drift monitor judged no window in the last {evaluation_range(n)} periods of "
+            f"{config.drift.alarm_period_seconds} s; the retraining alarms see nothing (check the monitor schedule, "
+            "its launcher's log and the endpoint's data capture)"
         ),
         namespace=config.drift.metric_namespace,
         metric_name=DRIFTED_FEATURE_COUNT,

@@ -290,6 +290,9 @@ def test_the_silent_monitor_alarm_fires_once_no_window_was_judged_for_the_alarms
         "breaching",
     )
     assert silent.evaluation_periods == silent.datapoints_to_alarm == config.trigger.evaluation_periods
+    # what on-call reads: the periods it actually waited (the whole range), not N
+    wide = evaluation_range(silent.evaluation_periods)
+    assert f"judged no window in the last {wide} periods of {config.drift.alarm_period_seconds} s" in silent.description
     assert not silent.triggers_retraining and silent not in alarm_specs(config)
     store = MetricsStore(tmp_path / "metrics.sqlite")
     day = timedelta(seconds=config.drift.alarm_period_seconds)
@@ -322,3 +325,11 @@ def test_the_silent_monitor_alarm_has_its_own_periods(config: ModelConfig) -> No
     silent = monitor_silent_spec(quiet)
     assert silent.evaluation_periods == silent.datapoints_to_alarm == 24
     assert quiet.trigger.evaluation_periods == config.trigger.evaluation_periods != 24
+    # PutMetricAlarm takes Period x EvaluationPeriods up to 7 days (1 day under an hour's period):
+    # a longer one was valid here and failed at `cdk deploy`
+    period = config.drift.alarm_period_seconds
+    most = (86_400 if period < 3600 else 604_800) // period
+    assert monitor_silent_spec(configured(config, {"drift.monitor_silent_periods": most})).evaluation_periods == most
+    for field in ("drift.monitor_silent_periods", "trigger.evaluation_periods"):
+        with pytest.raises(ConfigError, match=rf"{field}.*exceeds CloudWatch's limit"):
+            configured(config, {field: most + 1, "trigger.datapoints_to_alarm": 1})
