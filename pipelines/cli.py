@@ -161,6 +161,12 @@ def _drift(args: argparse.Namespace) -> int:
     print(
         f"{summary['drifted_feature_count']} of {summary['features']} features drifted ({drifted}); wrote {args.json}"
     )
+    label = report.get("label") or {}
+    if label.get("status") == "ok":
+        print(
+            f"label: positive rate {label['positive_rate']:.4f} against {label['baseline_positive_rate']:.4f} "
+            f"(Cohen's h {label['cohens_h']:.3f}, {'drifted' if label['drifted'] else 'not drifted'})"
+        )
     for problem in report["schema_problems"]:
         print(f"schema problem: {problem['feature']}: {problem['problem']}", file=sys.stderr)
     return 0

@@ -97,12 +97,21 @@ def test_a_zero_one_prediction_column_is_not_taken_as_the_score(
     assert json.loads((tmp_path / "o.json").read_text())["prediction"]["status"] == "ok"
 
 
-def test_score_and_label_columns_are_named_on_the_command_line(scored: tuple[Path, Path], tmp_path: Path) -> None:
+def test_score_and_label_columns_are_named_on_the_command_line(
+    scored: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     reference, current = scored
     out = tmp_path / "o.json"
     argv = ["drift", "--reference", str(reference), "--current", str(current), "--json", str(out)]
     assert main([*argv, "--score-column", "p_fraud", "--label-column", "is_fraud"]) == 0
     report = json.loads(out.read_text())
+    # the console names the label's verdict too: a new user's biggest change was there, and only the
+    # features were printed
+    label = report["label"]
+    assert (
+        f"label: positive rate {label['positive_rate']:.4f} against {label['baseline_positive_rate']:.4f} "
+        f"(Cohen's h {label['cohens_h']:.3f}, {'drifted' if label['drifted'] else 'not drifted'})"
+    ) in capsys.readouterr().out
     assert report["prediction"]["status"] == "ok"
     assert report["label"]["labels"] == 3_000 and report["label"]["baseline_positive_rate"] is not None
     assert report["performance"]["labels"] == 3_000
