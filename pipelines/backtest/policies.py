@@ -212,6 +212,20 @@ class _ReplayRunner:
         return self.running
 
 
+def held_alarms(states: Mapping[str, AlarmState], retries: bool) -> str:
+    """Why a window without a decision starts nothing: no retraining alarm in ALARM, or which stay
+    there (CloudWatch sends an event on a change of state only, so a lasting breach starts one run;
+    the next comes from a retry of a failed run, a re-arm after a change of production, or the
+    alarm leaving ALARM and coming back)."""
+    held = sorted(name for name, state in states.items() if state == "ALARM")
+    if not held:
+        return "no alarm"
+    rearm = "a re-arm (after a promotion or a shadow rejection)"
+    needs = f"{rearm} or a failed run's retry" if retries else f"{rearm}; a failed run is not retried"
+    off = "" if retries else " (trigger.retry_failed_runs is off)"
+    return f"{', '.join(held)} still in ALARM: CloudWatch sends no new event; another run needs {needs}{off}"
+
+
 class GatedTrigger:
     """The trigger policy: retraining alarms from the monitor's metrics into the retrain trigger."""
 
@@ -272,7 +286,8 @@ class GatedTrigger:
         if started:
             request = self.runner.requests[-1]
             return Decision(True, _reason(started[-1]), request.parameters[DATA_WINDOW_END])
-        return Decision(False, "; ".join(_reason(d) for d in decisions if d.outcome is not Outcome.idle) or "no alarm")
+        told = "; ".join(_reason(d) for d in decisions if d.outcome is not Outcome.idle)
+        return Decision(False, told or held_alarms(self.states, self.config.trigger.retry_failed_runs))
 
     def state(self, alarm: str) -> str | None:
         """The gate's `AlarmStates`: a due retry starts only while its alarm is in ALARM."""

@@ -122,6 +122,29 @@ def test_trigger_does_not_restart_while_the_alarm_stays_in_alarm(trigger_config:
     assert sum(started) == 1 and started[2]
 
 
+def test_a_window_that_starts_nothing_says_which_alarm_is_still_in_alarm(trigger_config: ModelConfig) -> None:
+    """A new user's table said "no alarm" for 8 windows far under the SLO: the alarm was in ALARM
+    since a run that failed its gates, and with retries off nothing could start another."""
+    policy = GatedTrigger(configured(trigger_config, {"trigger.retry_failed_runs": False}))
+    reasons = []
+    for index in range(4):
+        observation = Observation(window(index), index, report(3 if index >= 1 else 0))
+        decision = policy.decide(observation)
+        if decision.start:
+            policy.ended(observation, "Failed")
+        reasons.append(decision.reason)
+    assert reasons[0] == "no alarm"
+    drift_alarm = next(s.name for s in policy.specs if s.kind == "drifted_feature_count")
+    assert (
+        reasons[2]
+        == reasons[3]
+        == (
+            f"{drift_alarm} still in ALARM: CloudWatch sends no new event; another run needs a re-arm (after a "
+            "promotion or a shadow rejection); a failed run is not retried (trigger.retry_failed_runs is off)"
+        )
+    )
+
+
 def test_trigger_respects_the_cooldown(trigger_config: ModelConfig) -> None:
     # GIVEN a 3-day cooldown and an alarm that breaches every other day (a new ALARM each time)
     policy = GatedTrigger(configured(trigger_config, {"trigger.cooldown_hours": 72}))
