@@ -22,8 +22,9 @@ estimate's candidate is promoted 6 windows after its run and can be judged from 
 the realized signal's second run came 22 and 25 windows after its first (seeds 7 and 8). Over a
 20-window drift the realized signal cannot judge its retrained model before the stream ends while
 the estimate can, and the run counts compare different things: at `--drift-days 20` the estimate
-runs 5 times against 4 on the default streams (11 against 8 on `--first-seed 10 --seeds 7`), at
-40 3 times against 6 (11 against 14).
+runs 5 times against 4 on the default streams (17 against 12 on `--seeds 10`), at 40 3 times
+against 6 (12 against 20 on `--seeds 10`, where seed 13's first run comes a window after the
+realized signal's: a false alarm before the drift had a candidate in shadow).
 
 Columns: per signal and label delay, the first run after the drift point (windows after it), the
 runs and the mean ROC-AUC served over the whole replay, summed or averaged over the seeds.
