@@ -159,4 +159,6 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
         write_html(document, request.html)
         print(f"wrote {request.html}", file=stderr)
     print(text_table(document))
+    for note in document["notes"]:
+        print(f"note: {note}")
     return 0

@@ -111,7 +111,11 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "label_delay_windows": delay,
         "policies": summaries,
         "comparison": comparison,
-        "notes": [*history.notes, *_notes(config, settings.window_rows)],
+        "notes": [
+            *history.notes,
+            *_data_notes(history, len(windows), settings.window_rows),
+            *_notes(config, settings.window_rows),
+        ],
     }
     if settings.sweep:
         budget = int(summaries["every_window"]["retrains"] * TARGET_RETRAIN_RATIO)
@@ -235,6 +239,25 @@ def _check_drift_times(times: Sequence[datetime], windows: Sequence[Window]) -> 
                 f"--drift-point {iso(moment)} is {where} the history ({iso(first)} to {iso(last)}): "
                 "give a time in that range"
             )
+
+
+def _data_notes(history: History, windows: int, window_rows: int) -> list[str]:
+    """The rows the replay leaves out (a tail no whole window holds) or cannot score (no label)."""
+    notes = []
+    replayed = windows * window_rows
+    unused = len(history.frame) - replayed
+    if unused:
+        notes.append(
+            f"the last {unused:,} rows (from {history.times.iloc[replayed].isoformat()}) fill no whole window of "
+            f"{window_rows:,} rows: they are not replayed, and a drift point among them is refused"
+        )
+    unlabelled = int(history.frame[history.config.model.label].iloc[:replayed].isna().sum())
+    if unlabelled:
+        notes.append(
+            f"{unlabelled:,} rows ({unlabelled / replayed:.1%}) have no label: drift and the estimate judge them; "
+            "realized performance, the shadow and training (data.checks.max_null_rate) do not"
+        )
+    return notes
 
 
 def _notes(config: ModelConfig, window_rows: int) -> list[str]:

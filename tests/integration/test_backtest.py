@@ -256,6 +256,29 @@ def test_the_backtests_help_gives_the_window_and_warmup_defaults(capsys: pytest.
     assert "default: the windows that span data.window.fresh_days, at most half of them" in text
 
 
+def test_rows_the_replay_leaves_out_or_cannot_score_are_said_on_the_console(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's last 600 rows fell in no whole window and their newest labels were empty; the
+    console said neither (the JSON's `unused_tail_rows` alone did), and a drift point in those rows
+    was refused as "after the history"."""
+    frame = pd.read_parquet(files["history"])
+    frame = frame.assign(is_fraud=frame["is_fraud"].astype("float64"))
+    frame.loc[frame.index[-(ROWS_PER_DAY + 300) : -ROWS_PER_DAY], "is_fraud"] = float("nan")
+    extra = frame.tail(ROWS_PER_DAY // 2)  # half a window more: a tail no window holds
+    history = files["folder"] / "tail.parquet"
+    pd.concat([frame, extra.assign(event_time=extra["event_time"] + pd.Timedelta(days=1))]).to_parquet(history)
+    out = files["folder"] / "tail.json"
+    args = ["backtest", str(files["config"]), "--data", str(history), "--window", str(ROWS_PER_DAY)]
+    assert main([*args, "--json", str(out)]) == 0
+    console = capsys.readouterr().out
+    tail = ROWS_PER_DAY // 2
+    assert f"note: the last {tail:,} rows" in console and "fill no whole window" in console
+    assert "note: 300 rows (" in console and "have no label" in console
+    notes = json.loads(out.read_text())["notes"]
+    assert any(n.startswith(f"the last {tail:,} rows") for n in notes)
+
+
 def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     bad = files["folder"] / "bad.yaml"
     bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
