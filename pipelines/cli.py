@@ -161,6 +161,9 @@ def _drift(args: argparse.Namespace) -> int:
     print(
         f"{summary['drifted_feature_count']} of {summary['features']} features drifted ({drifted}); wrote {args.json}"
     )
+    skipped = report.get("skipped_columns") or {}
+    if skipped:
+        print("not features: " + ", ".join(f"{name} ({why})" for name, why in sorted(skipped.items())))
     label = report.get("label") or {}
     if label.get("status") == "ok":
         print(

@@ -450,13 +450,36 @@ def _adjust_p_values(results: Mapping[str, dict[str, Any]]) -> None:
         results[name][key.replace("_p_value", "_p_value_adjusted")] = value
 
 
-def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list[Feature]:
+MIN_ROWS_FOR_IDENTIFIER = 50  # fewer rows, and distinct values say little
+
+
+def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[list[Feature], dict[str, str]]:
     """Features inferred from a frame's dtypes (numbers and booleans numeric, the rest
-    categorical); datetime columns are skipped."""
-    inferred = []
+    categorical), and the columns that are not features with why: datetimes, text that parses as
+    timestamps (a CSV's time column), text with every value distinct (an identifier, which would
+    "drift" on every window: each value is new)."""
+    inferred, skipped = [], {}
     for name in frame.columns:
-        if name in exclude or pd.api.types.is_datetime64_any_dtype(frame[name]):
+        values = frame[name]
+        if name in exclude:
             continue
-        numeric = pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
+        if pd.api.types.is_datetime64_any_dtype(values) or _timestamps(values):
+            skipped[str(name)] = "timestamps"
+            continue
+        numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+        present = values.dropna()
+        if not numeric and len(present) >= MIN_ROWS_FOR_IDENTIFIER and present.nunique() == len(present):
+            skipped[str(name)] = "every value distinct: an identifier"
+            continue
         inferred.append(Feature(name=str(name), type=FeatureType.numeric if numeric else FeatureType.categorical))
-    return inferred
+    return inferred, skipped
+
+
+def _timestamps(values: pd.Series) -> bool:
+    """Text whose every value parses as an ISO 8601 time."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna().astype(str)
+    if present.empty or not present.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+        return False
+    return bool(pd.to_datetime(present, errors="coerce", format="ISO8601").notna().all())

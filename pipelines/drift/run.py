@@ -95,9 +95,10 @@ def compare_frames(
     label_column: str | None = None,
 ) -> dict[str, Any]:
     """Drift of one frame against another. Without a config every column except the score, the
-    label and datetimes is a feature (numbers numeric, the rest categorical) and thresholds are the
-    config defaults. The score is `score_column`, else `prediction` unless that holds only 0/1
-    (a class, refused: `files.score_column`); the label is `label_column`, else the config's."""
+    label, times and identifiers is a feature (numbers numeric, the rest categorical; the report's
+    `skipped_columns` names the others) and thresholds are the config defaults. The score is
+    `score_column`, else `prediction` unless that holds only 0/1 (a class, refused:
+    `files.score_column`); the label is `label_column`, else the config's."""
     reference_frame, current_frame = (
         score_column_of(frame, which, score_column or PREDICTION_COLUMN, named=score_column is not None)
         for frame, which in ((reference_frame, "reference"), (current_frame, "current"))
@@ -108,11 +109,12 @@ def compare_frames(
             f"reference table has no column '{label_column}' (--label-column); columns: {list(reference_frame)}"
         )
     drift = config.drift if config else DriftSection()
-    features: Sequence[Feature] = (
-        config.model.features
-        if config
-        else feature_types_from(reference_frame, exclude=[PREDICTION_COLUMN, *([label] if label else [])])
-    )
+    features: Sequence[Feature] = config.model.features if config else ()
+    skipped: dict[str, str] = {}
+    if config is None:
+        features, skipped = feature_types_from(
+            reference_frame, exclude=[PREDICTION_COLUMN, *([label] if label else [])]
+        )
     positive_class = config.model.positive_class if config else 1
     for frame in (reference_frame, current_frame):
         _check_label_type(frame, label, positive_class)
@@ -125,7 +127,7 @@ def compare_frames(
         prediction=PREDICTION_COLUMN,
         exact=exact,
     )
-    return drift_report(
+    report = drift_report(
         reference,
         current_frame,
         features,
@@ -137,6 +139,9 @@ def compare_frames(
         workers=workers,
         calibration=_reference_calibration(reference_frame, label, positive_class),
     )
+    if config is None:
+        report["skipped_columns"] = skipped
+    return report
 
 
 def _check_label_type(frame: pd.DataFrame, label: str | None, positive_class: int | str) -> None:

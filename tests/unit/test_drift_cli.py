@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipelines.cli import main
@@ -46,13 +47,30 @@ def test_drift_command_writes_per_feature_statistics_and_verdicts(
     assert "4 of 9 features drifted" in printed.out and "schema problem: risk_band" in printed.err
 
 
-def test_drift_command_without_config_infers_features(tables: tuple[Path, Path], tmp_path: Path) -> None:
+def test_drift_command_without_config_infers_features(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     reference, current = tables
     out = tmp_path / "report.json"
     assert main(["drift", "--reference", str(reference), "--current", str(current), "--json", str(out)]) == 0
-    features = json.loads(out.read_text())["features"]
+    report = json.loads(out.read_text())
+    features = report["features"]
     assert features["amount"]["type"] == "numeric" and features["merchant_category"]["type"] == "categorical"
     assert "event_time" not in features  # datetimes are not features
+    # nor is an identifier: a new user's id column "drifted" (every current value unseen) and
+    # counted towards the verdict, as did their time column read from a CSV as text
+    assert "transaction_id" not in features
+    assert report["skipped_columns"] == {
+        "event_time": "timestamps",
+        "transaction_id": "every value distinct: an identifier",
+    }
+    assert "not features: event_time (timestamps), transaction_id (every value distinct: an identifier)" in (
+        capsys.readouterr().out
+    )
+    text_times = tmp_path / "reference.csv"
+    pd.read_parquet(reference).to_csv(text_times, index=False)  # times as text, as a CSV holds them
+    assert main(["drift", "--reference", str(text_times), "--current", str(current), "--json", str(out)]) == 0
+    assert set(json.loads(out.read_text())["skipped_columns"]) == {"event_time", "transaction_id"}
 
 
 def test_unreadable_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
