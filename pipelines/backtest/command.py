@@ -75,7 +75,8 @@ def holdout_line(document: dict[str, Any]) -> str | None:
         f"{tuning['recommended']} ({tuning['in_sample']['retrains']} runs, mean "
         f"{_cell(tuning['in_sample']['mean_metric'])} there; the config as written: "
         f"{tuning['as_configured']['retrains']} runs, {_cell(tuning['as_configured']['mean_metric'])}). "
-        f"Replayed on the held-out {holdout['held_out']['rows']:,} rows:"
+        f"Replayed on the held-out {holdout['held_out']['rows']:,} rows (windows < SLO count against the tuned "
+        "point's objective):"
     )
 
 

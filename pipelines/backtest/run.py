@@ -183,6 +183,13 @@ def run_holdout(
         replace(held_out, config=chosen), replace(settings, sweep=False, drift_times=later), progress
     )
     as_configured = tuned["policies"]["trigger"]
+    if point["retrains"] == 0:
+        checked["notes"].insert(
+            0,
+            "warning: the recommended point started no run on the tuning rows (no alarm of it saw a drift there): "
+            "nothing there showed what it does; hold out less (a smaller --holdout) so that the tuning rows hold "
+            "a drift",
+        )
     checked["holdout"] = {
         "fraction": fraction,
         "tuning": {

@@ -279,6 +279,21 @@ def test_rows_the_replay_leaves_out_or_cannot_score_are_said_on_the_console(
     assert any(n.startswith(f"the last {tail:,} rows") for n in notes)
 
 
+def test_a_holdout_whose_tuning_rows_start_no_run_says_its_recommendation_is_no_choice(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's only drift fell in the held-out half: the recommended point made 0 runs on the
+    tuning half, as every alarm-only point did, and was "recommended" without a word."""
+    frame, _ = stream(Segment("none", 6), Segment("covariate", 4))
+    history = files["folder"] / "late-drift.parquet"
+    frame.to_parquet(history, index=False)
+    args = ["backtest", str(files["config"]), "--data", str(history), "--window", str(ROWS_PER_DAY)]
+    assert main([*args, "--holdout", "0.4"]) == 0
+    console = capsys.readouterr().out
+    assert "note: warning: the recommended point started no run on the tuning rows" in console
+    assert "windows < SLO count against the tuned point's objective" in console
+
+
 def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     bad = files["folder"] / "bad.yaml"
     bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
