@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,17 @@ from matplotlib.figure import Figure
 from pipelines.drift.files import write_report
 
 COLOURS = {"never": "#9e9e9e", "calendar": "#1f77b4", "trigger": "#d62728", "every_window": "#2ca02c"}
+# the per-signal policies' (`--per-signal`), none of them a policy's above or the drift points' orange
+SIGNAL_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#7b4173")
+DRIFT_POINT_COLOUR = "#ff9800"
+
+
+def colours(names: Sequence[str]) -> dict[str, str]:
+    """One colour per policy: the four policies' own, then the signal palette in order."""
+    extra = [name for name in names if name not in COLOURS]
+    return {**{n: COLOURS[n] for n in names if n in COLOURS}, **dict(zip(extra, itertools.cycle(SIGNAL_COLOURS)))}
+
+
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1200px; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
@@ -57,23 +69,24 @@ def metric_figure(document: Mapping[str, Any]) -> Figure:
     figure = Figure(figsize=(11, 5.5))
     top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     metric = document["metric"]
+    colour = colours(list(policies))
     for name, summary in policies.items():
         windows = [r["window"] for r in summary["timeline"]]
         values = [r["metrics"].get(metric) for r in summary["timeline"]]
         plotted = [float("nan") if v is None else v for v in values]
         label = f"{name} ({summary['retrains']} runs, mean {_number(summary['mean_metric'])})"
-        top.plot(windows, plotted, color=COLOURS.get(name), linewidth=1.2, label=label)
+        top.plot(windows, plotted, color=colour[name], linewidth=1.2, label=label)
     if document.get("slo"):
         top.axhline(document["slo"]["min"], color="#555", linestyle=":", linewidth=1, label="SLO")
     names = list(policies)
     for row, name in enumerate(names):
         summary = policies[name]
         runs, promoted = summary["retrain_windows"], summary["promotion_windows"]
-        bottom.scatter(runs, [row] * len(runs), marker="|", s=120, color=COLOURS.get(name))
-        bottom.scatter(promoted, [row] * len(promoted), marker="o", s=14, color=COLOURS.get(name))
+        bottom.scatter(runs, [row] * len(runs), marker="|", s=120, color=colour[name])
+        bottom.scatter(promoted, [row] * len(promoted), marker="o", s=14, color=colour[name])
     for axis in (top, bottom):
         for point in document.get("drift_points", []):
-            axis.axvline(point["window"], color="#ff9800", linestyle="--", linewidth=1)
+            axis.axvline(point["window"], color=DRIFT_POINT_COLOUR, linestyle="--", linewidth=1)
     bottom.set_yticks(range(len(names)), names)
     bottom.set_ylim(-0.7, len(names) - 0.3)
     bottom.set_xlabel("window (drift points dashed; | run started, ● promoted)")
@@ -96,10 +109,10 @@ def frontier_chart(document: Mapping[str, Any]) -> str | None:
     for p in points:
         if p["configured"]:
             axis.scatter([p["retrains"]], [p["mean_metric"]], marker="*", s=160, color="#d62728", label="as configured")
+    colour = colours(list(document["policies"]))
     for name, summary in document["policies"].items():
         if name != "trigger" and summary["mean_metric"] is not None:
-            colour = COLOURS.get(name)
-            axis.scatter([summary["retrains"]], [summary["mean_metric"]], marker="s", color=colour, label=name)
+            axis.scatter([summary["retrains"]], [summary["mean_metric"]], marker="s", color=colour[name], label=name)
     axis.set_xlabel("retraining runs")
     axis.set_ylabel(f"mean {document['metric']}")
     axis.legend(fontsize=8)

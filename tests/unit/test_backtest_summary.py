@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 
 from pipelines.backtest.history import Window
 from pipelines.backtest.report import metric_figure, policy_rows, render
@@ -176,3 +177,24 @@ def test_the_charts_legend_sits_outside_the_lines_it_names() -> None:
     legend = top.get_legend()
     assert legend is not None and len(legend.get_texts()) == 2  # the trigger and the SLO
     assert legend.get_window_extent().y0 >= top.get_window_extent().y1  # above the plotting area
+
+
+def test_every_policy_has_its_own_colour_in_the_line_and_the_lanes() -> None:
+    """A new user's --per-signal chart drew two policies in green and two in blue, and a signal's
+    line in one colour with its run marks in another."""
+    document = page_document()
+    trigger = document["policies"]["trigger"]
+    document["policies"] |= {f"trigger:{s}": trigger for s in ("drifted_features", "performance_slo", "label_drift")}
+    document["policies"] |= {name: trigger for name in ("never", "calendar", "every_window")}
+    figure = metric_figure(document)
+    lines = {line.get_label().split(" (")[0]: line.get_color() for line in figure.axes[0].get_lines()}
+    lines.pop("SLO")
+    assert len(set(lines.values())) == len(lines) == 7
+    lanes = figure.axes[1]
+    names = [t.get_text() for t in lanes.get_yticklabels()]
+    marked = [c for c in lanes.collections if len(c.get_offsets())]
+    assert marked
+    for collection in marked:
+        row = int(collection.get_offsets()[0][1])
+        colours = collection.get_facecolor() if len(collection.get_facecolor()) else collection.get_edgecolor()
+        assert to_hex(colours[0]) == to_hex(lines[names[row]])
