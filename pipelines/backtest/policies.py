@@ -361,5 +361,13 @@ class GatedTrigger:
 
 def _reason(decision: TriggerDecision) -> str:
     trigger = decision.trigger
-    what = f"{trigger.kind.value} {trigger.alarm} = {trigger.metric_value}: " if trigger is not None else ""
+    what = f"{trigger.kind.value} {trigger.alarm} = {_shown(trigger.metric_value)}: " if trigger is not None else ""
     return f"{decision.outcome.value}: {what}{decision.reason}"
+
+
+def _shown(value: str) -> str:
+    """An alarm's value as a person reads it (4 significant digits); "none" and text as they are."""
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value

@@ -164,6 +164,14 @@ def test_trigger_starts_on_the_performance_slo(trigger_config: ModelConfig) -> N
     assert started == [False, False, False, True, False, False]
 
 
+def test_a_run_reason_shows_the_alarm_value_rounded(trigger_config: ModelConfig) -> None:
+    """A new user's table read "= 0.5765071311248801"; the JSON's trigger keeps the full value."""
+    policy = GatedTrigger(trigger_config)
+    observe(policy, 0, drifted=0)
+    decision = policy.decide(Observation(window(1), 1, report(0, pr_auc=0.123456789)))
+    assert decision.start and "performance-slo = 0.1235: " in decision.reason
+
+
 def test_max_staleness_starts_a_run_without_any_alarm(trigger_config: ModelConfig) -> None:
     policy = GatedTrigger(configured(trigger_config, {"trigger.max_staleness_days": 5}))
     started = [i for i in range(12) if observe(policy, i, drifted=0)]
