@@ -393,10 +393,10 @@ def compare_features(
         computed = pool.map(lambda job: judge(job[1], job[0], drift), jobs)
         for (name, _), result in zip(jobs, computed, strict=True):
             results[name] = result
-            if result.get("invalid_values"):
-                problems.append(
-                    {"feature": name, "problem": f"{result['invalid_values']} values are not numbers (read as null)"}
-                )
+            invalid = result.get("invalid_values")
+            if invalid:
+                what = "value is not a number" if invalid == 1 else "values are not numbers"
+                problems.append({"feature": name, "problem": f"{invalid} {what} (read as null)"})
     _adjust_p_values(results)
     return results, problems
 

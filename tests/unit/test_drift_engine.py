@@ -121,6 +121,8 @@ def test_text_in_a_numeric_column_is_reported_and_read_as_null(reference: pd.Dat
     assert outcome["features"]["x"]["invalid_values"] == 100
     assert outcome["features"]["x"]["null_rate"] == pytest.approx(1 / 3)
     assert {"feature": "x", "problem": "100 values are not numbers (read as null)"} in outcome["problems"]
+    one = compare(reference, pd.DataFrame({"x": pd.Series(["oops", *["9.1"] * 299], dtype="object")}))
+    assert {"feature": "x", "problem": "1 value is not a number (read as null)"} in one["problems"]
 
 
 def test_p_values_are_holm_adjusted_across_features(reference: pd.DataFrame) -> None:
