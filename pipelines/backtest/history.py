@@ -217,7 +217,8 @@ def encode_label(values: pd.Series, positive_class: int | str, source: str, colu
     classes = sorted({_class_name(v, numeric) for v in present.unique()})
     if len(classes) > 2:
         raise BacktestInputError(
-            f"{source}: label '{column}' must be binary; found {len(classes)} values {classes[:6]}"
+            f"{source}: label '{column}' must be binary; found {len(classes)} values {classes[:6]}: set "
+            "model.problem_type to multiclass_classification for more classes, or map the label to two"
         )
     if _class_name(positive_class, numeric) not in classes:
         raise BacktestInputError(

@@ -124,7 +124,7 @@ def test_a_numeric_label_read_as_floats_matches_an_integer_positive_class(
 
 
 def test_label_must_be_binary_and_hold_the_positive_class(frame: pd.DataFrame, config: ModelConfig) -> None:
-    with pytest.raises(BacktestInputError, match="must be binary; found 3 values"):
+    with pytest.raises(BacktestInputError, match=r"must be binary; found 3 values .*multiclass_classification"):
         prepare_history(frame.assign(is_fraud=frame.index % 3), config)
     with pytest.raises(BacktestInputError, match="positive_class 'yes'"):
         prepare_history(frame, configured(config, {"model.positive_class": "yes"}))
