@@ -412,8 +412,8 @@ class DriftMonitoring(Construct):
         )
         signals = [s for s in specs if s.kind in SIGNAL_KINDS]
         alarms = cloudwatch.AlarmStatusWidget(
-            title="Retrain signals (retrain- starts a run, watch- only shows)",
-            alarms=[self.alarms[s.name] for s in specs if s.kind not in ("feature_drift",)],
+            title="Retrain signals (retrain- starts a run, watch- only shows) and the silent monitor",
+            alarms=[*(self.alarms[s.name] for s in specs if s.kind not in ("feature_drift",)), self.silent],
             width=24,
         )
         signal_widgets = [

@@ -295,7 +295,7 @@ def test_dashboard_shows_guardrails_variants_and_decisions(template: dict[str, A
     decisions = widgets["Promotion decisions (approval events and shadow verdicts)"]["properties"]["query"]
     assert "<PromotionApprovalLogs" in decisions and "<PromotionEvaluationLogs" in decisions
     # the monitoring construct's widgets are still there
-    assert "Retrain signals (retrain- starts a run, watch- only shows)" in widgets
+    assert "Retrain signals (retrain- starts a run, watch- only shows) and the silent monitor" in widgets
 
 
 # ---- names the controller creates are the names its role may use

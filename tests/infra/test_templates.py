@@ -284,6 +284,13 @@ def test_monitoring_alarms_follow_the_specs(template: dict[str, Any], synth: Syn
     (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
     statement = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "AlarmsPublish")
     assert any(arn.endswith(f":alarm:{silent.name}") for arn in statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    (dashboard,) = (d for d in resources(template, "AWS::CloudWatch::Dashboard").values())
+    silent_id = next(
+        k
+        for k, a in resources(template, "AWS::CloudWatch::Alarm").items()
+        if a["Properties"]["AlarmName"] == silent.name
+    )
+    assert {"Fn::GetAtt": [silent_id, "Arn"]} in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
 
 
 def test_dashboard_graphs_only_metrics_something_publishes(template: dict[str, Any]) -> None:
@@ -327,8 +334,8 @@ def test_the_dashboard_graphs_every_retrain_signal_beside_its_threshold(full_tem
         widgets["Largest share of a feature's values outside training"]["annotations"]["horizontal"][0]["value"] == 0.15
     )
     assert "Label drift (Cohen's h of the positive rate)" in widgets
-    status = widgets["Retrain signals (retrain- starts a run, watch- only shows)"]
-    assert len(status["alarms"]) == 5  # drifted features, SLO, estimate, label drift, OOD share
+    status = widgets["Retrain signals (retrain- starts a run, watch- only shows) and the silent monitor"]
+    assert len(status["alarms"]) == 6  # drifted features, SLO, estimate, label drift, OOD share; silent monitor
 
 
 def test_monitor_schedule_runs_on_the_hour_and_launches_a_valid_create_processing_job_request(
