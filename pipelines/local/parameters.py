@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.errors import PipelinesError
+from pipelines.errors import InputError
 
 
-class ParameterError(PipelinesError):
+class ParameterError(InputError):
     """An override names an undeclared parameter or has the wrong type."""
 
 

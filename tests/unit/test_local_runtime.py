@@ -256,6 +256,17 @@ def test_parameters_are_typed_and_unknown_names_refused(runtime: LocalRuntime) -
         runtime.execute(scored_definition(), {"Threshold": "high"})
 
 
+def test_a_bad_param_on_the_command_line_exits_2_like_other_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+    from tests.conftest import EXAMPLE_CONFIG
+
+    argv = ["run-local", str(EXAMPLE_CONFIG), "--workdir", str(tmp_path / "w"), "--param", "DataWindowEnd"]
+    assert main(argv) == 2
+    assert "--param expects NAME=VALUE, got 'DataWindowEnd'" in capsys.readouterr().err
+
+
 def test_records_have_sagemakers_response_shapes(runtime: LocalRuntime) -> None:
     execution = runtime.execute(scored_definition(), {"Threshold": "0.9"})
     written = record.write(execution)
