@@ -114,6 +114,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "notes": [
             *history.notes,
             *_data_notes(history, len(windows), settings.window_rows),
+            *_warmup_notes(settings.drift_times, windows, warmup),
             *_notes(config, settings.window_rows),
         ],
     }
@@ -246,6 +247,16 @@ def _check_drift_times(times: Sequence[datetime], windows: Sequence[Window]) -> 
                 f"--drift-point {iso(moment)} is {where} the history ({iso(first)} to {iso(last)}): "
                 "give a time in that range"
             )
+
+
+def _warmup_notes(times: Sequence[datetime], windows: Sequence[Window], warmup: int) -> list[str]:
+    """Drift points in the warm-up: counted for the first replayed window, which the reader should know."""
+    return [
+        f"--drift-point {iso(moment)} falls in the warm-up (windows 0 to {warmup - 1}): the first model trained on "
+        f"rows from both sides of it, and it counts for the first replayed window ({warmup})"
+        for moment in sorted(times)
+        if moment <= windows[warmup - 1].end
+    ]
 
 
 def _data_notes(history: History, windows: int, window_rows: int) -> list[str]:

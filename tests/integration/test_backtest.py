@@ -294,6 +294,19 @@ def test_a_holdout_whose_tuning_rows_start_no_run_says_its_recommendation_is_no_
     assert "windows < SLO count against the tuned point's objective" in console
 
 
+def test_a_drift_point_in_the_warm_up_is_counted_and_said(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's drift point in the warm-up was counted from the first replayed window without
+    a word; the first model had trained on both sides of it."""
+    args = ["backtest", str(files["config"]), "--data", str(files["history"]), "--window", str(ROWS_PER_DAY)]
+    assert main([*args, "--warmup", "2", "--drift-point", "2026-01-01T12:00:00Z"]) == 0
+    assert (
+        "note: --drift-point 2026-01-01T12:00:00Z falls in the warm-up (windows 0 to 1): the first model trained "
+        "on rows from both sides of it, and it counts for the first replayed window (2)"
+    ) in capsys.readouterr().out
+
+
 def test_cli_reports_a_bad_config_field(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     bad = files["folder"] / "bad.yaml"
     bad.write_text(yaml.safe_dump({**RAW_CONFIG, "trigger": {"cooldown_hours": -1}}))
