@@ -450,14 +450,17 @@ def _adjust_p_values(results: Mapping[str, dict[str, Any]]) -> None:
         results[name][key.replace("_p_value", "_p_value_adjusted")] = value
 
 
-MIN_ROWS_FOR_IDENTIFIER = 50  # fewer rows, and distinct values say little
+# Fewer rows, and a varied category can be all distinct by chance; more, and a category whose every
+# value is distinct has no frequencies to compare (each current value is new): an identifier or free text.
+MIN_ROWS_FOR_IDENTIFIER = 1_000
+MIN_NUMBER_SHARE = 0.9  # text this much of which reads as numbers is a numeric column with stray words
 
 
 def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[list[Feature], dict[str, str]]:
-    """Features inferred from a frame's dtypes (numbers and booleans numeric, the rest
-    categorical), and the columns that are not features with why: datetimes, text that parses as
-    timestamps (a CSV's time column), text with every value distinct (an identifier, which would
-    "drift" on every window: each value is new)."""
+    """Features inferred from a frame's dtypes (numbers, booleans and text that is mostly numbers
+    numeric, the rest categorical), and the columns that are not features with why: datetimes, text
+    that parses as timestamps (a CSV's time column), text with every one of at least
+    `MIN_ROWS_FOR_IDENTIFIER` values distinct (an identifier or free text)."""
     inferred, skipped = [], {}
     for name in frame.columns:
         values = frame[name]
@@ -466,20 +469,27 @@ def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tupl
         if pd.api.types.is_datetime64_any_dtype(values) or _timestamps(values):
             skipped[str(name)] = "timestamps"
             continue
-        numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
         present = values.dropna()
+        numeric = (
+            pd.api.types.is_numeric_dtype(values)
+            or pd.api.types.is_bool_dtype(values)
+            or (len(present) > 0 and pd.to_numeric(present, errors="coerce").notna().mean() >= MIN_NUMBER_SHARE)
+        )
         if not numeric and len(present) >= MIN_ROWS_FOR_IDENTIFIER and present.nunique() == len(present):
-            skipped[str(name)] = "every value distinct: an identifier"
+            skipped[str(name)] = "every value distinct: an identifier or free text"
             continue
         inferred.append(Feature(name=str(name), type=FeatureType.numeric if numeric else FeatureType.categorical))
     return inferred, skipped
 
 
 def _timestamps(values: pd.Series) -> bool:
-    """Text whose every value parses as an ISO 8601 time."""
+    """Text whose every distinct value parses as an ISO 8601 time (offsets may differ)."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
-    present = values.dropna().astype(str)
-    if present.empty or not present.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+    distinct = pd.Series(values.dropna().unique()).astype(str)
+    if distinct.empty or not distinct.str.match(r"^\d{4}-\d{2}-\d{2}").all():
         return False
-    return bool(pd.to_datetime(present, errors="coerce", format="ISO8601").notna().all())
+    try:
+        return bool(pd.to_datetime(distinct, errors="coerce", format="ISO8601", utc=True).notna().all())
+    except (ValueError, OverflowError, TypeError):
+        return False

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.config import DriftSection, Feature, FeatureType, ModelConfig
 from pipelines.drift import BaselineReference, compare_frames
-from pipelines.drift.engine import compare_features
+from pipelines.drift.engine import compare_features, feature_types_from
 from pipelines.drift.reference import CategoricalReference, NumericReference
 from pipelines.simulation.datagen import StreamSpec, generate
 
@@ -177,3 +177,38 @@ def test_fraud_scenarios_flag_exactly_the_shifted_features(config: ModelConfig, 
     assert set(report["summary"]["drifted_features"]) == expected
     assert report["summary"]["drift_detected"] == (len(expected) >= config.drift.min_drifted_features)
     assert not report["schema_problems"]
+
+
+def test_inferred_features_leave_out_times_and_identifiers_only() -> None:
+    """Without a config, a CSV's time column and a text identifier are not features. A reviewer
+    found the first rule crashing on local times across a daylight-saving change and the second
+    dropping a numeric column with one stray word, and a high-cardinality category that happened
+    to be all distinct in a small reference."""
+    rows = 1_200
+    rng = np.random.default_rng(0)
+    amounts = pd.Series(rng.gamma(2.0, 50.0, rows).round(2), dtype="object")
+    amounts.iloc[7] = "unknown"
+    frame = pd.DataFrame(
+        {
+            "local_time": ["2026-03-28T23:00:00+01:00"] * (rows // 2) + ["2026-03-29T04:00:00+02:00"] * (rows // 2),
+            "utc_or_naive": ["2026-01-01T00:00:00Z", "2026-01-01T01:00:00"] * (rows // 2),
+            "order_id": [f"o-{i:06d}" for i in range(rows)],
+            "amount": amounts,
+            "zip": [f"{z:05d}" for z in rng.choice(100_000, rows, replace=False)],
+            "store": [f"store-{s}" for s in rng.choice(50_000, rows, replace=False)],
+            "merchant": rng.choice(["a", "b", "c"], rows),
+        }
+    )
+    features, skipped = feature_types_from(frame)
+    assert skipped == {
+        "local_time": "timestamps",
+        "utc_or_naive": "timestamps",
+        "order_id": "every value distinct: an identifier or free text",
+        "store": "every value distinct: an identifier or free text",  # 1,200 distinct: no frequency to compare
+    }
+    kinds = {f.name: f.type.value for f in features}
+    # amount's one word is a schema problem later; zip codes written as digits read as numbers, as a CSV reads them
+    assert kinds == {"amount": "numeric", "zip": "numeric", "merchant": "categorical"}
+    # a varied category in a small reference, all distinct by chance, stays a feature
+    small, _ = feature_types_from(frame.iloc[:400])
+    assert {"store", "order_id"} <= {f.name for f in small}
