@@ -212,18 +212,28 @@ class _ReplayRunner:
         return self.running
 
 
-def held_alarms(states: Mapping[str, AlarmState], retries: bool) -> str:
+def held_alarms(
+    states: Mapping[str, AlarmState], *, retries: bool, rearm: bool = True, staleness_days: int | None = None
+) -> str:
     """Why a window without a decision starts nothing: no retraining alarm in ALARM, or which stay
-    there (CloudWatch sends an event on a change of state only, so a lasting breach starts one run;
-    the next comes from a retry of a failed run, a re-arm after a change of production, or the
-    alarm leaving ALARM and coming back)."""
+    there (CloudWatch sends an event on a change of state only, so a lasting breach starts one run)
+    and what could start the next: a re-arm after a change of production, a failed run's retry,
+    the max staleness."""
     held = sorted(name for name, state in states.items() if state == "ALARM")
     if not held:
         return "no alarm"
-    rearm = "a re-arm (after a promotion or a shadow rejection)"
-    needs = f"{rearm} or a failed run's retry" if retries else f"{rearm}; a failed run is not retried"
-    off = "" if retries else " (trigger.retry_failed_runs is off)"
-    return f"{', '.join(held)} still in ALARM: CloudWatch sends no new event; another run needs {needs}{off}"
+    ways = [
+        *(["a re-arm (after a promotion or a shadow rejection)"] if rearm else []),
+        *(["a failed run's retry"] if retries else []),
+        *([f"the max staleness ({staleness_days} days since the last start)"] if staleness_days else []),
+    ]
+    off = "" if retries else "a failed run is not retried (trigger.retry_failed_runs is off)"
+    if not ways:
+        why = f"only the alarm leaving ALARM and breaching again can start another run: {off}, alarms are not re-armed (--no-rearm) and "
+        why += "trigger.max_staleness_days is not set"
+    else:
+        why = f"another run needs {' or '.join(ways)}" + (f"; {off}" if off else "")
+    return f"{', '.join(held)} still in ALARM: CloudWatch sends no new event; {why}"
 
 
 class GatedTrigger:
@@ -287,7 +297,11 @@ class GatedTrigger:
             request = self.runner.requests[-1]
             return Decision(True, _reason(started[-1]), request.parameters[DATA_WINDOW_END])
         told = "; ".join(_reason(d) for d in decisions if d.outcome is not Outcome.idle)
-        return Decision(False, told or held_alarms(self.states, self.config.trigger.retry_failed_runs))
+        trigger = self.config.trigger
+        held = held_alarms(
+            self.states, retries=trigger.retry_failed_runs, rearm=self.rearm, staleness_days=trigger.max_staleness_days
+        )
+        return Decision(False, told or held)
 
     def state(self, alarm: str) -> str | None:
         """The gate's `AlarmStates`: a due retry starts only while its alarm is in ALARM."""

@@ -18,6 +18,7 @@ from pipelines.backtest.policies import (
     calendar_due,
     calendar_runs,
     datapoint,
+    held_alarms,
     matched_calendar,
 )
 from pipelines.backtest.sweep import configured, grid
@@ -135,6 +136,19 @@ def test_a_window_that_starts_nothing_says_which_alarm_is_still_in_alarm(trigger
         reasons.append(decision.reason)
     assert reasons[0] == "no alarm"
     drift_alarm = next(s.name for s in policy.specs if s.kind == "drifted_feature_count")
+    held = {drift_alarm: "ALARM"}
+    assert held_alarms(held, retries=True, rearm=True, staleness_days=None).endswith(
+        "another run needs a re-arm (after a promotion or a shadow rejection) or a failed run's retry"
+    )
+    # replayed without re-arming (--no-rearm) only a retry or the max staleness can start one
+    assert held_alarms(held, retries=False, rearm=False, staleness_days=30).endswith(
+        "another run needs the max staleness (30 days since the last start); a failed run is not retried "
+        "(trigger.retry_failed_runs is off)"
+    )
+    assert held_alarms(held, retries=False, rearm=False, staleness_days=None).endswith(
+        "only the alarm leaving ALARM and breaching again can start another run: a failed run is not retried (trigger.retry_failed_runs is off), alarms "
+        "are not re-armed (--no-rearm) and trigger.max_staleness_days is not set"
+    )
     assert (
         reasons[2]
         == reasons[3]
