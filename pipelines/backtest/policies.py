@@ -229,8 +229,10 @@ def held_alarms(
     ]
     off = "" if retries else "a failed run is not retried (trigger.retry_failed_runs is off)"
     if not ways:
-        why = f"only the alarm leaving ALARM and breaching again can start another run: {off}, alarms are not re-armed (--no-rearm) and "
-        why += "trigger.max_staleness_days is not set"
+        why = (
+            f"only the alarm leaving ALARM and breaching again can start another run: {off}, alarms are not "
+            "re-armed (--no-rearm) and trigger.max_staleness_days is not set"
+        )
     else:
         why = f"another run needs {' or '.join(ways)}" + (f"; {off}" if off else "")
     return f"{', '.join(held)} still in ALARM: CloudWatch sends no new event; {why}"

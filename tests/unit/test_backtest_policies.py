@@ -146,8 +146,9 @@ def test_a_window_that_starts_nothing_says_which_alarm_is_still_in_alarm(trigger
         "(trigger.retry_failed_runs is off)"
     )
     assert held_alarms(held, retries=False, rearm=False, staleness_days=None).endswith(
-        "only the alarm leaving ALARM and breaching again can start another run: a failed run is not retried (trigger.retry_failed_runs is off), alarms "
-        "are not re-armed (--no-rearm) and trigger.max_staleness_days is not set"
+        "only the alarm leaving ALARM and breaching again can start another run: a failed run is not retried "
+        "(trigger.retry_failed_runs is off), alarms are not re-armed (--no-rearm) and trigger.max_staleness_days "
+        "is not set"
     )
     assert (
         reasons[2]
