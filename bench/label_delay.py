@@ -16,7 +16,7 @@ windows late; each signal alone retrains the model when its alarm fires.
 
 The drift lasts 40 windows so that each signal can judge the model it retrained. Before a signal
 can start a second run, its first candidate shadows until `--delay` windows of its labels are in,
-the alarms are re-armed N windows after the promotion and, for the realized signal, the new
+the alarms are re-armed N + 2 windows after the promotion and, for the realized signal, the new
 champion's own labels come `--delay` windows after it serves. With labels 5 windows late the
 estimate's candidate is promoted 6 windows after its run and can be judged from 3 windows later;
 the realized signal's second run came 22 and 25 windows after its first (seeds 7 and 8). Over a

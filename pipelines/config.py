@@ -904,7 +904,8 @@ class DriftSection(_Strict):
     monitor_silent_periods: Annotated[Int, Field(ge=1)] | None = None
     """N of the alarm `<model>-monitor-silent` (default: `trigger.evaluation_periods`): it fires once
     no window was judged in its whole evaluation range (5 periods for N = 3). Raise it where traffic
-    has quiet hours under `min_window_rows` (an hourly monitor and 24, say), or it pages each night."""
+    has quiet hours under `min_window_rows` (an hourly monitor and 24, say), or it pages each night.
+    Like `trigger.evaluation_periods`, N periods may span at most 7 days (1 day under an hour's period)."""
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "ignore"
     """How the alarms treat a period without data. `ignore` (the default) keeps an alarm's state
     where every real datapoint in its range breaches but fewer than M do: labels still to come, too

@@ -252,8 +252,8 @@ def _check_drift_times(times: Sequence[datetime], windows: Sequence[Window]) -> 
 def _warmup_notes(times: Sequence[datetime], windows: Sequence[Window], warmup: int) -> list[str]:
     """Drift points in the warm-up: counted for the first replayed window, which the reader should know."""
     return [
-        f"--drift-point {iso(moment)} falls in the warm-up (windows 0 to {warmup - 1}): the first model trained on "
-        f"rows from both sides of it, and it counts for the first replayed window ({warmup})"
+        f"--drift-point {iso(moment)} falls in the warm-up (windows 0 to {warmup - 1}): the first model may have "
+        f"trained on rows after it, and it counts for the first replayed window ({warmup})"
         for moment in sorted(times)
         if moment <= windows[warmup - 1].end
     ]
@@ -266,14 +266,16 @@ def _data_notes(history: History, windows: int, window_rows: int) -> list[str]:
     unused = len(history.frame) - replayed
     if unused:
         notes.append(
-            f"the last {unused:,} rows (from {history.times.iloc[replayed].isoformat()}) fill no whole window of "
+            f"the last {unused:,} rows (from {iso(history.times.iloc[replayed].tz_localize('UTC').to_pydatetime())}) "
+            "fill no whole window of "
             f"{window_rows:,} rows: they are not replayed, and a drift point among them is refused"
         )
     unlabelled = int(history.frame[history.config.model.label].iloc[:replayed].isna().sum())
     if unlabelled:
         notes.append(
-            f"{unlabelled:,} rows ({unlabelled / replayed:.1%}) have no label: drift and the estimate judge them; "
-            "realized performance, the shadow and training (data.checks.max_null_rate) do not"
+            f"{unlabelled:,} rows ({unlabelled / replayed:.1%} of those in whole windows) have no label: drift judges "
+            "them; realized performance and the shadow do not, and a retraining run whose fresh window holds more "
+            "than data.checks.max_null_rate of them fails its data check"
         )
     return notes
 
