@@ -58,9 +58,7 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
     wrong = {}
     for feature in config.model.features:
         dtype = frame[feature.name].dtype
-        if feature.type is FeatureType.numeric and not (
-            pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        ):
+        if feature.type is FeatureType.numeric and not is_number_dtype(dtype):
             wrong[feature.name] = f"{dtype} (expected numeric)" + _text_example(frame[feature.name])
     try:
         parse_times(frame[config.model.time_column], config.model.time_unit)
@@ -86,9 +84,20 @@ def check_schema(frame: pd.DataFrame, config: ModelConfig, source: str) -> list[
     return results
 
 
+def is_number_dtype(dtype: Any) -> bool:
+    """A dtype a numeric feature may have: numbers, not booleans."""
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def as_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`values` as float64 numbers (null stays null), and which of them were text instead."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers.astype("float64"), numbers.isna() & values.notna()
+
+
 def _text_example(values: pd.Series) -> str:
     """How many of a numeric feature's values are not numbers, and the first of them."""
-    text = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+    _, text = as_numbers(values)
     if not text.any():
         return ""
     first = values[text].iloc[0]

@@ -23,7 +23,7 @@ import pandas as pd
 from pipelines.config import FeatureType, ModelConfig, TimeUnit
 from pipelines.drift.files import DriftInputError, read_frame
 from pipelines.errors import InputError
-from training_containers.validation import TimeColumnError, parse_times
+from training_containers.validation import TimeColumnError, as_numbers, is_number_dtype, parse_times
 
 
 class BacktestInputError(InputError):
@@ -154,7 +154,7 @@ def _numeric_features(frame: pd.DataFrame, config: ModelConfig, source: str) -> 
     converted = {}
     for feature in config.model.features:
         values = frame[feature.name]
-        if feature.type is not FeatureType.numeric or _numeric(values.dtype):
+        if feature.type is not FeatureType.numeric or is_number_dtype(values.dtype):
             continue
         if not _text(values.dtype):  # True/False, timestamps: DataPull's type check refuses them too
             raise BacktestInputError(
@@ -172,11 +172,6 @@ def _numeric_features(frame: pd.DataFrame, config: ModelConfig, source: str) -> 
     return converted
 
 
-def _numeric(dtype: Any) -> bool:
-    """Numbers as DataPull's type check takes them (`check_schema`): not booleans."""
-    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-
-
 def _text(dtype: Any) -> bool:
     """Values that may hold numbers written as text: objects, strings, categories."""
     return (
@@ -187,12 +182,11 @@ def _text(dtype: Any) -> bool:
 
 
 def _as_numbers(values: pd.Series) -> tuple[pd.Series, int, int]:
-    """`values` as float64 numbers (null stays null), how many values are text instead, and the
-    first row holding text (0 when none does)."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    text = (numbers.isna() & values.notna()).to_numpy()
-    first = int(np.flatnonzero(text)[0]) if text.any() else 0
-    return numbers.astype("float64"), int(text.sum()), first
+    """`values` as numbers (`as_numbers`), how many values are text instead, and the first row
+    holding text (0 when none does)."""
+    numbers, text = as_numbers(values)
+    rows = np.flatnonzero(text.to_numpy())
+    return numbers, len(rows), int(rows[0]) if len(rows) else 0
 
 
 def numeric_label(values: pd.Series, source: str, column: str) -> pd.Series:
@@ -251,7 +245,11 @@ def cut_windows(times: pd.Series, size: int, *, warmup: int = 1) -> list[Window]
     moments = times.to_numpy()
     return [
         Window(
-            index, index * size, (index + 1) * size, _utc(moments[index * size]), _utc(moments[(index + 1) * size - 1])
+            index,
+            index * size,
+            (index + 1) * size,
+            utc_time(moments[index * size]),
+            utc_time(moments[(index + 1) * size - 1]),
         )
         for index in range(count)
     ]
@@ -269,5 +267,5 @@ def default_warmup(windows: list[Window], fresh_days: float) -> int:
     return max(1, min(needed, len(windows) // 2))
 
 
-def _utc(value: np.datetime64) -> datetime:
+def utc_time(value: np.datetime64 | pd.Timestamp) -> datetime:
     return pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC)

@@ -14,7 +14,14 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from pipelines.backtest.history import BacktestInputError, History, Window, cut_windows, default_warmup
+from pipelines.backtest.history import (
+    BacktestInputError,
+    History,
+    Window,
+    cut_windows,
+    default_warmup,
+    utc_time,
+)
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.policies import Calendar, EveryWindow, GatedTrigger, Never, Policy, matched_calendar
 from pipelines.backtest.runner import PolicyRun, headline_metric, replay
@@ -67,6 +74,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     lab = Lab(history, windows, warmup=warmup, progress=progress)
     lab.initial()
     replayed = len(windows) - warmup
+    whole = len(windows) * settings.window_rows  # rows in whole windows: a tail after them is not replayed
     drift_points = locate(settings.drift_times, windows[warmup:])
     metric = headline_metric(config)
     slo = config.drift.performance_slo
@@ -101,7 +109,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             "windows": len(windows),
             "warmup_windows": warmup,
             "replayed_windows": replayed,
-            "unused_tail_rows": len(history.frame) - len(windows) * settings.window_rows,
+            "unused_tail_rows": len(history.frame) - whole,
             "first": windows[0].start.isoformat(),
             "last": windows[-1].end.isoformat(),
         },
@@ -113,7 +121,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "comparison": comparison,
         "notes": [
             *history.notes,
-            *_data_notes(history, len(windows), settings.window_rows),
+            *_data_notes(history, whole, settings.window_rows),
             *_warmup_notes(settings.drift_times, windows, warmup),
             *_notes(config, settings.window_rows),
         ],
@@ -259,21 +267,20 @@ def _warmup_notes(times: Sequence[datetime], windows: Sequence[Window], warmup: 
     ]
 
 
-def _data_notes(history: History, windows: int, window_rows: int) -> list[str]:
-    """The rows the replay leaves out (a tail no whole window holds) or cannot score (no label)."""
+def _data_notes(history: History, whole: int, window_rows: int) -> list[str]:
+    """The rows the replay leaves out (a tail after the `whole` rows of whole windows) or cannot
+    score (no label)."""
     notes = []
-    replayed = windows * window_rows
-    unused = len(history.frame) - replayed
+    unused = len(history.frame) - whole
     if unused:
         notes.append(
-            f"the last {unused:,} rows (from {iso(history.times.iloc[replayed].tz_localize('UTC').to_pydatetime())}) "
-            "fill no whole window of "
+            f"the last {unused:,} rows (from {iso(utc_time(history.times.iloc[whole]))}) fill no whole window of "
             f"{window_rows:,} rows: they are not replayed, and a drift point among them is refused"
         )
-    unlabelled = int(history.frame[history.config.model.label].iloc[:replayed].isna().sum())
+    unlabelled = int(history.frame[history.config.model.label].iloc[:whole].isna().sum())
     if unlabelled:
         notes.append(
-            f"{unlabelled:,} rows ({unlabelled / replayed:.1%} of those in whole windows) have no label: drift judges "
+            f"{unlabelled:,} rows ({unlabelled / whole:.1%} of those in whole windows) have no label: drift judges "
             "them; realized performance and the shadow do not, and a retraining run whose fresh window holds more "
             "than data.checks.max_null_rate of them fails its data check"
         )
