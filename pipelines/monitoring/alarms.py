@@ -210,9 +210,12 @@ def monitor_silent_spec(config: ModelConfig) -> AlarmSpec:
     the retraining alarms' N). A stopped schedule, a failing launcher, captured
     traffic that stopped or fell under `drift.min_window_rows` all look alike to the retraining
     alarms: under `ignore` they keep their state, one in ALARM stays there and its failed runs
-    are retried. Missing periods breach ("Missing data points are treated as breaching the
-    threshold", CDK TreatMissingData.BREACHING; CloudWatch user guide, "Configuring how CloudWatch
-    alarms treat missing data"). It starts nothing: its ALARM and OK go to the alert topic. Not in
+    are retried. A period without a datapoint is missing, not a SampleCount of 0 ("the result is an
+    empty period (rather than a zero value)": AWS re:Post knowledge center,
+    cloudwatch-alarm-insufficient-data-state), and missing periods breach ("Missing data points are
+    treated as breaching the threshold", CDK TreatMissingData.BREACHING; CloudWatch user guide,
+    "Configuring how CloudWatch alarms treat missing data": with none real in the range, ALARM).
+    It starts nothing: its ALARM and OK go to the alert topic. Not in
     `alarm_specs`: it watches the monitor, not the model."""
     model, n = config.model.name, config.drift.monitor_silent_periods or config.trigger.evaluation_periods
     return AlarmSpec(
