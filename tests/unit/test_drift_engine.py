@@ -212,3 +212,29 @@ def test_inferred_features_leave_out_times_and_identifiers_only() -> None:
     # a varied category in a small reference, all distinct by chance, stays a feature
     small, _ = feature_types_from(frame.iloc[:400])
     assert {"store", "order_id"} <= {f.name for f in small}
+
+
+def test_inferred_features_leave_out_integer_counters() -> None:
+    """A new user's machine-failure table kept its row number (UDI, 1..N) as a feature without a
+    config: every current value lay beyond the reference's, so it "drifted" in every window. An
+    integer column whose every value is distinct and that counts (in order, or a dense run of
+    numbers however shuffled) is a row number, a sequential id or an epoch time; distinct integers
+    that do neither (balances in cents) stay a feature."""
+    rows = 1_200
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "udi": np.arange(1, rows + 1),
+            "shuffled_row": rng.permutation(rows),
+            "epoch_seconds": 1_767_225_600 + np.cumsum(rng.integers(1, 600, rows)),
+            "balance_cents": rng.choice(10_000_000, rows, replace=False),
+            "torque": rng.normal(40, 10, rows),
+        }
+    )
+    features, skipped = feature_types_from(frame)
+    counter = "every value distinct and counting: a row number, sequential id or epoch time"
+    assert skipped == {"udi": counter, "shuffled_row": counter, "epoch_seconds": counter}
+    assert {f.name for f in features} == {"balance_cents", "torque"}
+    # a small reference counts by chance more easily: below the identifier rows it stays a feature
+    small, _ = feature_types_from(frame.iloc[:400])
+    assert "udi" in {f.name for f in small}
