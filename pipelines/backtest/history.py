@@ -132,8 +132,13 @@ def _times(
         raise BacktestInputError(f"{source}: {exc}") from None
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise BacktestInputError(f"{source}: time column '{column}' is empty at row {row}")
+        raise BacktestInputError(f"{source}: time column '{column}' is empty at {_row(row)}")
     return times
+
+
+def _row(position: int) -> str:
+    """A row as a person counts it in the file: the first after the header is row 1."""
+    return f"row {position + 1}"
 
 
 def _check_order(times: pd.Series, source: str, column: str) -> None:
@@ -142,7 +147,7 @@ def _check_order(times: pd.Series, source: str, column: str) -> None:
     if backwards.size:
         row = int(backwards[0]) + 1
         raise BacktestInputError(
-            f"{source}: rows are not in time order: row {row} ({times.iloc[row]}) is earlier than row {row - 1} "
+            f"{source}: rows are not in time order: {_row(row)} ({times.iloc[row]}) is earlier than {_row(row - 1)} "
             f"({times.iloc[row - 1]}); sort the table by '{column}' first"
         )
 
@@ -165,7 +170,7 @@ def _numeric_features(frame: pd.DataFrame, config: ModelConfig, source: str) -> 
         if texts:
             raise BacktestInputError(
                 f"{source}: feature '{feature.name}' is numeric (model.features) but {texts} rows hold "
-                f"text, e.g. {values.iloc[row]!r} (row {row}): leave unknown values empty (nulls, which "
+                f"text, e.g. {values.iloc[row]!r} ({_row(row)}): leave unknown values empty (nulls, which "
                 "data.checks.max_null_rate judges) or declare the feature categorical"
             )
         converted[feature.name] = numbers
@@ -194,7 +199,7 @@ def numeric_label(values: pd.Series, source: str, column: str) -> pd.Series:
     numbers, texts, row = _as_numbers(values)
     if texts:
         raise BacktestInputError(
-            f"{source}: label '{column}' of a regression must be numbers; row {row} holds {values.iloc[row]!r}"
+            f"{source}: label '{column}' of a regression must be numbers; {_row(row)} holds {values.iloc[row]!r}"
         )
     return numbers
 

@@ -57,7 +57,9 @@ def test_text_in_a_numeric_feature_is_named_with_a_row_before_any_training(
     with pytest.raises(BacktestInputError) as raised:
         prepare_history(frame.assign(amount=amounts), config, source="loans.csv")
     message = str(raised.value)
-    assert "loans.csv: feature 'amount' is numeric (model.features) but 3 rows hold text, e.g. 'unknown' (row 3)" in (
+    # rows count as a person counts them in the file, the first after the header being row 1: a new
+    # user looked up "row 3", a pandas position, and found a number there
+    assert "loans.csv: feature 'amount' is numeric (model.features) but 3 rows hold text, e.g. 'unknown' (row 4)" in (
         message
     )
     assert "historical" not in message
@@ -75,7 +77,7 @@ def test_text_in_a_numeric_feature_is_named_with_a_row_before_any_training(
 def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, config: ModelConfig) -> None:
     swapped = frame.copy()
     swapped.loc[[10, 11], "event_time"] = swapped.loc[[11, 10], "event_time"].to_numpy()
-    with pytest.raises(BacktestInputError, match=r"not in time order: row 11 .* earlier than row 10"):
+    with pytest.raises(BacktestInputError, match=r"not in time order: row 12 .* earlier than row 11"):
         prepare_history(swapped, config)
 
 
