@@ -219,6 +219,9 @@ def render(document: Mapping[str, Any]) -> str:
             ],
         ),
         "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in document.get("notes", [])) + "</ul>",
+        "<h2>Assumptions</h2><ul>"
+        + "".join(f"<li>{html.escape(n)}</li>" for n in document.get("assumptions", []))
+        + "</ul>",
     ]
     body = "\n".join(parts)
     head = (

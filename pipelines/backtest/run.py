@@ -125,6 +125,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             *_warmup_notes(settings.drift_times, windows, warmup),
             *_notes(config, settings.window_rows),
         ],
+        "assumptions": _assumptions(config),
     }
     if settings.sweep:
         budget = int(summaries["every_window"]["retrains"] * TARGET_RETRAIN_RATIO)
@@ -192,12 +193,14 @@ def run_holdout(
         replace(held_out, config=chosen), replace(settings, sweep=False, drift_times=later), progress
     )
     as_configured = tuned["policies"]["trigger"]
+    own = [f"on the tuning rows: {note}" for note in tuned["notes"] if note not in checked["notes"]]
+    checked["notes"][:0] = own  # its rows left out, its drift points in the warm-up
     if point["retrains"] == 0:
         checked["notes"].insert(
             0,
-            "warning: the recommended point started no run on the tuning rows (no alarm of it saw a drift there): "
-            "nothing there showed what it does; hold out less (a smaller --holdout) so that the tuning rows hold "
-            "a drift",
+            "warning: the recommended point started no run on the tuning rows: there it did what never retraining "
+            "does, and nothing showed what it does on a drift; hold out less (a smaller --holdout) so that the "
+            "tuning rows hold one",
         )
     checked["holdout"] = {
         "fraction": fraction,
@@ -288,7 +291,8 @@ def _data_notes(history: History, whole: int, window_rows: int) -> list[str]:
 
 
 def _notes(config: ModelConfig, window_rows: int) -> list[str]:
-    notes = ["one window = one monitor run = one alarm period; decisions happen at window ends"]
+    """Warnings about this config at this window size."""
+    notes = []
     if window_rows < config.drift.min_labels_for_performance:
         notes.append(
             f"warning: windows of {window_rows} rows never reach drift.min_labels_for_performance "
@@ -304,7 +308,12 @@ def _notes(config: ModelConfig, window_rows: int) -> list[str]:
             f"warning: a shadow needs promotion.shadow.min_labels ({config.promotion.shadow.min_labels}) labels, more "
             f"than one window of {window_rows} rows: it waits several windows, and a newer candidate replaces it"
         )
-    if config.registry.approval == "manual":
-        notes.append("registry.approval is manual: the backtest assumes every registered candidate is approved")
-    notes.append("shadow latency and error rate are not simulated (taken as 0)")
     return notes
+
+
+def _assumptions(config: ModelConfig) -> list[str]:
+    """The replay's modelling choices: the same on every run, so in the report, not on the console."""
+    found = ["one window = one monitor run = one alarm period; decisions happen at window ends"]
+    if config.registry.approval == "manual":
+        found.append("registry.approval is manual: the backtest assumes every registered candidate is approved")
+    return [*found, "shadow latency and error rate are not simulated (taken as 0)"]

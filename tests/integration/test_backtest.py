@@ -275,22 +275,30 @@ def test_rows_the_replay_leaves_out_or_cannot_score_are_said_on_the_console(
     tail = ROWS_PER_DAY // 2
     assert f"note: the last {tail:,} rows" in console and "fill no whole window" in console
     assert "note: 300 rows (" in console and "have no label" in console
-    notes = json.loads(out.read_text())["notes"]
-    assert any(n.startswith(f"the last {tail:,} rows") for n in notes)
+    document = json.loads(out.read_text())
+    assert any(n.startswith(f"the last {tail:,} rows") for n in document["notes"])
+    # the method's fixed assumptions are in the report, not repeated on the console of every run
+    assert "shadow latency and error rate are not simulated (taken as 0)" in document["assumptions"]
+    assert "not simulated" not in console and "one window = one monitor run" not in console
 
 
 def test_a_holdout_whose_tuning_rows_start_no_run_says_its_recommendation_is_no_choice(
     files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A new user's only drift fell in the held-out half: the recommended point made 0 runs on the
-    tuning half, as every alarm-only point did, and was "recommended" without a word."""
+    tuning half, as every alarm-only point did, and was "recommended" without a word. The tuning
+    rows' own notes (here half a window at their end that no window replays) were dropped too."""
     frame, _ = stream(Segment("none", 6), Segment("covariate", 4))
     history = files["folder"] / "late-drift.parquet"
     frame.to_parquet(history, index=False)
     args = ["backtest", str(files["config"]), "--data", str(history), "--window", str(ROWS_PER_DAY)]
-    assert main([*args, "--holdout", "0.4"]) == 0
+    assert main([*args, "--holdout", "0.35"]) == 0  # the tuning rows: 6 windows and 750 rows
     console = capsys.readouterr().out
-    assert "note: warning: the recommended point started no run on the tuning rows" in console
+    assert (
+        "note: warning: the recommended point started no run on the tuning rows: there it did what never "
+        "retraining does" in console
+    )
+    assert "note: on the tuning rows: the last 750 rows (from 2026-01-07T00:00:46Z) fill no whole window" in console
     assert "windows < SLO count against the tuned point's objective" in console
 
 
