@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipelines.config import PerformanceSlo
+from pipelines.drift.statistics import chi2_p_value
 
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 MIN_CALIBRATION_ROWS = 100
@@ -196,13 +197,11 @@ def already_calibrated(values: npt.NDArray[np.float64], labels: npt.NDArray[np.i
     hundred rows to scores that need none only adds its own error, persistent for as long as the
     model serves (bench/label_delay.py: an estimate 0.013 under its realized ROC-AUC on calm
     traffic, which retrained for nothing)."""
-    from scipy.stats import chi2
-
     log_odds = _log_odds(values)
     fitted = np.clip(_spline().fit(log_odds, labels).predict_proba(log_odds)[:, 1], 1e-12, 1 - 1e-12)
     as_scored = np.clip(values, 1e-12, 1 - 1e-12)
     gain = 2 * (_log_likelihood(fitted, labels) - _log_likelihood(as_scored, labels))
-    return bool(chi2.sf(gain, SPLINE_DEGREES_OF_FREEDOM) >= KEPT_SIGNIFICANCE)
+    return chi2_p_value(gain, SPLINE_DEGREES_OF_FREEDOM) >= KEPT_SIGNIFICANCE
 
 
 def _log_likelihood(probabilities: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> float:

@@ -185,7 +185,12 @@ def chi2_two_sample(reference_counts: Counts, current_counts: Counts) -> tuple[f
         return 0.0, max(dof, 0), 1.0
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return statistic, dof, float(stats.chi2.sf(statistic, dof))
+    return statistic, dof, chi2_p_value(statistic, dof)
+
+
+def chi2_p_value(statistic: float, dof: int) -> float:
+    """The chance of a chi-square statistic at least this large with `dof` degrees of freedom."""
+    return float(stats.chi2.sf(statistic, dof))
 
 
 def cramers_v_equal_size(reference: Floats, current: Floats) -> float:
