@@ -15,6 +15,7 @@ from pipelines.drift.estimation import (
     Calibration,
     Ranking,
     Uncalibratable,
+    already_calibrated,
     calibrate,
     calibration_profile,
     estimate,
@@ -118,24 +119,42 @@ def test_scores_that_are_probabilities_already_are_kept_as_they_are() -> None:
     the backtest's small model) needs no map. A map fitted anyway on a 900-row test split with
     about 100 positives adds its own error, which lasts as long as the model serves: the fitted
     maps put ROC-AUC up to 0.02 off, and in a backtest one such model's estimate ran 0.013 under
-    its realized ROC-AUC on calm traffic and retrained for nothing. Scores that a likelihood-ratio
-    test does not find miscalibrated are kept as they are."""
-    errors = []
+    its realized ROC-AUC on calm traffic and retrained for nothing. Scores that likelihood-ratio
+    tests at 5 % do not find miscalibrated are kept as they are: all but about one in twenty."""
+    errors, kept = [], 0
     for seed in range(10):
         rng = np.random.default_rng(seed)
         calibration = calibrate(*probabilities(900, rng))
-        assert calibration.method == "identity"
+        if calibration.method != "identity":
+            continue
+        kept += 1
         probe = np.linspace(0, 1, 101)
         assert calibration(probe) == pytest.approx(probe, abs=1e-12)
         window, labels = probabilities(20_000, rng)
         found = estimate(window, calibration, decision_threshold=0.5, min_predictions=200, draws=0)
         errors.append(found["metrics"]["roc_auc"]["value"] - binary(labels, window, 0.5)["roc_auc"])
+    assert kept >= 9
     assert max(abs(e) for e in errors) < 0.005, errors
-    # scores twice as confident as the truth (log odds doubled) are recalibrated
-    rng = np.random.default_rng(0)
-    log_odds = rng.normal(-2, 1.5, 900)
-    truth = (rng.random(900) < 1 / (1 + np.exp(-log_odds))).astype(np.int64)
-    assert calibrate(1 / (1 + np.exp(-2 * log_odds)), truth).method in {"isotonic", "spline"}
+
+
+def too_sure(rows: int, rng: np.random.Generator, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scores whose log odds are `slope` times the truth's (log odds N(-3, 2)), and labels drawn by the truth."""
+    log_odds = rng.normal(-3, 2, rows)
+    truth = (rng.random(rows) < 1 / (1 + np.exp(-log_odds))).astype(np.int64)
+    return 1 / (1 + np.exp(-slope * log_odds)), truth
+
+
+def test_scores_too_sure_or_too_unsure_of_themselves_are_recalibrated() -> None:
+    """A reviewer found the first test (the spline map's likelihood gain only, fitted by lbfgs to
+    its default tolerance) keeping 9 of 40 test splits of scores 1.3 times as sure as the truth,
+    whose kept estimates then missed ROC-AUC by 0.03 to 0.05: the fit stopped short of its maximum
+    likelihood and the spline's tail knots added nothing, so the test rejected far less than its 5 %.
+    Fitted to convergence, with a calibration-slope test beside it, it finds them."""
+    kept = [
+        sum(already_calibrated(*too_sure(900, np.random.default_rng(seed), slope)) for seed in range(20))
+        for slope in (1.3, 0.7, 2.0)
+    ]
+    assert kept[0] <= 2 and kept[1] == 0 and kept[2] == 0, kept
 
 
 def test_under_covariate_shift_the_estimate_finds_the_realized_metric_within_its_bounds() -> None:
