@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,12 +49,19 @@ def load_edge_cases(config: ModelConfig) -> pd.DataFrame | None:
 
 class Lab:
     def __init__(
-        self, history: History, windows: list[Window], *, warmup: int = 1, progress: Progress | None = None
+        self,
+        history: History,
+        windows: list[Window],
+        *,
+        warmup: int = 1,
+        label_delay: int = 0,
+        progress: Progress | None = None,
     ) -> None:
         self.history = history
         self.config = history.config
         self.windows = windows
         self.warmup = warmup
+        self.label_delay = label_delay
         self.edge_cases = load_edge_cases(self.config)
         self._progress = progress
         self._candidates: dict[int, Candidate] = {}
@@ -82,11 +89,23 @@ class Lab:
     # ------------------------------------------------------------------ models
 
     def candidate(self, window: int) -> Candidate:
-        """The retraining run whose data cut is the end of window `window`."""
+        """The retraining run whose data cut is the end of window `window`. Its training sources
+        hold the rows whose labels have come by then: those of windows up to `label_delay` before
+        it (DataPull's null-rate check asks for sources so joined), and the warm-up's, the labelled
+        history the first model trained on. Its fresh window still ends at the cut, so one that
+        does not reach back past the delay holds no rows and fails its data check, as deployed."""
         if window not in self._candidates:
             end = self.windows[window]
-            seen = self.history.frame.iloc[: end.stop_row]
-            self._candidates[window] = pull_and_train(self.config, seen, end.end, window, self.edge_cases)
+            labelled = self.windows[max(window - self.label_delay, self.warmup - 1, 0)]
+            seen = self.history.frame.iloc[: min(labelled.stop_row, end.stop_row)]
+            found = pull_and_train(self.config, seen, end.end, window, self.edge_cases)
+            if self.label_delay and "fresh window holds" in found.failure:
+                found = replace(
+                    found,
+                    failure=f"{found.failure}; labels come {self.label_delay} windows late: data.window.fresh_days "
+                    f"({self.config.data.window.fresh_days:g}) must reach back past them",
+                )
+            self._candidates[window] = found
             self.trainings += 1
             if self._progress is not None:
                 done = self._candidates[window]

@@ -71,7 +71,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
     windows = cut_windows(history.times, settings.window_rows, warmup=settings.warmup or 1)
     warmup = settings.warmup or default_warmup(windows, config.data.window.fresh_days)
     _check_drift_times(settings.drift_times, windows)
-    lab = Lab(history, windows, warmup=warmup, progress=progress)
+    lab = Lab(history, windows, warmup=warmup, label_delay=settings.label_delay, progress=progress)
     lab.initial()
     replayed = len(windows) - warmup
     whole = len(windows) * settings.window_rows  # rows in whole windows: a tail after them is not replayed
@@ -124,8 +124,9 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             *_data_notes(history, whole, settings.window_rows),
             *_warmup_notes(settings.drift_times, windows, warmup),
             *_notes(config, settings.window_rows),
+            *_label_delay_notes(config, windows, delay),
         ],
-        "assumptions": _assumptions(config),
+        "assumptions": _assumptions(config, delay),
     }
     if settings.sweep:
         budget = int(summaries["every_window"]["retrains"] * TARGET_RETRAIN_RATIO)
@@ -311,9 +312,36 @@ def _notes(config: ModelConfig, window_rows: int) -> list[str]:
     return notes
 
 
-def _assumptions(config: ModelConfig) -> list[str]:
+def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int) -> list[str]:
+    """A fresh window too short to hold a labelled row at any run: every retraining run fails."""
+    if not delay or len(windows) < 2:
+        return []
+    days_per_window = (windows[-1].end - windows[0].start).total_seconds() / 86_400 / len(windows)
+    fresh = config.data.window.fresh_days
+    if fresh > delay * days_per_window:
+        return []
+    return [
+        f"warning: labels come {delay} windows (about {delay * days_per_window:.1f} days) late and the fresh window "
+        f"(data.window.fresh_days) is {fresh:g} days: it holds no labelled row at any run, so every retraining run "
+        "fails its data check; make it reach back past the delay"
+    ]
+
+
+def _assumptions(config: ModelConfig, label_delay: int = 0) -> list[str]:
     """The replay's modelling choices: the same on every run, so in the report, not on the console."""
-    found = ["one window = one monitor run = one alarm period; decisions happen at window ends"]
+    found = [
+        "one window = one monitor run = one alarm period; decisions happen at window ends",
+        (
+            f"labels come {label_delay} windows after their window (--label-delay): the monitor, the shadow and a "
+            f"retraining run have the labels of windows up to {label_delay} before theirs; the warm-up's are known"
+            if label_delay
+            else "labels are known at the end of their window (--label-delay 0)"
+        ),
+    ]
     if config.registry.approval == "manual":
         found.append("registry.approval is manual: the backtest assumes every registered candidate is approved")
-    return [*found, "shadow latency and error rate are not simulated (taken as 0)"]
+    return [
+        *found,
+        "shadow latency and error rate are not simulated (taken as 0)",
+        "fits run single-threaded; the same history and settings give the same report",
+    ]
