@@ -128,8 +128,8 @@ class TimeColumnError(ValueError):
 
 
 def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
-    """The time column as timezone-naive UTC timestamps (nulls stay null). Timestamps and text
-    that parses as one are taken as they are; numbers only with `unit` (model.time_unit), as
+    """The time column as timezone-naive UTC timestamps (nulls stay null). Timestamps and ISO 8601
+    text are taken as they are; numbers only with `unit` (model.time_unit), as
     epoch times in that unit. Raises `TimeColumnError` naming the column otherwise."""
     column = values.name
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -150,7 +150,9 @@ def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
                 f"{column} holds numbers out of range as epoch {unit} (model.time_unit): {exc}"
             ) from None
     else:
-        parsed = pd.to_datetime(values, errors="coerce", utc=True)
+        # ISO 8601 only: with its format inferred, "01/02/2025" reads month-first and day-first
+        # dates turn into other dates without a word (a new user's first twelve days of each month)
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
         bad = parsed.isna() & values.notna()
         if bad.any():
             example = values[bad].iloc[0]

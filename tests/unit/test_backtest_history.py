@@ -74,6 +74,21 @@ def test_text_in_a_numeric_feature_is_named_with_a_row_before_any_training(
         prepare_history(frame.assign(amount=frame["event_time"]), config)
 
 
+def test_day_first_dates_are_refused_not_read_month_first(frame: pd.DataFrame, config: ModelConfig) -> None:
+    """A new user's times were written 01/02/2025 for 1 February: read month-first, the first
+    twelve days of each month became twelve months, and the only error, from the later rows
+    that cannot be month-first, counted those rows alone. Only ISO 8601 text is read as time."""
+    day_first = frame["event_time"].dt.strftime("%d/%m/%Y %H:%M")
+    with pytest.raises(BacktestInputError) as raised:
+        prepare_history(frame.assign(event_time=day_first), config)
+    message = str(raised.value)
+    assert f"e.g. {day_first.iloc[0]!r} in {len(frame)} rows" in message
+    assert "write ISO-8601 times such as 2026-01-31T12:00:00Z" in message
+    # ISO text with a space, no seconds or an offset still reads
+    spaced = frame["event_time"].dt.strftime("%Y-%m-%d %H:%M")
+    assert prepare_history(frame.assign(event_time=spaced), config).frame.shape == frame.shape
+
+
 def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, config: ModelConfig) -> None:
     swapped = frame.copy()
     swapped.loc[[10, 11], "event_time"] = swapped.loc[[11, 10], "event_time"].to_numpy()
