@@ -203,13 +203,24 @@ def render(document: Mapping[str, Any]) -> str:
     parts += [
         "<h2>Trigger policy, window by window</h2>",
         _table(
-            ["window", "end", "model", metric, "drifted features", "run", "outcome", "reason / detail"],
+            [
+                "window",
+                "end",
+                "model",
+                metric,
+                f"estimated {metric}",
+                "drifted features",
+                "run",
+                "outcome",
+                "reason / detail",
+            ],
             [
                 [
                     r["window"],
                     r["end"],
                     r["production"],
                     r["metrics"].get(metric),
+                    r.get("estimated"),
                     ", ".join(r["drifted_features"] or []),
                     r["retrain"],
                     r["outcome"] or r["shadow"],

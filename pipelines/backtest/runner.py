@@ -17,7 +17,7 @@ No run starts after the last window: it could not serve anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,11 +58,21 @@ class WindowRecord:
     shadow: str = ""  # verdict on a shadow at this window's end: promote | reject | wait
     promoted: str = ""  # the model promoted at this window's end
     drifted_features: tuple[str, ...] | None = None
+    # the monitor's estimate of the headline metric from the window's scores (a binary
+    # classifier's, when the champion is calibrated), beside `metrics`, what its labels measured
+    estimated: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         document = dict(self.__dict__)
         document["drifted_features"] = None if self.drifted_features is None else list(self.drifted_features)
         return document
+
+
+def estimated_value(report: Mapping[str, Any] | None, metric: str) -> float | None:
+    """The monitor report's estimate of `metric`, or None where it made none."""
+    estimated = (report or {}).get("estimated_performance") or {}
+    entry = (estimated.get("metrics") or {}).get(metric) if estimated.get("status") == "ok" else None
+    return None if entry is None else entry["value"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,7 @@ def replay(
     window's end judges performance and label drift on the window that many before it (as the
     model that served it scored it), and on nothing before then. 0: with the window itself."""
     config = lab.config
+    headline = headline_metric(config)
     replayed = lab.windows[lab.warmup :]
     production = lab.initial().model_id
     policy.begin(lab.windows[lab.warmup - 1].end)
@@ -122,6 +133,7 @@ def replay(
             production=production,
             metrics=lab.metrics(production, window),
             drifted_features=None if report is None else tuple(report["summary"]["drifted_features"]),
+            estimated=estimated_value(report, headline),
         )
         if shadow is not None and shadow.first_window <= window.index:
             verdict = shadow_verdict(lab, shadow, production, window, label_delay)
