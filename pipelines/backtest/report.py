@@ -142,7 +142,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequen
 def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None = None) -> list[list[Any]]:
     rows = []
     for name, s in (policies if policies is not None else document["policies"]).items():
-        delay = s["mean_detection_delay_windows"]
+        delay = _windows(s["mean_detection_delay_windows"])
         points = len(document.get("drift_points", []))
         detected = (
             f"{s['detected_drift_points']}/{points} run, {s['promoted_drift_points']} promoted" if points else None
@@ -161,6 +161,11 @@ def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None 
             ]
         )
     return rows
+
+
+def _windows(mean: float | None) -> str | None:
+    """A mean number of windows as a count reads: 2, 2.5, 1.33."""
+    return None if mean is None else f"{round(mean, 2):g}"
 
 
 POLICY_HEADER = ("policy", "runs", "promoted", "mean", "worst window", "windows < SLO", "drifts", "delay (win.)")

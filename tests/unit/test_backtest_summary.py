@@ -163,6 +163,15 @@ def page_document() -> dict[str, Any]:
     }
 
 
+def test_the_detection_delay_reads_as_windows_not_as_a_metric() -> None:
+    """A new user's table printed a delay of 4 windows as "4.0000", like the metrics beside it."""
+    document = page_document()
+    rows = {2.0: "2", 2.5: "2.5", 4 / 3: "1.33", None: None}
+    for mean, shown in rows.items():
+        document["policies"]["trigger"]["mean_detection_delay_windows"] = mean
+        assert policy_rows(document)[0][-1] == shown
+
+
 def test_html_has_the_policy_table_and_the_metric_chart() -> None:
     page = render(page_document())
     assert page.count("data:image/png;base64,") == 1
