@@ -85,7 +85,10 @@ def prepare_history(
         )
     missing = [name for name in model.feature_names if name not in frame.columns]
     if missing:
-        raise BacktestInputError(f"{source}: feature columns {missing} (model.features) are missing")
+        raise BacktestInputError(
+            f"{source}: feature columns {missing} (model.features) are missing; "
+            f"columns: {sorted(map(str, frame.columns))}"
+        )
     if len(frame) == 0:
         raise BacktestInputError(f"{source}: the table holds no rows")
     frame = frame.reset_index(drop=True)
@@ -123,8 +126,9 @@ def _times(
         return pd.Series(pd.Timestamp(start) + step * np.arange(len(frame)), index=frame.index)
     if column not in frame.columns:
         raise BacktestInputError(
-            f"{source}: time column '{column}' (model.time_column) is missing; if the rows are in time "
-            "order at a fixed interval, give --row-interval (e.g. 30min) to derive it"
+            f"{source}: time column '{column}' (model.time_column) is missing; columns: "
+            f"{sorted(map(str, frame.columns))}; if the rows are in time order at a fixed interval and have no time, "
+            "give --row-interval (e.g. 30min) to derive it"
         )
     try:
         times = parse_times(frame[column], unit)

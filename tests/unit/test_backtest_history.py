@@ -99,6 +99,13 @@ def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, con
 def test_missing_time_column_suggests_row_interval(frame: pd.DataFrame, config: ModelConfig) -> None:
     with pytest.raises(BacktestInputError, match="--row-interval"):
         prepare_history(frame.drop(columns="event_time"), config)
+    # a new user's table had its times under another name: the error names the columns there are
+    with pytest.raises(BacktestInputError, match=r"columns: \[.*'applied_at'.*\]"):
+        prepare_history(frame.rename(columns={"event_time": "applied_at"}), config)
+    with pytest.raises(
+        BacktestInputError, match=r"feature columns \['amount'\] \(model.features\) are missing; columns: \["
+    ):
+        prepare_history(frame.drop(columns="amount"), config)
     history = prepare_history(frame.drop(columns="event_time"), config, row_interval="30min", start="1996-05-07")
     assert history.times.iloc[2] == pd.Timestamp("1996-05-07 01:00")
     assert any("row order" in note for note in history.notes)
