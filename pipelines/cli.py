@@ -158,9 +158,8 @@ def _drift(args: argparse.Namespace) -> int:
         write_html(report, args.html)
     summary = report["summary"]
     drifted = ", ".join(summary["drifted_features"]) or "none"
-    print(
-        f"{summary['drifted_feature_count']} of {summary['features']} features drifted ({drifted}); wrote {args.json}"
-    )
+    written = f"{args.json} and {args.html}" if args.html else str(args.json)
+    print(f"{summary['drifted_feature_count']} of {summary['features']} features drifted ({drifted}); wrote {written}")
     skipped = report.get("skipped_columns") or {}
     if skipped:
         print("not features: " + ", ".join(f"{name} ({why})" for name, why in sorted(skipped.items())))

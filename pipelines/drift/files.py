@@ -4,8 +4,6 @@ atomically."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.errors import InputError
+from pipelines.files import atomic_write
 
 PREDICTION = "prediction"  # the column the drift report reads the score from
 
@@ -70,10 +69,5 @@ def score_column(frame: pd.DataFrame, which: str, column: str, *, named: bool) -
 def write_report(report: Mapping[str, Any], path: str | Path) -> Path:
     """Write JSON atomically: a reader sees the old file or the whole new one."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, target)
+    atomic_write(target, (json.dumps(report, indent=2, allow_nan=False) + "\n").encode())
     return target

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import naming
+from pipelines.files import atomic_write
 from pipelines.local.runtime import Execution, StepRecord
-from pipelines.local.storage import atomic_write
 
 EVALUATION_REPORT = (naming.EVALUATE, naming.EVALUATION_REPORT)
 VALIDATION_REPORT = (naming.DATA_PULL, naming.VALIDATION_REPORT)

@@ -10,13 +10,12 @@ an object.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pipelines.errors import PipelinesError
+from pipelines.files import atomic_write
 from pipelines.naming import split_uri
 
 
@@ -107,15 +106,3 @@ class LocalS3:
         if not path.is_file():
             raise PipelinesError(f"NoSuchKey: {uri}")
         return json.loads(path.read_text(encoding="utf-8"))
-
-
-def atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,11 @@ def test_drift_command_writes_per_feature_statistics_and_verdicts(
     assert page.read_text().startswith("<!doctype html>")
     printed = capsys.readouterr()
     assert "4 of 9 features drifted" in printed.out and "schema problem: risk_band" in printed.err
+    # a new user was told of the JSON only, and found it readable by them alone (0600, a temporary file's)
+    assert f"wrote {out} and {page}" in printed.out
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
 def test_drift_command_without_config_infers_features(
