@@ -7,7 +7,7 @@ runs matches the trigger's, so the two are compared at the same cost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -125,6 +125,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             *_warmup_notes(settings.drift_times, windows, warmup),
             *_notes(config, settings.window_rows),
             *_label_delay_notes(config, windows, delay),
+            *_every_window_notes(summaries, replayed, delay),
         ],
         "assumptions": _assumptions(config, delay),
     }
@@ -324,6 +325,18 @@ def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: in
         f"warning: labels come {delay} windows (about {delay * days_per_window:.1f} days) late and the fresh window "
         f"(data.window.fresh_days) is {fresh:g} days: it holds no labelled row at any run, so every retraining run "
         "fails its data check; make it reach back past the delay"
+    ]
+
+
+def _every_window_notes(summaries: Mapping[str, Mapping[str, Any]], replayed: int, delay: int) -> list[str]:
+    """With late labels, the every-window policy waits for each shadow's verdict: no upper bound."""
+    every = summaries.get("every_window")
+    if not delay or every is None:
+        return []
+    return [
+        f"with labels {delay} windows late the every-window policy waits for each shadow's verdict, so it ran "
+        f"{every['retrains']} times in {replayed} windows: the trigger-vs-every-window targets compare with that "
+        "schedule, not with an upper bound"
     ]
 
 

@@ -168,3 +168,10 @@ def test_with_late_labels_a_schedule_waits_for_its_shadow_instead_of_replacing_i
     assert every["promotions"] >= 1
     waiting = [r for r in every["timeline"] if r["reason"].startswith("waits for the shadow")]
     assert waiting and not any(r["retrain"] for r in waiting)
+    # so it is no upper bound, and the report says so beside the targets that compare with it
+    replayed = runs[DELAY]["data"]["replayed_windows"]
+    assert every["retrains"] < replayed - 1
+    assert (
+        f"with labels {DELAY} windows late the every-window policy waits for each shadow's verdict, so it ran "
+        f"{every['retrains']} times in {replayed} windows" in " ".join(runs[DELAY]["notes"])
+    )
