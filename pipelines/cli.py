@@ -142,7 +142,7 @@ def _drift(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
     from pipelines.drift import compare_frames
     from pipelines.drift.files import read_frame, write_report
-    from pipelines.drift.report import write_html
+    from pipelines.drift.report import beside_labels_text, performance_text, write_html
 
     config = load_config(args.config) if args.config else None
     report = compare_frames(
@@ -169,6 +169,12 @@ def _drift(args: argparse.Namespace) -> int:
             f"label: positive rate {label['positive_rate']:.4f} against {label['baseline_positive_rate']:.4f} "
             f"(Cohen's h {label['cohens_h']:.3f}, {'drifted' if label['drifted'] else 'not drifted'})"
         )
+    performance = report.get("performance") or {}
+    if performance.get("status") == "ok":
+        print(performance_text(performance))
+    beside = beside_labels_text(report.get("estimated_performance") or {})
+    if beside is not None:
+        print(beside)
     for problem in report["schema_problems"]:
         print(f"schema problem: {problem['feature']}: {problem['problem']}", file=sys.stderr)
     return 0

@@ -115,10 +115,7 @@ def _summary(report: Mapping[str, Any]) -> str:
     )
     performance = report.get("performance") or {}
     if performance.get("status") == "ok":
-        metrics = ", ".join(f"{k} {_number(v)}" for k, v in performance["metrics"].items())
-        slo = performance.get("slo")
-        slo_text = "" if not slo else f"; SLO {slo['metric']} ≥ {slo['min']}: {'met' if slo['met'] else 'MISSED'}"
-        items.append(f"<li>performance on {performance['labels']:,} labels: {_escape(metrics)}{_escape(slo_text)}</li>")
+        items.append(f"<li>{_escape(performance_text(performance))}</li>")
     elif performance.get("status") == "insufficient_labels":
         items.append(
             f"<li>performance: not yet ({performance.get('labels', 0):,} labelled predictions of "
@@ -127,7 +124,44 @@ def _summary(report: Mapping[str, Any]) -> str:
     else:
         items.append(f"<li>performance: {_escape(performance.get('status'))}</li>")
     items.append(_estimated_item(report.get("estimated_performance") or {}))
+    beside = beside_labels_text(report.get("estimated_performance") or {})
+    if beside is not None:
+        broken = (report["estimated_performance"]["labelled"] or {}).get("calibration_holds") is False
+        items.append(f"<li{' class=drifted' if broken else ''}>{_escape(beside)}</li>")
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def performance_text(performance: Mapping[str, Any]) -> str:
+    """What the labels measured, and the SLO's verdict on it."""
+    metrics = ", ".join(f"{k} {_number(v)}" for k, v in performance["metrics"].items())
+    slo = performance.get("slo")
+    slo_text = ""
+    if slo:
+        bound = f"≥ {slo['min']}" if "min" in slo else f"≤ {slo['max']}"
+        slo_text = f"; SLO {slo['metric']} {bound}: {'met' if slo['met'] else 'MISSED'}"
+    return f"performance on {performance['labels']:,} labels: {metrics}{slo_text}"
+
+
+def beside_labels_text(estimated: Mapping[str, Any]) -> str | None:
+    """The estimate on the labelled predictions beside what their labels measured, and whether the
+    calibration still holds; None where labels did not come or there is no estimate."""
+    labelled = estimated.get("labelled") or {}
+    holds = labelled.get("calibration_holds")
+    if holds is None:
+        return None
+    metric = labelled["judged_metric"]
+    low, high = labelled["bounds"][metric]
+    verdict = (
+        "the calibration holds"
+        if holds
+        else "the calibration no longer holds: the scores' relation to outcomes changed (concept drift), so the "
+        "estimate no longer tells this model's performance; trust the realized metric"
+    )
+    estimate, realized = _number(labelled["estimated"][metric]), _number(labelled["realized"][metric])
+    return (
+        f"on the {labelled['rows']:,} labelled predictions: estimated {metric} {estimate} "
+        f"[{_number(low)}, {_number(high)}], realized {realized}: {verdict}"
+    )
 
 
 def _estimated_item(estimated: Mapping[str, Any]) -> str:

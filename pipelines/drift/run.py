@@ -340,16 +340,29 @@ def _estimated(
     if found["status"] != "ok" or realized is None:
         return found | {"labelled": None}
     labelled_scores = labelled[PREDICTION_COLUMN].to_numpy(dtype=np.float64)
-    on_labelled = estimate(
-        labelled_scores, calibration, decision_threshold=decision_threshold, min_predictions=1, draws=0
-    )
+    on_labelled = estimate(labelled_scores, calibration, decision_threshold=decision_threshold, min_predictions=1)
+    measured = on_labelled["metrics"] or {}
+    judged = drift.estimated_slo.metric if drift.estimated_slo is not None else "roc_auc"
     return found | {
         "labelled": {
             "rows": len(labelled),
-            "estimated": {name: entry["value"] for name, entry in (on_labelled["metrics"] or {}).items()},
+            "estimated": {name: entry["value"] for name, entry in measured.items()},
+            "bounds": {name: [entry["lower"], entry["upper"]] for name, entry in measured.items()},
             "realized": dict(realized),
+            "judged_metric": judged,
+            "calibration_holds": calibration_holds(measured.get(judged), realized.get(judged)),
         }
     }
+
+
+def calibration_holds(estimated: Mapping[str, Any] | None, realized: float | None) -> bool | None:
+    """Whether what the labels measured lies within the estimate's 95 % bounds on the same
+    predictions, their spread if the calibration holds (None: nothing to judge). Outside them, the
+    relation between scores and outcomes changed (concept drift) and the estimate no longer tells
+    the model's performance: the realized metric does."""
+    if estimated is None or realized is None or estimated["lower"] is None or estimated["upper"] is None:
+        return None
+    return bool(estimated["lower"] <= realized <= estimated["upper"])
 
 
 def _time_range(window: pd.DataFrame | WindowProfile) -> tuple[str | None, str | None]:

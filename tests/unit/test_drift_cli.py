@@ -54,6 +54,32 @@ def test_drift_command_writes_per_feature_statistics_and_verdicts(
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
+def test_drift_command_prints_what_the_labels_measured_and_whether_the_estimate_still_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's console showed features and label drift only; the page said the SLO was
+    missed and, a line below, the estimate met, against a realized metric far under it."""
+    rng = np.random.default_rng(0)
+
+    def scored(rows: int, seed: int, hidden_share: float = 0.0) -> pd.DataFrame:
+        frame = generate(StreamSpec(rows=rows, seed=seed))
+        scores = np.clip(frame["is_fraud"] * 0.55 + rng.beta(1, 6, rows), 0, 1).round(3)
+        hidden = (frame["is_fraud"] == 1) & (rng.random(rows) < hidden_share)  # frauds now scored as legitimate
+        return frame.assign(prediction=np.where(hidden, rng.beta(1, 6, rows).round(3), scores))
+
+    reference, current = tmp_path / "reference.parquet", tmp_path / "current.parquet"
+    scored(20_000, seed=1).to_parquet(reference)
+    scored(5_000, seed=2, hidden_share=0.4).to_parquet(current)
+    argv = ["drift", "--reference", str(reference), "--current", str(current), "--config", str(EXAMPLE_CONFIG)]
+    assert main([*argv, "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")]) == 0
+    printed = capsys.readouterr().out
+    assert "performance on 5,000 labels: " in printed and "SLO pr_auc ≥ 0.45: MISSED" in printed
+    assert "on the 5,000 labelled predictions: estimated roc_auc " in printed
+    assert "the calibration no longer holds" in printed
+    page = (tmp_path / "r.html").read_text()
+    assert "<li class=drifted>on the 5,000 labelled predictions" in page
+
+
 def test_drift_command_without_config_infers_features(
     tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

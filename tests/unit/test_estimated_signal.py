@@ -94,6 +94,29 @@ def test_the_report_estimates_the_window_and_sets_the_estimate_beside_the_labels
     assert len(datum) == 2  # and the realized one, under the model's dimension alone
 
 
+def test_where_labels_came_the_report_says_whether_the_calibration_still_holds(
+    estimating: ModelConfig, profile: dict
+) -> None:
+    """docs/drift.md promised that estimate and realized parting expose a calibration that no
+    longer holds; a new user's report showed "estimated: met" beside a realized 0.64 under the
+    objective, and nothing flagged it. The realized metric is judged against the estimate's 95 %
+    bounds on the same labelled predictions (their spread if the calibration holds)."""
+    window = scored(4000, seed=7)
+    labels = window[["inference_id", "is_fraud"]].rename(columns={"is_fraud": "label"})
+    holds = run_monitor(estimating, profile, window.drop(columns="is_fraud"), labels)["estimated_performance"]
+    beside = holds["labelled"]
+    low, high = beside["bounds"]["roc_auc"]
+    assert low <= beside["realized"]["roc_auc"] <= high and beside["calibration_holds"] is True
+    # concept drift: a third of the frauds now score like legitimate traffic, the scores as confident as before
+    rng = np.random.default_rng(3)
+    hidden = (window["is_fraud"] == 1) & (rng.random(len(window)) < 0.33)
+    changed = window.assign(prediction=np.where(hidden, rng.beta(1, 6, len(window)).round(3), window["prediction"]))
+    broken = run_monitor(estimating, profile, changed.drop(columns="is_fraud"), labels)["estimated_performance"]
+    beside = broken["labelled"]
+    assert beside["realized"]["roc_auc"] < beside["bounds"]["roc_auc"][0]
+    assert beside["calibration_holds"] is False and beside["judged_metric"] == "roc_auc"
+
+
 def test_a_window_of_stored_hours_is_estimated_from_the_scores_it_is_given(
     estimating: ModelConfig, profile: dict
 ) -> None:
