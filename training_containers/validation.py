@@ -128,8 +128,9 @@ class TimeColumnError(ValueError):
 
 
 def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
-    """The time column as timezone-naive UTC timestamps (nulls stay null). Timestamps and ISO 8601
-    text are taken as they are; numbers only with `unit` (model.time_unit), as
+    """The time column as timezone-naive UTC timestamps (nulls stay null). Timestamps and text
+    that parses as one are taken as they are, except dates of numbers alone, whose day and month
+    order is ambiguous; numbers only with `unit` (model.time_unit), as
     epoch times in that unit. Raises `TimeColumnError` naming the column otherwise."""
     column = values.name
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -150,9 +151,10 @@ def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
                 f"{column} holds numbers out of range as epoch {unit} (model.time_unit): {exc}"
             ) from None
     else:
-        # ISO 8601 only: with its format inferred, "01/02/2025" reads month-first and day-first
-        # dates turn into other dates without a word (a new user's first twelve days of each month)
-        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+        _refuse_numeric_dates(values)
+        blank = values.astype("string").str.strip().isin(["", "NaT"]).fillna(False).astype(bool)
+        values = values.astype(object).where(~blank, None)  # empty text is a missing time, as an empty cell is
+        parsed = pd.to_datetime(values, errors="coerce", utc=True)
         bad = parsed.isna() & values.notna()
         if bad.any():
             example = values[bad].iloc[0]
@@ -161,6 +163,24 @@ def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
                 f"in {int(bad.sum())} rows: write ISO-8601 times such as 2026-01-31T12:00:00Z"
             )
     return parsed.dt.tz_localize(None)
+
+
+# A date written with numbers only, day and month in either order: 01/02/2025, 1.2.25, 01-02-2025
+NUMERIC_DATE = r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b"
+
+
+def _refuse_numeric_dates(values: pd.Series) -> None:
+    """Refuse dates like 01/02/2025. pandas infers their format from the first value and reads
+    them month-first: a new user's 1 February became 2 January, without a word, in every row
+    whose day is 12 or less. Which order a file meant cannot be told from it."""
+    text = values.astype("string").str.strip()
+    numeric = text.str.match(NUMERIC_DATE, na=False)
+    if numeric.any():
+        raise TimeColumnError(
+            f"{values.name} has dates with day and month in either order (model.time_column), e.g. "
+            f"{str(values[numeric].iloc[0])[:40]!r} in {int(numeric.sum())} rows: is 01/02 the 1st of February or "
+            "the 2nd of January? write ISO-8601 times such as 2026-01-31T12:00:00Z"
+        )
 
 
 def normalise_time(frame: pd.DataFrame, column: str, unit: TimeUnit | None = None) -> pd.DataFrame:

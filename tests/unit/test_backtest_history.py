@@ -83,10 +83,19 @@ def test_day_first_dates_are_refused_not_read_month_first(frame: pd.DataFrame, c
         prepare_history(frame.assign(event_time=day_first), config)
     message = str(raised.value)
     assert f"e.g. {day_first.iloc[0]!r} in {len(frame)} rows" in message
+    assert "dates with day and month in either order" in message
     assert "write ISO-8601 times such as 2026-01-31T12:00:00Z" in message
-    # ISO text with a space, no seconds or an offset still reads
-    spaced = frame["event_time"].dt.strftime("%Y-%m-%d %H:%M")
-    assert prepare_history(frame.assign(event_time=spaced), config).frame.shape == frame.shape
+    # every other form that read before still reads (a reviewer found the first fix refusing
+    # them): ISO with a space and no seconds, a trailing UTC (BigQuery's CSV), month names, and
+    # empty cells and "NaT" as nulls
+    for form in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S UTC", "%b %d %Y %H:%M"):
+        text = frame["event_time"].dt.strftime(form)
+        read = prepare_history(frame.assign(event_time=text), config).times
+        assert (read.to_numpy() == pd.to_datetime(text, format=form).to_numpy()).all(), form
+    blanks = frame["event_time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").astype(object)
+    blanks.iloc[[5, 6]] = ["", "NaT"]
+    with pytest.raises(BacktestInputError, match="time column 'event_time' is empty at row 6"):
+        prepare_history(frame.assign(event_time=blanks), config)
 
 
 def test_unsorted_time_names_the_first_row_out_of_order(frame: pd.DataFrame, config: ModelConfig) -> None:
