@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import stat
+import uuid
 from pathlib import Path
 
 
 def atomic_write(path: Path, content: bytes) -> None:
-    """`content` to `path` through a temporary file in the same folder, renamed over it. The file
-    gets the permissions a plain write would give it (0666 less the umask): a temporary file is
-    created 0600, which left a user's reports readable by them alone."""
+    """`content` to `path` through a temporary file in the same folder, renamed over it. A new
+    file gets the permissions a plain write gives (0666 less the umask, applied by the kernel);
+    a rewritten one keeps its own. (`tempfile.mkstemp` creates 0600 files, which left a user's
+    reports readable by them alone; reading the umask to undo that is a race between threads.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    temp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex}"
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(content)
-        os.chmod(temp, 0o666 & ~_umask())
+        if path.exists():
+            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -52,6 +52,10 @@ def test_drift_command_writes_per_feature_statistics_and_verdicts(
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    # a rewritten report keeps the mode its owner gave it
+    out.chmod(0o600)
+    assert main([*argv, "--json", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
 def test_drift_command_prints_what_the_labels_measured_and_whether_the_estimate_still_holds(
