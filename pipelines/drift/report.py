@@ -126,7 +126,7 @@ def _summary(report: Mapping[str, Any]) -> str:
     items.append(_estimated_item(report.get("estimated_performance") or {}))
     beside = beside_labels_text(report.get("estimated_performance") or {})
     if beside is not None:
-        broken = (report["estimated_performance"]["labelled"] or {}).get("calibration_holds") is False
+        broken = (report["estimated_performance"]["labelled"] or {}).get("realized_within_bounds") is False
         items.append(f"<li{' class=drifted' if broken else ''}>{_escape(beside)}</li>")
     return "<ul>" + "".join(items) + "</ul>"
 
@@ -144,18 +144,20 @@ def performance_text(performance: Mapping[str, Any]) -> str:
 
 def beside_labels_text(estimated: Mapping[str, Any]) -> str | None:
     """The estimate on the labelled predictions beside what their labels measured, and whether the
-    calibration still holds; None where labels did not come or there is no estimate."""
+    realized value lies within the estimate's bounds; None where labels did not come or there is no
+    estimate."""
     labelled = estimated.get("labelled") or {}
-    holds = labelled.get("calibration_holds")
-    if holds is None:
+    within = labelled.get("realized_within_bounds")
+    if within is None:
         return None
     metric = labelled["judged_metric"]
     low, high = labelled["bounds"][metric]
     verdict = (
-        "the calibration holds"
-        if holds
-        else "the calibration no longer holds: the scores' relation to outcomes changed (concept drift), so the "
-        "estimate no longer tells this model's performance; trust the realized metric"
+        "within the estimate's bounds"
+        if within
+        else "outside the estimate's 95 % bounds: the scores' relation to outcomes may have changed (concept "
+        "drift; or, on a large window, the calibration's own error shows), and the realized metric, not the "
+        "estimate, tells this model's performance"
     )
     estimate, realized = _number(labelled["estimated"][metric]), _number(labelled["realized"][metric])
     return (

@@ -78,8 +78,8 @@ def test_drift_command_prints_what_the_labels_measured_and_whether_the_estimate_
     assert main([*argv, "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")]) == 0
     printed = capsys.readouterr().out
     assert "performance on 5,000 labels: " in printed and "SLO pr_auc ≥ 0.45: MISSED" in printed
-    assert "on the 5,000 labelled predictions: estimated roc_auc " in printed
-    assert "the calibration no longer holds" in printed
+    assert "on the 5,000 labelled predictions: estimated pr_auc " in printed  # the SLO's metric
+    assert "outside the estimate's 95 % bounds" in printed
     page = (tmp_path / "r.html").read_text()
     assert "<li class=drifted>on the 5,000 labelled predictions" in page
 

@@ -106,7 +106,7 @@ def test_where_labels_came_the_report_says_whether_the_calibration_still_holds(
     holds = run_monitor(estimating, profile, window.drop(columns="is_fraud"), labels)["estimated_performance"]
     beside = holds["labelled"]
     low, high = beside["bounds"]["roc_auc"]
-    assert low <= beside["realized"]["roc_auc"] <= high and beside["calibration_holds"] is True
+    assert low <= beside["realized"]["roc_auc"] <= high and beside["realized_within_bounds"] is True
     # concept drift: a third of the frauds now score like legitimate traffic, the scores as confident as before
     rng = np.random.default_rng(3)
     hidden = (window["is_fraud"] == 1) & (rng.random(len(window)) < 0.33)
@@ -114,7 +114,18 @@ def test_where_labels_came_the_report_says_whether_the_calibration_still_holds(
     broken = run_monitor(estimating, profile, changed.drop(columns="is_fraud"), labels)["estimated_performance"]
     beside = broken["labelled"]
     assert beside["realized"]["roc_auc"] < beside["bounds"]["roc_auc"][0]
-    assert beside["calibration_holds"] is False and beside["judged_metric"] == "roc_auc"
+    assert beside["realized_within_bounds"] is False and beside["judged_metric"] == "roc_auc"
+    # without an estimated SLO the realized SLO's metric is the one judged, where the estimate has it
+    plain = configured(
+        estimating,
+        {
+            "drift.estimated_slo": None,
+            "drift.performance_slo": {"metric": "pr_auc", "min": 0.3},
+            "trigger.retrain_on": ["drifted_features"],
+        },
+    )
+    beside = run_monitor(plain, profile, window.drop(columns="is_fraud"), labels)["estimated_performance"]["labelled"]
+    assert beside["judged_metric"] == "pr_auc" and set(beside["bounds"]) >= {"pr_auc", "roc_auc"}
 
 
 def test_a_window_of_stored_hours_is_estimated_from_the_scores_it_is_given(
