@@ -64,7 +64,7 @@ class Lab:
         self.label_delay = label_delay
         self.edge_cases = load_edge_cases(self.config)
         self._progress = progress
-        self._candidates: dict[int, Candidate] = {}
+        self._candidates: dict[str, Candidate] = {}  # by model id
         self._scores: dict[tuple[str, int], np.ndarray] = {}
         self._reports: dict[tuple[str, int, str, Labelled | None], dict[str, Any]] = {}
         self._champion_measures: dict[tuple[str, str], dict[str, Any]] = {}
@@ -88,32 +88,37 @@ class Lab:
 
     # ------------------------------------------------------------------ models
 
-    def candidate(self, window: int) -> Candidate:
-        """The retraining run whose data cut is the end of window `window`. Its training sources
-        hold the rows whose labels have come by then: those of windows up to `label_delay` before
-        it (DataPull's null-rate check asks for sources so joined), and the warm-up's, the labelled
-        history the first model trained on. Its fresh window still ends at the cut, so one that
-        does not reach back past the delay holds no rows and fails its data check, as deployed."""
-        if window not in self._candidates:
+    def candidate(self, window: int, started: int | None = None) -> Candidate:
+        """The retraining run whose data cut is the end of window `window`, started at the end of
+        window `started` (default: the cut's; later for a run a cooldown held). Its training
+        sources hold the rows whose labels have come by its start: those of windows up to
+        `label_delay` before it (DataPull's null-rate check asks for sources so joined), no later
+        than the cut, and the warm-up's, the labelled history the first model trained on. Its
+        fresh window still ends at the cut, so one that does not reach back past the delay holds
+        no rows and fails its data check, as deployed. A run with the default labels is "w<cut>";
+        one started later, with more of them, "w<cut>+<windows later>"."""
+        at = window if started is None else max(started, window)
+        labelled = max(min(window, at - self.label_delay), self.warmup - 1, 0)
+        usual = max(window - self.label_delay, self.warmup - 1, 0)
+        model_id = f"w{window}" if labelled == usual else f"w{window}+{at - window}"
+        if model_id not in self._candidates:
             end = self.windows[window]
-            labelled = self.windows[max(window - self.label_delay, self.warmup - 1, 0)]
-            seen = self.history.frame.iloc[: min(labelled.stop_row, end.stop_row)]
-            found = pull_and_train(self.config, seen, end.end, window, self.edge_cases)
-            if self.label_delay and "fresh window holds" in found.failure:
+            seen = self.history.frame.iloc[: min(self.windows[labelled].stop_row, end.stop_row)]
+            found = pull_and_train(self.config, seen, end.end, window, self.edge_cases, model_id)
+            if labelled < window and "fresh window holds" in found.failure:
                 found = replace(
                     found,
                     failure=f"{found.failure}; labels come {self.label_delay} windows late: data.window.fresh_days "
                     f"({self.config.data.window.fresh_days:g}) must reach back past them",
                 )
-            self._candidates[window] = found
+            self._candidates[model_id] = found
             self.trainings += 1
             if self._progress is not None:
-                done = self._candidates[window]
-                self._progress(f"trained {done.model_id}" if done.trained else f"{done.model_id}: {done.failure}")
-        return self._candidates[window]
+                self._progress(f"trained {model_id}" if found.trained else f"{model_id}: {found.failure}")
+        return self._candidates[model_id]
 
     def model(self, model_id: str) -> Candidate:
-        return self._candidates[int(model_id.removeprefix("w"))]
+        return self._candidates[model_id]
 
     def initial(self) -> Candidate:
         """The first production model: a retraining run at the end of the warm-up."""

@@ -96,12 +96,17 @@ def as_written(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def pull_and_train(
-    config: ModelConfig, seen: pd.DataFrame, window_end: datetime, window: int, edge_cases: pd.DataFrame | None
+    config: ModelConfig,
+    seen: pd.DataFrame,
+    window_end: datetime,
+    window: int,
+    edge_cases: pd.DataFrame | None,
+    model_id: str | None = None,
 ) -> Candidate:
     """A run whose data cut is `window_end`: `seen` holds every row up to it (nothing later).
     The fresh source is the configured fresh window, history is what came before, as DataPull
     receives them from the config's sources."""
-    model_id = f"w{window}"
+    model_id = model_id or f"w{window}"
     time = seen[config.model.time_column]
     fresh_start = pd.Timestamp(window_end.replace(tzinfo=None)) - pd.Timedelta(days=config.data.window.fresh_days)
     fresh, history = seen[time > fresh_start], seen[time <= fresh_start]

@@ -84,21 +84,21 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         return document | {"timeline": [r.to_json() for r in run.records]}
 
     delay = settings.label_delay
-    trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress, label_delay=delay)
+    trigger = replay(lab, GatedTrigger(config, rearm=settings.rearm), progress=progress)
     every = settings.calendar_every or matched_calendar(replayed, sum(r.retrain for r in trigger.records))
     runs: dict[str, PolicyRun] = {"trigger": trigger}
     schedules: tuple[Policy, ...] = (Never(), Calendar(every), EveryWindow())
     for policy in schedules:
-        runs[policy.name] = replay(lab, policy, progress=progress, label_delay=delay)
+        runs[policy.name] = replay(lab, policy, progress=progress)
     summaries = {name: summary(runs[name]) for name in POLICY_ORDER}
     if settings.per_signal:
         for signal, alone in signal_configs(config).items():
             name = f"trigger:{signal}"
-            run = replay(lab, GatedTrigger(alone, name, rearm=settings.rearm), progress=progress, label_delay=delay)
+            run = replay(lab, GatedTrigger(alone, name, rearm=settings.rearm), progress=progress)
             summaries[name] = summary(run) | {"in_retrain_on": signal in config.trigger.retrain_on}
     if settings.calendar_every is None:
         summaries["calendar"]["every_chosen_to_match"] = "trigger"
-    comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress, delay)}
+    comparison = compare(summaries) | {"calendar_phases": _phases(lab, every, summary, summaries, progress)}
     document: dict[str, Any] = {
         "backtest_version": BACKTEST_VERSION,
         "model": config.model.name,
@@ -137,7 +137,6 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             drift_points,
             retrain_budget=budget,
             progress=progress,
-            label_delay=delay,
             rearm=settings.rearm,
         )
     document["runtime"] = {"seconds": round(time.monotonic() - started, 1), "trainings": lab.trainings}
@@ -226,16 +225,11 @@ def _phases(
     summary: Callable[[PolicyRun], dict[str, Any]],
     summaries: dict[str, dict[str, Any]],
     progress: Callable[[str], None] | None,
-    label_delay: int = 0,
 ) -> dict[str, Any]:
     """The calendar at each of its `every` phases: which weeks a schedule happens to hit is luck,
     so the trigger policy is also compared with the calendar's average over its phases."""
     calendars = [summaries["calendar"]] + [
-        summary(
-            replay(
-                lab, Calendar(every, name=f"calendar+{phase}", phase=phase), progress=progress, label_delay=label_delay
-            )
-        )
+        summary(replay(lab, Calendar(every, name=f"calendar+{phase}", phase=phase), progress=progress))
         for phase in range(1, every)
     ]
     means = [c["mean_metric"] for c in calendars if c["mean_metric"] is not None]

@@ -103,12 +103,12 @@ def replay(
     *,
     monitor_config: ModelConfig | None = None,
     progress: Callable[[str], None] | None = None,
-    label_delay: int = 0,
 ) -> PolicyRun:
-    """`label_delay`: labels come that many windows after their predictions, so the monitor at a
-    window's end judges performance and label drift on the window that many before it (as the
-    model that served it scored it), and on nothing before then. 0: with the window itself."""
+    """With `lab.label_delay`, labels come that many windows after their predictions, so the
+    monitor at a window's end judges performance and label drift on the window that many before it
+    (as the model that served it scored it), and on nothing before then. 0: with the window itself."""
     config = lab.config
+    label_delay = lab.label_delay
     headline = headline_metric(config)
     replayed = lab.windows[lab.warmup :]
     production = lab.initial().model_id
@@ -136,7 +136,7 @@ def replay(
             estimated=estimated_value(report, headline),
         )
         if shadow is not None and shadow.first_window <= window.index:
-            verdict = shadow_verdict(lab, shadow, production, window, label_delay)
+            verdict = shadow_verdict(lab, shadow, production, window)
             record = _with(record, shadow=verdict.verdict, detail=verdict.reason)
             if verdict.verdict == "promote":
                 production = shadow.model_id
@@ -154,7 +154,7 @@ def replay(
             record = _with(record, reason=decision.reason)
             if decision.start:
                 data_window = window_at(lab.windows, decision.data_window_end, window.index)
-                candidate = lab.candidate(data_window)
+                candidate = lab.candidate(data_window, started=window.index)
                 gates = lab.gate(candidate, lab.model(production))
                 outcome = "shadow" if gates.passed else _failure_kind(gates.message)
                 if gates.passed:
@@ -166,10 +166,10 @@ def replay(
     return PolicyRun(policy.name, tuple(records), policy.facts())
 
 
-def shadow_verdict(lab: Lab, shadow: _Shadow, production: str, window: Window, label_delay: int = 0) -> ShadowDecision:
+def shadow_verdict(lab: Lab, shadow: _Shadow, production: str, window: Window) -> ShadowDecision:
     """The promotion stage's verdict on everything the shadow saw so far (both variants answered
     the same requests: the windows since it started), with the labels that have come by now."""
-    through = window.index - label_delay
+    through = window.index - lab.label_delay
     return decide(
         ShadowEvidence(
             shadow=lab.evidence(shadow.model_id, shadow.first_window, window.index, through),

@@ -178,7 +178,6 @@ def run_sweep(
     *,
     retrain_budget: int | None = None,
     progress: Callable[[str], None] | None = None,
-    label_delay: int = 0,
     rearm: bool = True,
 ) -> dict[str, Any]:
     """Replay the trigger policy at every grid point, with the backtest's label delay and re-arming.
@@ -190,9 +189,7 @@ def run_sweep(
         variant = configured(base, point.overrides)
         if progress is not None:
             progress(f"sweep {number}/{len(points)}: {point.name}")
-        run = replay(
-            lab, GatedTrigger(variant, name=point.name, rearm=rearm), monitor_config=variant, label_delay=label_delay
-        )
+        run = replay(lab, GatedTrigger(variant, name=point.name, rearm=rearm), monitor_config=variant)
         slo = variant.drift.performance_slo
         summary = summarize(run, metric, slo.threshold if slo and slo.metric == metric else None, drift_points)
         results.append(

@@ -109,6 +109,12 @@ def test_a_retraining_run_trains_only_on_labels_that_have_come() -> None:
         assert windows[window - DELAY - 1].end < newest <= windows[window - DELAY].end
         assert at_once.candidate(window).test[time].max().tz_localize("UTC") > windows[window - 1].end
     assert late.initial().test[time].max().tz_localize("UTC") > windows[0].end  # the warm-up's labels are known
+    # a run a cooldown held until 2 windows after its cut has the labels come by then, up to its cut
+    held = late.candidate(5, started=7)
+    assert held.model_id == "w5+2" and held is not late.candidate(5)
+    assert windows[3].end < held.test[time].max().tz_localize("UTC") <= windows[4].end
+    assert late.candidate(5, started=9).test[time].max().tz_localize("UTC") > windows[4].end  # all of its rows
+    assert late.model("w5+2") is held
     # a fresh window that ends before the labels come holds none: the run fails its data check, as it would deployed
     short = Lab(replace(history, config=parse_config(RAW_CONFIG)), windows, warmup=2, label_delay=DELAY)
     failure = short.candidate(6).failure
