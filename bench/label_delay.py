@@ -15,8 +15,9 @@ seed's history is replayed by the backtest (`--per-signal`) with labels at once 
 windows late; each signal alone retrains the model when its alarm fires.
 
 A retraining run has the labels that have come by its cut only (windows `--delay` before it),
-so the fresh window is 7 days: 2 labelled days past the delay. The drift lasts 40 windows so that
-each signal can judge the model it retrained: before a signal can start a second run, its first
+so the fresh window is `--delay` + 2 days (7 by default): 2 labelled days past the delay. The
+drift lasts 40 windows so that each signal can judge the model it retrained: before a signal can
+start a second run, its first
 candidate shadows until `--delay` windows of its labels are in, the alarms are re-armed N + 2
 windows after the promotion and, for the realized signal, the new champion's own labels come
 `--delay` windows after it serves. With labels 5 windows late the estimate's first run leads the
@@ -60,8 +61,9 @@ SIGNALS = ("performance_slo", "estimated_performance")
 def replay(
     seed: int, delay: int, calm: int, drift: int, slo: float, estimated_slo: float | None = None, labelled_days: int = 5
 ) -> tuple[dict[str, Any], int]:
-    """One stream replayed with labels `delay` windows late; the fresh window reaches back
-    `labelled_days` days past the longest delay compared, so every run has 2 labelled days."""
+    """One stream replayed with labels `delay` windows late. The fresh window is `labelled_days` + 2
+    days (the bench sets `labelled_days` to --delay, one window a day), so with labels --delay
+    windows late every run has 2 labelled days."""
     frame, points = drifting_stream(
         [Segment("none", calm), Segment("covariate", drift)], rows_per_day=ROWS_PER_DAY, seed=seed, fraud_rate=0.1
     )

@@ -196,7 +196,8 @@ TimeUnit = Literal["s", "ms", "us", "ns"]
 
 
 class ModelSection(_Strict):
-    """`time_column` holds timestamps (or text that parses as one). Numbers are refused unless
+    """`time_column` holds timestamps (or text that parses as one, except dates of numbers alone
+    such as 01/02/2025, whose day and month order is ambiguous). Numbers are refused unless
     `time_unit` says they are epoch times in seconds, milliseconds, microseconds or nanoseconds:
     a year or a row number read as nanoseconds since 1970 would put every row in one window."""
 
@@ -211,7 +212,8 @@ class ModelSection(_Strict):
     id_column: str
     """A unique id per row (duplicates count toward `data.checks.max_duplicate_ids`)."""
     time_column: str
-    """Event time: timestamps, or text that parses as one; windows and splits are cut on it."""
+    """Event time: timestamps, or text that parses as one (not 01/02/2025: write ISO 8601); windows and splits are cut
+    on it."""
     time_unit: TimeUnit | None = None
     """Read a numeric time column as epoch times in this unit; without it a numeric time column (a year, say) fails the
     data check `schema_dtypes`."""

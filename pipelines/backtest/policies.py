@@ -11,7 +11,8 @@
   alarms are re-armed (set to INSUFFICIENT_DATA) as the promotion controller does: once the
   alarm's evaluation range (N + 2 periods) was all measured against the new champion; and after a shadow
   rejection, at once when the champion has settled so.
-- `every_window`: a run after every window: the upper bound on freshness and on cost.
+- `every_window`: a run after every window: the upper bound on freshness and on cost (with labels
+  at once; with late labels it waits for each shadow's verdict).
 
 One window is one monitor run and one alarm period; the gate's clock is the data's time, so
 cooldown and staleness hours mean what they mean in production.
@@ -193,7 +194,7 @@ class EveryWindow(_Schedule):
         return Decision(True, "every window")
 
     def facts(self) -> dict[str, Any]:
-        return {"description": "a retraining run after every window (upper bound)"}
+        return {"description": "a retraining run after every window (upper bound, with labels at once)"}
 
 
 @dataclass
