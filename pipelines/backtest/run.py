@@ -124,7 +124,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
             *_data_notes(history, whole, settings.window_rows),
             *_warmup_notes(settings.drift_times, windows, warmup),
             *_notes(config, settings.window_rows),
-            *_label_delay_notes(config, windows, delay),
+            *_label_delay_notes(config, windows, delay, settings.window_rows),
             *_every_window_notes(summaries, replayed, delay),
         ],
         "assumptions": _assumptions(config, delay),
@@ -307,18 +307,20 @@ def _notes(config: ModelConfig, window_rows: int) -> list[str]:
     return notes
 
 
-def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int) -> list[str]:
-    """A fresh window too short to hold a labelled row at any run: every retraining run fails."""
+def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int, window_rows: int) -> list[str]:
+    """A fresh window too short to hold enough labelled rows at a run: retraining runs fail."""
     if not delay or len(windows) < 2:
         return []
     days_per_window = (windows[-1].end - windows[0].start).total_seconds() / 86_400 / len(windows)
-    fresh = config.data.window.fresh_days
-    if fresh > delay * days_per_window:
+    fresh, needed = config.data.window.fresh_days, config.data.checks.min_rows
+    labelled = max(0.0, fresh / days_per_window - delay) * window_rows  # rows of the fresh window whose labels came
+    if labelled >= needed:
         return []
+    held = "no labelled row" if labelled == 0 else f"about {labelled:,.0f} labelled rows"
     return [
         f"warning: labels come {delay} windows (about {delay * days_per_window:.1f} days) late and the fresh window "
-        f"(data.window.fresh_days) is {fresh:g} days: it holds no labelled row at any run, so every retraining run "
-        "fails its data check; make it reach back past the delay"
+        f"(data.window.fresh_days) is {fresh:g} days: at a run it holds {held}, fewer than data.checks.min_rows "
+        f"({needed:,}), so retraining runs fail their data check; make it reach back further past the delay"
     ]
 
 
