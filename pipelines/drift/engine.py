@@ -460,8 +460,8 @@ def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tupl
     """Features inferred from a frame's dtypes (numbers, booleans and text that is mostly numbers
     numeric, the rest categorical), and the columns that are not features with why: datetimes, text
     that parses as timestamps (a CSV's time column), text with every one of at least
-    `MIN_ROWS_FOR_IDENTIFIER` values distinct (an identifier or free text), and integers that count
-    (`_counter`: a row number, a sequential id, an epoch time)."""
+    `MIN_ROWS_FOR_IDENTIFIER` values distinct (an identifier or free text), and whole numbers that
+    count (`_counter`: a row number, a sequential id, an epoch time)."""
     inferred, skipped = [], {}
     for name in frame.columns:
         values = frame[name]
@@ -479,23 +479,28 @@ def feature_types_from(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tupl
         if not numeric and len(present) >= MIN_ROWS_FOR_IDENTIFIER and present.nunique() == len(present):
             skipped[str(name)] = "every value distinct: an identifier or free text"
             continue
-        if _counter(present):
-            skipped[str(name)] = "every value distinct and counting: a row number, sequential id or epoch time"
+        if numeric and _counter(present):
+            skipped[str(name)] = "counting: a row number, sequential id or epoch time"
             continue
         inferred.append(Feature(name=str(name), type=FeatureType.numeric if numeric else FeatureType.categorical))
     return inferred, skipped
 
 
 def _counter(present: pd.Series) -> bool:
-    """Integers, at least `MIN_ROWS_FOR_IDENTIFIER` of them, every one distinct, that count: in
-    order, or a dense run however shuffled. Such a column is no feature: a later window's values
-    all lie beyond the reference's, so it drifts in every window."""
-    if not pd.api.types.is_integer_dtype(present) or len(present) < MIN_ROWS_FOR_IDENTIFIER:
+    """Whole numbers (integers, floats or text that read as them), at least
+    `MIN_ROWS_FOR_IDENTIFIER` of them, that count: in order with at least half of them distinct (an
+    epoch time with repeats), or every one distinct in a dense run however shuffled. Such a column
+    is no feature: a later window's values all lie beyond the reference's, so it drifts in every
+    window. A real feature in a file sorted by it is left out too, and named."""
+    if pd.api.types.is_bool_dtype(present) or len(present) < MIN_ROWS_FOR_IDENTIFIER:
         return False
-    if present.nunique() != len(present):
+    numbers = pd.to_numeric(present, errors="coerce")
+    if numbers.isna().any() or not bool((numbers == numbers.round()).all()):
         return False
-    ordered = present.is_monotonic_increasing or present.is_monotonic_decreasing
-    return bool(ordered or int(present.max()) - int(present.min()) + 1 == len(present))
+    distinct = numbers.nunique()
+    if (numbers.is_monotonic_increasing or numbers.is_monotonic_decreasing) and distinct >= len(numbers) / 2:
+        return True
+    return bool(distinct == len(numbers) and numbers.max() - numbers.min() + 1 == len(numbers))
 
 
 def _timestamps(values: pd.Series) -> bool:

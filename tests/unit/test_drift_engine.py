@@ -219,7 +219,8 @@ def test_inferred_features_leave_out_integer_counters() -> None:
     config: every current value lay beyond the reference's, so it "drifted" in every window. An
     integer column whose every value is distinct and that counts (in order, or a dense run of
     numbers however shuffled) is a row number, a sequential id or an epoch time; distinct integers
-    that do neither (balances in cents) stay a feature."""
+    that do neither (balances in cents) stay a feature. A reviewer found epoch seconds with
+    repeats, ids read as floats (a blank cell) and ids written as text kept as features."""
     rows = 1_200
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
@@ -231,9 +232,18 @@ def test_inferred_features_leave_out_integer_counters() -> None:
             "torque": rng.normal(40, 10, rows),
         }
     )
+    ids_with_a_blank = np.arange(rows, dtype=np.float64)
+    ids_with_a_blank[7] = np.nan  # a CSV column with one empty cell reads as floats
+    frame = frame.assign(
+        busy_epoch=1_767_225_600 + np.sort(rng.integers(0, rows, rows)),  # an event a second: a third repeat
+        float_id=ids_with_a_blank,
+        text_id=[str(i) for i in range(100, 100 + rows)],
+    )
     features, skipped = feature_types_from(frame)
-    counter = "every value distinct and counting: a row number, sequential id or epoch time"
-    assert skipped == {"udi": counter, "shuffled_row": counter, "epoch_seconds": counter}
+    counter = "counting: a row number, sequential id or epoch time"
+    assert skipped == {
+        name: counter for name in ("udi", "shuffled_row", "epoch_seconds", "busy_epoch", "float_id", "text_id")
+    }
     assert {f.name for f in features} == {"balance_cents", "torque"}
     # a small reference counts by chance more easily: below the identifier rows it stays a feature
     small, _ = feature_types_from(frame.iloc[:400])
