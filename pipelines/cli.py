@@ -141,8 +141,9 @@ def _local_put(args: argparse.Namespace) -> int:
 def _drift(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
     from pipelines.drift import compare_frames
-    from pipelines.drift.files import read_frame, write_report
+    from pipelines.drift.files import read_frame
     from pipelines.drift.report import beside_labels_text, performance_text, write_html
+    from pipelines.files import write_json
 
     config = load_config(args.config) if args.config else None
     report = compare_frames(
@@ -153,7 +154,7 @@ def _drift(args: argparse.Namespace) -> int:
         score_column=args.score_column,
         label_column=args.label_column,
     )
-    write_report(report, args.json)
+    write_json(report, args.json)
     if args.html:
         write_html(report, args.html)
     summary = report["summary"]

@@ -1,11 +1,15 @@
-"""Writing a file so that a reader sees the old one or the whole new one, never half of it."""
+"""Writing a file so that a reader sees the old one or the whole new one, never half of it. Local
+tools only (the CLI, the backtest, the local runtime): the job and function images do not ship it."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write(path: Path, content: bytes) -> None:
@@ -25,3 +29,10 @@ def atomic_write(path: Path, content: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def write_json(document: Mapping[str, Any], path: str | Path) -> Path:
+    """`document` as JSON (no NaN: JSON has none), written atomically."""
+    target = Path(path)
+    atomic_write(target, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
+    return target

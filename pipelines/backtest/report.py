@@ -23,8 +23,6 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pipelines.drift.files import write_report
-
 COLOURS = {"never": "#9e9e9e", "calendar": "#1f77b4", "trigger": "#d62728", "every_window": "#2ca02c"}
 # the per-signal policies' (`--per-signal`), none of them a policy's above or the drift points' orange
 SIGNAL_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#7b4173")
@@ -45,10 +43,6 @@ th:first-child, td:first-child, td.text { text-align: left; }
 .good { color: #1b5e20; font-weight: 600; } .bad { color: #b00020; font-weight: 600; }
 tr.frontier { background: #eef6ee; }
 """
-
-
-def write_json(document: Mapping[str, Any], path: str | Path) -> Path:
-    return write_report(document, path)
 
 
 def _png(figure: Figure) -> str:

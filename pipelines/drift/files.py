@@ -3,15 +3,11 @@ atomically."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from pipelines.errors import InputError
-from pipelines.files import atomic_write
 
 PREDICTION = "prediction"  # the column the drift report reads the score from
 
@@ -64,10 +60,3 @@ def score_column(frame: pd.DataFrame, which: str, column: str, *, named: bool) -
     if column == PREDICTION:
         return frame
     return frame.drop(columns=PREDICTION, errors="ignore").rename(columns={column: PREDICTION})
-
-
-def write_report(report: Mapping[str, Any], path: str | Path) -> Path:
-    """Write JSON atomically: a reader sees the old file or the whole new one."""
-    target = Path(path)
-    atomic_write(target, (json.dumps(report, indent=2, allow_nan=False) + "\n").encode())
-    return target

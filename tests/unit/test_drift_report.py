@@ -82,8 +82,10 @@ def test_performance_with_one_class_leaves_rank_metrics_undefined() -> None:
 
 
 def test_compare_frames_without_config_infers_feature_types() -> None:
-    reference = pd.DataFrame({"n": np.arange(1000.0), "c": ["a", "b"] * 500, "t": pd.Timestamp("2026-01-01")})
-    current = pd.DataFrame({"n": np.arange(1000.0) + 500, "c": ["a", "b"] * 500, "t": pd.Timestamp("2026-02-01")})
+    rng = np.random.default_rng(0)  # a measurement, not a counter (0, 1, 2, ... is left out as one)
+    n = rng.normal(0, 1, 1000)
+    reference = pd.DataFrame({"n": n, "c": ["a", "b"] * 500, "t": pd.Timestamp("2026-01-01")})
+    current = pd.DataFrame({"n": n + 0.5, "c": ["a", "b"] * 500, "t": pd.Timestamp("2026-02-01")})
     report = compare_frames(reference, current)
     assert set(report["features"]) == {"n", "c"}
     assert report["features"]["n"]["type"] == "numeric" and report["features"]["n"]["drifted"]
