@@ -142,8 +142,8 @@ def _drift(args: argparse.Namespace) -> int:
     from pipelines.config import load_config
     from pipelines.drift import compare_frames
     from pipelines.drift.files import read_frame
-    from pipelines.drift.report import beside_labels_text, performance_text, write_html
-    from pipelines.files import write_json
+    from pipelines.drift.report import console_lines, write_html
+    from pipelines.local.files import write_json
 
     config = load_config(args.config) if args.config else None
     report = compare_frames(
@@ -157,25 +157,8 @@ def _drift(args: argparse.Namespace) -> int:
     write_json(report, args.json)
     if args.html:
         write_html(report, args.html)
-    summary = report["summary"]
-    drifted = ", ".join(summary["drifted_features"]) or "none"
     written = f"{args.json} and {args.html}" if args.html else str(args.json)
-    print(f"{summary['drifted_feature_count']} of {summary['features']} features drifted ({drifted}); wrote {written}")
-    skipped = report.get("skipped_columns") or {}
-    if skipped:
-        print("not features: " + ", ".join(f"{name} ({why})" for name, why in sorted(skipped.items())))
-    label = report.get("label") or {}
-    if label.get("status") == "ok":
-        print(
-            f"label: positive rate {label['positive_rate']:.4f} against {label['baseline_positive_rate']:.4f} "
-            f"(Cohen's h {label['cohens_h']:.3f}, {'drifted' if label['drifted'] else 'not drifted'})"
-        )
-    performance = report.get("performance") or {}
-    if performance.get("status") == "ok":
-        print(performance_text(performance))
-    beside = beside_labels_text(report.get("estimated_performance") or {})
-    if beside is not None:
-        print(beside)
+    print("\n".join(console_lines(report, written)))
     for problem in report["schema_problems"]:
         print(f"schema problem: {problem['feature']}: {problem['problem']}", file=sys.stderr)
     return 0

@@ -151,8 +151,9 @@ def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
                 f"{column} holds numbers out of range as epoch {unit} (model.time_unit): {exc}"
             ) from None
     else:
-        _refuse_numeric_dates(values)
-        blank = values.astype("string").str.strip().isin(["", "NaT"]).fillna(False).astype(bool)
+        text = values.astype("string").str.strip()
+        _refuse_numeric_dates(text, column)
+        blank = text.isin(["", "NaT"]).fillna(False).astype(bool)
         values = values.astype(object).where(~blank, None)  # empty text is a missing time, as an empty cell is
         parsed = pd.to_datetime(values, errors="coerce", utc=True)
         bad = parsed.isna() & values.notna()
@@ -169,16 +170,16 @@ def parse_times(values: pd.Series, unit: TimeUnit | None) -> pd.Series:
 NUMERIC_DATE = r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b"
 
 
-def _refuse_numeric_dates(values: pd.Series) -> None:
-    """Refuse dates like 01/02/2025. pandas infers their format from the first value and reads
-    them month-first: a new user's 1 February became 2 January, without a word, in every row
-    whose day is 12 or less. Which order a file meant cannot be told from it."""
-    text = values.astype("string").str.strip()
+def _refuse_numeric_dates(text: pd.Series, column: Any) -> None:
+    """Refuse dates like 01/02/2025 in `text` (the column as stripped text). pandas infers their
+    format from the first value and reads them month-first: a new user's 1 February became 2
+    January, without a word, in every row whose day is 12 or less. Which order a file meant cannot
+    be told from it."""
     numeric = text.str.match(NUMERIC_DATE, na=False)
     if numeric.any():
         raise TimeColumnError(
-            f"{values.name} has dates with day and month in either order (model.time_column), e.g. "
-            f"{str(values[numeric].iloc[0])[:40]!r} in {int(numeric.sum())} rows: is 01/02 the 1st of February or "
+            f"{column} has dates with day and month in either order (model.time_column), e.g. "
+            f"{str(text[numeric].iloc[0])[:40]!r} in {int(numeric.sum())} rows: is 01/02 the 1st of February or "
             "the 2nd of January? write ISO-8601 times such as 2026-01-31T12:00:00Z"
         )
 

@@ -16,7 +16,7 @@ from pipelines.backtest.history import BacktestInputError, load_history
 from pipelines.backtest.report import policy_rows, write_html
 from pipelines.backtest.run import BacktestSettings, run_backtest, run_holdout
 from pipelines.config import load_config
-from pipelines.files import write_json
+from pipelines.local.files import write_json
 
 EXIT_INVALID = 2
 

@@ -131,6 +131,29 @@ def _summary(report: Mapping[str, Any]) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
+def console_lines(report: Mapping[str, Any], written: str) -> list[str]:
+    """What the `drift` command prints: the verdict and the files `written`, the columns that are
+    not features, the label's drift, what the labels measured and the estimate beside them."""
+    summary = report["summary"]
+    drifted = ", ".join(summary["drifted_features"]) or "none"
+    count = f"{summary['drifted_feature_count']} of {summary['features']}"
+    lines = [f"{count} features drifted ({drifted}); wrote {written}"]
+    skipped = report.get("skipped_columns") or {}
+    if skipped:
+        lines.append("not features: " + ", ".join(f"{name} ({why})" for name, why in sorted(skipped.items())))
+    label = report.get("label") or {}
+    if label.get("status") == "ok":
+        lines.append(
+            f"label: positive rate {label['positive_rate']:.4f} against {label['baseline_positive_rate']:.4f} "
+            f"(Cohen's h {label['cohens_h']:.3f}, {'drifted' if label['drifted'] else 'not drifted'})"
+        )
+    performance = report.get("performance") or {}
+    if performance.get("status") == "ok":
+        lines.append(performance_text(performance))
+    beside = beside_labels_text(report.get("estimated_performance") or {})
+    return lines if beside is None else [*lines, beside]
+
+
 def performance_text(performance: Mapping[str, Any]) -> str:
     """What the labels measured, and the SLO's verdict on it."""
     metrics = ", ".join(f"{k} {_number(v)}" for k, v in performance["metrics"].items())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import naming
-from pipelines.files import atomic_write
+from pipelines.local.files import atomic_write
 from pipelines.local.runtime import Execution, StepRecord
 
 EVALUATION_REPORT = (naming.EVALUATE, naming.EVALUATION_REPORT)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import PipelinesError
-from pipelines.files import atomic_write
+from pipelines.local.files import atomic_write
 from pipelines.naming import split_uri
 
 

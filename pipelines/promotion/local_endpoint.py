@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import FeatureType, ModelConfig
-from pipelines.files import atomic_write
+from pipelines.local.files import atomic_write
 from pipelines.local.storage import LocalS3
 from pipelines.naming import PRODUCTION_VARIANT, SHADOW_VARIANT, capture_prefix
 from pipelines.promotion.endpoint import Applied, EndpointState, Version

@@ -1,5 +1,5 @@
-"""Writing a file so that a reader sees the old one or the whole new one, never half of it. Local
-tools only (the CLI, the backtest, the local runtime): the job and function images do not ship it."""
+"""Writing a file so that a reader sees the old one or the whole new one, never half of it: the
+local runtime's store and records, and the reports the CLI and the backtest write."""
 
 from __future__ import annotations
 
