@@ -20,6 +20,10 @@ label rate is exact in expectation and the classes stay separable enough for the
 Scenarios, applied to rows at or after `drift_start`:
 - `none`: stationary.
 - `covariate`: amounts x2.5, distances x3, merchant mix shifts to online, device trust drops.
+  The change is applied to both classes alike, so what an input says about fraud changes too
+  (an amount of 100 is now typical of legitimate spending, and the merchant mix no longer depends
+  on the class): a model trained before it needs labels from after it to recover
+  (bench/early_retrain.py).
 - `concept`: fraudsters adapt: fraud looks like normal card-present, local, day-time spending, so
   a model trained before the drift loses recall, most of all on the high-risk band.
 - `card_testing`: a new fraud pattern a retrained model can learn: `concept_share` of fraud
