@@ -66,13 +66,13 @@ def elec2_path() -> Path:
 
 def elec2() -> tuple[History, BacktestSettings]:
     history = load_history(elec2_path(), load_config(ELEC2_CONFIG), row_interval="30min", start=ELEC2_START)
-    return history, BacktestSettings(window_rows=ELEC2_WINDOW)
+    return history, BacktestSettings(window=ELEC2_WINDOW)
 
 
 def generated(seed: int) -> tuple[History, BacktestSettings]:
     frame, drift_points = drifting_stream(GENERATED_SEGMENTS, rows_per_day=GENERATED_ROWS_PER_DAY, seed=seed)
     history = prepare_history(frame, load_config(FRAUD_CONFIG), source=f"generated (datagen, seed {seed})")
-    settings = BacktestSettings(window_rows=GENERATED_WINDOW, warmup=GENERATED_WARMUP, drift_times=tuple(drift_points))
+    settings = BacktestSettings(window=GENERATED_WINDOW, warmup=GENERATED_WARMUP, drift_times=tuple(drift_points))
     return history, settings
 
 

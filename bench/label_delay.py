@@ -75,7 +75,7 @@ def replay(
         "estimated_slo": {"metric": "roc_auc", "min": slo if estimated_slo is None else estimated_slo},
     }
     history = prepare_history(frame, parse_config(raw))
-    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), label_delay=delay, per_signal=True)
+    settings = BacktestSettings(window=ROWS_PER_DAY, drift_times=tuple(points), label_delay=delay, per_signal=True)
     document = run_backtest(history, settings)
     return document, int(document["drift_points"][0]["window"])
 

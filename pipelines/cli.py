@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,28 @@ def _validate_config(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _window_size(text: str) -> int | timedelta:
+    """`--window`: a number of rows, or a span of time as pandas reads one (1D, 6h, 30min, 1W)."""
+    if text.strip().isdigit():
+        return int(text)
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' deprecation of "d" and "H" for "D" and "h": both still read
+        try:
+            span = pd.Timedelta(text)
+        except ValueError:
+            span = None
+    if span is None or pd.isna(span) or span <= pd.Timedelta(0):
+        raise argparse.ArgumentTypeError(
+            f"--window takes rows (1000) or a span of time (1D, 6h, 30min), got {text!r}; months and years vary in "
+            "length: give days (30D)"
+        )
+    return span.to_pytimedelta()
 
 
 def _write(text: str, out: str | None) -> int:
@@ -278,7 +301,11 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("config")
     backtest.add_argument("--data", required=True, help="time-ordered labelled history (.parquet or .csv)")
     backtest.add_argument(
-        "--window", type=int, default=1000, help="rows per window (one monitor run; default: %(default)s)"
+        "--window",
+        type=_window_size,
+        default=1000,
+        help="rows per window, or a span of time (1D: one window per calendar day in UTC, 6h, 30min); one window "
+        "is one monitor run (default: %(default)s rows)",
     )
     backtest.add_argument(
         "--warmup",

@@ -7,13 +7,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import pandas as pd
 
 from pipelines.backtest.history import BacktestInputError, load_history
-from pipelines.backtest.report import policy_rows, write_html
+from pipelines.backtest.notes import counted
+from pipelines.backtest.report import policy_rows, windows_line, write_html
 from pipelines.backtest.run import BacktestSettings, run_backtest, run_holdout
 from pipelines.config import load_config
 from pipelines.local.files import write_json
@@ -25,7 +26,7 @@ EXIT_INVALID = 2
 class BacktestRequest:
     config: str
     data: str
-    window: int = 1000
+    window: int | timedelta = 1000  # rows, or a span of time
     warmup: int | None = None
     calendar_every: int | None = None
     drift_points: Sequence[str] = ()
@@ -86,9 +87,10 @@ def text_table(document: dict[str, Any]) -> str:
     header = ("policy", "runs", "promoted", f"mean {metric}", "worst", "< SLO", "drifts", "delay")
     rows = [header, *[tuple(_cell(v) for v in row) for row in policy_rows(document)]]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = [line] if (line := holdout_line(document)) else []
+    lines = [windows_line(document["data"])]
+    lines += [line] if (line := holdout_line(document)) else []
     if document.get("label_delay_windows"):
-        lines.append(f"labels come {document['label_delay_windows']} windows after their predictions")
+        lines.append(f"labels come {counted(document['label_delay_windows'], 'window')} after their predictions")
     lines += [
         "  ".join(str(cell).rjust(widths[i]) if i else str(cell).ljust(widths[i]) for i, cell in enumerate(row))
         for row in rows
@@ -138,7 +140,7 @@ def backtest_command(request: BacktestRequest, stderr: TextIO | None = None) -> 
             )
         history = load_history(request.data, config, row_interval=request.row_interval, start=request.start)
         settings = BacktestSettings(
-            window_rows=request.window,
+            window=request.window,
             warmup=request.warmup,
             calendar_every=request.calendar_every,
             drift_times=parse_times(request.drift_points),

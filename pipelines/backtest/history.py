@@ -240,9 +240,12 @@ def _class_name(value: object, numeric: bool) -> str:
     return f"{float(value):g}" if numeric else str(value)  # type: ignore[arg-type]
 
 
-def cut_windows(times: pd.Series, size: int, *, warmup: int = 1) -> list[Window]:
-    """Consecutive windows of `size` rows; a partial last window is left out. At least `warmup`
-    windows to train the first model and one to replay are needed."""
+def cut_windows(times: pd.Series, size: int | timedelta, *, warmup: int = 1) -> list[Window]:
+    """Consecutive windows of `size` rows, or of a span of time (`_span_windows`); a partial last
+    window is left out. At least `warmup` windows to train the first model and one to replay are
+    needed."""
+    if isinstance(size, timedelta):
+        return _span_windows(times, size, warmup)
     if size < 2:
         raise BacktestInputError(f"--window must be at least 2 rows, got {size}")
     count = len(times) // size
@@ -262,6 +265,67 @@ def cut_windows(times: pd.Series, size: int, *, warmup: int = 1) -> list[Window]
         )
         for index in range(count)
     ]
+
+
+TAIL_GAPS = 10
+
+
+def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window]:
+    """One window per span of time that holds rows, as a monitor on a schedule sees the traffic
+    whatever its volume. Spans are laid from `span_origin`. A span with no rows is no window (no
+    monitor datapoint; `empty_spans` counts them). The span the history stops in is whole when its
+    last row lies within `TAIL_GAPS` typical gaps between rows (their median), and a quarter of the
+    span, of its end; otherwise the history was cut inside it, and it is left out, as a partial
+    window of rows is. (With rows arriving at random, a whole span's last row lies further than ten
+    median gaps from its end once in 2**10.)"""
+    if span <= timedelta(0):
+        raise BacktestInputError(f"--window must be a positive span of time, got {span}")
+    origin = span_origin(pd.Timestamp(times.iloc[0]), span)
+    numbers = ((times - origin) // span).to_numpy(dtype=np.int64)
+    gaps = times.diff().dropna()
+    gap = gaps[gaps > pd.Timedelta(0)].median() if len(gaps) else pd.Timedelta(0)
+    kept = len(times)
+    slack = min(TAIL_GAPS * gap, span / 4) if not pd.isna(gap) else pd.Timedelta(0)
+    if times.iloc[-1] + slack < origin + (int(numbers[-1]) + 1) * span:
+        kept = int(np.searchsorted(numbers, numbers[-1]))  # the last span is cut short
+    starts = np.r_[0, np.flatnonzero(np.diff(numbers[:kept])) + 1] if kept else np.zeros(0, dtype=np.int64)
+    stops = np.r_[starts[1:], kept] if kept else starts
+    if len(starts) < warmup + 1:
+        raise BacktestInputError(
+            f"the history spans {len(starts)} window(s) of {span_text(span)}: too few for {warmup} warm-up "
+            "window(s) and one window to replay; use a shorter --window"
+        )
+    moments = times.to_numpy()
+    return [
+        Window(index, int(start), int(stop), utc_time(moments[start]), utc_time(moments[stop - 1]))
+        for index, (start, stop) in enumerate(zip(starts, stops, strict=True))
+    ]
+
+
+def span_origin(first: pd.Timestamp, span: timedelta) -> pd.Timestamp:
+    """Where spans of time start: a span that divides a day at midnight UTC and every span after
+    it (6h: 00:00, 06:00, ...), one that does not at the midnight of the first row's day."""
+    day = first.floor("D")
+    if timedelta(days=1) % span:
+        return day
+    return day + ((first - day) // span) * span
+
+
+def empty_spans(windows: list[Window], span: timedelta) -> int:
+    """Spans of time between the first window and the last that held no row, hence no window."""
+    origin = span_origin(pd.Timestamp(windows[0].start).tz_localize(None), span)
+    last = (pd.Timestamp(windows[-1].start).tz_localize(None) - origin) // span
+    return int(last) + 1 - len(windows)
+
+
+def span_text(span: timedelta) -> str:
+    """`span` in the largest whole unit: "1 day", "6 hours", "90 minutes"."""
+    seconds = span.total_seconds()
+    for unit, length in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        if seconds % length == 0:
+            count = int(seconds // length)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return str(span)
 
 
 def default_warmup(windows: list[Window], fresh_days: float) -> int:

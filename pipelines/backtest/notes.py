@@ -5,10 +5,10 @@ config and label delay (also on the console), and the modelling assumptions ever
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pipelines.backtest.history import History, Window, utc_time
+from pipelines.backtest.history import History, Window, empty_spans, span_text, utc_time
 from pipelines.config import ModelConfig
 from pipelines.trigger import iso
 
@@ -17,20 +17,43 @@ def replay_notes(
     history: History,
     windows: Sequence[Window],
     warmup: int,
-    window_rows: int,
+    size: int | timedelta,
     drift_times: Sequence[datetime],
     delay: int,
     summaries: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
-    """Every note on one replay, in the order a reader needs them."""
-    whole = len(windows) * window_rows  # rows in whole windows: a tail after them is not replayed
+    """Every note on one replay, in the order a reader needs them. `size` is the windows' (`--window`):
+    rows, or a span of time."""
+    whole = windows[-1].stop_row  # rows in whole windows: a tail after them is not replayed
     return [
         *history.notes,
-        *_data_notes(history, whole, window_rows),
+        *_data_notes(history, whole, size_text(size)),
+        *_span_notes(windows, size),
         *_warmup_notes(drift_times, windows, warmup),
-        *_notes(history.config, window_rows),
-        *_label_delay_notes(history.config, windows, delay, window_rows),
+        *_notes(history.config, windows),
+        *_label_delay_notes(history.config, windows, delay),
         *_every_window_notes(summaries, len(windows) - warmup, delay),
+    ]
+
+
+def counted(number: int, noun: str) -> str:
+    """ "1 window", "5 windows"."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def size_text(size: int | timedelta) -> str:
+    """A window's size as `--window` gave it: "1,000 rows" or "1 day"."""
+    return span_text(size) if isinstance(size, timedelta) else f"{size:,} rows"
+
+
+def _span_notes(windows: Sequence[Window], size: int | timedelta) -> list[str]:
+    """Spans of time without traffic: no window, so no alarm period, stands for them."""
+    if not isinstance(size, timedelta) or not (empty := empty_spans(list(windows), size)):
+        return []
+    return [
+        f"{empty} span(s) of {span_text(size)} between the first window and the last held no row: no window stands "
+        "for them (a deployed monitor publishes no datapoint then), so --label-delay, alarm periods and calendar "
+        "periods count windows with traffic"
     ]
 
 
@@ -44,7 +67,7 @@ def _warmup_notes(times: Sequence[datetime], windows: Sequence[Window], warmup: 
     ]
 
 
-def _data_notes(history: History, whole: int, window_rows: int) -> list[str]:
+def _data_notes(history: History, whole: int, size: str) -> list[str]:
     """The rows the replay leaves out (a tail after the `whole` rows of whole windows) or cannot
     score (no label)."""
     notes = []
@@ -52,7 +75,7 @@ def _data_notes(history: History, whole: int, window_rows: int) -> list[str]:
     if unused:
         notes.append(
             f"the last {unused:,} rows (from {iso(utc_time(history.times.iloc[whole]))}) fill no whole window of "
-            f"{window_rows:,} rows: they are not replayed, and a drift point among them is refused"
+            f"{size}: they are not replayed, and a drift point among them is refused"
         )
     unlabelled = int(history.frame[history.config.model.label].iloc[:whole].isna().sum())
     if unlabelled:
@@ -64,41 +87,51 @@ def _data_notes(history: History, whole: int, window_rows: int) -> list[str]:
     return notes
 
 
-def _notes(config: ModelConfig, window_rows: int) -> list[str]:
-    """Warnings about this config at this window size."""
+def _notes(config: ModelConfig, windows: Sequence[Window]) -> list[str]:
+    """Warnings about this config at these windows' sizes: for windows of rows, about all of them;
+    for spans of time, about those too small."""
+    sizes = [window.rows for window in windows]
     notes = []
-    if window_rows < config.drift.min_labels_for_performance:
-        notes.append(
-            f"warning: windows of {window_rows} rows never reach drift.min_labels_for_performance "
-            f"({config.drift.min_labels_for_performance}): the performance SLO alarm cannot fire"
-        )
-    if window_rows < config.drift.min_window_rows:
-        notes.append(
-            f"warning: windows of {window_rows} rows are below drift.min_window_rows ({config.drift.min_window_rows}): "
-            "no feature gets a drift verdict"
-        )
-    if window_rows < config.promotion.shadow.min_labels:
+    for needed, setting, consequence in (
+        (
+            config.drift.min_labels_for_performance,
+            "drift.min_labels_for_performance",
+            "the performance SLO alarm cannot fire",
+        ),
+        (config.drift.min_window_rows, "drift.min_window_rows", "no feature gets a drift verdict"),
+    ):
+        small = sum(rows < needed for rows in sizes)
+        if small == len(sizes) and min(sizes) == max(sizes):
+            notes.append(f"warning: windows of {sizes[0]} rows are below {setting} ({needed}): {consequence}")
+        elif small:
+            notes.append(
+                f"warning: {small} of {len(sizes)} windows hold fewer rows than {setting} ({needed}), down to "
+                f"{min(sizes):,}: on them {consequence}"
+            )
+    if max(sizes) < config.promotion.shadow.min_labels:
         notes.append(
             f"warning: a shadow needs promotion.shadow.min_labels ({config.promotion.shadow.min_labels}) labels, more "
-            f"than one window of {window_rows} rows: it waits several windows, and a newer candidate replaces it"
+            f"than one window of up to {max(sizes):,} rows: it waits several windows, and a newer candidate replaces it"
         )
     return notes
 
 
-def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int, window_rows: int) -> list[str]:
+def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int) -> list[str]:
     """A fresh window too short to hold enough labelled rows at a run: retraining runs fail."""
     if not delay or len(windows) < 2:
         return []
     days_per_window = (windows[-1].end - windows[0].start).total_seconds() / 86_400 / len(windows)
     fresh, needed = config.data.window.fresh_days, config.data.checks.min_rows
-    labelled = max(0.0, fresh / days_per_window - delay) * window_rows  # rows of the fresh window whose labels came
+    rows_per_window = windows[-1].stop_row / len(windows)
+    labelled = max(0.0, fresh / days_per_window - delay) * rows_per_window  # rows of the fresh window whose labels came
     if labelled >= needed:
         return []
     held = "no labelled row" if labelled == 0 else f"about {labelled:,.0f} labelled rows"
     return [
-        f"warning: labels come {delay} windows (about {delay * days_per_window:.1f} days) late and the fresh window "
-        f"(data.window.fresh_days) is {fresh:g} days: at a run it holds {held}, fewer than data.checks.min_rows "
-        f"({needed:,}), so retraining runs fail their data check; make it reach back further past the delay"
+        f"warning: labels come {counted(delay, 'window')} (about {delay * days_per_window:.1f} days) late and the "
+        f"fresh window (data.window.fresh_days) is {fresh:g} days: at a run it holds {held}, fewer than "
+        f"data.checks.min_rows ({needed:,}), so retraining runs fail their data check; make it reach back further "
+        "past the delay"
     ]
 
 
@@ -108,8 +141,8 @@ def _every_window_notes(summaries: Mapping[str, Mapping[str, Any]], replayed: in
     if not delay or every is None:
         return []
     return [
-        f"with labels {delay} windows late the every-window policy waits for each shadow's verdict, so it ran "
-        f"{every['retrains']} times in {replayed} windows: the trigger-vs-every-window targets compare with that "
+        f"with labels {counted(delay, 'window')} late the every-window policy waits for each shadow's verdict, so it "
+        f"ran {every['retrains']} times in {replayed} windows: the trigger-vs-every-window targets compare with that "
         "schedule, not with an upper bound"
     ]
 

@@ -165,13 +165,28 @@ def _windows(mean: float | None) -> str | None:
 POLICY_HEADER = ("policy", "runs", "promoted", "mean", "worst window", "windows < SLO", "drifts", "delay (win.)")
 
 
+def windows_line(data: Mapping[str, Any]) -> str:
+    """What was replayed: the rows in whole windows, the windows' size, and the tail left out."""
+    sizes = data["rows_per_window"]
+    if data["window_rows"] is not None:
+        size = f"{data['window_rows']:,} rows"
+    elif sizes["min"] == sizes["max"]:
+        size = f"{data['window_span']} ({sizes['min']:,} rows each)"
+    else:
+        size = f"{data['window_span']} ({sizes['min']:,} to {sizes['max']:,} rows)"
+    unused = data["unused_tail_rows"]
+    return (
+        f"{data['rows'] - unused:,} rows of {data['source']} in {data['windows']} windows "
+        f"({data['warmup_windows']} warm-up, {data['replayed_windows']} replayed) of {size}, {data['first']} to "
+        f"{data['last']}" + (f"; the last {unused:,} rows fill no whole window and are not replayed" if unused else "")
+    )
+
+
 def render(document: Mapping[str, Any]) -> str:
     data, metric = document["data"], document["metric"]
     parts = [
         f"<h1>Backtest: {html.escape(str(document['model']))}</h1>",
-        f"<p>{data['rows']:,} rows of {html.escape(data['source'])}, {data['windows']} windows of "
-        f"{data['window_rows']} rows ({data['warmup_windows']} warm-up, {data['replayed_windows']} replayed), "
-        f"{html.escape(data['first'])} to {html.escape(data['last'])}. Metric: <b>{html.escape(metric)}</b>"
+        f"<p>{html.escape(windows_line(data))}. Metric: <b>{html.escape(metric)}</b>"
         + (f", SLO {document['slo']['min']}" if document.get("slo") else "")
         + ".</p>",
         _holdout(document.get("holdout")),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -20,6 +20,7 @@ from pipelines.backtest.history import (
     Window,
     cut_windows,
     default_warmup,
+    span_text,
 )
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.notes import assumptions, replay_notes
@@ -37,7 +38,7 @@ POLICY_ORDER = ("never", "calendar", "trigger", "every_window")
 
 @dataclass(frozen=True)
 class BacktestSettings:
-    window_rows: int = 1000
+    window: int | timedelta = 1000  # rows per window, or a span of time (one window per calendar span)
     warmup: int | None = None  # windows that train the first model; None: a whole fresh window
     calendar_every: int | None = None  # None: matched to the trigger policy's number of runs
     drift_times: tuple[datetime, ...] = ()  # known drift points, for detection delays
@@ -68,13 +69,13 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         raise BacktestInputError(f"--calendar-every must be at least 1 window, got {settings.calendar_every}")
     started = time.monotonic()
     config = history.config
-    windows = cut_windows(history.times, settings.window_rows, warmup=settings.warmup or 1)
+    windows = cut_windows(history.times, settings.window, warmup=settings.warmup or 1)
     warmup = settings.warmup or default_warmup(windows, config.data.window.fresh_days)
     _check_drift_times(settings.drift_times, windows)
     lab = Lab(history, windows, warmup=warmup, label_delay=settings.label_delay, progress=progress)
     lab.initial()
     replayed = len(windows) - warmup
-    whole = len(windows) * settings.window_rows  # rows in whole windows: a tail after them is not replayed
+    whole = windows[-1].stop_row  # rows in whole windows: a tail after them is not replayed
     drift_points = locate(settings.drift_times, windows[warmup:])
     metric = headline_metric(config)
     slo = config.drift.performance_slo
@@ -105,7 +106,9 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "data": {
             "source": history.source,
             "rows": len(history.frame),
-            "window_rows": settings.window_rows,
+            "window_rows": None if isinstance(settings.window, timedelta) else settings.window,
+            "window_span": span_text(settings.window) if isinstance(settings.window, timedelta) else None,
+            "rows_per_window": {"min": min(w.rows for w in windows), "max": max(w.rows for w in windows)},
             "windows": len(windows),
             "warmup_windows": warmup,
             "replayed_windows": replayed,
@@ -119,7 +122,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "label_delay_windows": delay,
         "policies": summaries,
         "comparison": comparison,
-        "notes": replay_notes(history, windows, warmup, settings.window_rows, settings.drift_times, delay, summaries),
+        "notes": replay_notes(history, windows, warmup, settings.window, settings.drift_times, delay, summaries),
         "assumptions": assumptions(config, delay),
     }
     if settings.sweep:

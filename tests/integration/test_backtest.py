@@ -88,16 +88,14 @@ def stream(*segments: Segment) -> tuple[pd.DataFrame, list[datetime]]:
 def drifted(small_config: ModelConfig) -> dict[str, Any]:
     """Five calm days, then a covariate shift for five days (drift point at the start of day 6)."""
     frame, points = stream(Segment("none", 5), Segment("covariate", 5))
-    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points))
+    settings = BacktestSettings(window=ROWS_PER_DAY, drift_times=tuple(points))
     return run_backtest(prepare_history(frame, small_config), settings)
 
 
 @pytest.fixture(scope="module")
 def calm(small_config: ModelConfig) -> dict[str, Any]:
     frame, _ = stream(Segment("none", 12))
-    return run_backtest(
-        prepare_history(frame, small_config), BacktestSettings(window_rows=ROWS_PER_DAY, calendar_every=3)
-    )
+    return run_backtest(prepare_history(frame, small_config), BacktestSettings(window=ROWS_PER_DAY, calendar_every=3))
 
 
 def test_trigger_retrains_after_the_drift_point_and_not_before(drifted: dict[str, Any]) -> None:
@@ -160,7 +158,7 @@ def test_alarms_are_rearmed_by_default_and_no_rearm_replays_the_old_behaviour(
     drifted: dict[str, Any], small_config: ModelConfig
 ) -> None:
     frame, points = stream(Segment("none", 5), Segment("covariate", 5))
-    settings = BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), rearm=False)
+    settings = BacktestSettings(window=ROWS_PER_DAY, drift_times=tuple(points), rearm=False)
     never_rearmed = run_backtest(prepare_history(frame, small_config), settings)["policies"]["trigger"]
     rearmed = drifted["policies"]["trigger"]
     assert "re-armed after each promotion and shadow rejection" in rearmed["description"]
@@ -246,13 +244,49 @@ def test_a_drift_point_outside_the_replay_is_refused_not_dropped(
     assert f"--drift-point {point} is {where} the history (2026-01-01" in error  # and the range to use
 
 
+def test_windows_of_a_day_follow_the_calendar_when_the_daily_volume_varies(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's traffic was a third as heavy at weekends, and a daily monitor stands for a
+    day whatever its volume: with `--window 1D` each window is one calendar day."""
+    frame = pd.read_parquet(files["history"])
+    day = pd.to_datetime(frame["event_time"]).dt.floor("D")
+    quiet = frame[(day.dt.day_of_week < 5) | (frame.index % 3 == 0)].reset_index(drop=True)
+    history, out = files["folder"] / "weekends.parquet", files["folder"] / "weekends.json"
+    quiet.to_parquet(history, index=False)
+    args = ["backtest", str(files["config"]), "--data", str(history), "--window", "1D", "--json", str(out)]
+    assert main(args) == 0
+    document = json.loads(out.read_text())
+    days = pd.to_datetime(quiet["event_time"]).dt.floor("D").value_counts().sort_index()
+    assert document["data"]["window_span"] == "1 day" and document["data"]["window_rows"] is None
+    assert document["data"]["windows"] == len(days) and document["data"]["unused_tail_rows"] == 0
+    timeline = document["policies"]["never"]["timeline"]
+    replayed = days.index[document["data"]["warmup_windows"] :]
+    assert [r["start"][:10] for r in timeline] == [d.strftime("%Y-%m-%d") for d in replayed]
+    assert all(r["start"][:10] == r["end"][:10] for r in timeline)
+    console = capsys.readouterr().out
+    assert f"replayed) of 1 day ({days.min():,} to {days.max():,} rows)" in console
+
+
+@pytest.mark.parametrize("window", ["1M", "fortnight", "0D", "2 rows"])
+def test_a_window_that_is_neither_rows_nor_a_span_of_time_is_refused(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], window: str
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["backtest", str(files["config"]), "--data", str(files["history"]), "--window", window])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert f"--window takes rows (1000) or a span of time (1D, 6h, 30min), got {window!r}" in error
+
+
 def test_the_backtests_help_gives_the_window_and_warmup_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     """A new user could not tell from `backtest --help` how many rows a window had, nor how many
     windows trained the first model."""
     with pytest.raises(SystemExit):
         main(["backtest", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "rows per window (one monitor run; default: 1000)" in text
+    assert "rows per window, or a span of time (1D: one window per calendar day in UTC, 6h, 30min)" in text
+    assert "one window is one monitor run (default: 1000 rows)" in text
     assert "default: the windows that span data.window.fresh_days, at most half of them" in text
 
 

@@ -39,7 +39,7 @@ def runs() -> dict[int, dict[str, Any]]:
     return {
         delay: run_backtest(
             history,
-            BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=tuple(points), label_delay=delay, per_signal=True),
+            BacktestSettings(window=ROWS_PER_DAY, drift_times=tuple(points), label_delay=delay, per_signal=True),
         )
         for delay in (0, DELAY)
     }
@@ -130,7 +130,7 @@ def test_the_report_says_when_labels_come_and_when_no_run_can_have_them(runs: di
     assert not any("reach back past the delay" in n for n in runs[DELAY]["notes"])
     frame, _ = stream(Segment("none", 6))
     short = run_backtest(
-        prepare_history(frame, parse_config(RAW_CONFIG)), BacktestSettings(window_rows=ROWS_PER_DAY, label_delay=DELAY)
+        prepare_history(frame, parse_config(RAW_CONFIG)), BacktestSettings(window=ROWS_PER_DAY, label_delay=DELAY)
     )
     warning = (
         f"warning: labels come {DELAY} windows (about 3.0 days) late and the fresh window (data.window.fresh_days) "
@@ -158,7 +158,7 @@ def test_a_negative_delay_is_refused() -> None:
     config = parse_config(RAW_CONFIG)
     frame, _ = stream(Segment("none", 3))
     with pytest.raises(BacktestInputError, match="--label-delay must be 0 or more windows, got -1"):
-        run_backtest(prepare_history(frame, config), BacktestSettings(window_rows=ROWS_PER_DAY, label_delay=-1))
+        run_backtest(prepare_history(frame, config), BacktestSettings(window=ROWS_PER_DAY, label_delay=-1))
 
 
 def test_with_late_labels_a_schedule_waits_for_its_shadow_instead_of_replacing_it_unjudged(

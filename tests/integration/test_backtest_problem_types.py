@@ -89,7 +89,7 @@ def test_the_trigger_retrains_after_the_shift_and_beats_never_retraining(problem
     )
     frame, shift = _stream(problem_type)
     document = run_backtest(
-        prepare_history(frame, config), BacktestSettings(window_rows=ROWS_PER_DAY, drift_times=(shift.to_pydatetime(),))
+        prepare_history(frame, config), BacktestSettings(window=ROWS_PER_DAY, drift_times=(shift.to_pydatetime(),))
     )
     trigger, never = document["policies"]["trigger"], document["policies"]["never"]
     assert document["metric"] == ("r2" if problem_type == "regression" else "macro_f1")

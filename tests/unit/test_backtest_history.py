@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import pytest
 
-from pipelines.backtest.history import BacktestInputError, cut_windows, default_warmup, prepare_history
+from pipelines.backtest.history import BacktestInputError, cut_windows, default_warmup, empty_spans, prepare_history
 from pipelines.backtest.sweep import configured
 from pipelines.config import ModelConfig
 from pipelines.simulation.datagen import StreamSpec, generate
@@ -176,6 +178,45 @@ def test_too_few_rows_for_one_window_is_an_error(frame: pd.DataFrame, config: Mo
         cut_windows(history.times, 400)
     with pytest.raises(BacktestInputError, match="--window must be at least 2"):
         cut_windows(history.times, 1)
+
+
+def _times(*moments: str) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(moments)))
+
+
+def test_windows_of_a_span_of_time_follow_the_calendar_whatever_the_volume() -> None:
+    """A new user's traffic was quieter at weekends: windows of a fixed row count drifted away from
+    the daily monitor they stand for. A span of time cuts one window per calendar day."""
+    times = _times(
+        *(f"2026-01-01 {h:02d}:00" for h in (0, 6, 12, 18, 23)),  # 5 rows on day 1
+        *(f"2026-01-03 {h:02d}:00" for h in (1, 9, 23)),  # none on day 2, 3 on day 3
+        "2026-01-04 00:00",
+        "2026-01-04 23:00",  # day 4 ends an hour (the rows' gap) before midnight
+    )
+    windows = cut_windows(times, timedelta(days=1))
+    assert [(w.index, w.start_row, w.stop_row) for w in windows] == [(0, 0, 5), (1, 5, 8), (2, 8, 10)]
+    assert windows[1].start.isoformat() == "2026-01-03T01:00:00+00:00"
+    assert windows[1].end.isoformat() == "2026-01-03T23:00:00+00:00"
+    assert empty_spans(windows, timedelta(days=1)) == 1  # day 2
+
+
+def test_a_span_the_history_stops_in_is_not_a_window() -> None:
+    """A history exported at noon: its last day is half a day of traffic, left out as a row
+    window's tail is."""
+    times = _times(*(f"2026-01-0{d} {h:02d}:00" for d in (1, 2, 3) for h in range(0, 24, 2)), "2026-01-04 11:00")
+    windows = cut_windows(times, timedelta(days=1))
+    assert [(w.start_row, w.stop_row) for w in windows] == [(0, 12), (12, 24), (24, 36)]
+    six_hours = cut_windows(times, timedelta(hours=6))
+    # day 4's 06:00-12:00 holds 11:00 only, an hour before its end (rows come 2 hours apart): whole
+    assert len(six_hours) == 13 and (six_hours[-1].start_row, six_hours[-1].stop_row) == (36, 37)
+
+
+def test_a_span_of_time_must_be_positive_and_leave_windows_to_replay() -> None:
+    times = _times("2026-01-01 00:00", "2026-01-01 12:00", "2026-01-01 23:00")
+    with pytest.raises(BacktestInputError, match="--window must be a positive span of time, got 0:00:00"):
+        cut_windows(times, timedelta(0))
+    with pytest.raises(BacktestInputError, match=r"the history spans 1 window\(s\) of 1 day: too few for 1 warm-up"):
+        cut_windows(times, timedelta(days=1))
 
 
 def test_default_warmup_covers_the_fresh_window(frame: pd.DataFrame, config: ModelConfig) -> None:

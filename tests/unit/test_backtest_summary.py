@@ -146,9 +146,12 @@ def page_document() -> dict[str, Any]:
         "model": "m",
         "data": {
             "source": "h.csv",
-            "rows": 30,
+            "rows": 35,
+            "unused_tail_rows": 5,
             "windows": 3,
             "window_rows": 10,
+            "window_span": None,
+            "rows_per_window": {"min": 10, "max": 10},
             "warmup_windows": 1,
             "replayed_windows": 2,
             "first": "a",
@@ -176,6 +179,16 @@ def test_html_has_the_policy_table_and_the_metric_chart() -> None:
     page = render(page_document())
     assert page.count("data:image/png;base64,") == 1
     assert "<td>trigger</td><td>1</td>" in page and "a note" in page
+
+
+def test_the_page_counts_the_rows_it_replays_not_the_tail_no_window_holds() -> None:
+    """A new user's header said 35 rows in 3 windows of 10: the 5 after the last window were
+    counted as replayed."""
+    page = render(page_document())
+    assert "30 rows of h.csv in 3 windows (1 warm-up, 2 replayed) of 10 rows, a to b; the last 5 rows fill no " in page
+    document = page_document()
+    document["data"] |= {"window_rows": None, "window_span": "1 day", "rows_per_window": {"min": 8, "max": 12}}
+    assert "replayed) of 1 day (8 to 12 rows), a to b" in render(document)
 
 
 def test_the_charts_legend_sits_outside_the_lines_it_names() -> None:
