@@ -115,7 +115,8 @@ def text_table(document: dict[str, Any]) -> str:
         )
     if document.get("sweep"):
         lines.append(
-            f"sweep: recommended within {document['sweep']['retrain_budget']} runs: {document['sweep']['recommended']}"
+            f"sweep: recommended within {document['sweep']['retrain_budget']} runs (a quarter of the "
+            f"{document['data']['replayed_windows']} replayed windows): {document['sweep']['recommended']}"
         )
     return "\n".join(lines)
 

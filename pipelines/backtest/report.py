@@ -200,7 +200,7 @@ def render(document: Mapping[str, Any]) -> str:
         points = sorted(sweep["points"], key=lambda p: (not p["on_frontier"], p["retrains"]))
         parts += [
             "<h2>Threshold sweep</h2>",
-            f"<p>Recommended within {sweep['retrain_budget']} runs: "
+            f"<p>Recommended within {sweep['retrain_budget']} runs (a quarter of the replayed windows): "
             f"<b>{html.escape(str(sweep['recommended']))}</b></p>",
             f'<img alt="frontier" src="{frontier}">',
             _table(

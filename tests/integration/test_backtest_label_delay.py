@@ -182,3 +182,21 @@ def test_with_late_labels_a_schedule_waits_for_its_shadow_instead_of_replacing_i
         f"with labels {DELAY} windows late the every-window policy waits for each shadow's verdict, so it ran "
         f"{every['retrains']} times in {replayed} windows" in " ".join(runs[DELAY]["notes"])
     )
+
+
+def test_the_sweeps_budget_is_a_quarter_of_the_windows_whatever_the_label_delay() -> None:
+    """With labels 3 windows late the every-window policy waits for each shadow, so it ran a few
+    times only, and the sweep, whose budget was a quarter of those runs, could recommend only points
+    that (almost) never retrain."""
+    raw = copy.deepcopy(RAW_CONFIG)
+    raw["data"]["window"] |= {"fresh_days": DELAY + 2, "history_days": DELAY + 4}
+    frame, points = stream(Segment("none", 6), Segment("covariate", 10))
+    settings = BacktestSettings(window=ROWS_PER_DAY, drift_times=tuple(points), label_delay=DELAY, sweep=True)
+    document = run_backtest(prepare_history(frame, parse_config(raw)), settings)
+    replayed = document["data"]["replayed_windows"]
+    every = document["policies"]["every_window"]["retrains"]
+    assert every // 4 < replayed // 4  # the old budget was smaller
+    assert document["sweep"]["retrain_budget"] == replayed // 4
+    assert f"sweep: recommended within {replayed // 4} runs (a quarter of the {replayed} replayed windows)" in (
+        text_table(document)
+    )
