@@ -328,6 +328,9 @@ class Window(_Strict):
     """Required with `rolling`."""
     half_life_days: Annotated[Float, Field(gt=0, le=MAX_DAYS)] | None = None
     """Required with `weighted`."""
+    label_delay_days: Annotated[Float, Field(ge=0, le=MAX_DAYS)] = 0
+    """How long labels take to settle (chargebacks: weeks). Fresh rows newer than the window end less this are left
+    out of training and the baseline, whatever their label says: not yet charged back is not legitimate."""
 
     @model_validator(mode="after")
     def _sizes_match_strategy(self) -> Window:
@@ -339,6 +342,12 @@ class Window(_Strict):
             raise FieldError(
                 ("history_days",),
                 f"history_days ({self.history_days}) must be at least fresh_days ({self.fresh_days})",
+            )
+        if self.label_delay_days >= self.fresh_days:
+            raise FieldError(
+                ("label_delay_days",),
+                f"label_delay_days ({self.label_delay_days:g}) leaves no labelled row in the fresh window of "
+                f"{self.fresh_days} days: make fresh_days longer than the delay",
             )
         return self
 

@@ -94,7 +94,7 @@ def validate(
     if window is not None and history is not None and len(history):
         selected = select_history(normalise_time(history, time_column, unit), config, window)
     if window is not None:
-        in_window = fresh[(fresh[time_column] > window.start) & (fresh[time_column] <= window.end)]
+        in_window = fresh[window.labelled(fresh[time_column])]
         combined = pd.concat([selected.drop(columns="sample_weight"), in_window], ignore_index=True)
         results.append(check_null_rates({"fresh": in_window, "historical": selected}, config))
         results += check_contents(combined, config)
@@ -108,7 +108,13 @@ def report_document(results: list[CheckResult], window: Window | None, rows: dic
         "passed": passed,
         "failed_checks": [r.name for r in results if not r.passed],
         "failure_message": failure_message(results),
-        "window": None if window is None else {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "window": None
+        if window is None
+        else {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "labels_until": window.labels_until.isoformat(),
+        },
         "rows": rows,
         "checks": [r.to_json() for r in results],
     }
@@ -137,7 +143,9 @@ def run(window_end: str) -> dict[str, Any]:
     report_dir = contract.processing_output("report")
     for name in ("train", "validation", "test", "baseline", "snapshot"):
         contract.processing_output(name)
-    document = report_document(results, window, {"fresh": len(fresh_rows), "historical": len(selected)})
+    awaiting = next((int(r.details.get("awaiting_labels", 0)) for r in results if r.name == "row_count"), 0)
+    rows = {"fresh": len(fresh_rows), "historical": len(selected), "awaiting_labels": awaiting}
+    document = report_document(results, window, rows)
     if document["passed"]:
         train, validation, test = split(fresh_rows, selected, config)
         for name, frame in (("train", train), ("validation", validation), ("test", test)):

@@ -30,8 +30,16 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Window:
+    """The fresh window (start, end]: `end` is DataWindowEnd. Labels have settled for the rows up
+    to `labels_until` (end less `data.window.label_delay_days`); newer rows await theirs."""
+
     start: pd.Timestamp
     end: pd.Timestamp
+    labels_until: pd.Timestamp
+
+    def labelled(self, times: pd.Series) -> pd.Series:
+        """Which of `times` the fresh window trains on: inside it, with settled labels."""
+        return (times > self.start) & (times <= self.labels_until)
 
 
 def required_columns(config: ModelConfig) -> list[str]:
@@ -192,20 +200,25 @@ def normalise_time(frame: pd.DataFrame, column: str, unit: TimeUnit | None = Non
 def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window | None) -> list[CheckResult]:
     checks = config.data.checks
     results = []
-    rows = (
-        0
-        if window is None
-        else int(
-            ((fresh[config.model.time_column] > window.start) & (fresh[config.model.time_column] <= window.end)).sum()
+    rows = awaiting = 0
+    if window is not None:
+        times = fresh[config.model.time_column]
+        rows = int(window.labelled(times).sum())
+        awaiting = int(((times > window.labels_until) & (times <= window.end)).sum())
+    message = f"fresh window holds {rows} rows; at least {checks.min_rows} required"
+    if awaiting:
+        message += (
+            f" ({awaiting} newer rows await their labels: data.window.label_delay_days is "
+            f"{config.data.window.label_delay_days:g})"
         )
-    )
     results.append(
         CheckResult(
             name="row_count",
             passed=rows >= checks.min_rows,
             observed=rows,
             threshold=checks.min_rows,
-            message=f"fresh window holds {rows} rows; at least {checks.min_rows} required",
+            message=message,
+            details={"awaiting_labels": awaiting},
         )
     )
     if window is None or len(fresh) == 0:

@@ -23,7 +23,12 @@ def resolve_window(fresh: pd.DataFrame, config: ModelConfig, window_end: str) ->
         end = pd.Timestamp(fresh[config.model.time_column].max())
     else:
         return None
-    return Window(start=end - pd.Timedelta(days=config.data.window.fresh_days), end=end)
+    spec = config.data.window
+    return Window(
+        start=end - pd.Timedelta(days=spec.fresh_days),
+        end=end,
+        labels_until=end - pd.Timedelta(days=spec.label_delay_days),
+    )
 
 
 def select_history(history: pd.DataFrame, config: ModelConfig, window: Window) -> pd.DataFrame:

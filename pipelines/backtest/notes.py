@@ -4,6 +4,7 @@ config and label delay (also on the console), and the modelling assumptions ever
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ def replay_notes(
         *_warmup_notes(drift_times, windows, warmup),
         *_notes(history.config, windows),
         *_label_delay_notes(history.config, windows, delay),
+        *_settling_notes(history.config, windows, delay),
         *_every_window_notes(summaries, len(windows) - warmup, delay),
     ]
 
@@ -120,7 +122,7 @@ def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: in
     """A fresh window too short to hold enough labelled rows at a run: retraining runs fail."""
     if not delay or len(windows) < 2:
         return []
-    days_per_window = (windows[-1].end - windows[0].start).total_seconds() / 86_400 / len(windows)
+    days_per_window = _days_per_window(windows)
     fresh, needed = config.data.window.fresh_days, config.data.checks.min_rows
     rows_per_window = windows[-1].stop_row / len(windows)
     labelled = max(0.0, fresh / days_per_window - delay) * rows_per_window  # rows of the fresh window whose labels came
@@ -133,6 +135,27 @@ def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: in
         f"data.checks.min_rows ({needed:,}), so retraining runs fail their data check; make it reach back further "
         "past the delay"
     ]
+
+
+def _settling_notes(config: ModelConfig, windows: Sequence[Window], delay: int) -> list[str]:
+    """Labels that settle later in the config than in the replay: the runs wait for them (DataPull
+    leaves the newest rows out), the monitor and the shadow do not."""
+    settle = config.data.window.label_delay_days
+    days_per_window = _days_per_window(windows)
+    if not settle or delay * days_per_window >= settle:
+        return []
+    return [
+        f"data.window.label_delay_days is {settle:g} days: retraining runs leave out their newest {settle:g} days, as "
+        f"deployed, but this replay gives the monitor and the shadow their labels "
+        f"{'at once' if not delay else counted(delay, 'window') + ' late'}; pass --label-delay "
+        f"{math.ceil(settle / days_per_window - 1e-9)} (a window is about {days_per_window:.2g} "
+        f"day{'' if round(days_per_window, 1) == 1 else 's'}) to replay them "
+        "as late as the config expects"
+    ]
+
+
+def _days_per_window(windows: Sequence[Window]) -> float:
+    return (windows[-1].end - windows[0].start).total_seconds() / 86_400 / len(windows)
 
 
 def _every_window_notes(summaries: Mapping[str, Mapping[str, Any]], replayed: int, delay: int) -> list[str]:

@@ -200,3 +200,22 @@ def test_the_sweeps_budget_is_a_quarter_of_the_windows_whatever_the_label_delay(
     assert f"sweep: recommended within {replayed // 4} runs (a quarter of the {replayed} replayed windows)" in (
         text_table(document)
     )
+
+
+def test_a_config_whose_labels_settle_late_is_replayed_with_a_hint_to_match_the_delay() -> None:
+    """A config with data.window.label_delay_days: its runs leave out their newest rows, as the
+    deployed DataPull does, but a replay without --label-delay gave the monitor and the shadow
+    every label at once, and nothing said so."""
+    raw = copy.deepcopy(RAW_CONFIG)
+    raw["data"]["window"] |= {"fresh_days": 4, "history_days": 6, "label_delay_days": 1.5}
+    frame, _ = stream(Segment("none", 7))
+    document = run_backtest(prepare_history(frame, parse_config(raw)), BacktestSettings(window=ROWS_PER_DAY))
+    hint = (
+        "data.window.label_delay_days is 1.5 days: retraining runs leave out their newest 1.5 days, as deployed, "
+        "but this replay gives the monitor and the shadow their labels at once; pass --label-delay 2"
+    )
+    assert hint in " ".join(document["notes"])
+    runs = [r for r in document["policies"]["every_window"]["timeline"] if r["retrain"]]
+    assert runs and all(r["outcome"] != "data_validation_failed" for r in runs)
+    late = run_backtest(prepare_history(frame, parse_config(raw)), BacktestSettings(window=ROWS_PER_DAY, label_delay=2))
+    assert "label_delay_days" not in " ".join(late["notes"])

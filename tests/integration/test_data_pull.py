@@ -354,3 +354,39 @@ def test_latest_window_end_is_the_newest_fresh_row(
     document = data_pull.run(window_end="latest")
     assert document["passed"]
     assert pd.Timestamp(document["window"]["end"]) == fresh["event_time"].max()
+
+
+def _delayed(config: ModelConfig, days: float) -> ModelConfig:
+    raw = json.loads(config_to_json(config))
+    raw["data"]["window"]["label_delay_days"] = days
+    return parse_config(raw)
+
+
+@pytest.mark.parametrize("pending", ["legitimate", "null"])
+def test_rows_younger_than_the_label_delay_are_left_out_whatever_their_label_says(
+    container: Container, config: ModelConfig, stream: pd.DataFrame, pending: str
+) -> None:
+    """Chargebacks come up to 3 days late. A source that reads the newest rows as legitimate (no
+    chargeback yet) trained every run on wrong labels; one that leaves them null failed every run
+    on their null rate. With `data.window.label_delay_days` the job trains on neither."""
+    fresh, history = split_fresh(stream)
+    end = fresh["event_time"].max()
+    labels_until = end - pd.Timedelta(days=3)
+    young = fresh["event_time"] > labels_until
+    labels = fresh["is_fraud"].astype("float64")
+    fresh = fresh.assign(is_fraud=labels.mask(young, 0.0 if pending == "legitimate" else np.nan))
+    stage(container, _delayed(config, 3), fresh, history)
+
+    document = data_pull.run(window_end="")
+
+    assert document["passed"], document["failure_message"]
+    assert document["window"] == {
+        "start": (end - pd.Timedelta(days=config.data.window.fresh_days)).isoformat(),
+        "end": end.isoformat(),
+        "labels_until": labels_until.isoformat(),
+    }
+    assert document["rows"]["fresh"] == int((~young).sum()) and document["rows"]["awaiting_labels"] == int(young.sum())
+    splits = pd.concat([pd.read_parquet(container.output(name)) for name in ("train", "validation", "test")])
+    assert splits["event_time"].max() <= labels_until and splits["is_fraud"].notna().all()
+    profile = json.loads((container.output("baseline") / "baseline_profile.json").read_text())
+    assert profile["rows"] == int((~young).sum())

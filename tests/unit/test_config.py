@@ -102,6 +102,10 @@ FIELD_OF_MODEL_CHECK = [
     ({"trigger.datapoints_to_alarm": 5}, "trigger.datapoints_to_alarm: datapoints_to_alarm (5) cannot exceed"),
     ({"data.window.half_life_days": "del"}, "data.window.half_life_days: strategy 'weighted' needs"),
     ({"data.window.history_days": 7}, "data.window.history_days: history_days (7) must be at least"),
+    (
+        {"data.window.label_delay_days": 14},
+        "data.window.label_delay_days: label_delay_days (14) leaves no labelled row in the fresh window of 14 days",
+    ),
     ({"training.max_wait_seconds": 60}, "training.max_wait_seconds: max_wait_seconds (60) must be >="),
     ({"training.hyperparameters.max_depthh": 3}, "training.hyperparameters: unknown hyperparameters"),
     ({"data.historical.engine": "redshift"}, "data.historical.redshift: engine is 'redshift' but"),
