@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.config import config_to_json
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.monitoring.alarms import REARMED_STATE, AlarmSpec, alarm_specs, evaluate_alarms
@@ -222,11 +223,7 @@ class LocalLoop:
             pipeline=pipeline_name(config),
             store=SqliteTriggerStore(root / "trigger.db"),
             runner=self.runner,
-            policy=TriggerPolicy.from_settings(
-                cooldown_hours=config.trigger.cooldown_hours,
-                max_staleness_days=config.trigger.max_staleness_days,
-                retry_failed_runs=config.trigger.retry_failed_runs,
-            ),
+            policy=TriggerPolicy.from_config(json.loads(config_to_json(config))),  # as the deployed function reads it
             clock=self.clock,
             alarms=self,  # a failed run's retry reads its alarm's state
         )

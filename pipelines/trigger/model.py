@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from pipelines.errors import PipelinesError
+from pipelines.monitoring.hours import alarm_period_seconds
 from pipelines.naming import DATA_WINDOW_END, TRIGGER_ALARM, TRIGGER_METRIC_VALUE, TRIGGER_REASON
 
 NONE = "none"  # the definition's default for absent context: parameter values may not be empty
@@ -26,6 +27,7 @@ class Outcome(StrEnum):
     fresh = "fresh"  # staleness check: the last start is recent enough
     idle = "idle"  # sweep: nothing to do
     dropped = "dropped"  # a due retry whose alarm is no longer in ALARM
+    covered = "covered"  # an alarm on the datapoint the last started execution already trains on
     error = "error"
 
 
@@ -128,6 +130,7 @@ class TriggerState:
     version: int = 0
     running: Execution | None = None
     last_started_at: str | None = None
+    last_data_window_end: str | None = None  # the DataWindowEnd the last started execution received
     pending: tuple[Trigger, ...] = ()
     retry: Retry | None = None
     # Failed runs in a row of the current chain: an alarm's run and the retries after it. A new
@@ -145,6 +148,7 @@ class TriggerState:
             version=int(raw.get("version", 0)),
             running=_execution(raw.get("running")),
             last_started_at=raw.get("last_started_at"),
+            last_data_window_end=raw.get("last_data_window_end"),
             pending=tuple(t for t in (_trigger(raw_t) for raw_t in raw.get("pending", ())) if t is not None),
             retry=_retry(raw.get("retry")),
             failed_runs=int(raw.get("failed_runs", 0)),
@@ -237,22 +241,35 @@ class TriggerPolicy:
     cooldown: timedelta
     max_staleness: timedelta | None = None
     retry_failed_runs: bool = True
+    # Alarms whose state changes lie this close after the last start's data window end were
+    # evaluating the datapoint that start was about (alarms on one monitor run change state minutes
+    # apart, the next run comes an alarm period later): half the period. 0: the same end only.
+    same_datapoint: timedelta = timedelta(0)
 
     @classmethod
-    def from_config(cls, trigger: Mapping[str, Any]) -> TriggerPolicy:
-        """From the config's `trigger` section as JSON (what the deployed function reads)."""
+    def from_config(cls, config: Mapping[str, Any]) -> TriggerPolicy:
+        """From the deployed config as JSON (what the deployed function reads): its `trigger`
+        section, and the alarm period of its `drift` section."""
+        trigger, drift = config["trigger"], config["drift"]
         return cls.from_settings(
             cooldown_hours=float(trigger["cooldown_hours"]),
             max_staleness_days=trigger.get("max_staleness_days"),
             retry_failed_runs=bool(trigger.get("retry_failed_runs", True)),
+            alarm_period_seconds=alarm_period_seconds(drift["schedule"], drift.get("period_seconds")),
         )
 
     @classmethod
     def from_settings(
-        cls, *, cooldown_hours: float, max_staleness_days: float | None, retry_failed_runs: bool = True
+        cls,
+        *,
+        cooldown_hours: float,
+        max_staleness_days: float | None,
+        retry_failed_runs: bool = True,
+        alarm_period_seconds: int = 0,
     ) -> TriggerPolicy:
         return cls(
             cooldown=timedelta(hours=cooldown_hours),
             max_staleness=None if max_staleness_days is None else timedelta(days=max_staleness_days),
             retry_failed_runs=retry_failed_runs,
+            same_datapoint=timedelta(seconds=alarm_period_seconds) / 2,
         )

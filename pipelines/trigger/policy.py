@@ -115,8 +115,33 @@ def _start_pending(state: TriggerState, policy: TriggerPolicy, now: datetime, de
         trigger=newest,
         covers=covered,
     )
-    new_state = replace(state, running=running, last_started_at=iso(now), pending=(), retry=None)
+    new_state = replace(
+        state,
+        running=running,
+        last_started_at=iso(now),
+        last_data_window_end=newest.data_window_end,
+        pending=(),
+        retry=None,
+    )
     return Transition(new_state, (), request, started)
+
+
+def _covered(state: TriggerState, trigger: Trigger, policy: TriggerPolicy) -> str | None:
+    """Why an alarm needs no run of its own (None when it does): it changed state on the monitor
+    datapoint the last started execution was started on, so that execution trains on its data.
+    Another alarm of the same monitor run started it, or this one before a re-arm."""
+    last = state.last_data_window_end
+    if trigger.kind is not TriggerKind.alarm or last is None:
+        return None
+    after = parse_time(trigger.data_window_end) - parse_time(last)
+    if after > timedelta(0) and after >= policy.same_datapoint:
+        return None
+    who = f"execution {_named(state.running)}" if state.running is not None else "the last execution"
+    within = f" (within {policy.same_datapoint} of it)" if policy.same_datapoint else ""
+    return (
+        f"covered by {who}, started on the data up to {last}: {trigger.alarm} changed state on the same "
+        f"monitor datapoint{within}"
+    )
 
 
 def on_trigger(
@@ -128,6 +153,15 @@ def on_trigger(
     observed_running: str | None = None,
 ) -> Transition:
     state = _adopt(state, observed_running, now)
+    covered = _covered(state, trigger, policy)
+    if covered is not None:
+        if state.running is not None:  # its audit record names every trigger it serves
+            state = replace(
+                state, running=replace(state.running, trigger_ids=(*state.running.trigger_ids, trigger.event_id))
+            )
+        return Transition(
+            state, (_decision(state, trigger.event_id, Outcome.covered, covered, now, delivery_id, trigger=trigger),)
+        )
     queued = replace(state, pending=(*state.pending, trigger))
     started = _start_pending(queued, policy, now, delivery_id)
     if started is not None:
@@ -311,4 +345,6 @@ def after_start_failed(state: TriggerState, token: str) -> TriggerState:
     if running is None or running.token != token or running.trigger is None:
         return state
     back = (running.trigger,) if running.trigger.event_id not in {t.event_id for t in state.pending} else ()
-    return replace(state, running=None, last_started_at=None, pending=(*state.pending, *back))
+    return replace(
+        state, running=None, last_started_at=None, last_data_window_end=None, pending=(*state.pending, *back)
+    )

@@ -99,8 +99,13 @@ def make_gate(store: TriggerStore) -> GateFactory:
     return make
 
 
-def alarm(event_id: str, state: str = "ALARM", value: float = 0.31) -> dict[str, object]:
-    return alarm_state_change(ALARM, state=state, event_id=event_id, value=value)
+def alarm(event_id: str, state: str = "ALARM", value: float = 0.31, at: datetime | None = None) -> dict[str, object]:
+    """An alarm's state change; `at`: when the event is delivered (its state changed 20 s before,
+    on the datapoint of that moment). Without it, the documented sample's time, 20 s before T0."""
+    if at is None:
+        return alarm_state_change(ALARM, state=state, event_id=event_id, value=value)
+    changed = (at - timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return alarm_state_change(ALARM, state=state, event_id=event_id, value=value, timestamp=changed)
 
 
 def ended(execution: str, event_id: str, status: str = "Succeeded") -> dict[str, object]:
@@ -149,7 +154,7 @@ def test_alarm_during_a_running_execution_is_deferred_then_started_when_it_ends(
     gate.handle(parse_gate_event(alarm("evt-1")))
     clock.advance(hours=2)  # still running, and past the cooldown
 
-    second = gate.handle(parse_gate_event(alarm("evt-2", value=0.5)))
+    second = gate.handle(parse_gate_event(alarm("evt-2", value=0.5, at=clock.now)))
     assert [d.outcome for d in second] == [Outcome.deferred]
     assert len(runner.requests) == 1
     assert [t.event_id for t in store.load(PIPELINE).pending] == ["evt-2"]
@@ -169,8 +174,10 @@ def test_flapping_twenty_times_inside_the_cooldown_starts_one_execution(
 ) -> None:
     gate, runner, clock = make_gate(cooldown_hours=24)
     for i in range(20):
-        # The rule passes ALARM only; OK transitions never reach the gate.
-        gate.handle(parse_gate_event(alarm(f"flap-{i}")))
+        # The rule passes ALARM only; OK transitions never reach the gate. Each flap is a state
+        # change of its own moment (the gate's policy here has no alarm period: it covers a flap on
+        # the very data window end of the run only).
+        gate.handle(parse_gate_event(alarm(f"flap-{i}", at=clock.now)))
         clock.advance(minutes=10)
         if i == 0:
             gate.handle(parse_gate_event(ended("run1", "end-1")))
@@ -274,7 +281,7 @@ def test_the_sweep_releases_an_execution_whose_end_event_was_lost(make_gate: Gat
     gate, runner, clock = make_gate(cooldown_hours=1)
     gate.handle(parse_gate_event(alarm("evt-1")))
     clock.advance(hours=3)
-    gate.handle(parse_gate_event(alarm("evt-2")))  # deferred behind run1
+    gate.handle(parse_gate_event(alarm("evt-2", at=clock.now)))  # deferred behind run1
 
     swept = gate.handle(parse_gate_event(scheduled_event("sweep", event_id="sweep-1", time="2026-11-20T20:05:00Z")))
 
@@ -297,7 +304,7 @@ def test_state_round_trips_through_json(make_gate: GateFactory, store: TriggerSt
     gate, _, clock = make_gate(cooldown_hours=1)
     gate.handle(parse_gate_event(alarm("evt-1")))
     clock.advance(hours=2)
-    gate.handle(parse_gate_event(alarm("evt-2")))
+    gate.handle(parse_gate_event(alarm("evt-2", at=clock.now)))
     state = store.load(PIPELINE)
     assert TriggerState.from_json(state.to_json()) == state
 
@@ -395,7 +402,7 @@ def test_a_new_alarm_before_the_retry_is_due_replaces_it(make_gate: GateFactory,
     gate.handle(parse_gate_event(ended("run1", "end-1", status="Failed")))
     assert store.load(PIPELINE).retry is not None
 
-    started = gate.handle(parse_gate_event(alarm("evt-2")))
+    started = gate.handle(parse_gate_event(alarm("evt-2", at=clock.now)))
 
     assert [d.outcome for d in started] == [Outcome.started]
     assert store.load(PIPELINE).retry is None and len(runner.requests) == 2
@@ -477,7 +484,7 @@ def test_a_new_alarm_after_a_dropped_retry_starts_its_back_off_from_one_cooldown
     assert store.load(PIPELINE).failed_runs == 0
 
     clock.advance(days=30)
-    gate.handle(parse_gate_event(alarm("evt-2")))  # a new drift
+    gate.handle(parse_gate_event(alarm("evt-2", at=clock.now)))  # a new drift
     failed = gate.handle(parse_gate_event(ended("run3", "end-3", status="Failed")))
 
     assert "failure 1 in a row" in failed[0].reason

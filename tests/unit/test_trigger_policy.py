@@ -6,12 +6,14 @@ one second before and after each limit (cooldown, max staleness, retry due, unco
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from pipelines.config import ModelConfig, config_to_json
 from pipelines.naming import DATA_WINDOW_END, TRIGGER_ALARM, TRIGGER_METRIC_VALUE, TRIGGER_REASON
 from pipelines.trigger.model import (
     MAX_DESCRIPTION_LENGTH,
@@ -48,7 +50,7 @@ ALARM = "fraud-drift"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
-POLICY = TriggerPolicy(cooldown=timedelta(hours=24))
+POLICY = TriggerPolicy(cooldown=timedelta(hours=24), same_datapoint=timedelta(hours=12))  # a daily monitor
 RUN = "arn:aws:sagemaker:us-east-1:111122223333:pipeline/fraud-retraining/execution/run1"
 OTHER = "arn:aws:sagemaker:us-east-1:111122223333:pipeline/fraud-retraining/execution/by-hand"
 
@@ -154,7 +156,14 @@ def started_transition(
     request = start_request(PIPELINE, newest, len(covers))
     execution = Execution(token(newest.event_id), at(now), None, newest, covers)
     return Transition(
-        replace(state, running=execution, last_started_at=at(now), pending=(), retry=None),
+        replace(
+            state,
+            running=execution,
+            last_started_at=at(now),
+            last_data_window_end=newest.data_window_end,
+            pending=(),
+            retry=None,
+        ),
         (),
         request,
         decision(newest.event_id, Outcome.started, reason, now, trigger=newest, covers=covers),
@@ -190,12 +199,58 @@ def test_the_cooldown_holds_a_trigger_until_exactly_its_end(offset: timedelta, s
 @pytest.mark.parametrize(("arn", "named"), [(RUN, RUN), (None, f"token {token('evt-1')[:12]}")])
 def test_a_trigger_while_a_run_is_going_waits_for_its_end(arn: str | None, named: str) -> None:
     state = TriggerState(PIPELINE, running=running(alarm_trigger("evt-1"), arn=arn), last_started_at=at(T0 - DAY * 2))
-    trigger = alarm_trigger("evt-2")
+    trigger = alarm_trigger("evt-2", T0 + DAY)  # the next day's datapoint: data the run does not have
     got = on_trigger(state, trigger, POLICY, T0, "delivery-1")
     reason = f"execution {named} is running; starts when it ends"
     assert got == Transition(
         replace(state, pending=(trigger,)), (decision("evt-2", Outcome.deferred, reason, T0, trigger=trigger),)
     )
+
+
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(minutes=3), timedelta(hours=12) - SECOND])
+def test_a_second_alarm_on_the_datapoint_of_the_running_run_is_covered_by_it(later: timedelta) -> None:
+    """A new user's realized-SLO and estimate alarms went to ALARM on the same monitor run: the
+    first started a run, the second waited out the cooldown and started another on the same data,
+    which replaced the first's candidate in shadow. Alarms on one datapoint change state minutes
+    apart; the next datapoint comes a period (a day) later."""
+    first = alarm_trigger("evt-1")
+    state = TriggerState(
+        PIPELINE, running=running(first), last_started_at=at(T0), last_data_window_end=first.data_window_end
+    )
+    second = replace(alarm_trigger("evt-2", T0 + later), alarm="fraud-estimated-performance")
+    got = on_trigger(state, second, POLICY, T0 + later, "delivery-1")
+    reason = (
+        f"covered by execution {RUN}, started on the data up to {at(T0)}: fraud-estimated-performance changed "
+        f"state on the same monitor datapoint (within 12:00:00 of it)"
+    )
+    covered = replace(state, running=replace(state.running, trigger_ids=("evt-1", "evt-2")))  # type: ignore[arg-type]
+    assert got == Transition(covered, (decision("evt-2", Outcome.covered, reason, T0 + later, trigger=second),))
+
+
+def test_an_alarm_on_the_datapoint_of_a_run_that_ended_is_covered_not_started_after_the_cooldown() -> None:
+    first = alarm_trigger("evt-1")
+    state = TriggerState(PIPELINE, last_started_at=at(T0), last_data_window_end=first.data_window_end)
+    second = alarm_trigger("evt-2", T0 + timedelta(minutes=2))
+    got = on_trigger(state, second, POLICY, T0 + timedelta(hours=2), "delivery-1")
+    assert got.state == state and got.start is None
+    assert [d.outcome for d in got.decisions] == [Outcome.covered]
+    assert got.decisions[0].reason.startswith(f"covered by the last execution, started on the data up to {at(T0)}")
+
+
+@pytest.mark.parametrize("kind", [TriggerKind.manual, TriggerKind.max_staleness, TriggerKind.retry])
+def test_only_an_alarm_is_covered_by_a_run_on_its_datapoint(kind: TriggerKind) -> None:
+    state = TriggerState(PIPELINE, last_started_at=at(T0 - DAY * 2), last_data_window_end=at(T0))
+    trigger = alarm_trigger("evt-2", T0, kind)
+    got = on_trigger(state, trigger, POLICY, T0, "delivery-1")
+    assert got.started is not None and got.started.event_id == "evt-2"
+
+
+def test_without_a_datapoint_span_only_the_same_data_window_end_is_covered() -> None:
+    """The backtest's windows are not alarm periods: there the data window end is the window's."""
+    exact = TriggerPolicy(cooldown=timedelta(hours=24))
+    state = TriggerState(PIPELINE, last_started_at=at(T0 - DAY * 2), last_data_window_end=at(T0))
+    assert [d.outcome for d in on_trigger(state, alarm_trigger("evt-2", T0), exact, T0).decisions] == [Outcome.covered]
+    assert on_trigger(state, alarm_trigger("evt-3", T0 + SECOND), exact, T0 + SECOND).started is not None
 
 
 def test_a_run_started_by_hand_is_adopted_and_holds_the_trigger() -> None:
@@ -628,8 +683,10 @@ def test_after_start_records_the_arn_of_its_own_start_only() -> None:
 def test_a_failed_start_puts_its_trigger_back_once_and_does_not_count_for_the_cooldown() -> None:
     trigger = alarm_trigger("evt-1")
     own = running(trigger, arn=None)
-    state = TriggerState(PIPELINE, running=own, last_started_at=at(T0), pending=(alarm_trigger("evt-2"),))
-    back = after_start_failed(state, own.token)
+    state = TriggerState(
+        PIPELINE, running=own, last_started_at=at(T0), last_data_window_end=at(T0), pending=(alarm_trigger("evt-2"),)
+    )
+    back = after_start_failed(state, own.token)  # a start that failed covers no datapoint either
     assert back == TriggerState(PIPELINE, pending=(alarm_trigger("evt-2"), trigger))
     already = replace(state, pending=(trigger,))
     assert after_start_failed(already, own.token) == TriggerState(PIPELINE, pending=(trigger,))
@@ -637,3 +694,13 @@ def test_a_failed_start_puts_its_trigger_back_once_and_does_not_count_for_the_co
     assert after_start_failed(TriggerState(PIPELINE), own.token) == TriggerState(PIPELINE)
     external = TriggerState(PIPELINE, running=Execution(own.token, at(T0), None))
     assert after_start_failed(external, own.token) == external
+
+
+def test_the_deployed_policy_takes_half_the_monitors_alarm_period_as_one_datapoint(config: ModelConfig) -> None:
+    raw = json.loads(config_to_json(config))
+    assert raw["drift"]["schedule"] == "rate(1 hour)" and raw["drift"].get("period_seconds") is None
+    assert TriggerPolicy.from_config(raw).same_datapoint == timedelta(minutes=30)
+    raw["drift"]["schedule"] = "rate(1 day)"
+    assert TriggerPolicy.from_config(raw).same_datapoint == timedelta(hours=12)
+    raw["drift"] |= {"schedule": "cron(15 */6 * * ? *)", "period_seconds": 6 * 3600}
+    assert TriggerPolicy.from_config(raw).same_datapoint == timedelta(hours=3)
