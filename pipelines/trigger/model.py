@@ -242,8 +242,11 @@ class TriggerPolicy:
     max_staleness: timedelta | None = None
     retry_failed_runs: bool = True
     # Alarms whose state changes lie this close after the last start's data window end were
-    # evaluating the datapoint that start was about (alarms on one monitor run change state minutes
-    # apart, the next run comes an alarm period later): half the period. 0: the same end only.
+    # evaluating the datapoint that start was about: half the alarm period. CloudWatch evaluates an
+    # alarm of a period of a minute or more every minute ("Using Amazon CloudWatch alarms",
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html), so
+    # alarms on one monitor run's datapoints change state minutes apart, and the next run's come a
+    # period later. 0: the same data window end only (the backtest, whose windows are not periods).
     same_datapoint: timedelta = timedelta(0)
 
     @classmethod
