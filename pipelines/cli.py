@@ -50,9 +50,10 @@ def _window_size(text: str) -> int | timedelta:
         except ValueError:
             span = None
     if span is None or pd.isna(span) or span <= pd.Timedelta(0):
+        months = any(unit in text for unit in ("M", "Y", "y", "month", "year"))
         raise argparse.ArgumentTypeError(
-            f"--window takes rows (1000) or a span of time (1D, 6h, 30min), got {text!r}; months and years vary in "
-            "length: give days (30D)"
+            f"--window takes rows (1000) or a span of time (1D, 6h, 30min), got {text!r}"
+            + ("; months and years vary in length: give days (30D)" if months else "")
         )
     return span.to_pytimedelta()
 

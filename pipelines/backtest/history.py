@@ -267,39 +267,58 @@ def cut_windows(times: pd.Series, size: int | timedelta, *, warmup: int = 1) -> 
     ]
 
 
-TAIL_GAPS = 10
+MIN_SPAN = timedelta(minutes=1)
 
 
 def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window]:
     """One window per span of time that holds rows, as a monitor on a schedule sees the traffic
     whatever its volume. Spans are laid from `span_origin`. A span with no rows is no window (no
-    monitor datapoint; `empty_spans` counts them). The span the history stops in is whole when its
-    last row lies within `TAIL_GAPS` typical gaps between rows (their median), and a quarter of the
-    span, of its end; otherwise the history was cut inside it, and it is left out, as a partial
-    window of rows is. (With rows arriving at random, a whole span's last row lies further than ten
-    median gaps from its end once in 2**10.)"""
-    if span <= timedelta(0):
-        raise BacktestInputError(f"--window must be a positive span of time, got {span}")
+    monitor datapoint; `empty_spans` counts them). The span the history stops in is left out when
+    the history was cut inside it (`_cut_short`), as a partial window of rows is."""
+    if span < MIN_SPAN:
+        raise BacktestInputError(
+            f"--window {span} is shorter than a minute: no monitor runs that often (a deployed one judges whole "
+            "hours); give a span of a minute or more, or rows"
+        )
+    if times.iloc[0] == times.iloc[-1]:
+        raise BacktestInputError(
+            f"every row has the same time ({times.iloc[0].isoformat()}): the history spans no time to cut into "
+            f"windows of {span_text(span)}; check the time column, or give --window in rows"
+        )
     origin = span_origin(pd.Timestamp(times.iloc[0]), span)
     numbers = ((times - origin) // span).to_numpy(dtype=np.int64)
-    gaps = times.diff().dropna()
-    gap = gaps[gaps > pd.Timedelta(0)].median() if len(gaps) else pd.Timedelta(0)
-    kept = len(times)
-    slack = min(TAIL_GAPS * gap, span / 4) if not pd.isna(gap) else pd.Timedelta(0)
-    if times.iloc[-1] + slack < origin + (int(numbers[-1]) + 1) * span:
-        kept = int(np.searchsorted(numbers, numbers[-1]))  # the last span is cut short
-    starts = np.r_[0, np.flatnonzero(np.diff(numbers[:kept])) + 1] if kept else np.zeros(0, dtype=np.int64)
-    stops = np.r_[starts[1:], kept] if kept else starts
+    starts = np.r_[0, np.flatnonzero(np.diff(numbers)) + 1]
+    stops = np.r_[starts[1:], len(times)]
+    ends = origin + pd.to_timedelta((numbers[stops - 1] + 1) * pd.Timedelta(span).value, unit="ns")  # span ends
+    if _cut_short(ends - pd.DatetimeIndex(times.to_numpy()[stops - 1])):
+        starts, stops = starts[:-1], stops[:-1]
     if len(starts) < warmup + 1:
         raise BacktestInputError(
             f"the history spans {len(starts)} window(s) of {span_text(span)}: too few for {warmup} warm-up "
             "window(s) and one window to replay; use a shorter --window"
+        )
+    if np.median(stops - starts) < 2:
+        raise BacktestInputError(
+            f"windows of {span_text(span)} hold a median of {np.median(stops - starts):g} row(s): no metric or drift "
+            "statistic is measured on one row; use a longer --window"
         )
     moments = times.to_numpy()
     return [
         Window(index, int(start), int(stop), utc_time(moments[start]), utc_time(moments[stop - 1]))
         for index, (start, stop) in enumerate(zip(starts, stops, strict=True))
     ]
+
+
+def _cut_short(quiet: pd.Series | np.ndarray) -> bool:
+    """Whether the history stops inside its last span: `quiet` is each span's time from its last
+    row to its end. The last span's is at most twice the longest of the spans before (traffic that
+    stops each evening leaves each day as quiet at its end); longer, and the history was cut
+    inside it. (With rows at random, a whole span is judged cut
+    about once in n**2 histories of n spans.)"""
+    quiet = pd.to_timedelta(pd.Series(quiet))
+    if len(quiet) < 2:
+        return False
+    return bool(quiet.iloc[-1] > 2 * quiet.iloc[:-1].max())
 
 
 def span_origin(first: pd.Timestamp, span: timedelta) -> pd.Timestamp:

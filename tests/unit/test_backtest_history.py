@@ -7,7 +7,15 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from pipelines.backtest.history import BacktestInputError, cut_windows, default_warmup, empty_spans, prepare_history
+from pipelines.backtest.history import (
+    BacktestInputError,
+    cut_windows,
+    default_warmup,
+    empty_spans,
+    prepare_history,
+    span_origin,
+    span_text,
+)
 from pipelines.backtest.sweep import configured
 from pipelines.config import ModelConfig
 from pipelines.simulation.datagen import StreamSpec, generate
@@ -213,10 +221,36 @@ def test_a_span_the_history_stops_in_is_not_a_window() -> None:
 
 def test_a_span_of_time_must_be_positive_and_leave_windows_to_replay() -> None:
     times = _times("2026-01-01 00:00", "2026-01-01 12:00", "2026-01-01 23:00")
-    with pytest.raises(BacktestInputError, match="--window must be a positive span of time, got 0:00:00"):
-        cut_windows(times, timedelta(0))
+    for short in (timedelta(0), timedelta(seconds=59)):
+        with pytest.raises(BacktestInputError, match="is shorter than a minute: no monitor runs that often"):
+            cut_windows(times, short)
+    with pytest.raises(BacktestInputError, match="every row has the same time"):
+        cut_windows(_times("2026-01-01 00:00", "2026-01-01 00:00"), timedelta(days=1))
+    with pytest.raises(BacktestInputError, match="windows of 1 minute hold a median of 1 row"):
+        cut_windows(_times(*(f"2026-01-01 00:{m:02d}" for m in range(0, 20, 2))), timedelta(minutes=1))
     with pytest.raises(BacktestInputError, match=r"the history spans 1 window\(s\) of 1 day: too few for 1 warm-up"):
         cut_windows(times, timedelta(days=1))
+
+
+def test_traffic_that_stops_each_evening_keeps_its_last_day_and_a_day_cut_at_six_is_left_out() -> None:
+    """A reviewer's business-hours history lost its whole last day (its rows stop at 22:00, like
+    every day's), and hourly rows cut at 18:00 replayed the part-day as whole."""
+    business = _times(
+        *(f"2026-01-0{d} {h:02d}:{m:02d}" for d in (1, 2, 3, 4) for h in range(8, 22) for m in range(0, 60, 5))
+    )
+    assert [w.rows for w in cut_windows(business, timedelta(days=1))] == [168, 168, 168, 168]
+    hourly = _times(*(f"2026-01-0{d} {h:02d}:00" for d in (1, 2, 3) for h in range(24)), "2026-01-04 00:00")
+    cut = pd.concat([hourly, _times(*(f"2026-01-04 {h:02d}:00" for h in range(1, 19)))], ignore_index=True)
+    assert [w.rows for w in cut_windows(cut, timedelta(days=1))] == [24, 24, 24]
+
+
+def test_spans_start_at_midnight_or_on_the_clocks_boundaries_and_read_in_whole_units() -> None:
+    first = pd.Timestamp("2026-01-07 15:20")  # a Wednesday
+    assert span_origin(first, timedelta(hours=6)) == pd.Timestamp("2026-01-07 12:00")
+    assert span_origin(first, timedelta(days=7)) == pd.Timestamp("2026-01-07")  # weeks from the first row's day
+    assert span_origin(first, timedelta(hours=5)) == pd.Timestamp("2026-01-07")  # 5 h does not divide a day
+    texts = [span_text(s) for s in (timedelta(days=1), timedelta(hours=36), timedelta(minutes=90), timedelta(days=7))]
+    assert texts == ["1 day", "36 hours", "90 minutes", "7 days"]
 
 
 def test_default_warmup_covers_the_fresh_window(frame: pd.DataFrame, config: ModelConfig) -> None:
