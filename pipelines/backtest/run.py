@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from pipelines.backtest.history import (
@@ -20,14 +22,15 @@ from pipelines.backtest.history import (
     Window,
     cut_windows,
     default_warmup,
+    span_origin,
     span_text,
 )
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.notes import assumptions, replay_notes
 from pipelines.backtest.policies import Calendar, EveryWindow, GatedTrigger, Never, Policy, matched_calendar
 from pipelines.backtest.runner import PolicyRun, headline_metric, replay
-from pipelines.backtest.summary import TARGET_RETRAIN_RATIO, compare, locate, summarize
-from pipelines.backtest.sweep import configured, run_sweep
+from pipelines.backtest.summary import compare, locate, summarize
+from pipelines.backtest.sweep import SWEEP_BUDGET_SHARE, configured, run_sweep
 from pipelines.config import ModelConfig
 from pipelines.errors import ConfigError
 from pipelines.trigger import iso
@@ -126,9 +129,7 @@ def _run(history: History, settings: BacktestSettings, progress: Callable[[str],
         "assumptions": assumptions(config, delay),
     }
     if settings.sweep:
-        # a quarter of one run a window: with late labels the every-window policy waits for its
-        # shadows, so a quarter of its runs would leave the sweep almost nothing to recommend
-        budget = int(replayed * TARGET_RETRAIN_RATIO)
+        budget = int(replayed * SWEEP_BUDGET_SHARE)
         document["sweep"] = run_sweep(
             lab,
             metric,
@@ -171,7 +172,7 @@ def run_holdout(
     held-out backtest, with `holdout` saying what was tuned where."""
     if not 0 < fraction < 1:
         raise BacktestInputError(f"--holdout must be a fraction between 0 and 1, got {fraction}")
-    cut = round(len(history.frame) * (1 - fraction))
+    cut = _span_boundary(history, settings.window, round(len(history.frame) * (1 - fraction)))
     tuning = replace(history, frame=history.frame.iloc[:cut].reset_index(drop=True))
     held_out = replace(history, frame=history.frame.iloc[cut:].reset_index(drop=True))
     if tuning.frame.empty or held_out.frame.empty:
@@ -215,6 +216,18 @@ def run_holdout(
         "held_out": {"rows": len(held_out.frame), "first": checked["data"]["first"]},
     }
     return checked
+
+
+def _span_boundary(history: History, window: int | timedelta, cut: int) -> int:
+    """With windows of a span of time, the row cut moved to the first row of the next span, so
+    that neither part starts or ends with part of a span."""
+    if not isinstance(window, timedelta) or not 0 < cut < len(history.frame):
+        return cut
+    times = history.times
+    origin = span_origin(pd.Timestamp(times.iloc[0]), window)
+    number = -((origin - times.iloc[cut]) // window)  # the span at or after the cut's row, rounded up
+    boundary = origin + number * window
+    return int(np.searchsorted(times.to_numpy(), boundary.to_datetime64(), side="left"))
 
 
 def _phases(

@@ -171,6 +171,12 @@ def frontier(points: Sequence[Mapping[str, Any]]) -> list[str]:
     return names
 
 
+# The recommended point's runs, at most, as a share of the replayed windows (one run a window is
+# the most a trigger can start). Not of the every-window policy's runs: it waits for its shadows
+# (the shadow's min duration, late labels), so a share of those would leave little to recommend.
+SWEEP_BUDGET_SHARE = 0.25
+
+
 def run_sweep(
     lab: Lab,
     metric: str,

@@ -7,7 +7,7 @@ replay to a few seconds; the code path is the one `python -m pipelines backtest`
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pipelines.backtest.history import prepare_history
-from pipelines.backtest.run import POLICY_ORDER, BacktestSettings, run_backtest
+from pipelines.backtest.run import POLICY_ORDER, BacktestSettings, run_backtest, run_holdout
 from pipelines.backtest.streams import Segment, drifting_stream
 from pipelines.backtest.sweep import configured
 from pipelines.cli import main
@@ -385,3 +385,20 @@ def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_
 
     assert main([*args, "--holdout", "1.5"]) == 2
     assert "--holdout must be a fraction between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_holdout_over_spans_of_time_cuts_at_a_span_boundary(files: dict[str, Path]) -> None:
+    """A reviewer's `--window 1D --holdout 0.45` cut a day in two: the tuning part's last half-day
+    was replayed in neither part, and the held-out part began with a half-day window."""
+    frame, _ = stream(Segment("none", 5), Segment("covariate", 5))
+    history = prepare_history(frame, parse_config(RAW_CONFIG))
+    settings = BacktestSettings(window=timedelta(days=1))
+    document = run_holdout(history, settings, 0.45)
+    tuning = document["holdout"]["tuning"]
+    first_held_out = pd.Timestamp(document["data"]["first"])
+    assert first_held_out.floor("D") == pd.Timestamp(tuning["last"]).floor("D") + pd.Timedelta(days=1)
+    assert document["data"]["rows_per_window"]["min"] > ROWS_PER_DAY * 0.9  # no half-day window
+    assert not any("fill no whole window" in note for note in document["notes"])
+    assert tuning["rows"] == int(
+        (pd.to_datetime(frame["event_time"]) < first_held_out.tz_localize(None).floor("D")).sum()
+    )
