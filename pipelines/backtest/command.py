@@ -84,7 +84,7 @@ def holdout_line(document: dict[str, Any]) -> str | None:
 
 def text_table(document: dict[str, Any]) -> str:
     metric = document["metric"]
-    header = ("policy", "runs", "promoted", f"mean {metric}", "worst", "< SLO", "drifts", "delay")
+    header = ("policy", "runs", "promoted", "failed", f"mean {metric}", "worst", "< SLO", "drifts", "delay")
     rows = [header, *[tuple(_cell(v) for v in row) for row in policy_rows(document)]]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     lines = [windows_line(document["data"])]

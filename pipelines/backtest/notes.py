@@ -31,7 +31,7 @@ def replay_notes(
         *_data_notes(history, whole, size_text(size)),
         *_span_notes(windows, size),
         *_warmup_notes(drift_times, windows, warmup),
-        *_notes(history.config, windows),
+        *_notes(history.config, windows[warmup:]),
         *_label_delay_notes(history.config, windows, delay),
         *_settling_notes(history.config, windows, delay),
         *_every_window_notes(summaries, len(windows) - warmup, delay),
@@ -53,9 +53,9 @@ def _span_notes(windows: Sequence[Window], size: int | timedelta) -> list[str]:
     if not isinstance(size, timedelta) or not (empty := empty_spans(list(windows), size)):
         return []
     return [
-        f"{empty} span(s) of {span_text(size)} between the first window and the last held no row: no window stands "
-        "for them (a deployed monitor publishes no datapoint then), so --label-delay, alarm periods and calendar "
-        "periods count windows with traffic"
+        f"{counted(empty, 'span')} of {span_text(size)} between the first window and the last held no row: no "
+        "window stands for them (a deployed monitor publishes no datapoint then), so --label-delay, alarm periods "
+        "and calendar periods count windows with traffic"
     ]
 
 
@@ -76,8 +76,8 @@ def _data_notes(history: History, whole: int, size: str) -> list[str]:
     unused = len(history.frame) - whole
     if unused:
         notes.append(
-            f"the last {unused:,} rows (from {iso(utc_time(history.times.iloc[whole]))}) fill no whole window of "
-            f"{size}: they are not replayed, and a drift point among them is refused"
+            f"the last {counted(unused, 'row')} (from {iso(utc_time(history.times.iloc[whole]))}) fill no whole "
+            f"window of {size}: they are not replayed, and a drift point among them is refused"
         )
     unlabelled = int(history.frame[history.config.model.label].iloc[:whole].isna().sum())
     if unlabelled:
@@ -90,18 +90,27 @@ def _data_notes(history: History, whole: int, size: str) -> list[str]:
 
 
 def _notes(config: ModelConfig, windows: Sequence[Window]) -> list[str]:
-    """Warnings about this config at these windows' sizes: for windows of rows, about all of them;
-    for spans of time, about those too small."""
+    """Warnings about this config at the replayed windows' sizes: for windows of rows, about all
+    of them; for spans of time, about those too small."""
     sizes = [window.rows for window in windows]
     notes = []
-    for needed, setting, consequence in (
+    minimums = [
         (
             config.drift.min_labels_for_performance,
             "drift.min_labels_for_performance",
             "the performance SLO alarm cannot fire",
         ),
         (config.drift.min_window_rows, "drift.min_window_rows", "no feature gets a drift verdict"),
-    ):
+    ]
+    if config.drift.estimated_slo is not None:
+        minimums.append(
+            (
+                config.drift.min_predictions_for_estimate,
+                "drift.min_predictions_for_estimate",
+                "no performance is estimated, and the estimated-performance alarm cannot fire",
+            )
+        )
+    for needed, setting, consequence in minimums:
         small = sum(rows < needed for rows in sizes)
         if small == len(sizes) and min(sizes) == max(sizes):
             notes.append(f"warning: windows of {sizes[0]} rows are below {setting} ({needed}): {consequence}")
@@ -159,14 +168,16 @@ def _days_per_window(windows: Sequence[Window]) -> float:
 
 
 def _every_window_notes(summaries: Mapping[str, Mapping[str, Any]], replayed: int, delay: int) -> list[str]:
-    """With late labels, the every-window policy waits for each shadow's verdict: no upper bound."""
+    """The every-window policy waits for each shadow's verdict (the shadow's min duration and min
+    labels, and late labels): when that made it skip windows, it is no upper bound."""
     every = summaries.get("every_window")
-    if not delay or every is None:
+    if every is None or every["retrains"] >= replayed:
         return []
+    why = f"with labels {counted(delay, 'window')} late " if delay else ""
     return [
-        f"with labels {counted(delay, 'window')} late the every-window policy waits for each shadow's verdict, so it "
-        f"ran {every['retrains']} times in {replayed} windows: the trigger-vs-every-window targets compare with that "
-        "schedule, not with an upper bound"
+        f"{why}the every-window policy waits for each shadow's verdict (promotion.shadow.min_duration_hours and "
+        f"min_labels), so it ran {every['retrains']} times in {replayed} windows: the trigger-vs-every-window targets "
+        "compare with that schedule, not with an upper bound"
     ]
 
 

@@ -147,6 +147,7 @@ def policy_rows(document: Mapping[str, Any], policies: Mapping[str, Any] | None 
                 shown,
                 s["retrains"],
                 s["promotions"],
+                sum(s["failed_runs"].values()),
                 s["mean_metric"],
                 s["worst_metric"],
                 s["windows_below_slo"],
@@ -162,7 +163,17 @@ def _windows(mean: float | None) -> str | None:
     return None if mean is None else f"{round(mean, 2):g}"
 
 
-POLICY_HEADER = ("policy", "runs", "promoted", "mean", "worst window", "windows < SLO", "drifts", "delay (win.)")
+POLICY_HEADER = (
+    "policy",
+    "runs",
+    "promoted",
+    "failed",
+    "mean",
+    "worst window",
+    "windows < SLO",
+    "drifts",
+    "delay (win.)",
+)
 
 
 def windows_line(data: Mapping[str, Any]) -> str:
@@ -190,7 +201,7 @@ def render(document: Mapping[str, Any]) -> str:
         + (f", SLO {document['slo']['min']}" if document.get("slo") else "")
         + ".</p>",
         _holdout(document.get("holdout")),
-        _table([*POLICY_HEADER[:3], f"mean {metric}", *POLICY_HEADER[4:]], policy_rows(document)),
+        _table([*POLICY_HEADER[:4], f"mean {metric}", *POLICY_HEADER[5:]], policy_rows(document)),
         _comparison(document.get("comparison") or {}),
         f'<img alt="metric over time" src="{metric_chart(document)}">',
     ]
@@ -207,7 +218,7 @@ def render(document: Mapping[str, Any]) -> str:
                 ["setting", "runs", f"mean {metric}", "worst", "delay (win.)", "as configured"],
                 [
                     [p[key] for key in ("name", "retrains", "mean_metric", "worst_metric")]
-                    + [p["mean_detection_delay_windows"], p["configured"]]
+                    + [_windows(p["mean_detection_delay_windows"]), p["configured"]]
                     for p in points
                 ],
                 ["frontier" if p["on_frontier"] else "" for p in points],

@@ -179,7 +179,8 @@ def test_with_late_labels_a_schedule_waits_for_its_shadow_instead_of_replacing_i
     replayed = runs[DELAY]["data"]["replayed_windows"]
     assert every["retrains"] < replayed - 1
     assert (
-        f"with labels {DELAY} windows late the every-window policy waits for each shadow's verdict, so it ran "
+        f"with labels {DELAY} windows late the every-window policy waits for each shadow's verdict "
+        "(promotion.shadow.min_duration_hours and min_labels), so it ran "
         f"{every['retrains']} times in {replayed} windows" in " ".join(runs[DELAY]["notes"])
     )
 
@@ -219,3 +220,26 @@ def test_a_config_whose_labels_settle_late_is_replayed_with_a_hint_to_match_the_
     assert runs and all(r["outcome"] != "data_validation_failed" for r in runs)
     late = run_backtest(prepare_history(frame, parse_config(raw)), BacktestSettings(window=ROWS_PER_DAY, label_delay=2))
     assert "label_delay_days" not in " ".join(late["notes"])
+
+
+def test_windows_too_small_to_estimate_and_an_every_window_policy_held_by_its_shadows_are_said() -> None:
+    """A new user's estimated-performance signal made 0 runs over windows of 336 rows, under
+    drift.min_predictions_for_estimate (500), and nothing said why; and their every-window policy,
+    held by a shadow's 24-hour minimum with labels at once, was still called the upper bound."""
+    raw = copy.deepcopy(RAW_CONFIG)
+    raw["drift"] |= {"estimated_slo": {"metric": "roc_auc", "min": 0.98}, "min_predictions_for_estimate": 500}
+    raw["promotion"]["shadow"] |= {"min_duration_hours": 24}
+    frame, _ = stream(Segment("none", 3))
+    document = run_backtest(prepare_history(frame, parse_config(raw)), BacktestSettings(window=450, warmup=4))
+    notes = " ".join(document["notes"])
+    assert (
+        "warning: windows of 450 rows are below drift.min_predictions_for_estimate (500): no performance is "
+        "estimated, and the estimated-performance alarm cannot fire" in notes
+    )
+    replayed, every = document["data"]["replayed_windows"], document["policies"]["every_window"]["retrains"]
+    assert every < replayed
+    assert (
+        "the every-window policy waits for each shadow's verdict (promotion.shadow.min_duration_hours and min_labels), "
+        f"so it ran {every} times in {replayed} windows" in notes
+    )
+    assert "with labels" not in notes

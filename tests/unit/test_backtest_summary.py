@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
 from pipelines.backtest.history import Window
-from pipelines.backtest.report import metric_figure, policy_rows, render
+from pipelines.backtest.report import POLICY_HEADER, metric_figure, policy_rows, render
 from pipelines.backtest.runner import PolicyRun, WindowRecord, window_at
 from pipelines.backtest.summary import DriftPoint, compare, detection_delays, locate, summarize
 from pipelines.backtest.sweep import configured, frontier, grid, is_configured
@@ -81,7 +82,7 @@ def test_a_drift_counts_as_promoted_only_when_a_model_trained_after_it_serves_be
     # the promotion at 6 is in the second drift's window, but of a run started before that drift's first (7)
     assert [d["promotion_window"] for d in summary["detection"]] == [4, None]
     assert summary["promoted_drift_points"] == 1
-    assert policy_rows({"drift_points": points}, {"trigger": summary})[0][6] == "2/2 run, 1 promoted"
+    assert policy_rows({"drift_points": points}, {"trigger": summary})[0][7] == "2/2 run, 1 promoted"
     # a promotion in the window of the drift's first run is an earlier run's candidate: a candidate
     # shadows from the window after its run, and the runner judges shadows before starting runs
     same_window = summarize(run([0.9] * 5, retrains={1, 2}, promoted={2}), "accuracy", 0.75, points[:1])
@@ -220,3 +221,14 @@ def test_every_policy_has_its_own_colour_in_the_line_and_the_lanes() -> None:
         row = int(collection.get_offsets()[0][1])
         colours = collection.get_facecolor() if len(collection.get_facecolor()) else collection.get_edgecolor()
         assert to_hex(colours[0]) == to_hex(lines[names[row]])
+
+
+def test_the_policy_table_counts_the_runs_that_failed() -> None:
+    """A new user's calendar made 128 runs and promoted none: every run failed its data check, and
+    the table had no column to say so (the docs said it had)."""
+    failing = run([0.9, 0.8, 0.7], retrains={1, 2, 3})
+    records = tuple(replace(r, outcome="data_validation_failed") if r.window in (1, 3) else r for r in failing.records)
+    summary = summarize(PolicyRun("calendar", records, failing.facts), "accuracy", None, [])
+    assert summary["failed_runs"] == {"data_validation_failed": 2}
+    assert policy_rows({"drift_points": []}, {"calendar": summary})[0][1:4] == [3, 0, 2]
+    assert POLICY_HEADER[3] == "failed"
