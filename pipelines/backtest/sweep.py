@@ -154,8 +154,15 @@ def configured(config: ModelConfig, overrides: Mapping[str, Any]) -> ModelConfig
 
 
 def is_configured(config: ModelConfig, point: SweepPoint) -> bool:
-    """Whether the point changes nothing that matters: the user's own thresholds."""
-    return configured(config, point.overrides).model_dump() == config.model_dump()
+    """Whether the point changes nothing that matters: the user's own thresholds (`retrain_on` is
+    a set of signals: its order does not matter)."""
+    return _compared(configured(config, point.overrides)) == _compared(config)
+
+
+def _compared(config: ModelConfig) -> dict[str, Any]:
+    dumped = config.model_dump()
+    dumped["trigger"]["retrain_on"] = sorted(dumped["trigger"]["retrain_on"])
+    return dumped
 
 
 def frontier(points: Sequence[Mapping[str, Any]]) -> list[str]:

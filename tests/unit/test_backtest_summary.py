@@ -120,6 +120,10 @@ def test_grid_points_are_valid_configs_and_include_the_configured_one(config: Mo
     variants = [configured(config, p.overrides) for p in points]
     assert len(variants) == len({p.name for p in points})
     assert sum(is_configured(config, p) for p in points) == 1
+    # a new user's retrain_on listed the signals in another order: their point was not recognised
+    reordered = configured(config, {"trigger.retrain_on": list(reversed(config.trigger.retrain_on))})
+    assert reordered.trigger.retrain_on != config.trigger.retrain_on
+    assert sum(is_configured(reordered, p) for p in grid(reordered)) == 1
     assert all(v.training == config.training and v.gates == config.gates for v in variants)
     signals = {v.trigger.retrain_on for v in variants}
     assert signals == {(), ("drifted_features",), ("performance_slo",), ("drifted_features", "performance_slo")}
