@@ -180,7 +180,13 @@ def run_holdout(
     boundary = held_out.times.iloc[0].tz_localize("UTC").to_pydatetime()
     earlier = tuple(t for t in settings.drift_times if t < boundary)  # each drift point on its own side
     later = tuple(t for t in settings.drift_times if t >= boundary)
-    tuned = run_backtest(tuning, replace(settings, sweep=True, drift_times=earlier), progress)
+    try:
+        tuned = run_backtest(tuning, replace(settings, sweep=True, drift_times=earlier), progress)
+    except BacktestInputError as error:  # name the part: "the history" would be the whole file
+        raise BacktestInputError(
+            f"on the tuning rows (the first {cut:,} of {len(history.frame):,}, before {iso(boundary)}; --holdout "
+            f"{fraction}): {error}"
+        ) from error
     sweep = tuned["sweep"]
     point = next((p for p in sweep["points"] if p["name"] == sweep["recommended"]), None)
     if point is None:
@@ -212,8 +218,9 @@ def run_holdout(
             "overrides": point["overrides"],
             "in_sample": {"retrains": point["retrains"], "mean_metric": point["mean_metric"]},
             "as_configured": {"retrains": as_configured["retrains"], "mean_metric": as_configured["mean_metric"]},
+            "sweep": sweep,
         },
-        "held_out": {"rows": len(held_out.frame), "first": checked["data"]["first"]},
+        "held_out": {"rows": len(held_out.frame), "first": checked["data"]["first"], "last": checked["data"]["last"]},
     }
     return checked
 

@@ -7,7 +7,7 @@ replay to a few seconds; the code path is the one `python -m pipelines backtest`
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.backtest.history import prepare_history
+from pipelines.backtest.history import BacktestInputError, prepare_history
 from pipelines.backtest.run import POLICY_ORDER, BacktestSettings, run_backtest, run_holdout
 from pipelines.backtest.streams import Segment, drifting_stream
 from pipelines.backtest.sweep import configured
@@ -374,6 +374,9 @@ def test_holdout_tunes_on_the_earlier_rows_and_replays_the_recommended_point_on_
     assert tuning["rows"] == len(frame) // 2 and document["data"]["rows"] == len(frame) - len(frame) // 2
     assert tuning["last"] < document["data"]["first"]  # the sweep never saw a held-out row
     assert "sweep" not in document and holdout["held_out"]["rows"] == document["data"]["rows"]
+    # the tuning part's sweep is kept whole (a new user found only its recommendation)
+    assert tuning["sweep"]["recommended"] == tuning["recommended"] and len(tuning["sweep"]["points"]) > 1
+    assert holdout["held_out"]["last"] == document["data"]["last"]
     assert [p["time"] for p in document["drift_points"]] == ["2026-01-09T00:00:00Z"]  # the tuning half's stays there
     # the held-out trigger policy is the recommended point, not the config as written
     chosen = configured(parse_config(RAW_CONFIG), tuning["overrides"])
@@ -402,3 +405,16 @@ def test_a_holdout_over_spans_of_time_cuts_at_a_span_boundary(files: dict[str, P
     assert tuning["rows"] == int(
         (pd.to_datetime(frame["event_time"]) < first_held_out.tz_localize(None).floor("D")).sum()
     )
+
+
+def test_a_drift_point_the_tuning_rows_cannot_replay_is_refused_naming_them() -> None:
+    """A new user's drift point fell in the tuning part's last, partial window; the error said it
+    was "after the history" and gave the tuning part's range as if it were the file's."""
+    frame, _ = stream(Segment("none", 6), Segment("covariate", 4))
+    history = prepare_history(frame, parse_config(RAW_CONFIG))
+    point = datetime(2026, 1, 7, 6, tzinfo=UTC)  # in the tuning rows' last half day, which no window holds
+    settings = BacktestSettings(window=ROWS_PER_DAY, drift_times=(point,))
+    with pytest.raises(
+        BacktestInputError, match=r"^on the tuning rows \(the first 9,750 of 15,000, before 2026-01-07T"
+    ):
+        run_holdout(history, settings, 0.35)
