@@ -58,6 +58,13 @@ def _window_size(text: str) -> int | timedelta:
     return span.to_pytimedelta()
 
 
+def _class(text: str | None) -> int | str | None:
+    """A class given on the command line: a whole number as a number (labels 0/1), else text."""
+    if text is None:
+        return None
+    return int(text) if text.strip().lstrip("-").isdigit() else text
+
+
 def _write(text: str, out: str | None) -> int:
     """`text` to the file `out`, or to stdout without one."""
     if out:
@@ -177,6 +184,7 @@ def _drift(args: argparse.Namespace) -> int:
         exact=args.exact,
         score_column=args.score_column,
         label_column=args.label_column,
+        positive_class=_class(args.positive_class),
     )
     write_json(report, args.json)
     if args.html:
@@ -294,6 +302,10 @@ def parser() -> argparse.ArgumentParser:
         help="the model's positive-class score (default: 'prediction', refused when it holds only 0/1)",
     )
     drift.add_argument("--label-column", help="ground truth, for label drift and performance (default: model.label)")
+    drift.add_argument(
+        "--positive-class",
+        help="the label's positive value, e.g. yes or 1 (default: model.positive_class, else 1)",
+    )
     drift.set_defaults(handler=_drift)
 
     backtest = commands.add_parser(

@@ -93,12 +93,14 @@ def compare_frames(
     workers: int | None = None,
     score_column: str | None = None,
     label_column: str | None = None,
+    positive_class: int | str | None = None,
 ) -> dict[str, Any]:
     """Drift of one frame against another. Without a config every column except the score, the
     label, times and identifiers is a feature (numbers numeric, the rest categorical; the report's
     `skipped_columns` names the others) and thresholds are the config defaults. The score is
     `score_column`, else `prediction` unless that holds only 0/1 (a class, refused:
-    `files.score_column`); the label is `label_column`, else the config's."""
+    `files.score_column`); the label is `label_column`, else the config's; its positive class
+    `positive_class`, else the config's, else 1."""
     reference_frame, current_frame = (
         score_column_of(frame, which, score_column or PREDICTION_COLUMN, named=score_column is not None)
         for frame, which in ((reference_frame, "reference"), (current_frame, "current"))
@@ -115,9 +117,13 @@ def compare_frames(
         features, skipped = feature_types_from(
             reference_frame, exclude=[PREDICTION_COLUMN, *([label] if label else [])]
         )
-    positive_class = config.model.positive_class if config else 1
+    given = positive_class is not None
+    if positive_class is None:
+        positive_class = config.model.positive_class if config else 1
     for frame in (reference_frame, current_frame):
-        _check_label_type(frame, label, positive_class)
+        _check_label_type(
+            frame, label, positive_class, "model.positive_class in the config" if config and not given else ""
+        )
     reference = BaselineReference.from_frame(
         reference_frame,
         features,
@@ -144,18 +150,23 @@ def compare_frames(
     return report
 
 
-def _check_label_type(frame: pd.DataFrame, label: str | None, positive_class: int | str) -> None:
+def _check_label_type(frame: pd.DataFrame, label: str | None, positive_class: int | str, setting: str) -> None:
     """A numeric positive class cannot match labels that are text: every row would read as
-    negative, and the report would say so with status ok."""
+    negative, and the report would say so with status ok. `setting`: where the positive class is
+    set ("" for --positive-class)."""
     if label is None or label not in frame.columns or isinstance(positive_class, str):
         return
     present = frame[label].dropna()
     text = present[pd.to_numeric(present, errors="coerce").isna()]
     if len(text):
         shown = ", ".join(repr(v) for v in sorted({str(v) for v in text.unique()})[:4])
+        how = (
+            f"set {setting} to the label's positive value (e.g. 'yes')"
+            if setting
+            else f"give --positive-class: the label's positive value, one of {shown}"
+        )
         raise DriftInputError(
-            f"label '{label}' holds text ({shown}); positive_class is {positive_class}, a number: set "
-            "model.positive_class in the config to the label's positive value (e.g. 'yes')"
+            f"label '{label}' holds text ({shown}); positive_class is {positive_class}, a number: {how}"
         )
 
 

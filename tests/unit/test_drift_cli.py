@@ -181,3 +181,28 @@ def test_a_named_column_that_is_missing_is_an_error(
     argv = ["drift", "--reference", str(reference), "--current", str(current), "--json", str(tmp_path / "o.json")]
     assert main([*argv, "--score-column", "score"]) == 2  # bad input, as every command exits on it
     assert "has no column 'score' (--score-column)" in capsys.readouterr().err
+
+
+def test_a_text_label_without_a_config_takes_its_positive_class_on_the_command_line(
+    scored: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's churn label was 'yes'/'no': `--label-column churned` was refused with "set
+    model.positive_class in the config", and the command had no config to set it in."""
+    texts = []
+    for path in scored:
+        frame = pd.read_parquet(path)
+        text = tmp_path / f"text-{path.name}"
+        frame.assign(is_fraud=np.where(frame["is_fraud"] == 1, "yes", "no")).to_parquet(text)
+        texts.append(text)
+    out = tmp_path / "o.json"
+    argv = ["drift", "--reference", str(texts[0]), "--current", str(texts[1]), "--json", str(out)]
+    argv += ["--score-column", "p_fraud", "--label-column", "is_fraud"]
+    assert main(argv) == 2
+    assert "give --positive-class: the label's positive value, one of 'no', 'yes'" in capsys.readouterr().err
+    assert main([*argv, "--positive-class", "yes"]) == 0
+    labelled = json.loads(out.read_text())
+    assert main(["drift", "--reference", str(scored[0]), "--current", str(scored[1]), "--json", str(out),
+                 "--score-column", "p_fraud", "--label-column", "is_fraud"]) == 0  # fmt: skip
+    numeric = json.loads(out.read_text())
+    assert labelled["label"]["positive_rate"] == numeric["label"]["positive_rate"] > 0
+    assert labelled["performance"]["metrics"] == numeric["performance"]["metrics"]
