@@ -24,7 +24,7 @@ labels come `--delay` windows after it serves. With labels 5 windows late the es
 leads the realized signal's by 5 to 7 windows on `--seeds 10`, with 27 runs against 24 over 40
 windows and 20 against 13 over 20, and a mean ROC-AUC no better: its early run has only labels from
 before the drift to train on (docs/drift.md), and weighting those labels towards the drifted inputs
-recovers 12 % of what the realized signal's run gains (bench/early_retrain.py).
+gains nothing the seeds can tell from zero (bench/early_retrain.py).
 
 Columns: per signal and label delay, the first run after the drift point (windows after it), the
 runs and the mean ROC-AUC served over the whole replay, summed or averaged over the seeds.
