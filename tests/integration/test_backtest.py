@@ -251,7 +251,8 @@ def test_windows_of_a_day_follow_the_calendar_when_the_daily_volume_varies(
     day whatever its volume: with `--window 1D` each window is one calendar day."""
     frame = pd.read_parquet(files["history"])
     day = pd.to_datetime(frame["event_time"]).dt.floor("D")
-    quiet = frame[(day.dt.day_of_week < 5) | (frame.index % 3 == 0)].reset_index(drop=True)
+    quiet = frame[(day.dt.day_of_week < 5) | (frame.index % 3 == 0)]
+    quiet = quiet[day[quiet.index] != day.iloc[0] + pd.Timedelta(days=4)].reset_index(drop=True)  # a day without any
     history, out = files["folder"] / "weekends.parquet", files["folder"] / "weekends.json"
     quiet.to_parquet(history, index=False)
     args = ["backtest", str(files["config"]), "--data", str(history), "--window", "1D", "--json", str(out)]
@@ -266,6 +267,7 @@ def test_windows_of_a_day_follow_the_calendar_when_the_daily_volume_varies(
     assert all(r["start"][:10] == r["end"][:10] for r in timeline)
     console = capsys.readouterr().out
     assert f"replayed) of 1 day ({days.min():,} to {days.max():,} rows)" in console
+    assert "note: 1 span of 1 day between the first window and the last held no row" in console
 
 
 @pytest.mark.parametrize("window", ["1M", "fortnight", "0D", "2 rows"])
