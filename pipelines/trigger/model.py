@@ -27,7 +27,7 @@ class Outcome(StrEnum):
     fresh = "fresh"  # staleness check: the last start is recent enough
     idle = "idle"  # sweep: nothing to do
     dropped = "dropped"  # a due retry whose alarm is no longer in ALARM
-    covered = "covered"  # an alarm on the datapoint the last started execution already trains on
+    covered = "covered"  # an alarm on the datapoint of an execution that succeeded: it was answered
     error = "error"
 
 

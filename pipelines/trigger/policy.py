@@ -126,22 +126,40 @@ def _start_pending(state: TriggerState, policy: TriggerPolicy, now: datetime, de
     return Transition(new_state, (), request, started)
 
 
-def _covered(state: TriggerState, trigger: Trigger, policy: TriggerPolicy) -> str | None:
-    """Why an alarm needs no run of its own (None when it does): it changed state on the monitor
-    datapoint the last started execution was started on, so that execution trains on its data.
-    Another alarm of the same monitor run started it, or this one before a re-arm."""
+def _on_last_datapoint(state: TriggerState, trigger: Trigger, policy: TriggerPolicy) -> bool:
+    """Whether an alarm changed state on the monitor datapoint the last started execution was
+    started on (another alarm of the same monitor run started it), so that execution trains on
+    its data. `last_data_window_end` is cleared when that execution fails: then nothing covers."""
     last = state.last_data_window_end
     if trigger.kind is not TriggerKind.alarm or last is None:
-        return None
+        return False
     after = parse_time(trigger.data_window_end) - parse_time(last)
-    if after > timedelta(0) and after >= policy.same_datapoint:
-        return None
-    who = f"execution {_named(state.running)}" if state.running is not None else "the last execution"
+    return after <= timedelta(0) or after < policy.same_datapoint
+
+
+def _covered_reason(state: TriggerState, trigger: Trigger, policy: TriggerPolicy, who: str) -> str:
     within = f" (within {policy.same_datapoint} of it)" if policy.same_datapoint else ""
     return (
-        f"covered by {who}, started on the data up to {last}: {trigger.alarm} changed state on the same "
-        f"monitor datapoint{within}"
+        f"covered by {who}, started on the data up to {state.last_data_window_end}: {trigger.alarm} changed state "
+        f"on the same monitor datapoint{within}"
     )
+
+
+def _drop_covered(
+    state: TriggerState, policy: TriggerPolicy, now: datetime, delivery_id: str, ended: Execution
+) -> tuple[TriggerState, tuple[TriggerDecision, ...]]:
+    """After a success: the pending alarms on its datapoint are answered by it, not run again."""
+    covered = [t for t in state.pending if _on_last_datapoint(state, t, policy)]
+    if not covered:
+        return state, ()
+    who = f"execution {_named(ended)}, which succeeded"
+    decisions = tuple(
+        _decision(
+            state, t.event_id, Outcome.covered, _covered_reason(state, t, policy, who), now, delivery_id, trigger=t
+        )
+        for t in covered
+    )
+    return replace(state, pending=tuple(t for t in state.pending if t not in covered)), decisions
 
 
 def on_trigger(
@@ -153,20 +171,25 @@ def on_trigger(
     observed_running: str | None = None,
 ) -> Transition:
     state = _adopt(state, observed_running, now)
-    covered = _covered(state, trigger, policy)
-    if covered is not None:
-        if state.running is not None:  # its audit record names every trigger it serves
-            state = replace(
-                state, running=replace(state.running, trigger_ids=(*state.running.trigger_ids, trigger.event_id))
-            )
+    same_datapoint = _on_last_datapoint(state, trigger, policy)
+    if same_datapoint and state.running is None:  # the last execution succeeded on this datapoint
+        reason = _covered_reason(state, trigger, policy, "the last execution, which succeeded")
         return Transition(
-            state, (_decision(state, trigger.event_id, Outcome.covered, covered, now, delivery_id, trigger=trigger),)
+            state, (_decision(state, trigger.event_id, Outcome.covered, reason, now, delivery_id, trigger=trigger),)
         )
     queued = replace(state, pending=(*state.pending, trigger))
     started = _start_pending(queued, policy, now, delivery_id)
     if started is not None:
         return started
-    if state.running is not None:
+    if state.running is not None and same_datapoint:
+        outcome, reason = (
+            Outcome.deferred,
+            (
+                f"execution {_named(state.running)} is running on this alarm's datapoint: it covers this alarm if it "
+                "succeeds; otherwise this starts when it ends"
+            ),
+        )
+    elif state.running is not None:
         outcome, reason = Outcome.deferred, f"execution {_named(state.running)} is running; starts when it ends"
     else:
         ends = _cooldown_ends(state, policy)
@@ -203,12 +226,13 @@ def on_execution_ended(
     decision = _decision(
         state, ended.event_id, Outcome.released, reason, now, delivery_id, execution_arn=ended.execution_arn
     )
+    released, covered = _drop_covered(released, policy, now, delivery_id, running)
     # The ended execution may still be listed as running for a moment: it holds nothing.
     still_running = None if observed_running == ended.execution_arn else observed_running
     started = _start_pending(_adopt(released, still_running, now), policy, now, delivery_id)
     if started is None:
-        return Transition(_adopt(released, still_running, now), (decision,))
-    return Transition(started.state, (decision,), started.start, started.started)
+        return Transition(_adopt(released, still_running, now), (decision, *covered))
+    return Transition(started.state, (decision, *covered), started.start, started.started)
 
 
 def _after_run(
@@ -221,6 +245,7 @@ def _after_run(
     reason = f"execution ended: {status}"
     if status == "Succeeded":
         return replace(state, failed_runs=0, retry=None), reason
+    state = replace(state, last_data_window_end=None)  # a run that did not succeed covers no datapoint
     trigger = ended.trigger
     if status != "Failed" or trigger is None or trigger.kind not in RETRIED_KINDS:
         return state, reason
@@ -296,7 +321,8 @@ def on_sweep(
         decisions.append(
             _decision(state, sweep.event_id, Outcome.released, reason, now, delivery_id, execution_arn=running.arn)
         )
-        state = replace(state, running=None, missed_end=running)
+        # its outcome is unknown until the late end event: it covers no datapoint meanwhile
+        state = replace(state, running=None, missed_end=running, last_data_window_end=None)
     state = _adopt(state, observed_running, now)
     started = _start_pending(state, policy, now, delivery_id)
     if started is not None:

@@ -208,7 +208,7 @@ def test_a_trigger_while_a_run_is_going_waits_for_its_end(arn: str | None, named
 
 
 @pytest.mark.parametrize("later", [timedelta(0), timedelta(minutes=3), timedelta(hours=12) - SECOND])
-def test_a_second_alarm_on_the_datapoint_of_the_running_run_is_covered_by_it(later: timedelta) -> None:
+def test_a_second_alarm_on_the_datapoint_of_a_run_that_succeeds_is_covered_by_it(later: timedelta) -> None:
     """A new user's realized-SLO and estimate alarms went to ALARM on the same monitor run: the
     first started a run, the second waited out the cooldown and started another on the same data,
     which replaced the first's candidate in shadow. Alarms on one datapoint change state minutes
@@ -219,12 +219,37 @@ def test_a_second_alarm_on_the_datapoint_of_the_running_run_is_covered_by_it(lat
     )
     second = replace(alarm_trigger("evt-2", T0 + later), alarm="fraud-estimated-performance")
     got = on_trigger(state, second, POLICY, T0 + later, "delivery-1")
-    reason = (
-        f"covered by execution {RUN}, started on the data up to {at(T0)}: fraud-estimated-performance changed "
-        f"state on the same monitor datapoint (within 12:00:00 of it)"
+    waiting = (
+        f"execution {RUN} is running on this alarm's datapoint: it covers this alarm if it succeeds; otherwise "
+        "this starts when it ends"
     )
-    covered = replace(state, running=replace(state.running, trigger_ids=("evt-1", "evt-2")))  # type: ignore[arg-type]
-    assert got == Transition(covered, (decision("evt-2", Outcome.covered, reason, T0 + later, trigger=second),))
+    queued = replace(state, pending=(second,))
+    assert got == Transition(queued, (decision("evt-2", Outcome.deferred, waiting, T0 + later, trigger=second),))
+
+    now = T0 + DAY
+    done = on_execution_ended(queued, ended("Succeeded"), POLICY, now, "delivery-1")
+    reason = (
+        f"covered by execution {RUN}, which succeeded, started on the data up to {at(T0)}: "
+        "fraud-estimated-performance changed state on the same monitor datapoint (within 12:00:00 of it)"
+    )
+    released = decision("end-1", Outcome.released, "execution ended: Succeeded", now, execution_arn=RUN)
+    covered = decision("evt-2", Outcome.covered, reason, now, trigger=second)
+    assert done == Transition(replace(state, running=None), (released, covered))
+
+
+def test_a_second_alarm_on_the_datapoint_of_a_run_that_fails_starts_a_run_of_its_own() -> None:
+    """Nothing is lost: the failed run answered neither alarm."""
+    first = alarm_trigger("evt-1")
+    second = alarm_trigger("evt-2", T0 + timedelta(minutes=3))
+    state = TriggerState(
+        PIPELINE, running=running(first), last_started_at=at(T0), last_data_window_end=first.data_window_end,
+        pending=(second,),
+    )  # fmt: skip
+    done = on_execution_ended(state, ended("Failed"), POLICY, T0 + DAY, "delivery-1")
+    assert done.started is not None and done.started.event_id == "evt-2"
+    assert done.state.last_data_window_end == second.data_window_end
+    later = on_trigger(replace(state, running=None, pending=(), last_data_window_end=None), second, POLICY, T0 + DAY)
+    assert later.started is not None  # after a failure, an alarm on its datapoint is not covered
 
 
 def test_an_alarm_on_the_datapoint_of_a_run_that_ended_is_covered_not_started_after_the_cooldown() -> None:
@@ -234,7 +259,9 @@ def test_an_alarm_on_the_datapoint_of_a_run_that_ended_is_covered_not_started_af
     got = on_trigger(state, second, POLICY, T0 + timedelta(hours=2), "delivery-1")
     assert got.state == state and got.start is None
     assert [d.outcome for d in got.decisions] == [Outcome.covered]
-    assert got.decisions[0].reason.startswith(f"covered by the last execution, started on the data up to {at(T0)}")
+    assert got.decisions[0].reason.startswith(
+        f"covered by the last execution, which succeeded, started on the data up to {at(T0)}"
+    )
 
 
 @pytest.mark.parametrize("kind", [TriggerKind.manual, TriggerKind.max_staleness, TriggerKind.retry])
@@ -483,15 +510,19 @@ def test_a_start_never_confirmed_is_retried_with_the_same_token_after_ten_minute
 
 def test_the_sweep_releases_a_run_whose_end_event_was_lost_and_starts_what_waits() -> None:
     own = running(alarm_trigger("evt-1"))
-    pending = alarm_trigger("evt-2")
-    state = TriggerState(PIPELINE, running=own, last_started_at=at(T0), pending=(pending,))
+    pending = alarm_trigger("evt-2")  # on the run's datapoint: whether the run answered it is unknown
+    state = TriggerState(PIPELINE, running=own, last_started_at=at(T0), last_data_window_end=at(T0), pending=(pending,))
     now = T0 + DAY
     got = on_sweep(state, sweep(now), POLICY, now, "delivery-1", observed_running=None)
     released = decision(
         "sweep-1", Outcome.released, "no execution is running any more (end event missed)", now, execution_arn=RUN
     )
     start = started_transition(
-        replace(state, running=None, missed_end=own), pending, now, ("evt-2",), "nothing running and no cooldown"
+        replace(state, running=None, missed_end=own, last_data_window_end=None),
+        pending,
+        now,
+        ("evt-2",),
+        "nothing running and no cooldown",
     )
     assert got == Transition(start.state, (released,), start.start, start.started)
 
