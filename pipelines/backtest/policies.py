@@ -55,12 +55,17 @@ from pipelines.trigger import (
 )
 from pipelines.trigger.local import MemoryTriggerStore
 
+LABELLED_KINDS = ("performance_slo", "label_drift")  # alarms on what labels measure
+
 
 @dataclass(frozen=True)
 class Observation:
     window: Window
     position: int  # 0 for the first replayed window
     report: Mapping[str, Any] | None = None  # the monitor's report, for policies that need it
+    # the window whose labels the report's performance and label drift measured (with a label
+    # delay, an earlier one; None: none yet); the window itself when labels come at once
+    labelled_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,7 @@ class GatedTrigger:
     waits_for_shadow = False  # as deployed: an alarm starts a run whatever is in shadow
 
     def __init__(self, config: ModelConfig, name: str = "trigger", *, rearm: bool = True) -> None:
+        self._measured_on: dict[str, str] = {}  # trigger event id -> what its value measured, when not its window
         self.name = name
         self.config = config
         self.rearm = rearm
@@ -292,14 +298,17 @@ class GatedTrigger:
             self.values[spec.name].append(datapoint(spec, data))
             result = alarm_step(spec, self.values[spec.name], self.states[spec.name])
             if result.state == "ALARM" and self.states[spec.name] != "ALARM":
-                decisions += self.gate.handle(self._trigger(spec, window, result))
+                fired = self._trigger(spec, window, result)
+                if spec.kind in LABELLED_KINDS and observation.labelled_window not in (None, window.index):
+                    self._measured_on[fired.event_id] = f"the labels of window {observation.labelled_window}"
+                decisions += self.gate.handle(fired)
             self.states[spec.name] = result.state
         decisions += self.gate.handle(Sweep(event_id=f"sweep@{iso(window.end)}", at=iso(window.end)))
         started = [d for d in decisions if d.outcome is Outcome.started]
         if started:
             request = self.runner.requests[-1]
-            return Decision(True, _reason(started[-1]), request.parameters[DATA_WINDOW_END])
-        told = "; ".join(_reason(d) for d in decisions if d.outcome is not Outcome.idle)
+            return Decision(True, self._reason(started[-1]), request.parameters[DATA_WINDOW_END])
+        told = "; ".join(self._reason(d) for d in decisions if d.outcome is not Outcome.idle)
         trigger = self.config.trigger
         held = held_alarms(
             self.states, retries=trigger.retry_failed_runs, rearm=self.rearm, staleness_days=trigger.max_staleness_days
@@ -375,11 +384,17 @@ class GatedTrigger:
             "gate_decisions": dict(sorted(Counter(d.outcome.value for d in decisions).items())),
         }
 
-
-def _reason(decision: TriggerDecision) -> str:
-    trigger = decision.trigger
-    what = f"{trigger.kind.value} {trigger.alarm} = {_shown(trigger.metric_value)}: " if trigger is not None else ""
-    return f"{decision.outcome.value}: {what}{decision.reason}"
+    def _reason(self, decision: TriggerDecision) -> str:
+        """The decision as the timeline says it: the alarm, its value, and what that value measured
+        when it is not this window (a label-based alarm's, with late labels)."""
+        trigger = decision.trigger
+        what = ""
+        if trigger is not None:
+            on = self._measured_on.get(trigger.event_id)
+            what = (
+                f"{trigger.kind.value} {trigger.alarm} = {_shown(trigger.metric_value)}{f' (on {on})' if on else ''}: "
+            )
+        return f"{decision.outcome.value}: {what}{decision.reason}"
 
 
 def _shown(value: str) -> str:

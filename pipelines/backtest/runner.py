@@ -149,7 +149,8 @@ def replay(
         if position < len(replayed) - 1 and shadow is not None and policy.waits_for_shadow:
             record = _with(record, reason=f"waits for the shadow of {shadow.model_id}")
         elif position < len(replayed) - 1:
-            observation = Observation(window=window, position=position, report=report)
+            measured = window.index if labelled is None else labelled.window
+            observation = Observation(window=window, position=position, report=report, labelled_window=measured)
             decision = policy.decide(observation)
             record = _with(record, reason=decision.reason)
             if decision.start:

@@ -243,3 +243,16 @@ def test_windows_too_small_to_estimate_and_an_every_window_policy_held_by_its_sh
         f"so it ran {every} times in {replayed} windows" in notes
     )
     assert "with labels" not in notes
+
+
+def test_a_label_based_alarms_value_says_which_windows_labels_it_measured(runs: dict[int, dict[str, Any]]) -> None:
+    """A new user's window 20 read "started: alarm ...performance-slo = 0.6941" beside a ROC-AUC of
+    0.7648: the alarm's value was window 17's, whose labels had come, and nothing said so."""
+    late = runs[DELAY]["policies"]["trigger:performance_slo"]["timeline"]
+    started = next(r for r in late if r["retrain"])
+    assert "performance-slo = " in started["reason"]
+    assert f"(on the labels of window {started['window'] - DELAY}): " in started["reason"]
+    at_once = runs[0]["policies"]["trigger:performance_slo"]["timeline"]
+    assert not any("(on the labels of window" in r["reason"] for r in at_once)
+    estimated = runs[DELAY]["policies"]["trigger:estimated_performance"]["timeline"]
+    assert not any("(on the labels of window" in r["reason"] for r in estimated)  # no labels in it
