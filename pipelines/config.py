@@ -330,8 +330,9 @@ class Window(_Strict):
     half_life_days: Annotated[Float, Field(gt=0, le=MAX_DAYS)] | None = None
     """Required with `weighted`."""
     label_delay_days: Annotated[Float, Field(ge=0, le=MAX_DAYS)] = 0
-    """How long labels take to settle (chargebacks: weeks). Fresh rows newer than the window end less this are left
-    out of training and the baseline, whatever their label says: not yet charged back is not legitimate."""
+    """How long labels take to settle (chargebacks: weeks), for a fresh source that holds rows whose labels have not:
+    rows newer than the window end less this are left out of training, the checks and the baseline, whatever their
+    label says (not yet charged back is not legitimate). A source of settled rows only needs 0."""
 
     @model_validator(mode="after")
     def _sizes_match_strategy(self) -> Window:

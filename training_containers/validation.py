@@ -227,7 +227,7 @@ def check_fresh_window(fresh: pd.DataFrame, config: ModelConfig, window: Window 
     results.append(_time_window(fresh[config.model.time_column], config, window))
     if config.model.problem_type != "binary_classification":
         return results  # label_rate is a positive rate: a binary classifier's
-    labels = fresh[config.model.label].dropna()
+    labels = fresh.loc[window.labelled(fresh[config.model.time_column]), config.model.label].dropna()  # settled only
     rate = float((labels == config.model.positive_class).mean()) if len(labels) else 0.0
     low, high = checks.label_rate
     results.append(

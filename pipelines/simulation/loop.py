@@ -22,7 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import config_to_json
 from pipelines.local.runtime import Execution
 from pipelines.local.workspace import Workspace, local_uri
 from pipelines.monitoring.alarms import REARMED_STATE, AlarmSpec, alarm_specs, evaluate_alarms
@@ -223,7 +222,9 @@ class LocalLoop:
             pipeline=pipeline_name(config),
             store=SqliteTriggerStore(root / "trigger.db"),
             runner=self.runner,
-            policy=TriggerPolicy.from_config(json.loads(config_to_json(config))),  # as the deployed function reads it
+            policy=TriggerPolicy.from_config(
+                config.trigger.model_dump(mode="json")
+            ),  # as the deployed function reads it
             clock=self.clock,
             alarms=self,  # a failed run's retry reads its alarm's state
         )

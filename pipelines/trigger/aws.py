@@ -188,6 +188,6 @@ def retrain_trigger(config: Mapping[str, Any], client: Callable[[str], Any]) -> 
         pipeline=pipeline,
         store=DynamoDbTriggerStore(client("dynamodb"), naming.audit_table(model)),
         runner=SageMakerPipelineRunner(client("sagemaker"), pipeline),
-        policy=TriggerPolicy.from_config(config),
+        policy=TriggerPolicy.from_config(config["trigger"]),
         alarms=CloudWatchAlarmStates(client("cloudwatch")),
     )

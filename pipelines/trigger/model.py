@@ -3,14 +3,13 @@ decisions, and its settings (`TriggerPolicy`). Standard library only."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from pipelines.errors import PipelinesError
-from pipelines.monitoring.hours import alarm_period_seconds
 from pipelines.naming import DATA_WINDOW_END, TRIGGER_ALARM, TRIGGER_METRIC_VALUE, TRIGGER_REASON
 
 NONE = "none"  # the definition's default for absent context: parameter values may not be empty
@@ -130,7 +129,10 @@ class TriggerState:
     version: int = 0
     running: Execution | None = None
     last_started_at: str | None = None
-    last_data_window_end: str | None = None  # the DataWindowEnd the last started execution received
+    # The DataWindowEnd of the last execution when an alarm started it, and the alarms it answers
+    # (the starter, those coalesced with it and those it covered); cleared when it does not succeed.
+    last_data_window_end: str | None = None
+    last_alarms: tuple[str, ...] = ()
     pending: tuple[Trigger, ...] = ()
     retry: Retry | None = None
     # Failed runs in a row of the current chain: an alarm's run and the retries after it. A new
@@ -149,6 +151,7 @@ class TriggerState:
             running=_execution(raw.get("running")),
             last_started_at=raw.get("last_started_at"),
             last_data_window_end=raw.get("last_data_window_end"),
+            last_alarms=tuple(raw.get("last_alarms", ())),
             pending=tuple(t for t in (_trigger(raw_t) for raw_t in raw.get("pending", ())) if t is not None),
             retry=_retry(raw.get("retry")),
             failed_runs=int(raw.get("failed_runs", 0)),
@@ -241,24 +244,20 @@ class TriggerPolicy:
     cooldown: timedelta
     max_staleness: timedelta | None = None
     retry_failed_runs: bool = True
-    # Alarms whose state changes lie this close after the last start's data window end were
-    # evaluating the datapoint that start was about: half the alarm period. CloudWatch evaluates an
-    # alarm of a period of a minute or more every minute ("Using Amazon CloudWatch alarms",
-    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html), so
-    # alarms on one monitor run's datapoints change state minutes apart, and the next run's come a
-    # period later. 0: the same data window end only (the backtest, whose windows are not periods).
+    # Another monitor alarm whose state changed this soon after the one that started the last run
+    # was evaluating the same datapoint (`policy._on_last_datapoint`). 0: the same time only.
     same_datapoint: timedelta = timedelta(0)
+    external_alarms: frozenset[str] = frozenset()  # a team's own alarms: never on a monitor datapoint
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> TriggerPolicy:
-        """From the deployed config as JSON (what the deployed function reads): its `trigger`
-        section, and the alarm period of its `drift` section."""
-        trigger, drift = config["trigger"], config["drift"]
+    def from_config(cls, trigger: Mapping[str, Any]) -> TriggerPolicy:
+        """From the config's `trigger` section as JSON (what the deployed function reads)."""
         return cls.from_settings(
             cooldown_hours=float(trigger["cooldown_hours"]),
             max_staleness_days=trigger.get("max_staleness_days"),
             retry_failed_runs=bool(trigger.get("retry_failed_runs", True)),
-            alarm_period_seconds=alarm_period_seconds(drift["schedule"], drift.get("period_seconds")),
+            same_datapoint=SAME_DATAPOINT,
+            external_alarms=tuple(trigger.get("external_alarms", ())),
         )
 
     @classmethod
@@ -268,11 +267,22 @@ class TriggerPolicy:
         cooldown_hours: float,
         max_staleness_days: float | None,
         retry_failed_runs: bool = True,
-        alarm_period_seconds: int = 0,
+        same_datapoint: timedelta = timedelta(0),
+        external_alarms: Sequence[str] = (),
     ) -> TriggerPolicy:
         return cls(
             cooldown=timedelta(hours=cooldown_hours),
             max_staleness=None if max_staleness_days is None else timedelta(days=max_staleness_days),
             retry_failed_runs=retry_failed_runs,
-            same_datapoint=timedelta(seconds=alarm_period_seconds) / 2,
+            same_datapoint=same_datapoint,
+            external_alarms=frozenset(external_alarms),
         )
+
+
+# The monitor publishes a run's metrics in one go, and CloudWatch evaluates an alarm of a period of
+# a minute or more every minute ("Using Amazon CloudWatch alarms",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html): alarms on
+# one run's datapoints change state within minutes of each other. 15 minutes is far less than an
+# alarm period (an hour at least: the monitor judges whole hours) and than any shadow before a
+# re-arm, so a later datapoint's alarm or a re-armed one is never taken for the same datapoint.
+SAME_DATAPOINT = timedelta(minutes=15)

@@ -119,22 +119,36 @@ def _start_pending(state: TriggerState, policy: TriggerPolicy, now: datetime, de
         state,
         running=running,
         last_started_at=iso(now),
-        last_data_window_end=newest.data_window_end,
+        last_data_window_end=newest.data_window_end if newest.kind is TriggerKind.alarm else None,
+        last_alarms=_alarms(state.pending) if newest.kind is TriggerKind.alarm else (),
         pending=(),
         retry=None,
     )
     return Transition(new_state, (), request, started)
 
 
+def _alarms(triggers: tuple[Trigger, ...]) -> tuple[str, ...]:
+    return tuple(sorted({t.alarm for t in triggers if t.kind is TriggerKind.alarm}))
+
+
 def _on_last_datapoint(state: TriggerState, trigger: Trigger, policy: TriggerPolicy) -> bool:
-    """Whether an alarm changed state on the monitor datapoint the last started execution was
-    started on (another alarm of the same monitor run started it), so that execution trains on
-    its data. `last_data_window_end` is cleared when that execution fails: then nothing covers."""
+    """Whether `trigger` is another monitor alarm on the datapoint an alarm started the last
+    execution on, so that execution trains on its data: its state changed at most
+    `policy.same_datapoint` after (or before) that execution's DataWindowEnd. Never an alarm that
+    execution already answers (one back in ALARM is a re-arm: the drift outlived its run), a
+    team's external alarm (another metric, another period), or after a run that a staleness, a
+    retry or a person started (its DataWindowEnd is the clock's, not a datapoint's), or one that did
+    not succeed (`last_data_window_end` is cleared: nothing covers)."""
     last = state.last_data_window_end
-    if trigger.kind is not TriggerKind.alarm or last is None:
+    if (
+        trigger.kind is not TriggerKind.alarm
+        or last is None
+        or trigger.alarm in state.last_alarms
+        or trigger.alarm in policy.external_alarms
+    ):
         return False
     after = parse_time(trigger.data_window_end) - parse_time(last)
-    return after <= timedelta(0) or after < policy.same_datapoint
+    return after <= policy.same_datapoint
 
 
 def _covered_reason(state: TriggerState, trigger: Trigger, policy: TriggerPolicy, who: str) -> str:
@@ -159,7 +173,8 @@ def _drop_covered(
         )
         for t in covered
     )
-    return replace(state, pending=tuple(t for t in state.pending if t not in covered)), decisions
+    answered = tuple(sorted({*state.last_alarms, *(t.alarm for t in covered)}))
+    return replace(state, pending=tuple(t for t in state.pending if t not in covered), last_alarms=answered), decisions
 
 
 def on_trigger(
@@ -174,6 +189,7 @@ def on_trigger(
     same_datapoint = _on_last_datapoint(state, trigger, policy)
     if same_datapoint and state.running is None:  # the last execution succeeded on this datapoint
         reason = _covered_reason(state, trigger, policy, "the last execution, which succeeded")
+        state = replace(state, last_alarms=tuple(sorted({*state.last_alarms, trigger.alarm})))
         return Transition(
             state, (_decision(state, trigger.event_id, Outcome.covered, reason, now, delivery_id, trigger=trigger),)
         )
@@ -245,7 +261,7 @@ def _after_run(
     reason = f"execution ended: {status}"
     if status == "Succeeded":
         return replace(state, failed_runs=0, retry=None), reason
-    state = replace(state, last_data_window_end=None)  # a run that did not succeed covers no datapoint
+    state = replace(state, last_data_window_end=None, last_alarms=())  # a run that did not succeed answers nothing
     trigger = ended.trigger
     if status != "Failed" or trigger is None or trigger.kind not in RETRIED_KINDS:
         return state, reason
@@ -322,7 +338,7 @@ def on_sweep(
             _decision(state, sweep.event_id, Outcome.released, reason, now, delivery_id, execution_arn=running.arn)
         )
         # its outcome is unknown until the late end event: it covers no datapoint meanwhile
-        state = replace(state, running=None, missed_end=running, last_data_window_end=None)
+        state = replace(state, running=None, missed_end=running, last_data_window_end=None, last_alarms=())
     state = _adopt(state, observed_running, now)
     started = _start_pending(state, policy, now, delivery_id)
     if started is not None:
@@ -372,5 +388,10 @@ def after_start_failed(state: TriggerState, token: str) -> TriggerState:
         return state
     back = (running.trigger,) if running.trigger.event_id not in {t.event_id for t in state.pending} else ()
     return replace(
-        state, running=None, last_started_at=None, last_data_window_end=None, pending=(*state.pending, *back)
+        state,
+        running=None,
+        last_started_at=None,
+        last_data_window_end=None,
+        last_alarms=(),
+        pending=(*state.pending, *back),
     )

@@ -390,3 +390,6 @@ def test_rows_younger_than_the_label_delay_are_left_out_whatever_their_label_say
     assert splits["event_time"].max() <= labels_until and splits["is_fraud"].notna().all()
     profile = json.loads((container.output("baseline") / "baseline_profile.json").read_text())
     assert profile["rows"] == int((~young).sum())
+    # the label rate is the settled rows' (a reviewer's: with the young rows read as legitimate it fell)
+    rate = next(c for c in document["checks"] if c["name"] == "label_rate")["observed"]
+    assert rate == round(float(labels[~young].mean()), 6)

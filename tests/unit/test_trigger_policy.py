@@ -17,6 +17,7 @@ from pipelines.config import ModelConfig, config_to_json
 from pipelines.naming import DATA_WINDOW_END, TRIGGER_ALARM, TRIGGER_METRIC_VALUE, TRIGGER_REASON
 from pipelines.trigger.model import (
     MAX_DESCRIPTION_LENGTH,
+    SAME_DATAPOINT,
     Execution,
     ExecutionEnded,
     Outcome,
@@ -50,7 +51,7 @@ ALARM = "fraud-drift"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
-POLICY = TriggerPolicy(cooldown=timedelta(hours=24), same_datapoint=timedelta(hours=12))  # a daily monitor
+POLICY = TriggerPolicy(cooldown=timedelta(hours=24), same_datapoint=SAME_DATAPOINT, external_alarms=frozenset({"kpi"}))
 RUN = "arn:aws:sagemaker:us-east-1:111122223333:pipeline/fraud-retraining/execution/run1"
 OTHER = "arn:aws:sagemaker:us-east-1:111122223333:pipeline/fraud-retraining/execution/by-hand"
 
@@ -160,7 +161,10 @@ def started_transition(
             state,
             running=execution,
             last_started_at=at(now),
-            last_data_window_end=newest.data_window_end,
+            last_data_window_end=newest.data_window_end if newest.kind is TriggerKind.alarm else None,
+            last_alarms=tuple(sorted({t.alarm for t in (*state.pending, newest) if t.kind is TriggerKind.alarm}))
+            if newest.kind is TriggerKind.alarm
+            else (),
             pending=(),
             retry=None,
         ),
@@ -207,7 +211,7 @@ def test_a_trigger_while_a_run_is_going_waits_for_its_end(arn: str | None, named
     )
 
 
-@pytest.mark.parametrize("later", [timedelta(0), timedelta(minutes=3), timedelta(hours=12) - SECOND])
+@pytest.mark.parametrize("later", [-timedelta(minutes=1), timedelta(0), timedelta(minutes=3), SAME_DATAPOINT])
 def test_a_second_alarm_on_the_datapoint_of_a_run_that_succeeds_is_covered_by_it(later: timedelta) -> None:
     """A new user's realized-SLO and estimate alarms went to ALARM on the same monitor run: the
     first started a run, the second waited out the cooldown and started another on the same data,
@@ -215,7 +219,11 @@ def test_a_second_alarm_on_the_datapoint_of_a_run_that_succeeds_is_covered_by_it
     apart; the next datapoint comes a period (a day) later."""
     first = alarm_trigger("evt-1")
     state = TriggerState(
-        PIPELINE, running=running(first), last_started_at=at(T0), last_data_window_end=first.data_window_end
+        PIPELINE,
+        running=running(first),
+        last_started_at=at(T0),
+        last_data_window_end=first.data_window_end,
+        last_alarms=(ALARM,),
     )
     second = replace(alarm_trigger("evt-2", T0 + later), alarm="fraud-estimated-performance")
     got = on_trigger(state, second, POLICY, T0 + later, "delivery-1")
@@ -230,17 +238,18 @@ def test_a_second_alarm_on_the_datapoint_of_a_run_that_succeeds_is_covered_by_it
     done = on_execution_ended(queued, ended("Succeeded"), POLICY, now, "delivery-1")
     reason = (
         f"covered by execution {RUN}, which succeeded, started on the data up to {at(T0)}: "
-        "fraud-estimated-performance changed state on the same monitor datapoint (within 12:00:00 of it)"
+        "fraud-estimated-performance changed state on the same monitor datapoint (within 0:15:00 of it)"
     )
     released = decision("end-1", Outcome.released, "execution ended: Succeeded", now, execution_arn=RUN)
     covered = decision("evt-2", Outcome.covered, reason, now, trigger=second)
-    assert done == Transition(replace(state, running=None), (released, covered))
+    answered = replace(state, running=None, last_alarms=("fraud-drift", "fraud-estimated-performance"))
+    assert done == Transition(answered, (released, covered))
 
 
 def test_a_second_alarm_on_the_datapoint_of_a_run_that_fails_starts_a_run_of_its_own() -> None:
     """Nothing is lost: the failed run answered neither alarm."""
     first = alarm_trigger("evt-1")
-    second = alarm_trigger("evt-2", T0 + timedelta(minutes=3))
+    second = replace(alarm_trigger("evt-2", T0 + timedelta(minutes=3)), alarm="fraud-performance-slo")
     state = TriggerState(
         PIPELINE, running=running(first), last_started_at=at(T0), last_data_window_end=first.data_window_end,
         pending=(second,),
@@ -254,10 +263,12 @@ def test_a_second_alarm_on_the_datapoint_of_a_run_that_fails_starts_a_run_of_its
 
 def test_an_alarm_on_the_datapoint_of_a_run_that_ended_is_covered_not_started_after_the_cooldown() -> None:
     first = alarm_trigger("evt-1")
-    state = TriggerState(PIPELINE, last_started_at=at(T0), last_data_window_end=first.data_window_end)
-    second = alarm_trigger("evt-2", T0 + timedelta(minutes=2))
+    state = TriggerState(
+        PIPELINE, last_started_at=at(T0), last_data_window_end=first.data_window_end, last_alarms=(ALARM,)
+    )
+    second = replace(alarm_trigger("evt-2", T0 + timedelta(minutes=2)), alarm="fraud-performance-slo")
     got = on_trigger(state, second, POLICY, T0 + timedelta(hours=2), "delivery-1")
-    assert got.state == state and got.start is None
+    assert got.state == replace(state, last_alarms=(ALARM, "fraud-performance-slo")) and got.start is None
     assert [d.outcome for d in got.decisions] == [Outcome.covered]
     assert got.decisions[0].reason.startswith(
         f"covered by the last execution, which succeeded, started on the data up to {at(T0)}"
@@ -727,11 +738,48 @@ def test_a_failed_start_puts_its_trigger_back_once_and_does_not_count_for_the_co
     assert after_start_failed(external, own.token) == external
 
 
-def test_the_deployed_policy_takes_half_the_monitors_alarm_period_as_one_datapoint(config: ModelConfig) -> None:
-    raw = json.loads(config_to_json(config))
-    assert raw["drift"]["schedule"] == "rate(1 hour)" and raw["drift"].get("period_seconds") is None
-    assert TriggerPolicy.from_config(raw).same_datapoint == timedelta(minutes=30)
-    raw["drift"]["schedule"] = "rate(1 day)"
-    assert TriggerPolicy.from_config(raw).same_datapoint == timedelta(hours=12)
-    raw["drift"] |= {"schedule": "cron(15 */6 * * ? *)", "period_seconds": 6 * 3600}
-    assert TriggerPolicy.from_config(raw).same_datapoint == timedelta(hours=3)
+def test_the_deployed_policy_takes_its_external_alarms_and_the_same_datapoint_span(config: ModelConfig) -> None:
+    raw = json.loads(config_to_json(config))["trigger"] | {"external_alarms": ["team-kpi"]}
+    policy = TriggerPolicy.from_config(raw)
+    assert policy.same_datapoint == timedelta(minutes=15) and policy.external_alarms == frozenset({"team-kpi"})
+    assert TriggerPolicy.from_settings(cooldown_hours=1, max_staleness_days=None).same_datapoint == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("case", "state", "trigger"),
+    [
+        (
+            "the starter back in ALARM after a re-arm",
+            TriggerState(PIPELINE, last_started_at=at(T0 - DAY * 2), last_data_window_end=at(T0), last_alarms=(ALARM,)),
+            alarm_trigger("evt-2", T0 + timedelta(minutes=5)),
+        ),
+        (
+            "an alarm after a staleness run",
+            TriggerState(PIPELINE, last_started_at=at(T0 - DAY * 2)),
+            replace(alarm_trigger("evt-2", T0 + timedelta(minutes=5)), alarm="fraud-performance-slo"),
+        ),
+        (
+            "a team's external alarm",
+            TriggerState(PIPELINE, last_started_at=at(T0 - DAY * 2), last_data_window_end=at(T0), last_alarms=(ALARM,)),
+            replace(alarm_trigger("evt-2", T0 + timedelta(minutes=5)), alarm="kpi"),
+        ),
+        (
+            "the next datapoint's alarm",
+            TriggerState(PIPELINE, last_started_at=at(T0 - DAY * 2), last_data_window_end=at(T0), last_alarms=(ALARM,)),
+            replace(alarm_trigger("evt-2", T0 + SAME_DATAPOINT + SECOND), alarm="fraud-performance-slo"),
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_what_no_run_covers_starts_a_run(case: str, state: TriggerState, trigger: Trigger) -> None:
+    """A reviewer's cases: an alarm re-armed after a shadow rejection came back within the old
+    half-period span and was swallowed; so were an alarm after a staleness run (whose data window
+    end is the clock's) and a team's KPI alarm."""
+    got = on_trigger(state, trigger, POLICY, T0 + timedelta(minutes=6), "delivery-1")
+    assert got.started is not None and got.started.event_id == "evt-2", case
+
+
+def test_a_staleness_run_records_no_datapoint() -> None:
+    trigger = alarm_trigger("sweep-1", T0, TriggerKind.max_staleness)
+    got = on_trigger(TriggerState(PIPELINE), trigger, POLICY, T0)
+    assert got.state.last_data_window_end is None and got.state.last_alarms == ()
