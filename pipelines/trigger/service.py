@@ -5,11 +5,12 @@ that into at most one pipeline execution at a time, at most one start per cooldo
 trigger:
 
 - a trigger whose event id was seen before is a `duplicate` (nothing else happens);
-- an alarm that changed state on the monitor datapoint the last execution was started on (within
-  half an alarm period after its data window end: alarms on one monitor run change state minutes
-  apart) is `covered` once that execution succeeded: it trained on the alarm's data, and a second
-  run on the same data would only replace its candidate. While it runs the alarm waits; if it
-  fails, the alarm starts a run of its own;
+- another monitor alarm that changed state on the datapoint an alarm started the last execution on
+  (within 15 minutes of it: alarms on one monitor run change state minutes apart) is `covered`
+  once that execution succeeded: it trained on the alarm's data, and a second run on the same data
+  would only replace its candidate. While it runs the alarm waits; if it fails, the alarm starts a
+  run of its own. An alarm back in ALARM after a re-arm, a team's external alarm, and any alarm
+  after a staleness, retry or manual run are never covered;
 - a trigger that arrives while an execution runs is `deferred`: it waits in `pending`;
 - a trigger that arrives inside the cooldown after the last start waits in `pending` (`cooldown`);
 - pending triggers are started, as one execution with the newest trigger's context, as soon as
