@@ -32,8 +32,11 @@ class BacktestInputError(InputError):
 
 @dataclass(frozen=True)
 class Window:
-    """Rows [start_row, stop_row) of the history. `end` is the time of its last row: the monitor
-    runs, the retrain trigger decides and a retraining run starts at that moment."""
+    """Rows [start_row, stop_row) of the history, over [start, end]. A window of rows runs from its
+    first row's time to its last's; a span of time from the span's start to the last microsecond
+    before its end, when a monitor on that schedule runs (times are read to the microsecond: every
+    row of the span is at or before it, none of the next). At `end` the monitor runs, the retrain
+    trigger decides and a retraining run starts."""
 
     index: int
     start_row: int
@@ -268,6 +271,7 @@ def cut_windows(times: pd.Series, size: int | timedelta, *, warmup: int = 1) -> 
 
 
 MIN_SPAN = timedelta(minutes=1)
+TICK = timedelta(microseconds=1)  # the resolution times are read at
 
 
 def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window]:
@@ -302,10 +306,15 @@ def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window
             f"windows of {span_text(span)} hold a median of {np.median(stops - starts):g} row(s): no metric or drift "
             "statistic is measured on one row; use a longer --window"
         )
-    moments = times.to_numpy()
     return [
-        Window(index, int(start), int(stop), utc_time(moments[start]), utc_time(moments[stop - 1]))
-        for index, (start, stop) in enumerate(zip(starts, stops, strict=True))
+        Window(
+            index,
+            int(start),
+            int(stop),
+            utc_time(origin + number * span),
+            utc_time(origin + (number + 1) * span - TICK),
+        )
+        for index, (start, stop, number) in enumerate(zip(starts, stops, numbers[starts].tolist(), strict=True))
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -203,8 +204,9 @@ def test_windows_of_a_span_of_time_follow_the_calendar_whatever_the_volume() -> 
     )
     windows = cut_windows(times, timedelta(days=1))
     assert [(w.index, w.start_row, w.stop_row) for w in windows] == [(0, 0, 5), (1, 5, 8), (2, 8, 10)]
-    assert windows[1].start.isoformat() == "2026-01-03T01:00:00+00:00"
-    assert windows[1].end.isoformat() == "2026-01-03T23:00:00+00:00"
+    # a span's window runs from its start to its last microsecond, whatever its rows' times
+    assert windows[1].start.isoformat() == "2026-01-03T00:00:00+00:00"
+    assert windows[1].end.isoformat() == "2026-01-03T23:59:59.999999+00:00"
     assert empty_spans(windows, timedelta(days=1)) == 1  # day 2
 
 
@@ -259,3 +261,14 @@ def test_default_warmup_covers_the_fresh_window(frame: pd.DataFrame, config: Mod
     assert default_warmup(windows, fresh_days=2) == 2
     assert default_warmup(windows, fresh_days=1) == 1
     assert default_warmup(windows, fresh_days=30) == 12  # at most half: something must be replayed
+
+
+def test_span_windows_end_a_span_apart_and_a_warmup_counts_whole_spans() -> None:
+    """A new user's shadow "ran 23.96 h of the 24 h minimum" between two daily windows whose ends
+    were their last rows' times, and waited a day more; and fresh_days 28 made 29 warm-up days."""
+    first_day = ("2026-01-01 17:05", "2026-01-01 17:45")  # the history starts late on its first day
+    later = (f"2026-01-{d:02d} {h:02d}:{m + d:02d}" for d in range(2, 11) for h in (9, 13, 17) for m in (7, 41))
+    times = _times(*first_day, *later)
+    windows = cut_windows(times, timedelta(days=1))
+    assert {b.end - a.end for a, b in pairwise(windows)} == {timedelta(days=1)}
+    assert default_warmup(windows, fresh_days=3) == 3
