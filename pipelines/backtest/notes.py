@@ -32,8 +32,8 @@ def replay_notes(
         *_span_notes(windows, size),
         *_warmup_notes(drift_times, windows, warmup),
         *_notes(history.config, windows[warmup:]),
-        *_label_delay_notes(history.config, windows, delay),
-        *_settling_notes(history.config, windows, delay),
+        *_label_delay_notes(history.config, windows, delay, size),
+        *_settling_notes(history.config, windows, delay, size),
         *_every_window_notes(summaries, len(windows) - warmup, delay),
     ]
 
@@ -127,11 +127,11 @@ def _notes(config: ModelConfig, windows: Sequence[Window]) -> list[str]:
     return notes
 
 
-def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int) -> list[str]:
+def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: int, size: int | timedelta) -> list[str]:
     """A fresh window too short to hold enough labelled rows at a run: retraining runs fail."""
     if not delay or len(windows) < 2:
         return []
-    days_per_window = _days_per_window(windows)
+    days_per_window = _days_per_window(windows, size)
     fresh, needed = config.data.window.fresh_days, config.data.checks.min_rows
     rows_per_window = windows[-1].stop_row / len(windows)
     labelled = max(0.0, fresh / days_per_window - delay) * rows_per_window  # rows of the fresh window whose labels came
@@ -146,11 +146,11 @@ def _label_delay_notes(config: ModelConfig, windows: Sequence[Window], delay: in
     ]
 
 
-def _settling_notes(config: ModelConfig, windows: Sequence[Window], delay: int) -> list[str]:
+def _settling_notes(config: ModelConfig, windows: Sequence[Window], delay: int, size: int | timedelta) -> list[str]:
     """Labels that settle later in the config than in the replay: the runs wait for them (DataPull
     leaves the newest rows out), the monitor and the shadow do not."""
     settle = config.data.window.label_delay_days
-    days_per_window = _days_per_window(windows)
+    days_per_window = _days_per_window(windows, size)
     if not settle or delay * days_per_window >= settle:
         return []
     return [
@@ -163,7 +163,10 @@ def _settling_notes(config: ModelConfig, windows: Sequence[Window], delay: int) 
     ]
 
 
-def _days_per_window(windows: Sequence[Window]) -> float:
+def _days_per_window(windows: Sequence[Window], size: int | timedelta) -> float:
+    """A span's days, or the mean days a window of rows covers."""
+    if isinstance(size, timedelta):
+        return size / timedelta(days=1)
     return (windows[-1].end - windows[0].start).total_seconds() / 86_400 / len(windows)
 
 

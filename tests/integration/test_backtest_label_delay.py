@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from pipelines.backtest.command import text_table
 from pipelines.backtest.history import BacktestInputError, cut_windows, prepare_history
 from pipelines.backtest.lab import Lab
 from pipelines.backtest.run import BacktestSettings, run_backtest
-from pipelines.backtest.streams import Segment
+from pipelines.backtest.streams import Segment, drifting_stream
 from pipelines.config import parse_config
 from tests.integration.test_backtest import RAW_CONFIG, ROWS_PER_DAY, stream
 
@@ -256,3 +257,16 @@ def test_a_label_based_alarms_value_says_which_windows_labels_it_measured(runs: 
     assert not any("(on the labels of window" in r["reason"] for r in at_once)
     estimated = runs[DELAY]["policies"]["trigger:estimated_performance"]["timeline"]
     assert not any("(on the labels of window" in r["reason"] for r in estimated)  # no labels in it
+
+
+def test_the_suggested_label_delay_counts_whole_spans() -> None:
+    """A new user's weekly windows with labels settling in 21 days were told to pass --label-delay
+    4, and with 3 the note stayed: windows measured from first to last row are shorter than a week."""
+    raw = copy.deepcopy(RAW_CONFIG)
+    raw["data"]["window"] |= {"fresh_days": 28, "history_days": 35, "label_delay_days": 21}
+    frame, _ = drifting_stream([Segment("none", 70)], rows_per_day=200, fraud_rate=0.1)
+    history = prepare_history(frame, parse_config(raw))
+    weekly = BacktestSettings(window=timedelta(days=7), warmup=4)
+    assert "pass --label-delay 3 (a window is about 7 days)" in " ".join(run_backtest(history, weekly)["notes"])
+    matched = run_backtest(history, replace(weekly, label_delay=3))
+    assert not any("label_delay_days" in note for note in matched["notes"])
