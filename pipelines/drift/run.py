@@ -118,12 +118,16 @@ def compare_frames(
             reference_frame, exclude=[PREDICTION_COLUMN, *([label] if label else [])]
         )
     given = positive_class is not None
+    if given and label is None:
+        raise DriftInputError("--positive-class names a value of the label: give --label-column too")
     if positive_class is None:
         positive_class = config.model.positive_class if config else 1
-    for frame in (reference_frame, current_frame):
-        _check_label_type(
-            frame, label, positive_class, "model.positive_class in the config" if config and not given else ""
-        )
+    setting = "model.positive_class in the config" if config and not given else ""
+    binary = config is None or config.model.problem_type == "binary_classification"
+    for frame, which in ((reference_frame, "reference"), (current_frame, "current")):
+        _check_label_type(frame, label, positive_class, setting)
+        if binary:
+            _check_binary_label(frame, label, positive_class, setting, which)
     reference = BaselineReference.from_frame(
         reference_frame,
         features,
@@ -167,6 +171,33 @@ def _check_label_type(frame: pd.DataFrame, label: str | None, positive_class: in
         )
         raise DriftInputError(
             f"label '{label}' holds text ({shown}); positive_class is {positive_class}, a number: {how}"
+        )
+
+
+def _check_binary_label(
+    frame: pd.DataFrame, label: str | None, positive_class: int | str, setting: str, which: str
+) -> None:
+    """A binary label holds two values, and the reference holds the positive one: a third value
+    (labels still pending) would read as negative, and a positive class the labels never hold
+    would make every row negative, each reported with status ok."""
+    if label is None or label not in frame.columns:
+        return
+    present = frame[label].dropna()
+    if isinstance(positive_class, str):
+        values, positive = sorted({str(v) for v in present}), positive_class
+    else:
+        values, positive = sorted({f"{float(v):g}" for v in pd.to_numeric(present)}), f"{float(positive_class):g}"
+    shown = ", ".join(repr(v) for v in values[:5])
+    if len(values) > 2:
+        raise DriftInputError(
+            f"label '{label}' holds {len(values)} values in the {which} table ({shown}): a binary label has two; "
+            "leave out the rows whose label has not settled (e.g. 'pending'), or leave them null"
+        )
+    if which == "reference" and values and positive not in values:
+        how = f"set {setting}" if setting else "give --positive-class"
+        raise DriftInputError(
+            f"the positive class {positive_class!r} is not among the values of label '{label}' in the reference "
+            f"table ({shown}): every row would read as negative; {how} to one of them"
         )
 
 

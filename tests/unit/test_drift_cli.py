@@ -206,3 +206,28 @@ def test_a_text_label_without_a_config_takes_its_positive_class_on_the_command_l
     numeric = json.loads(out.read_text())
     assert labelled["label"]["positive_rate"] == numeric["label"]["positive_rate"] > 0
     assert labelled["performance"]["metrics"] == numeric["performance"]["metrics"]
+
+
+def test_a_positive_class_the_labels_never_hold_or_a_third_label_value_is_refused(
+    scored: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's --positive-class Fraud (the labels said 'fraud') read every row as negative,
+    and a current table with 'pending' labels reported label drift, both with exit 0."""
+    reference, current = (pd.read_parquet(path) for path in scored)
+    as_text = {1: "fraud", 0: "ok"}
+    ref, cur, pending = tmp_path / "ref.parquet", tmp_path / "cur.parquet", tmp_path / "pending.parquet"
+    reference.assign(is_fraud=reference["is_fraud"].map(as_text)).to_parquet(ref)
+    labels = current["is_fraud"].map(as_text)
+    current.assign(is_fraud=labels).to_parquet(cur)
+    current.assign(is_fraud=labels.mask(current.index % 10 == 0, "pending")).to_parquet(pending)
+    argv = ["drift", "--reference", str(ref), "--json", str(tmp_path / "o.json"), "--score-column", "p_fraud"]
+    labelled = [*argv, "--label-column", "is_fraud"]
+    assert main([*labelled, "--current", str(cur), "--positive-class", "Fraud"]) == 2
+    assert "the positive class 'Fraud' is not among the values of label 'is_fraud' in the reference table " in (
+        capsys.readouterr().err
+    )
+    assert main([*labelled, "--current", str(pending), "--positive-class", "fraud"]) == 2
+    assert "label 'is_fraud' holds 3 values in the current table ('fraud', 'ok', 'pending')" in capsys.readouterr().err
+    assert main([*argv, "--current", str(cur), "--positive-class", "fraud"]) == 2
+    assert "give --label-column too" in capsys.readouterr().err
+    assert main([*labelled, "--current", str(cur), "--positive-class", "fraud"]) == 0
