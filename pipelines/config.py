@@ -1480,6 +1480,22 @@ class ModelConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _performance_waits_for_settled_labels(self) -> ModelConfig:
+        """Realized performance judges the labelled predictions of the last performance_window_hours;
+        shorter than the time labels take to settle, it judges the labels that came early only (in
+        fraud, the frauds), never a settled window."""
+        delay_hours = self.data.window.label_delay_days * 24
+        if self.drift.performance_slo is not None and self.drift.performance_window_hours < delay_hours:
+            raise FieldError(
+                ("drift", "performance_window_hours"),
+                f"performance_window_hours ({self.drift.performance_window_hours:g}) is shorter than "
+                f"data.window.label_delay_days ({self.data.window.label_delay_days:g} days): the performance SLO "
+                f"would judge only the labels that came early; make it at least {math.ceil(delay_hours + 24)} (the "
+                "delay and a day of settled predictions)",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _something_starts_a_retrain(self) -> ModelConfig:
         if self.retrain_signals or self.trigger.external_alarms or self.trigger.max_staleness_days is not None:
             return self

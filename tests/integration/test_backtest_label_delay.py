@@ -210,6 +210,7 @@ def test_a_config_whose_labels_settle_late_is_replayed_with_a_hint_to_match_the_
     every label at once, and nothing said so."""
     raw = copy.deepcopy(RAW_CONFIG)
     raw["data"]["window"] |= {"fresh_days": 4, "history_days": 6, "label_delay_days": 1.5}
+    raw["drift"] |= {"performance_window_hours": 60}
     frame, _ = stream(Segment("none", 7))
     document = run_backtest(prepare_history(frame, parse_config(raw)), BacktestSettings(window=ROWS_PER_DAY))
     hint = (
@@ -264,6 +265,7 @@ def test_the_suggested_label_delay_counts_whole_spans() -> None:
     4, and with 3 the note stayed: windows measured from first to last row are shorter than a week."""
     raw = copy.deepcopy(RAW_CONFIG)
     raw["data"]["window"] |= {"fresh_days": 28, "history_days": 35, "label_delay_days": 21}
+    raw["drift"] |= {"performance_window_hours": 22 * 24}
     frame, _ = drifting_stream([Segment("none", 70)], rows_per_day=200, fraud_rate=0.1)
     history = prepare_history(frame, parse_config(raw))
     weekly = BacktestSettings(window=timedelta(days=7), warmup=4)

@@ -359,6 +359,7 @@ def test_latest_window_end_is_the_newest_fresh_row(
 def _delayed(config: ModelConfig, days: float) -> ModelConfig:
     raw = json.loads(config_to_json(config))
     raw["data"]["window"]["label_delay_days"] = days
+    raw["drift"]["performance_window_hours"] = (days + 1) * 24  # the SLO judges settled labels
     return parse_config(raw)
 
 

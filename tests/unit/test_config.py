@@ -103,6 +103,11 @@ FIELD_OF_MODEL_CHECK = [
     ({"data.window.half_life_days": "del"}, "data.window.half_life_days: strategy 'weighted' needs"),
     ({"data.window.history_days": 7}, "data.window.history_days: history_days (7) must be at least"),
     (
+        {"data.window.label_delay_days": 3},
+        "drift.performance_window_hours: performance_window_hours (24) is shorter than data.window.label_delay_days "
+        "(3 days): the performance SLO would judge only the labels that came early; make it at least 96",
+    ),
+    (
         {"data.window.label_delay_days": 14},
         "data.window.label_delay_days: label_delay_days (14) leaves no labelled row in the fresh window of 14 days",
     ),
