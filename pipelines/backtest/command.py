@@ -87,7 +87,7 @@ def text_table(document: dict[str, Any]) -> str:
     header = ("policy", "runs", "promoted", "failed", f"mean {metric}", "worst", "< SLO", "drifts", "delay")
     rows = [header, *[tuple(_cell(v) for v in row) for row in policy_rows(document)]]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = [windows_line(document["data"])]
+    lines = [("held out: " if document.get("holdout") else "") + windows_line(document["data"])]
     lines += [line] if (line := holdout_line(document)) else []
     if document.get("label_delay_windows"):
         lines.append(f"labels come {counted(document['label_delay_windows'], 'window')} after their predictions")
@@ -103,7 +103,7 @@ def text_table(document: dict[str, Any]) -> str:
         )
     if "beats_calendar" in comparison:
         lines.append(
-            f"trigger vs calendar ({comparison['calendar_retrains']} runs): "
+            f"trigger vs calendar ({counted(comparison['calendar_retrains'], 'run')}): "
             f"{comparison['metric_delta_vs_calendar']:+.4f}"
         )
     phases = comparison.get("calendar_phases")
@@ -114,9 +114,12 @@ def text_table(document: dict[str, Any]) -> str:
             f"trigger beats {phases['trigger_beats']} of them"
         )
     if document.get("sweep"):
+        sweep = document["sweep"]
+        best = next((p for p in sweep["points"] if p["name"] == sweep["recommended"]), None)
+        scored = f" ({best['retrains']} runs, mean {_cell(best['mean_metric'])})" if best else ""
         lines.append(
-            f"sweep: recommended within {document['sweep']['retrain_budget']} runs (a quarter of the "
-            f"{document['data']['replayed_windows']} replayed windows): {document['sweep']['recommended']}"
+            f"sweep: recommended within {sweep['retrain_budget']} runs (a quarter of the "
+            f"{document['data']['replayed_windows']} replayed windows): {sweep['recommended']}{scored}"
         )
     return "\n".join(lines)
 

@@ -281,7 +281,8 @@ def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window
     the history was cut inside it (`_cut_short`), as a partial window of rows is."""
     if span < MIN_SPAN:
         raise BacktestInputError(
-            f"--window {span} is shorter than a minute: no monitor runs that often (a deployed one judges whole "
+            f"--window {span_text(span) if span > timedelta(0) else span} is shorter than a minute: no monitor runs "
+            "that often (a deployed one judges whole "
             "hours); give a span of a minute or more, or rows"
         )
     if times.iloc[0] == times.iloc[-1]:
@@ -299,7 +300,7 @@ def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window
     if len(starts) < warmup + 1:
         raise BacktestInputError(
             f"the history spans {len(starts)} window(s) of {span_text(span)}: too few for {warmup} warm-up "
-            "window(s) and one window to replay; use a shorter --window"
+            "window(s) and one window to replay; use a shorter --window (or a smaller --warmup)"
         )
     if np.median(stops - starts) < 2:
         raise BacktestInputError(

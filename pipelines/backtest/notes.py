@@ -179,7 +179,8 @@ def _every_window_notes(summaries: Mapping[str, Mapping[str, Any]], replayed: in
     why = f"with labels {counted(delay, 'window')} late " if delay else ""
     return [
         f"{why}the every-window policy waits for each shadow's verdict (promotion.shadow.min_duration_hours and "
-        f"min_labels), so it ran {every['retrains']} times in {replayed} windows: the trigger-vs-every-window targets "
+        f"min_labels), so it ran {counted(every['retrains'], 'time')} in {counted(replayed, 'window')}: the "
+        "trigger-vs-every-window targets "
         "compare with that schedule, not with an upper bound"
     ]
 

@@ -23,6 +23,8 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pipelines.backtest.notes import counted
+
 COLOURS = {"never": "#9e9e9e", "calendar": "#1f77b4", "trigger": "#d62728", "every_window": "#2ca02c"}
 # the per-signal policies' (`--per-signal`), none of them a policy's above or the drift points' orange
 SIGNAL_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#7b4173")
@@ -297,7 +299,7 @@ def _comparison(comparison: Mapping[str, Any]) -> str:
     ]
     if "beats_calendar" in comparison:
         lines.append(
-            f"trigger − calendar ({comparison['calendar_retrains']} runs), mean metric: "
+            f"trigger − calendar ({counted(comparison['calendar_retrains'], 'run')}), mean metric: "
             f"{comparison['metric_delta_vs_calendar']:+.4f} {verdict(comparison['beats_calendar'])}"
         )
     phases = comparison.get("calendar_phases")

@@ -195,9 +195,15 @@ def run_holdout(
             f"{sweep['retrain_budget']} runs; give the tuning part more windows (a smaller --holdout)"
         )
     chosen = configured(history.config, point["overrides"])
-    checked = run_backtest(
-        replace(held_out, config=chosen), replace(settings, sweep=False, drift_times=later), progress
-    )
+    try:
+        checked = run_backtest(
+            replace(held_out, config=chosen), replace(settings, sweep=False, drift_times=later), progress
+        )
+    except BacktestInputError as error:
+        raise BacktestInputError(
+            f"on the held-out rows (the last {len(held_out.frame):,} of {len(history.frame):,}, from "
+            f"{iso(boundary)}; --holdout {fraction}): {error}"
+        ) from error
     as_configured = tuned["policies"]["trigger"]
     own = [f"on the tuning rows: {note}" for note in tuned["notes"] if note not in checked["notes"]]
     checked["notes"][:0] = own  # its rows left out, its drift points in the warm-up

@@ -420,3 +420,10 @@ def test_a_drift_point_the_tuning_rows_cannot_replay_is_refused_naming_them() ->
         BacktestInputError, match=r"^on the tuning rows \(the first 9,750 of 15,000, before 2026-01-07T"
     ):
         run_holdout(history, settings, 0.35)
+
+
+def test_an_error_on_the_held_out_rows_names_them() -> None:
+    frame, _ = stream(Segment("none", 8), Segment("covariate", 2))
+    history = prepare_history(frame, parse_config(RAW_CONFIG))
+    with pytest.raises(BacktestInputError, match=r"^on the held-out rows \(the last 3,000 of 15,000, from 2026-01-09T"):
+        run_holdout(history, BacktestSettings(window=ROWS_PER_DAY, warmup=2), 0.2)

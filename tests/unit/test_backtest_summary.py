@@ -10,6 +10,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
+from pipelines.backtest.command import text_table
 from pipelines.backtest.history import Window
 from pipelines.backtest.report import POLICY_HEADER, metric_figure, policy_rows, render
 from pipelines.backtest.runner import PolicyRun, WindowRecord, window_at
@@ -236,3 +237,21 @@ def test_the_policy_table_counts_the_runs_that_failed() -> None:
     assert summary["failed_runs"] == {"data_validation_failed": 2}
     assert policy_rows({"drift_points": []}, {"calendar": summary})[0][1:4] == [3, 0, 2]
     assert POLICY_HEADER[3] == "failed"
+
+
+def test_the_console_gives_the_recommended_points_runs_and_mean_and_says_a_holdout_part() -> None:
+    """A new user's console named the recommended point without what it scored, and a held-out
+    replay's first line read as the whole file."""
+    document = page_document()
+    document["sweep"] = {
+        "retrain_budget": 2,
+        "recommended": "p1",
+        "points": [{"name": "p1", "retrains": 2, "mean_metric": 0.81}],
+    }
+    table = text_table(document)
+    assert "sweep: recommended within 2 runs (a quarter of the 2 replayed windows): p1 (2 runs, mean 0.8100)" in table
+    assert table.startswith("30 rows of h.csv")
+    tuning = {"rows": 10, "first": "a", "last": "b", "recommended": "p1", "overrides": {}}
+    tuning |= {"in_sample": {"retrains": 2, "mean_metric": 0.8}, "as_configured": {"retrains": 1, "mean_metric": 0.7}}
+    document["holdout"] = {"fraction": 0.5, "tuning": tuning, "held_out": {"rows": 30, "first": "c", "last": "d"}}
+    assert "held out: 30 rows of h.csv" in text_table(document)
