@@ -35,6 +35,7 @@ def replay_notes(
         *_label_delay_notes(history.config, windows, delay, size),
         *_settling_notes(history.config, windows, delay, size),
         *_every_window_notes(summaries, len(windows) - warmup, delay),
+        *_verdictless_notes(history.config, summaries, delay),
     ]
 
 
@@ -183,6 +184,22 @@ def _every_window_notes(summaries: Mapping[str, Mapping[str, Any]], replayed: in
         "trigger-vs-every-window targets "
         "compare with that schedule, not with an upper bound"
     ]
+
+
+def _verdictless_notes(config: ModelConfig, summaries: Mapping[str, Mapping[str, Any]], delay: int) -> list[str]:
+    """Policies whose candidates all shadowed and none was judged: they served the first model
+    throughout, whatever their targets say."""
+    notes = []
+    for name, summary in summaries.items():
+        shadows = sum(1 for r in summary.get("timeline", ()) if r["outcome"] == "shadow")
+        if shadows and not summary["promotions"] and not summary["shadow_rejections"]:
+            late = f", with labels {counted(delay, 'window')} late" if delay else ""
+            notes.append(
+                f"{name}: none of its {counted(shadows, 'candidate')} in shadow reached a verdict{late}: each waited "
+                f"for promotion.shadow.min_labels ({config.promotion.shadow.min_labels}) labels and "
+                "min_duration_hours and was replaced, or the replay ended; it served the first model throughout"
+            )
+    return notes
 
 
 def assumptions(config: ModelConfig, label_delay: int = 0) -> list[str]:

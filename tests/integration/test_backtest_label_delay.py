@@ -272,3 +272,21 @@ def test_the_suggested_label_delay_counts_whole_spans() -> None:
     assert "pass --label-delay 3 (a window is about 7 days)" in " ".join(run_backtest(history, weekly)["notes"])
     matched = run_backtest(history, replace(weekly, label_delay=3))
     assert not any("label_delay_days" in note for note in matched["notes"])
+
+
+def test_policies_whose_shadows_never_reached_a_verdict_are_named() -> None:
+    """A new user's trigger made 8 runs with labels 21 windows late and promoted none: every shadow
+    was replaced before its labels came, while the page marked its targets met."""
+    raw = copy.deepcopy(RAW_CONFIG)
+    raw["data"]["window"] |= {"fresh_days": 7, "history_days": 9}
+    frame, _ = stream(Segment("none", 10))
+    document = run_backtest(
+        prepare_history(frame, parse_config(raw)), BacktestSettings(window=ROWS_PER_DAY, warmup=5, label_delay=4)
+    )
+    every = document["policies"]["every_window"]
+    assert every["promotions"] == 0 and any(r["outcome"] == "shadow" for r in every["timeline"])
+    assert any(
+        n.startswith("every_window: none of its") and "in shadow reached a verdict, with labels 4 windows late" in n
+        for n in document["notes"]
+    )
+    assert not any(n.startswith("never:") for n in document["notes"])
