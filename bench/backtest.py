@@ -36,10 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 from pipelines.backtest.command import text_table, throttled  # noqa: E402
 from pipelines.backtest.history import History, load_history, prepare_history  # noqa: E402
-from pipelines.backtest.report import write_html, write_json  # noqa: E402
+from pipelines.backtest.report import write_html  # noqa: E402
 from pipelines.backtest.run import BacktestSettings, run_backtest, run_holdout  # noqa: E402
 from pipelines.backtest.streams import Segment, drifting_stream  # noqa: E402
 from pipelines.config import FilesSource, load_config  # noqa: E402
+from pipelines.local.files import write_json  # noqa: E402
 
 ELEC2_CONFIG = ROOT / "configs" / "elec2.yaml"
 FRAUD_CONFIG = ROOT / "configs" / "fraud-detector.yaml"
