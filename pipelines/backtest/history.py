@@ -282,8 +282,7 @@ def _span_windows(times: pd.Series, span: timedelta, warmup: int) -> list[Window
     if span < MIN_SPAN:
         raise BacktestInputError(
             f"--window {span_text(span) if span > timedelta(0) else span} is shorter than a minute: no monitor runs "
-            "that often (a deployed one judges whole "
-            "hours); give a span of a minute or more, or rows"
+            "that often (a deployed one judges whole hours); give a span of a minute or more, or rows"
         )
     if times.iloc[0] == times.iloc[-1]:
         raise BacktestInputError(
@@ -323,8 +322,8 @@ def _cut_short(quiet: pd.Series | np.ndarray) -> bool:
     """Whether the history stops inside its last span: `quiet` is each span's time from its last
     row to its end. The last span's is at most twice the longest of the spans before (traffic that
     stops each evening leaves each day as quiet at its end); longer, and the history was cut
-    inside it. (With rows at random, a whole span is judged cut
-    about once in n**2 histories of n spans.)"""
+    inside it. (With rows arriving at random, a whole last span is judged cut about once in n**2
+    histories of n spans.)"""
     quiet = pd.to_timedelta(pd.Series(quiet))
     if len(quiet) < 2:
         return False
