@@ -31,7 +31,6 @@ from pydantic import (
 from pipelines import naming
 from pipelines.errors import ConfigError
 from pipelines.gates import catalog
-from pipelines.monitoring.hours import RATE, alarm_period_seconds, rate_seconds
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,46}[a-z0-9]$"
 
@@ -962,7 +961,7 @@ class DriftSection(_Strict):
                 ("period_seconds",),
                 "period_seconds is required when schedule is cron(...): the alarm period cannot be derived",
             )
-        interval = rate_seconds(self.schedule)
+        interval = _rate_seconds(self.schedule)
         if self.period_seconds is not None and interval is not None and self.period_seconds != interval:
             raise FieldError(
                 ("period_seconds",),
@@ -973,7 +972,7 @@ class DriftSection(_Strict):
 
     @model_validator(mode="after")
     def _whole_hours(self) -> DriftSection:
-        if self.period_seconds is not None or rate_seconds(self.schedule) is not None:
+        if self.period_seconds is not None or _rate_seconds(self.schedule) is not None:
             period = self.alarm_period_seconds
             if period % 3600:
                 field = "period_seconds" if self.period_seconds is not None else "schedule"
@@ -1007,9 +1006,15 @@ class DriftSection(_Strict):
     @property
     def alarm_period_seconds(self) -> int:
         """One alarm period per monitor run: `period_seconds`, or the interval of a rate() schedule."""
-        return alarm_period_seconds(self.schedule, self.period_seconds)
+        if self.period_seconds is not None:
+            return self.period_seconds
+        interval = _rate_seconds(self.schedule)
+        if interval is None:  # cron without period_seconds is rejected at load
+            raise ValueError(f"cannot derive an alarm period from schedule {self.schedule!r}")
+        return interval
 
 
+_RATE = re.compile(r"^rate\((?P<count>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 
 
@@ -1018,7 +1023,7 @@ def schedule_expression(value: str) -> str:
     singular for 1 and plural above ("rate(1 hour) and rate(5 hours) are valid"), or cron(...) of
     six fields with ? in day-of-month or day-of-week ("Schedule expressions for rules", EventBridge
     User Guide: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html)."""
-    rate, cron = RATE.match(value), _CRON.match(value)
+    rate, cron = _RATE.match(value), _CRON.match(value)
     if rate is not None:
         count, unit = int(rate["count"]), rate["unit"]
         if count < 1:
@@ -1038,6 +1043,13 @@ def schedule_expression(value: str) -> str:
             raise ValueError(f"a cron expression needs ? in day-of-month or day-of-week, got {value!r}")
         return value
     raise ValueError(f"a schedule is rate(N unit) or cron(...), got {value!r}")
+
+
+def _rate_seconds(rate: str) -> int | None:
+    match = _RATE.match(rate)
+    if match is None:
+        return None
+    return int(match["count"]) * {"minute": 60, "hour": 3600, "day": 86_400}[match["unit"].rstrip("s")]
 
 
 def _aligned_cron(rate: str) -> str:

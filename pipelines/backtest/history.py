@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import FeatureType, ModelConfig, TimeUnit
-from pipelines.drift.files import DriftInputError, read_frame
+from pipelines.drift.files import DriftInputError, label_classes, read_frame
 from pipelines.errors import InputError
 from training_containers.validation import TimeColumnError, as_numbers, is_number_dtype, parse_times
 
@@ -215,18 +215,15 @@ def encode_label(values: pd.Series, positive_class: int | str, source: str, colu
     """1 for the positive class, 0 for the other, null stays null. Exactly two classes. Labels that
     are all numbers meet a numeric positive class as numbers (a 0/1 column with a missing value
     is read as 0.0/1.0); anything else is compared as text."""
-    present = values.dropna()
-    numeric = not isinstance(positive_class, str) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+    classes, positive_name, numeric = label_classes(values, positive_class)
     if numeric:
         values = pd.to_numeric(values, errors="coerce")
-        present = values.dropna()
-    classes = sorted({_class_name(v, numeric) for v in present.unique()})
     if len(classes) > 2:
         raise BacktestInputError(
             f"{source}: label '{column}' must be binary; found {len(classes)} values {classes[:6]}: set "
             "model.problem_type to multiclass_classification for more classes, or map the label to two"
         )
-    if _class_name(positive_class, numeric) not in classes:
+    if positive_name not in classes:
         raise BacktestInputError(
             f"{source}: positive_class {positive_class!r} (model.positive_class) never occurs in label '{column}'; "
             f"values: {classes}"
@@ -236,11 +233,6 @@ def encode_label(values: pd.Series, positive_class: int | str, source: str, colu
     if values.isna().any():
         return encoded.astype("float64").where(values.notna())
     return encoded
-
-
-def _class_name(value: object, numeric: bool) -> str:
-    """A label value as the error messages and the class comparison show it: 1.0 and 1 are "1"."""
-    return f"{float(value):g}" if numeric else str(value)  # type: ignore[arg-type]
 
 
 def cut_windows(times: pd.Series, size: int | timedelta, *, warmup: int = 1) -> list[Window]:
@@ -337,6 +329,16 @@ def span_origin(first: pd.Timestamp, span: timedelta) -> pd.Timestamp:
     if timedelta(days=1) % span:
         return day
     return day + ((first - day) // span) * span
+
+
+def next_span_row(times: pd.Series, span: timedelta, row: int) -> int:
+    """The first row of the span that holds `row`, or of the next when `row` is not its first:
+    where to cut the history so that neither part holds part of a span."""
+    if not 0 < row < len(times):
+        return row
+    origin = span_origin(pd.Timestamp(times.iloc[0]), span)
+    number = -((origin - times.iloc[row]) // span)  # the span at or after the row's time, rounded up
+    return int(np.searchsorted(times.to_numpy(), (origin + number * span).to_datetime64(), side="left"))
 
 
 def empty_spans(windows: list[Window], span: timedelta) -> int:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from pipelines.backtest.history import (
@@ -22,7 +20,7 @@ from pipelines.backtest.history import (
     Window,
     cut_windows,
     default_warmup,
-    span_origin,
+    next_span_row,
     span_text,
 )
 from pipelines.backtest.lab import Lab
@@ -172,7 +170,9 @@ def run_holdout(
     held-out backtest, with `holdout` saying what was tuned where."""
     if not 0 < fraction < 1:
         raise BacktestInputError(f"--holdout must be a fraction between 0 and 1, got {fraction}")
-    cut = _span_boundary(history, settings.window, round(len(history.frame) * (1 - fraction)))
+    cut = round(len(history.frame) * (1 - fraction))
+    if isinstance(settings.window, timedelta):  # neither part starts or ends with part of a span
+        cut = next_span_row(history.times, settings.window, cut)
     tuning = replace(history, frame=history.frame.iloc[:cut].reset_index(drop=True))
     held_out = replace(history, frame=history.frame.iloc[cut:].reset_index(drop=True))
     if tuning.frame.empty or held_out.frame.empty:
@@ -229,18 +229,6 @@ def run_holdout(
         "held_out": {"rows": len(held_out.frame), "first": checked["data"]["first"], "last": checked["data"]["last"]},
     }
     return checked
-
-
-def _span_boundary(history: History, window: int | timedelta, cut: int) -> int:
-    """With windows of a span of time, the row cut moved to the first row of the next span, so
-    that neither part starts or ends with part of a span."""
-    if not isinstance(window, timedelta) or not 0 < cut < len(history.frame):
-        return cut
-    times = history.times
-    origin = span_origin(pd.Timestamp(times.iloc[0]), window)
-    number = -((origin - times.iloc[cut]) // window)  # the span at or after the cut's row, rounded up
-    boundary = origin + number * window
-    return int(np.searchsorted(times.to_numpy(), boundary.to_datetime64(), side="left"))
 
 
 def _phases(

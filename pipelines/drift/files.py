@@ -1,5 +1,5 @@
-"""Reading the CLI's reference and current tables (and their score column), and writing a report
-atomically."""
+"""Reading the CLI's reference and current tables: their score column, and their binary label's
+classes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,21 @@ PREDICTION = "prediction"  # the column the drift report reads the score from
 
 class DriftInputError(InputError):
     """A reference or current table cannot be read, or lacks a column the user named."""
+
+
+def label_classes(values: pd.Series, positive_class: int | str) -> tuple[list[str], str, bool]:
+    """A binary label's classes as text, the positive class as text, and whether they compare as
+    numbers: labels that are all numbers meet a numeric positive class as numbers (1.0 and 1 are
+    "1"); anything else is compared as text. The drift command and the backtest check with it."""
+    present = values.dropna()
+    numeric = not isinstance(positive_class, str) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+    if numeric:
+        present = pd.to_numeric(present)
+
+    def name(value: object) -> str:
+        return f"{float(value):g}" if numeric else str(value)  # type: ignore[arg-type]
+
+    return sorted({name(v) for v in present.unique()}), name(positive_class), numeric
 
 
 PARQUET_MAGIC = b"PAR1"  # first bytes of every Parquet file: https://parquet.apache.org/docs/file-format/

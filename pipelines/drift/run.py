@@ -26,7 +26,7 @@ from pipelines.drift.engine import (
     feature_types_from,
 )
 from pipelines.drift.estimation import ESTIMATED_METRICS, calibration_profile, estimate
-from pipelines.drift.files import PREDICTION, DriftInputError
+from pipelines.drift.files import PREDICTION, DriftInputError, label_classes
 from pipelines.drift.files import score_column as score_column_of
 from pipelines.drift.performance import label_drift, performance
 from pipelines.drift.reference import BaselineReference, CategoricalReference
@@ -182,11 +182,7 @@ def _check_binary_label(
     would make every row negative, each reported with status ok."""
     if label is None or label not in frame.columns:
         return
-    present = frame[label].dropna()
-    if isinstance(positive_class, str):
-        values, positive = sorted({str(v) for v in present}), positive_class
-    else:
-        values, positive = sorted({f"{float(v):g}" for v in pd.to_numeric(present)}), f"{float(positive_class):g}"
+    values, positive, _ = label_classes(frame[label], positive_class)
     shown = ", ".join(repr(v) for v in values[:5])
     if len(values) > 2:
         raise DriftInputError(

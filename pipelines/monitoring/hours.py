@@ -30,25 +30,6 @@ from datetime import UTC, datetime, timedelta
 
 HOUR = timedelta(hours=1)
 PARTITION = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
-RATE = re.compile(r"^rate\((?P<count>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
-UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
-
-
-def rate_seconds(schedule: str) -> int | None:
-    """The interval of a `rate(N unit)` schedule in seconds; None for anything else."""
-    match = RATE.match(schedule)
-    return None if match is None else int(match["count"]) * UNIT_SECONDS[match["unit"].rstrip("s")]
-
-
-def alarm_period_seconds(schedule: str, period_seconds: int | None) -> int:
-    """One alarm period per monitor run: `drift.period_seconds`, or the interval of a rate()
-    schedule (a cron schedule without period_seconds is refused when the config loads)."""
-    if period_seconds is not None:
-        return int(period_seconds)
-    interval = rate_seconds(schedule)
-    if interval is None:
-        raise ValueError(f"cannot derive an alarm period from schedule {schedule!r}")
-    return interval
 
 
 class WindowNotWholeHours(ValueError):
